@@ -1,0 +1,229 @@
+"""Domain models: the contract between parsers, agents, backends and the editor.
+
+These are what agents exchange. What the graph carries between nodes lives in
+``graph/state.py``; it holds these models (small, serialisable) plus ids and paths.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Language = Literal["zh", "en"]
+Aspect = Literal["9:16", "16:9", "1:1"]
+Resolution = Literal["720p", "1080p"]
+ScriptFormat = Literal["fountain", "marker", "yaml", "prose"]
+Framing = Literal["wide", "medium", "close_up", "reaction", "insert"]
+CameraMove = Literal["static", "zoom_in", "zoom_out", "pan_left", "pan_right"]
+BeatKind = Literal["action", "dialogue", "narration", "sfx", "music"]
+Stage = Literal["keyframe", "motion", "voice"]
+
+
+class Character(BaseModel):
+    """A named speaker. ``description`` is whatever the script says about them."""
+
+    name: str
+    description: str = ""
+
+
+class Beat(BaseModel):
+    """One ordered element of a scene: a line of action, a spoken line, a sound or music cue.
+
+    ``speaker`` is set for dialogue only. ``source_line`` is the 1-based line in the script
+    file, kept so errors and the storyboard can point back at the source.
+    """
+
+    kind: BeatKind
+    text: str
+    speaker: str | None = None
+    parenthetical: str | None = None
+    source_line: int | None = None
+
+
+class Scene(BaseModel):
+    index: int
+    heading: str
+    location: str = ""
+    time_of_day: str = ""
+    interior: bool | None = None
+    beats: list[Beat] = Field(default_factory=list)
+    source_line: int | None = None
+
+
+class Channel(BaseModel):
+    """A delivery target from a brief: one render per channel."""
+
+    name: str
+    aspect: Aspect = "9:16"
+    duration: float | None = None
+
+
+class Script(BaseModel):
+    title: str
+    language: Language
+    format: ScriptFormat
+    characters: list[Character] = Field(default_factory=list)
+    scenes: list[Scene]
+    channels: list[Channel] = Field(default_factory=list)
+    source: str = ""
+    logline: str = ""
+
+    def spoken_lines(self) -> list[Beat]:
+        return [b for s in self.scenes for b in s.beats if b.kind in ("dialogue", "narration")]
+
+
+class Line(BaseModel):
+    """A spoken line placed on a shot. ``speaker`` is None for narration."""
+
+    text: str
+    speaker: str | None = None
+    narration: bool = False
+    parenthetical: str | None = None
+    source_line: int | None = None
+
+
+class Shot(BaseModel):
+    id: str
+    index: int
+    scene_index: int
+    scene_heading: str
+    duration: float
+    framing: Framing
+    camera: CameraMove
+    visual_prompt: str
+    action: str = ""
+    characters: list[str] = Field(default_factory=list)
+    focus: str | None = None
+    lines: list[Line] = Field(default_factory=list)
+    sfx: list[str] = Field(default_factory=list)
+    music: str | None = None
+    mood: str = "neutral"
+    time_of_day: str = ""
+
+
+class ShotPlan(BaseModel):
+    title: str
+    language: Language
+    shots: list[Shot]
+    director: str = "local:rules"
+
+    def shot(self, shot_id: str) -> Shot:
+        for s in self.shots:
+            if s.id == shot_id:
+                return s
+        raise KeyError(shot_id)
+
+
+class Voice(BaseModel):
+    """A fixed voice: backend-specific id plus pitch and speed tweaks that make it distinct."""
+
+    id: str
+    pitch: float = 1.0
+    rate: float = 1.0
+
+
+class CharacterLook(BaseModel):
+    name: str
+    description: str
+    color: str
+    slot: int
+    seed: int
+    voice: Voice
+    reference_image: str | None = None
+
+
+class StyleBible(BaseModel):
+    look: str
+    palette: list[str]
+    era: str = "contemporary"
+    seed: int
+    characters: dict[str, CharacterLook] = Field(default_factory=dict)
+    narrator: Voice
+
+    def voice_for(self, speaker: str | None) -> Voice:
+        if speaker and speaker in self.characters:
+            return self.characters[speaker].voice
+        return self.narrator
+
+
+class Critique(BaseModel):
+    passed: bool
+    score: float
+    issues: list[str] = Field(default_factory=list)
+    stage_at_fault: Stage | None = None
+    revised_prompt: str | None = None
+    reviewer: str = "local:heuristic"
+
+
+class Asset(BaseModel):
+    """A file produced by a backend, keyed by what produced it."""
+
+    path: str
+    stage: str
+    key: str
+    backend: str
+    seed: int | None = None
+    prompt: str = ""
+    cost: float = 0.0
+    seconds: float = 0.0
+    cached: bool = False
+
+
+class Cue(BaseModel):
+    """A timed subtitle: seconds from the start of the shot (or episode, once placed)."""
+
+    start: float
+    end: float
+    text: str
+    speaker: str | None = None
+
+
+class Take(BaseModel):
+    """One attempt at a shot: its keyframe, clip and voice, and what the critic said."""
+
+    number: int
+    keyframe: Asset
+    motion: Asset
+    voice: Asset
+    cues: list[Cue] = Field(default_factory=list)
+    duration: float
+    critique: Critique
+
+
+class ShotResult(BaseModel):
+    shot_id: str
+    takes: list[Take]
+    chosen: int
+    duration: float
+
+    @property
+    def take(self) -> Take:
+        return self.takes[self.chosen]
+
+
+class Episode(BaseModel):
+    """The finished render of one channel."""
+
+    path: str
+    srt: str
+    aspect: Aspect
+    width: int
+    height: int
+    duration: float
+    loudness_lufs: float | None = None
+    true_peak_dbtp: float | None = None
+
+
+class Manifest(BaseModel):
+    title: str
+    script: str
+    language: Language
+    backends: dict[str, str]
+    bible: StyleBible
+    plan: ShotPlan
+    shots: list[ShotResult]
+    score: list[Asset] = Field(default_factory=list)
+    episode: Episode
+    total_cost: float = 0.0
+    timings: dict[str, float] = Field(default_factory=dict)

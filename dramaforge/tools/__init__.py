@@ -1,0 +1,1 @@
+"""Backends behind one Protocol per modality, found through the ``dramaforge.backends`` registry."""

@@ -1,0 +1,1 @@
+"""ffmpeg and PyAV wrappers: probing, analysis, audio, video and subtitle assembly."""
