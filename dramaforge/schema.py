@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 Language = Literal["zh", "en"]
 Aspect = Literal["9:16", "16:9", "1:1"]
-Resolution = Literal["720p", "1080p"]
+Resolution = Literal["360p", "480p", "720p", "1080p"]  # 360p/480p: drafts and tests
 ScriptFormat = Literal["fountain", "marker", "yaml", "prose"]
 Framing = Literal["wide", "medium", "close_up", "reaction", "insert"]
 CameraMove = Literal["static", "zoom_in", "zoom_out", "pan_left", "pan_right"]

@@ -1,0 +1,99 @@
+"""The critic: cheap, objective checks on every take, naming the stage at fault.
+
+Checks run in pipeline order (voice, keyframe, motion) so the earliest broken stage is the
+one sent back: a bad voice track changes the shot's length, which changes the clip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageStat, UnidentifiedImageError
+
+from dramaforge.errors import AssemblyError
+from dramaforge.schema import Critique, Shot, Stage
+from dramaforge.tools.media.analysis import audio_stats, video_stats
+from dramaforge.tools.media.probe import probe
+
+
+@dataclass
+class Critic:
+    """Heuristic reviewer. Thresholds are loose enough for a still-image animatic."""
+
+    name: str = "local:heuristic"
+    duration_tolerance: float = 0.15
+    black_luma: float = 12.0
+    frozen_diff: float = 0.05
+    silent_dbfs: float = -50.0
+    max_clipped: float = 0.001
+
+    def review(
+        self, shot: Shot, *, keyframe: Path, motion: Path, voice: Path, duration: float
+    ) -> Critique:
+        for stage, check in (
+            ("voice", lambda: self._voice(shot, voice, duration)),
+            ("keyframe", lambda: self._keyframe(keyframe)),
+            ("motion", lambda: self._motion(motion, duration)),
+        ):
+            issues = check()
+            if issues:
+                return Critique(
+                    passed=False,
+                    score=0.0,
+                    issues=issues,
+                    stage_at_fault=_stage(stage),
+                    reviewer=self.name,
+                )
+        return Critique(passed=True, score=1.0, reviewer=self.name)
+
+    def _voice(self, shot: Shot, path: Path, duration: float) -> list[str]:
+        try:
+            stats = audio_stats(path)
+        except AssemblyError as err:
+            return [f"voice track does not decode: {err}"]
+        issues = []
+        if abs(stats.duration - duration) > self.duration_tolerance:
+            issues.append(f"voice track is {stats.duration:.2f}s, shot is {duration:.2f}s")
+        if shot.lines and stats.rms_dbfs < self.silent_dbfs:
+            issues.append(
+                f"voice track is silent ({stats.rms_dbfs:.1f} dBFS) but the shot has lines"
+            )
+        if stats.clipped_fraction > self.max_clipped:
+            issues.append(f"voice clips on {stats.clipped_fraction:.2%} of samples")
+        return issues
+
+    def _keyframe(self, path: Path) -> list[str]:
+        try:
+            with Image.open(path) as img:
+                luma = ImageStat.Stat(img.convert("L")).mean[0]
+        except (OSError, UnidentifiedImageError) as err:
+            return [f"keyframe does not decode: {err}"]
+        if luma < self.black_luma:
+            return [f"keyframe is black (mean luma {luma:.1f})"]
+        return []
+
+    def _motion(self, path: Path, duration: float) -> list[str]:
+        try:
+            info = probe(path)
+            stats = video_stats(path)
+        except AssemblyError as err:
+            return [f"clip does not decode: {err}"]
+        issues = []
+        if abs(info.duration - duration) > self.duration_tolerance:
+            issues.append(f"clip is {info.duration:.2f}s, shot is {duration:.2f}s")
+        if stats.black_fraction > 0.5:
+            issues.append(f"clip is black in {stats.black_fraction:.0%} of sampled frames")
+        elif stats.motion < self.frozen_diff:
+            issues.append(f"clip is frozen (mean frame change {stats.motion:.3f})")
+        return issues
+
+
+def _stage(name: str) -> Stage:
+    stages: dict[str, Stage] = {"voice": "voice", "keyframe": "keyframe", "motion": "motion"}
+    return stages[name]
+
+
+def best_take_index(scores: list[float]) -> int:
+    """The best take wins; on a tie, the latest (it had the critic's feedback)."""
+    return max(range(len(scores)), key=lambda i: (scores[i], i))

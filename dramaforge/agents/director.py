@@ -1,0 +1,244 @@
+"""The rule-based director: Script -> ShotPlan with no model at all.
+
+It is the offline default and the fallback when no chat model is configured. Each scene opens
+on an establishing wide shot; spoken lines are covered one or two per shot, cutting between
+close-ups on the speaker, medium two-shots and reaction shots; action, narration and sound cues
+land on the shot where they occur. Durations here are estimates from text length: the voice
+stage replaces them with the measured length of the synthesized speech.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from dramaforge import prompts
+from dramaforge.schema import (
+    Beat,
+    CameraMove,
+    Framing,
+    Language,
+    Line,
+    Scene,
+    Script,
+    Shot,
+    ShotPlan,
+)
+
+FRAMING_WORDS: dict[Language, dict[Framing, str]] = {
+    "zh": {
+        "wide": "远景建立镜头",
+        "medium": "中景",
+        "close_up": "特写",
+        "reaction": "反应镜头",
+        "insert": "插入特写",
+    },
+    "en": {
+        "wide": "Wide establishing shot",
+        "medium": "Medium shot",
+        "close_up": "Close-up",
+        "reaction": "Reaction shot",
+        "insert": "Insert detail shot",
+    },
+}
+
+MOOD_WORDS: dict[str, tuple[str, ...]] = {
+    "happy": ("轻快", "欢快", "活泼", "明快", "happy", "upbeat", "cheerful", "bright", "playful"),
+    "sad": ("悲伤", "忧伤", "伤感", "低沉", "sad", "melancholy", "somber"),
+    "tense": ("紧张", "悬疑", "压抑", "tense", "suspense", "ominous", "dark"),
+    "romantic": ("浪漫", "温柔", "温暖", "心动", "romantic", "tender", "soft", "warm"),
+}
+
+SENTENCE_END = re.compile(r"[。！？!?…]+|(?<=[.])\s")
+
+
+def speech_seconds(text: str, language: Language) -> float:
+    """Rough spoken length of ``text``, used until the real speech is measured."""
+    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+    words = len(re.findall(r"[A-Za-z0-9']+", text))
+    pauses = len(SENTENCE_END.findall(text))
+    rate_cjk = 4.2 if language == "zh" else 3.5
+    return cjk / rate_cjk + words / 2.6 + 0.25 * pauses
+
+
+def mood_of(*texts: str) -> str:
+    joined = " ".join(texts).lower()
+    for mood, words in MOOD_WORDS.items():
+        if any(w in joined for w in words):
+            return mood
+    return "calm"
+
+
+@dataclass
+class _Draft:
+    framing: Framing
+    action: list[str] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    sfx: list[str] = field(default_factory=list)
+    focus: str | None = None
+
+
+@dataclass
+class RuleDirector:
+    """Plans shots from the script's structure. ``name`` is what the manifest records."""
+
+    min_shot: float = 2.0
+    max_shot: float = 8.0
+    pair_limit: float = 5.0  # two lines share a shot only if both fit in this many seconds
+    name: str = "local:rules"
+
+    def direct(self, script: Script) -> ShotPlan:
+        shots: list[Shot] = []
+        for scene in script.scenes:
+            shots.extend(self._scene(script, scene, start=len(shots)))
+        return ShotPlan(
+            title=script.title, language=script.language, shots=shots, director=self.name
+        )
+
+    def _scene(self, script: Script, scene: Scene, start: int) -> list[Shot]:
+        drafts = self._drafts(scene, script.language)
+        present = _speakers(scene) or [c.name for c in script.characters][:2]
+        music = next((b.text for b in scene.beats if b.kind == "music"), None)
+        mood = mood_of(music or "", scene.time_of_day, scene.heading)
+        shots = []
+        for n, d in enumerate(drafts):
+            index = start + n + 1
+            cast = present if d.framing in ("wide", "medium") else [d.focus] if d.focus else []
+            shots.append(
+                Shot(
+                    id=f"s{scene.index:02d}-{n + 1:02d}",
+                    index=index,
+                    scene_index=scene.index,
+                    scene_heading=scene.heading,
+                    duration=self._estimate(d, script.language),
+                    framing=d.framing,
+                    camera=_camera(d.framing, index),
+                    visual_prompt=self._prompt(script.language, scene, d, cast),
+                    action=" ".join(d.action),
+                    characters=cast,
+                    focus=d.focus,
+                    lines=d.lines,
+                    sfx=d.sfx,
+                    music=music,
+                    mood=mood,
+                    time_of_day=scene.time_of_day,
+                )
+            )
+        return shots
+
+    def _drafts(self, scene: Scene, language: Language) -> list[_Draft]:
+        """Walk the beats in order, cutting a new shot at each spoken line or pair of lines."""
+        opening = _Draft("wide")
+        drafts: list[_Draft] = [opening]
+        pending_action: list[str] = []
+        pending_sfx: list[str] = []
+        beats = scene.beats
+        i = 0
+        while i < len(beats):
+            beat = beats[i]
+            i += 1
+            if beat.kind == "action":
+                pending_action.append(beat.text)
+            elif beat.kind == "sfx":
+                pending_sfx.append(beat.text)
+            elif beat.kind == "narration":
+                target = opening if opening is drafts[-1] and not opening.lines else None
+                if target is None:
+                    target = _Draft("insert" if pending_action else "wide")
+                    drafts.append(target)
+                target.lines.append(_line(beat))
+                target.action += pending_action
+                target.sfx += pending_sfx
+                pending_action, pending_sfx = [], []
+            elif beat.kind == "dialogue":
+                group = [beat]
+                nxt = beats[i] if i < len(beats) else None
+                if (
+                    nxt is not None
+                    and nxt.kind == "dialogue"
+                    and speech_seconds(beat.text + nxt.text, language) <= self.pair_limit
+                ):
+                    group.append(nxt)
+                    i += 1
+                draft = self._dialogue_draft(group, drafts, _speakers(scene))
+                draft.action += pending_action
+                draft.sfx += pending_sfx
+                pending_action, pending_sfx = [], []
+                drafts.append(draft)
+        if pending_action and len(drafts) > 1:
+            drafts.append(_Draft("medium", action=pending_action, sfx=pending_sfx))
+        else:
+            drafts[-1].action += pending_action
+            drafts[-1].sfx += pending_sfx
+        if not opening.action:
+            opening.action = [a for d in drafts[1:2] for a in d.action][:1]
+        return drafts
+
+    def _dialogue_draft(self, group: list[Beat], drafts: list[_Draft], cast: list[str]) -> _Draft:
+        speakers = list(dict.fromkeys(b.speaker for b in group if b.speaker))
+        lines = [_line(b) for b in group]
+        if len(speakers) > 1:
+            return _Draft("medium", lines=lines)
+        speaker = speakers[0] if speakers else None
+        previous = drafts[-1]
+        listeners = [c for c in cast if c != speaker]
+        if (
+            previous.framing == "close_up"
+            and previous.focus == speaker
+            and listeners
+            and len(drafts) % 3 == 0
+        ):
+            # The same speaker again: cut to the listener's face while the line plays.
+            return _Draft("reaction", lines=lines, focus=listeners[0])
+        framing: Framing = "medium" if len(drafts) == 1 else "close_up"
+        return _Draft(framing, lines=lines, focus=speaker)
+
+    def _estimate(self, draft: _Draft, language: Language) -> float:
+        spoken = sum(speech_seconds(line.text, language) for line in draft.lines)
+        seconds = spoken + 0.4 * len(draft.lines) + (0.6 if draft.lines else 3.0)
+        return round(max(self.min_shot, min(seconds, self.max_shot)), 2)
+
+    def _prompt(self, language: Language, scene: Scene, d: _Draft, cast: list[str]) -> str:
+        sep = "，" if language == "zh" else ", "
+        setting = sep.join(p for p in (scene.location or scene.heading, scene.time_of_day) if p)
+        who = sep.join(cast)
+        cast_text = (f"{who}。" if language == "zh" else f"{who}. ") if who else ""
+        action = " ".join(d.action)
+        if action and language != "zh" and not action.endswith("."):
+            action += ". "
+        return prompts.render(
+            "shot",
+            language,
+            framing=FRAMING_WORDS[language][d.framing],
+            setting=setting,
+            cast=cast_text,
+            action=action,
+        )
+
+
+def _line(beat: Beat) -> Line:
+    return Line(
+        text=beat.text,
+        speaker=beat.speaker if beat.kind == "dialogue" else None,
+        narration=beat.kind == "narration",
+        parenthetical=beat.parenthetical,
+        source_line=beat.source_line,
+    )
+
+
+def _speakers(scene: Scene) -> list[str]:
+    return list(dict.fromkeys(b.speaker for b in scene.beats if b.kind == "dialogue" and b.speaker))
+
+
+CAMERA_CYCLE: dict[Framing, tuple[CameraMove, ...]] = {
+    "wide": ("pan_right", "pan_left", "zoom_out"),
+    "medium": ("zoom_in", "static", "pan_left"),
+    "close_up": ("static", "zoom_in"),
+    "reaction": ("zoom_in", "static"),
+    "insert": ("zoom_out", "zoom_in"),
+}
+
+
+def _camera(framing: Framing, index: int) -> CameraMove:
+    moves = CAMERA_CYCLE[framing]
+    return moves[index % len(moves)]

@@ -1,0 +1,216 @@
+"""The command line: render, plan, doctor. Errors become one clear line and an exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dramaforge.config import Settings
+from dramaforge.doctor import run_checks
+from dramaforge.errors import DramaforgeError
+from dramaforge.graph.context import build_context
+from dramaforge.graph.run import Event, plan_script, render_episode
+from dramaforge.schema import Aspect, Language, Resolution
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Script in, finished short drama out."
+)
+console = Console(stderr=True)
+out_console = Console()
+T = TypeVar("T")
+
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
+AspectOpt = Annotated[Aspect | None, typer.Option(help="9:16, 16:9 or 1:1.")]
+ResOpt = Annotated[Resolution | None, typer.Option(help="720p or 1080p.")]
+LangOpt = Annotated[Language | None, typer.Option("--lang", help="zh or en (default: detected).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+BackendOpt = Annotated[str | None, typer.Option(help="Backend as provider:model.")]
+
+
+def _settings(**render: Any) -> Settings:
+    """Settings from dramaforge.toml and the environment, with CLI flags on top."""
+    base = Settings()
+    render_over = {k: v for k, v in render.items() if v is not None and k != "backends"}
+    backends = {k: v for k, v in render.get("backends", {}).items() if v is not None}
+    return base.model_copy(
+        update={
+            "render": base.render.model_copy(update=render_over),
+            "backends": base.backends.model_copy(update=backends),
+        }
+    )
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except DramaforgeError as err:
+        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        raise typer.Exit(err.exit_code) from None
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]: run the same command with --resume to continue")
+        raise typer.Exit(130) from None
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[Event], None]]:
+    """One line per shot showing its current stage, plus the episode-level stages."""
+    if not enabled:
+        yield lambda _e: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        shots: dict[str, TaskID] = {}
+        steps = {"voice": 1, "keyframe": 2, "motion": 3, "critic": 4}
+        episode = bar.add_task("episode: reading script", total=None)
+
+        def on_event(e: Event) -> None:
+            sid = e.get("shot")
+            if sid is None:
+                bar.update(episode, description=f"episode: {e['stage']} {e['status']}")
+                return
+            if sid not in shots:
+                shots[sid] = bar.add_task(sid, total=4)
+            note = e["status"] if e["status"] != "start" else "…"
+            if e["status"] == "retry":
+                note = f"retry {e.get('stage')}: {'; '.join(e.get('issues', []))}"
+            bar.update(
+                shots[sid],
+                description=f"{sid} {e['stage']} {note}",
+                completed=steps.get(e["stage"], 0) - (e["status"] == "start"),
+            )
+
+        yield on_event
+
+
+@app.command()
+def render(
+    script: Annotated[
+        Path, typer.Argument(help="Script file: .txt/.md (中文标记), .fountain, .yaml")
+    ],
+    out: OutOpt = Path("out"),
+    aspect: AspectOpt = None,
+    resolution: ResOpt = None,
+    lang: LangOpt = None,
+    max_takes: Annotated[int | None, typer.Option(help="Takes per shot before giving up.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted render.")] = False,
+    as_json: JsonOpt = False,
+    director: BackendOpt = None,
+    image: BackendOpt = None,
+    video: BackendOpt = None,
+    speech: BackendOpt = None,
+    critic: BackendOpt = None,
+) -> None:
+    """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html)."""
+    settings = _settings(
+        aspect=aspect,
+        resolution=resolution,
+        language=lang,
+        max_takes=max_takes,
+        backends={
+            "director": director,
+            "image": image,
+            "video": video,
+            "speech": speech,
+            "critic": critic,
+        },
+    )
+
+    def run() -> None:
+        with _progress(not as_json and sys.stderr.isatty()) as on_event:
+            manifest = render_episode(script, out, settings, resume=resume, on_event=on_event)
+        ep = manifest.episode
+        if as_json:
+            out_console.print_json(
+                json.dumps(
+                    {
+                        "episode": ep.path,
+                        "srt": ep.srt,
+                        "duration": ep.duration,
+                        "width": ep.width,
+                        "height": ep.height,
+                        "loudness_lufs": ep.loudness_lufs,
+                        "manifest": str(Path(ep.path).parent / "manifest.json"),
+                        "storyboard": str(Path(ep.path).parent / "storyboard.html"),
+                        "shots": len(manifest.shots),
+                        "cost": manifest.total_cost,
+                    }
+                )
+            )
+            return
+        retried = sum(1 for r in manifest.shots if len(r.takes) > 1)
+        console.print(
+            f"[green]done[/] {len(manifest.shots)} shots, {ep.duration:.1f}s, "
+            f"{ep.width}x{ep.height}, {ep.loudness_lufs} LUFS, {retried} shots retried"
+        )
+        out_console.print(ep.path, highlight=False)
+
+    _guard(run)
+
+
+@app.command()
+def plan(
+    script: Annotated[Path, typer.Argument(help="Script file.")],
+    lang: LangOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the shot list without rendering anything."""
+    settings = _settings(language=lang)
+
+    def run() -> None:
+        ctx = build_context(settings, Path(".dramaforge"))
+        parsed, shot_plan = plan_script(script, settings, ctx)
+        if as_json:
+            out_console.print_json(shot_plan.model_dump_json())
+            return
+        table = Table(
+            title=f"{shot_plan.title} — {len(shot_plan.shots)} shots, "
+            f"~{sum(s.duration for s in shot_plan.shots):.0f}s (estimated)"
+        )
+        for col in ("shot", "framing", "camera", "secs", "lines", "sfx / music"):
+            table.add_column(col)
+        for s in shot_plan.shots:
+            narrator = "旁白" if parsed.language == "zh" else "VO"
+            lines = "\n".join(f"{ln.speaker or narrator}: {ln.text}" for ln in s.lines)
+            table.add_row(
+                s.id,
+                s.framing,
+                s.camera,
+                f"{s.duration:.1f}",
+                lines,
+                " / ".join([*s.sfx, *([s.music] if s.music else [])]),
+            )
+        out_console.print(table)
+
+    _guard(run)
+
+
+@app.command()
+def doctor(as_json: JsonOpt = False) -> None:
+    """Check ffmpeg, probing, fonts, voices and configured backends; say what to fix."""
+    checks = run_checks(_settings())
+    if as_json:
+        out_console.print_json(json.dumps([c.model_dump() for c in checks]))
+    else:
+        for c in checks:
+            mark = "[green]ok[/]  " if c.ok else "[red]FAIL[/]"
+            console.print(f"{mark} {c.name}: {c.detail}", highlight=False)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover - entry point
+    app()

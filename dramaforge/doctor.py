@@ -1,0 +1,91 @@
+"""``dramaforge doctor``: is every part needed to render actually here, and if not, what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import BaseModel
+
+from dramaforge.config import Settings
+from dramaforge.errors import DramaforgeError
+from dramaforge.tools.registry import registry
+
+
+class Check(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+
+
+def _ffmpeg() -> str:
+    from dramaforge.tools.media.ffmpeg import ffmpeg_exe, run_ffmpeg
+
+    filters = run_ffmpeg(["-filters"], what="listing filters")
+    missing = [
+        f
+        for f in ("subtitles", "loudnorm", "zoompan", "sidechaincompress")
+        if f" {f} " not in filters
+    ]
+    if missing:
+        raise DramaforgeError(f"{ffmpeg_exe()} lacks filters {missing}; reinstall imageio-ffmpeg")
+    return ffmpeg_exe()
+
+
+def _probe() -> str:
+    import av
+
+    return f"PyAV {av.__version__}"
+
+
+def _font() -> str:
+    from dramaforge.tools.media.fonts import font_path
+
+    path = font_path()
+    if not path.is_file():
+        raise DramaforgeError(f"CJK font missing at {path}; pip install noto-cjk-sans-otc")
+    return str(path)
+
+
+def _speech(settings: Settings, language: str) -> Callable[[], str]:
+    def check() -> str:
+        backend = registry().create("speech", settings.backends.speech, settings)
+        backend.check(language)
+        return f"{backend.name} speaks {language} ({len(backend.voices(language))} voices)"
+
+    return check
+
+
+def _backend(kind: str, spec: str, settings: Settings) -> Callable[[], str]:
+    def check() -> str:
+        backend = registry().create(kind, spec, settings)  # type: ignore[arg-type]
+        return f"{spec} -> {type(backend).__name__}"
+
+    return check
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    b = settings.backends
+    checks: list[tuple[str, Callable[[], str]]] = [
+        ("ffmpeg", _ffmpeg),
+        ("probing", _probe),
+        ("CJK font", _font),
+        ("voice zh", _speech(settings, "zh")),
+        ("voice en", _speech(settings, "en")),
+        *[
+            (f"backend {k}", _backend(k, spec, settings))
+            for k, spec in (
+                ("director", b.director),
+                ("image", b.image),
+                ("video", b.video),
+                ("sound", b.sound),
+                ("critic", b.critic),
+            )
+        ],
+    ]
+    results = []
+    for name, fn in checks:
+        try:
+            results.append(Check(name=name, ok=True, detail=fn()))
+        except (DramaforgeError, ImportError, OSError) as err:
+            results.append(Check(name=name, ok=False, detail=str(err)))
+    return results

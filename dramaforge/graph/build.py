@@ -1,0 +1,56 @@
+"""Wiring only: the graph as drawn in DESIGN.md.
+
+ingest -> direct -> bible -> shot (one per shot, via Send) -> score -> assemble -> review
+shot:   voice -> keyframe -> motion -> critic -> (voice | keyframe | motion | done)
+"""
+
+from __future__ import annotations
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from dramaforge.graph.context import RenderContext
+from dramaforge.graph.nodes import shot as shot_nodes
+from dramaforge.graph.nodes.assemble import assemble
+from dramaforge.graph.nodes.prepare import bible, direct, fan_out, ingest
+from dramaforge.graph.nodes.review import review
+from dramaforge.graph.nodes.score import score
+from dramaforge.graph.state import EpisodeState, InputState, ShotInput, ShotOutput, ShotState
+
+
+def build_shot_graph() -> CompiledStateGraph[ShotState, RenderContext, ShotInput, ShotOutput]:
+    g = StateGraph(
+        ShotState, context_schema=RenderContext, input_schema=ShotInput, output_schema=ShotOutput
+    )
+    g.add_node("voice", shot_nodes.voice)
+    g.add_node("keyframe", shot_nodes.keyframe)
+    g.add_node("motion", shot_nodes.motion)
+    g.add_node("critic", shot_nodes.critic)
+    g.add_edge(START, "voice")
+    g.add_edge("voice", "keyframe")
+    g.add_edge("keyframe", "motion")
+    g.add_edge("motion", "critic")
+    return g.compile(name="shot")
+
+
+def build_graph(
+    checkpointer: BaseCheckpointSaver[str] | None = None,
+) -> CompiledStateGraph[EpisodeState, RenderContext, InputState, EpisodeState]:
+    g = StateGraph(EpisodeState, context_schema=RenderContext, input_schema=InputState)
+    g.add_node("ingest", ingest)
+    g.add_node("direct", direct)
+    g.add_node("bible", bible)
+    g.add_node("shot", build_shot_graph())
+    g.add_node("score", score)
+    g.add_node("assemble", assemble)
+    g.add_node("review", review)
+    g.add_edge(START, "ingest")
+    g.add_edge("ingest", "direct")
+    g.add_edge("direct", "bible")
+    g.add_conditional_edges("bible", fan_out, ["shot"])
+    g.add_edge("shot", "score")
+    g.add_edge("score", "assemble")
+    g.add_edge("assemble", "review")
+    g.add_edge("review", END)
+    return g.compile(checkpointer=checkpointer, name="dramaforge")

@@ -1,0 +1,56 @@
+"""The render context: backends, the asset store and settings, handed to every node.
+
+It is built once at the edge and passed as LangGraph's runtime context, so nodes never read
+configuration or construct backends themselves, and nothing in it is checkpointed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dramaforge.agents.critic import Critic
+from dramaforge.agents.director import RuleDirector
+from dramaforge.config import Settings
+from dramaforge.tools.base import ImageBackend, SoundBackend, SpeechBackend, VideoBackend
+from dramaforge.tools.media.store import AssetStore
+from dramaforge.tools.registry import registry
+
+
+@dataclass
+class RenderContext:
+    settings: Settings
+    store: AssetStore
+    director: RuleDirector
+    image: ImageBackend
+    video: VideoBackend
+    speech: SpeechBackend
+    sound: SoundBackend
+    critic: Critic
+
+    def backend_names(self) -> dict[str, str]:
+        return {
+            "director": self.director.name,
+            "image": self.image.name,
+            "video": self.video.name,
+            "speech": self.speech.name,
+            "sound": self.sound.name,
+            "critic": self.critic.name,
+        }
+
+
+def build_context(settings: Settings, state_root: Path, **overrides: Any) -> RenderContext:
+    """Resolve every configured backend by name; ``overrides`` replace one (tests, plugins)."""
+    reg = registry()
+    b = settings.backends
+    parts: dict[str, Any] = {
+        "director": lambda: reg.create("director", b.director, settings),
+        "image": lambda: reg.create("image", b.image, settings),
+        "video": lambda: reg.create("video", b.video, settings),
+        "speech": lambda: reg.create("speech", b.speech, settings),
+        "sound": lambda: reg.create("sound", b.sound, settings),
+        "critic": lambda: reg.create("critic", b.critic, settings),
+    }
+    built = {k: overrides[k] if k in overrides else make() for k, make in parts.items()}
+    return RenderContext(settings=settings, store=AssetStore(state_root / "assets"), **built)

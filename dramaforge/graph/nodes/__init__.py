@@ -1,0 +1,1 @@
+"""One module per stage of the graph; ``graph/build.py`` wires them."""

@@ -1,0 +1,94 @@
+"""assemble: the editor's cut. Dialogue over the ducked bed, subtitles, one loud-normalised MP4."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from langgraph.runtime import Runtime
+
+from dramaforge.graph.context import RenderContext
+from dramaforge.graph.nodes.score import timeline
+from dramaforge.graph.progress import stage_event
+from dramaforge.graph.state import EpisodeState
+from dramaforge.schema import Cue, Episode
+from dramaforge.tools.media.assemble import render_episode
+from dramaforge.tools.media.audio import duck_mix, sequence_audio
+from dramaforge.tools.media.subtitles import wrap_text, write_srt
+from dramaforge.tools.media.video import normalize_clip
+
+
+def subtitle_units(width: int, height: int) -> int:
+    """How many half-width characters fit on one subtitle line inside the safe area."""
+    font_px = max(18, round(height * 0.045))
+    safe = width * 0.84
+    return max(12, int(safe / (font_px * 0.55)))
+
+
+def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
+    opts, plan, results = state["options"], state["plan"], state["results"]
+    episode_dir = Path(opts.episode_dir)
+    build = episode_dir / ".build"
+    build.mkdir(parents=True, exist_ok=True)
+    stage_event("assemble", "start")
+    placed = timeline(plan.shots, {sid: r.duration for sid, r in results.items()})
+    total = sum(r.duration for r in results.values())
+
+    clips: list[Path] = []
+    voices: list[tuple[Path, float]] = []
+    cues: list[Cue] = []
+    units = subtitle_units(opts.width, opts.height)
+    for shot, start in placed:
+        take = results[shot.id].take
+        clip = build / f"{shot.id}.mp4"
+        normalize_clip(
+            Path(take.motion.path),
+            clip,
+            width=opts.width,
+            height=opts.height,
+            fps=opts.fps,
+            duration=take.duration,
+        )
+        clips.append(clip)
+        voices.append((Path(take.voice.path), start))
+        cues += [
+            c.model_copy(
+                update={
+                    "start": round(start + c.start, 3),
+                    "end": round(start + c.end, 3),
+                    "text": wrap_text(c.text, units),
+                }
+            )
+            for c in take.cues
+        ]
+    dialogue = build / "dialogue.wav"
+    sequence_audio(voices, total, dialogue)
+    mix = build / "mix.wav"
+    duck_mix(dialogue, Path(state["bed"]), mix)
+    srt = episode_dir / "episode.srt"
+    write_srt(cues, srt)
+    dest = episode_dir / "episode.mp4"
+    report = render_episode(
+        clips=clips,
+        audio=mix,
+        srt=srt,
+        width=opts.width,
+        height=opts.height,
+        fps=opts.fps,
+        dest=dest,
+        target_lufs=opts.target_lufs,
+        true_peak=opts.true_peak,
+    )
+    shutil.rmtree(build, ignore_errors=True)
+    stage_event("assemble", "done", duration=report.duration)
+    episode = Episode(
+        path=str(dest),
+        srt=str(srt),
+        aspect=opts.aspect,
+        width=opts.width,
+        height=opts.height,
+        duration=report.duration,
+        loudness_lufs=report.loudness.integrated,
+        true_peak_dbtp=report.loudness.true_peak,
+    )
+    return {"episode": episode}

@@ -1,0 +1,197 @@
+"""The shot subgraph's stages: voice -> keyframe -> motion -> critic.
+
+Voice comes first because the shot's length is the length of its speech; the keyframe and
+the clip are then made to that length. Every stage goes through the asset store, so a stage
+whose inputs did not change costs nothing on a re-run, and a retry (a new try number in the
+request) makes a new asset while every earlier take stays on disk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from langgraph.graph import END
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from dramaforge.agents.bible import shot_prompt
+from dramaforge.agents.critic import best_take_index
+from dramaforge.graph.context import RenderContext
+from dramaforge.graph.progress import shot_event as progress
+from dramaforge.graph.state import ShotState
+from dramaforge.schema import Cue, ShotResult, Stage, Take
+from dramaforge.tools.base import Generated, ImageRequest, SpeechRequest, VideoRequest
+from dramaforge.tools.media.audio import sequence_audio
+
+LEAD_IN = 0.3  # silence before the first line of a shot
+GAP = 0.35  # between lines in one shot
+TAIL = 0.5  # after the last line, before the cut
+CANVAS = 1.2  # keyframes are drawn larger than the frame, for camera moves
+
+
+def _try(state: ShotState, stage: Stage) -> int:
+    return state.get("tries", {}).get(stage, 0)
+
+
+def voice(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object]:
+    """Speak each line in its character's voice and lay the lines out on the shot's timeline."""
+    ctx, shot, opts = runtime.context, state["shot"], state["options"]
+    progress(shot.id, "voice")
+    items: list[tuple[Path, float]] = []
+    cues: list[Cue] = []
+    keys: list[str] = []
+    cost = 0.0
+    t = LEAD_IN
+    for line in shot.lines:
+        request = SpeechRequest(
+            text=line.text, language=state["language"], voice=state["bible"].voice_for(line.speaker)
+        )
+        asset, made = ctx.store.produce(
+            "line",
+            ctx.speech.name,
+            request,
+            "wav",
+            lambda dest, r=request: ctx.speech.synthesize(r, dest),
+        )
+        length = made.duration or 0.0
+        items.append((Path(asset.path), t))
+        cues.append(
+            Cue(start=round(t, 3), end=round(t + length, 3), text=line.text, speaker=line.speaker)
+        )
+        keys.append(asset.key)
+        cost += asset.cost
+        t += length + GAP
+    spoken = t - GAP + TAIL if shot.lines else 0.0
+    seconds = max(opts.min_shot, spoken) if shot.lines else shot.duration
+    duration = round(seconds * opts.fps) / opts.fps
+    payload = {
+        "lines": keys,
+        "at": [at for _, at in items],
+        "duration": duration,
+        "try": _try(state, "voice"),
+    }
+    track, _ = ctx.store.produce(
+        "voice",
+        "local:timeline",
+        payload,
+        "wav",
+        lambda dest: _timeline(items, duration, dest),
+    )
+    track = track.model_copy(update={"cost": cost, "backend": ctx.speech.name})
+    progress(shot.id, "voice", "done", duration=duration)
+    return {"voice": track, "cues": cues, "duration": duration}
+
+
+def _timeline(items: list[tuple[Path, float]], duration: float, dest: Path) -> Generated:
+    sequence_audio(items, duration, dest)
+    return Generated(duration=duration)
+
+
+def keyframe(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object]:
+    ctx, shot, opts, bible = runtime.context, state["shot"], state["options"], state["bible"]
+    progress(shot.id, "keyframe")
+    focus_seed = bible.characters[shot.focus].seed if shot.focus in bible.characters else 0
+    request = ImageRequest(
+        prompt=shot_prompt(shot, bible, state["language"]),
+        width=_even(opts.width * CANVAS),
+        height=_even(opts.height * CANVAS),
+        seed=(bible.seed + focus_seed + shot.index + 1000 * _try(state, "keyframe")) % 2**31,
+        framing=shot.framing,
+        scene_heading=shot.scene_heading,
+        time_of_day=shot.time_of_day,
+        mood=shot.mood,
+        palette=bible.palette,
+        characters={
+            n: (bible.characters[n].color, bible.characters[n].slot)
+            for n in shot.characters
+            if n in bible.characters
+        },
+        focus=shot.focus,
+        caption=shot.lines[0].text if shot.lines else shot.action,
+        language=state["language"],
+    )
+    asset, _ = ctx.store.produce(
+        "keyframe",
+        ctx.image.name,
+        request,
+        "png",
+        lambda dest: ctx.image.generate(request, dest),
+        seed=request.seed,
+        prompt=request.prompt,
+    )
+    progress(shot.id, "keyframe", "done")
+    return {"keyframe": asset}
+
+
+def motion(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object]:
+    ctx, shot, opts = runtime.context, state["shot"], state["options"]
+    progress(shot.id, "motion")
+    key = state["keyframe"]
+    request = VideoRequest(
+        prompt=f"{shot.camera}: {key.prompt}",
+        keyframe=key.path,
+        width=opts.width,
+        height=opts.height,
+        fps=opts.fps,
+        duration=state["duration"],
+        camera=shot.camera,
+        seed=(key.seed or 0) + 7 * _try(state, "motion"),
+    )
+    asset, _ = ctx.store.produce(
+        "motion",
+        ctx.video.name,
+        request.model_dump(exclude={"keyframe"}) | {"from": key.key},
+        "mp4",
+        lambda dest: ctx.video.generate(request, dest),
+        seed=request.seed,
+        prompt=request.prompt,
+    )
+    progress(shot.id, "motion", "done")
+    return {"motion": asset}
+
+
+Next = Literal["voice", "keyframe", "motion", "__end__"]
+
+
+def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
+    """Review the take; send it back to the stage at fault, or keep the best take and finish."""
+    ctx, shot, opts = runtime.context, state["shot"], state["options"]
+    progress(shot.id, "critic")
+    voice_asset, key, clip = state["voice"], state["keyframe"], state["motion"]
+    critique = ctx.critic.review(
+        shot,
+        keyframe=Path(key.path),
+        motion=Path(clip.path),
+        voice=Path(voice_asset.path),
+        duration=state["duration"],
+    )
+    takes = [
+        *state.get("takes", []),
+        Take(
+            number=len(state.get("takes", [])) + 1,
+            keyframe=key,
+            motion=clip,
+            voice=voice_asset,
+            cues=state["cues"],
+            duration=state["duration"],
+            critique=critique,
+        ),
+    ]
+    stage = critique.stage_at_fault
+    if not critique.passed and stage is not None and len(takes) < opts.max_takes:
+        progress(shot.id, "critic", "retry", stage=stage, issues=critique.issues)
+        tries = dict(state.get("tries", {}))
+        tries[stage] = tries.get(stage, 0) + 1
+        return Command(goto=stage, update={"takes": takes, "tries": tries})
+    chosen = best_take_index([t.critique.score for t in takes])
+    result = ShotResult(
+        shot_id=shot.id, takes=takes, chosen=chosen, duration=takes[chosen].duration
+    )
+    progress(shot.id, "critic", "done", passed=critique.passed, takes=len(takes))
+    return Command(goto=END, update={"takes": takes, "results": {shot.id: result}})
+
+
+def _even(x: float) -> int:
+    n = round(x)
+    return n + n % 2

@@ -1,0 +1,84 @@
+"""storyboard.html: a self-contained contact sheet, one card per shot, every take side by side."""
+
+from __future__ import annotations
+
+import base64
+import io
+from html import escape
+from pathlib import Path
+
+from PIL import Image
+
+from dramaforge.schema import Manifest, Shot, ShotResult, Take
+
+THUMB_WIDTH = 240
+
+STYLE = """
+body{font-family:"Noto Sans CJK SC","PingFang SC",system-ui,sans-serif;
+  margin:24px;background:#f4f4f6;color:#222}
+h1{margin:0 0 4px}.meta{color:#666;margin-bottom:20px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:16px}
+.card{background:#fff;border-radius:8px;padding:12px;box-shadow:0 1px 3px #0002}
+.card h2{font-size:15px;margin:0 0 6px}
+.tag{display:inline-block;background:#eef;border-radius:4px;padding:0 6px;margin-right:4px;
+  font-size:12px}
+.takes{display:flex;gap:6px;overflow-x:auto}.take{flex:0 0 auto;text-align:center;font-size:11px}
+.take img{width:140px;border:3px solid #ccc;border-radius:4px}
+.take.chosen img{border-color:#2a9d8f}.take.failed img{border-color:#e76f51}
+.prompt{font-size:12px;color:#555}.line{margin:4px 0}
+"""
+
+
+def thumbnail(path: Path) -> str:
+    """The keyframe as an inline JPEG data URI, so the page needs no other file."""
+    with Image.open(path) as img:
+        img = img.convert("RGB")
+        img.thumbnail((THUMB_WIDTH, THUMB_WIDTH * 2))
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _take(take: Take, chosen: bool) -> str:
+    cls = "take chosen" if chosen else "take" if take.critique.passed else "take failed"
+    verdict = "✓" if take.critique.passed else "✗ " + "; ".join(take.critique.issues)
+    src = thumbnail(Path(take.keyframe.path))
+    return (
+        f'<div class="{cls}"><img src="{src}" alt="take {take.number}">'
+        f"<div>take {take.number} · {take.duration:.2f}s</div><div>{escape(verdict)}</div></div>"
+    )
+
+
+def _card(shot: Shot, result: ShotResult) -> str:
+    lines = "".join(
+        f'<div class="line"><b>{escape(line.speaker or ("旁白" if line.narration else ""))}</b> '
+        f"{escape(line.text)}</div>"
+        for line in shot.lines
+    )
+    sfx = "".join(f'<span class="tag">♪ {escape(s)}</span>' for s in shot.sfx)
+    takes = "".join(_take(t, i == result.chosen) for i, t in enumerate(result.takes))
+    return (
+        f'<div class="card" id="{escape(shot.id)}">'
+        f"<h2>{escape(shot.id)} · {escape(shot.scene_heading)}</h2>"
+        f'<span class="tag">{shot.framing}</span><span class="tag">{shot.camera}</span>'
+        f'<span class="tag">{result.duration:.2f}s</span>{sfx}'
+        f'<div class="takes">{takes}</div>{lines}'
+        f'<p class="prompt">{escape(result.take.keyframe.prompt or shot.visual_prompt)}</p></div>'
+    )
+
+
+def render_storyboard(manifest: Manifest) -> str:
+    results = {r.shot_id: r for r in manifest.shots}
+    cards = "".join(_card(s, results[s.id]) for s in manifest.plan.shots if s.id in results)
+    ep = manifest.episode
+    meta = (
+        f"{len(manifest.plan.shots)} shots · {ep.duration:.1f}s · {ep.width}x{ep.height} · "
+        f"{ep.loudness_lufs if ep.loudness_lufs is not None else '?'} LUFS · "
+        f"cost {manifest.total_cost:.2f}"
+    )
+    return (
+        f'<!doctype html><html lang="{manifest.language}"><head><meta charset="utf-8">'
+        f"<title>{escape(manifest.title)} — storyboard</title><style>{STYLE}</style></head>"
+        f'<body><h1>{escape(manifest.title)}</h1><div class="meta">{escape(meta)}</div>'
+        f'<div class="grid">{cards}</div></body></html>'
+    )

@@ -1,0 +1,324 @@
+"""Storyboard keyframes drawn with Pillow: the offline stand-in for an image model.
+
+A frame is built from what the director already knows (framing, characters and their slots,
+time of day, heading, caption), not from the prompt text, so the same character is always on
+the same side in the same colour and the critic can check it. All text uses the bundled CJK
+font so Chinese renders. Same request, same pixels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from functools import cache
+from pathlib import Path
+
+from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageFont
+
+from dramaforge.tools.base import Generated, ImageRequest
+from dramaforge.tools.media.fonts import FONT_NAME, font_path
+
+RGB = tuple[int, int, int]
+
+# Horizontal position (fraction of width) of each character slot. Fixed, independent of who
+# else is in the shot, so a character never swaps sides between shots.
+SLOT_X = (0.3, 0.7, 0.5, 0.14, 0.86)
+
+_SKY = {  # time of day -> (top, bottom) of the background gradient
+    "day": ((150, 200, 245), (236, 242, 248)),
+    "dawn": ((244, 200, 160), (180, 205, 235)),
+    "dusk": ((238, 140, 80), (112, 64, 112)),
+    "night": ((10, 18, 48), (34, 54, 100)),
+}
+_TIME_WORDS = {
+    "night": ("night", "midnight", "夜", "晚上", "深夜", "凌晨"),
+    "dusk": ("dusk", "evening", "sunset", "傍晚", "黄昏", "日落"),
+    "dawn": ("dawn", "morning", "sunrise", "清晨", "早上", "早晨", "黎明"),
+}
+_INTERIOR = ("INT", "内", "室内", "房", "屋", "教室", "办公室", "厅", "店")
+_EXTERIOR = ("EXT", "外", "室外", "街", "路", "公园", "操场", "天台", "楼顶")
+
+
+def slot_x(slot: int) -> float:
+    """Where (fraction of the width) a character in ``slot`` stands."""
+    if slot < len(SLOT_X):
+        return SLOT_X[slot]
+    return 0.1 + ((slot * 0.618) % 1.0) * 0.8
+
+
+def time_of_day(text: str) -> str:
+    """Classify a free-text time of day (any language) as day, dawn, dusk or night."""
+    low = text.lower()
+    for key, words in _TIME_WORDS.items():
+        if any(w in low for w in words):
+            return key
+    return "day"
+
+
+def is_interior(heading: str) -> bool:
+    head = heading.strip().upper()
+    if head.startswith(("INT", "内")) or any(w in head for w in ("室内", "教室", "办公室")):
+        return True
+    if head.startswith(("EXT", "外")) or any(w in head for w in _EXTERIOR):
+        return False
+    return any(w in head for w in _INTERIOR)
+
+
+@cache
+def _font_index() -> int:
+    for index in range(10):
+        try:
+            family, _ = ImageFont.truetype(font_path(), 12, index=index).getname()
+        except OSError:
+            break
+        if family == FONT_NAME:
+            return index
+    return 0
+
+
+@cache
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(font_path(), max(size, 8), index=_font_index())
+
+
+def _rgb(colour: str, fallback_key: str) -> RGB:
+    try:
+        r, g, b = ImageColor.getrgb(colour)[:3]
+        return (r, g, b)
+    except ValueError:
+        digest = hashlib.sha256(fallback_key.encode()).digest()
+        return (64 + digest[0] % 160, 64 + digest[1] % 160, 64 + digest[2] % 160)
+
+
+def _mix(a: RGB, b: RGB, t: float) -> RGB:
+    return (
+        round(a[0] + (b[0] - a[0]) * t),
+        round(a[1] + (b[1] - a[1]) * t),
+        round(a[2] + (b[2] - a[2]) * t),
+    )
+
+
+def _wrap(text: str, font: ImageFont.FreeTypeFont, width: float) -> list[str]:
+    """Wrap at spaces for Latin text and between any two characters for CJK."""
+    tokens: list[str] = []
+    for ch in text.replace("\n", " "):
+        last = tokens[-1][-1:] if tokens else ""
+        if ch.isascii() and not ch.isspace() and last.isascii() and last not in ("", " "):
+            tokens[-1] += ch
+            continue
+        tokens.append(ch)
+    lines: list[str] = []
+    line = ""
+    for tok in tokens:
+        if line and font.getlength(line + tok) > width:
+            lines.append(line.rstrip())
+            line = tok.lstrip()
+        else:
+            line += tok
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
+
+
+class StoryboardBackend:
+    """ImageBackend drawing a storyboard panel at exactly the requested size."""
+
+    name = "local:storyboard"
+
+    def generate(self, request: ImageRequest, dest: Path) -> Generated:
+        image = render(request)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        image.save(tmp, format="PNG")
+        tmp.replace(dest)
+        return Generated(model=self.name)
+
+
+def render(req: ImageRequest) -> Image.Image:
+    """The keyframe for ``req`` as an RGB image of ``req.width`` x ``req.height``."""
+    w, h = req.width, req.height
+    rng = random.Random(req.seed)
+    tod = time_of_day(f"{req.time_of_day} {req.scene_heading}")
+    image = _background(w, h, tod, req.palette, is_interior(req.scene_heading), rng)
+    unit = min(w, h)
+    figures = list(req.characters.items())
+    focus = req.focus if req.focus in req.characters else (figures[0][0] if figures else None)
+
+    if req.framing == "insert":
+        image = image.filter(ImageFilter.GaussianBlur(unit / 40))
+        _card(image, req.caption or req.prompt, unit)
+    elif req.framing in ("close_up", "reaction") and focus is not None:
+        if req.framing == "reaction":
+            for name, (colour, slot) in figures:
+                if name != focus:
+                    _figure(image, name, _rgb(colour, name), slot_x(slot) * w, 0.34 * h, unit)
+        image = image.filter(ImageFilter.GaussianBlur(unit / 60))
+        colour, slot = req.characters[focus]
+        cx = 0.5 * w if req.framing == "close_up" else (0.5 + (slot_x(slot) - 0.5) * 0.4) * w
+        _bust(image, focus, _rgb(colour, focus), cx, unit * 0.62, unit)
+    else:
+        bust = unit * 0.36 if len(figures) < 2 else min(unit * 0.36, w * 0.24)
+        for name, (colour, slot) in figures:
+            x = slot_x(slot) * w
+            if req.framing == "wide":
+                _figure(image, name, _rgb(colour, name), x, 0.34 * h, unit)
+            else:
+                _bust(image, name, _rgb(colour, name), x, bust, unit)
+
+    _heading(image, req.scene_heading, unit)
+    if req.caption and req.framing != "insert":
+        _caption(image, req.caption, unit)
+    return image
+
+
+def _background(
+    w: int, h: int, tod: str, palette: list[str], interior: bool, rng: random.Random
+) -> Image.Image:
+    top, bottom = _SKY[tod]
+    unit = min(w, h)
+    if palette:
+        tint = _rgb(palette[0], "palette")
+        top, bottom = _mix(top, tint, 0.2), _mix(bottom, tint, 0.2)
+    image = Image.new("RGB", (w, h))
+    draw = ImageDraw.Draw(image)
+    for y in range(h):
+        draw.line([(0, y), (w, y)], fill=_mix(top, bottom, y / max(h - 1, 1)))
+    floor_y = round(h * 0.74)
+    dark = tod == "night"
+    if interior:
+        wall = _mix(bottom, (250, 240, 225) if not dark else (40, 44, 70), 0.5)
+        draw.rectangle([0, 0, w, floor_y], fill=wall)
+        win = (round(w * 0.08), round(h * 0.14), round(w * 0.42), round(h * 0.44))
+        draw.rectangle(win, fill=_mix(top, bottom, 0.3), outline=_mix(wall, (0, 0, 0), 0.4))
+        mid_x, mid_y = (win[0] + win[2]) // 2, (win[1] + win[3]) // 2
+        draw.line([(mid_x, win[1]), (mid_x, win[3])], fill=_mix(wall, (0, 0, 0), 0.4), width=3)
+        draw.line([(win[0], mid_y), (win[2], mid_y)], fill=_mix(wall, (0, 0, 0), 0.4), width=3)
+        door = (round(w * 0.66), round(h * 0.3), round(w * 0.86), floor_y)
+        draw.rectangle(door, fill=_mix(wall, (90, 60, 40), 0.6))
+        knob = (door[2] - w * 0.03, (door[1] + door[3]) / 2)
+        draw.ellipse([knob[0] - 4, knob[1] - 4, knob[0] + 4, knob[1] + 4], fill=(200, 180, 90))
+        floor = _mix(wall, (110, 80, 60), 0.6)
+    else:
+        sky_body = (250, 250, 220) if dark else (255, 236, 150)
+        bx, by, br = w * rng.uniform(0.6, 0.85), h * rng.uniform(0.08, 0.18), unit * 0.06
+        draw.ellipse([bx - br, by - br, bx + br, by + br], fill=sky_body)
+        if dark:
+            for _ in range(40):
+                sx, sy = rng.uniform(0, w), rng.uniform(0, h * 0.5)
+                draw.point((sx, sy), fill=(230, 230, 255))
+        building = _mix(bottom, (20, 20, 30), 0.55)
+        x = 0.0
+        while x < w:
+            bw, bh = w * rng.uniform(0.12, 0.25), h * rng.uniform(0.18, 0.4)
+            draw.rectangle([x, floor_y - bh, x + bw, floor_y], fill=building)
+            for wy in range(round(floor_y - bh + 10), floor_y - 14, max(unit // 18, 12)):
+                lit = (250, 220, 130) if dark and rng.random() < 0.5 else _mix(building, top, 0.3)
+                draw.rectangle([x + bw * 0.2, wy, x + bw * 0.35, wy + 6], fill=lit)
+                draw.rectangle([x + bw * 0.6, wy, x + bw * 0.75, wy + 6], fill=lit)
+            x += bw + w * rng.uniform(0.0, 0.05)
+        floor = _mix(bottom, (70, 75, 70), 0.6)
+    draw.rectangle([0, floor_y, w, h], fill=floor)
+    draw.line([(0, floor_y), (w, floor_y)], fill=_mix(floor, (0, 0, 0), 0.4), width=2)
+    return image
+
+
+def _label(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, size: int) -> None:
+    font = _font(size)
+    box = draw.textbbox(xy, text, font=font, anchor="mm")
+    pad = size // 4
+    draw.rounded_rectangle(
+        [box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad], radius=pad, fill=(20, 20, 20)
+    )
+    draw.text(xy, text, font=font, anchor="mm", fill=(255, 255, 255))
+
+
+def _figure(image: Image.Image, name: str, colour: RGB, x: float, height: float, unit: int) -> None:
+    """A full standing figure whose feet are on the floor line."""
+    draw = ImageDraw.Draw(image)
+    feet = image.height * 0.8
+    head_r = height * 0.11
+    head_y = feet - height + head_r
+    outline = _mix(colour, (0, 0, 0), 0.5)
+    body_w = height * 0.3
+    draw.rounded_rectangle(
+        [x - body_w / 2, head_y + head_r * 1.2, x + body_w / 2, feet - height * 0.3],
+        radius=body_w * 0.25,
+        fill=colour,
+        outline=outline,
+        width=2,
+    )
+    leg_w = body_w * 0.38
+    for dx in (-body_w / 2 + 2, body_w / 2 - leg_w - 2):
+        draw.rectangle([x + dx, feet - height * 0.32, x + dx + leg_w, feet], fill=outline)
+    _head(draw, x, head_y, head_r, colour)
+    _label(draw, (x, feet + unit * 0.04), name, max(unit // 28, 10))
+
+
+def _bust(image: Image.Image, name: str, colour: RGB, x: float, size: float, unit: int) -> None:
+    """Head and shoulders, ``size`` pixels tall, standing on the bottom of the frame."""
+    draw = ImageDraw.Draw(image)
+    base = image.height * 0.82
+    head_r = size * 0.22
+    head_y = base - size + head_r
+    shoulder = size * 0.62
+    draw.rounded_rectangle(
+        [x - shoulder, head_y + head_r * 1.25, x + shoulder, base + size],
+        radius=shoulder * 0.45,
+        fill=colour,
+        outline=_mix(colour, (0, 0, 0), 0.5),
+        width=3,
+    )
+    _head(draw, x, head_y, head_r, colour)
+    _label(draw, (x, head_y + head_r * 2.1), name, max(unit // 22, 10))
+
+
+def _head(draw: ImageDraw.ImageDraw, x: float, y: float, r: float, colour: RGB) -> None:
+    draw.ellipse([x - r, y - r, x + r, y + r], fill=(238, 204, 176), outline=colour, width=3)
+    hair = _mix(colour, (30, 20, 15), 0.7)
+    draw.chord([x - r, y - r, x + r, y + r * 0.4], 180, 360, fill=hair)
+    eye = max(r * 0.09, 1.5)
+    for dx in (-0.35, 0.35):
+        draw.ellipse(
+            [x + dx * r - eye, y + r * 0.1 - eye, x + dx * r + eye, y + r * 0.1 + eye],
+            fill=(30, 30, 30),
+        )
+
+
+def _heading(image: Image.Image, heading: str, unit: int) -> None:
+    if not heading:
+        return
+    size = max(unit // 30, 10)
+    draw = ImageDraw.Draw(image, "RGBA")
+    draw.rectangle([0, 0, image.width, size * 2], fill=(0, 0, 0, 140))
+    draw.text((size * 0.6, size), heading, font=_font(size), anchor="lm", fill=(255, 255, 255))
+
+
+def _caption(image: Image.Image, text: str, unit: int) -> None:
+    size = max(unit // 22, 10)
+    font = _font(size)
+    lines = _wrap(text, font, image.width * 0.9)[:4]
+    band_h = size * (1.5 * len(lines) + 1)
+    top = image.height - band_h - image.height * 0.03
+    draw = ImageDraw.Draw(image, "RGBA")
+    draw.rectangle([0, top, image.width, top + band_h], fill=(0, 0, 0, 160))
+    for i, line in enumerate(lines):
+        y = top + size * (1.0 + 1.5 * i)
+        draw.text((image.width / 2, y), line, font=font, anchor="mm", fill=(255, 255, 255))
+
+
+def _card(image: Image.Image, text: str, unit: int) -> None:
+    """An insert: a paper card in the middle with the detail written on it."""
+    w, h = image.size
+    box = (w * 0.12, h * 0.3, w * 0.88, h * 0.7)
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle(
+        (box[0] + 8, box[1] + 8, box[2] + 8, box[3] + 8), radius=unit // 30, fill=(40, 40, 40)
+    )
+    draw.rounded_rectangle(box, radius=unit // 30, fill=(250, 246, 232), outline=(120, 100, 80))
+    size = max(unit // 16, 10)
+    font = _font(size)
+    lines = _wrap(text, font, (box[2] - box[0]) * 0.85)[:5]
+    y0 = (box[1] + box[3]) / 2 - (len(lines) - 1) * size * 0.75
+    for i, line in enumerate(lines):
+        draw.text((w / 2, y0 + i * size * 1.5), line, font=font, anchor="mm", fill=(40, 30, 20))

@@ -1,0 +1,96 @@
+"""Content-addressed asset store: a file per (stage, inputs, backend, seed).
+
+An unchanged request is never generated twice; an edited shot changes only its own keys.
+Writes go to a temp file beside the target and are renamed, so a crash leaves no half file
+under a real key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from dramaforge.schema import Asset
+from dramaforge.tools.base import Generated
+
+
+def content_key(stage: str, backend: str, payload: BaseModel | dict[str, Any]) -> str:
+    """Stable hash of what determines an asset's content."""
+    data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+    blob = json.dumps([stage, backend, data], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+class AssetStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, stage: str, key: str, ext: str) -> Path:
+        return self.root / stage / key[:2] / f"{key}.{ext}"
+
+    def produce(
+        self,
+        stage: str,
+        backend: str,
+        payload: BaseModel | dict[str, Any],
+        ext: str,
+        make: Callable[[Path], Generated],
+        *,
+        seed: int | None = None,
+        prompt: str = "",
+    ) -> tuple[Asset, Generated]:
+        """Return the stored asset for this request, calling ``make(tmp_path)`` only on a miss."""
+        key = content_key(stage, backend, payload)
+        target = self.path(stage, key, ext)
+        meta_path = target.with_suffix(".json")
+        if target.exists() and meta_path.exists():
+            generated = Generated.model_validate_json(meta_path.read_text())
+            asset = Asset(
+                path=str(target),
+                stage=stage,
+                key=key,
+                backend=backend,
+                seed=seed,
+                prompt=prompt,
+                cost=0.0,
+                seconds=0.0,
+                cached=True,
+            )
+            return asset, generated
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.tmp.{ext}")
+        started = time.perf_counter()
+        try:
+            generated = make(tmp)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        atomic_write(meta_path, generated.model_dump_json())
+        asset = Asset(
+            path=str(target),
+            stage=stage,
+            key=key,
+            backend=backend,
+            seed=seed,
+            prompt=prompt,
+            cost=generated.cost,
+            seconds=round(time.perf_counter() - started, 3),
+            cached=False,
+        )
+        return asset, generated
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write text so readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

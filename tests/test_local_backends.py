@@ -1,0 +1,250 @@
+"""The embedded offline backends, checked on the files they really write."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import wave
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from dramaforge.errors import ConfigError, ProviderError
+from dramaforge.schema import CameraMove, Framing, Language, Voice
+from dramaforge.tools.base import (
+    ImageBackend,
+    ImageRequest,
+    SoundBackend,
+    SoundRequest,
+    SpeechBackend,
+    SpeechRequest,
+    VideoBackend,
+    VideoRequest,
+)
+from dramaforge.tools.local import register
+from dramaforge.tools.local.motion import MotionBackend
+from dramaforge.tools.local.speech import LocalSpeech
+from dramaforge.tools.local.storyboard import StoryboardBackend, slot_x
+from dramaforge.tools.local.synth import SynthBackend
+from dramaforge.tools.registry import Registry
+
+W, H = 180, 320
+CHARS = {"林小雨": ("#e0457b", 0), "陈浩": ("#3a7bd5", 1)}
+
+
+def _image(tmp_path: Path, name: str = "k.png", **changes: object) -> np.ndarray:
+    fields: dict[str, object] = {
+        "prompt": "教室里两人对话",
+        "width": W,
+        "height": H,
+        "seed": 7,
+        "framing": "wide",
+        "scene_heading": "内景 教室 - 白天",
+        "time_of_day": "白天",
+        "characters": CHARS,
+        "caption": "",
+    }
+    fields.update(changes)
+    dest = tmp_path / name
+    StoryboardBackend().generate(ImageRequest.model_validate(fields), dest)
+    with Image.open(dest) as im:
+        assert im.size == (fields["width"], fields["height"])
+        return np.asarray(im.convert("RGB")).astype(int)
+
+
+def _wav(path: Path) -> tuple[np.ndarray, int, int]:
+    with wave.open(str(path), "rb") as w:
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+        return data.reshape(-1, w.getnchannels()), w.getframerate(), w.getnchannels()
+
+
+def test_register_adds_every_local_backend() -> None:
+    reg = Registry()
+    register(reg)
+    assert isinstance(reg.create("image", "local:storyboard", None), ImageBackend)
+    assert isinstance(reg.create("video", "local:motion", None), VideoBackend)
+    assert isinstance(reg.create("speech", "local:tts", None), SpeechBackend)
+    assert isinstance(reg.create("sound", "local:synth", None), SoundBackend)
+
+
+# ---------------------------------------------------------------- storyboard
+
+
+def test_keyframe_size_and_character_colour_on_its_slot(tmp_path: Path) -> None:
+    px = _image(tmp_path, width=320, height=180)
+    for colour, slot in CHARS.values():
+        rgb = np.array(Image.new("RGB", (1, 1), colour).getpixel((0, 0)))
+        x = round(slot_x(slot) * 320)
+        column = px[:, x - 3 : x + 4]
+        assert (np.abs(column - rgb).sum(axis=2) < 12).sum() > 20, colour
+        other = round(slot_x(1 - slot) * 320)
+        assert (np.abs(px[:, other - 3 : other + 4] - rgb).sum(axis=2) < 12).sum() == 0
+
+
+def test_same_request_same_pixels_and_framings_differ(tmp_path: Path) -> None:
+    framings: list[Framing] = ["wide", "medium", "close_up", "reaction", "insert"]
+    images = [_image(tmp_path, framing=f, focus="陈浩", caption="台词") for f in framings]
+    for i in range(len(images)):
+        for j in range(i + 1, len(images)):
+            assert np.abs(images[i] - images[j]).mean() > 1, (framings[i], framings[j])
+    again = _image(tmp_path, "again.png", framing="wide", focus="陈浩", caption="台词")
+    assert np.array_equal(images[0], again)
+
+
+def test_time_of_day_sets_the_light(tmp_path: Path) -> None:
+    head = "EXT. STREET"
+    day = _image(tmp_path, scene_heading=head, time_of_day="day", characters={})
+    night = _image(tmp_path, scene_heading=head, time_of_day="夜", characters={})
+    assert day[: H // 4].mean() > night[: H // 4].mean() + 60
+
+
+def test_chinese_caption_is_drawn_not_tofu(tmp_path: Path) -> None:
+    band = slice(H * 3 // 4, H)
+    blank = _image(tmp_path, characters={}, caption="")[band]
+    one = _image(tmp_path, characters={}, caption="你好世界")[band]
+    two = _image(tmp_path, characters={}, caption="再见朋友")[band]
+    assert (np.abs(one - blank).sum(axis=2) > 100).sum() > 50
+    # Missing glyphs would all be the same box: two different strings must draw differently.
+    assert (np.abs(one - two).sum(axis=2) > 100).sum() > 50
+
+
+# ---------------------------------------------------------------- motion
+
+MOVES: list[CameraMove] = ["zoom_in", "zoom_out", "pan_left", "pan_right", "static"]
+
+
+@pytest.mark.parametrize("camera", MOVES)
+def test_motion_clip_is_exact_and_moves(tmp_path: Path, camera: CameraMove) -> None:
+    _image(tmp_path, width=200, height=352, caption="镜头")
+    dest = tmp_path / "clip.mp4"
+    req = VideoRequest(
+        prompt="", keyframe=str(tmp_path / "k.png"), width=W, height=H, fps=12,
+        duration=1.0, camera=camera, seed=1,
+    )  # fmt: skip
+    result = MotionBackend().generate(req, dest)
+    assert result.duration == pytest.approx(1.0)
+    with av.open(str(dest)) as container:
+        stream = container.streams.video[0]
+        assert not container.streams.audio
+        assert (stream.width, stream.height) == (W, H)
+        assert stream.average_rate == 12
+        assert stream.codec_context.name == "h264"
+        assert stream.format.name == "yuv420p"
+        assert stream.sample_aspect_ratio in (None, 1)
+        frames = [f.to_ndarray(format="gray").astype(int) for f in container.decode(stream)]
+    assert len(frames) == 12
+    diffs = [np.abs(a - b).mean() for a, b in itertools.pairwise(frames)]
+    assert min(diffs) > 0.01, diffs
+
+
+def test_motion_without_keyframe_is_a_provider_error(tmp_path: Path) -> None:
+    req = VideoRequest(
+        prompt="", keyframe=str(tmp_path / "none.png"), width=W, height=H, fps=12,
+        duration=1.0, camera="static", seed=1,
+    )  # fmt: skip
+    with pytest.raises(ProviderError, match="keyframe"):
+        MotionBackend().generate(req, tmp_path / "clip.mp4")
+
+
+# ---------------------------------------------------------------- speech
+
+
+def _speak(tmp_path: Path, text: str, lang: Language, voice: Voice, name: str) -> np.ndarray:
+    dest = tmp_path / name
+    result = LocalSpeech().synthesize(SpeechRequest(text=text, language=lang, voice=voice), dest)
+    samples, rate, channels = _wav(dest)
+    assert channels == 1
+    assert result.duration == pytest.approx(len(samples) / rate)
+    return samples[:, 0]
+
+
+@pytest.mark.parametrize(
+    ("lang", "short", "long"),
+    [
+        ("en", "Hello there.", "Hello there. I have waited a very long time to tell you this."),
+        ("zh", "你好。", "【旁白】你好，我等了很久很久，终于可以告诉你这件事了😀。"),
+    ],
+)
+def test_speech_voices_and_lengths(tmp_path: Path, lang: Language, short: str, long: str) -> None:
+    speech = LocalSpeech()
+    speech.check(lang)
+    voices = speech.voices(lang)
+    assert len({(v.id, v.pitch, v.rate) for v in voices}) >= 4
+    assert voices == speech.voices(lang)
+    a = _speak(tmp_path, short, lang, voices[0], "a.wav")
+    b = _speak(tmp_path, long, lang, voices[0], "b.wav")
+    assert np.abs(a).max() > 1000
+    assert len(b) > 1.5 * len(a)
+    again = _speak(tmp_path, long, lang, voices[0], "c.wav")
+    assert np.array_equal(b, again)
+    other = _speak(tmp_path, long, lang, voices[1], "d.wav")
+    assert len(other) != len(b) or not np.array_equal(other, b)
+
+
+def test_chinese_voice_reads_latin_but_piper_refuses_chinese(tmp_path: Path) -> None:
+    zh, en = LocalSpeech().voices("zh")[0], LocalSpeech().voices("en")[0]
+    assert np.abs(_speak(tmp_path, "OK, 我们走吧 school", "zh", zh, "z.wav")).max() > 1000
+    with pytest.raises(ProviderError, match="Chinese"):
+        _speak(tmp_path, "你好", "en", en, "e.wav")
+
+
+@pytest.mark.parametrize(("lang", "module"), [("en", "piper"), ("zh", "espeakng_loader")])
+def test_missing_voice_package_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lang: Language, module: str
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # makes ``import module`` fail
+    speech = LocalSpeech()
+    with pytest.raises(ConfigError, match=r"dramaforge\[voices\]"):
+        speech.check(lang)
+    text = "你好" if lang == "zh" else "Hello"
+    with pytest.raises(ConfigError, match=r"dramaforge\[voices\]"):
+        _speak(tmp_path, text, lang, speech.voices(lang)[0], "x.wav")
+
+
+# ---------------------------------------------------------------- synth
+
+
+@pytest.mark.parametrize(
+    ("kind", "description", "duration"),
+    [
+        ("music", "轻快 upbeat", 4.0),
+        ("ambience", "教室 rain", 3.0),
+        ("sfx", "敲门声", 2.5),
+        ("sfx", "school bell 下课铃", 0.7),
+    ],
+)
+def test_sound_exact_length_loud_enough_no_clipping(
+    tmp_path: Path, kind: str, description: str, duration: float
+) -> None:
+    dest = tmp_path / "s.wav"
+    result = SynthBackend().generate(
+        SoundRequest(kind=kind, description=description, duration=duration, seed=3), dest
+    )
+    samples, rate, channels = _wav(dest)
+    assert (rate, channels) == (48_000, 2)
+    assert len(samples) == round(duration * 48_000)
+    assert result.duration == pytest.approx(duration)
+    peak = np.abs(samples.astype(float)).max() / 32768
+    assert 20 * np.log10(peak) < -1.0
+    assert peak > 0.05
+
+
+def test_sound_is_deterministic_and_moods_differ(tmp_path: Path) -> None:
+    def make(description: str, seed: int = 1) -> np.ndarray:
+        dest = tmp_path / "m.wav"
+        SynthBackend().generate(
+            SoundRequest(kind="music", description=description, duration=3.0, seed=seed), dest
+        )
+        return _wav(dest)[0]
+
+    happy = make("欢快")
+    assert np.array_equal(happy, make("欢快"))
+    for other in ("悲伤的", "suspense", "浪漫", "calm"):
+        assert not np.array_equal(happy, make(other)), other
+    steps = SynthBackend().generate(
+        SoundRequest(kind="sfx", description="脚步声", duration=5.0, seed=1), tmp_path / "f.wav"
+    )
+    assert steps.model.endswith("footsteps")

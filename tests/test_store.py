@@ -1,0 +1,56 @@
+"""The content-addressed asset store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dramaforge.tools.base import Generated
+from dramaforge.tools.media.store import AssetStore, content_key
+
+
+def test_same_request_is_made_once(tmp_path: Path) -> None:
+    store = AssetStore(tmp_path)
+    made: list[Path] = []
+
+    def make(dest: Path) -> Generated:
+        made.append(dest)
+        dest.write_bytes(b"png")
+        return Generated(duration=1.5, cost=0.2)
+
+    first, _ = store.produce("keyframe", "x:y", {"prompt": "a"}, "png", make)
+    second, gen = store.produce("keyframe", "x:y", {"prompt": "a"}, "png", make)
+    assert len(made) == 1
+    assert first.path == second.path and Path(first.path).read_bytes() == b"png"
+    assert (first.cached, second.cached) == (False, True)
+    assert (first.cost, second.cost) == (0.2, 0.0)
+    assert gen.duration == 1.5
+
+
+def test_key_depends_on_stage_backend_and_inputs() -> None:
+    base = content_key("keyframe", "a:b", {"p": 1})
+    assert base == content_key("keyframe", "a:b", {"p": 1})
+    assert (
+        len(
+            {
+                base,
+                content_key("motion", "a:b", {"p": 1}),
+                content_key("keyframe", "a:c", {"p": 1}),
+                content_key("keyframe", "a:b", {"p": 2}),
+            }
+        )
+        == 4
+    )
+
+
+def test_failed_generation_leaves_nothing(tmp_path: Path) -> None:
+    store = AssetStore(tmp_path)
+
+    def boom(dest: Path) -> Generated:
+        dest.write_bytes(b"half")
+        raise RuntimeError("provider died")
+
+    with pytest.raises(RuntimeError):
+        store.produce("motion", "x:y", {"a": 1}, "mp4", boom)
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
