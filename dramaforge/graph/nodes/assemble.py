@@ -14,15 +14,8 @@ from dramaforge.graph.state import EpisodeState
 from dramaforge.schema import Cue, Episode
 from dramaforge.tools.media.assemble import render_episode
 from dramaforge.tools.media.audio import duck_mix, sequence_audio
-from dramaforge.tools.media.subtitles import wrap_text, write_srt
+from dramaforge.tools.media.subtitles import line_units, wrap_text, write_srt
 from dramaforge.tools.media.video import normalize_clip
-
-
-def subtitle_units(width: int, height: int) -> int:
-    """How many half-width characters fit on one subtitle line inside the safe area."""
-    font_px = max(18, round(height * 0.045))
-    safe = width * 0.84
-    return max(12, int(safe / (font_px * 0.55)))
 
 
 def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
@@ -37,7 +30,7 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
     clips: list[Path] = []
     voices: list[tuple[Path, float]] = []
     cues: list[Cue] = []
-    units = subtitle_units(opts.width, opts.height)
+    units = line_units(opts.width, opts.height)
     for shot, start in placed:
         take = results[shot.id].take
         clip = build / f"{shot.id}.mp4"

@@ -108,7 +108,7 @@ def keyframe(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, obj
             if n in bible.characters
         },
         focus=shot.focus,
-        caption=shot.lines[0].text if shot.lines else shot.action,
+        caption=shot.action,
         language=state["language"],
     )
     asset, _ = ctx.store.produce(

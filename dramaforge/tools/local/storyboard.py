@@ -285,21 +285,27 @@ def _head(draw: ImageDraw.ImageDraw, x: float, y: float, r: float, colour: RGB) 
         )
 
 
+SAFE_TOP = 0.09  # camera moves crop up to ~8% of each edge: text starts below that
+
+
 def _heading(image: Image.Image, heading: str, unit: int) -> None:
     if not heading:
         return
     size = max(unit // 30, 10)
+    top = image.height * SAFE_TOP
     draw = ImageDraw.Draw(image, "RGBA")
-    draw.rectangle([0, 0, image.width, size * 2], fill=(0, 0, 0, 140))
-    draw.text((size * 0.6, size), heading, font=_font(size), anchor="lm", fill=(255, 255, 255))
+    draw.rectangle([0, top, image.width, top + size * 2], fill=(0, 0, 0, 140))
+    left = image.width * SAFE_TOP
+    draw.text((left, top + size), heading, font=_font(size), anchor="lm", fill=(255, 255, 255))
 
 
 def _caption(image: Image.Image, text: str, unit: int) -> None:
     size = max(unit // 22, 10)
     font = _font(size)
-    lines = _wrap(text, font, image.width * 0.9)[:4]
+    lines = _wrap(text, font, image.width * 0.8)[:3]
     band_h = size * (1.5 * len(lines) + 1)
-    top = image.height - band_h - image.height * 0.03
+    # At the top, under the heading: the bottom of the frame belongs to the subtitles.
+    top = image.height * SAFE_TOP + max(unit // 30, 10) * 2.4
     draw = ImageDraw.Draw(image, "RGBA")
     draw.rectangle([0, top, image.width, top + band_h], fill=(0, 0, 0, 160))
     for i, line in enumerate(lines):

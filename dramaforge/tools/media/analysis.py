@@ -1,0 +1,137 @@
+"""Measurements the critic and the tests need: luma, motion, black frames, levels, clipping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+from pydantic import BaseModel
+
+from dramaforge.errors import AssemblyError
+from dramaforge.tools.media.probe import probe
+
+BLACK_LUMA = 16.0
+
+
+class VideoStats(BaseModel):
+    lumas: list[float]
+    motion: float  # mean absolute luma change between consecutive samples, 0..255
+    black_fraction: float
+
+
+class AudioStats(BaseModel):
+    duration: float
+    rms_dbfs: float
+    peak_dbfs: float
+    clipped_fraction: float
+
+
+def _small_grey(frame: av.VideoFrame) -> np.ndarray:
+    w, h = max(2, frame.width // 4), max(2, frame.height // 4)
+    return frame.reformat(width=w, height=h, format="gray").to_ndarray()
+
+
+def _frames_at(path: Path, times: list[float]) -> list[np.ndarray]:
+    """Grey quarter-size frames at or just after each time (the last frame past the end)."""
+    pending = sorted(times)
+    out: list[np.ndarray] = []
+    last: av.VideoFrame | None = None
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(container.streams.video[0]):
+                last = frame
+                while pending and float(frame.time or 0.0) + 1e-6 >= pending[0]:
+                    out.append(_small_grey(frame))
+                    pending.pop(0)
+                if not pending:
+                    break
+    except (av.error.FFmpegError, IndexError) as err:  # type: ignore[attr-defined]
+        raise AssemblyError(f"{path}: cannot decode video ({err})") from err
+    if last is None:
+        raise AssemblyError(f"{path}: no video frames")
+    out += [_small_grey(last)] * len(pending)
+    return out
+
+
+def video_stats(path: Path, samples: int = 8) -> VideoStats:
+    duration = probe(path).duration
+    times = [duration * (i + 0.5) / samples for i in range(samples)]
+    frames = [f.astype(np.float32) for f in _frames_at(path, times)]
+    lumas = [float(f.mean()) for f in frames]
+    diffs = [float(np.abs(a - b).mean()) for a, b in zip(frames, frames[1:], strict=False)]
+    return VideoStats(
+        lumas=lumas,
+        motion=float(np.mean(diffs)) if diffs else 0.0,
+        black_fraction=sum(v < BLACK_LUMA for v in lumas) / max(1, len(lumas)),
+    )
+
+
+def frame_at(path: Path, t: float) -> np.ndarray:
+    """One RGB frame at time ``t`` (full size)."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            frame = None
+            for frame in container.decode(stream):
+                if float(frame.time or 0.0) + 1e-6 >= t:
+                    break
+            if frame is None:
+                raise AssemblyError(f"{path}: no video frames")
+            return frame.to_ndarray(format="rgb24")
+    except av.error.FFmpegError as err:  # type: ignore[attr-defined]
+        raise AssemblyError(f"{path}: cannot decode video ({err})") from err
+
+
+def pixel_diff(
+    a: Path, b: Path, t: float, box: tuple[float, float, float, float], *, t_b: float | None = None
+) -> float:
+    """Mean absolute RGB difference inside ``box`` (fractions x0, y0, x1, y1) of two frames."""
+    fa, fb = frame_at(a, t), frame_at(b, t if t_b is None else t_b)
+    if fa.shape != fb.shape:
+        raise AssemblyError(f"frames differ in size: {fa.shape} vs {fb.shape}")
+    h, w = fa.shape[:2]
+    x0, y0, x1, y1 = int(box[0] * w), int(box[1] * h), int(box[2] * w), int(box[3] * h)
+    region_a = fa[y0:y1, x0:x1].astype(np.float32)
+    region_b = fb[y0:y1, x0:x1].astype(np.float32)
+    return float(np.abs(region_a - region_b).mean())
+
+
+def read_audio(path: Path) -> tuple[np.ndarray, int]:
+    """All samples as float32 in [-1, 1], shape (channels, n), and the sample rate."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.audio[0]
+            chunks = [
+                f.to_ndarray().astype(np.float32) for f in container.decode(stream)
+            ]
+            rate = stream.rate
+            fmt = stream.format.name if stream.format else ""
+    except (av.error.FFmpegError, IndexError) as err:  # type: ignore[attr-defined]
+        raise AssemblyError(f"{path}: cannot decode audio ({err})") from err
+    if not chunks:
+        return np.zeros((1, 0), dtype=np.float32), rate
+    data = np.concatenate(chunks, axis=1)
+    if fmt.startswith("s16"):
+        data = data / 32768.0
+    elif fmt.startswith("s32"):
+        data = data / 2147483648.0
+    if data.shape[0] == 1 and fmt and not fmt.endswith("p"):
+        channels = stream.channels or 1
+        data = data.reshape(-1, channels).T
+    return data, rate
+
+
+def audio_stats(path: Path) -> AudioStats:
+    data, rate = read_audio(path)
+    n = data.shape[1]
+    if n == 0:
+        return AudioStats(duration=0.0, rms_dbfs=-120.0, peak_dbfs=-120.0, clipped_fraction=0.0)
+    rms = float(np.sqrt(np.mean(np.square(data))))
+    peak = float(np.max(np.abs(data)))
+    return AudioStats(
+        duration=n / rate,
+        rms_dbfs=20 * np.log10(max(rms, 1e-6)),
+        peak_dbfs=20 * np.log10(max(peak, 1e-6)),
+        clipped_fraction=float(np.mean(np.abs(data) >= 0.999)),
+    )

@@ -1,0 +1,66 @@
+"""Probing media files with PyAV (the project ships no ffprobe)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+from pydantic import BaseModel
+
+from dramaforge.errors import AssemblyError
+
+
+class MediaInfo(BaseModel):
+    path: str
+    duration: float
+    has_video: bool
+    has_audio: bool
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    sar: str = "1:1"
+    pix_fmt: str = ""
+    vcodec: str = ""
+    acodec: str = ""
+    sample_rate: int = 0
+    channels: int = 0
+
+
+def probe(path: Path) -> MediaInfo:
+    """Streams and duration of ``path``; AssemblyError if it is missing or not media."""
+    if not path.is_file():
+        raise AssemblyError(f"{path}: file is missing")
+    try:
+        with av.open(str(path)) as container:
+            info = MediaInfo(
+                path=str(path),
+                duration=_duration(container),
+                has_video=bool(container.streams.video),
+                has_audio=bool(container.streams.audio),
+            )
+            if container.streams.video:
+                v = container.streams.video[0]
+                sar = v.sample_aspect_ratio
+                info.width, info.height = v.width, v.height
+                info.fps = float(v.average_rate or v.guessed_rate or 0)
+                info.sar = f"{sar.numerator}:{sar.denominator}" if sar else "1:1"
+                info.pix_fmt = v.format.name if v.format else ""
+                info.vcodec = v.codec_context.name
+            if container.streams.audio:
+                a = container.streams.audio[0]
+                info.acodec = a.codec_context.name
+                info.sample_rate = a.rate or 0
+                info.channels = a.channels or 0
+            return info
+    except (av.error.FFmpegError, OSError, ValueError) as err:  # type: ignore[attr-defined]
+        raise AssemblyError(f"{path}: cannot be decoded ({err})") from err
+
+
+def _duration(container: av.container.InputContainer) -> float:
+    if container.duration is not None:
+        return float(container.duration) / 1_000_000
+    longest = 0.0
+    for s in container.streams:
+        if s.duration is not None and s.time_base is not None:
+            longest = max(longest, float(s.duration * s.time_base))
+    return longest
