@@ -86,7 +86,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[Event], None]]:
                 shots[sid] = bar.add_task(sid, total=4)
             note = e["status"] if e["status"] != "start" else "…"
             if e["status"] == "retry":
-                note = f"retry {e.get('stage')}: {'; '.join(e.get('issues', []))}"
+                note = f"retry {e.get('fault')}: {'; '.join(e.get('issues', []))}"
             bar.update(
                 shots[sid],
                 description=f"{sid} {e['stage']} {note}",

@@ -32,10 +32,10 @@ h1{margin:0 0 4px}.meta{color:#666;margin-bottom:20px}
 def thumbnail(path: Path) -> str:
     """The keyframe as an inline JPEG data URI, so the page needs no other file."""
     with Image.open(path) as img:
-        img = img.convert("RGB")
-        img.thumbnail((THUMB_WIDTH, THUMB_WIDTH * 2))
-        buf = io.BytesIO()
-        img.save(buf, format="JPEG", quality=80)
+        rgb = img.convert("RGB")
+    rgb.thumbnail((THUMB_WIDTH, THUMB_WIDTH * 2))
+    buf = io.BytesIO()
+    rgb.save(buf, format="JPEG", quality=80)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 

@@ -6,6 +6,7 @@ one sent back: a bad voice track changes the shot's length, which changes the cl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,18 +32,19 @@ class Critic:
     def review(
         self, shot: Shot, *, keyframe: Path, motion: Path, voice: Path, duration: float
     ) -> Critique:
-        for stage, check in (
+        checks: list[tuple[Stage, Callable[[], list[str]]]] = [
             ("voice", lambda: self._voice(shot, voice, duration)),
             ("keyframe", lambda: self._keyframe(keyframe)),
             ("motion", lambda: self._motion(motion, duration)),
-        ):
+        ]
+        for stage, check in checks:
             issues = check()
             if issues:
                 return Critique(
                     passed=False,
                     score=0.0,
                     issues=issues,
-                    stage_at_fault=_stage(stage),
+                    stage_at_fault=stage,
                     reviewer=self.name,
                 )
         return Critique(passed=True, score=1.0, reviewer=self.name)
@@ -87,11 +89,6 @@ class Critic:
         elif stats.motion < self.frozen_diff:
             issues.append(f"clip is frozen (mean frame change {stats.motion:.3f})")
         return issues
-
-
-def _stage(name: str) -> Stage:
-    stages: dict[str, Stage] = {"voice": "voice", "keyframe": "keyframe", "motion": "motion"}
-    return stages[name]
 
 
 def best_take_index(scores: list[float]) -> int:

@@ -84,7 +84,7 @@ class RuleDirector:
 
     min_shot: float = 2.0
     max_shot: float = 8.0
-    pair_limit: float = 5.0  # two lines share a shot only if both fit in this many seconds
+    pair_limit: float = 3.5  # two lines share a shot only if both fit in this many seconds
     name: str = "local:rules"
 
     def direct(self, script: Script) -> ShotPlan:

@@ -18,7 +18,7 @@ from dramaforge.errors import DramaforgeError
 from dramaforge.graph.build import build_graph
 from dramaforge.graph.checkpoint import open_checkpointer
 from dramaforge.graph.context import RenderContext, build_context
-from dramaforge.graph.state import RenderOptions
+from dramaforge.graph.state import InputState, RenderOptions
 from dramaforge.schema import Manifest, Script, ShotPlan
 from dramaforge.script import load_script
 
@@ -94,19 +94,21 @@ def render_episode(
         tid = thread_id(script_path, options)
         config: RunnableConfig = {
             "configurable": {"thread_id": tid},
-            "max_concurrency": settings.render.concurrency,
+            # A running shot subgraph holds one executor slot itself and one for its current
+            # stage, so N shots at once need 2N slots (N would deadlock at N=1).
+            "max_concurrency": 2 * settings.render.concurrency,
         }
         snapshot = graph.get_state(config)
         if resume and snapshot.next:
-            payload: dict[str, Any] | None = None
+            payload: InputState | None = None
         else:
             if snapshot.values:
                 saver.delete_thread(tid)
-            payload = {"script_path": str(script_path.resolve()), "options": options}
+            payload = InputState(script_path=str(script_path.resolve()), options=options)
         for _ns, mode, chunk in graph.stream(
             payload, config, context=ctx, stream_mode=["custom", "updates"], subgraphs=True
         ):
-            if mode == "custom" and on_event is not None:
+            if mode == "custom" and on_event is not None and isinstance(chunk, dict):
                 on_event(chunk)
         final = graph.get_state(config).values
     finally:

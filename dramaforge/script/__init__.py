@@ -1,14 +1,21 @@
-"""Script parsers. ``load_script`` reads a file, detects its format and language, parses it."""
+"""Script parsers: any script file in, one ``Script`` out.
+
+``load_script`` reads a file (UTF-8, UTF-8 with BOM or GB18030), detects its format (Fountain,
+Chinese/English marker script, YAML brief, plain prose) and language, and parses it. Every
+problem is a ScriptError naming the file and, where known, the line, so the CLI can print one
+line that says what to fix.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
+from dramaforge.errors import ScriptError
 from dramaforge.schema import Language, Script, ScriptFormat
 from dramaforge.script import brief, fountain, marker, prose
-from dramaforge.script.detect import detect_format
-from dramaforge.script.reader import decode, read_script_file
+from dramaforge.script.detect import detect_format, detect_language
+from dramaforge.script.reader import MAX_BYTES, decode, normalise_newlines, read_script_file
 
 PARSERS: dict[ScriptFormat, Callable[[str, str], Script]] = {
     "fountain": fountain.parse,
@@ -25,6 +32,16 @@ def parse_text(
     format: ScriptFormat | None = None,
     language: Language | None = None,
 ) -> Script:
+    """Parse script text already in memory; ``source`` names it in errors and picks the format
+    by suffix. ``format`` and ``language`` override detection."""
+    text = normalise_newlines(text).removeprefix("\ufeff")
+    if not text.strip():
+        raise ScriptError("the script is empty; write at least one scene in it", path=source)
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        raise ScriptError(
+            f"the script is over {MAX_BYTES // 2**20} MB; split it into one file per episode",
+            path=source,
+        )
     fmt = format or detect_format(text, Path(source).suffix)
     script = PARSERS[fmt](text, source)
     return script.model_copy(update={"language": language}) if language else script
@@ -37,4 +54,12 @@ def load_script(
     return parse_text(read_script_file(path), source=str(path), format=format, language=language)
 
 
-__all__ = ["decode", "load_script", "parse_text"]
+__all__ = [
+    "PARSERS",
+    "decode",
+    "detect_format",
+    "detect_language",
+    "load_script",
+    "parse_text",
+    "read_script_file",
+]

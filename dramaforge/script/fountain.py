@@ -1,112 +1,238 @@
-"""Fountain screenplays (https://fountain.io): headings, action, cues, parentheticals, dialogue."""
+"""Fountain screenplays (https://fountain.io): headings, action, cues, parentheticals, dialogue.
+
+What matters for rendering is kept and the rest is read past: transitions, sections,
+synopses, lyrics, ``[[notes]]`` and ``/* boneyard */`` are ignored (line numbers still count
+them). Sound is not part of Fountain, so action lines beginning ``SFX:`` or ``MUSIC:`` carry
+it, and a NARRATOR cue is narration rather than a character.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
-from dramaforge.errors import ScriptError
 from dramaforge.schema import Beat, Character, Scene, Script
-from dramaforge.script.detect import detect_language
+from dramaforge.script.assemble import assemble
 
-HEADING = re.compile(r"^(?:\.(?!\.)(?P<forced>.+)|(?P<h>(?:INT|EXT|EST|INT\./EXT|INT/EXT|I/E)[.\s].*))$",
-                     re.IGNORECASE)
-CUE = re.compile(r"^(?:@(?P<forced>[^(]+)|(?P<name>[A-Z0-9][A-Z0-9 .'\-]*[A-Z0-9.]))"
-                 r"\s*(?P<ext>\([^)]*\))?\s*\^?$")
-TRANSITION = re.compile(r"^(?:>.*|[A-Z ]+TO:)$")
-NARRATORS = {"NARRATOR", "VOICEOVER", "VO", "V.O."}
+HEADING = re.compile(
+    r"^(?:\.(?![.\s])(?P<forced>.+)|(?P<h>(?:INT\.?/EXT|I/E|INT|EXT|EST)[.\s].*))$",
+    re.IGNORECASE,
+)
+HEADING_PARTS = re.compile(r"^(?P<ie>INT\.?/EXT|I/E|INT|EXT|EST)\.?\s*(?P<rest>.*)$", re.IGNORECASE)
+SCENE_NUMBER = re.compile(r"\s*#[\w.\-]+#\s*$")
+CUE = re.compile(
+    r"^(?:@(?P<forced>[^(^]+)|(?P<name>[A-Z0-9][A-Z0-9 .'\-]*))"
+    r"(?P<ext>(?:\s*\([^)]*\))*)\s*\^?$"
+)
+TRANSITION = re.compile(r"^(?:>.*|[A-Z .]+ TO:|FADE (?:IN|OUT)[:.]?|CUT TO BLACK\.?)$")
+SOUND = re.compile(r"^(?P<kind>SFX|SOUND|MUSIC|BGM)\s*[:：]\s*(?P<text>.+)$", re.IGNORECASE)
+TITLE_KEY = re.compile(
+    r"^(?P<key>title|credit|authors?|source|draft date|date|contact|copyright|notes|revision)"
+    r"\s*:\s*(?P<value>.*)$",
+    re.IGNORECASE,
+)
+INTRO = re.compile(r"\b(?P<name>[A-Z][A-Z'\-]+(?: [A-Z][A-Z'\-]+)?)\s*\((?P<desc>[^)]+)\)")
+EMPHASIS = re.compile(r"(\*{1,3}|_)(?=\S)(.+?)(?<=\S)\1")
+NARRATORS = {"NARRATOR", "NARRATION", "VOICEOVER", "VOICE-OVER", "V.O.", "VO", "旁白"}
+HINT = "start a scene with a heading such as 'INT. KITCHEN - DAY' (or a forced '.HEADING')"
 
 
-def _strip_comments(text: str) -> str:
-    keep_lines = lambda m: "\n" * m.group(0).count("\n")  # noqa: E731 - keeps line numbers
-    text = re.sub(r"/\*.*?\*/", keep_lines, text, flags=re.DOTALL)
-    return re.sub(r"\[\[.*?\]\]", keep_lines, text, flags=re.DOTALL)
+@dataclass
+class _State:
+    scenes: list[Scene] = field(default_factory=list)
+    intros: dict[str, tuple[int, str]] = field(default_factory=dict)
+    action: list[str] = field(default_factory=list)
+    action_line: int = 0
 
+    def scene(self, line: int) -> Scene:
+        """The scene being written; text before any heading opens an untitled one."""
+        if not self.scenes:
+            self.scenes.append(Scene(index=1, heading="", source_line=line))
+        return self.scenes[-1]
 
-def _title_page(lines: list[str]) -> tuple[str, int]:
-    """Title from a title page (``Title: ...``) and the index where the body starts."""
-    if not lines or not re.match(r"^\s*[A-Za-z ]+:", lines[0]) or HEADING.match(lines[0].strip()):
-        return "", 0
-    title = ""
-    for i, line in enumerate(lines):
-        if not line.strip():
-            return title, i
-        if m := re.match(r"^\s*title\s*:\s*(.*)$", line, re.IGNORECASE):
-            title = m.group(1).strip() or (lines[i + 1].strip() if i + 1 < len(lines) else "")
-    return title, len(lines)
+    def add(self, beat: Beat) -> None:
+        self.flush()
+        self.scene(beat.source_line or 1).beats.append(beat)
+
+    def add_action(self, line: str, number: int) -> None:
+        if not self.action:
+            self.action_line = number
+        self.action.append(_plain(line))
+
+    def flush(self) -> None:
+        """Close the action paragraph being gathered: wrapped lines make one beat."""
+        if self.action:
+            text = " ".join(self.action)
+            for m in INTRO.finditer(text):
+                intro = (self.action_line, m.group("desc").strip())
+                self.intros.setdefault(_display(m.group("name")), intro)
+            self.scene(self.action_line).beats.append(
+                Beat(kind="action", text=text, source_line=self.action_line)
+            )
+            self.action = []
 
 
 def parse(text: str, source: str) -> Script:
     lines = _strip_comments(text).split("\n")
-    title, start = _title_page(lines)
-    scenes: list[Scene] = []
-    characters: dict[str, Character] = {}
-    i = start
+    title, i = _title_page(lines)
+    st = _State()
     while i < len(lines):
         line = lines[i].strip()
         number = i + 1
         i += 1
-        if not line or TRANSITION.match(line) or line.startswith(("=", "#", "~")):
+        if not line:
+            st.flush()
+            continue
+        if TRANSITION.match(line) or line.startswith(("=", "#", "~")):
+            st.flush()
+            continue
+        if line.startswith("!"):  # forced action: never a heading, cue or sound cue
+            st.add_action(line[1:], number)
             continue
         if m := HEADING.match(line):
-            heading = (m.group("forced") or m.group("h")).strip()
-            scenes.append(_scene(len(scenes) + 1, heading, number))
+            st.flush()
+            heading = SCENE_NUMBER.sub("", m.group("forced") or m.group("h") or "").strip()
+            st.scenes.append(_scene(len(st.scenes) + 1, heading, number))
             continue
-        prev_blank = number == 1 or not lines[number - 2].strip()
-        cue = CUE.match(line)
-        if cue and prev_blank and i < len(lines) and lines[i].strip():
-            name = (cue.group("forced") or cue.group("name")).strip()
-            ext = (cue.group("ext") or "").upper()
-            narration = name.upper() in NARRATORS or ("V.O" in ext and name.upper() not in characters)
-            paren = None
-            spoken: list[str] = []
-            while i < len(lines) and lines[i].strip():
-                part = lines[i].strip()
-                if part.startswith("(") and part.endswith(")"):
-                    paren = paren or part.strip("()")
-                else:
-                    spoken.append(part)
-                i += 1
-            scene = _current(scenes, number)
-            if narration and name.upper() in NARRATORS:
-                scene.beats.append(Beat(kind="narration", text=" ".join(spoken), source_line=number))
-                continue
-            display = name.title() if name.isupper() else name
-            characters.setdefault(display, Character(name=display))
-            scene.beats.append(Beat(kind="dialogue", speaker=display, text=" ".join(spoken),
-                                    parenthetical=paren, source_line=number))
+        if (sound := SOUND.match(line)) is not None:
+            kind = "music" if sound.group("kind").upper() in ("MUSIC", "BGM") else "sfx"
+            st.add(Beat(kind=kind, text=_plain(sound.group("text")), source_line=number))
             continue
-        scene = _current(scenes, number)
-        if m := re.match(r"^(SFX|SOUND)\s*:\s*(.+)$", line, re.IGNORECASE):
-            scene.beats.append(Beat(kind="sfx", text=m.group(2).strip(), source_line=number))
-        elif m := re.match(r"^(MUSIC)\s*:\s*(.+)$", line, re.IGNORECASE):
-            scene.beats.append(Beat(kind="music", text=m.group(2).strip(), source_line=number))
-        else:
-            scene.beats.append(Beat(kind="action", text=line.lstrip("!"), source_line=number))
-    if not scenes or not any(s.beats for s in scenes):
-        raise ScriptError("no scenes found: start a scene with a heading like 'INT. KITCHEN - DAY'",
-                          path=source)
-    return Script(
-        title=title or source.rsplit("/", 1)[-1].split(".")[0],
-        language=detect_language(text),
-        format="fountain",
-        characters=list(characters.values()),
-        scenes=scenes,
+        after_blank = number == 1 or not lines[number - 2].strip()
+        next_filled = i < len(lines) and bool(lines[i].strip())
+        if after_blank and next_filled and (cue := _cue(line)) is not None:
+            st.flush()
+            i = _dialogue(lines, i, cue, st)
+            continue
+        st.add_action(line, number)
+    st.flush()
+    return assemble(
+        text=text,
         source=source,
+        format="fountain",
+        scenes=st.scenes,
+        characters=_cast(st),
+        title=title,
+        hint=HINT,
     )
 
 
+def _cast(st: _State) -> list[Character]:
+    """Speakers in order of first appearance, where an introduction in the action such as
+    ``MAYA (20s, yellow raincoat)`` counts as appearing and gives the description."""
+    first: dict[str, int] = {}
+    for beat in (b for s in st.scenes for b in s.beats if b.speaker):
+        first.setdefault(beat.speaker or "", beat.source_line or 0)
+    for name, (line, _desc) in st.intros.items():
+        if name in first:
+            first[name] = min(first[name], line)
+    order = sorted(first, key=lambda name: first[name])
+    return [Character(name=n, description=st.intros.get(n, (0, ""))[1]) for n in order]
+
+
+def _cue(line: str) -> tuple[str, str] | None:
+    """(name, extensions) when ``line`` is a character cue: CAPS with a letter, or ``@Name``."""
+    m = CUE.match(line)
+    if m is None or line.endswith("TO:"):
+        return None
+    name = (m.group("forced") or m.group("name") or "").strip()
+    if not re.search(r"[A-Za-z\u4e00-\u9fff]", name):
+        return None
+    return name, m.group("ext").upper()
+
+
+def _dialogue(lines: list[str], i: int, cue: tuple[str, str], st: _State) -> int:
+    """Read the dialogue block after a cue; a mid-speech parenthetical starts a new beat."""
+    name, _extension = cue  # (V.O.), (O.S.), (CONT'D): how it is heard, not who speaks
+    narration = name.upper() in NARRATORS
+    speaker = None if narration else _display(name)
+    paren: str | None = None
+    spoken: list[str] = []
+    first = i + 1
+
+    def emit() -> None:
+        if spoken:
+            st.add(
+                Beat(
+                    kind="narration" if narration else "dialogue",
+                    text=" ".join(spoken),
+                    speaker=speaker,
+                    parenthetical=None if narration else paren,
+                    source_line=first,
+                )
+            )
+
+    while i < len(lines) and lines[i].strip():
+        part = lines[i].strip()
+        i += 1
+        if part.startswith("(") and part.endswith(")"):
+            emit()
+            paren, spoken, first = part[1:-1].strip(), [], i + 1
+        else:
+            if not spoken:
+                first = i
+            spoken.append(_plain(part))
+    emit()
+    return i
+
+
+def _display(name: str) -> str:
+    """``MAYA`` reads as ``Maya`` in subtitles and the cast list; ``@McClane`` stays as typed."""
+    return name.title() if name.isupper() else name
+
+
+def _plain(text: str) -> str:
+    """Drop Fountain emphasis (``*italic*``, ``**bold**``, ``_underline_``) so it is not spoken."""
+    while (plain := EMPHASIS.sub(r"\2", text)) != text:  # _**nested**_ needs two passes
+        text = plain
+    return text.strip()
+
+
+def _strip_comments(text: str) -> str:
+    """Remove boneyard and notes but keep their newlines, so line numbers stay true."""
+
+    def blank(m: re.Match[str]) -> str:
+        return "\n" * m.group(0).count("\n")
+
+    text = re.sub(r"/\*.*?\*/", blank, text, flags=re.DOTALL)
+    return re.sub(r"\[\[.*?\]\]", blank, text, flags=re.DOTALL)
+
+
+def _title_page(lines: list[str]) -> tuple[str, int]:
+    """The title from a title page (``Title: ...``) and the index where the body starts."""
+    first = next((i for i, ln in enumerate(lines) if ln.strip()), len(lines))
+    if first == len(lines) or not TITLE_KEY.match(lines[first].strip()):
+        return "", 0
+    title: list[str] = []
+    key = ""
+    for i in range(first, len(lines)):
+        raw = lines[i]
+        if not raw.strip():
+            return " ".join(title), i
+        if (m := TITLE_KEY.match(raw.strip())) and not raw[:1].isspace():
+            key = m.group("key").lower()
+            value = m.group("value").strip()
+        else:
+            value = raw.strip()
+        if key == "title" and value:
+            title.append(_plain(value))
+    return " ".join(title), len(lines)
+
+
 def _scene(index: int, heading: str, line: int) -> Scene:
-    m = re.match(r"^(?P<ie>INT\./EXT|INT/EXT|I/E|INT|EXT|EST)\.?\s*(?P<rest>.*)$", heading, re.IGNORECASE)
-    ie = (m.group("ie").upper() if m else "")
+    """``INT. CLASSROOM - DAY`` -> location CLASSROOM, time DAY, interior True."""
+    m = HEADING_PARTS.match(heading)
+    ie = m.group("ie").upper() if m else ""
     rest = m.group("rest") if m else heading
-    location, _, time = rest.rpartition(" - ")
-    if not location:
+    location, sep, time = rest.rpartition(" - ")
+    if not sep:
         location, time = rest, ""
-    return Scene(index=index, heading=heading, location=location.strip(), time_of_day=time.strip(),
-                 interior=None if "/" in ie or not ie else ie == "INT", source_line=line)
-
-
-def _current(scenes: list[Scene], line: int) -> Scene:
-    if not scenes:
-        scenes.append(Scene(index=1, heading="", source_line=line))
-    return scenes[-1]
+    interior = None if not ie or "/" in ie or ie == "EST" else ie == "INT"
+    return Scene(
+        index=index,
+        heading=heading,
+        location=location.strip(),
+        time_of_day=time.strip(),
+        interior=interior,
+        source_line=line,
+    )

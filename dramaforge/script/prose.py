@@ -1,34 +1,107 @@
-"""Plain prose: a paragraph or a one-line idea becomes narrated scenes, one per paragraph."""
+"""Plain prose: a paragraph or a one-line idea becomes narrated scenes, one per paragraph.
+
+This is the fallback for text in no other format, so that "a cat waits for the rain to stop"
+renders as it is. Each sentence is narrated; the first sentence of a paragraph is also its
+visual. A ``# Title`` line names the script; other ``#`` or ``//`` lines are notes.
+"""
 
 from __future__ import annotations
 
-import re
-
-from dramaforge.errors import ScriptError
-from dramaforge.schema import Beat, Scene, Script
+from dramaforge.schema import Beat, Language, Scene, Script
+from dramaforge.script.assemble import assemble, heading_title
 from dramaforge.script.detect import detect_language
 
-SENTENCES = re.compile(r"[^。！？!?.]+[。！？!?.]*")
+ENDS = "。！？!?…"
+CLOSERS = "”’\"'」』）)"
+HINT = "write at least one sentence that is not a # or // comment"
+
+
+def split_sentences(text: str) -> list[tuple[int, str]]:
+    """(offset, sentence) pairs. Ends at 。！？!? and at a full stop followed by a space, so
+    ``3.5`` and ``example.com`` stay whole; closing quotes stay with their sentence."""
+    sentences: list[tuple[int, str]] = []
+    start = i = 0
+    while i < len(text):
+        ch = text[i]
+        i += 1
+        ends = ch in ENDS or (ch == "." and (i == len(text) or text[i] in " \n" + CLOSERS))
+        if not ends:
+            continue
+        while i < len(text) and (text[i] in ENDS + "." or text[i] in CLOSERS):
+            i += 1
+        _keep(sentences, text, start, i)
+        start = i
+    _keep(sentences, text, start, len(text))
+    return sentences
+
+
+def _keep(out: list[tuple[int, str]], text: str, start: int, end: int) -> None:
+    chunk = text[start:end]
+    if chunk.strip():
+        out.append((start + len(chunk) - len(chunk.lstrip()), chunk.strip()))
 
 
 def parse(text: str, source: str) -> Script:
-    language = detect_language(text)
+    title = ""
     scenes: list[Scene] = []
-    line = 1
-    for block in re.split(r"\n\s*\n", text):
-        start = line
-        line += block.count("\n") + 2
-        body = " ".join(ln.strip() for ln in block.split("\n") if ln.strip() and not ln.startswith("#"))
-        if not body:
+    paragraph: list[tuple[int, str]] = []
+    for number, raw in enumerate([*text.split("\n"), ""], start=1):
+        line = raw.strip()
+        if line.startswith("#"):
+            if not title and not scenes and not paragraph:
+                title = heading_title(line) or ""
+        elif line.startswith("//"):
             continue
-        sentences = [s.strip() for s in SENTENCES.findall(body) if s.strip()]
-        beats = [Beat(kind="action", text=sentences[0], source_line=start)]
-        beats += [Beat(kind="narration", text=s, source_line=start) for s in sentences]
-        scenes.append(Scene(index=len(scenes) + 1, heading=sentences[0][:24], beats=beats,
-                            source_line=start))
-    if not scenes:
-        raise ScriptError("no text to turn into scenes", path=source)
-    first = scenes[0].beats[0].text
-    title = first[:12] if language == "zh" else " ".join(first.split()[:6])
-    return Script(title=title.rstrip("。.!！?？,，"), language=language, format="prose",
-                  scenes=scenes, source=source)
+        elif line:
+            paragraph.append((number, line))
+        elif paragraph:
+            scenes.append(_scene(len(scenes) + 1, paragraph))
+            paragraph = []
+    language = detect_language(text)
+    if not title and scenes:
+        title = _title_from(scenes[0].beats[0].text, language)
+    return assemble(
+        text=text,
+        source=source,
+        format="prose",
+        scenes=scenes,
+        title=title,
+        hint=HINT,
+        language=language,
+    )
+
+
+def _scene(index: int, paragraph: list[tuple[int, str]]) -> Scene:
+    """One scene from a paragraph; each beat keeps the line its sentence starts on."""
+    body, starts = "", []
+    for number, line in paragraph:
+        if body and not (body[-1] in ENDS + "，、" or _is_cjk_edge(body[-1], line[0])):
+            body += " "
+        starts.append((len(body), number))
+        body += line
+    sentences = split_sentences(body)
+
+    def line_of(offset: int) -> int:
+        return max(n for at, n in starts if at <= offset)
+
+    first = sentences[0][1]
+    beats = [Beat(kind="action", text=first, source_line=line_of(sentences[0][0]))]
+    beats += [Beat(kind="narration", text=s, source_line=line_of(at)) for at, s in sentences]
+    return Scene(index=index, heading=_clip(first, 24), beats=beats, source_line=paragraph[0][0])
+
+
+def _is_cjk_edge(left: str, right: str) -> bool:
+    """Chinese text wrapped across lines joins without a space."""
+    return "\u4e00" <= left <= "\u9fff" or "\u4e00" <= right <= "\u9fff"
+
+
+def _clip(text: str, limit: int) -> str:
+    text = text.rstrip(ENDS + ".,，" + CLOSERS)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _title_from(first: str, language: Language) -> str:
+    """The first few words of the first sentence: twelve characters, or six English words."""
+    words = first.split()
+    short = first[:12] if language == "zh" else " ".join(words[:6])
+    return _clip(short, 48)

@@ -1,44 +1,107 @@
-"""Reading script files: encodings, and refusing what is not a script before parsing starts."""
+"""Reading script files: encodings, and refusing what is not a script before parsing starts.
+
+Chinese scripts arrive as UTF-8, UTF-8 with a BOM (Windows Notepad) or GB18030 (older Chinese
+Windows and WPS); all three decode here, so parsers only ever see ``str`` with ``\\n`` endings.
+Anything else gets one clear error naming the file and what to do instead.
+"""
 
 from __future__ import annotations
 
+import codecs
+import unicodedata
 from pathlib import Path
 
 from dramaforge.errors import ScriptError
 
 MAX_BYTES = 2 * 1024 * 1024
+"""A short-drama episode is a few KB; 2 MB means the wrong file (a video, a whole novel)."""
+
+_SNIFF = 8192
 
 
-def decode(data: bytes, source: str) -> str:
-    """UTF-8 (with or without BOM) or GB18030; line endings normalised to ``\\n``."""
-    if not data.strip():
-        raise ScriptError("the script is empty; write at least one scene", path=source)
-    if b"\x00" in data[:8192]:
-        raise ScriptError("this is a binary file, not a script (expected UTF-8 or GB18030 text)",
-                          path=source)
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ScriptError("cannot decode the file as UTF-8 or GB18030; save it as UTF-8",
-                          path=source)
-    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\r\n\t\f")
-    if controls > max(8, len(text) // 100):
-        raise ScriptError("this looks like a binary file, not a script", path=source)
+def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def decode(data: bytes, source: str) -> str:
+    """Decode a script's bytes to text with ``\\n`` line endings, or raise ScriptError."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = _decode_utf16(data, source)
+    else:
+        if b"\x00" in data[:_SNIFF]:
+            raise ScriptError(
+                "this is a binary file, not a script; give a text file (.txt, .fountain, .yaml)",
+                path=source,
+            )
+        text = _decode_8bit(data, source)
+    if not text.strip():
+        raise ScriptError("the script is empty; write at least one scene in it", path=source)
+    if _looks_binary(text):
+        raise ScriptError(
+            "this looks like a binary file, not a script; give a text file "
+            "(.txt, .fountain, .yaml)",
+            path=source,
+        )
+    return normalise_newlines(text)
+
+
+def _decode_utf16(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-16")
+    except UnicodeDecodeError as err:
+        raise ScriptError(
+            "the file starts like UTF-16 but does not decode; save it as UTF-8", path=source
+        ) from err
+
+
+def _decode_8bit(data: bytes, source: str) -> str:
+    """UTF-8 first (a BOM is dropped), then GB18030, which is a superset of GBK and GB2312."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        first_bad = err.start
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        pass
+    raise ScriptError(
+        f"cannot decode the file as UTF-8 or GB18030 (bad byte at offset {first_bad}); "
+        "save it as UTF-8 text",
+        path=source,
+    )
+
+
+def _looks_binary(text: str) -> bool:
+    """Control and unassigned characters in bulk mean bytes that merely happened to decode."""
+    sample = text[:_SNIFF]
+    odd = sum(
+        1
+        for ch in sample
+        if ch not in "\n\r\t\f" and unicodedata.category(ch) in ("Cc", "Cn", "Co", "Cs")
+    )
+    return odd > max(8, len(sample) // 50)
+
+
 def read_script_file(path: Path) -> str:
+    """The text of ``path``; missing, huge, empty, binary or undecodable files raise ScriptError."""
+    source = str(path)
+    if not path.exists():
+        raise ScriptError("no such file; check the path", path=source)
     if not path.is_file():
-        raise ScriptError("no such file", path=str(path))
+        raise ScriptError(
+            "this is a folder, not a script file; give the script's path", path=source
+        )
     size = path.stat().st_size
     if size > MAX_BYTES:
         raise ScriptError(
-            f"the file is {size / 1e6:.1f} MB; a script over {MAX_BYTES // 2**20} MB is not an "
-            "episode — split it into one file per episode",
-            path=str(path),
+            f"the file is {size / 2**20:.1f} MB, more than the {MAX_BYTES // 2**20} MB a script "
+            "may be; check it is the right file, or split it into one file per episode",
+            path=source,
         )
-    return decode(path.read_bytes(), str(path))
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ScriptError(
+            f"cannot read the file ({err.strerror}); check its permissions", path=source
+        ) from err
+    return decode(data, source)

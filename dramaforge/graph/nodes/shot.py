@@ -8,10 +8,10 @@ request) makes a new asset while every earlier take stays on disk.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
-from langgraph.graph import END
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
@@ -52,7 +52,7 @@ def voice(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object
             ctx.speech.name,
             request,
             "wav",
-            lambda dest, r=request: ctx.speech.synthesize(r, dest),
+            partial(ctx.speech.synthesize, request),
         )
         length = made.duration or 0.0
         items.append((Path(asset.path), t))
@@ -180,16 +180,17 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
     ]
     stage = critique.stage_at_fault
     if not critique.passed and stage is not None and len(takes) < opts.max_takes:
-        progress(shot.id, "critic", "retry", stage=stage, issues=critique.issues)
+        progress(shot.id, "critic", "retry", fault=stage, issues=critique.issues)
         tries = dict(state.get("tries", {}))
         tries[stage] = tries.get(stage, 0) + 1
-        return Command(goto=stage, update={"takes": takes, "tries": tries})
+        back: Next = stage
+        return Command(goto=back, update={"takes": takes, "tries": tries})
     chosen = best_take_index([t.critique.score for t in takes])
     result = ShotResult(
         shot_id=shot.id, takes=takes, chosen=chosen, duration=takes[chosen].duration
     )
     progress(shot.id, "critic", "done", passed=critique.passed, takes=len(takes))
-    return Command(goto=END, update={"takes": takes, "results": {shot.id: result}})
+    return Command(goto="__end__", update={"takes": takes, "results": {shot.id: result}})
 
 
 def _even(x: float) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import av
@@ -39,14 +40,16 @@ def _frames_at(path: Path, times: list[float]) -> list[np.ndarray]:
     last: av.VideoFrame | None = None
     try:
         with av.open(str(path)) as container:
-            for frame in container.decode(container.streams.video[0]):
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
                 last = frame
                 while pending and float(frame.time or 0.0) + 1e-6 >= pending[0]:
                     out.append(_small_grey(frame))
                     pending.pop(0)
                 if not pending:
                     break
-    except (av.error.FFmpegError, IndexError) as err:  # type: ignore[attr-defined]
+    except (av.error.FFmpegError, IndexError) as err:
         raise AssemblyError(f"{path}: cannot decode video ({err})") from err
     if last is None:
         raise AssemblyError(f"{path}: no video frames")
@@ -59,7 +62,7 @@ def video_stats(path: Path, samples: int = 8) -> VideoStats:
     times = [duration * (i + 0.5) / samples for i in range(samples)]
     frames = [f.astype(np.float32) for f in _frames_at(path, times)]
     lumas = [float(f.mean()) for f in frames]
-    diffs = [float(np.abs(a - b).mean()) for a, b in zip(frames, frames[1:], strict=False)]
+    diffs = [float(np.abs(a - b).mean()) for a, b in itertools.pairwise(frames)]
     return VideoStats(
         lumas=lumas,
         motion=float(np.mean(diffs)) if diffs else 0.0,
@@ -79,7 +82,7 @@ def frame_at(path: Path, t: float) -> np.ndarray:
             if frame is None:
                 raise AssemblyError(f"{path}: no video frames")
             return frame.to_ndarray(format="rgb24")
-    except av.error.FFmpegError as err:  # type: ignore[attr-defined]
+    except av.error.FFmpegError as err:
         raise AssemblyError(f"{path}: cannot decode video ({err})") from err
 
 
@@ -102,12 +105,10 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
     try:
         with av.open(str(path)) as container:
             stream = container.streams.audio[0]
-            chunks = [
-                f.to_ndarray().astype(np.float32) for f in container.decode(stream)
-            ]
+            chunks = [f.to_ndarray().astype(np.float32) for f in container.decode(stream)]
             rate = stream.rate
             fmt = stream.format.name if stream.format else ""
-    except (av.error.FFmpegError, IndexError) as err:  # type: ignore[attr-defined]
+    except (av.error.FFmpegError, IndexError) as err:
         raise AssemblyError(f"{path}: cannot decode audio ({err})") from err
     if not chunks:
         return np.zeros((1, 0), dtype=np.float32), rate

@@ -11,10 +11,23 @@ from pydantic import BaseModel
 
 from dramaforge.errors import AssemblyError
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
+from dramaforge.tools.media.probe import probe
 
 RATE = 48000
-WAV = ["-ar", str(RATE), "-ac", "2", "-c:a", "pcm_f32le"]  # float: sums never clip mid-chain
+# Timelines and mixes are float WAV: sums above full scale survive until loudnorm brings them
+# down (and the critic can still see them). Leaf files (fitted, silence) are plain 16-bit.
+WAV = ["-ar", str(RATE), "-ac", "2", "-c:a", "pcm_f32le"]
+WAV16 = ["-ar", str(RATE), "-ac", "2", "-c:a", "pcm_s16le"]
 STEREO = f"aresample={RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
+
+
+def stereo(path: Path) -> str:
+    """Filter chain to 48 kHz float stereo. Mono goes to both channels at full level (ffmpeg's
+    own upmix would put it 3 dB down in each, so voices would sit lower than stereo beds)."""
+    info = probe(path)
+    if not info.has_audio:
+        raise AssemblyError(f"{path}: has no audio stream")
+    return f"pan=stereo|c0=c0|c1=c0,{STEREO}" if info.channels == 1 else STEREO
 
 
 class Loudness(BaseModel):
@@ -26,14 +39,26 @@ class Loudness(BaseModel):
 
 
 def silence(duration: float, dest: Path) -> None:
-    run_ffmpeg(["-f", "lavfi", "-i", f"anullsrc=r={RATE}:cl=stereo", "-t", f"{duration:.6f}",
-                *WAV, dest], what=f"writing {duration:.2f}s of silence")
+    """``duration`` seconds of digital silence, stereo 48 kHz 16-bit."""
+    samples = round(duration * RATE)
+    run_ffmpeg(
+        ["-f", "lavfi", "-i", f"anullsrc=r={RATE}:cl=stereo", "-af", f"atrim=end_sample={samples}",
+         *WAV16, dest],
+        what=f"writing {duration:.2f}s of silence",
+    )  # fmt: skip
 
 
 def fit_audio(src: Path, duration: float, dest: Path) -> None:
-    """``src`` as stereo 48 kHz, padded with silence or trimmed to exactly ``duration``."""
-    run_ffmpeg(["-i", src, "-af", f"{STEREO},apad,atrim=0:{duration:.6f}", *WAV, dest],
-               what=f"fitting {src.name} to {duration:.2f}s")
+    """``src`` as stereo 48 kHz 16-bit, padded with silence or trimmed to exactly ``duration``.
+
+    Mono is spread to both channels; any other layout is downmixed.
+    """
+    samples = round(duration * RATE)
+    af = f"{stereo(src)},apad=whole_len={samples},atrim=end_sample={samples}"
+    run_ffmpeg(
+        ["-i", src, "-vn", "-af", af, *WAV16, dest],
+        what=f"fitting {src.name} to {duration:.2f}s",
+    )  # fmt: skip
 
 
 def sequence_audio(
@@ -46,32 +71,50 @@ def sequence_audio(
 
     Overlaps are summed (no per-input attenuation), so levels stay what the caller chose.
     """
-    gains = gains_db or [0.0] * len(items)
-    inputs: list[str | Path] = ["-f", "lavfi", "-t", f"{duration:.6f}", "-i",
-                                f"anullsrc=r={RATE}:cl=stereo"]
+    gains = [0.0] * len(items) if gains_db is None else gains_db
+    if len(gains) != len(items):
+        raise AssemblyError(f"{len(items)} sounds but {len(gains)} gains")
+    samples = round(duration * RATE)
+    inputs: list[str | Path] = [
+        "-f",
+        "lavfi",
+        "-t",
+        f"{duration:.6f}",
+        "-i",
+        f"anullsrc=r={RATE}:cl=stereo",
+    ]
     chains, labels = [], ["[0:a]"]
     for i, ((path, start), gain) in enumerate(zip(items, gains, strict=True), start=1):
         inputs += ["-i", path]
         delay = max(0, round(start * 1000))
-        chains.append(f"[{i}:a]{STEREO},volume={gain}dB,adelay={delay}:all=1[a{i}]")
+        chains.append(f"[{i}:a]{stereo(path)},volume={gain}dB,adelay={delay}:all=1[a{i}]")
         labels.append(f"[a{i}]")
-    mix = (f"{''.join(labels)}amix=inputs={len(labels)}:normalize=0:duration=first,"
-           f"atrim=0:{duration:.6f}[out]")
+    mix = (
+        f"{''.join(labels)}amix=inputs={len(labels)}:normalize=0:duration=first,"
+        f"atrim=end_sample={samples}[out]"
+    )
     graph = ";".join([*chains, mix])
-    run_ffmpeg([*inputs, "-filter_complex", graph, "-map", "[out]", *WAV, dest],
-               what=f"laying out {len(items)} sounds")
+    run_ffmpeg(
+        [*inputs, "-filter_complex", graph, "-map", "[out]", *WAV, dest],
+        what=f"laying out {len(items)} sounds",
+    )
 
 
-def duck_mix(dialogue: Path, bed: Path, dest: Path, bed_gain_db: float = 0.0) -> None:
-    """Dialogue over the bed, the bed pushed down while anyone speaks (sidechain compression)."""
+def duck_mix(dialogue: Path, bed: Path, dest: Path, bed_gain_db: float = -6.0) -> None:
+    """Dialogue over the bed, the bed pushed down while anyone speaks (sidechain compression).
+
+    The result is as long as ``dialogue``; a shorter bed leaves silence under the end.
+    """
     graph = (
-        f"[0:a]{STEREO},asplit=2[voice][key];"
-        f"[1:a]{STEREO},volume={bed_gain_db}dB[bed];"
+        f"[0:a]{stereo(dialogue)},asplit=2[voice][key];"
+        f"[1:a]{stereo(bed)},volume={bed_gain_db}dB,apad[bed];"
         "[bed][key]sidechaincompress=threshold=0.015:ratio=10:attack=15:release=350:makeup=1[ducked];"
         "[voice][ducked]amix=inputs=2:normalize=0:duration=first[out]"
     )
-    run_ffmpeg(["-i", dialogue, "-i", bed, "-filter_complex", graph, "-map", "[out]", *WAV, dest],
-               what="ducking the music under the dialogue")
+    run_ffmpeg(
+        ["-i", dialogue, "-i", bed, "-filter_complex", graph, "-map", "[out]", *WAV, dest],
+        what="ducking the music under the dialogue",
+    )
 
 
 def _loudnorm_json(stderr: str) -> dict[str, str]:
@@ -91,22 +134,68 @@ def _num(value: str) -> float:
 
 def measure_loudness(path: Path) -> Loudness:
     """EBU R128 integrated loudness (LUFS), true peak (dBTP) and loudness range of ``path``."""
-    err = run_ffmpeg(["-i", path, "-vn", "-af", "loudnorm=print_format=json", "-f", "null", "-"],
-                     what=f"measuring the loudness of {path.name}")
+    err = run_ffmpeg(
+        ["-i", path, "-vn", "-af", "loudnorm=print_format=json", "-f", "null", "-"],
+        what=f"measuring the loudness of {path.name}",
+    )
     d = _loudnorm_json(err)
-    return Loudness(integrated=_num(d["input_i"]), true_peak=_num(d["input_tp"]),
-                    lra=_num(d["input_lra"]), threshold=_num(d["input_thresh"]),
-                    offset=_num(d["target_offset"]))
+    return Loudness(
+        integrated=_num(d["input_i"]),
+        true_peak=_num(d["input_tp"]),
+        lra=_num(d["input_lra"]),
+        threshold=_num(d["input_thresh"]),
+        offset=_num(d["target_offset"]),
+    )
 
 
 def loudnorm(
     src: Path, dest: Path, target_lufs: float = -14.0, true_peak: float = -1.5, lra: float = 11.0
 ) -> Loudness:
-    """Two-pass EBU R128 normalisation: measure, then apply one linear gain where possible."""
+    """Two-pass EBU R128 normalisation to one linear gain.
+
+    Speech has high peaks for its loudness: where the gain needed would push the true peak
+    over the ceiling, the peaks are limited first (a brickwall a dB under the ceiling), so
+    loudnorm can stay linear and actually reach the target instead of settling lower.
+    """
+    info = probe(src)
+    if (info.channels, info.sample_rate) != (2, RATE):  # measure what will be played
+        stereo_src = dest.with_name(f".stereo-{dest.stem}.wav")
+        run_ffmpeg(["-i", src, "-vn", "-af", stereo(src), *WAV, stereo_src],
+                   what=f"converting {src.name} to stereo")  # fmt: skip
+        try:
+            return loudnorm(stereo_src, dest, target_lufs, true_peak, lra)
+        finally:
+            stereo_src.unlink(missing_ok=True)
     m = measure_loudness(src)
     if not math.isfinite(m.integrated):  # digital silence: nothing to normalise
         run_ffmpeg(["-i", src, "-af", STEREO, *WAV, dest], what="copying silent audio")
         return m
+    gain = target_lufs - m.integrated
+    if m.true_peak + gain > true_peak:
+        limited = dest.with_name(f".limited-{dest.stem}.wav")
+        ceiling = 10 ** ((true_peak - 1.0) / 20)
+        run_ffmpeg(
+            [
+                "-i",
+                src,
+                "-af",
+                f"{STEREO},volume={gain:.2f}dB,"
+                f"alimiter=limit={ceiling:.4f}:attack=2:release=60:level=disabled",
+                *WAV,
+                limited,
+            ],
+            what=f"limiting the peaks of {src.name}",
+        )
+        try:
+            return _apply(limited, dest, measure_loudness(limited), target_lufs, true_peak, lra)
+        finally:
+            limited.unlink(missing_ok=True)
+    return _apply(src, dest, m, target_lufs, true_peak, lra)
+
+
+def _apply(
+    src: Path, dest: Path, m: Loudness, target_lufs: float, true_peak: float, lra: float
+) -> Loudness:
     target_lra = min(50.0, max(lra, m.lra + 1.0))  # a wider range than measured keeps it linear
     af = (
         f"loudnorm=I={target_lufs}:TP={true_peak}:LRA={target_lra:.1f}:"
@@ -116,5 +205,6 @@ def loudnorm(
     )
     err = run_ffmpeg(["-i", src, "-af", af, *WAV, dest], what=f"normalising {src.name}")
     d = _loudnorm_json(err)
-    return Loudness(integrated=_num(d["output_i"]), true_peak=_num(d["output_tp"]),
-                    lra=_num(d["output_lra"]))
+    return Loudness(
+        integrated=_num(d["output_i"]), true_peak=_num(d["output_tp"]), lra=_num(d["output_lra"])
+    )

@@ -17,7 +17,7 @@ def ffmpeg_exe() -> str:
 
 
 def run_ffmpeg(args: list[str | Path], *, what: str, cwd: Path | None = None) -> str:
-    """Run ffmpeg with ``args`` (no leading binary); return its stderr.
+    """Run ffmpeg with ``args`` (no leading binary); return what it printed (stdout, stderr).
 
     Raises AssemblyError naming ``what`` with the tail of ffmpeg's log on failure.
     """
@@ -26,4 +26,4 @@ def run_ffmpeg(args: list[str | Path], *, what: str, cwd: Path | None = None) ->
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-12:])
         raise AssemblyError(f"ffmpeg failed while {what}:\n{tail}")
-    return proc.stderr
+    return proc.stdout + proc.stderr

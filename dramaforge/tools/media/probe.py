@@ -24,6 +24,8 @@ class MediaInfo(BaseModel):
     acodec: str = ""
     sample_rate: int = 0
     channels: int = 0
+    video_duration: float = 0.0  # of the first video stream, where the container says
+    audio_duration: float = 0.0  # of the first audio stream, where the container says
 
 
 def probe(path: Path) -> MediaInfo:
@@ -46,21 +48,25 @@ def probe(path: Path) -> MediaInfo:
                 info.sar = f"{sar.numerator}:{sar.denominator}" if sar else "1:1"
                 info.pix_fmt = v.format.name if v.format else ""
                 info.vcodec = v.codec_context.name
+                info.video_duration = _stream_duration(v)
             if container.streams.audio:
                 a = container.streams.audio[0]
                 info.acodec = a.codec_context.name
                 info.sample_rate = a.rate or 0
                 info.channels = a.channels or 0
+                info.audio_duration = _stream_duration(a)
             return info
-    except (av.error.FFmpegError, OSError, ValueError) as err:  # type: ignore[attr-defined]
+    except (av.error.FFmpegError, OSError, ValueError) as err:
         raise AssemblyError(f"{path}: cannot be decoded ({err})") from err
+
+
+def _stream_duration(stream: av.stream.Stream) -> float:
+    if stream.duration is None or stream.time_base is None:
+        return 0.0
+    return float(stream.duration * stream.time_base)
 
 
 def _duration(container: av.container.InputContainer) -> float:
     if container.duration is not None:
         return float(container.duration) / 1_000_000
-    longest = 0.0
-    for s in container.streams:
-        if s.duration is not None and s.time_base is not None:
-            longest = max(longest, float(s.duration * s.time_base))
-    return longest
+    return max((_stream_duration(s) for s in container.streams), default=0.0)

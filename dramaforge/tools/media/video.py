@@ -4,48 +4,71 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
 from dramaforge.tools.media.probe import probe
 
-X264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"]
+X264 = [
+    "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
+    "-threads", "2",
+]  # fmt: skip
+
+
+def _tmp_for(dest: Path) -> Path:
+    """A temp name beside ``dest`` with the same suffix (ffmpeg picks the muxer by it)."""
+    return dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.tmp{dest.suffix}")
 
 
 def conforms(src: Path, *, width: int, height: int, fps: int, duration: float) -> bool:
+    """True if ``src`` is already what normalize_clip would write (within half a frame)."""
     info = probe(src)
     return (
-        info.vcodec == "h264" and info.pix_fmt == "yuv420p" and info.sar in ("1:1", "0:1")
-        and (info.width, info.height) == (width, height) and abs(info.fps - fps) < 0.01
-        and abs(info.duration - duration) <= 0.5 / fps and not info.has_audio
+        info.vcodec == "h264"
+        and info.pix_fmt == "yuv420p"
+        and info.sar in ("1:1", "0:1")
+        and (info.width, info.height) == (width, height)
+        and abs(info.fps - fps) < 0.01
+        and abs(info.duration - duration) <= 0.5 / fps
+        and not info.has_audio
     )
 
 
-def normalize_clip(src: Path, dest: Path, *, width: int, height: int, fps: int,
-                   duration: float) -> None:
+def normalize_clip(
+    src: Path, dest: Path, *, width: int, height: int, fps: int, duration: float
+) -> None:
     """Make ``src`` fill the frame (scale to cover, centre crop) at ``fps`` for ``duration``.
 
-    A clip that already conforms is linked, not re-encoded: each frame is encoded once by the
-    stage that made it and once more only in the final cut.
+    Short clips hold their last frame; long ones are cut. A clip that already conforms is
+    linked or copied, not re-encoded: each frame is encoded once by the stage that made it and
+    once more only in the final cut. ``dest`` appears complete or not at all.
     """
-    dest.unlink(missing_ok=True)
-    if conforms(src, width=width, height=height, fps=fps, duration=duration):
-        try:
-            os.link(src, dest)
-        except OSError:
-            shutil.copyfile(src, dest)
-        return
-    vf = (
-        f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},"
-        f"setsar=1,fps={fps},tpad=stop_mode=clone:stop_duration={duration:.3f},"
-        f"trim=duration={duration:.6f},setpts=PTS-STARTPTS"
-    )
-    run_ffmpeg(["-i", src, "-vf", vf, "-an", *X264, "-r", str(fps), dest],
-               what=f"conforming {src.name} to {width}x{height}@{fps}")
+    tmp = _tmp_for(dest)
+    try:
+        if conforms(src, width=width, height=height, fps=fps, duration=duration):
+            try:
+                os.link(src, tmp)
+            except OSError:
+                shutil.copyfile(src, tmp)
+        else:
+            vf = (
+                f"scale={width}:{height}:force_original_aspect_ratio=increase,"
+                f"crop={width}:{height},setsar=1,fps={fps},"
+                f"tpad=stop_mode=clone:stop_duration={duration:.3f},"
+                f"trim=duration={duration:.6f},setpts=PTS-STARTPTS"
+            )
+            run_ffmpeg(
+                ["-i", src, "-vf", vf, "-an", *X264, "-r", str(fps), tmp],
+                what=f"conforming {src.name} to {width}x{height}@{fps}",
+            )
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def concat_list(paths: list[Path], dest: Path) -> Path:
-    """Write an ffmpeg concat-demuxer list (stream copy of conforming clips)."""
+    """Write an ffmpeg concat-demuxer list (absolute paths, quotes escaped)."""
     lines = ["ffconcat version 1.0"]
     for p in paths:
         escaped = str(p.resolve()).replace("'", "'\\''")
@@ -55,7 +78,15 @@ def concat_list(paths: list[Path], dest: Path) -> Path:
 
 
 def concat_videos(paths: list[Path], dest: Path) -> None:
-    listing = concat_list(paths, dest.with_suffix(".txt"))
-    run_ffmpeg(["-f", "concat", "-safe", "0", "-i", listing, "-c", "copy", dest],
-               what=f"joining {len(paths)} clips")
-    listing.unlink(missing_ok=True)
+    """Join conforming clips by stream copy (no re-encode): same codec, size and fps."""
+    tmp = _tmp_for(dest)
+    listing = concat_list(paths, dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.txt"))
+    try:
+        run_ffmpeg(
+            ["-f", "concat", "-safe", "0", "-i", listing, "-c", "copy", tmp],
+            what=f"joining {len(paths)} clips into {dest.name}",
+        )
+        os.replace(tmp, dest)
+    finally:
+        listing.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)

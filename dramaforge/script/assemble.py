@@ -1,0 +1,87 @@
+"""What every parser does last: check the scenes, settle the cast and title, build the Script.
+
+Kept in one place so the four formats agree on the rules the rest of the pipeline relies on:
+scene indexes count from 1, characters appear once in order of appearance, and a script with
+nothing to film is refused here with a hint in the words of its own format.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import PurePath
+
+from dramaforge.errors import ScriptError
+from dramaforge.schema import Channel, Character, Language, Scene, Script, ScriptFormat
+from dramaforge.script.detect import detect_language
+
+# A ``# key: value`` line (``# Render: dramaforge render ...``) is a note, never a title.
+_KEYED_NOTE = re.compile(r"^#+\s*(?P<key>[^\s:：]{1,16})\s*[:：]\s*\S")
+_TITLE_KEYS = {"title", "标题", "剧名", "片名"}
+
+
+def title_from_source(source: str) -> str:
+    """The file name without its suffixes, for scripts that never say their title."""
+    name = PurePath(source).name.split(".")[0]
+    return "" if name.startswith("<") else name
+
+
+def heading_title(line: str) -> str | None:
+    """The title a ``# ...`` line gives, or None when it is a keyed note such as the render
+    command that example headers carry."""
+    keyed = _KEYED_NOTE.match(line)
+    if keyed and keyed.group("key").lower() not in _TITLE_KEYS:
+        return None
+    title = re.sub(r"^#+\s*", "", line).strip()
+    return re.sub(r"^(?:title|标题|剧名|片名)\s*[:：]\s*", "", title, flags=re.IGNORECASE) or None
+
+
+def merge_characters(declared: Iterable[Character], speakers: Iterable[str]) -> list[Character]:
+    """Declared characters first, then undeclared speakers, each name once.
+
+    A later mention with a description fills in an earlier one without, so a cast list and
+    an introduction in the action both count.
+    """
+    cast: dict[str, Character] = {}
+    for person in declared:
+        known = cast.get(person.name)
+        if known is None:
+            cast[person.name] = person
+        elif person.description and not known.description:
+            cast[person.name] = known.model_copy(update={"description": person.description})
+    for name in speakers:
+        cast.setdefault(name, Character(name=name))
+    return list(cast.values())
+
+
+def assemble(
+    *,
+    text: str,
+    source: str,
+    format: ScriptFormat,
+    scenes: list[Scene],
+    characters: Iterable[Character] = (),
+    title: str = "",
+    hint: str,
+    language: Language | None = None,
+    channels: Iterable[Channel] = (),
+    logline: str = "",
+) -> Script:
+    """Build the Script, or raise ScriptError("no scenes found: <hint>") if nothing is filmable.
+
+    ``hint`` says, in the format's own terms, how to start a scene.
+    """
+    if not any(scene.beats for scene in scenes):
+        raise ScriptError(f"no scenes found: {hint}", path=source)
+    scenes = [s.model_copy(update={"index": i}) for i, s in enumerate(scenes, start=1)]
+    speakers = [b.speaker for s in scenes for b in s.beats if b.speaker]
+    return Script(
+        title=title.strip() or title_from_source(source) or "untitled",
+        language=language or detect_language(text),
+        format=format,
+        characters=merge_characters(characters, speakers),
+        scenes=scenes,
+        channels=list(channels),
+        source=source,
+        logline=logline.strip(),
+    )
