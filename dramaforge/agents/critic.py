@@ -10,11 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageStat, UnidentifiedImageError
 
 from dramaforge.errors import AssemblyError
-from dramaforge.schema import Critique, Shot, Stage
-from dramaforge.tools.media.analysis import audio_stats, video_stats
+from dramaforge.schema import Critique, Cue, Shot, Stage
+from dramaforge.tools.media.analysis import read_audio, video_stats
 from dramaforge.tools.media.probe import probe
 
 
@@ -30,10 +31,17 @@ class Critic:
     max_clipped: float = 0.001
 
     def review(
-        self, shot: Shot, *, keyframe: Path, motion: Path, voice: Path, duration: float
+        self,
+        shot: Shot,
+        *,
+        keyframe: Path,
+        motion: Path,
+        voice: Path,
+        duration: float,
+        cues: list[Cue] | None = None,
     ) -> Critique:
         checks: list[tuple[Stage, Callable[[], list[str]]]] = [
-            ("voice", lambda: self._voice(shot, voice, duration)),
+            ("voice", lambda: self._voice(voice, duration, cues or [])),
             ("keyframe", lambda: self._keyframe(keyframe)),
             ("motion", lambda: self._motion(motion, duration)),
         ]
@@ -49,20 +57,26 @@ class Critic:
                 )
         return Critique(passed=True, score=1.0, reviewer=self.name)
 
-    def _voice(self, shot: Shot, path: Path, duration: float) -> list[str]:
+    def _voice(self, path: Path, duration: float, cues: list[Cue]) -> list[str]:
+        """Length, clipping, and speech actually present while each line's subtitle is up."""
         try:
-            stats = audio_stats(path)
+            samples, rate = read_audio(path)
         except AssemblyError as err:
             return [f"voice track does not decode: {err}"]
         issues = []
-        if abs(stats.duration - duration) > self.duration_tolerance:
-            issues.append(f"voice track is {stats.duration:.2f}s, shot is {duration:.2f}s")
-        if shot.lines and stats.rms_dbfs < self.silent_dbfs:
-            issues.append(
-                f"voice track is silent ({stats.rms_dbfs:.1f} dBFS) but the shot has lines"
-            )
-        if stats.clipped_fraction > self.max_clipped:
-            issues.append(f"voice clips on {stats.clipped_fraction:.2%} of samples")
+        length = samples.shape[1] / rate if rate else 0.0
+        if abs(length - duration) > self.duration_tolerance:
+            issues.append(f"voice track is {length:.2f}s, shot is {duration:.2f}s")
+        for n, cue in enumerate(cues, start=1):
+            if not any(ch.isalnum() for ch in cue.text):
+                continue  # a beat of silence ("……") is meant to be silent
+            window = samples[:, int(cue.start * rate) : int(cue.end * rate)]
+            level = _dbfs(window)
+            if level < self.silent_dbfs:
+                issues.append(f"line {n} is silent ({level:.0f} dBFS): {cue.text[:20]}")
+        clipped = float(np.mean(np.abs(samples) >= 0.999)) if samples.size else 0.0
+        if clipped > self.max_clipped:
+            issues.append(f"voice clips on {clipped:.2%} of samples")
         return issues
 
     def _keyframe(self, path: Path) -> list[str]:
@@ -89,6 +103,12 @@ class Critic:
         elif stats.motion < self.frozen_diff:
             issues.append(f"clip is frozen (mean frame change {stats.motion:.3f})")
         return issues
+
+
+def _dbfs(samples: np.ndarray) -> float:
+    if samples.size == 0:
+        return -120.0
+    return float(20 * np.log10(max(float(np.sqrt(np.mean(np.square(samples)))), 1e-6)))
 
 
 def best_take_index(scores: list[float]) -> int:

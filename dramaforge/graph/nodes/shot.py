@@ -43,14 +43,18 @@ def voice(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object
     keys: list[str] = []
     cost = 0.0
     t = LEAD_IN
+    retry = _try(state, "voice")
     for line in shot.lines:
         request = SpeechRequest(
             text=line.text, language=state["language"], voice=state["bible"].voice_for(line.speaker)
         )
+        # A retried voice stage asks again (the try is part of the key); a first try does not
+        # carry it, so a line keeps its key, and its cached speech, across episodes and edits.
+        key_of = request.model_dump(mode="json") | ({"try": retry} if retry else {})
         asset, made = ctx.store.produce(
             "line",
             ctx.speech.name,
-            request,
+            key_of,
             "wav",
             partial(ctx.speech.synthesize, request),
         )
@@ -69,7 +73,7 @@ def voice(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object
         "lines": keys,
         "at": [at for _, at in items],
         "duration": duration,
-        "try": _try(state, "voice"),
+        "try": retry,
     }
     track, _ = ctx.store.produce(
         "voice",
@@ -165,6 +169,7 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
         motion=Path(clip.path),
         voice=Path(voice_asset.path),
         duration=state["duration"],
+        cues=state["cues"],
     )
     takes = [
         *state.get("takes", []),

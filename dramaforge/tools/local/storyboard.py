@@ -302,7 +302,7 @@ def _heading(image: Image.Image, heading: str, unit: int) -> None:
 def _caption(image: Image.Image, text: str, unit: int) -> None:
     size = max(unit // 22, 10)
     font = _font(size)
-    lines = _wrap(text, font, image.width * 0.8)[:3]
+    lines = _wrap(text, font, image.width * 0.66)[:3]  # inside the crop of any camera move
     band_h = size * (1.5 * len(lines) + 1)
     # At the top, under the heading: the bottom of the frame belongs to the subtitles.
     top = image.height * SAFE_TOP + max(unit // 30, 10) * 2.4

@@ -1,0 +1,94 @@
+"""The critic sends a bad take back to the stage at fault; every take is kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dramaforge.graph.run import render_episode
+from dramaforge.tools.base import Generated, SpeechRequest, VideoRequest
+from dramaforge.tools.media.analysis import audio_stats, video_stats
+from dramaforge.tools.media.audio import silence
+from dramaforge.tools.media.ffmpeg import run_ffmpeg
+from tests.conftest import FIXTURES, counting_context, settings_for
+
+pytestmark = pytest.mark.slow
+
+
+class BlackFirstClip:
+    """A video backend whose first clip is black; later ones come from the real backend."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.name, self.calls = real, real.name, 0
+
+    def generate(self, request: VideoRequest, dest: Path) -> Generated:
+        self.calls += 1
+        if self.calls > 1:
+            result: Generated = self.real.generate(request, dest)
+            return result
+        size = f"{request.width}x{request.height}"
+        run_ffmpeg(
+            [
+                "-f",
+                "lavfi",
+                "-i",
+                f"color=black:s={size}:r={request.fps}",
+                "-t",
+                f"{request.duration:.3f}",
+                "-c:v",
+                "libx264",
+                "-pix_fmt",
+                "yuv420p",
+                dest,
+            ],
+            what="making a black clip",
+        )
+        return Generated(duration=request.duration)
+
+
+class SilentFirstLine:
+    """A speech backend whose first line comes back as silence."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.name, self.calls = real, real.name, 0
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.real, attr)
+
+    def synthesize(self, request: SpeechRequest, dest: Path) -> Generated:
+        self.calls += 1
+        if self.calls > 1:
+            result: Generated = self.real.synthesize(request, dest)
+            return result
+        silence(1.0, dest)
+        return Generated(duration=1.0)
+
+
+def test_black_clip_and_silent_voice_are_retried_at_their_stage(tmp_path: Path) -> None:
+    settings = settings_for(concurrency=1)
+    ctx, _ = counting_context(settings, tmp_path)
+    ctx.video = BlackFirstClip(ctx.video)  # type: ignore[assignment]
+    ctx.speech = SilentFirstLine(ctx.speech)  # type: ignore[assignment]
+    manifest = render_episode(FIXTURES / "short.zh.txt", tmp_path, settings, context=ctx)
+
+    retried = {r.shot_id: r for r in manifest.shots if len(r.takes) > 1}
+    faults = {r.takes[0].critique.stage_at_fault for r in retried.values()}
+    assert faults == {"motion", "voice"}, [r.takes[0].critique for r in retried.values()]
+    for result in retried.values():
+        first, second = result.takes
+        assert not first.critique.passed and first.critique.issues
+        assert second.critique.passed and result.chosen == 1
+        assert Path(first.motion.path).is_file() and Path(second.motion.path).is_file()
+        if first.critique.stage_at_fault == "motion":
+            assert "black" in " ".join(first.critique.issues)
+            assert first.keyframe.path == second.keyframe.path  # only the clip was redone
+            assert video_stats(Path(second.motion.path)).black_fraction == 0
+        else:
+            assert "silent" in " ".join(first.critique.issues)
+            assert audio_stats(Path(second.voice.path)).rms_dbfs > -40
+    html = (Path(manifest.episode.path).parent / "storyboard.html").read_text(encoding="utf-8")
+    assert "take 2" in html and "✗" in html
+    stats = video_stats(Path(manifest.episode.path), samples=12)
+    assert stats.black_fraction == 0
