@@ -67,6 +67,26 @@ class Generated(BaseModel):
     model: str = ""
 
 
+class TaskJournal(Protocol):
+    """Where a paid backend records a provider task id *before* it polls.
+
+    A render killed after submitting and resumed later finds the id here and polls that task
+    instead of paying for a second one. One journal belongs to one asset (one store key).
+    """
+
+    def recall(self) -> str | None:
+        """The task id recorded for this asset, if a submit already happened."""
+        ...
+
+    def record(self, task_id: str) -> None:
+        """Persist ``task_id`` durably (atomic write) before returning."""
+        ...
+
+    def forget(self) -> None:
+        """Drop the record (the task failed for good and may be submitted again)."""
+        ...
+
+
 @runtime_checkable
 class ImageBackend(Protocol):
     name: str

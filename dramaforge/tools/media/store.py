@@ -36,6 +36,11 @@ class AssetStore:
     def path(self, stage: str, key: str, ext: str) -> Path:
         return self.root / stage / key[:2] / f"{key}.{ext}"
 
+    def journal(self, stage: str, backend: str, payload: BaseModel | dict[str, Any]) -> FileJournal:
+        """The task journal of the asset that ``produce`` would store for this request."""
+        key = content_key(stage, backend, payload)
+        return FileJournal(self.root / stage / key[:2] / f"{key}.task.json")
+
     def produce(
         self,
         stage: str,
@@ -86,6 +91,25 @@ class AssetStore:
             cached=False,
         )
         return asset, generated
+
+
+class FileJournal:
+    """A TaskJournal kept beside the asset it will produce (``<key>.task.json``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def recall(self) -> str | None:
+        if not self.path.exists():
+            return None
+        task_id: str | None = json.loads(self.path.read_text(encoding="utf-8")).get("task_id")
+        return task_id
+
+    def record(self, task_id: str) -> None:
+        atomic_write(self.path, json.dumps({"task_id": task_id, "at": time.time()}))
+
+    def forget(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def atomic_write(path: Path, text: str) -> None:
