@@ -7,9 +7,11 @@ Nothing else in the package reads the environment.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,6 +31,27 @@ class Backends(BaseModel):
     speech: str = "local:tts"
     sound: str = "local:synth"
     critic: str = "local:heuristic"
+
+
+class ProviderSettings(BaseModel):
+    """One provider's endpoint, key and limits. The key is never printed or checkpointed."""
+
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    timeout: float = Field(default=60.0, gt=0)
+    """Seconds for one HTTP request."""
+    max_retries: int = Field(default=4, ge=0)
+    """Retries of 429/5xx/timeouts on requests that are safe to repeat (never a submit)."""
+    poll_interval: float = Field(default=2.0, gt=0)
+    poll_timeout: float = Field(default=1800.0, gt=0)
+    concurrency: dict[str, int] = Field(default_factory=dict)
+    """Tasks in flight at once per model, e.g. ``{"wan2.5-i2v-preview" = 2}``."""
+    default_concurrency: int = Field(default=2, ge=1)
+    structured_output: str = "json_schema"
+    """OpenAI-compatible only: json_schema, function_calling or json_mode."""
+
+    def limit(self, model: str) -> int:
+        return self.concurrency.get(model, self.default_concurrency)
 
 
 class RenderSettings(BaseModel):
@@ -54,6 +77,11 @@ class Settings(BaseSettings):
 
     backends: Backends = Field(default_factory=Backends)
     render: RenderSettings = Field(default_factory=RenderSettings)
+    dashscope: ProviderSettings = Field(default_factory=ProviderSettings)
+    openai: ProviderSettings = Field(default_factory=ProviderSettings)
+    prices: dict[str, float] = Field(default_factory=dict)
+    """``provider:model`` -> price per unit (image, second of video, 1k characters of speech)."""
+    budget: float | None = None
     state_dir: Path | None = None
     """Checkpoints and the asset cache; default ``<out>/.dramaforge``."""
 
@@ -66,10 +94,41 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        return (
+            init_settings,
+            env_settings,
+            ProviderEnvSource(settings_cls),
+            TomlConfigSettingsSource(settings_cls),
+        )
 
     def state_root(self, out: Path) -> Path:
         return self.state_dir if self.state_dir is not None else out / ".dramaforge"
+
+
+STANDARD_ENV = {
+    ("dashscope", "api_key"): "DASHSCOPE_API_KEY",
+    ("dashscope", "base_url"): "DASHSCOPE_HTTP_BASE_URL",
+    ("openai", "api_key"): "OPENAI_API_KEY",
+    ("openai", "base_url"): "OPENAI_BASE_URL",
+}
+
+
+class ProviderEnvSource(PydanticBaseSettingsSource):
+    """The variables users already have (DASHSCOPE_API_KEY, OPENAI_BASE_URL, ...).
+
+    They rank below ``DRAMAFORGE_*`` variables and above dramaforge.toml.
+    """
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for (provider, key), var in STANDARD_ENV.items():
+            value = os.environ.get(var)
+            if value:
+                found.setdefault(provider, {})[key] = value
+        return found
 
 
 RESOLUTIONS: dict[Resolution, int] = {"360p": 360, "480p": 480, "720p": 720, "1080p": 1080}

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from dramaforge.tools.base import Generated
-from dramaforge.tools.media.store import AssetStore, content_key
+from dramaforge.tools.media.store import AssetStore, FileJournal, content_key
 
 
 def test_same_request_is_made_once(tmp_path: Path) -> None:
     store = AssetStore(tmp_path)
     made: list[Path] = []
 
-    def make(dest: Path) -> Generated:
+    def make(dest: Path, journal: object) -> Generated:
         made.append(dest)
         dest.write_bytes(b"png")
         return Generated(duration=1.5, cost=0.2)
@@ -47,10 +47,30 @@ def test_key_depends_on_stage_backend_and_inputs() -> None:
 def test_failed_generation_leaves_nothing(tmp_path: Path) -> None:
     store = AssetStore(tmp_path)
 
-    def boom(dest: Path) -> Generated:
+    def boom(dest: Path, journal: object) -> Generated:
         dest.write_bytes(b"half")
         raise RuntimeError("provider died")
 
     with pytest.raises(RuntimeError):
         store.produce("motion", "x:y", {"a": 1}, "mp4", boom)
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_task_id_recorded_before_a_crash_is_recalled_then_dropped(tmp_path: Path) -> None:
+    store = AssetStore(tmp_path)
+    seen: list[str | None] = []
+
+    def submit_then_die(dest: Path, journal: FileJournal) -> Generated:
+        journal.record("task-123")
+        raise KeyboardInterrupt
+
+    def resume(dest: Path, journal: FileJournal) -> Generated:
+        seen.append(journal.recall())
+        dest.write_bytes(b"clip")
+        return Generated()
+
+    with pytest.raises(KeyboardInterrupt):
+        store.produce("motion", "dashscope:wan", {"p": 1}, "mp4", submit_then_die)
+    store.produce("motion", "dashscope:wan", {"p": 1}, "mp4", resume)
+    assert seen == ["task-123"]
+    assert not list(tmp_path.rglob("*.task.json"))

@@ -1,5 +1,7 @@
 """One Protocol per modality. Backends write a file at ``dest`` and report what it cost.
 
+Paid backends use ``journal`` to record a provider task id before polling; local ones ignore it.
+
 Nodes build the request, look it up in the asset store by its key, and call the backend
 only on a miss; backends never see the store, the graph or the settings.
 """
@@ -91,7 +93,9 @@ class TaskJournal(Protocol):
 class ImageBackend(Protocol):
     name: str
 
-    def generate(self, request: ImageRequest, dest: Path) -> Generated:
+    def generate(
+        self, request: ImageRequest, dest: Path, journal: TaskJournal | None = None
+    ) -> Generated:
         """Write a PNG image at ``dest``."""
         ...
 
@@ -100,7 +104,9 @@ class ImageBackend(Protocol):
 class VideoBackend(Protocol):
     name: str
 
-    def generate(self, request: VideoRequest, dest: Path) -> Generated:
+    def generate(
+        self, request: VideoRequest, dest: Path, journal: TaskJournal | None = None
+    ) -> Generated:
         """Write an H.264 MP4 (no audio) of exactly ``duration`` seconds at ``dest``."""
         ...
 
@@ -117,7 +123,9 @@ class SpeechBackend(Protocol):
         """Distinct, stable voices for ``language``; the bible gives the first to the narrator."""
         ...
 
-    def synthesize(self, request: SpeechRequest, dest: Path) -> Generated:
+    def synthesize(
+        self, request: SpeechRequest, dest: Path, journal: TaskJournal | None = None
+    ) -> Generated:
         """Write a mono WAV of the spoken text at ``dest``; ``duration`` is its length."""
         ...
 
@@ -126,6 +134,8 @@ class SpeechBackend(Protocol):
 class SoundBackend(Protocol):
     name: str
 
-    def generate(self, request: SoundRequest, dest: Path) -> Generated:
+    def generate(
+        self, request: SoundRequest, dest: Path, journal: TaskJournal | None = None
+    ) -> Generated:
         """Write a stereo 48 kHz WAV of ``duration`` seconds at ``dest``."""
         ...

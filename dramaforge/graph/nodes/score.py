@@ -51,7 +51,7 @@ def score(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, obj
             ctx.sound.name,
             request,
             "wav",
-            lambda dest: ctx.sound.generate(request, dest),
+            lambda dest, journal: ctx.sound.generate(request, dest, journal),
             seed=request.seed,
             prompt=description,
         )
@@ -77,7 +77,7 @@ def score(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, obj
         "total": total,
     }
     bed, _ = ctx.store.produce(
-        "bed", "local:timeline", payload, "wav", lambda dest: _mix(layers, gains, total, dest)
+        "bed", "local:timeline", payload, "wav", lambda dest, _: _mix(layers, gains, total, dest)
     )
     stage_event("score", "done", layers=len(assets))
     return {"score": assets, "bed": bed.path}

@@ -80,7 +80,7 @@ def voice(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object
         "local:timeline",
         payload,
         "wav",
-        lambda dest: _timeline(items, duration, dest),
+        lambda dest, _: _timeline(items, duration, dest),
     )
     track = track.model_copy(update={"cost": cost, "backend": ctx.speech.name})
     progress(shot.id, "voice", "done", duration=duration)
@@ -120,7 +120,7 @@ def keyframe(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, obj
         ctx.image.name,
         request,
         "png",
-        lambda dest: ctx.image.generate(request, dest),
+        lambda dest, journal: ctx.image.generate(request, dest, journal),
         seed=request.seed,
         prompt=request.prompt,
     )
@@ -147,7 +147,7 @@ def motion(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, objec
         ctx.video.name,
         request.model_dump(exclude={"keyframe"}) | {"from": key.key},
         "mp4",
-        lambda dest: ctx.video.generate(request, dest),
+        lambda dest, journal: ctx.video.generate(request, dest, journal),
         seed=request.seed,
         prompt=request.prompt,
     )

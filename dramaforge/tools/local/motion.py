@@ -15,7 +15,7 @@ from PIL import Image
 
 from dramaforge.errors import ProviderError
 from dramaforge.schema import CameraMove
-from dramaforge.tools.base import Generated, VideoRequest
+from dramaforge.tools.base import Generated, TaskJournal, VideoRequest
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
 
 # How far each move goes, as the width of the visible window relative to the keyframe.
@@ -56,7 +56,9 @@ class MotionBackend:
 
     name = "local:motion"
 
-    def generate(self, request: VideoRequest, dest: Path) -> Generated:
+    def generate(
+        self, request: VideoRequest, dest: Path, journal: TaskJournal | None = None
+    ) -> Generated:
         keyframe = Path(request.keyframe)
         if not keyframe.is_file():
             raise ProviderError(f"keyframe {keyframe} does not exist; make the keyframe first")

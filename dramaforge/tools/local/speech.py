@@ -26,7 +26,7 @@ from typing import Any
 
 from dramaforge.errors import ConfigError, ProviderError
 from dramaforge.schema import Language, Voice
-from dramaforge.tools.base import Generated, SpeechRequest
+from dramaforge.tools.base import Generated, SpeechRequest, TaskJournal
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
 
 INSTALL = "pip install 'dramaforge[voices]'"
@@ -144,7 +144,9 @@ class LocalSpeech:
     def voices(self, language: Language) -> list[Voice]:
         return [v.model_copy() for v in VOICES[language]]
 
-    def synthesize(self, request: SpeechRequest, dest: Path) -> Generated:
+    def synthesize(
+        self, request: SpeechRequest, dest: Path, journal: TaskJournal | None = None
+    ) -> Generated:
         engine, _, name = request.voice.id.partition(":")
         if engine not in ("piper", "espeak"):
             known = sorted({v.id for vs in VOICES.values() for v in vs})

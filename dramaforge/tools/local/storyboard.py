@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageFont
 
-from dramaforge.tools.base import Generated, ImageRequest
+from dramaforge.tools.base import Generated, ImageRequest, TaskJournal
 from dramaforge.tools.media.fonts import FONT_NAME, font_path
 
 RGB = tuple[int, int, int]
@@ -126,7 +126,9 @@ class StoryboardBackend:
 
     name = "local:storyboard"
 
-    def generate(self, request: ImageRequest, dest: Path) -> Generated:
+    def generate(
+        self, request: ImageRequest, dest: Path, journal: TaskJournal | None = None
+    ) -> Generated:
         image = render(request)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")

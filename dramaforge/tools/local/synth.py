@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from dramaforge.tools.base import Generated, SoundRequest
+from dramaforge.tools.base import Generated, SoundRequest, TaskJournal
 
 RATE = 48_000
 Signal = NDArray[np.float64]
@@ -361,7 +361,9 @@ class SynthBackend:
 
     name = "local:synth"
 
-    def generate(self, request: SoundRequest, dest: Path) -> Generated:
+    def generate(
+        self, request: SoundRequest, dest: Path, journal: TaskJournal | None = None
+    ) -> Generated:
         samples = synthesize(request)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")

@@ -36,23 +36,22 @@ class AssetStore:
     def path(self, stage: str, key: str, ext: str) -> Path:
         return self.root / stage / key[:2] / f"{key}.{ext}"
 
-    def journal(self, stage: str, backend: str, payload: BaseModel | dict[str, Any]) -> FileJournal:
-        """The task journal of the asset that ``produce`` would store for this request."""
-        key = content_key(stage, backend, payload)
-        return FileJournal(self.root / stage / key[:2] / f"{key}.task.json")
-
     def produce(
         self,
         stage: str,
         backend: str,
         payload: BaseModel | dict[str, Any],
         ext: str,
-        make: Callable[[Path], Generated],
+        make: Callable[[Path, FileJournal], Generated],
         *,
         seed: int | None = None,
         prompt: str = "",
     ) -> tuple[Asset, Generated]:
-        """Return the stored asset for this request, calling ``make(tmp_path)`` only on a miss."""
+        """Return the stored asset for this request; on a miss call ``make(tmp_path, journal)``.
+
+        The journal survives a crash (a paid task id recorded there is polled, not resubmitted,
+        on the next try) and is dropped once the asset is stored.
+        """
         key = content_key(stage, backend, payload)
         target = self.path(stage, key, ext)
         meta_path = target.with_suffix(".json")
@@ -74,11 +73,13 @@ class AssetStore:
         tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.tmp.{ext}")
         started = time.perf_counter()
         try:
-            generated = make(tmp)
+            journal = FileJournal(target.with_suffix(".task.json"))
+            generated = make(tmp, journal)
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
         atomic_write(meta_path, generated.model_dump_json())
+        journal.forget()
         asset = Asset(
             path=str(target),
             stage=stage,
