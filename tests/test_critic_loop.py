@@ -23,7 +23,7 @@ class BlackFirstClip:
     def __init__(self, real: Any) -> None:
         self.real, self.name, self.calls = real, real.name, 0
 
-    def generate(self, request: VideoRequest, dest: Path) -> Generated:
+    def generate(self, request: VideoRequest, dest: Path, journal: object = None) -> Generated:
         self.calls += 1
         if self.calls > 1:
             result: Generated = self.real.generate(request, dest)
@@ -57,7 +57,7 @@ class SilentFirstLine:
     def __getattr__(self, attr: str) -> Any:
         return getattr(self.real, attr)
 
-    def synthesize(self, request: SpeechRequest, dest: Path) -> Generated:
+    def synthesize(self, request: SpeechRequest, dest: Path, journal: object = None) -> Generated:
         self.calls += 1
         if self.calls > 1:
             result: Generated = self.real.synthesize(request, dest)
