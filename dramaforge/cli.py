@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
 
 from dramaforge.config import Settings
+from dramaforge.cost import estimate
 from dramaforge.doctor import run_checks
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.context import build_context
@@ -34,19 +35,25 @@ ResOpt = Annotated[Resolution | None, typer.Option(help="720p or 1080p.")]
 LangOpt = Annotated[Language | None, typer.Option("--lang", help="zh or en (default: detected).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 BackendOpt = Annotated[str | None, typer.Option(help="Backend as provider:model.")]
+BudgetOpt = Annotated[
+    float | None, typer.Option(help="Stop before paid work would cost more than this.")
+]
 
 
-def _settings(**render: Any) -> Settings:
+def _settings(
+    backends: dict[str, str | None] | None = None, budget: float | None = None, **render: Any
+) -> Settings:
     """Settings from dramaforge.toml and the environment, with CLI flags on top."""
     base = Settings()
-    render_over = {k: v for k, v in render.items() if v is not None and k != "backends"}
-    backends = {k: v for k, v in render.get("backends", {}).items() if v is not None}
-    return base.model_copy(
-        update={
-            "render": base.render.model_copy(update=render_over),
-            "backends": base.backends.model_copy(update=backends),
-        }
-    )
+    render_over = {k: v for k, v in render.items() if v is not None}
+    chosen = {k: v for k, v in (backends or {}).items() if v is not None}
+    update: dict[str, Any] = {
+        "render": base.render.model_copy(update=render_over),
+        "backends": base.backends.model_copy(update=chosen),
+    }
+    if budget is not None:
+        update["budget"] = budget
+    return base.model_copy(update=update)
 
 
 def _guard(fn: Callable[[], T]) -> T:
@@ -107,6 +114,7 @@ def render(
     lang: LangOpt = None,
     max_takes: Annotated[int | None, typer.Option(help="Takes per shot before giving up.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted render.")] = False,
+    budget: BudgetOpt = None,
     as_json: JsonOpt = False,
     director: BackendOpt = None,
     image: BackendOpt = None,
@@ -116,6 +124,7 @@ def render(
 ) -> None:
     """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html)."""
     settings = _settings(
+        budget=budget,
         aspect=aspect,
         resolution=resolution,
         language=lang,
@@ -166,19 +175,29 @@ def plan(
     script: Annotated[Path, typer.Argument(help="Script file.")],
     lang: LangOpt = None,
     as_json: JsonOpt = False,
+    director: BackendOpt = None,
+    image: BackendOpt = None,
+    video: BackendOpt = None,
+    speech: BackendOpt = None,
 ) -> None:
-    """Print the shot list without rendering anything."""
-    settings = _settings(language=lang)
+    """Print the shot list and the estimated cost without rendering anything."""
+    settings = _settings(
+        language=lang,
+        backends={"director": director, "image": image, "video": video, "speech": speech},
+    )
 
     def run() -> None:
         ctx = build_context(settings, Path(".dramaforge"))
         parsed, shot_plan = plan_script(script, settings, ctx)
+        cost = estimate(shot_plan, settings)
         if as_json:
-            out_console.print_json(shot_plan.model_dump_json())
+            data = json.loads(shot_plan.model_dump_json()) | {"estimate": cost.model_dump()}
+            typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
             return
         table = Table(
             title=f"{shot_plan.title} — {len(shot_plan.shots)} shots, "
-            f"~{sum(s.duration for s in shot_plan.shots):.0f}s (estimated)"
+            f"~{sum(s.duration for s in shot_plan.shots):.0f}s (estimated), "
+            f"estimated cost {cost.total:.2f}"
         )
         for col in ("shot", "framing", "camera", "secs", "lines", "sfx / music"):
             table.add_column(col)
@@ -194,6 +213,13 @@ def plan(
                 " / ".join([*s.sfx, *([s.music] if s.music else [])]),
             )
         out_console.print(table)
+        for spec, amount in cost.lines.items():
+            console.print(f"  {spec}: {amount:.2f}", highlight=False)
+        if cost.unpriced:
+            console.print(
+                f"[yellow]no price configured for {', '.join(cost.unpriced)}[/] "
+                "(add them under [prices] in dramaforge.toml)"
+            )
 
     _guard(run)
 

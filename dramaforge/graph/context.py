@@ -6,14 +6,22 @@ configuration or construct backends themselves, and nothing in it is checkpointe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dramaforge.agents.critic import Critic
 from dramaforge.agents.director import RuleDirector
 from dramaforge.config import Settings
-from dramaforge.tools.base import ImageBackend, SoundBackend, SpeechBackend, VideoBackend
+from dramaforge.cost import Ledger, price
+from dramaforge.tools.base import (
+    Generated,
+    ImageBackend,
+    SoundBackend,
+    SpeechBackend,
+    VideoBackend,
+)
 from dramaforge.tools.media.store import AssetStore
 from dramaforge.tools.registry import registry
 
@@ -28,6 +36,21 @@ class RenderContext:
     speech: SpeechBackend
     sound: SoundBackend
     critic: Critic
+    ledger: Ledger = field(default_factory=Ledger)
+
+    def paid(
+        self, backend: str, units: float, what: str, call: Callable[[], Generated]
+    ) -> Generated:
+        """Run one generation under the budget: reserve its price first, then settle."""
+        expected = units * price(self.settings, backend)
+        self.ledger.reserve(expected, what)
+        try:
+            made = call()
+        except BaseException:
+            self.ledger.settle(expected, 0.0)
+            raise
+        self.ledger.settle(expected, made.cost or expected)
+        return made
 
     def backend_names(self) -> dict[str, str]:
         return {
@@ -53,4 +76,9 @@ def build_context(settings: Settings, state_root: Path, **overrides: Any) -> Ren
         "critic": lambda: reg.create("critic", b.critic, settings),
     }
     built = {k: overrides[k] if k in overrides else make() for k, make in parts.items()}
-    return RenderContext(settings=settings, store=AssetStore(state_root / "assets"), **built)
+    return RenderContext(
+        settings=settings,
+        store=AssetStore(state_root / "assets"),
+        ledger=Ledger(budget=settings.budget),
+        **built,
+    )

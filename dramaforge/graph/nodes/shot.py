@@ -17,11 +17,18 @@ from langgraph.types import Command
 
 from dramaforge.agents.bible import shot_prompt
 from dramaforge.agents.critic import best_take_index
+from dramaforge.cost import units
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.progress import shot_event as progress
 from dramaforge.graph.state import ShotState
 from dramaforge.schema import Cue, ShotResult, Stage, Take
-from dramaforge.tools.base import Generated, ImageRequest, SpeechRequest, VideoRequest
+from dramaforge.tools.base import (
+    Generated,
+    ImageRequest,
+    SpeechRequest,
+    TaskJournal,
+    VideoRequest,
+)
 from dramaforge.tools.media.audio import sequence_audio
 
 LEAD_IN = 0.3  # silence before the first line of a shot
@@ -56,7 +63,7 @@ def voice(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object
             ctx.speech.name,
             key_of,
             "wav",
-            partial(ctx.speech.synthesize, request),
+            partial(_speak, ctx, request, f"speech for {shot.id}"),
         )
         length = made.duration or 0.0
         items.append((Path(asset.path), t))
@@ -85,6 +92,17 @@ def voice(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object
     track = track.model_copy(update={"cost": cost, "backend": ctx.speech.name})
     progress(shot.id, "voice", "done", duration=duration)
     return {"voice": track, "cues": cues, "duration": duration}
+
+
+def _speak(
+    ctx: RenderContext, request: SpeechRequest, what: str, dest: Path, journal: TaskJournal
+) -> Generated:
+    return ctx.paid(
+        ctx.speech.name,
+        units("speech", text=request.text),
+        what,
+        partial(ctx.speech.synthesize, request, dest, journal),
+    )
 
 
 def _timeline(items: list[tuple[Path, float]], duration: float, dest: Path) -> Generated:
@@ -120,7 +138,12 @@ def keyframe(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, obj
         ctx.image.name,
         request,
         "png",
-        lambda dest, journal: ctx.image.generate(request, dest, journal),
+        lambda dest, journal: ctx.paid(
+            ctx.image.name,
+            units("image"),
+            f"keyframe {shot.id}",
+            partial(ctx.image.generate, request, dest, journal),
+        ),
         seed=request.seed,
         prompt=request.prompt,
     )
@@ -147,7 +170,12 @@ def motion(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, objec
         ctx.video.name,
         request.model_dump(exclude={"keyframe"}) | {"from": key.key},
         "mp4",
-        lambda dest, journal: ctx.video.generate(request, dest, journal),
+        lambda dest, journal: ctx.paid(
+            ctx.video.name,
+            units("video", duration=request.duration),
+            f"clip {shot.id}",
+            partial(ctx.video.generate, request, dest, journal),
+        ),
         seed=request.seed,
         prompt=request.prompt,
     )
