@@ -16,7 +16,7 @@ from rich.table import Table
 
 from dramaforge.config import Settings
 from dramaforge.cost import estimate
-from dramaforge.doctor import run_checks
+from dramaforge.doctor import run_checks, settings_report
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.context import build_context
 from dramaforge.graph.run import Event, plan_script, render_episode
@@ -227,13 +227,16 @@ def plan(
 @app.command()
 def doctor(as_json: JsonOpt = False) -> None:
     """Check ffmpeg, probing, fonts, voices and configured backends; say what to fix."""
-    checks = run_checks(_settings())
+    settings = _settings()
+    checks = run_checks(settings)
     if as_json:
         out_console.print_json(json.dumps([c.model_dump() for c in checks]))
     else:
         for c in checks:
             mark = "[green]ok[/]  " if c.ok else "[red]FAIL[/]"
             console.print(f"{mark} {c.name}: {c.detail}", highlight=False)
+        for row in settings_report(settings):
+            console.print(f"     {row.name}: {row.detail}", highlight=False)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
 

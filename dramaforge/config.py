@@ -142,3 +142,33 @@ def frame_size(aspect: Aspect, resolution: Resolution) -> tuple[int, int]:
     long = round(short * 16 / 9)
     long += long % 2
     return (short, long) if aspect == "9:16" else (long, short)
+
+
+def origin(path: tuple[str, ...], flags: set[str] | None = None) -> str:
+    """Where the setting at ``path`` (e.g. ``("backends", "image")``) came from."""
+    if ".".join(path) in (flags or set()):
+        return "flag"
+    env = "DRAMAFORGE_" + "__".join(p.upper() for p in path)
+    if env in os.environ:
+        return f"env {env}"
+    standard = STANDARD_ENV.get((path[0], path[-1])) if len(path) == 2 else None
+    if standard and os.environ.get(standard):
+        return f"env {standard}"
+    toml = Path("dramaforge.toml")
+    if toml.is_file():
+        import tomllib
+
+        node: Any = tomllib.loads(toml.read_text(encoding="utf-8"))
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None:
+            return "dramaforge.toml"
+    return "default"
+
+
+def masked(secret: SecretStr | None) -> str:
+    """A key as doctor shows it: whether it is set, and its last two characters at most."""
+    if secret is None or not secret.get_secret_value():
+        return "not set"
+    value = secret.get_secret_value()
+    return f"set (…{value[-2:]})" if len(value) >= 12 else "set"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
-from dramaforge.config import Settings
+from dramaforge.config import ProviderSettings, Settings, masked, origin
 from dramaforge.errors import DramaforgeError
 from dramaforge.tools.registry import registry
 
@@ -61,6 +61,35 @@ def _backend(kind: str, spec: str, settings: Settings) -> Callable[[], str]:
         return f"{spec} -> {type(backend).__name__}"
 
     return check
+
+
+def settings_report(settings: Settings, flags: set[str] | None = None) -> list[Check]:
+    """Each resolved backend and provider setting with where it came from; keys masked."""
+    rows = [
+        Check(
+            name=f"{kind} backend",
+            ok=True,
+            detail=f"{getattr(settings.backends, kind)} ({origin(('backends', kind), flags)})",
+        )
+        for kind in type(settings.backends).model_fields
+    ]
+    for provider in ("dashscope", "openai"):
+        p: ProviderSettings = getattr(settings, provider)
+        rows.append(
+            Check(
+                name=f"{provider} key",
+                ok=True,
+                detail=f"{masked(p.api_key)} ({origin((provider, 'api_key'))})",
+            )
+        )
+        rows.append(
+            Check(
+                name=f"{provider} base URL",
+                ok=True,
+                detail=f"{p.base_url or 'default'} ({origin((provider, 'base_url'))})",
+            )
+        )
+    return rows
 
 
 def run_checks(settings: Settings) -> list[Check]:

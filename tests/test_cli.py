@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from dramaforge.cli import app
@@ -67,3 +68,18 @@ def test_render_json(tmp_path: Path) -> None:
     data = json.loads(result.output)
     assert (data["width"], data["height"]) == (360, 360)
     assert Path(data["episode"]).is_file() and Path(data["storyboard"]).is_file()
+
+
+def test_doctor_shows_where_settings_come_from_and_masks_keys(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dramaforge.toml").write_text('[backends]\nvideo = "local:motion"\n')
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-super-secret-value-42")
+    monkeypatch.setenv("DRAMAFORGE_BACKENDS__IMAGE", "local:storyboard")
+    result = runner.invoke(app, ["doctor"])
+    assert "super-secret" not in result.output
+    assert "dashscope key: set" in result.output and "env DASHSCOPE_API_KEY" in result.output
+    assert "image backend: local:storyboard (env DRAMAFORGE_BACKENDS__IMAGE)" in result.output
+    assert "video backend: local:motion (dramaforge.toml)" in result.output
+    assert "director backend: local:rules (default)" in result.output
