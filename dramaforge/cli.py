@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from dramaforge.batch import BatchReport, run_batch
 from dramaforge.config import Settings
 from dramaforge.cost import estimate
 from dramaforge.doctor import run_checks, settings_report
@@ -222,6 +223,46 @@ def plan(
             )
 
     _guard(run)
+
+
+@app.command()
+def batch(
+    paths: Annotated[list[Path], typer.Argument(help="Script files and/or folders of them.")],
+    out: OutOpt = Path("out"),
+    jobs: Annotated[int, typer.Option(min=1, help="Episodes rendered at once.")] = 1,
+    series: Annotated[str | None, typer.Option(help="Series name (default: the folder).")] = None,
+    budget: BudgetOpt = None,
+    aspect: AspectOpt = None,
+    resolution: ResOpt = None,
+    lang: LangOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Render many episodes as one series; resumable; writes OUT/report.json."""
+    settings = _settings(budget=budget, aspect=aspect, resolution=resolution, language=lang)
+
+    def run() -> BatchReport:
+        return run_batch(paths, out, settings, jobs=jobs, series=series)
+
+    report = _guard(run)
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        table = Table(title=f"series {report.series}: {len(report.episodes)} episodes")
+        for col in ("script", "status", "secs", "shots", "takes", "cost", "episode / error"):
+            table.add_column(col)
+        for e in report.episodes:
+            table.add_row(
+                Path(e.script).name,
+                e.status,
+                f"{e.duration:.1f}",
+                str(e.shots),
+                str(e.takes),
+                f"{e.cost:.2f}",
+                e.episode or e.error or "",
+            )
+        out_console.print(table)
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -42,31 +42,46 @@ def stable_seed(*parts: str) -> int:
     return int.from_bytes(digest[:4], "big") % 2_147_483_647
 
 
-def build_bible(script: Script, plan: ShotPlan, voices: list[Voice]) -> StyleBible:
+def build_bible(
+    script: Script,
+    plan: ShotPlan,
+    voices: list[Voice],
+    *,
+    series: str | None = None,
+    known: dict[str, CharacterLook] | None = None,
+) -> StyleBible:
     """Assign each character a colour, a screen slot, a seed and a voice, in order of appearance.
 
-    ``voices`` comes from the speech backend; the first goes to the narrator.
+    ``voices`` comes from the speech backend; the first goes to the narrator. In a series,
+    ``known`` holds the looks fixed by earlier episodes: those characters keep them exactly,
+    and newcomers take the next free slot and voice.
     """
+    known = dict(known or {})
     names = list(dict.fromkeys([c.name for c in script.characters] + _speakers(plan)))
     descriptions = {c.name: c.description for c in script.characters}
     narrator, cast_voices = voices[0], voices[1:] or voices
-    looks = {
-        name: CharacterLook(
+    name_seed = series or script.title
+    looks: dict[str, CharacterLook] = {}
+    next_slot = max((c.slot for c in known.values()), default=-1) + 1
+    for name in names:
+        if name in known:
+            looks[name] = known[name]
+            continue
+        looks[name] = CharacterLook(
             name=name,
             description=descriptions.get(name, ""),
-            color=CHARACTER_COLOURS[i % len(CHARACTER_COLOURS)],
-            slot=i,
-            seed=stable_seed(script.title, name),
-            voice=cast_voices[i % len(cast_voices)],
+            color=CHARACTER_COLOURS[next_slot % len(CHARACTER_COLOURS)],
+            slot=next_slot,
+            seed=stable_seed(name_seed, name),
+            voice=cast_voices[next_slot % len(cast_voices)],
         )
-        for i, name in enumerate(names)
-    }
+        next_slot += 1
     mood = mood_of(*(s.music or "" for s in plan.shots))
     return StyleBible(
         look=LOOKS[script.language],
         palette=PALETTES.get(mood, PALETTES["calm"]),
         era="当代" if script.language == "zh" else "contemporary",
-        seed=stable_seed(script.title),
+        seed=stable_seed(name_seed),
         characters=looks,
         narrator=narrator,
     )

@@ -61,6 +61,15 @@ def speech_seconds(text: str, language: Language) -> float:
     return cjk / rate_cjk + words / 2.6 + 0.25 * pauses
 
 
+def estimate_seconds(
+    lines: list[Line], language: Language, min_shot: float, max_shot: float
+) -> float:
+    """A shot's length before its speech exists: spoken time, pauses, a lead-in, clamped."""
+    spoken = sum(speech_seconds(line.text, language) for line in lines)
+    seconds = spoken + 0.4 * len(lines) + (0.6 if lines else 3.0)
+    return round(max(min_shot, min(seconds, max_shot)), 2)
+
+
 def mood_of(*texts: str) -> str:
     joined = " ".join(texts).lower()
     for mood, words in MOOD_WORDS.items():
@@ -146,7 +155,7 @@ class RuleDirector:
                 if target is None:
                     target = _Draft("insert" if pending_action else "wide")
                     drafts.append(target)
-                target.lines.append(_line(beat))
+                target.lines.append(line_from_beat(beat))
                 target.action += pending_action
                 target.sfx += pending_sfx
                 pending_action, pending_sfx = [], []
@@ -176,7 +185,7 @@ class RuleDirector:
 
     def _dialogue_draft(self, group: list[Beat], drafts: list[_Draft], cast: list[str]) -> _Draft:
         speakers = list(dict.fromkeys(b.speaker for b in group if b.speaker))
-        lines = [_line(b) for b in group]
+        lines = [line_from_beat(b) for b in group]
         if len(speakers) > 1:
             return _Draft("medium", lines=lines)
         speaker = speakers[0] if speakers else None
@@ -194,9 +203,7 @@ class RuleDirector:
         return _Draft(framing, lines=lines, focus=speaker)
 
     def _estimate(self, draft: _Draft, language: Language) -> float:
-        spoken = sum(speech_seconds(line.text, language) for line in draft.lines)
-        seconds = spoken + 0.4 * len(draft.lines) + (0.6 if draft.lines else 3.0)
-        return round(max(self.min_shot, min(seconds, self.max_shot)), 2)
+        return estimate_seconds(draft.lines, language, self.min_shot, self.max_shot)
 
     def _prompt(self, language: Language, scene: Scene, d: _Draft, cast: list[str]) -> str:
         sep = "，" if language == "zh" else ", "
@@ -216,7 +223,8 @@ class RuleDirector:
         )
 
 
-def _line(beat: Beat) -> Line:
+def line_from_beat(beat: Beat) -> Line:
+    """A script beat as a spoken line on a shot (narration has no speaker)."""
     return Line(
         text=beat.text,
         speaker=beat.speaker if beat.kind == "dialogue" else None,

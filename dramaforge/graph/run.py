@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.sqlite import SqliteSaver
 
 from dramaforge.config import Settings, frame_size
 from dramaforge.errors import DramaforgeError
@@ -31,8 +32,11 @@ def episode_name(script_path: Path) -> str:
     return re.sub(r"[^\w\-]+", "_", stem).strip("_") or "episode"
 
 
-def make_options(script_path: Path, out: Path, settings: Settings) -> RenderOptions:
+def make_options(
+    script_path: Path, out: Path, settings: Settings, series: str | None = None
+) -> RenderOptions:
     r = settings.render
+    bible_file = settings.state_root(out.resolve()) / "series" / f"{series}.json"
     width, height = frame_size(r.aspect, r.resolution)
     return RenderOptions(
         out_dir=str(out.resolve()),
@@ -48,6 +52,8 @@ def make_options(script_path: Path, out: Path, settings: Settings) -> RenderOpti
         target_lufs=r.target_lufs,
         true_peak=r.true_peak,
         language=r.language,
+        series=series,
+        series_file=str(bible_file) if series else None,
     )
 
 
@@ -74,21 +80,27 @@ def render_episode(
     settings: Settings,
     *,
     resume: bool = False,
+    skip_done: bool = False,
+    series: str | None = None,
     on_event: Callable[[Event], None] | None = None,
     context: RenderContext | None = None,
+    checkpointer: SqliteSaver | None = None,
 ) -> Manifest:
     """Render one episode; return its manifest.
 
     A fresh render forgets any earlier run of the same thread (the asset cache still saves
     the work); ``resume=True`` continues the last run from its checkpoint, so shots that
-    finished before a crash or Ctrl-C are not rendered again.
+    finished before a crash or Ctrl-C are not rendered again; ``skip_done=True`` returns
+    the manifest of a finished run of the same script and options without running anything.
+    Episodes rendered side by side share one ``checkpointer`` (one SQLite connection: two
+    connections writing one file fail with "database is locked" instead of waiting).
     """
     if not script_path.is_file():
         raise DramaforgeError(f"{script_path}: no such file")
-    options = make_options(script_path, out, settings)
+    options = make_options(script_path, out, settings, series)
     root = settings.state_root(out)
     ctx = context or build_context(settings, root)
-    saver = open_checkpointer(root)
+    saver = checkpointer or open_checkpointer(root)
     try:
         graph = build_graph(saver)
         tid = thread_id(script_path, options)
@@ -99,6 +111,9 @@ def render_episode(
             "max_concurrency": 2 * settings.render.concurrency,
         }
         snapshot = graph.get_state(config)
+        done = snapshot.values.get("manifest") if not snapshot.next else None
+        if skip_done and done and Path(done).is_file():
+            return Manifest.model_validate_json(Path(done).read_text(encoding="utf-8"))
         if resume and snapshot.next:
             payload: InputState | None = None
         else:
@@ -112,7 +127,8 @@ def render_episode(
                 on_event(chunk)
         final = graph.get_state(config).values
     finally:
-        saver.conn.close()
+        if checkpointer is None:
+            saver.conn.close()
     if "manifest" not in final:
         raise DramaforgeError(
             "the render stopped before the episode was assembled; run again with --resume"

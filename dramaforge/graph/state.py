@@ -44,6 +44,9 @@ class RenderOptions(BaseModel):
     true_peak: float
     language: Language | None = None
     format: ScriptFormat | None = None
+    series: str | None = None
+    series_file: str | None = None
+    """Series bible (JSON) shared by every episode of ``series``."""
 
     @property
     def episode_dir(self) -> str:

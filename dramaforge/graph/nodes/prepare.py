@@ -7,6 +7,7 @@ from pathlib import Path
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from dramaforge.agents import series
 from dramaforge.agents.bible import build_bible
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.progress import stage_event
@@ -30,10 +31,18 @@ def direct(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
 
 def bible(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
     """Fix each character's look, seed and voice; fail early if the language cannot be spoken."""
-    speech = runtime.context.speech
+    speech, opts = runtime.context.speech, state["options"]
     language = state["script"].language
     speech.check(language)
-    return {"bible": build_bible(state["script"], state["plan"], speech.voices(language))}
+    voices = speech.voices(language)
+    if opts.series_file is None:
+        return {"bible": build_bible(state["script"], state["plan"], voices)}
+    path = Path(opts.series_file)
+    with series.locked(path):
+        known = series.load(path)
+        made = build_bible(state["script"], state["plan"], voices, series=opts.series, known=known)
+        series.save(path, {**known, **made.characters})
+    return {"bible": made}
 
 
 def fan_out(state: EpisodeState) -> list[Send]:

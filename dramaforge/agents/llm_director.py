@@ -1,0 +1,390 @@
+"""The LLM director: Script -> ShotPlan through any LangChain chat model with structured output.
+
+The model only decides the cutting: framing, camera move, which spoken lines each shot carries
+(by number), the on-screen action and a visual prompt. Everything the rest of the pipeline relies
+on is built here in code: ids, scene fields, the dialogue copied verbatim from the script,
+durations from speech length, music and mood. So a model can never rewrite a line, drop one or
+invent one; a reply that tries is rejected, the reason fed back, and the scene asked again.
+
+Scenes are directed one request each (no request grows with the script) and concurrently on a
+small thread pool, then merged in script order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import openai
+from langchain_core.exceptions import OutputParserException
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel, Field, ValidationError
+
+from dramaforge import prompts
+from dramaforge.agents.director import (
+    FRAMING_WORDS,
+    estimate_seconds,
+    line_from_beat,
+    mood_of,
+)
+from dramaforge.errors import ConfigError, DramaforgeError, ProviderError
+from dramaforge.schema import (
+    Beat,
+    CameraMove,
+    Framing,
+    Language,
+    Line,
+    Scene,
+    Script,
+    Shot,
+    ShotPlan,
+)
+
+StructuredOutput = Literal["json_schema", "function_calling", "json_mode"]
+SPOKEN = ("dialogue", "narration")
+
+
+class ShotDraft(BaseModel):
+    """One shot as the model proposes it. ``lines`` are 1-based numbers of the scene's lines."""
+
+    framing: Framing
+    camera: CameraMove
+    lines: list[int]
+    action: str = ""
+    visual_prompt: str = ""
+    characters: list[str] = Field(default_factory=list)
+    focus: str | None = None
+    sfx: list[str] = Field(default_factory=list)
+
+
+class SceneDraft(BaseModel):
+    """The reply asked of the model for one scene."""
+
+    shots: list[ShotDraft]
+
+
+@dataclass
+class LLMDirector:
+    """Directs each scene with ``chat_model``; ``name`` (``openai:model``) goes in the manifest.
+
+    ``structured_output`` picks how the reply is constrained: ``json_schema`` (OpenAI, vLLM,
+    llama.cpp), ``function_calling`` (most hosted models) or ``json_mode`` (DeepSeek, older
+    servers). ``retries`` is how many times a scene is asked again after a rejected reply.
+    ``language`` overrides the prompt language (default: the script's). ``redact`` lists
+    secrets that must never appear in an error message.
+    """
+
+    name: str
+    chat_model: BaseChatModel
+    min_shot: float = 2.0
+    max_shot: float = 8.0
+    language: Language | None = None
+    structured_output: StructuredOutput = "json_schema"
+    retries: int = 2
+    concurrency: int = 2
+    endpoint: str = ""
+    redact: Sequence[str] = field(default_factory=tuple, repr=False)
+
+    def direct(self, script: Script) -> ShotPlan:
+        if not script.scenes:
+            return ShotPlan(title=script.title, language=script.language, shots=[])
+        workers = max(1, min(self.concurrency, len(script.scenes)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="director") as pool:
+            futures = [pool.submit(self._scene, script, scene) for scene in script.scenes]
+            try:
+                per_scene = [f.result() for f in futures]
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+        shots = [s for scene_shots in per_scene for s in scene_shots]
+        shots = [s.model_copy(update={"index": i + 1}) for i, s in enumerate(shots)]
+        return ShotPlan(
+            title=script.title, language=script.language, shots=shots, director=self.name
+        )
+
+    # -- one scene -------------------------------------------------------------------------
+
+    def _scene(self, script: Script, scene: Scene) -> list[Shot]:
+        language = self.language or script.language
+        spoken = [b for b in scene.beats if b.kind in SPOKEN]
+        sections = _sections(language)
+        messages: list[BaseMessage] = [
+            SystemMessage(sections["system"].format(schema=_schema_text())),
+            HumanMessage(sections["user"].format(**_scene_values(script, scene, len(spoken)))),
+        ]
+        runnable = self.chat_model.with_structured_output(
+            SceneDraft, method=self.structured_output, include_raw=True
+        )
+        attempts = self.retries + 1
+        problem = ""
+        for _ in range(attempts):
+            reply_text = ""
+            try:
+                result = runnable.invoke(messages)
+            except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as exc:
+                problem = _finish_problem(exc)
+            except (ValidationError, OutputParserException, json.JSONDecodeError) as exc:
+                problem = _parse_problem(exc)
+            except openai.APIError as exc:
+                raise self._api_error(exc, scene) from None
+            else:
+                draft, problem, reply_text = _check(result, len(spoken))
+                if draft is not None:
+                    return self._shots(script, scene, spoken, draft, language)
+            if reply_text:
+                messages.append(AIMessage(reply_text))
+            messages.append(
+                HumanMessage(sections["retry"].format(error=problem, scene_index=scene.index))
+            )
+        raise ProviderError(
+            self._redact(
+                f"director {self.name}: scene {scene.index} ({scene.heading}) got no valid shot "
+                f"list in {attempts} attempts; last problem: {problem}. Try a stronger model, "
+                f"another openai.structured_output method, or the local:rules director."
+            ),
+            retryable=False,
+        )
+
+    def _shots(
+        self,
+        script: Script,
+        scene: Scene,
+        spoken: list[Beat],
+        draft: SceneDraft,
+        language: Language,
+    ) -> list[Shot]:
+        music = next((b.text for b in scene.beats if b.kind == "music"), None)
+        mood = mood_of(music or "", scene.time_of_day, scene.heading)
+        shots = []
+        for n, d in enumerate(draft.shots):
+            lines = [line_from_beat(spoken[i - 1]) for i in d.lines]
+            characters = [c.strip() for c in d.characters if c.strip()]
+            shots.append(
+                Shot(
+                    id=f"s{scene.index:02d}-{n + 1:02d}",
+                    index=n + 1,  # renumbered across the episode in direct()
+                    scene_index=scene.index,
+                    scene_heading=scene.heading,
+                    duration=self._estimate(lines, language),
+                    framing=d.framing,
+                    camera=d.camera,
+                    visual_prompt=d.visual_prompt.strip()
+                    or _fallback_prompt(language, scene, d, characters),
+                    action=d.action.strip(),
+                    characters=characters,
+                    focus=(d.focus or "").strip() or None,
+                    lines=lines,
+                    sfx=[s.strip() for s in d.sfx if s.strip()],
+                    music=music,
+                    mood=mood,
+                    time_of_day=scene.time_of_day,
+                )
+            )
+        return shots
+
+    def _estimate(self, lines: list[Line], language: Language) -> float:
+        """Same estimate as the rule director; the voice stage replaces it with the real length."""
+        return estimate_seconds(lines, language, self.min_shot, self.max_shot)
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def _api_error(self, exc: openai.APIError, scene: Scene) -> DramaforgeError:
+        where = f"director {self.name}, scene {scene.index}"
+        endpoint = self.endpoint or "the OpenAI-compatible endpoint"
+        status = getattr(exc, "status_code", None)
+        detail = _error_detail(exc)
+        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+            return ConfigError(
+                self._redact(
+                    f"{where}: {endpoint} refused the API key (HTTP {status}: {detail}); set "
+                    "OPENAI_API_KEY (or DRAMAFORGE_OPENAI__API_KEY) to a valid key"
+                )
+            )
+        if isinstance(exc, openai.RateLimitError):
+            message = f"{where}: rate limited by {endpoint} (HTTP 429) after the client's retries"
+            return ProviderError(
+                self._redact(f"{message}; wait and run again, or lower openai.concurrency"),
+                retryable=True,
+            )
+        if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
+            return ProviderError(
+                self._redact(f"{where}: could not reach {endpoint} ({detail}); check base_url"),
+                retryable=True,
+            )
+        if status is not None and status >= 500:
+            return ProviderError(
+                self._redact(f"{where}: {endpoint} failed (HTTP {status}: {detail}); try again"),
+                retryable=True,
+            )
+        hint = ""
+        if status == 400:
+            hint = "; if the server rejects response_format or tools, set openai.structured_output"
+        return ProviderError(
+            self._redact(f"{where}: {endpoint} refused the request (HTTP {status}: {detail}){hint}")
+        )
+
+    def _redact(self, text: str) -> str:
+        for secret in self.redact:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+# -- prompt building -------------------------------------------------------------------------
+
+SECTION = re.compile(r"^## (\w+)\s*$", re.MULTILINE)
+
+
+def _sections(language: Language) -> dict[str, str]:
+    """The director prompt file holds ``## system``, ``## user`` and ``## retry`` sections."""
+    parts = SECTION.split(prompts.template("director", language))
+    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def _schema_text() -> str:
+    return json.dumps(SceneDraft.model_json_schema(), ensure_ascii=False)
+
+
+def _scene_values(script: Script, scene: Scene, line_count: int) -> dict[str, Any]:
+    speakers = [b.speaker for b in scene.beats if b.kind == "dialogue" and b.speaker]
+    cast = list(dict.fromkeys(speakers)) or [c.name for c in script.characters]
+    known = {c.name: c.description for c in script.characters}
+    cast_text = "; ".join(f"{n} ({known[n]})" if known.get(n) else n for n in cast) or "-"
+    return {
+        "scene_index": scene.index,
+        "heading": scene.heading,
+        "location": scene.location or scene.heading,
+        "time_of_day": scene.time_of_day or "-",
+        "cast": cast_text,
+        "beats": "\n".join(_beat_lines(scene)),
+        "line_count": line_count,
+    }
+
+
+def _beat_lines(scene: Scene) -> list[str]:
+    out, n = [], 0
+    for beat in scene.beats:
+        if beat.kind == "dialogue":
+            n += 1
+            how = f" ({beat.parenthetical})" if beat.parenthetical else ""
+            out.append(f"[L{n}] dialogue {beat.speaker or '?'}{how}: {beat.text}")
+        elif beat.kind == "narration":
+            n += 1
+            out.append(f"[L{n}] narration: {beat.text}")
+        else:
+            out.append(f"- {beat.kind}: {beat.text}")
+    return out
+
+
+def _fallback_prompt(language: Language, scene: Scene, d: ShotDraft, cast: list[str]) -> str:
+    sep = "，" if language == "zh" else ", "
+    setting = sep.join(p for p in (scene.location or scene.heading, scene.time_of_day) if p)
+    who = sep.join(cast)
+    cast_text = (f"{who}。" if language == "zh" else f"{who}. ") if who else ""
+    return prompts.render(
+        "shot",
+        language,
+        framing=FRAMING_WORDS[language][d.framing],
+        setting=setting,
+        cast=cast_text,
+        action=d.action,
+    )
+
+
+# -- checking a reply ------------------------------------------------------------------------
+
+
+def _check(result: Any, line_count: int) -> tuple[SceneDraft | None, str, str]:
+    """(draft, "", text) when the reply is usable, else (None, problem, text of the reply)."""
+    raw = result.get("raw") if isinstance(result, dict) else None
+    text = _reply_text(raw)
+    meta = getattr(raw, "response_metadata", {}) or {}
+    if meta.get("finish_reason") == "length":
+        return None, _truncated(), ""
+    error = result.get("parsing_error") if isinstance(result, dict) else None
+    if error is not None:
+        return None, _parse_problem(error), text
+    parsed = result.get("parsed") if isinstance(result, dict) else result
+    if not isinstance(parsed, SceneDraft):
+        bad = raw.invalid_tool_calls if isinstance(raw, AIMessage) else []
+        if bad:
+            return None, f"the tool call arguments are not valid JSON{_json_error(text)}", text
+        return None, "the reply held no shot list (expected a JSON object with 'shots')", text
+    problem = coverage_problem(parsed, line_count)
+    return (None, problem, text) if problem else (parsed, "", text)
+
+
+def coverage_problem(draft: SceneDraft, line_count: int) -> str:
+    """Why ``draft`` does not carry lines 1..line_count once each in order, or ''."""
+    if not draft.shots:
+        return "the shot list is empty; give at least one shot"
+    numbers = [n for shot in draft.shots for n in shot.lines]
+    unknown = sorted({n for n in numbers if not 1 <= n <= line_count})
+    if unknown:
+        return f"line numbers {unknown} do not exist; the scene has lines 1 to {line_count}"
+    repeated = sorted({n for n in numbers if numbers.count(n) > 1})
+    if repeated:
+        return f"lines {repeated} appear in more than one shot; each line goes in exactly one shot"
+    missing = [n for n in range(1, line_count + 1) if n not in numbers]
+    if missing:
+        return f"lines {missing} are not in any shot; every spoken line must be covered"
+    if numbers != sorted(numbers):
+        return f"lines are out of script order ({numbers}); keep them in order 1 to {line_count}"
+    return ""
+
+
+def _reply_text(raw: Any) -> str:
+    if not isinstance(raw, AIMessage):
+        return ""
+    if raw.tool_calls:
+        return json.dumps(raw.tool_calls[0]["args"], ensure_ascii=False)[:4000]
+    for bad in raw.invalid_tool_calls:
+        return str(bad.get("args") or "")[:4000]
+    content = raw.content
+    return content[:4000] if isinstance(content, str) else ""
+
+
+def _truncated() -> str:
+    return "the reply was cut off before the JSON ended (finish_reason=length); be more concise"
+
+
+def _finish_problem(exc: openai.OpenAIError) -> str:
+    if isinstance(exc, openai.LengthFinishReasonError):
+        return _truncated()
+    return "the provider's content filter stopped the reply; keep prompts neutral"
+
+
+def _parse_problem(exc: BaseException) -> str:
+    if isinstance(exc.__cause__, ValidationError):
+        exc = exc.__cause__
+    if isinstance(exc, ValidationError):
+        errors = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'reply'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        return f"the JSON does not match the schema ({errors})"
+    return f"the reply is not valid JSON for the schema ({str(exc).splitlines()[0][:300]})"
+
+
+def _json_error(text: str) -> str:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f" ({exc})"
+    return ""
+
+
+def _error_detail(exc: openai.APIError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("error", {})
+        if isinstance(message, dict):
+            message = message.get("message")
+        if message:
+            return str(message)[:300]
+    return exc.message[:300]

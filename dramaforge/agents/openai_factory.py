@@ -1,0 +1,78 @@
+"""``openai:<model>``: the LLM director over any OpenAI-compatible chat endpoint.
+
+DeepSeek, Qwen (DashScope compatible mode), vLLM and llama.cpp's server all speak the same
+chat-completions protocol; ``settings.openai`` says where (base_url), with which key, and how
+the reply is constrained (``structured_output``), since not every server supports json_schema.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, get_args
+from urllib.parse import urlparse
+
+from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
+
+from dramaforge.agents.llm_director import LLMDirector, StructuredOutput
+from dramaforge.errors import ConfigError
+from dramaforge.tools.registry import Registry
+
+NO_KEY = "sk-no-key-required"  # local servers ignore the key, but the client wants one
+
+
+def openai_director(model: str, settings: Any) -> LLMDirector:
+    """Build ``openai:<model>`` from ``settings.openai``; no key is needed for a local server."""
+    provider = settings.openai
+    if not model:
+        raise ConfigError(
+            "director 'openai:' needs a model name, e.g. openai:deepseek-chat or openai:qwen-plus"
+        )
+    method = provider.structured_output
+    if method not in get_args(StructuredOutput):
+        allowed = ", ".join(get_args(StructuredOutput))
+        raise ConfigError(f"openai.structured_output is {method!r}; use one of: {allowed}")
+    key = provider.api_key.get_secret_value() if provider.api_key else ""
+    if not key and not is_local(provider.base_url):
+        where = provider.base_url or "api.openai.com"
+        raise ConfigError(
+            f"director openai:{model} needs an API key for {where}: set OPENAI_API_KEY "
+            "(or DRAMAFORGE_OPENAI__API_KEY), or point OPENAI_BASE_URL at a local server"
+        )
+    chat = ChatOpenAI(
+        model=model,
+        api_key=SecretStr(key or NO_KEY),
+        base_url=provider.base_url,
+        timeout=provider.timeout,
+        max_retries=provider.max_retries,
+    )
+    return LLMDirector(
+        name=f"openai:{model}",
+        chat_model=chat,
+        min_shot=settings.render.min_shot,
+        max_shot=settings.render.max_shot,
+        language=settings.render.language,
+        structured_output=method,
+        concurrency=provider.limit(model),
+        endpoint=provider.base_url or "api.openai.com",
+        redact=(key,) if key else (),
+    )
+
+
+def is_local(base_url: str | None) -> bool:
+    """True for a server on this machine or the local network (llama.cpp, vLLM, Ollama)."""
+    if not base_url:
+        return False
+    host = urlparse(base_url).hostname or ""
+    if host == "localhost" or host.endswith(".local"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private
+
+
+def register(registry: Registry) -> None:
+    """``openai:<model>``: the LLM director on any OpenAI-compatible endpoint."""
+    registry.add("director", "openai", openai_director)

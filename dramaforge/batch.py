@@ -1,0 +1,143 @@
+"""Batch: a folder of episodes rendered unattended as one series.
+
+Episodes run in parallel up to ``jobs`` and share one context, so the budget ledger and the
+providers' concurrency limits hold across all of them, and one series bible keeps every
+character's look and voice. One failed episode does not stop the others. Running the same
+command again skips finished episodes and resumes interrupted ones.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Literal
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+from pydantic import BaseModel
+
+from dramaforge.config import Settings
+from dramaforge.errors import DramaforgeError
+from dramaforge.graph.checkpoint import open_checkpointer
+from dramaforge.graph.context import RenderContext, build_context
+from dramaforge.graph.run import Event, render_episode
+from dramaforge.tools.media.store import atomic_write
+
+SCRIPT_SUFFIXES = {".txt", ".md", ".fountain", ".yaml", ".yml"}
+
+
+class EpisodeReport(BaseModel):
+    script: str
+    status: Literal["done", "failed"]
+    episode: str | None = None
+    duration: float = 0.0
+    shots: int = 0
+    takes: int = 0
+    cost: float = 0.0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+class BatchReport(BaseModel):
+    series: str
+    episodes: list[EpisodeReport]
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for e in self.episodes if e.status == "failed")
+
+
+def collect(paths: list[Path]) -> list[Path]:
+    """Script files named directly or found (not recursively) in the folders given, in order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.suffix.lower() in SCRIPT_SUFFIXES)
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def _one(
+    script: Path,
+    out: Path,
+    settings: Settings,
+    series: str,
+    ctx: RenderContext,
+    saver: SqliteSaver,
+    on_event: Callable[[Event], None] | None,
+) -> EpisodeReport:
+    started = time.perf_counter()
+    try:
+        manifest = render_episode(
+            script,
+            out,
+            settings,
+            resume=True,
+            skip_done=True,
+            series=series,
+            context=ctx,
+            checkpointer=saver,
+            on_event=on_event,
+        )
+    except DramaforgeError as err:
+        return EpisodeReport(
+            script=str(script),
+            status="failed",
+            error=str(err),
+            seconds=round(time.perf_counter() - started, 2),
+        )
+    except Exception as err:  # one broken episode must not stop the series
+        return EpisodeReport(
+            script=str(script),
+            status="failed",
+            error=f"{type(err).__name__}: {err}",
+            seconds=round(time.perf_counter() - started, 2),
+        )
+    return EpisodeReport(
+        script=str(script),
+        status="done",
+        episode=manifest.episode.path,
+        duration=manifest.episode.duration,
+        shots=len(manifest.shots),
+        takes=sum(len(r.takes) for r in manifest.shots),
+        cost=manifest.total_cost,
+        seconds=round(time.perf_counter() - started, 2),
+    )
+
+
+def run_batch(
+    paths: list[Path],
+    out: Path,
+    settings: Settings,
+    *,
+    jobs: int = 1,
+    series: str | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    context: RenderContext | None = None,
+) -> BatchReport:
+    """Render every script; write ``out/report.json``; never raise for one bad episode.
+
+    A budget stop fails the episode that hit it and every later paid call, so the rest of
+    the batch ends quickly; everything paid for stays in the cache for the next run.
+    """
+    scripts = collect(paths)
+    if not scripts:
+        raise DramaforgeError(f"no scripts found in {', '.join(map(str, paths))}")
+    name = series or (paths[0].resolve().name if paths[0].is_dir() else "series")
+    root = settings.state_root(out)
+    ctx = context or build_context(settings, root)
+    saver = open_checkpointer(root)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = [
+                pool.submit(_one, s, out, settings, name, ctx, saver, on_event) for s in scripts
+            ]
+            episodes = [f.result() for f in futures]
+    finally:
+        saver.conn.close()
+    result = BatchReport(series=name, episodes=episodes)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "report.json", result.model_dump_json(indent=2))
+    return result

@@ -1,0 +1,100 @@
+"""Keyframes from Qwen-Image and Wan text-to-image (``text2image/image-synthesis``).
+
+The model draws at the nearest size it accepts; the result is resized and centre-cropped to
+exactly the requested frame with Pillow.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageOps
+
+from dramaforge.errors import ProviderError
+from dramaforge.tools.base import Generated, ImageRequest, TaskJournal
+from dramaforge.tools.dashscope.transport import TaskResult, Transport
+
+PATH = "services/aigc/text2image/image-synthesis"
+QWEN_IMAGE_SIZES = [(1664, 928), (1472, 1140), (1328, 1328), (1140, 1472), (928, 1664)]
+# wanx2.1 / wan2.2 / wan2.5 t2i: any width and height in [512, 1440] (2M pixels at most).
+WAN_RANGE = (512, 1440)
+
+
+def model_size(model: str, width: int, height: int) -> tuple[int, int]:
+    """The size closest in aspect (then in area) to ``width x height`` that ``model`` accepts."""
+    if model.startswith("qwen-image"):
+        target = width / height
+        return min(
+            QWEN_IMAGE_SIZES,
+            key=lambda s: (abs(s[0] / s[1] - target), abs(s[0] * s[1] - width * height)),
+        )
+    lo, hi = WAN_RANGE
+    scale = max(lo / min(width, height), 1.0)
+    scale = min(scale, hi / max(width, height))
+    w, h = round(width * scale / 16) * 16, round(height * scale / 16) * 16
+    return max(lo, min(hi, w)), max(lo, min(hi, h))
+
+
+def _verify_image(path: Path) -> None:
+    with Image.open(path) as img:
+        img.load()
+
+
+def _url(result: TaskResult) -> str:
+    for item in result.output.get("results") or []:
+        if item.get("url"):
+            return str(item["url"])
+    raise ProviderError(f"DashScope image task {result.task_id} succeeded without an image URL")
+
+
+class DashScopeImage:
+    """``dashscope:<model>`` image backend, e.g. ``dashscope:qwen-image``."""
+
+    def __init__(self, model: str, transport: Transport, price: float = 0.0) -> None:
+        self.model = model or "qwen-image"
+        self.name = f"dashscope:{self.model}"
+        self.transport = transport
+        self.price = price
+
+    def body(self, request: ImageRequest) -> dict[str, Any]:
+        w, h = model_size(self.model, request.width, request.height)
+        return {
+            "model": self.model,
+            "input": {"prompt": request.prompt},
+            "parameters": {
+                "size": f"{w}*{h}",
+                "n": 1,
+                "seed": request.seed % 2**31,
+                "prompt_extend": False,
+                "watermark": False,
+            },
+        }
+
+    def generate(
+        self, request: ImageRequest, dest: Path, journal: TaskJournal | None = None
+    ) -> Generated:
+        what = f"{self.model} image"
+        result = self.transport.run_task(PATH, self.body(request), journal=journal, what=what)
+        raw = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.download")
+        try:
+            self.transport.result_file(result, _url, raw, _verify_image, journal=journal, what=what)
+            _fit(raw, dest, request.width, request.height)
+        finally:
+            raw.unlink(missing_ok=True)
+        count = int(result.usage.get("image_count") or 1)
+        return Generated(cost=self.price * count, model=self.model)
+
+
+def _fit(src: Path, dest: Path, width: int, height: int) -> None:
+    """Scale to cover and centre-crop to exactly ``width x height``; write PNG atomically."""
+    tmp = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.fit.png")
+    try:
+        with Image.open(src) as img:
+            fitted = ImageOps.fit(img.convert("RGB"), (width, height), Image.Resampling.LANCZOS)
+            fitted.save(tmp, format="PNG")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)

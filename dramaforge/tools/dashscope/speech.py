@@ -1,0 +1,92 @@
+"""Voices from Qwen-TTS (``multimodal-generation/generation``, synchronous, WAV by URL)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from dramaforge.errors import ConfigError, ProviderError
+from dramaforge.schema import Language, Voice
+from dramaforge.tools.base import Generated, SpeechRequest, TaskJournal
+from dramaforge.tools.dashscope.transport import Transport
+from dramaforge.tools.media.ffmpeg import run_ffmpeg
+from dramaforge.tools.media.probe import probe
+
+PATH = "services/aigc/multimodal-generation/generation"
+# Qwen-TTS system voices. Dylan (Beijing), Jada (Shanghai) and Sunny (Sichuan) speak Chinese
+# dialects, so English gets the four bilingual voices only.
+VOICES: dict[Language, list[str]] = {
+    "zh": ["Cherry", "Ethan", "Serena", "Chelsie", "Dylan", "Jada", "Sunny"],
+    "en": ["Cherry", "Ethan", "Serena", "Chelsie"],
+}
+LANGUAGE_TYPE: dict[Language, str] = {"zh": "Chinese", "en": "English"}
+
+
+def _verify_audio(path: Path) -> None:
+    info = probe(path)
+    if not info.has_audio or info.duration <= 0:
+        raise ProviderError(f"{path.name} has no audio")
+
+
+class DashScopeSpeech:
+    """``dashscope:<model>`` speech backend, e.g. ``dashscope:qwen-tts``."""
+
+    def __init__(self, model: str, transport: Transport | None, price: float = 0.0) -> None:
+        self.model = model or "qwen-tts"
+        self.name = f"dashscope:{self.model}"
+        self.transport = transport
+        self.price = price
+
+    def check(self, language: Language) -> None:
+        if self.transport is None:
+            raise ConfigError("dashscope speech needs an API key: set DASHSCOPE_API_KEY")
+        if language not in VOICES:
+            raise ConfigError(f"{self.name} has no voices for language {language!r}")
+
+    def voices(self, language: Language) -> list[Voice]:
+        return [Voice(id=v) for v in VOICES.get(language, VOICES["zh"])]
+
+    def body(self, request: SpeechRequest) -> dict[str, Any]:
+        known = {v for vs in VOICES.values() for v in vs}
+        voice = request.voice.id if request.voice.id in known else VOICES[request.language][0]
+        inputs: dict[str, Any] = {"text": request.text, "voice": voice}
+        if self.model.startswith("qwen3-tts"):
+            inputs["language_type"] = LANGUAGE_TYPE[request.language]
+        return {"model": self.model, "input": inputs}
+
+    def synthesize(
+        self, request: SpeechRequest, dest: Path, journal: TaskJournal | None = None
+    ) -> Generated:
+        self.check(request.language)
+        assert self.transport is not None
+        what = f"{self.model} speech"
+        reply = self.transport.post_sync(PATH, self.body(request), what)
+        audio = (reply.get("output") or {}).get("audio") or {}
+        url = audio.get("url")
+        if not url:
+            raise ProviderError(f"DashScope {what}: the reply has no audio URL")
+        raw = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.download.wav")
+        try:
+            self.transport.download(str(url), raw, _verify_audio, what)
+            info = probe(raw)
+            if info.channels == 1 and info.acodec.startswith("pcm_"):
+                os.replace(raw, dest)
+            else:
+                tmp = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.mono.wav")
+                try:
+                    run_ffmpeg(
+                        ["-i", raw, "-ac", "1", "-c:a", "pcm_s16le", tmp],
+                        what=f"making {dest.name} mono",
+                    )
+                    os.replace(tmp, dest)
+                finally:
+                    tmp.unlink(missing_ok=True)
+        finally:
+            raw.unlink(missing_ok=True)
+        usage = reply.get("usage") or {}
+        chars = int(usage.get("characters") or len(request.text))
+        return Generated(
+            duration=probe(dest).duration, cost=self.price * chars / 1000, model=self.model
+        )

@@ -1,0 +1,1 @@
+"""Fake servers that speak real provider protocols, for offline tests."""

@@ -1,0 +1,320 @@
+"""DashScope backends against a fake DashScope on loopback: real HTTP, real media, faults."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from dramaforge.config import ProviderSettings, Settings
+from dramaforge.errors import ConfigError, ContentRejected, ProviderError
+from dramaforge.schema import Voice
+from dramaforge.tools import dashscope
+from dramaforge.tools.base import ImageRequest, SpeechRequest, VideoRequest
+from dramaforge.tools.dashscope.image import DashScopeImage, model_size
+from dramaforge.tools.dashscope.speech import DashScopeSpeech
+from dramaforge.tools.dashscope.transport import Transport, api_root
+from dramaforge.tools.dashscope.video import DashScopeVideo, pick_duration, pick_tier
+from dramaforge.tools.media.probe import probe
+from dramaforge.tools.registry import Registry
+from tests.fakes.dashscope_server import FakeDashScope, Fault
+
+
+@pytest.fixture
+def server() -> Iterator[FakeDashScope]:
+    with FakeDashScope() as fake:
+        yield fake
+
+
+def provider(server: FakeDashScope, **over: Any) -> ProviderSettings:
+    values: dict[str, Any] = {
+        "api_key": server.api_key,
+        "base_url": server.url,
+        "timeout": 5.0,
+        "max_retries": 3,
+        "poll_interval": 0.01,
+        "poll_timeout": 10.0,
+    }
+    values.update(over)
+    return ProviderSettings(**values)
+
+
+def image_backend(server: FakeDashScope, model: str = "qwen-image", **over: Any) -> DashScopeImage:
+    return DashScopeImage(model, Transport(provider(server, **over)), price=0.25)
+
+
+def image_request(seed: int = 7) -> ImageRequest:
+    return ImageRequest(
+        prompt="a lantern-lit alley at night", width=360, height=640, seed=seed,
+        framing="wide", scene_heading="EXT. ALLEY - NIGHT",
+    )  # fmt: skip
+
+
+class Journal:
+    """An in-memory TaskJournal that notes how many polls the server had seen at record time."""
+
+    def __init__(self, server: FakeDashScope, task_id: str | None = None) -> None:
+        self.server, self.task_id = server, task_id
+        self.polls_at_record: int | None = None
+        self.forgotten = 0
+
+    def recall(self) -> str | None:
+        return self.task_id
+
+    def record(self, task_id: str) -> None:
+        self.polls_at_record = sum(self.server.polls.values())
+        self.task_id = task_id
+
+    def forget(self) -> None:
+        self.task_id = None
+        self.forgotten += 1
+
+
+# -- happy paths ----------------------------------------------------------------------------
+
+
+def test_image_is_drawn_at_a_model_size_and_fitted_exactly(
+    server: FakeDashScope, tmp_path: Path
+) -> None:
+    dest = tmp_path / "key.png"
+    made = image_backend(server).generate(image_request(), dest)
+    with Image.open(dest) as img:
+        assert img.size == (360, 640)
+    body = server.bodies[-1]
+    assert body["parameters"]["size"] == "928*1664"
+    assert body["parameters"]["seed"] == 7
+    assert made.cost == pytest.approx(0.25)
+    assert made.model == "qwen-image"
+    assert server.submits["qwen-image"] == 1
+
+
+def test_size_mapping_per_model() -> None:
+    assert model_size("qwen-image", 1920, 1080) == (1664, 928)
+    assert model_size("qwen-image", 720, 720) == (1328, 1328)
+    w, h = model_size("wan2.2-t2i-flash", 360, 640)
+    assert 512 <= w <= 1440 and 512 <= h <= 1440 and w % 16 == 0 and h % 16 == 0
+    assert abs(w / h - 360 / 640) < 0.05
+    assert pick_duration("wan2.2-i2v-flash", 3.2) == 5
+    assert pick_duration("wan2.5-i2v-preview", 7) == 10
+    assert pick_duration("wanx2.1-i2v-turbo", 2.5) == 3
+    assert pick_tier("wan2.2-i2v-flash", 360, 640) == "480P"
+    assert pick_tier("wan2.2-i2v-plus", 720, 1280) == "1080P"
+
+
+def test_video_from_keyframe_is_conformed(server: FakeDashScope, tmp_path: Path) -> None:
+    key = tmp_path / "key.png"
+    Image.new("RGB", (360, 640), (90, 20, 20)).save(key)
+    backend = DashScopeVideo("wan2.2-i2v-flash", Transport(provider(server)), price=0.1)
+    request = VideoRequest(
+        prompt="she turns", keyframe=str(key), width=360, height=640, fps=25,
+        duration=3.2, camera="static", seed=3,
+    )  # fmt: skip
+    dest = tmp_path / "clip.mp4"
+    made = backend.generate(request, dest)
+    info = probe(dest)
+    assert (info.width, info.height) == (360, 640)
+    assert info.duration == pytest.approx(3.2, abs=0.05)
+    assert not info.has_audio
+    body = server.bodies[-1]
+    assert body["input"]["img_url"].startswith("data:image/png;base64,")
+    assert body["parameters"] == {
+        "duration": 5, "seed": 3, "prompt_extend": False, "watermark": False, "resolution": "480P",
+    }  # fmt: skip
+    assert made.cost == pytest.approx(0.5)  # billed for the 5 s Wan rendered
+    assert made.duration == pytest.approx(3.2, abs=0.05)
+
+
+def test_speech_is_a_mono_wav(server: FakeDashScope, tmp_path: Path) -> None:
+    backend = DashScopeSpeech("qwen-tts", Transport(provider(server)), price=2.0)
+    backend.check("zh")
+    voices = backend.voices("zh")
+    assert len({v.id for v in voices}) == len(voices) >= 4
+    text = "你回来了。我等了你很久。"
+    dest = tmp_path / "line.wav"
+    made = backend.synthesize(SpeechRequest(text=text, language="zh", voice=voices[1]), dest)
+    info = probe(dest)
+    assert info.has_audio and info.channels == 1
+    assert made.duration == pytest.approx(info.duration) and info.duration > 0.5
+    assert made.cost == pytest.approx(2.0 * len(text) / 1000)
+    assert server.bodies[-1]["input"] == {"text": text, "voice": "Ethan"}
+
+
+# -- faults ---------------------------------------------------------------------------------
+
+
+def test_throttled_submit_waits_for_retry_after(server: FakeDashScope, tmp_path: Path) -> None:
+    server.fault("submit", Fault("status", status=429, code="Throttling.RateQuota", retry_after=1))
+    started = time.monotonic()
+    image_backend(server).generate(image_request(), tmp_path / "a.png")
+    assert time.monotonic() - started >= 1.0
+    assert server.submits["qwen-image"] == 1
+
+
+def test_poll_errors_and_long_runs_are_polled_through(
+    server: FakeDashScope, tmp_path: Path
+) -> None:
+    server.running_polls = 4
+    server.fault("poll", Fault("status", status=500), Fault("status", status=503))
+    image_backend(server).generate(image_request(), tmp_path / "a.png")
+    (task_id,) = server.tasks
+    assert server.polls[task_id] == 5
+    assert server.submits["qwen-image"] == 1
+
+
+def test_failed_task_carries_the_providers_message(server: FakeDashScope, tmp_path: Path) -> None:
+    server.fault("submit", Fault("fail", code="InternalError.Algo", message="algo exploded"))
+    journal = Journal(server)
+    with pytest.raises(ProviderError, match="algo exploded") as err:
+        image_backend(server).generate(image_request(), tmp_path / "a.png", journal)
+    assert not isinstance(err.value, ContentRejected)
+    assert journal.task_id is None and journal.forgotten == 1
+
+
+def test_moderation_is_content_rejected(server: FakeDashScope, tmp_path: Path) -> None:
+    server.fault(
+        "submit",
+        Fault("status", status=400, code="DataInspectionFailed", message="inappropriate content"),
+    )
+    with pytest.raises(ContentRejected):
+        image_backend(server).generate(image_request(), tmp_path / "a.png")
+    server.fault("submit", Fault("fail", code="DataInspectionFailed", message="output flagged"))
+    with pytest.raises(ContentRejected):
+        image_backend(server).generate(image_request(), tmp_path / "b.png")
+
+
+def test_invalid_parameter_is_not_retried(server: FakeDashScope, tmp_path: Path) -> None:
+    server.fault("submit", Fault("status", status=400, code="InvalidParameter", message="bad"))
+    with pytest.raises(ProviderError) as err:
+        image_backend(server).generate(image_request(), tmp_path / "a.png")
+    assert not err.value.retryable
+    assert len(server.bodies) == 1
+
+
+def test_truncated_download_is_fetched_again(server: FakeDashScope, tmp_path: Path) -> None:
+    server.fault("download", Fault("truncated"))
+    image_backend(server).generate(image_request(), tmp_path / "a.png")
+    assert server.submits["qwen-image"] == 1
+
+
+def test_expired_url_is_read_again_then_given_up(server: FakeDashScope, tmp_path: Path) -> None:
+    server.fault("download", Fault("expired"))
+    image_backend(server).generate(image_request(), tmp_path / "a.png")
+    server.fault("download", Fault("expired"), Fault("expired"))
+    journal = Journal(server)
+    with pytest.raises(ProviderError, match="expired") as err:
+        image_backend(server).generate(image_request(), tmp_path / "b.png", journal)
+    assert err.value.retryable and journal.task_id is None
+    assert server.submits["qwen-image"] == 2
+
+
+def test_lost_submit_reply_is_reconciled_not_paid_twice(
+    server: FakeDashScope, tmp_path: Path
+) -> None:
+    server.fault("submit", Fault("drop"))
+    journal = Journal(server)
+    image_backend(server).generate(image_request(), tmp_path / "a.png", journal)
+    assert server.submits["qwen-image"] == 1
+    assert journal.task_id in server.tasks
+
+
+def test_submit_timeout_is_reconciled(server: FakeDashScope, tmp_path: Path) -> None:
+    server.fault("submit", Fault("slow", delay=1.0))
+    image_backend(server, timeout=0.3).generate(image_request(), tmp_path / "a.png")
+    assert server.submits["qwen-image"] == 1
+
+
+def test_recorded_task_is_polled_not_submitted(server: FakeDashScope, tmp_path: Path) -> None:
+    body = DashScopeImage("qwen-image", Transport(provider(server))).body(image_request())
+    task = server.create_task("image", body, None)
+    journal = Journal(server, task.task_id)
+    image_backend(server).generate(image_request(), tmp_path / "a.png", journal)
+    assert server.bodies == []  # no POST at all
+    assert server.submits["qwen-image"] == 1 and server.polls[task.task_id] == 1
+
+
+def test_unknown_recorded_task_is_forgotten_and_resubmitted(
+    server: FakeDashScope, tmp_path: Path
+) -> None:
+    server.running_polls = 2
+    journal = Journal(server, "no-such-task")
+    image_backend(server).generate(image_request(), tmp_path / "a.png", journal)
+    assert journal.forgotten == 1 and journal.task_id in server.tasks
+    assert journal.polls_at_record == 0  # recorded before the new task was polled once
+
+
+def test_key_never_appears_in_errors(server: FakeDashScope, tmp_path: Path) -> None:
+    secret = "sk-this-must-stay-secret"
+    settings = provider(server, api_key=secret)
+    transport = Transport(settings)
+    with pytest.raises(ProviderError) as err:
+        DashScopeImage("qwen-image", transport).generate(image_request(), tmp_path / "a.png")
+    assert "DASHSCOPE_API_KEY" in str(err.value)
+    for text in (str(err.value), repr(err.value), repr(transport), repr(settings)):
+        assert secret not in text
+
+
+def test_concurrency_per_model_is_bounded(server: FakeDashScope, tmp_path: Path) -> None:
+    server.running_polls = 3
+    backend = image_backend(server, concurrency={"qwen-image": 2})
+    errors: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            backend.generate(image_request(seed=i), tmp_path / f"{i}.png")
+        except BaseException as err:  # collected for the assertion below
+            errors.append(err)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert server.submits["qwen-image"] == 6
+    assert server.max_in_flight["qwen-image"] == 2
+
+
+def test_speech_throttle_is_retried_and_a_lost_reply_is_not(
+    server: FakeDashScope, tmp_path: Path
+) -> None:
+    backend = DashScopeSpeech("qwen-tts", Transport(provider(server)))
+    request = SpeechRequest(text="Hello there.", language="en", voice=Voice(id="Cherry"))
+    server.fault("tts", Fault("status", status=429, code="Throttling", retry_after=0))
+    backend.synthesize(request, tmp_path / "a.wav")
+    assert server.tts_calls["qwen-tts"] == 1
+    server.fault("tts", Fault("drop"))
+    with pytest.raises(ProviderError) as err:
+        backend.synthesize(request, tmp_path / "b.wav")
+    assert err.value.retryable and server.tts_calls["qwen-tts"] == 2
+
+
+# -- wiring ---------------------------------------------------------------------------------
+
+
+def test_registry_builds_backends_and_needs_a_key(server: FakeDashScope) -> None:
+    reg = Registry()
+    dashscope.register(reg)
+    keyless = Settings(dashscope=ProviderSettings())
+    with pytest.raises(ConfigError, match="DASHSCOPE_API_KEY"):
+        reg.create("image", "dashscope:qwen-image", keyless)
+    speech = reg.create("speech", "dashscope:qwen-tts", keyless)
+    with pytest.raises(ConfigError, match="DASHSCOPE_API_KEY"):
+        speech.check("zh")
+    settings = Settings(dashscope=provider(server), prices={"dashscope:wan2.2-i2v-flash": 0.1})
+    video = reg.create("video", "dashscope:wan2.2-i2v-flash", settings)
+    assert video.price == 0.1 and video.name == "dashscope:wan2.2-i2v-flash"
+
+
+def test_base_url_with_or_without_api_v1() -> None:
+    assert api_root(None) == "https://dashscope.aliyuncs.com/api/v1"
+    assert api_root("https://dashscope-intl.aliyuncs.com") == (
+        "https://dashscope-intl.aliyuncs.com/api/v1"
+    )
+    assert api_root("https://dashscope-intl.aliyuncs.com/api/v1/") == (
+        "https://dashscope-intl.aliyuncs.com/api/v1"
+    )
