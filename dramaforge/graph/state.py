@@ -93,6 +93,7 @@ class ShotState(ShotInput, total=False):
     keyframe: Asset
     motion: Asset
     critique: Critique
+    rejected: str | None
     takes: list[Take]
     results: Annotated[dict[str, ShotResult], merge_results]
 

@@ -19,14 +19,17 @@ from dramaforge.agents.bible import shot_prompt
 from dramaforge.agents.critic import best_take_index
 from dramaforge.cost import units
 from dramaforge.graph.context import RenderContext
+from dramaforge.graph.nodes.moderation import moderated, offline, safe_prompt
 from dramaforge.graph.progress import shot_event as progress
 from dramaforge.graph.state import ShotState
-from dramaforge.schema import Cue, ShotResult, Stage, Take
+from dramaforge.schema import Asset, Critique, Cue, ShotResult, Stage, Take
 from dramaforge.tools.base import (
     Generated,
+    ImageBackend,
     ImageRequest,
     SpeechRequest,
     TaskJournal,
+    VideoBackend,
     VideoRequest,
 )
 from dramaforge.tools.media.audio import sequence_audio
@@ -114,7 +117,7 @@ def keyframe(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, obj
     ctx, shot, opts, bible = runtime.context, state["shot"], state["options"], state["bible"]
     progress(shot.id, "keyframe")
     focus_seed = bible.characters[shot.focus].seed if shot.focus in bible.characters else 0
-    request = ImageRequest(
+    base = ImageRequest(
         prompt=shot_prompt(shot, bible, state["language"]),
         width=_even(opts.width * CANVAS),
         height=_even(opts.height * CANVAS),
@@ -133,22 +136,33 @@ def keyframe(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, obj
         caption=shot.action,
         language=state["language"],
     )
+    safe = base.model_copy(update={"prompt": safe_prompt(shot, state["language"])})
+    asset, rejected = moderated(
+        shot,
+        "keyframe",
+        lambda variant: _keyframe(ctx, ctx.image, safe if variant else base, shot.id),
+        lambda: _keyframe(ctx, offline(ctx, "image"), base, shot.id),
+    )
+    progress(shot.id, "keyframe", "done")
+    return {"keyframe": asset, "rejected": rejected}
+
+
+def _keyframe(ctx: RenderContext, image: ImageBackend, request: ImageRequest, what: str) -> Asset:
     asset, _ = ctx.store.produce(
         "keyframe",
-        ctx.image.name,
+        image.name,
         request,
         "png",
         lambda dest, journal: ctx.paid(
-            ctx.image.name,
+            image.name,
             units("image"),
-            f"keyframe {shot.id}",
-            partial(ctx.image.generate, request, dest, journal),
+            f"keyframe {what}",
+            partial(image.generate, request, dest, journal),
         ),
         seed=request.seed,
         prompt=request.prompt,
     )
-    progress(shot.id, "keyframe", "done")
-    return {"keyframe": asset}
+    return asset
 
 
 def motion(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object]:
@@ -165,22 +179,37 @@ def motion(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, objec
         camera=shot.camera,
         seed=(key.seed or 0) + 7 * _try(state, "motion"),
     )
+    safe = request.model_copy(
+        update={"prompt": f"{shot.camera}: {safe_prompt(shot, state['language'])}"}
+    )
+    asset, rejected = moderated(
+        shot,
+        "motion",
+        lambda variant: _clip(ctx, ctx.video, safe if variant else request, key, shot.id),
+        lambda: _clip(ctx, offline(ctx, "video"), request, key, shot.id),
+    )
+    progress(shot.id, "motion", "done")
+    return {"motion": asset, "rejected": state.get("rejected") or rejected}
+
+
+def _clip(
+    ctx: RenderContext, video: VideoBackend, request: VideoRequest, key: Asset, what: str
+) -> Asset:
     asset, _ = ctx.store.produce(
         "motion",
-        ctx.video.name,
+        video.name,
         request.model_dump(exclude={"keyframe"}) | {"from": key.key},
         "mp4",
         lambda dest, journal: ctx.paid(
-            ctx.video.name,
+            video.name,
             units("video", duration=request.duration),
-            f"clip {shot.id}",
-            partial(ctx.video.generate, request, dest, journal),
+            f"clip {what}",
+            partial(video.generate, request, dest, journal),
         ),
         seed=request.seed,
         prompt=request.prompt,
     )
-    progress(shot.id, "motion", "done")
-    return {"motion": asset}
+    return asset
 
 
 Next = Literal["voice", "keyframe", "motion", "__end__"]
@@ -191,7 +220,7 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
     ctx, shot, opts = runtime.context, state["shot"], state["options"]
     progress(shot.id, "critic")
     voice_asset, key, clip = state["voice"], state["keyframe"], state["motion"]
-    critique = ctx.critic.review(
+    critique = _rejected(state.get("rejected")) or ctx.critic.review(
         shot,
         keyframe=Path(key.path),
         motion=Path(clip.path),
@@ -224,6 +253,13 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
     )
     progress(shot.id, "critic", "done", passed=critique.passed, takes=len(takes))
     return Command(goto="__end__", update={"takes": takes, "results": {shot.id: result}})
+
+
+def _rejected(reason: str | None) -> Critique | None:
+    """A placeholder take stands in for a twice-rejected stage: failed, not retried."""
+    if reason is None:
+        return None
+    return Critique(passed=False, score=0.0, issues=[reason], reviewer="moderation")
 
 
 def _even(x: float) -> int:
