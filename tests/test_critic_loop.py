@@ -92,3 +92,36 @@ def test_black_clip_and_silent_voice_are_retried_at_their_stage(tmp_path: Path) 
     assert "take 2" in html and "✗" in html
     stats = video_stats(Path(manifest.episode.path), samples=12)
     assert stats.black_fraction == 0
+
+
+def test_vision_critic_fail_then_pass_retries_keyframe_with_revised_prompt(
+    tmp_path: Path,
+) -> None:
+    from dramaforge.config import ProviderSettings
+    from dramaforge.graph.context import build_context
+    from tests.fakes.openai_server import FakeOpenAI, json_reply
+    from tests.test_vision_critic import verdict
+
+    revised = "REVISED: two students at adjacent desks, morning light"
+    server = FakeOpenAI(json_reply(verdict(0.9))).start()
+    server.then(json_reply(verdict(0.3, issues=["desk missing"], revised_prompt=revised)))
+    try:
+        base = settings_for(concurrency=1)
+        settings = base.model_copy(
+            update={
+                "backends": base.backends.model_copy(update={"critic": "openai:fake-vl"}),
+                "openai": ProviderSettings(base_url=server.base_url, api_key="sk-vl-test-key-77"),
+            }
+        )
+        ctx = build_context(settings, settings.state_root(tmp_path))
+        manifest = render_episode(FIXTURES / "short.zh.txt", tmp_path, settings, context=ctx)
+    finally:
+        server.stop()
+    retried = [r for r in manifest.shots if len(r.takes) > 1]
+    assert len(retried) == 1
+    first, second = retried[0].takes
+    assert first.critique.stage_at_fault == "keyframe" and not first.critique.passed
+    assert first.critique.revised_prompt == revised
+    assert second.critique.passed and second.keyframe.prompt == revised
+    assert first.voice.path == second.voice.path  # only the keyframe (and its clip) redone
+    assert len(server.requests) == len(manifest.plan.shots) + 1

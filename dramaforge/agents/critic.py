@@ -9,14 +9,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from PIL import Image, ImageStat, UnidentifiedImageError
 
 from dramaforge.errors import AssemblyError
-from dramaforge.schema import Critique, Cue, Shot, Stage
+from dramaforge.schema import Critique, Cue, Shot, Stage, StyleBible
 from dramaforge.tools.media.analysis import read_audio, video_stats
 from dramaforge.tools.media.probe import probe
+
+
+class Reviewer(Protocol):
+    """What the graph's critic node needs: the heuristic Critic, a vision critic, a plugin."""
+
+    name: str
+
+    def with_bible(self, bible: StyleBible) -> Reviewer:
+        """The same reviewer, told the episode's characters and look."""
+        ...
+
+    def review(
+        self,
+        shot: Shot,
+        *,
+        keyframe: Path,
+        motion: Path,
+        voice: Path,
+        duration: float,
+        cues: list[Cue] | None = None,
+    ) -> Critique: ...
 
 
 @dataclass
@@ -29,6 +51,9 @@ class Critic:
     frozen_diff: float = 0.05
     silent_dbfs: float = -50.0
     max_clipped: float = 0.001
+
+    def with_bible(self, bible: StyleBible) -> Critic:
+        return self  # objective checks need no cast or look
 
     def review(
         self,

@@ -74,5 +74,8 @@ def is_local(base_url: str | None) -> bool:
 
 
 def register(registry: Registry) -> None:
-    """``openai:<model>``: the LLM director on any OpenAI-compatible endpoint."""
+    """``openai:<model>``: the LLM director and the vision critic on any compatible endpoint."""
+    from dramaforge.agents.vision_factory import vision_critic
+
     registry.add("director", "openai", openai_director)
+    registry.add("critic", "openai", vision_critic)

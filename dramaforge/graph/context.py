@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dramaforge.agents.critic import Critic
+from dramaforge.agents.critic import Reviewer
 from dramaforge.agents.director import RuleDirector
 from dramaforge.config import Settings
 from dramaforge.cost import Ledger, price
@@ -35,7 +35,7 @@ class RenderContext:
     video: VideoBackend
     speech: SpeechBackend
     sound: SoundBackend
-    critic: Critic
+    critic: Reviewer
     ledger: Ledger = field(default_factory=Ledger)
 
     def paid(

@@ -141,6 +141,30 @@ def line_count(request: Request) -> int:
     return len(re.findall(r"^\[L\d+\]", first_user(request), re.MULTILINE))
 
 
+def text_parts(request: Request, role: str | None = None) -> str:
+    """The text of messages, including the ``text`` parts of multi-part (vision) content."""
+    parts = []
+    for m in request.get("messages", []):
+        if role is None or m.get("role") == role:
+            content = m.get("content")
+            if isinstance(content, str):
+                parts.append(content)
+            elif isinstance(content, list):
+                parts.extend(p["text"] for p in content if p.get("type") == "text")
+    return "\n".join(parts)
+
+
+def image_urls(request: Request) -> list[str]:
+    """The ``image_url`` parts of every message (data URIs for inline images)."""
+    return [
+        part["image_url"]["url"]
+        for m in request.get("messages", [])
+        if isinstance(m.get("content"), list)
+        for part in m["content"]
+        if part.get("type") == "image_url"
+    ]
+
+
 def mode(request: Request) -> str:
     if request.get("tools"):
         return "function_calling"

@@ -136,6 +136,9 @@ def keyframe(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, obj
         caption=shot.action,
         language=state["language"],
     )
+    revised = _revised_prompt(state)
+    if revised:  # the critic's rewrite of a failed keyframe, folded into the next try
+        base = base.model_copy(update={"prompt": revised})
     safe = base.model_copy(update={"prompt": safe_prompt(shot, state["language"])})
     asset, rejected = moderated(
         shot,
@@ -220,7 +223,7 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
     ctx, shot, opts = runtime.context, state["shot"], state["options"]
     progress(shot.id, "critic")
     voice_asset, key, clip = state["voice"], state["keyframe"], state["motion"]
-    critique = _rejected(state.get("rejected")) or ctx.critic.review(
+    critique = _rejected(state.get("rejected")) or ctx.critic.with_bible(state["bible"]).review(
         shot,
         keyframe=Path(key.path),
         motion=Path(clip.path),
@@ -253,6 +256,14 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
     )
     progress(shot.id, "critic", "done", passed=critique.passed, takes=len(takes))
     return Command(goto="__end__", update={"takes": takes, "results": {shot.id: result}})
+
+
+def _revised_prompt(state: ShotState) -> str | None:
+    takes = state.get("takes", [])
+    if not takes or _try(state, "keyframe") == 0:
+        return None
+    last = takes[-1].critique
+    return last.revised_prompt if last.stage_at_fault == "keyframe" else None
 
 
 def _rejected(reason: str | None) -> Critique | None:

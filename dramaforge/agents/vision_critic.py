@@ -1,0 +1,281 @@
+"""The vision critic: a vision-language model looks at each keyframe after the cheap checks pass.
+
+The heuristic critic runs first (black frames, silent lines, frozen clips cost nothing to find),
+so the model is only paid for takes that are technically sound. It then judges what a heuristic
+cannot: does the picture follow the prompt, are these the right people, is it in style, are
+there generation defects. A failing verdict sends the shot back to the keyframe stage with the
+model's revised prompt.
+
+The reviewer must never be the reason a render fails: a reply that is not valid JSON twice, a
+rate limit or an outage after the client's own retries all fall back to the heuristic verdict,
+with an issue saying the vision review was unavailable. Only a refused API key is raised, since
+every later shot would be refused too.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import io
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openai
+from langchain_core.exceptions import OutputParserException
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from PIL import Image, UnidentifiedImageError
+from pydantic import BaseModel, Field, ValidationError
+
+from dramaforge import prompts
+from dramaforge.agents.critic import Critic
+from dramaforge.agents.director import FRAMING_WORDS
+from dramaforge.agents.llm_director import (
+    SECTION,
+    StructuredOutput,
+    _error_detail,
+    _finish_problem,
+    _parse_problem,
+    _reply_text,
+)
+from dramaforge.errors import ConfigError
+from dramaforge.schema import Critique, Cue, Language, Shot, StyleBible
+
+MAX_SIDE = 768  # long side sent to the model: enough to judge a frame, a fraction of the tokens
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+class Artifact(BaseModel):
+    """A visible generation defect; ``blocking`` means the take cannot be used at any score."""
+
+    description: str
+    blocking: bool = False
+
+
+class Verdict(BaseModel):
+    """The reply asked of the vision model for one keyframe."""
+
+    score: float = Field(ge=0.0, le=1.0)
+    character_match: bool = True
+    style_match: bool = True
+    artifacts: list[Artifact] = Field(default_factory=list)
+    issues: list[str] = Field(default_factory=list)
+    revised_prompt: str | None = None
+
+
+@dataclass
+class VisionCritic:
+    """Reviews keyframes with ``chat_model`` once ``heuristic`` has passed the take.
+
+    ``threshold`` is the lowest passing score. ``structured_output`` picks how the reply is
+    constrained, as for the LLM director (Qwen-VL in DashScope's compatible mode wants
+    ``json_mode``). ``language`` overrides the prompt language (default: the script's, read
+    from the shot). ``bible`` adds character descriptions and the look to the prompt; see
+    ``with_bible``. ``redact`` lists secrets that must never appear in a message.
+    """
+
+    name: str
+    chat_model: BaseChatModel
+    heuristic: Critic = field(default_factory=Critic)
+    threshold: float = 0.6
+    structured_output: StructuredOutput = "json_schema"
+    language: Language | None = None
+    bible: StyleBible | None = None
+    endpoint: str = ""
+    redact: Sequence[str] = field(default_factory=tuple, repr=False)
+
+    def with_bible(self, bible: StyleBible) -> VisionCritic:
+        """The same reviewer, told the episode's characters and look."""
+        return dataclasses.replace(self, bible=bible)
+
+    def review(
+        self,
+        shot: Shot,
+        *,
+        keyframe: Path,
+        motion: Path,
+        voice: Path,
+        duration: float,
+        cues: list[Cue] | None = None,
+    ) -> Critique:
+        checked = self.heuristic.review(
+            shot, keyframe=keyframe, motion=motion, voice=voice, duration=duration, cues=cues
+        )
+        if not checked.passed:
+            return checked  # spend money last: a broken take needs no opinion
+        verdict, problem = self._ask(shot, keyframe)
+        if verdict is None:
+            note = f"vision review unavailable ({problem}); heuristic checks only"
+            return checked.model_copy(update={"issues": [*checked.issues, self._redact(note)]})
+        return self._critique(verdict)
+
+    # -- the request -----------------------------------------------------------------------
+
+    def _ask(self, shot: Shot, keyframe: Path) -> tuple[Verdict | None, str]:
+        """The model's verdict, or (None, why not) after one retry of an unusable reply."""
+        try:
+            image = data_uri(keyframe)
+        except (OSError, UnidentifiedImageError) as exc:
+            return None, f"keyframe could not be encoded: {exc}"
+        language = self.language or shot_language(shot)
+        sections = _sections(language)
+        messages: list[BaseMessage] = [
+            SystemMessage(
+                sections["system"].format(threshold=self.threshold, schema=_schema_text())
+            ),
+            HumanMessage(
+                content=[
+                    {"type": "text", "text": sections["user"].format(**self._values(shot))},
+                    {"type": "image_url", "image_url": {"url": image}},
+                ]
+            ),
+        ]
+        runnable = self.chat_model.with_structured_output(
+            Verdict, method=self.structured_output, include_raw=True
+        )
+        problem = ""
+        for _ in range(2):
+            reply_text = ""
+            try:
+                result = runnable.invoke(messages)
+            except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as exc:
+                problem = _finish_problem(exc)
+            except (ValidationError, OutputParserException, json.JSONDecodeError) as exc:
+                problem = _parse_problem(exc)
+            except openai.APIError as exc:
+                return None, self._api_problem(exc)
+            else:
+                verdict, problem, reply_text = _check(result)
+                if verdict is not None:
+                    return verdict, ""
+            if reply_text:
+                messages.append(AIMessage(reply_text))
+            messages.append(HumanMessage(sections["retry"].format(error=problem)))
+        return None, f"no valid verdict in 2 attempts; last problem: {problem}"
+
+    def _values(self, shot: Shot) -> dict[str, Any]:
+        language = self.language or shot_language(shot)
+        looks = self.bible.characters if self.bible else {}
+        cast = [
+            f"- {n}: {looks[n].description}" if n in looks and looks[n].description else f"- {n}"
+            for n in shot.characters
+        ]
+        style = "-"
+        if self.bible:
+            palette = ", ".join(self.bible.palette)
+            style = f"{self.bible.look}; {self.bible.era}" + (f"; {palette}" if palette else "")
+        return {
+            "shot_id": shot.id,
+            "heading": shot.scene_heading,
+            "time_of_day": shot.time_of_day or "-",
+            "mood": shot.mood,
+            "framing": FRAMING_WORDS[language][shot.framing],
+            "camera": shot.camera,
+            "visual_prompt": shot.visual_prompt,
+            "action": shot.action or "-",
+            "cast": "\n".join(cast) or "-",
+            "style": style,
+        }
+
+    # -- the verdict -----------------------------------------------------------------------
+
+    def _critique(self, verdict: Verdict) -> Critique:
+        issues = list(verdict.issues)
+        if not verdict.character_match and not issues:
+            issues.append("the people in frame do not match the characters")
+        if not verdict.style_match and not issues:
+            issues.append("the image is not in the episode's style")
+        blocking = [a.description for a in verdict.artifacts if a.blocking]
+        issues += [f"artifact: {a}" for a in blocking]
+        passed = verdict.score >= self.threshold and not blocking
+        if not passed and verdict.score < self.threshold and not verdict.issues:
+            issues.append(f"prompt adherence {verdict.score:.2f} is below {self.threshold:.2f}")
+        revised = (verdict.revised_prompt or "").strip() or None
+        return Critique(
+            passed=passed,
+            score=verdict.score,
+            issues=issues,
+            stage_at_fault=None if passed else "keyframe",
+            revised_prompt=revised,
+            reviewer=self.name,
+        )
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def _api_problem(self, exc: openai.APIError) -> str:
+        """Why the request failed, for the fallback issue; a refused key is raised instead."""
+        endpoint = self.endpoint or "the OpenAI-compatible endpoint"
+        status = getattr(exc, "status_code", None)
+        detail = _error_detail(exc)
+        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+            raise ConfigError(
+                self._redact(
+                    f"critic {self.name}: {endpoint} refused the API key (HTTP {status}: "
+                    f"{detail}); set OPENAI_API_KEY (or DRAMAFORGE_OPENAI__API_KEY) to a valid "
+                    "key, or use the local:heuristic critic"
+                )
+            ) from None
+        if isinstance(exc, openai.RateLimitError):
+            return f"rate limited by {endpoint} (HTTP 429) after the client's retries"
+        if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
+            return f"could not reach {endpoint} ({detail})"
+        hint = ""
+        if status == 400:
+            hint = "; check the model accepts images, or set openai.structured_output"
+        return self._redact(f"{endpoint} failed (HTTP {status}: {detail}){hint}")
+
+    def _redact(self, text: str) -> str:
+        for secret in self.redact:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def data_uri(path: Path, max_side: int = MAX_SIDE) -> str:
+    """The image as a PNG data URI, shrunk (never enlarged) to ``max_side`` on the long side."""
+    with Image.open(path) as img:
+        img.load()
+        frame = img.convert("RGBA" if "A" in img.getbands() else "RGB")
+    frame.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    frame.save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def shot_language(shot: Shot) -> Language:
+    """The script's language, read from what the script wrote (the prompt may be English)."""
+    text = " ".join([shot.scene_heading, shot.action, *(line.text for line in shot.lines)])
+    return "zh" if CJK.search(text) else "en"
+
+
+def _sections(language: Language) -> dict[str, str]:
+    """The critic prompt file holds ``## system``, ``## user`` and ``## retry`` sections."""
+    parts = SECTION.split(prompts.template("critic", language))
+    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def _schema_text() -> str:
+    return json.dumps(Verdict.model_json_schema(), ensure_ascii=False)
+
+
+def _check(result: Any) -> tuple[Verdict | None, str, str]:
+    """(verdict, "", text) when the reply is usable, else (None, problem, text of the reply)."""
+    raw = result.get("raw") if isinstance(result, dict) else None
+    text = _reply_text(raw)
+    meta = getattr(raw, "response_metadata", {}) or {}
+    if meta.get("finish_reason") == "length":
+        return None, "the reply was cut off before the JSON ended; be more concise", ""
+    error = result.get("parsing_error") if isinstance(result, dict) else None
+    if error is not None:
+        return None, _parse_problem(error), text
+    parsed = result.get("parsed") if isinstance(result, dict) else result
+    if not isinstance(parsed, Verdict):
+        return None, "the reply held no verdict (expected a JSON object with 'score')", text
+    return parsed, "", text
