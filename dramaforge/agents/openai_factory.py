@@ -8,6 +8,7 @@ the reply is constrained (``structured_output``), since not every server support
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from typing import Any, get_args
 from urllib.parse import urlparse
 
@@ -21,41 +22,55 @@ from dramaforge.tools.registry import Registry
 NO_KEY = "sk-no-key-required"  # local servers ignore the key, but the client wants one
 
 
-def openai_director(model: str, settings: Any) -> LLMDirector:
-    """Build ``openai:<model>`` from ``settings.openai``; no key is needed for a local server."""
+@dataclass
+class Chat:
+    """A configured chat client and what the agents need to know about its endpoint."""
+
+    client: ChatOpenAI
+    method: StructuredOutput
+    endpoint: str
+    redact: tuple[str, ...]
+
+
+def chat_client(role: str, model: str, settings: Any, example: str, hint: str = "") -> Chat:
+    """``ChatOpenAI`` from ``settings.openai`` for ``role``; no key needed for a local server."""
     provider = settings.openai
     if not model:
-        raise ConfigError(
-            "director 'openai:' needs a model name, e.g. openai:deepseek-chat or openai:qwen-plus"
-        )
+        raise ConfigError(f"{role} 'openai:' needs a model name, e.g. {example}")
     method = provider.structured_output
     if method not in get_args(StructuredOutput):
         allowed = ", ".join(get_args(StructuredOutput))
         raise ConfigError(f"openai.structured_output is {method!r}; use one of: {allowed}")
     key = provider.api_key.get_secret_value() if provider.api_key else ""
+    where = provider.base_url or "api.openai.com"
     if not key and not is_local(provider.base_url):
-        where = provider.base_url or "api.openai.com"
         raise ConfigError(
-            f"director openai:{model} needs an API key for {where}: set OPENAI_API_KEY "
-            "(or DRAMAFORGE_OPENAI__API_KEY), or point OPENAI_BASE_URL at a local server"
+            f"{role} openai:{model} needs an API key for {where}: set OPENAI_API_KEY "
+            f"(or DRAMAFORGE_OPENAI__API_KEY), or point OPENAI_BASE_URL at a local server{hint}"
         )
-    chat = ChatOpenAI(
+    client = ChatOpenAI(
         model=model,
         api_key=SecretStr(key or NO_KEY),
         base_url=provider.base_url,
         timeout=provider.timeout,
         max_retries=provider.max_retries,
     )
+    return Chat(client=client, method=method, endpoint=where, redact=(key,) if key else ())
+
+
+def openai_director(model: str, settings: Any) -> LLMDirector:
+    """``openai:<model>``: the LLM director."""
+    chat = chat_client("director", model, settings, "openai:deepseek-chat or openai:qwen-plus")
     return LLMDirector(
         name=f"openai:{model}",
-        chat_model=chat,
+        chat_model=chat.client,
         min_shot=settings.render.min_shot,
         max_shot=settings.render.max_shot,
         language=settings.render.language,
-        structured_output=method,
-        concurrency=provider.limit(model),
-        endpoint=provider.base_url or "api.openai.com",
-        redact=(key,) if key else (),
+        structured_output=chat.method,
+        concurrency=settings.openai.limit(model),
+        endpoint=chat.endpoint,
+        redact=chat.redact,
     )
 
 
