@@ -191,11 +191,19 @@ class Take(BaseModel):
     critique: Critique
 
 
+class KeyframeReview(BaseModel):
+    """A keyframe judged before any money is spent animating it."""
+
+    keyframe: Asset
+    critique: Critique
+
+
 class ShotResult(BaseModel):
     shot_id: str
     takes: list[Take]
     chosen: int
     duration: float
+    keyframe_reviews: list[KeyframeReview] = Field(default_factory=list)
 
     @property
     def take(self) -> Take:

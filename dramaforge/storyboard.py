@@ -57,6 +57,13 @@ def _card(shot: Shot, result: ShotResult) -> str:
     )
     sfx = "".join(f'<span class="tag">♪ {escape(s)}</span>' for s in shot.sfx)
     takes = "".join(_take(t, i == result.chosen) for i, t in enumerate(result.takes))
+    rejected = [r for r in result.keyframe_reviews if not r.critique.passed]
+    takes += "".join(
+        f'<div class="take failed"><img src="{thumbnail(Path(r.keyframe.path))}" '
+        f'alt="rejected keyframe"><div>keyframe not animated</div>'
+        f"<div>✗ {escape('; '.join(r.critique.issues))}</div></div>"
+        for r in rejected
+    )
     return (
         f'<div class="card" id="{escape(shot.id)}">'
         f"<h2>{escape(shot.id)} · {escape(shot.scene_heading)}</h2>"

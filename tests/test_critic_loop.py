@@ -117,11 +117,15 @@ def test_vision_critic_fail_then_pass_retries_keyframe_with_revised_prompt(
         manifest = render_episode(FIXTURES / "short.zh.txt", tmp_path, settings, context=ctx)
     finally:
         server.stop()
-    retried = [r for r in manifest.shots if len(r.takes) > 1]
-    assert len(retried) == 1
-    first, second = retried[0].takes
+    # The vision review runs on the keyframe before the clip is made: the rejected keyframe
+    # never reaches the video model; the shot has one take and two keyframe verdicts.
+    reviewed = [r for r in manifest.shots if len(r.keyframe_reviews) > 1]
+    assert len(reviewed) == 1
+    assert all(len(r.takes) == 1 for r in manifest.shots)
+    first, second = reviewed[0].keyframe_reviews
     assert first.critique.stage_at_fault == "keyframe" and not first.critique.passed
     assert first.critique.revised_prompt == revised
     assert second.critique.passed and second.keyframe.prompt == revised
-    assert first.voice.path == second.voice.path  # only the keyframe (and its clip) redone
+    assert reviewed[0].take.keyframe == second.keyframe
+    assert reviewed[0].take.motion.prompt.endswith(revised)  # only the approved one animated
     assert len(server.requests) == len(manifest.plan.shots) + 1

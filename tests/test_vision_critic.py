@@ -90,13 +90,21 @@ def shot(**update: Any) -> Shot:
 
 
 def review(vc: VisionCritic, media: dict[str, Path], keyframe: str = "keyframe", **kw: Any) -> Any:
-    return vc.review(
-        kw.pop("shot", None) or shot(),
-        keyframe=media[keyframe],
+    """The vision review happens on the keyframe, before the clip is paid for."""
+    return vc.review_keyframe(kw.pop("shot", None) or shot(), keyframe=media[keyframe])
+
+
+def test_finished_take_gets_objective_checks_only(
+    server: FakeOpenAI, media: dict[str, Path]
+) -> None:
+    verdict_ = critic(server).review(
+        shot(),
+        keyframe=media["keyframe"],
         motion=media["motion"],
         voice=media["voice"],
         duration=1.0,
     )
+    assert verdict_.passed and not server.requests
 
 
 def verdict(score: float, **extra: Any) -> dict[str, Any]:

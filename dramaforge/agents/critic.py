@@ -29,6 +29,10 @@ class Reviewer(Protocol):
         """The same reviewer, told the episode's characters and look."""
         ...
 
+    def review_keyframe(self, shot: Shot, *, keyframe: Path) -> Critique:
+        """Judge the keyframe alone, before it is sent to the (far dearer) video model."""
+        ...
+
     def review(
         self,
         shot: Shot,
@@ -54,6 +58,18 @@ class Critic:
 
     def with_bible(self, bible: StyleBible) -> Critic:
         return self  # objective checks need no cast or look
+
+    def review_keyframe(self, shot: Shot, *, keyframe: Path) -> Critique:
+        issues = self._keyframe(keyframe)
+        if issues:
+            return Critique(
+                passed=False,
+                score=0.0,
+                issues=issues,
+                stage_at_fault="keyframe",
+                reviewer=self.name,
+            )
+        return Critique(passed=True, score=1.0, reviewer=self.name)
 
     def review(
         self,

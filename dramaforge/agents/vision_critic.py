@@ -102,11 +102,17 @@ class VisionCritic:
         duration: float,
         cues: list[Cue] | None = None,
     ) -> Critique:
-        checked = self.heuristic.review(
+        # The keyframe had its vision review before it was animated (review_keyframe);
+        # the finished take only needs the objective checks.
+        return self.heuristic.review(
             shot, keyframe=keyframe, motion=motion, voice=voice, duration=duration, cues=cues
         )
+
+    def review_keyframe(self, shot: Shot, *, keyframe: Path) -> Critique:
+        """Cheap checks, then the vision model, before any money goes to the video model."""
+        checked = self.heuristic.review_keyframe(shot, keyframe=keyframe)
         if not checked.passed:
-            return checked  # spend money last: a broken take needs no opinion
+            return checked  # spend money last: a broken keyframe needs no opinion
         verdict, problem = self._ask(shot, keyframe)
         if verdict is None:
             note = f"vision review unavailable ({problem}); heuristic checks only"

@@ -1,7 +1,8 @@
 """Wiring only: the graph as drawn in DESIGN.md.
 
 ingest -> direct -> bible -> shot (one per shot, via Send) -> score -> assemble -> review
-shot:   voice -> keyframe -> motion -> critic -> (voice | keyframe | motion | done)
+shot:   voice -> keyframe -> inspect -> (keyframe | motion) -> critic
+        critic -> (voice | keyframe | motion | done)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from langgraph.graph.state import CompiledStateGraph
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.nodes import shot as shot_nodes
 from dramaforge.graph.nodes.assemble import assemble
+from dramaforge.graph.nodes.inspect import inspect
 from dramaforge.graph.nodes.prepare import bible, direct, fan_out, ingest
 from dramaforge.graph.nodes.review import review
 from dramaforge.graph.nodes.score import score
@@ -25,11 +27,12 @@ def build_shot_graph() -> CompiledStateGraph[ShotState, RenderContext, ShotInput
     )
     g.add_node("voice", shot_nodes.voice)
     g.add_node("keyframe", shot_nodes.keyframe)
+    g.add_node("inspect", inspect)
     g.add_node("motion", shot_nodes.motion)
     g.add_node("critic", shot_nodes.critic)
     g.add_edge(START, "voice")
     g.add_edge("voice", "keyframe")
-    g.add_edge("keyframe", "motion")
+    g.add_edge("keyframe", "inspect")
     g.add_edge("motion", "critic")
     return g.compile(name="shot")
 

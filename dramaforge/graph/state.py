@@ -16,6 +16,7 @@ from dramaforge.schema import (
     Critique,
     Cue,
     Episode,
+    KeyframeReview,
     Language,
     Resolution,
     Script,
@@ -94,6 +95,7 @@ class ShotState(ShotInput, total=False):
     motion: Asset
     critique: Critique
     rejected: str | None
+    reviews: list[KeyframeReview]
     takes: list[Take]
     results: Annotated[dict[str, ShotResult], merge_results]
 
@@ -114,4 +116,5 @@ STATE_TYPES: list[type[BaseModel]] = [
     Critique,
     Cue,
     Episode,
+    KeyframeReview,
 ]

@@ -252,18 +252,24 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
         return Command(goto=back, update={"takes": takes, "tries": tries})
     chosen = best_take_index([t.critique.score for t in takes])
     result = ShotResult(
-        shot_id=shot.id, takes=takes, chosen=chosen, duration=takes[chosen].duration
+        shot_id=shot.id,
+        takes=takes,
+        chosen=chosen,
+        duration=takes[chosen].duration,
+        keyframe_reviews=state.get("reviews", []),
     )
     progress(shot.id, "critic", "done", passed=critique.passed, takes=len(takes))
     return Command(goto="__end__", update={"takes": takes, "results": {shot.id: result}})
 
 
 def _revised_prompt(state: ShotState) -> str | None:
-    takes = state.get("takes", [])
-    if not takes or _try(state, "keyframe") == 0:
+    """The reviewer's rewrite of the last rejected keyframe, if this is a retry of one."""
+    if _try(state, "keyframe") == 0:
         return None
-    last = takes[-1].critique
-    return last.revised_prompt if last.stage_at_fault == "keyframe" else None
+    verdicts = [r.critique for r in state.get("reviews", [])]
+    verdicts += [t.critique for t in state.get("takes", [])]
+    failed = [c for c in verdicts if c.stage_at_fault == "keyframe" and c.revised_prompt]
+    return failed[-1].revised_prompt if failed else None
 
 
 def _rejected(reason: str | None) -> Critique | None:

@@ -1,0 +1,41 @@
+"""inspect: the keyframe is judged before it is animated, because video costs the most.
+
+A rejected keyframe goes back to the keyframe stage, with the reviewer's revised prompt, up to
+``max_takes`` times; the best-scoring keyframe then moves on. Every verdict is kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from dramaforge.graph.context import RenderContext
+from dramaforge.graph.progress import shot_event
+from dramaforge.graph.state import ShotState
+from dramaforge.schema import KeyframeReview
+
+Next = Literal["keyframe", "motion"]
+
+
+def inspect(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
+    ctx, shot, opts = runtime.context, state["shot"], state["options"]
+    if state.get("rejected"):  # a moderation placeholder: nothing to judge
+        return Command(goto="motion")
+    shot_event(shot.id, "inspect")
+    reviewer = ctx.critic.with_bible(state["bible"])
+    critique = reviewer.review_keyframe(shot, keyframe=Path(state["keyframe"].path))
+    reviews = [
+        *state.get("reviews", []),
+        KeyframeReview(keyframe=state["keyframe"], critique=critique),
+    ]
+    if not critique.passed and len(reviews) < opts.max_takes:
+        shot_event(shot.id, "inspect", "retry", fault="keyframe", issues=critique.issues)
+        tries = dict(state.get("tries", {}))
+        tries["keyframe"] = tries.get("keyframe", 0) + 1
+        return Command(goto="keyframe", update={"reviews": reviews, "tries": tries})
+    best = max(reversed(reviews), key=lambda r: r.critique.score)
+    shot_event(shot.id, "inspect", "done", passed=best.critique.passed)
+    return Command(goto="motion", update={"reviews": reviews, "keyframe": best.keyframe})
