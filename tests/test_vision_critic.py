@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from dramaforge.agents.openai_plugin import register
 from dramaforge.agents.vision_critic import VisionCritic
-from dramaforge.agents.vision_factory import register, vision_critic
+from dramaforge.agents.vision_factory import vision_critic
 from dramaforge.config import ProviderSettings, Settings
 from dramaforge.errors import ConfigError
 from dramaforge.schema import CharacterLook, Line, Shot, StyleBible, Voice

@@ -17,7 +17,6 @@ from pydantic import SecretStr
 
 from dramaforge.agents.llm_director import LLMDirector, StructuredOutput
 from dramaforge.errors import ConfigError
-from dramaforge.tools.registry import Registry
 
 NO_KEY = "sk-no-key-required"  # local servers ignore the key, but the client wants one
 
@@ -86,11 +85,3 @@ def is_local(base_url: str | None) -> bool:
     except ValueError:
         return False
     return address.is_loopback or address.is_private
-
-
-def register(registry: Registry) -> None:
-    """``openai:<model>``: the LLM director and the vision critic on any compatible endpoint."""
-    from dramaforge.agents.vision_factory import vision_critic
-
-    registry.add("director", "openai", openai_director)
-    registry.add("critic", "openai", vision_critic)

@@ -12,7 +12,6 @@ from typing import Any
 from dramaforge.agents.critic import Critic
 from dramaforge.agents.openai_factory import chat_client
 from dramaforge.agents.vision_critic import VisionCritic
-from dramaforge.tools.registry import Registry
 
 
 def vision_critic(model: str, settings: Any) -> VisionCritic:
@@ -33,8 +32,3 @@ def vision_critic(model: str, settings: Any) -> VisionCritic:
         endpoint=chat.endpoint,
         redact=chat.redact,
     )
-
-
-def register(registry: Registry) -> None:
-    """``openai:<model>``: the vision critic on any OpenAI-compatible endpoint."""
-    registry.add("critic", "openai", vision_critic)
