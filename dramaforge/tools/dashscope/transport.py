@@ -34,14 +34,19 @@ from tenacity import (
 from dramaforge.config import ProviderSettings
 from dramaforge.errors import ConfigError, ContentRejected, ProviderError
 from dramaforge.tools.base import TaskJournal
+from dramaforge.tools.dashscope.errors import (
+    MODERATION_CODES,
+    ExpiredResult,
+    TransientError,
+    map_error,
+    retry_after_of,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com"
 INTL_BASE_URL = "https://dashscope-intl.aliyuncs.com"
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"}
-MODERATION_CODES = {"DataInspectionFailed", "DataInspection", "IPInfringementSuspect"}
-NOT_RETRYABLE_CODES = {"InvalidParameter", "InvalidApiKey", "AccessDenied", "Arrearage"}
 # A submit's reply may be lost; these tasks were created at most this long before we sent.
 RECONCILE_SLACK = timedelta(minutes=2)
 
@@ -58,18 +63,6 @@ def api_root(base_url: str | None) -> str:
     if root.endswith("/api/v1"):
         return root
     return f"{root}/api/v1"
-
-
-class TransientError(ProviderError):
-    """Retryable failure of an idempotent call; ``retry_after`` from the server, if any."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message, retryable=True)
-        self.retry_after = retry_after
-
-
-class ExpiredResult(ProviderError):
-    """The result URL answered 403/404: it expired before we fetched it."""
 
 
 class _LostReply(Exception):
@@ -101,42 +94,6 @@ def _semaphore(root: str, model: str, size: int) -> threading.BoundedSemaphore:
 def _claim(task_id: str) -> None:
     with _CLAIMED_LOCK:
         _CLAIMED.add(task_id)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
-def _error_of(response: httpx.Response) -> tuple[str, str]:
-    try:
-        body = response.json()
-    except ValueError:
-        return "", response.text[:200]
-    if not isinstance(body, dict):
-        return "", str(body)[:200]
-    return str(body.get("code") or ""), str(body.get("message") or "")
-
-
-def map_error(response: httpx.Response, what: str) -> ProviderError:
-    """The exception for a non-2xx DashScope reply (never mentions the key)."""
-    code, message = _error_of(response)
-    status = response.status_code
-    text = f"DashScope {what}: HTTP {status} {code}: {message}".rstrip(": ")
-    if code in MODERATION_CODES or "inspection" in code.lower():
-        return ContentRejected(f"{text} (change the prompt or the keyframe)")
-    if status == 401 or code == "InvalidApiKey":
-        return ProviderError(f"{text} (check DASHSCOPE_API_KEY and the region's base_url)")
-    if status == 429 or status >= 500 or code.startswith("Throttling"):
-        return TransientError(text, retry_after=_retry_after(response))
-    if code in NOT_RETRYABLE_CODES or 400 <= status < 500:
-        return ProviderError(text)
-    return TransientError(text)
 
 
 class Transport:
@@ -248,7 +205,7 @@ class Transport:
                 return response.json()
             err = map_error(response, what)
             if response.status_code == 429 and attempt < self.settings.max_retries:
-                delay = _retry_after(response)
+                delay = retry_after_of(response)
                 time.sleep(delay if delay is not None else self.settings.poll_interval * 2**attempt)
                 continue
             if response.status_code >= 500:
@@ -421,7 +378,7 @@ class Transport:
                 if response.status_code != 200:
                     raise TransientError(
                         f"DashScope {what}: download HTTP {response.status_code}",
-                        retry_after=_retry_after(response),
+                        retry_after=retry_after_of(response),
                     )
                 expected = response.headers.get("Content-Length")
                 written = 0

@@ -1,0 +1,59 @@
+"""DashScope error replies mapped to dramaforge's exceptions; keys never appear in them."""
+
+from __future__ import annotations
+
+import httpx
+
+from dramaforge.errors import ContentRejected, ProviderError
+
+MODERATION_CODES = {"DataInspectionFailed", "DataInspection", "IPInfringementSuspect"}
+NOT_RETRYABLE_CODES = {"InvalidParameter", "InvalidApiKey", "AccessDenied", "Arrearage"}
+
+
+class TransientError(ProviderError):
+    """Retryable failure of an idempotent call; ``retry_after`` from the server, if any."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message, retryable=True)
+        self.retry_after = retry_after
+
+
+class ExpiredResult(ProviderError):
+    """The result URL answered 403/404: it expired before we fetched it."""
+
+
+def retry_after_of(response: httpx.Response) -> float | None:
+    """Seconds the server asked us to wait (Retry-After), if it said."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _error_of(response: httpx.Response) -> tuple[str, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        return "", response.text[:200]
+    if not isinstance(body, dict):
+        return "", str(body)[:200]
+    return str(body.get("code") or ""), str(body.get("message") or "")
+
+
+def map_error(response: httpx.Response, what: str) -> ProviderError:
+    """The exception for a non-2xx DashScope reply (never mentions the key)."""
+    code, message = _error_of(response)
+    status = response.status_code
+    text = f"DashScope {what}: HTTP {status} {code}: {message}".rstrip(": ")
+    if code in MODERATION_CODES or "inspection" in code.lower():
+        return ContentRejected(f"{text} (change the prompt or the keyframe)")
+    if status == 401 or code == "InvalidApiKey":
+        return ProviderError(f"{text} (check DASHSCOPE_API_KEY and the region's base_url)")
+    if status == 429 or status >= 500 or code.startswith("Throttling"):
+        return TransientError(text, retry_after=retry_after_of(response))
+    if code in NOT_RETRYABLE_CODES or 400 <= status < 500:
+        return ProviderError(text)
+    return TransientError(text)
