@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
 from PIL import Image, ImageStat, UnidentifiedImageError
 
 from dramaforge.errors import AssemblyError
 from dramaforge.schema import Critique, Cue, Shot, Stage, StyleBible
-from dramaforge.tools.media.analysis import read_audio, video_stats
+from dramaforge.tools.media.analysis import clipped_fraction, read_audio, rms_dbfs, video_stats
 from dramaforge.tools.media.probe import probe
 
 
@@ -112,10 +111,10 @@ class Critic:
             if not any(ch.isalnum() for ch in cue.text):
                 continue  # a beat of silence ("……") is meant to be silent
             window = samples[:, int(cue.start * rate) : int(cue.end * rate)]
-            level = _dbfs(window)
+            level = rms_dbfs(window)
             if level < self.silent_dbfs:
                 issues.append(f"line {n} is silent ({level:.0f} dBFS): {cue.text[:20]}")
-        clipped = float(np.mean(np.abs(samples) >= 0.999)) if samples.size else 0.0
+        clipped = clipped_fraction(samples)
         if clipped > self.max_clipped:
             issues.append(f"voice clips on {clipped:.2%} of samples")
         return issues
@@ -144,12 +143,6 @@ class Critic:
         elif stats.motion < self.frozen_diff:
             issues.append(f"clip is frozen (mean frame change {stats.motion:.3f})")
         return issues
-
-
-def _dbfs(samples: np.ndarray) -> float:
-    if samples.size == 0:
-        return -120.0
-    return float(20 * np.log10(max(float(np.sqrt(np.mean(np.square(samples)))), 1e-6)))
 
 
 def best_take_index(scores: list[float]) -> int:

@@ -123,16 +123,25 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
     return data, rate
 
 
+def _db(level: float) -> float:
+    return float(20 * np.log10(max(level, 1e-6)))
+
+
+def rms_dbfs(samples: np.ndarray) -> float:
+    """RMS level of float samples in dBFS (-120 for no samples)."""
+    return _db(float(np.sqrt(np.mean(np.square(samples))))) if samples.size else -120.0
+
+
+def clipped_fraction(samples: np.ndarray) -> float:
+    """Share of samples at full scale."""
+    return float(np.mean(np.abs(samples) >= 0.999)) if samples.size else 0.0
+
+
 def audio_stats(path: Path) -> AudioStats:
     data, rate = read_audio(path)
-    n = data.shape[1]
-    if n == 0:
-        return AudioStats(duration=0.0, rms_dbfs=-120.0, peak_dbfs=-120.0, clipped_fraction=0.0)
-    rms = float(np.sqrt(np.mean(np.square(data))))
-    peak = float(np.max(np.abs(data)))
     return AudioStats(
-        duration=n / rate,
-        rms_dbfs=20 * np.log10(max(rms, 1e-6)),
-        peak_dbfs=20 * np.log10(max(peak, 1e-6)),
-        clipped_fraction=float(np.mean(np.abs(data) >= 0.999)),
+        duration=data.shape[1] / rate if rate else 0.0,
+        rms_dbfs=rms_dbfs(data),
+        peak_dbfs=_db(float(np.max(np.abs(data)))) if data.size else -120.0,
+        clipped_fraction=clipped_fraction(data),
     )

@@ -55,20 +55,12 @@ class AssetStore:
         key = content_key(stage, backend, payload)
         target = self.path(stage, key, ext)
         meta_path = target.with_suffix(".json")
+        stored = Asset(
+            path=str(target), stage=stage, key=key, backend=backend, seed=seed, prompt=prompt
+        )
         if target.exists() and meta_path.exists():
             generated = Generated.model_validate_json(meta_path.read_text())
-            asset = Asset(
-                path=str(target),
-                stage=stage,
-                key=key,
-                backend=backend,
-                seed=seed,
-                prompt=prompt,
-                cost=0.0,
-                seconds=0.0,
-                cached=True,
-            )
-            return asset, generated
+            return stored.model_copy(update={"cached": True}), generated
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.tmp.{ext}")
         started = time.perf_counter()
@@ -80,18 +72,8 @@ class AssetStore:
             tmp.unlink(missing_ok=True)
         atomic_write(meta_path, generated.model_dump_json())
         journal.forget()
-        asset = Asset(
-            path=str(target),
-            stage=stage,
-            key=key,
-            backend=backend,
-            seed=seed,
-            prompt=prompt,
-            cost=generated.cost,
-            seconds=round(time.perf_counter() - started, 3),
-            cached=False,
-        )
-        return asset, generated
+        made = {"cost": generated.cost, "seconds": round(time.perf_counter() - started, 3)}
+        return stored.model_copy(update=made), generated
 
 
 class FileJournal:
