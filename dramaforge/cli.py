@@ -20,8 +20,9 @@ from dramaforge.cost import estimate
 from dramaforge.doctor import run_checks, settings_report
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.context import build_context
-from dramaforge.graph.run import Event, plan_script, render_episode
+from dramaforge.graph.run import plan_script, render_episode
 from dramaforge.schema import Aspect, Language, Resolution
+from dramaforge.session import Event
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Script in, finished short drama out."

@@ -23,6 +23,12 @@ class ScriptError(DramaforgeError):
         self.line = line
 
 
+class EditError(DramaforgeError):
+    """An edit to a plan, a bible or a take that cannot be applied; nothing was changed."""
+
+    exit_code = 2
+
+
 class ConfigError(DramaforgeError):
     """Settings or a backend name are wrong, or a required local component is missing."""
 

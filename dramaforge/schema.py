@@ -100,6 +100,8 @@ class Shot(BaseModel):
     music: str | None = None
     mood: str = "neutral"
     time_of_day: str = ""
+    revision: int = 0
+    """Bumped by "redo this shot": a new keyframe and clip for an otherwise unchanged shot."""
 
 
 class ShotPlan(BaseModel):
@@ -189,6 +191,8 @@ class Take(BaseModel):
     cues: list[Cue] = Field(default_factory=list)
     duration: float
     critique: Critique
+    shot: Shot | None = None
+    """The shot as planned when this take was made; restoring the take restores it."""
 
 
 class KeyframeReview(BaseModel):
@@ -204,6 +208,9 @@ class ShotResult(BaseModel):
     chosen: int
     duration: float
     keyframe_reviews: list[KeyframeReview] = Field(default_factory=list)
+    spec: str = ""
+    """Fingerprint of the shot (and its characters' looks and voices) this result renders;
+    a shot whose fingerprint changed is rendered again, its earlier takes kept."""
 
     @property
     def take(self) -> Take:
@@ -235,3 +242,5 @@ class Manifest(BaseModel):
     episode: Episode
     total_cost: float = 0.0
     timings: dict[str, float] = Field(default_factory=dict)
+    thread: str = ""
+    """The checkpoint thread of this render: ``rerender`` and ``chat --resume`` continue it."""

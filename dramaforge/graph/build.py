@@ -1,6 +1,7 @@
 """Wiring only: the graph as drawn in DESIGN.md.
 
-ingest -> direct -> bible -> shot (one per shot, via Send) -> score -> assemble -> review
+ingest -> direct -> bible -> approve -> shot (one per shot to render, via Send) -> score
+       -> assemble -> review          (approve interrupts only when a person is directing)
 shot:   voice -> keyframe -> inspect -> (keyframe | motion) -> critic
         critic -> (voice | keyframe | motion | done)
 """
@@ -15,7 +16,7 @@ from dramaforge.graph.context import RenderContext
 from dramaforge.graph.nodes import shot as shot_nodes
 from dramaforge.graph.nodes.assemble import assemble
 from dramaforge.graph.nodes.inspect import inspect
-from dramaforge.graph.nodes.prepare import bible, direct, fan_out, ingest
+from dramaforge.graph.nodes.prepare import approve, bible, direct, fan_out, ingest
 from dramaforge.graph.nodes.review import review
 from dramaforge.graph.nodes.score import score
 from dramaforge.graph.state import EpisodeState, InputState, ShotInput, ShotOutput, ShotState
@@ -44,6 +45,7 @@ def build_graph(
     g.add_node("ingest", ingest)
     g.add_node("direct", direct)
     g.add_node("bible", bible)
+    g.add_node("approve", approve)
     g.add_node("shot", build_shot_graph())
     g.add_node("score", score)
     g.add_node("assemble", assemble)
@@ -51,7 +53,8 @@ def build_graph(
     g.add_edge(START, "ingest")
     g.add_edge("ingest", "direct")
     g.add_edge("direct", "bible")
-    g.add_conditional_edges("bible", fan_out, ["shot"])
+    g.add_edge("bible", "approve")
+    g.add_conditional_edges("approve", fan_out, ["shot", "score"])
     g.add_edge("shot", "score")
     g.add_edge("score", "assemble")
     g.add_edge("assemble", "review")

@@ -7,23 +7,21 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from dramaforge.config import Settings, frame_size
-from dramaforge.errors import DramaforgeError
+from dramaforge.errors import DramaforgeError, EditError
 from dramaforge.graph.build import build_graph
 from dramaforge.graph.checkpoint import open_checkpointer
-from dramaforge.graph.context import RenderContext, build_context
-from dramaforge.graph.state import InputState, RenderOptions
+from dramaforge.graph.context import RenderContext
+from dramaforge.graph.state import RenderOptions
 from dramaforge.schema import Manifest, Script, ShotPlan
 from dramaforge.script import load_script
-
-Event = dict[str, Any]
+from dramaforge.session import Event, Session, open_session
 
 
 def episode_name(script_path: Path) -> str:
@@ -74,6 +72,63 @@ def plan_script(
     return script, context.director.direct(script)
 
 
+@contextmanager
+def session_for(
+    script_path: Path,
+    out: Path,
+    settings: Settings,
+    *,
+    approve: bool = False,
+    series: str | None = None,
+    context: RenderContext | None = None,
+    checkpointer: SqliteSaver | None = None,
+) -> Iterator[Session]:
+    """The session of ``script_path`` rendered into ``out`` with these settings."""
+    if not script_path.is_file():
+        raise DramaforgeError(f"{script_path}: no such file")
+    options = make_options(script_path, out, settings, series).model_copy(
+        update={"approve": approve}
+    )
+    tid = thread_id(script_path, options)
+    with open_session(
+        script_path, options, tid, settings, context=context, checkpointer=checkpointer
+    ) as session:
+        yield session
+
+
+@contextmanager
+def episode_session(
+    episode_dir: Path, settings: Settings, *, context: RenderContext | None = None
+) -> Iterator[Session]:
+    """The session that rendered ``episode_dir`` (found through its manifest), to edit it."""
+    manifest_path = episode_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise DramaforgeError(f"{episode_dir}: no manifest.json here; render the episode first")
+    manifest = Manifest.model_validate_json(manifest_path.read_text(encoding="utf-8"))
+    if not manifest.thread:
+        raise DramaforgeError(f"{episode_dir} was rendered by an older version; render it again")
+    root = settings.state_root(episode_dir.resolve().parent)
+    saver = open_checkpointer(root)
+    try:
+        values = build_graph(saver).get_state({"configurable": {"thread_id": manifest.thread}})
+        options: RenderOptions | None = values.values.get("options")
+        if options is None:
+            raise DramaforgeError(
+                f"{episode_dir}: its render state is gone from {root}; render the episode again"
+            )
+        with open_session(
+            Path(manifest.script),
+            options,
+            manifest.thread,
+            settings,
+            context=context,
+            checkpointer=saver,
+        ) as session:
+            yield session
+    finally:
+        saver.conn.close()
+
+
 def render_episode(
     script_path: Path,
     out: Path,
@@ -95,42 +150,39 @@ def render_episode(
     Episodes rendered side by side share one ``checkpointer`` (one SQLite connection: two
     connections writing one file fail with "database is locked" instead of waiting).
     """
-    if not script_path.is_file():
-        raise DramaforgeError(f"{script_path}: no such file")
-    options = make_options(script_path, out, settings, series)
-    root = settings.state_root(out)
-    ctx = context or build_context(settings, root)
-    saver = checkpointer or open_checkpointer(root)
-    try:
-        graph = build_graph(saver)
-        tid = thread_id(script_path, options)
-        config: RunnableConfig = {
-            "configurable": {"thread_id": tid},
-            # A running shot subgraph holds one executor slot itself and one for its current
-            # stage, so N shots at once need 2N slots (N would deadlock at N=1).
-            "max_concurrency": 2 * settings.render.concurrency,
-        }
-        snapshot = graph.get_state(config)
-        done = snapshot.values.get("manifest") if not snapshot.next else None
-        if skip_done and done and Path(done).is_file():
-            return Manifest.model_validate_json(Path(done).read_text(encoding="utf-8"))
-        if resume and snapshot.next:
-            payload: InputState | None = None
+    with session_for(
+        script_path, out, settings, series=series, context=context, checkpointer=checkpointer
+    ) as session:
+        status = session.status()
+        done = session.manifest() if status == "done" else None
+        if skip_done and done is not None:
+            return done
+        if not (resume and status == "interrupted") and status != "new":
+            session.reset()
+        return session.render(on_event)
+
+
+def rerender_shot(
+    episode_dir: Path,
+    settings: Settings,
+    shot: str | int,
+    *,
+    prompt: str | None = None,
+    take: int | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> Manifest:
+    """Redo one shot of a rendered episode and re-assemble it; every other shot is reused.
+
+    ``take`` restores an earlier take (nothing is generated), ``prompt`` replaces the shot's
+    visual prompt, neither asks for a fresh take of the shot as it is.
+    """
+    with episode_session(episode_dir, settings) as session:
+        if take is not None and prompt is not None:
+            raise EditError("give --prompt or --take, not both")
+        if take is not None:
+            session.restore(shot, take)
+        elif prompt is not None:
+            session.edit(shot, "prompt", prompt)
         else:
-            if snapshot.values:
-                saver.delete_thread(tid)
-            payload = InputState(script_path=str(script_path.resolve()), options=options)
-        for _ns, mode, chunk in graph.stream(
-            payload, config, context=ctx, stream_mode=["custom", "updates"], subgraphs=True
-        ):
-            if mode == "custom" and on_event is not None and isinstance(chunk, dict):
-                on_event(chunk)
-        final = graph.get_state(config).values
-    finally:
-        if checkpointer is None:
-            saver.conn.close()
-    if "manifest" not in final:
-        raise DramaforgeError(
-            "the render stopped before the episode was assembled; run again with --resume"
-        )
-    return Manifest.model_validate_json(Path(final["manifest"]).read_text(encoding="utf-8"))
+            session.redo(shot)
+        return session.render(on_event)

@@ -48,6 +48,8 @@ class RenderOptions(BaseModel):
     series: str | None = None
     series_file: str | None = None
     """Series bible (JSON) shared by every episode of ``series``."""
+    approve: bool = False
+    """Stop after planning until a person approves (chat); batch and render never stop."""
 
     @property
     def episode_dir(self) -> str:
@@ -84,6 +86,9 @@ class ShotInput(TypedDict):
     bible: StyleBible
     options: RenderOptions
     language: Language
+    spec: str
+    previous: list[Take]
+    """Takes of earlier versions of this shot: kept, numbered before the new ones."""
 
 
 class ShotState(ShotInput, total=False):

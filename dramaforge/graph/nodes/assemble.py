@@ -25,7 +25,7 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
     build.mkdir(parents=True, exist_ok=True)
     stage_event("assemble", "start")
     placed = timeline(plan.shots, {sid: r.duration for sid, r in results.items()})
-    total = sum(r.duration for r in results.values())
+    total = sum(results[shot.id].duration for shot, _ in placed)
 
     clips: list[Path] = []
     voices: list[tuple[Path, float]] = []

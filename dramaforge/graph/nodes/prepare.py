@@ -1,17 +1,21 @@
-"""ingest -> direct -> bible, and the fan-out of one shot subgraph per shot."""
+"""ingest -> direct -> bible -> approve, and the fan-out of one shot subgraph per shot."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from typing import Any
 
 from langgraph.runtime import Runtime
-from langgraph.types import Send
+from langgraph.types import Send, interrupt
 
 from dramaforge.agents import series
 from dramaforge.agents.bible import build_bible
+from dramaforge.cost import estimate
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState
+from dramaforge.schema import Shot, ShotPlan, StyleBible
 from dramaforge.script import load_script
 
 
@@ -45,10 +49,62 @@ def bible(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, obj
     return {"bible": made}
 
 
-def fan_out(state: EpisodeState) -> list[Send]:
-    """One shot subgraph per shot; shots already rendered in this run are not sent again."""
-    done = state.get("results", {})
+def shot_spec(shot: Shot, bible: StyleBible) -> str:
+    """Fingerprint of everything a shot's render depends on: the shot and its people's looks
+    and voices (plus the narrator's). Equal fingerprints mean the result can be reused."""
+    people = [bible.characters[n] for n in sorted(shot.characters) if n in bible.characters]
+    speakers = {ln.speaker for ln in shot.lines if ln.speaker in bible.characters}
+    h = hashlib.sha256(shot.model_dump_json().encode())
+    for look in people + [bible.characters[n] for n in sorted(s for s in speakers if s)]:
+        h.update(look.model_dump_json().encode())
+    h.update(bible.narrator.model_dump_json().encode())
+    h.update(f"{bible.look}|{bible.palette}|{bible.era}|{bible.seed}".encode())
+    return h.hexdigest()[:16]
+
+
+def pending(state: EpisodeState) -> list[Shot]:
+    """Shots with no result yet, or whose result was made for a different version of them."""
+    done, bible = state.get("results", {}), state["bible"]
     return [
+        s for s in state["plan"].shots if s.id not in done or done[s.id].spec != shot_spec(s, bible)
+    ]
+
+
+def approve(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
+    """Interactive runs stop here with the plan and its cost until a person approves.
+
+    The resume value is ``"approve"`` or a dict with an edited ``plan`` and/or ``bible``;
+    the plan shown is whatever the state holds, so edits made with ``update_state`` before
+    approving are what gets rendered. Nothing before ``interrupt()`` has side effects.
+    """
+    if not state["options"].approve:
+        return {}
+    todo = pending(state)
+    cost = estimate(ShotPlan(title="", language="zh", shots=todo), runtime.context.settings)
+    answer: Any = interrupt(
+        {
+            "episode": state["options"].episode,
+            "shots": len(state["plan"].shots),
+            "to_render": [s.id for s in todo],
+            "estimate": cost.model_dump(),
+            "plan": state["plan"].model_dump(mode="json"),
+        }
+    )
+    update: dict[str, object] = {}
+    if isinstance(answer, dict):
+        if answer.get("plan") is not None:
+            update["plan"] = ShotPlan.model_validate(answer["plan"])
+        if answer.get("bible") is not None:
+            update["bible"] = StyleBible.model_validate(answer["bible"])
+    stage_event("approve", "done", to_render=len(todo))
+    return update
+
+
+def fan_out(state: EpisodeState) -> list[Send] | str:
+    """One shot subgraph per shot to render; a re-rendered shot carries its earlier takes.
+    With nothing to render (a restored take, a reordered plan) it goes straight to ``score``."""
+    done = state.get("results", {})
+    sends = [
         Send(
             "shot",
             {
@@ -56,8 +112,10 @@ def fan_out(state: EpisodeState) -> list[Send]:
                 "bible": state["bible"],
                 "options": state["options"],
                 "language": state["script"].language,
+                "spec": shot_spec(shot, state["bible"]),
+                "previous": done[shot.id].takes if shot.id in done else [],
             },
         )
-        for shot in state["plan"].shots
-        if shot.id not in done
+        for shot in pending(state)
     ]
+    return sends or "score"

@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from dramaforge.errors import AssemblyError
@@ -60,6 +61,7 @@ def review(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
         episode=episode.model_copy(update={"duration": info.duration}),
         total_cost=round(sum(a.cost for a in assets + state.get("score", [])), 4),
         timings={"generation_seconds": round(sum(a.seconds for a in assets), 2)},
+        thread=str(get_config()["configurable"].get("thread_id", "")),
     )
     path = episode_dir / "manifest.json"
     atomic_write(path, manifest.model_dump_json(indent=2))

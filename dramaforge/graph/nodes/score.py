@@ -33,7 +33,7 @@ def score(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, obj
     ctx, plan = runtime.context, state["plan"]
     durations = {sid: r.duration for sid, r in state["results"].items()}
     placed = timeline(plan.shots, durations)
-    total = sum(durations.values())
+    total = sum(durations[shot.id] for shot, _ in placed)
     title = state["script"].title
     layers: list[tuple[Path, float]] = []
     gains: list[float] = []

@@ -121,7 +121,14 @@ def keyframe(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, obj
         prompt=shot_prompt(shot, bible, state["language"]),
         width=_even(opts.width * CANVAS),
         height=_even(opts.height * CANVAS),
-        seed=(bible.seed + focus_seed + shot.index + 1000 * _try(state, "keyframe")) % 2**31,
+        seed=(
+            bible.seed
+            + focus_seed
+            + shot.index
+            + 1000 * _try(state, "keyframe")
+            + 100_003 * shot.revision
+        )
+        % 2**31,
         framing=shot.framing,
         scene_heading=shot.scene_heading,
         time_of_day=shot.time_of_day,
@@ -231,16 +238,18 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
         duration=state["duration"],
         cues=state["cues"],
     )
+    previous = state.get("previous", [])
     takes = [
         *state.get("takes", []),
         Take(
-            number=len(state.get("takes", [])) + 1,
+            number=len(previous) + len(state.get("takes", [])) + 1,
             keyframe=key,
             motion=clip,
             voice=voice_asset,
             cues=state["cues"],
             duration=state["duration"],
             critique=critique,
+            shot=shot,
         ),
     ]
     stage = critique.stage_at_fault
@@ -253,10 +262,11 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
     chosen = best_take_index([t.critique.score for t in takes])
     result = ShotResult(
         shot_id=shot.id,
-        takes=takes,
-        chosen=chosen,
+        takes=[*previous, *takes],
+        chosen=len(previous) + chosen,
         duration=takes[chosen].duration,
         keyframe_reviews=state.get("reviews", []),
+        spec=state["spec"],
     )
     progress(shot.id, "critic", "done", passed=critique.passed, takes=len(takes))
     return Command(goto="__end__", update={"takes": takes, "results": {shot.id: result}})

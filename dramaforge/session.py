@@ -1,0 +1,247 @@
+"""One episode's directing session: plan, edit, approve, render, redo — over one graph thread.
+
+Chat, ``rerender``, the MCP server and the LangChain tools all act through a ``Session``; plain
+``render`` and ``batch`` use it too, without the approval stop. State lives in the graph's
+checkpoint thread, never in the session object: every edit is written to the thread at once
+(``update_state`` as if the bible stage made it), so leaving and coming back loses nothing,
+and the next render re-renders exactly the shots whose fingerprint changed (``pending``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+
+from dramaforge import edits
+from dramaforge.config import Settings
+from dramaforge.cost import Estimate, estimate
+from dramaforge.errors import DramaforgeError, EditError
+from dramaforge.graph.build import build_graph
+from dramaforge.graph.checkpoint import open_checkpointer
+from dramaforge.graph.context import RenderContext, build_context
+from dramaforge.graph.nodes.prepare import pending, shot_spec
+from dramaforge.graph.state import EpisodeState, InputState, RenderOptions
+from dramaforge.schema import Manifest, Shot, ShotPlan, ShotResult, StyleBible, Take
+
+Event = dict[str, Any]
+Status = Literal["new", "awaiting_approval", "interrupted", "done"]
+Graph = CompiledStateGraph[EpisodeState, RenderContext, InputState, EpisodeState]
+
+
+@dataclass
+class Session:
+    script_path: Path
+    options: RenderOptions
+    thread: str
+    settings: Settings
+    context: RenderContext
+    saver: SqliteSaver
+    graph: Graph
+
+    @property
+    def config(self) -> RunnableConfig:
+        return {
+            "configurable": {"thread_id": self.thread},
+            # A running shot subgraph holds one executor slot itself and one for its current
+            # stage, so N shots at once need 2N slots (N would deadlock at N=1).
+            "max_concurrency": 2 * self.settings.render.concurrency,
+        }
+
+    @property
+    def episode_dir(self) -> Path:
+        return Path(self.options.episode_dir)
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def values(self) -> dict[str, Any]:
+        return dict(self.graph.get_state(self.config).values)
+
+    def status(self) -> Status:
+        snap = self.graph.get_state(self.config)
+        if not snap.values:
+            return "new"
+        if snap.next == ("approve",) and self.options.approve:
+            return "awaiting_approval"
+        return "interrupted" if snap.next else "done"
+
+    def plan(self) -> ShotPlan:
+        """The current plan; a new interactive session is planned first (nothing is paid)."""
+        values = self._planned()
+        plan: ShotPlan = values["plan"]
+        return plan
+
+    def bible(self) -> StyleBible:
+        bible: StyleBible = self._planned()["bible"]
+        return bible
+
+    def results(self) -> dict[str, ShotResult]:
+        results: dict[str, ShotResult] = self.values().get("results", {})
+        return results
+
+    def to_render(self) -> list[Shot]:
+        """Shots the next render will make: new, edited, or redone."""
+        return pending(self._planned())  # type: ignore[arg-type]
+
+    def estimate(self) -> Estimate:
+        """What the next render is expected to cost (only the shots it will make)."""
+        plan = self.plan()
+        return estimate(plan.model_copy(update={"shots": self.to_render()}), self.settings)
+
+    def manifest(self) -> Manifest | None:
+        path = self.values().get("manifest")
+        if self.status() != "done" or not path or not Path(path).is_file():
+            return None
+        return Manifest.model_validate_json(Path(path).read_text(encoding="utf-8"))
+
+    def takes(self, ref: str | int) -> tuple[Shot, ShotResult | None]:
+        """A shot and every take made of it so far (None before its first render)."""
+        plan = self.plan()
+        shot = plan.shots[edits.find(plan, ref)]
+        return shot, self.results().get(shot.id)
+
+    # ---- editing -------------------------------------------------------------------------
+
+    def edit(self, ref: str | int, field: str, value: Any) -> Shot:
+        plan = edits.edit_shot(self.plan(), ref, field, value)
+        self._save(plan=plan)
+        return plan.shots[edits.find(plan, ref)]
+
+    def redo(self, ref: str | int) -> Shot:
+        plan = edits.redo(self.plan(), ref)
+        self._save(plan=plan)
+        return plan.shots[edits.find(plan, ref)]
+
+    def remove(self, ref: str | int) -> None:
+        self._save(plan=edits.remove_shot(self.plan(), ref))
+
+    def move(self, ref: str | int, to: int) -> None:
+        self._save(plan=edits.move_shot(self.plan(), ref, to))
+
+    def add(self, after: str | int, prompt: str, **line: Any) -> Shot:
+        before = self.plan()
+        plan = edits.add_shot(before, after, prompt, **line)
+        self._save(plan=plan)
+        known = {s.id for s in before.shots}
+        return next(s for s in plan.shots if s.id not in known)
+
+    def set_voice(self, name: str, **voice: Any) -> None:
+        self._save(bible=edits.set_voice(self.bible(), name, **voice))
+
+    def set_look(self, name: str, description: str) -> None:
+        self._save(bible=edits.set_look(self.bible(), name, description))
+
+    def restore(self, ref: str | int, take: int) -> Take:
+        """Make take number ``take`` of a shot the one used again; nothing is regenerated."""
+        shot, result = self.takes(ref)
+        found = [i for i, t in enumerate(result.takes) if t.number == take] if result else []
+        if result is None or not found:
+            numbers = ", ".join(str(t.number) for t in result.takes) if result else "none yet"
+            raise EditError(f"shot {shot.id} has no take {take} (takes: {numbers})")
+        chosen = result.takes[found[0]]
+        if chosen.shot is None:
+            raise EditError(f"take {take} of {shot.id} was made before takes kept their shot")
+        plan = self.plan()
+        i = edits.find(plan, shot.id)
+        restored = chosen.shot.model_copy(update={"index": shot.index})
+        plan = plan.model_copy(update={"shots": [*plan.shots[:i], restored, *plan.shots[i + 1 :]]})
+        spec = shot_spec(restored, self.bible())
+        pinned = result.model_copy(
+            update={"chosen": found[0], "duration": chosen.duration, "spec": spec}
+        )
+        self._save(plan=plan, results={shot.id: pinned})
+        return chosen
+
+    def _save(self, **values: Any) -> None:
+        """Write edits to the thread as if the bible stage made them: approval comes next."""
+        self._planned()
+        self.graph.update_state(self.config, values, as_node="bible")
+
+    # ---- running -------------------------------------------------------------------------
+
+    def _planned(self) -> dict[str, Any]:
+        values = self.values()
+        if "plan" not in values or "bible" not in values:
+            if self.status() != "new":
+                raise DramaforgeError(
+                    "this session stopped before it was planned; run it again with --resume"
+                )
+            self._stream(InputState(script_path=str(self.script_path), options=self.options))
+            values = self.values()
+        return values
+
+    def render(self, on_event: Callable[[Event], None] | None = None) -> Manifest:
+        """Render what the plan needs (everything, or only what changed) and return the
+        manifest; a finished session with no edits returns its manifest as it is."""
+        status = self.status()
+        if status == "new":
+            payload: Any = InputState(script_path=str(self.script_path), options=self.options)
+            if self.options.approve:  # plan, then approve straight away
+                self._stream(payload, on_event)
+                payload = Command(resume="approve")
+        elif status == "awaiting_approval":
+            payload = Command(resume="approve")
+        elif status == "interrupted":
+            payload = None
+        else:
+            found = self.manifest()
+            if found is not None:
+                return found
+            payload = None
+        self._stream(payload, on_event)
+        found = self.manifest()
+        if found is None:
+            raise DramaforgeError(
+                "the render stopped before the episode was assembled; run again with --resume"
+            )
+        return found
+
+    def reset(self) -> None:
+        """Forget this thread (the asset cache keeps every file made)."""
+        self.saver.delete_thread(self.thread)
+
+    def _stream(self, payload: Any, on_event: Callable[[Event], None] | None = None) -> None:
+        for _ns, mode, chunk in self.graph.stream(
+            payload,
+            self.config,
+            context=self.context,
+            stream_mode=["custom", "updates"],
+            subgraphs=True,
+        ):
+            if mode == "custom" and on_event is not None and isinstance(chunk, dict):
+                on_event(chunk)
+
+
+@contextmanager
+def open_session(
+    script_path: Path,
+    options: RenderOptions,
+    thread: str,
+    settings: Settings,
+    *,
+    context: RenderContext | None = None,
+    checkpointer: SqliteSaver | None = None,
+) -> Iterator[Session]:
+    """A session on ``thread``; the checkpointer is closed on exit unless it was passed in."""
+    root = settings.state_root(Path(options.out_dir))
+    saver = checkpointer or open_checkpointer(root)
+    try:
+        yield Session(
+            script_path=script_path.resolve(),
+            options=options,
+            thread=thread,
+            settings=settings,
+            context=context or build_context(settings, root),
+            saver=saver,
+            graph=build_graph(saver),
+        )
+    finally:
+        if checkpointer is None:
+            saver.conn.close()
