@@ -1,28 +1,30 @@
-"""The command line: render, plan, doctor. Errors become one clear line and an exit code."""
+"""The command line: render, plan, chat, rerender, batch, doctor.
+
+Errors become one clear line and an exit code."""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dramaforge.batch import BatchReport, run_batch
+from dramaforge.chat import Chat
 from dramaforge.config import Settings
 from dramaforge.cost import estimate
 from dramaforge.doctor import run_checks, settings_report
+from dramaforge.edits import find
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.context import build_context
-from dramaforge.graph.run import plan_script, render_episode
+from dramaforge.graph.run import plan_script, render_episode, rerender_shot, session_for
 from dramaforge.schema import Aspect, Language, Resolution
-from dramaforge.session import Event
+from dramaforge.views import cost_lines, plan_table, progress
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Script in, finished short drama out."
@@ -69,42 +71,6 @@ def _guard(fn: Callable[[], T]) -> T:
         raise typer.Exit(130) from None
 
 
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[Event], None]]:
-    """One line per shot showing its current stage, plus the episode-level stages."""
-    if not enabled:
-        yield lambda _e: None
-        return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        shots: dict[str, TaskID] = {}
-        steps = {"voice": 1, "keyframe": 2, "motion": 3, "critic": 4}
-        episode = bar.add_task("episode: reading script", total=None)
-
-        def on_event(e: Event) -> None:
-            sid = e.get("shot")
-            if sid is None:
-                bar.update(episode, description=f"episode: {e['stage']} {e['status']}")
-                return
-            if sid not in shots:
-                shots[sid] = bar.add_task(sid, total=4)
-            note = e["status"] if e["status"] != "start" else "…"
-            if e["status"] == "retry":
-                note = f"retry {e.get('fault')}: {'; '.join(e.get('issues', []))}"
-            bar.update(
-                shots[sid],
-                description=f"{sid} {e['stage']} {note}",
-                completed=steps.get(e["stage"], 0) - (e["status"] == "start"),
-            )
-
-        yield on_event
-
-
 @app.command()
 def render(
     script: Annotated[
@@ -141,7 +107,7 @@ def render(
     )
 
     def run() -> None:
-        with _progress(not as_json and sys.stderr.isatty()) as on_event:
+        with progress(console, not as_json and sys.stderr.isatty()) as on_event:
             manifest = render_episode(script, out, settings, resume=resume, on_event=on_event)
         ep = manifest.episode
         if as_json:
@@ -190,38 +156,15 @@ def plan(
 
     def run() -> None:
         ctx = build_context(settings, Path(".dramaforge"))
-        parsed, shot_plan = plan_script(script, settings, ctx)
+        _, shot_plan = plan_script(script, settings, ctx)
         cost = estimate(shot_plan, settings)
         if as_json:
             data = json.loads(shot_plan.model_dump_json()) | {"estimate": cost.model_dump()}
             typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
             return
-        table = Table(
-            title=f"{shot_plan.title} — {len(shot_plan.shots)} shots, "
-            f"~{sum(s.duration for s in shot_plan.shots):.0f}s (estimated), "
-            f"estimated cost {cost.total:.2f}"
-        )
-        for col in ("shot", "framing", "camera", "secs", "lines", "sfx / music"):
-            table.add_column(col)
-        for s in shot_plan.shots:
-            narrator = "旁白" if parsed.language == "zh" else "VO"
-            lines = "\n".join(f"{ln.speaker or narrator}: {ln.text}" for ln in s.lines)
-            table.add_row(
-                s.id,
-                s.framing,
-                s.camera,
-                f"{s.duration:.1f}",
-                lines,
-                " / ".join([*s.sfx, *([s.music] if s.music else [])]),
-            )
-        out_console.print(table)
-        for spec, amount in cost.lines.items():
-            console.print(f"  {spec}: {amount:.2f}", highlight=False)
-        if cost.unpriced:
-            console.print(
-                f"[yellow]no price configured for {', '.join(cost.unpriced)}[/] "
-                "(add them under [prices] in dramaforge.toml)"
-            )
+        out_console.print(plan_table(shot_plan, cost))
+        for line in cost_lines(cost):
+            console.print(line, highlight=False)
 
     _guard(run)
 
@@ -264,6 +207,114 @@ def batch(
         out_console.print(table)
     if report.failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def chat(
+    script: Annotated[Path, typer.Argument(help="Script file.")],
+    out: OutOpt = Path("out"),
+    resume: Annotated[
+        bool, typer.Option(help="Continue the last conversation on this script.")
+    ] = False,
+    aspect: AspectOpt = None,
+    resolution: ResOpt = None,
+    lang: LangOpt = None,
+    max_takes: Annotated[int | None, typer.Option(help="Takes per shot before giving up.")] = None,
+    budget: BudgetOpt = None,
+    director: BackendOpt = None,
+    image: BackendOpt = None,
+    video: BackendOpt = None,
+    speech: BackendOpt = None,
+    critic: BackendOpt = None,
+) -> None:
+    """Direct SCRIPT in a conversation: see the plan and its cost, edit, approve, redo shots."""
+    settings = _settings(
+        budget=budget,
+        aspect=aspect,
+        resolution=resolution,
+        language=lang,
+        max_takes=max_takes,
+        backends={
+            "director": director,
+            "image": image,
+            "video": video,
+            "speech": speech,
+            "critic": critic,
+        },
+    )
+
+    def run() -> None:
+        with session_for(script, out, settings, approve=True) as session:
+            if not resume and session.status() != "new":
+                session.reset()
+            talk = Chat(
+                session,
+                out_console,
+                agent=None,
+                progress=lambda: progress(console, sys.stderr.isatty()),
+            )
+            talk.start()
+            talk.loop(_typed_lines())
+
+    _guard(run)
+
+
+def _typed_lines() -> Iterator[str]:
+    while True:
+        try:
+            yield out_console.input("[bold cyan]>[/] ")
+        except EOFError:
+            return
+
+
+@app.command()
+def rerender(
+    episode_dir: Annotated[Path, typer.Argument(help="A rendered episode folder (OUT/<name>).")],
+    shot: Annotated[str, typer.Option("--shot", help="Shot number (1-based) or id.")],
+    prompt: Annotated[str | None, typer.Option(help="New visual prompt for the shot.")] = None,
+    take: Annotated[
+        int | None, typer.Option(help="Use this earlier take again (nothing is generated).")
+    ] = None,
+    budget: BudgetOpt = None,
+    as_json: JsonOpt = False,
+    image: BackendOpt = None,
+    video: BackendOpt = None,
+    speech: BackendOpt = None,
+    critic: BackendOpt = None,
+) -> None:
+    """Redo one shot of a rendered episode (or restore an earlier take) and re-assemble it."""
+    settings = _settings(
+        budget=budget,
+        backends={"image": image, "video": video, "speech": speech, "critic": critic},
+    )
+
+    def run() -> None:
+        with progress(console, not as_json and sys.stderr.isatty()) as on_event:
+            manifest = rerender_shot(
+                episode_dir, settings, shot, prompt=prompt, take=take, on_event=on_event
+            )
+        chosen = manifest.shots[find(manifest.plan, shot)]
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {
+                        "episode": manifest.episode.path,
+                        "shot": chosen.shot_id,
+                        "take": chosen.take.number,
+                        "takes": len(chosen.takes),
+                        "cost": manifest.total_cost,
+                    }
+                )
+            )
+            return
+        console.print(
+            f"[green]done[/] {chosen.shot_id} now uses take {chosen.take.number} "
+            f"of {len(chosen.takes)}",
+            highlight=False,
+        )
+        out_console.print(manifest.episode.path, highlight=False)
+
+    _guard(run)
 
 
 @app.command()

@@ -1,0 +1,127 @@
+"""How plans, takes and progress look in a terminal (rich), shared by the CLI and chat."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dramaforge.cost import Estimate
+from dramaforge.schema import Shot, ShotPlan, ShotResult
+from dramaforge.session import Event
+
+
+def _clip(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def plan_table(
+    plan: ShotPlan,
+    cost: Estimate,
+    *,
+    results: dict[str, ShotResult] | None = None,
+    to_render: list[Shot] | None = None,
+) -> Table:
+    """The shot list: number, framing, camera, length, lines, sound, and (once rendered)
+    which take is used and whether the next render will redo the shot."""
+    table = Table(
+        title=f"{plan.title} — {len(plan.shots)} shots, "
+        f"~{sum(s.duration for s in plan.shots):.0f}s (estimated), "
+        f"estimated cost {cost.total:.2f}"
+    )
+    columns = ["#", "shot", "framing", "camera", "secs", "lines", "sfx / music", "prompt"]
+    if results is not None:
+        columns.append("take")
+    for col in columns:
+        table.add_column(col)
+    narrator = "旁白" if plan.language == "zh" else "VO"
+    redo = {s.id for s in to_render or []}
+    for n, s in enumerate(plan.shots, 1):
+        lines = "\n".join(f"{ln.speaker or narrator}: {ln.text}" for ln in s.lines)
+        row = [
+            str(n),
+            s.id,
+            s.framing,
+            s.camera,
+            f"{s.duration:.1f}",
+            lines,
+            " / ".join([*s.sfx, *([s.music] if s.music else [])]),
+            _clip(s.visual_prompt),
+        ]
+        if results is not None:
+            done = results.get(s.id)
+            state = f"{done.take.number}/{len(done.takes)}" if done else "—"
+            row.append(f"{state} [yellow]to render[/]" if s.id in redo else state)
+        table.add_row(*row)
+    return table
+
+
+def shot_detail(shot: Shot, result: ShotResult | None) -> Table:
+    """One shot in full, with every take made of it and what the critic said."""
+    table = Table(title=f"{shot.id}", show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    for field in ("framing", "camera", "duration", "mood", "time_of_day", "focus"):
+        table.add_row(field, str(getattr(shot, field)))
+    table.add_row("characters", ", ".join(shot.characters))
+    table.add_row("prompt", shot.visual_prompt)
+    table.add_row("action", shot.action)
+    for i, line in enumerate(shot.lines, 1):
+        table.add_row(f"line {i}", f"{line.speaker or '—'}: {line.text}")
+    for take in result.takes if result else []:
+        mark = " (used)" if result and take.number == result.take.number else ""
+        verdict = "passed" if take.critique.passed else "; ".join(take.critique.issues)
+        table.add_row(
+            f"take {take.number}{mark}",
+            f"{take.duration:.1f}s score {take.critique.score:.2f} {verdict}\n{take.motion.path}",
+        )
+    return table
+
+
+def cost_lines(cost: Estimate) -> list[str]:
+    lines = [f"  {spec}: {amount:.2f}" for spec, amount in cost.lines.items()]
+    if cost.unpriced:
+        lines.append(
+            f"[yellow]no price configured for {', '.join(cost.unpriced)}[/] "
+            "(add them under [prices] in dramaforge.toml)"
+        )
+    return lines
+
+
+@contextmanager
+def progress(console: Console, enabled: bool) -> Iterator[Callable[[Event], None]]:
+    """One line per shot showing its current stage, plus the episode-level stages."""
+    if not enabled:
+        yield lambda _e: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        shots: dict[str, TaskID] = {}
+        steps = {"voice": 1, "keyframe": 2, "motion": 3, "critic": 4}
+        episode = bar.add_task("episode: reading script", total=None)
+
+        def on_event(e: Event) -> None:
+            sid = e.get("shot")
+            if sid is None:
+                bar.update(episode, description=f"episode: {e['stage']} {e['status']}")
+                return
+            if sid not in shots:
+                shots[sid] = bar.add_task(sid, total=4)
+            note = e["status"] if e["status"] != "start" else "…"
+            if e["status"] == "retry":
+                note = f"retry {e.get('fault')}: {'; '.join(e.get('issues', []))}"
+            bar.update(
+                shots[sid],
+                description=f"{sid} {e['stage']} {note}",
+                completed=steps.get(e["stage"], 0) - (e["status"] == "start"),
+            )
+
+        yield on_event
