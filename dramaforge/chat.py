@@ -32,6 +32,7 @@ Commands (shots are numbered as in /plan, or named by id):
   /look NAME DESCRIPTION     a character's fixed look (their shots are redone)
   /take N K                  use take K of shot N again (nothing is generated)
   /cost                      what the next render will cost
+  /draft                     a cheap low-resolution render of the plan, to check before paying
   /approve   (or /render)    render now: only new, edited or redone shots are made
   /help    /quit
 """
@@ -143,6 +144,15 @@ class Chat:
             self._done(f"take {take.number} restored")
         elif name == "/cost":
             self._cost()
+        elif name == "/draft":
+            with self._progress() as on_event:
+                made = self.session.draft(on_event)
+            self.console.print(
+                f"[green]draft[/] {made.episode.duration:.1f}s {made.episode.width}x"
+                f"{made.episode.height}, cost {made.total_cost:.2f}\n{made.episode.path}\n"
+                "/approve renders it at full quality",
+                highlight=False,
+            )
         elif name in ("/approve", "/render"):
             self.render()
         else:

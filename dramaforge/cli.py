@@ -23,7 +23,8 @@ from dramaforge.edits import find
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.context import build_context
 from dramaforge.graph.run import plan_script, render_episode, rerender_shot, session_for
-from dramaforge.schema import Aspect, Language, Resolution
+from dramaforge.schema import Aspect, Language, Manifest, Resolution
+from dramaforge.session import Event
 from dramaforge.views import cost_lines, plan_table, progress
 
 app = typer.Typer(
@@ -82,6 +83,10 @@ def render(
     lang: LangOpt = None,
     max_takes: Annotated[int | None, typer.Option(help="Takes per shot before giving up.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted render.")] = False,
+    draft: Annotated[
+        bool,
+        typer.Option(help="Only a cheap draft ([draft] settings) into OUT/<episode>/draft/."),
+    ] = False,
     budget: BudgetOpt = None,
     as_json: JsonOpt = False,
     director: BackendOpt = None,
@@ -108,7 +113,10 @@ def render(
 
     def run() -> None:
         with progress(console, not as_json and sys.stderr.isatty()) as on_event:
-            manifest = render_episode(script, out, settings, resume=resume, on_event=on_event)
+            if draft:
+                manifest = _draft(script, out, settings, resume, on_event)
+            else:
+                manifest = render_episode(script, out, settings, resume=resume, on_event=on_event)
         ep = manifest.episode
         if as_json:
             out_console.print_json(
@@ -136,6 +144,21 @@ def render(
         out_console.print(ep.path, highlight=False)
 
     _guard(run)
+
+
+def _draft(
+    script: Path, out: Path, settings: Settings, resume: bool, on_event: Callable[[Event], None]
+) -> Manifest:
+    """Plan as ``chat`` does, then render only the draft; ``chat --resume`` approves it."""
+    with session_for(script, out, settings, approve=True) as session:
+        if not resume and session.status() != "new":
+            session.reset()
+        made = session.draft(on_event)
+    console.print(
+        f"draft only: review it, then `dramaforge chat {script} --resume` to edit and /approve",
+        highlight=False,
+    )
+    return made
 
 
 @app.command()

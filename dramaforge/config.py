@@ -67,6 +67,20 @@ class RenderSettings(BaseModel):
     true_peak: float = -1.5
 
 
+class DraftSettings(BaseModel):
+    """The cheap pass shown for approval before the full-quality render (``--draft``, /draft).
+
+    Unset backends are the same as the final render's; a turbo model or ``local:*`` here
+    makes the draft cheap, a low resolution makes it fast.
+    """
+
+    resolution: Resolution = "360p"
+    image: str | None = None
+    video: str | None = None
+    speech: str | None = None
+    max_takes: int = Field(default=1, ge=1, le=10)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DRAMAFORGE_",
@@ -77,6 +91,7 @@ class Settings(BaseSettings):
 
     backends: Backends = Field(default_factory=Backends)
     render: RenderSettings = Field(default_factory=RenderSettings)
+    draft: DraftSettings = Field(default_factory=DraftSettings)
     dashscope: ProviderSettings = Field(default_factory=ProviderSettings)
     openai: ProviderSettings = Field(default_factory=ProviderSettings)
     prices: dict[str, float] = Field(default_factory=dict)
@@ -99,6 +114,21 @@ class Settings(BaseSettings):
             env_settings,
             ProviderEnvSource(settings_cls),
             TomlConfigSettingsSource(settings_cls),
+        )
+
+    def for_draft(self) -> Settings:
+        """These settings with the draft pass's resolution, takes and backends."""
+        d = self.draft
+        chosen = {"image": d.image, "video": d.video, "speech": d.speech}
+        return self.model_copy(
+            update={
+                "render": self.render.model_copy(
+                    update={"resolution": d.resolution, "max_takes": d.max_takes}
+                ),
+                "backends": self.backends.model_copy(
+                    update={k: v for k, v in chosen.items() if v is not None}
+                ),
+            }
         )
 
     def state_root(self, out: Path) -> Path:

@@ -21,7 +21,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from dramaforge import edits
-from dramaforge.config import Settings
+from dramaforge.config import Settings, frame_size
 from dramaforge.cost import Estimate, estimate
 from dramaforge.errors import DramaforgeError, EditError
 from dramaforge.graph.build import build_graph
@@ -202,6 +202,42 @@ class Session:
                 "the render stopped before the episode was assembled; run again with --resume"
             )
         return found
+
+    def draft(self, on_event: Callable[[Event], None] | None = None) -> Manifest:
+        """Render the current plan cheaply (``[draft]`` settings) into ``EPISODE/draft/``.
+
+        The draft has its own thread, so a second draft after edits redoes only the edited
+        shots, and the full-quality render of this session is untouched. The plan and the
+        bible are copied over, not directed again (an LLM director is not paid twice).
+        """
+        values = self._planned()
+        settings = self.settings.for_draft()
+        width, height = frame_size(self.options.aspect, settings.render.resolution)
+        options = self.options.model_copy(
+            update={
+                "episode": f"{self.options.episode}/draft",
+                "resolution": settings.render.resolution,
+                "width": width,
+                "height": height,
+                "max_takes": settings.render.max_takes,
+                "approve": False,
+            }
+        )
+        root = self.settings.state_root(Path(self.options.out_dir))
+        context = build_context(settings, root)
+        context.ledger = self.context.ledger  # one budget for both passes
+        draft = Session(
+            self.script_path,
+            options,
+            f"{self.thread}-draft",
+            settings,
+            context,
+            self.saver,
+            self.graph,
+        )
+        copied = {k: values[k] for k in ("script_path", "script", "plan", "bible")}
+        draft.graph.update_state(draft.config, copied | {"options": options}, as_node="bible")
+        return draft.render(on_event)
 
     def reset(self) -> None:
         """Forget this thread (the asset cache keeps every file made)."""

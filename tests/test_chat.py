@@ -100,3 +100,23 @@ def test_rerender_command_redoes_one_shot_and_restores_a_take(tmp_path: Path) ->
     assert bad.exit_code == 2 and "no shot 99" in bad.output and "Traceback" not in bad.output
     missing = runner.invoke(app, ["rerender", str(tmp_path / "nope"), "--shot", "1"])
     assert missing.exit_code == 1 and "render the episode first" in missing.output
+
+
+def test_draft_pass_then_full_quality_render(tmp_path: Path) -> None:
+    args = ["chat", SCRIPT, "--out", str(tmp_path), "--resolution", "480p"]
+    said = runner.invoke(
+        app, args, input="/draft\n/edit 2 camera zoom_in\n/draft\n/approve\n"
+    ).output
+    assert "Traceback" not in said and "renders it at full quality" in said
+    draft = Manifest.model_validate_json(
+        (tmp_path / "short" / "draft" / "manifest.json").read_text("utf-8")
+    )
+    final = _manifest(tmp_path)
+    small = probe(Path(draft.episode.path))
+    big = probe(Path(final.episode.path))
+    assert (small.width, small.height) == (360, 640)
+    assert (big.width, big.height) == (480, 854)
+    # The second draft redid only the edited shot; the final render used the edited plan.
+    assert [len(r.takes) for r in draft.shots] == [1, 2, 1, 1, 1]
+    assert draft.plan.shots[1].camera == final.plan.shots[1].camera == "zoom_in"
+    assert [len(r.takes) for r in final.shots] == [1, 1, 1, 1, 1]
