@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dramaforge.errors import ScriptError
 from dramaforge.schema import Aspect, Beat, BeatKind, Channel, Character, Language, Scene, Script
-from dramaforge.script.assemble import assemble
 from dramaforge.script.detect import detect_language
+from dramaforge.script.finish import finish
 
 Text = str | list[str]
 HINT = "give the brief a 'scenes' list, or a 'message' or 'points' to narrate"
@@ -172,7 +172,7 @@ def parse(text: str, source: str) -> Script:
             msg = "unknown field; check its spelling against examples/product_ad.en.yaml"
         raise ScriptError(f"field '{field}': {msg}", path=source, line=lines.at(*loc)) from err
     scenes = _scenes(brief, data, lines) or _point_scenes(brief, lines)
-    return assemble(
+    return finish(
         text=text,
         source=source,
         format="yaml",

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from dramaforge.schema import Beat, Character, Scene, Script
-from dramaforge.script.assemble import assemble
+from dramaforge.script.finish import finish
 
 HEADING = re.compile(
     r"^(?:\.(?![.\s])(?P<forced>.+)|(?P<h>(?:INT\.?/EXT|I/E|INT|EXT|EST)[.\s].*))$",
@@ -106,7 +106,7 @@ def parse(text: str, source: str) -> Script:
             continue
         st.add_action(line, number)
     st.flush()
-    return assemble(
+    return finish(
         text=text,
         source=source,
         format="fountain",

@@ -16,7 +16,7 @@ from typing import Literal
 
 from dramaforge.errors import ScriptError
 from dramaforge.schema import Beat, BeatKind, Character, Scene, Script
-from dramaforge.script.assemble import assemble, heading_title
+from dramaforge.script.finish import finish, heading_title
 
 Label = Literal[
     "scene", "cast", "title", "logline", "time", "place", "skip",
@@ -111,7 +111,7 @@ def parse(text: str, source: str) -> Script:
                 st.title = heading_title(line) or ""
         else:
             _line(st, line, number)
-    return assemble(
+    return finish(
         text=text,
         source=source,
         format="marker",

@@ -8,8 +8,8 @@ visual. A ``# Title`` line names the script; other ``#`` or ``//`` lines are not
 from __future__ import annotations
 
 from dramaforge.schema import Beat, Language, Scene, Script
-from dramaforge.script.assemble import assemble, heading_title
 from dramaforge.script.detect import detect_language
+from dramaforge.script.finish import finish, heading_title
 
 ENDS = "。！？!?…"
 CLOSERS = "”’\"'」』）)"
@@ -60,7 +60,7 @@ def parse(text: str, source: str) -> Script:
     language = detect_language(text)
     if not title and scenes:
         title = _title_from(scenes[0].beats[0].text, language)
-    return assemble(
+    return finish(
         text=text,
         source=source,
         format="prose",

@@ -54,7 +54,7 @@ def merge_characters(declared: Iterable[Character], speakers: Iterable[str]) -> 
     return list(cast.values())
 
 
-def assemble(
+def finish(
     *,
     text: str,
     source: str,
