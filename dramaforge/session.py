@@ -166,28 +166,27 @@ class Session:
 
     # ---- running -------------------------------------------------------------------------
 
-    def _planned(self) -> dict[str, Any]:
+    def _planned(self, on_event: Callable[[Event], None] | None = None) -> dict[str, Any]:
+        """The state once planned: a new session runs up to approval (nothing paid for)."""
         values = self.values()
         if "plan" not in values or "bible" not in values:
             if self.status() != "new":
                 raise DramaforgeError(
                     "this session stopped before it was planned; run it again with --resume"
                 )
-            self._stream(InputState(script_path=str(self.script_path), options=self.options))
+            start = InputState(script_path=str(self.script_path), options=self.options)
+            self._stream(start, on_event, interrupt_before=["approve"])
             values = self.values()
         return values
 
     def render(self, on_event: Callable[[Event], None] | None = None) -> Manifest:
         """Render what the plan needs (everything, or only what changed) and return the
         manifest; a finished session with no edits returns its manifest as it is."""
+        if self.status() == "new":
+            self._planned(on_event)
         status = self.status()
-        if status == "new":
-            payload: Any = InputState(script_path=str(self.script_path), options=self.options)
-            if self.options.approve:  # plan, then approve straight away
-                self._stream(payload, on_event)
-                payload = Command(resume="approve")
-        elif status == "awaiting_approval":
-            payload = Command(resume="approve")
+        if status == "awaiting_approval":
+            payload: Any = Command(resume="approve")
         elif status == "interrupted":
             payload = None
         else:
@@ -243,13 +242,19 @@ class Session:
         """Forget this thread (the asset cache keeps every file made)."""
         self.saver.delete_thread(self.thread)
 
-    def _stream(self, payload: Any, on_event: Callable[[Event], None] | None = None) -> None:
+    def _stream(
+        self,
+        payload: Any,
+        on_event: Callable[[Event], None] | None = None,
+        interrupt_before: list[str] | None = None,
+    ) -> None:
         for _ns, mode, chunk in self.graph.stream(
             payload,
             self.config,
             context=self.context,
             stream_mode=["custom", "updates"],
             subgraphs=True,
+            interrupt_before=interrupt_before,
         ):
             if mode == "custom" and on_event is not None and isinstance(chunk, dict):
                 on_event(chunk)

@@ -94,3 +94,14 @@ def test_redo_makes_a_new_take_and_only_that_shot_is_generated(tmp_path: Path) -
     assert calls["image"] == 1 and calls["video"] == 1
     assert calls["speech"] == 0  # the lines did not change: the voice is reused
     assert manifest.shots[0].take.number == 2
+
+
+def test_planning_a_plain_render_session_pays_for_nothing(tmp_path: Path) -> None:
+    settings = settings_for()
+    ctx, calls = counting_context(settings, tmp_path)
+    with session_for(SCRIPT, tmp_path, settings, context=ctx) as session:
+        assert len(session.plan().shots) == 5
+        assert session.estimate().total == 0.0
+        assert sum(calls.values()) == 0 and session.manifest() is None
+        manifest = session.render()
+    assert calls["image"] == 5 and len(manifest.shots) == 5
