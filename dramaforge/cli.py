@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dramaforge.agents.chat_agent import ChatAgent, chat_model
 from dramaforge.batch import BatchReport, run_batch
 from dramaforge.chat import Chat
 from dramaforge.config import Settings
@@ -270,12 +271,19 @@ def chat(
         with session_for(script, out, settings, approve=True) as session:
             if not resume and session.status() != "new":
                 session.reset()
+            model = chat_model(settings)
+            agent = ChatAgent(session, model) if model is not None else None
+            if agent is not None and not resume:
+                agent.reset()
             talk = Chat(
                 session,
                 out_console,
-                agent=None,
+                agent=agent,
                 progress=lambda: progress(console, sys.stderr.isatty()),
             )
+            if agent is not None:
+                for who, text in agent.history():
+                    out_console.print(f"[bold]{who}:[/] {text}", highlight=False)
             talk.start()
             talk.loop(_typed_lines())
 

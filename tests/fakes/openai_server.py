@@ -282,3 +282,46 @@ def unauthorized(request: Request) -> Reply:
             f"Incorrect API key provided: {key}", "invalid_request_error", "invalid_api_key"
         ),
     )
+
+
+# -- tool-calling conversations (chat agents) ------------------------------------------------
+
+
+def tool_names(request: Request) -> list[str]:
+    return [t["function"]["name"] for t in request.get("tools") or []]
+
+
+def tool_results(request: Request) -> list[dict[str, Any]]:
+    """The ``role: tool`` messages of a request: what the agent's tools answered."""
+    return [m for m in request.get("messages", []) if m.get("role") == "tool"]
+
+
+def tool_call(name: str, arguments: dict[str, Any], call_id: str = "call_1") -> Handler:
+    """Answer with one call of tool ``name``; a 400 if the request does not offer it."""
+
+    def reply(request: Request) -> Reply:
+        if name not in tool_names(request):
+            return Reply(400, error_body(f"no tool {name!r} in the request", "invalid_request"))
+        call = {
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": json.dumps(arguments, ensure_ascii=False)},
+        }
+        answer = completion(request, finish_reason="tool_calls")
+        answer.body["choices"][0]["message"] = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [call],
+        }
+        return answer
+
+    return reply
+
+
+def says(text: str) -> Handler:
+    """Answer with plain assistant text (the end of an agent's turn)."""
+
+    def reply(request: Request) -> Reply:
+        return completion(request, content=text)
+
+    return reply

@@ -1,0 +1,189 @@
+"""The chat director agent, driven by a fake OpenAI-compatible server that returns tool calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage
+from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
+
+from dramaforge.agents.chat_agent import INTERRUPTED, ChatAgent, chat_model
+from dramaforge.config import ProviderSettings, Settings
+from dramaforge.errors import ProviderError
+from dramaforge.graph.run import session_for
+from dramaforge.session import Event
+from tests.conftest import FIXTURES, counting_context, settings_for
+from tests.fakes.openai_server import (
+    FakeOpenAI,
+    fake_openai,
+    messages_text,
+    says,
+    tool_call,
+    tool_names,
+    tool_results,
+    unauthorized,
+)
+
+SCRIPT = FIXTURES / "short.zh.txt"
+TOOLS = [
+    "show_plan",
+    "show_takes",
+    "edit_shot",
+    "add_shot",
+    "remove_shot",
+    "move_shot",
+    "set_voice",
+    "set_look",
+    "redo_shot",
+    "restore_take",
+    "estimate_cost",
+    "render",
+]
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAI]:
+    with fake_openai() as fake:
+        yield fake
+
+
+def _with_chat(settings: Settings, server: FakeOpenAI) -> Settings:
+    provider = ProviderSettings(base_url=server.base_url, timeout=10, max_retries=0)
+    backends = settings.backends.model_copy(update={"director": "openai:fake-chat"})
+    return settings.model_copy(update={"openai": provider, "backends": backends})
+
+
+def _model(server: FakeOpenAI) -> BaseChatModel:
+    model = chat_model(_with_chat(settings_for(), server))
+    assert model is not None
+    return model
+
+
+def test_chat_model_comes_from_an_openai_director(server: FakeOpenAI) -> None:
+    assert chat_model(settings_for()) is None  # local director: slash commands only
+    model = chat_model(_with_chat(settings_for(), server))
+    assert isinstance(model, ChatOpenAI)
+    assert model.model_name == "fake-chat"
+
+
+@pytest.mark.slow
+def test_edit_by_chat_then_approve_rerenders_only_that_shot(
+    tmp_path: Path, server: FakeOpenAI
+) -> None:
+    settings = settings_for()
+    ctx, calls = counting_context(settings, tmp_path)
+    with session_for(SCRIPT, tmp_path, settings, approve=True, context=ctx) as session:
+        agent = ChatAgent(session, _model(server))
+        server.then(tool_call("render", {"approval": "批准"}), says("已渲染。"))
+        assert agent.reply("批准，开始渲染") == "已渲染。"
+        first = session.manifest()
+        assert first is not None
+        made = calls.copy()
+        target = first.plan.shots[1].id
+
+        server.then(
+            tool_call("edit_shot", {"shot": "2", "framing": "close_up", "time": "night"}),
+            says("第2个镜头已改为夜景特写，下次渲染只重做这一个镜头。要渲染吗？"),
+        )
+        agent.reply("把第2个镜头改成夜景特写")
+        assert tool_names(server.requests[-2]) == TOOLS  # the allow-list, nothing else
+        assert f"edited {target}" in tool_results(server.requests[-1])[-1]["content"]
+        assert calls == made  # editing spends nothing
+        assert [s.id for s in session.to_render()] == [target]
+
+        events: list[Event] = []
+        server.then(tool_call("render", {"approval": "approve"}, "call_2"), says("Done."))
+        agent.reply("approve", events.append)
+        assert f"rendered 1 shot(s) ({target})" in tool_results(server.requests[-1])[-1]["content"]
+        manifest = session.manifest()
+    assert manifest is not None and events
+    assert calls["image"] == made["image"] + 1 and calls["video"] == made["video"] + 1
+    edited = manifest.plan.shots[1]
+    assert (edited.framing, edited.time_of_day) == ("close_up", "night")
+    before = {r.shot_id: r.take.keyframe.path for r in first.shots}
+    after = {r.shot_id: r.take.keyframe.path for r in manifest.shots}
+    assert [k for k in after if after[k] != before[k]] == [target]
+
+
+def test_tool_errors_go_back_to_the_model_and_the_chat_resumes(
+    tmp_path: Path, server: FakeOpenAI
+) -> None:
+    settings = settings_for()
+    ctx, calls = counting_context(settings, tmp_path)
+    with session_for(SCRIPT, tmp_path, settings, approve=True, context=ctx) as session:
+        agent = ChatAgent(session, _model(server))
+        shots = len(session.plan().shots)
+        server.then(
+            tool_call("edit_shot", {"shot": "99", "framing": "close_up"}),
+            tool_call("edit_shot", {"shot": "1", "framing": "spin"}, "call_2"),
+            says(f"没有第99个镜头，只有1到{shots}。"),
+        )
+        agent.reply("把第99个镜头改成特写")
+        missing = tool_results(server.requests[-2])[-1]
+        assert missing["tool_call_id"] == "call_1"
+        assert f"there is no shot 99: the plan has shots 1-{shots}" in missing["content"]
+        invalid = tool_results(server.requests[-1])[-1]
+        assert invalid["tool_call_id"] == "call_2"
+        assert "framing: Input should be" in invalid["content"]
+        assert session.plan().shots[0].framing != "spin"
+
+        # Rendering without the person asking for it in this message is refused.
+        server.then(tool_call("render", {"approval": "approve"}, "call_3"), says("请先批准。"))
+        agent.reply("看起来不错")
+        assert "not rendered" in tool_results(server.requests[-1])[-1]["content"]
+        assert calls["image"] == 0 and session.status() == "awaiting_approval"
+
+    # `chat --resume`: a new agent on the same thread continues the conversation.
+    with session_for(SCRIPT, tmp_path, settings, approve=True, context=ctx) as session:
+        agent = ChatAgent(session, _model(server))
+        assert agent.history() == [
+            ("user", "把第99个镜头改成特写"),
+            ("assistant", f"没有第99个镜头，只有1到{shots}。"),
+            ("user", "看起来不错"),
+            ("assistant", "请先批准。"),
+        ]
+        server.then(says("好的。"))
+        assert agent.reply("继续") == "好的。"
+        sent = server.requests[-1]
+        assert sent["messages"][0]["role"] == "system"
+        assert "把第99个镜头改成特写" in messages_text(sent, "user")
+        assert len(tool_results(sent)) == 3
+        agent.reset()  # a new chat on the same episode starts a new conversation
+        assert agent.history() == [] and len(session.plan().shots) == shots
+
+
+def test_a_failing_chat_model_is_one_clear_error_without_the_key(
+    tmp_path: Path, server: FakeOpenAI
+) -> None:
+    key = "sk-test-secret-0123456789"
+    settings = _with_chat(settings_for(), server)
+    settings = settings.model_copy(
+        update={"openai": settings.openai.model_copy(update={"api_key": SecretStr(key)})}
+    )
+    model = chat_model(settings)
+    assert model is not None
+    with session_for(SCRIPT, tmp_path, settings_for(), approve=True) as session:
+        agent = ChatAgent(session, model)
+        server.then(unauthorized)
+        with pytest.raises(ProviderError, match="chat model failed") as caught:
+            agent.reply("hello")
+    assert key not in str(caught.value)
+
+
+def test_a_tool_call_cut_off_by_ctrl_c_is_answered_before_the_next_turn(
+    tmp_path: Path, server: FakeOpenAI
+) -> None:
+    settings = settings_for()
+    ctx, _ = counting_context(settings, tmp_path)
+    with session_for(SCRIPT, tmp_path, settings, approve=True, context=ctx) as session:
+        agent = ChatAgent(session, _model(server))
+        cut = AIMessage("", tool_calls=[{"name": "render", "args": {}, "id": "call_9"}])
+        agent.graph.update_state(agent.config, {"messages": [cut]}, as_node="respond")
+        server.then(says("渲染被中断了，要重新开始吗？"))
+        agent.reply("刚才怎么了")
+    answered = tool_results(server.requests[-1])
+    assert [(m["tool_call_id"], m["content"]) for m in answered] == [("call_9", INTERRUPTED)]
