@@ -38,6 +38,9 @@ class ProviderSettings(BaseModel):
 
     api_key: SecretStr | None = None
     base_url: str | None = None
+    websocket_url: str | None = None
+    """DashScope's WebSocket API (CosyVoice), e.g. ``wss://host/api-ws/v1/inference``;
+    default: derived from ``base_url``."""
     timeout: float = Field(default=60.0, gt=0)
     """Seconds for one HTTP request."""
     max_retries: int = Field(default=4, ge=0)
@@ -52,6 +55,35 @@ class ProviderSettings(BaseModel):
 
     def limit(self, model: str) -> int:
         return self.concurrency.get(model, self.default_concurrency)
+
+
+class ProviderOverrides(BaseModel):
+    """A provider section whose unset fields fall back, one by one, to another section.
+
+    ``[critic_openai]`` is one: the vision critic's own OpenAI-compatible endpoint (say Qwen-VL
+    on DashScope's compatible mode) beside the director's ``[openai]`` (say DeepSeek); what it
+    leaves out (a shared key, timeouts) comes from ``[openai]``. Same fields as
+    ``ProviderSettings``.
+    """
+
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    websocket_url: str | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    max_retries: int | None = Field(default=None, ge=0)
+    poll_interval: float | None = Field(default=None, gt=0)
+    poll_timeout: float | None = Field(default=None, gt=0)
+    concurrency: dict[str, int] | None = None
+    default_concurrency: int | None = Field(default=None, ge=1)
+    structured_output: str | None = None
+
+    def over(self, base: ProviderSettings) -> ProviderSettings:
+        """``base`` with every field this section sets replaced."""
+        own = {name: getattr(self, name) for name in type(self).model_fields}
+        return base.model_copy(update={k: v for k, v in own.items() if v is not None})
+
+    def is_set(self, name: str) -> bool:
+        return getattr(self, name) is not None
 
 
 class RenderSettings(BaseModel):
@@ -94,6 +126,8 @@ class Settings(BaseSettings):
     draft: DraftSettings = Field(default_factory=DraftSettings)
     dashscope: ProviderSettings = Field(default_factory=ProviderSettings)
     openai: ProviderSettings = Field(default_factory=ProviderSettings)
+    critic_openai: ProviderOverrides = Field(default_factory=ProviderOverrides)
+    """The vision critic's endpoint when it is not the director's; unset fields: ``openai``."""
     prices: dict[str, float] = Field(default_factory=dict)
     """``provider:model`` -> price per unit (image, second of video, 1k characters of speech)."""
     budget: float | None = None
@@ -134,10 +168,17 @@ class Settings(BaseSettings):
     def state_root(self, out: Path) -> Path:
         return self.state_dir if self.state_dir is not None else out / ".dramaforge"
 
+    def openai_for(self, role: str) -> ProviderSettings:
+        """The OpenAI-compatible endpoint ``role`` talks to: the critic's own, else ``openai``."""
+        if role == "critic":
+            return self.critic_openai.over(self.openai)
+        return self.openai
+
 
 STANDARD_ENV = {
     ("dashscope", "api_key"): "DASHSCOPE_API_KEY",
     ("dashscope", "base_url"): "DASHSCOPE_HTTP_BASE_URL",
+    ("dashscope", "websocket_url"): "DASHSCOPE_WEBSOCKET_BASE_URL",
     ("openai", "api_key"): "OPENAI_API_KEY",
     ("openai", "base_url"): "OPENAI_BASE_URL",
 }

@@ -89,6 +89,24 @@ def settings_report(settings: Settings, flags: set[str] | None = None) -> list[C
                 detail=f"{p.base_url or 'default'} ({origin((provider, 'base_url'))})",
             )
         )
+    return rows + _critic_rows(settings)
+
+
+def _critic_rows(settings: Settings) -> list[Check]:
+    """The critic's own endpoint, field by field, or where it falls back to ``[openai]``."""
+    own, resolved = settings.critic_openai, settings.openai_for("critic")
+    shown = {
+        "api_key": ("key", masked(resolved.api_key)),
+        "base_url": ("base URL", resolved.base_url or "default"),
+        "structured_output": ("structured output", resolved.structured_output),
+    }
+    rows = []
+    for name, (label, value) in shown.items():
+        if own.is_set(name):
+            where = origin(("critic_openai", name))
+        else:
+            where = f"from [openai]: {origin(('openai', name))}"
+        rows.append(Check(name=f"critic_openai {label}", ok=True, detail=f"{value} ({where})"))
     return rows
 
 

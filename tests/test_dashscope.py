@@ -15,12 +15,13 @@ from dramaforge.config import ProviderSettings, Settings
 from dramaforge.errors import ConfigError, ContentRejected, ProviderError
 from dramaforge.schema import Voice
 from dramaforge.tools import dashscope
-from dramaforge.tools.base import ImageRequest, SpeechRequest, VideoRequest
+from dramaforge.tools.base import ImageRequest, JournalEntry, SpeechRequest, VideoRequest
 from dramaforge.tools.dashscope.image import DashScopeImage, model_size
 from dramaforge.tools.dashscope.speech import DashScopeSpeech
 from dramaforge.tools.dashscope.transport import Transport, api_root
 from dramaforge.tools.dashscope.video import DashScopeVideo, pick_duration, pick_tier
 from dramaforge.tools.media.probe import probe
+from dramaforge.tools.media.store import MemoryJournal
 from dramaforge.tools.registry import Registry
 from tests.fakes.dashscope_server import FakeDashScope, Fault
 
@@ -55,23 +56,26 @@ def image_request(seed: int = 7) -> ImageRequest:
     )  # fmt: skip
 
 
-class Journal:
+class Journal(MemoryJournal):
     """An in-memory TaskJournal that notes how many polls the server had seen at record time."""
 
     def __init__(self, server: FakeDashScope, task_id: str | None = None) -> None:
-        self.server, self.task_id = server, task_id
-        self.polls_at_record: int | None = None
+        super().__init__()
+        self.server = server
+        self.entry = JournalEntry(task_id=task_id)
+        self.polls_at_record: dict[str, int] = {}
         self.forgotten = 0
 
-    def recall(self) -> str | None:
-        return self.task_id
+    @property
+    def task_id(self) -> str | None:
+        return self.entry.task_id
 
     def record(self, task_id: str) -> None:
-        self.polls_at_record = sum(self.server.polls.values())
-        self.task_id = task_id
+        self.polls_at_record.setdefault(task_id, sum(self.server.polls.values()))
+        super().record(task_id)
 
     def forget(self) -> None:
-        self.task_id = None
+        super().forget()
         self.forgotten += 1
 
 
@@ -244,7 +248,7 @@ def test_unknown_recorded_task_is_forgotten_and_resubmitted(
     journal = Journal(server, "no-such-task")
     image_backend(server).generate(image_request(), tmp_path / "a.png", journal)
     assert journal.forgotten == 1 and journal.task_id in server.tasks
-    assert journal.polls_at_record == 0  # recorded before the new task was polled once
+    assert journal.polls_at_record[journal.task_id] == 0  # recorded before its first poll
 
 
 def test_key_never_appears_in_errors(server: FakeDashScope, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 DeepSeek, Qwen (DashScope compatible mode), vLLM and llama.cpp's server all speak the same
 chat-completions protocol; ``settings.openai`` says where (base_url), with which key, and how
 the reply is constrained (``structured_output``), since not every server supports json_schema.
+The vision critic may use a second endpoint, ``settings.critic_openai`` (see ``chat_client``).
 """
 
 from __future__ import annotations
@@ -32,20 +33,30 @@ class Chat:
 
 
 def chat_client(role: str, model: str, settings: Any, example: str, hint: str = "") -> Chat:
-    """``ChatOpenAI`` from ``settings.openai`` for ``role``; no key needed for a local server."""
-    provider = settings.openai
+    """``ChatOpenAI`` for ``role`` from ``settings.openai_for(role)``: the critic may have its
+    own endpoint (``[critic_openai]``), falling back to ``[openai]`` field by field. No key is
+    needed for a local server."""
+    provider = settings.openai_for(role)
+    own = role == "critic"
+    section = "critic_openai" if own else "openai"
     if not model:
         raise ConfigError(f"{role} 'openai:' needs a model name, e.g. {example}")
     method = provider.structured_output
     if method not in get_args(StructuredOutput):
         allowed = ", ".join(get_args(StructuredOutput))
-        raise ConfigError(f"openai.structured_output is {method!r}; use one of: {allowed}")
+        raise ConfigError(f"{section}.structured_output is {method!r}; use one of: {allowed}")
     key = provider.api_key.get_secret_value() if provider.api_key else ""
     where = provider.base_url or "api.openai.com"
     if not key and not is_local(provider.base_url):
+        key_var, url_var = (
+            ("DRAMAFORGE_CRITIC_OPENAI__API_KEY (or OPENAI_API_KEY, shared with the director)",
+             "DRAMAFORGE_CRITIC_OPENAI__BASE_URL")
+            if own
+            else ("OPENAI_API_KEY (or DRAMAFORGE_OPENAI__API_KEY)", "OPENAI_BASE_URL")
+        )  # fmt: skip
         raise ConfigError(
-            f"{role} openai:{model} needs an API key for {where}: set OPENAI_API_KEY "
-            f"(or DRAMAFORGE_OPENAI__API_KEY), or point OPENAI_BASE_URL at a local server{hint}"
+            f"{role} openai:{model} needs an API key for {where}: set {key_var}, "
+            f"or point {url_var} at a local server{hint}"
         )
     client = ChatOpenAI(
         model=model,

@@ -1,8 +1,10 @@
 """``critic = "openai:<model>"``: the vision critic over any OpenAI-compatible chat endpoint.
 
 Qwen-VL through DashScope's compatible mode, GPT-4o-class models, or a local vLLM serving a
-vision model all take images as ``image_url`` content parts; ``settings.openai`` says where,
-with which key and how the reply is constrained, exactly as for the LLM director.
+vision model all take images as ``image_url`` content parts. ``settings.critic_openai`` says
+where, with which key and how the reply is constrained; every field it leaves unset comes from
+``settings.openai``, so one endpoint serves both unless the critic needs its own (a DeepSeek
+director has no vision model: its critic goes to Qwen-VL).
 """
 
 from __future__ import annotations

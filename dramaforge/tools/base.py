@@ -1,6 +1,6 @@
 """One Protocol per modality. Backends write a file at ``dest`` and report what it cost.
 
-Paid backends use ``journal`` to record a provider task id before polling; local ones ignore it.
+Paid backends use ``journal`` to record what they submit before polling; local ones ignore it.
 
 Nodes build the request, look it up in the asset store by its key, and call the backend
 only on a miss; backends never see the store, the graph or the settings.
@@ -9,9 +9,9 @@ only on a miss; backends never see the store, the graph or the settings.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from dramaforge.schema import CameraMove, Framing, Language, Voice
 
@@ -44,6 +44,17 @@ class VideoRequest(BaseModel):
     duration: float
     camera: CameraMove
     seed: int
+    audio: str | None = None
+    """The shot's voice track (WAV), for backends that make the clip in sync with it
+    (``takes_audio``); others ignore it. Left out of the dump when None, so the store keys of
+    clips made without audio are what they were before this field existed."""
+
+    @model_serializer(mode="wrap")
+    def _drop_no_audio(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("audio", "") is None:
+            del data["audio"]
+        return data
 
 
 class SpeechRequest(BaseModel):
@@ -69,23 +80,59 @@ class Generated(BaseModel):
     model: str = ""
 
 
-class TaskJournal(Protocol):
-    """Where a paid backend records a provider task id *before* it polls.
+class SubmitIntent(BaseModel):
+    """A paid submit about to be sent, written to the journal *before* the request goes out.
 
-    A render killed after submitting and resumed later finds the id here and polls that task
-    instead of paying for a second one. One journal belongs to one asset (one store key).
+    If the process dies between the provider accepting the submit and the task id reaching
+    the journal, this is what is left: enough to find the task in the provider's task list
+    (model, time sent) and to tell it from a sibling's (hash of the request body).
     """
 
-    def recall(self) -> str | None:
-        """The task id recorded for this asset, if a submit already happened."""
+    model: str
+    body_sha256: str
+    sent_at: float
+    """UNIX time (seconds) just before the request was sent."""
+
+
+class JournalEntry(BaseModel):
+    """What one asset's journal holds: a task id, or an intent whose reply never arrived."""
+
+    task_id: str | None = None
+    intent: SubmitIntent | None = None
+
+
+class TaskJournal(Protocol):
+    """Where a paid backend records what it submitted, so a crash never pays twice.
+
+    Order of writes for one submit: ``intend`` (before the request), then ``record`` (as soon
+    as the task id is known), then polling. A render killed at any point and resumed finds
+    either the task id (polled, not resubmitted) or the intent (looked up in the provider's
+    task list before anything is resubmitted). One journal belongs to one asset (store key);
+    ``claimed`` and ``rivals`` look at the other assets of the same store.
+    """
+
+    def read(self) -> JournalEntry:
+        """The task id or intent recorded for this asset (empty if nothing was submitted)."""
+        ...
+
+    def intend(self, intent: SubmitIntent) -> None:
+        """Persist ``intent`` durably before returning; it replaces anything recorded."""
         ...
 
     def record(self, task_id: str) -> None:
-        """Persist ``task_id`` durably (atomic write) before returning."""
+        """Persist ``task_id`` durably before returning; it resolves the intent."""
         ...
 
     def forget(self) -> None:
-        """Drop the record (the task failed for good and may be submitted again)."""
+        """Drop the record (the task failed for good, or no task was created)."""
+        ...
+
+    def claimed(self) -> set[str]:
+        """Task ids ever recorded by any asset of this store: never adopted by another."""
+        ...
+
+    def rivals(self) -> list[SubmitIntent]:
+        """Unresolved intents of the store's *other* assets (their replies were lost too)."""
         ...
 
 
@@ -102,6 +149,10 @@ class ImageBackend(Protocol):
 
 @runtime_checkable
 class VideoBackend(Protocol):
+    """Clips. A backend that generates in sync with ``VideoRequest.audio`` says so with a
+    ``takes_audio = True`` attribute; the graph sends the voice track only to those, so the
+    store key (which includes it) changes only where the audio changes the picture."""
+
     name: str
 
     def generate(

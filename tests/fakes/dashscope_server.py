@@ -2,15 +2,21 @@
 
 Paths (under ``/api/v1``): async submits to ``services/aigc/text2image/image-synthesis`` and
 ``services/aigc/video-generation/video-synthesis`` (``X-DashScope-Async: enable`` required),
-``GET tasks/{id}``, ``GET tasks`` (the task list), synchronous Qwen-TTS at
-``services/aigc/multimodal-generation/generation``, and ``/files/...`` for results (real PNG,
-MP4 and WAV made with Pillow and the project's ffmpeg).
+``GET tasks/{id}``, ``GET tasks`` (the task list, in the real reply's shape: ``data`` items
+with ``task_id``, ``model_name``, ``status``, ``gmt_create`` in ms..., paged with ``total_page``;
+times in the query are read as Beijing time and may span 24 hours at most), synchronous
+Qwen-TTS at ``services/aigc/multimodal-generation/generation``, and ``/files/...`` for results
+(real PNG, MP4 and WAV made with Pillow and the project's ffmpeg).
+
+Local inputs that must be URLs (``audio_url``) go through the temporary storage in
+``dashscope_uploads`` (upload policy, OSS form post, ``oss://`` URLs).
 
 Faults are queued per endpoint (``submit``, ``tts``, ``poll``, ``list``, ``download``) and each
 request consumes the first one queued for its endpoint::
 
     server.fault("submit", Fault("status", status=429, code="Throttling.RateQuota", retry_after=1))
     server.fault("submit", Fault("drop"))       # task created, connection closed, no reply
+    server.fault("submit", Fault("hold"))       # task created, reply held until release()
     server.fault("submit", Fault("fail", code="InternalError.Algo"))  # task ends FAILED
     server.fault("download", Fault("expired"), Fault("truncated"))
 """
@@ -20,59 +26,24 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from io import BytesIO
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from PIL import Image, ImageDraw
+from tests.fakes.dashscope_media import Media, invalid
+from tests.fakes.dashscope_tasks import Fault, Task, list_reply
+from tests.fakes.dashscope_uploads import UPLOAD_ROUTE, Uploads, oss_urls
 
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
+__all__ = ["FakeDashScope", "Fault", "Task"]
 
 API = "/api/v1"
 IMAGE_PATH = f"{API}/services/aigc/text2image/image-synthesis"
 VIDEO_PATH = f"{API}/services/aigc/video-generation/video-synthesis"
 TTS_PATH = f"{API}/services/aigc/multimodal-generation/generation"
-QWEN_IMAGE_SIZES = {"1664*928", "1472*1140", "1328*1328", "1140*1472", "928*1664"}
-
-
-@dataclass
-class Fault:
-    """One scripted misbehaviour.
-
-    kinds: ``status`` (answer ``status`` with a DashScope error body), ``slow`` (sleep ``delay``
-    then behave), ``drop`` (do the work, then close the connection without a reply),
-    ``fail`` (submit accepted; the task ends FAILED with ``code``/``message``),
-    ``expired`` (download answers 403), ``truncated`` (download sends half the bytes).
-    """
-
-    kind: str
-    status: int = 500
-    code: str = "InternalError"
-    message: str = "fault injected by the fake"
-    retry_after: float | None = None
-    delay: float = 0.0
-
-
-@dataclass
-class Task:
-    task_id: str
-    model: str
-    kind: str  # image | video
-    body: dict[str, Any]
-    created: float
-    polls_left: int
-    fail: Fault | None = None
-    status: str = "PENDING"
-    output: dict[str, Any] = field(default_factory=dict)
-    usage: dict[str, Any] = field(default_factory=dict)
 
 
 class FakeDashScope:
@@ -83,6 +54,8 @@ class FakeDashScope:
         self.submits: Counter[str] = Counter()
         self.tts_calls: Counter[str] = Counter()
         self.polls: Counter[str] = Counter()
+        self.lists = 0
+        """Task-list requests answered."""
         self.max_in_flight: Counter[str] = Counter()
         self.tasks: dict[str, Task] = {}
         self.bodies: list[dict[str, Any]] = []
@@ -91,7 +64,10 @@ class FakeDashScope:
         self._files: dict[str, tuple[str, dict[str, Any]]] = {}
         self._cache: dict[str, bytes] = {}
         self._lock = threading.Lock()
-        self._dir = Path(tempfile.mkdtemp(prefix="fake-dashscope-"))
+        self._released = threading.Event()
+        self._media = Media()
+        self.uploads = Uploads()
+        """Temporary storage: what was uploaded, under which key, for which model."""
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -124,6 +100,10 @@ class FakeDashScope:
             queue = self._faults.get(endpoint)
             return queue.pop(0) if queue else None
 
+    def release(self) -> None:
+        """Let held submits go on (their connections are closed without a reply)."""
+        self._released.set()
+
     # -- task life ------------------------------------------------------------------------
 
     def create_task(self, kind: str, body: dict[str, Any], fail: Fault | None) -> Task:
@@ -149,10 +129,12 @@ class FakeDashScope:
             self.polls[task.task_id] += 1
             if task.status in ("SUCCEEDED", "FAILED"):
                 return
+            task.started = task.started or time.time()
             if task.polls_left > 0:
                 task.polls_left -= 1
                 task.status = "RUNNING"
                 return
+            task.ended = time.time()
             self._in_flight[task.model] -= 1
             if task.fail is not None:
                 task.status = "FAILED"
@@ -192,45 +174,19 @@ class FakeDashScope:
             entry = self._files.get(token)
         if entry is None:
             return None
-        kind, params = entry
-        data: bytes = getattr(self, f"_{kind}")(params)
+        data = self._media.make(*entry)
         with self._lock:
             self._cache[token] = data
         return data
 
-    def _png(self, params: dict[str, Any]) -> bytes:
-        w, h = (int(x) for x in str(params.get("size", "1024*1024")).split("*"))
-        img = Image.new("RGB", (w, h), (40, 60, 90))
-        ImageDraw.Draw(img).ellipse((w // 4, h // 4, 3 * w // 4, 3 * h // 4), fill=(220, 180, 60))
-        buf = BytesIO()
-        img.save(buf, format="PNG")
-        return buf.getvalue()
+    # -- task list --------------------------------------------------------------------------
 
-    def _mp4(self, params: dict[str, Any]) -> bytes:
-        # Small frames keep the tests fast; a real clip has the tier's size and a sound track.
-        seconds = int(params.get("duration", 5))
-        out = self._dir / f"{uuid.uuid4().hex}.mp4"
-        run_ffmpeg(
-            [
-                "-f", "lavfi", "-i", f"testsrc2=size=240x426:rate=24:duration={seconds}",
-                "-f", "lavfi", "-i", f"sine=frequency=330:duration={seconds}",
-                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-                "-c:a", "aac", "-shortest", out,
-            ],
-            what="making the fake's video",
-        )  # fmt: skip
-        return out.read_bytes()
-
-    def _wav(self, params: dict[str, Any]) -> bytes:
-        out = self._dir / f"{uuid.uuid4().hex}.wav"
-        run_ffmpeg(
-            [
-                "-f", "lavfi", "-i", f"sine=frequency=220:duration={params['seconds']:.2f}",
-                "-ar", "24000", "-ac", "1", "-c:a", "pcm_s16le", out,
-            ],
-            what="making the fake's speech",
-        )  # fmt: skip
-        return out.read_bytes()
+    def list_reply(self, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+        """``GET /api/v1/tasks`` as DashScope answers it (status, body)."""
+        with self._lock:
+            self.lists += 1
+            tasks = list(self.tasks.values())
+        return list_reply(tasks, query)
 
 
 def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
@@ -287,6 +243,13 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             path = urlparse(self.path).path
+            if path == UPLOAD_ROUTE:  # OSS: signed by the policy, no DashScope key
+                status, error = fake.uploads.post(self.headers.get("Content-Type", ""), raw)
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(error)))
+                self.end_headers()
+                self.wfile.write(error.encode())
+                return
             if not self._authorized():
                 return
             try:
@@ -313,18 +276,27 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                 self._error(403, "AccessDenied", "current user api does not support "
                             "synchronous calls", None)  # fmt: skip
                 return
-            problem = _invalid(kind, body)
+            model = str(body.get("model"))
+            urls = oss_urls(body)
+            if urls and self.headers.get("X-DashScope-OssResourceResolve") != "enable":
+                self._error(400, "InvalidParameter", "url error, please check url!", None)
+                return
+            problem = invalid(kind, body, lambda url: fake.uploads.resolve(url, model))
             if problem:
                 self._error(400, "InvalidParameter", problem, None)
                 return
             task = fake.create_task(kind, body, fault if fault and fault.kind == "fail" else None)
-            if fault is not None and fault.kind == "drop":
+            audio = str((body.get("input") or {}).get("audio_url") or "")
+            task.audio = fake.uploads.resolve(audio, model) if audio in urls else None
+            if fault is not None and fault.kind == "hold":
+                fake._released.wait(timeout=60)
+            if fault is not None and fault.kind in ("drop", "hold"):
                 self._drop()
                 return
             if fault is not None and fault.kind == "slow":
                 time.sleep(fault.delay)
             reply = {
-                "request_id": uuid.uuid4().hex,
+                "request_id": task.request_id,
                 "output": {"task_id": task.task_id, "task_status": "PENDING"},
             }
             self._json(200, reply)
@@ -363,6 +335,13 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                 return
             if path == f"{API}/tasks":
                 self._list(parse_qs(parsed.query))
+            elif path == f"{API}/uploads":
+                query = parse_qs(parsed.query)
+                if query.get("action") != ["getPolicy"] or not query.get("model"):
+                    self._error(400, "InvalidParameter", "action=getPolicy&model= needed", None)
+                    return
+                policy = fake.uploads.policy(query["model"][0], fake.url)
+                self._json(200, {"request_id": uuid.uuid4().hex, "data": policy})
             elif path.startswith(f"{API}/tasks/"):
                 self._poll(path.removeprefix(f"{API}/tasks/"))
             else:
@@ -388,27 +367,10 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             fault = self._pre("list")
             if fault is not None and fault.kind == "status":
                 return
-            for name in ("start_time", "end_time"):
-                value = query.get(name, [""])[0]
-                if value and not (len(value) == 14 and value.isdigit()):
-                    self._error(400, "InvalidParameter", f"{name} must be YYYYMMDDhhmmss", None)
-                    return
-            model = query.get("model_name", [None])[0]
-            items = [
-                {
-                    "task_id": t.task_id,
-                    "model_name": t.model,
-                    "status": t.status,
-                    "gmt_create": int(t.created * 1000),
-                    "region": "cn-beijing",
-                }
-                for t in fake.tasks.values()
-                if model is None or t.model == model
-            ]
-            page_size = int(query.get("page_size", ["10"])[0])
-            reply = {"request_id": uuid.uuid4().hex, "data": items[:page_size],
-                     "total": len(items), "page_no": 1, "page_size": page_size}  # fmt: skip
-            self._json(200, reply)
+            status, reply = fake.list_reply(query)
+            if fault is not None and fault.kind == "lag":  # not showing the newest tasks yet
+                reply |= {"data": [], "total": 0, "total_page": 1}
+            self._json(status, reply)
 
         def _download(self, token: str) -> None:
             fault = self._pre("download")
@@ -435,26 +397,3 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
     return Handler
-
-
-def _invalid(kind: str, body: dict[str, Any]) -> str:
-    """What the real API would reject (a subset), or ''."""
-    model = str(body.get("model") or "")
-    inputs = body.get("input") or {}
-    params = body.get("parameters") or {}
-    if not model:
-        return "model is required"
-    if not inputs.get("prompt"):
-        return "input.prompt is required"
-    size = params.get("size", "1328*1328")
-    if kind == "image" and model.startswith("qwen-image") and size not in QWEN_IMAGE_SIZES:
-        return f"size {params.get('size')} is not supported by {model}"
-    if kind == "video" and "i2v" in model:
-        img = str(inputs.get("img_url") or "")
-        if not img.startswith(("http://", "https://", "data:image/")):
-            return "input.img_url must be a URL or a data:image/...;base64 URI"
-        if params.get("resolution") not in (None, "480P", "720P", "1080P"):
-            return "parameters.resolution must be 480P, 720P or 1080P"
-    if kind == "video" and model.startswith("wan2.2") and params.get("duration", 5) != 5:
-        return f"{model} renders 5 s only"
-    return ""

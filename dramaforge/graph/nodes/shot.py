@@ -188,6 +188,8 @@ def motion(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, objec
         duration=state["duration"],
         camera=shot.camera,
         seed=(key.seed or 0) + 7 * _try(state, "motion"),
+        # Only to backends that generate in sync with it: the track is then part of the key.
+        audio=state["voice"].path if getattr(ctx.video, "takes_audio", False) else None,
     )
     safe = request.model_copy(
         update={"prompt": f"{shot.camera}: {safe_prompt(shot, state['language'])}"}
@@ -195,7 +197,9 @@ def motion(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, objec
     asset, rejected = moderated(
         shot,
         "motion",
-        lambda variant: _clip(ctx, ctx.video, safe if variant else request, key, shot.id),
+        lambda variant: _clip(
+            ctx, ctx.video, safe if variant else request, key, shot.id, state["voice"]
+        ),
         lambda: _clip(ctx, offline(ctx, "video"), request, key, shot.id),
     )
     progress(shot.id, "motion", "done")
@@ -203,12 +207,20 @@ def motion(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, objec
 
 
 def _clip(
-    ctx: RenderContext, video: VideoBackend, request: VideoRequest, key: Asset, what: str
+    ctx: RenderContext,
+    video: VideoBackend,
+    request: VideoRequest,
+    key: Asset,
+    what: str,
+    sound: Asset | None = None,
 ) -> Asset:
     asset, _ = ctx.store.produce(
         "motion",
         video.name,
-        request.model_dump(exclude={"keyframe"}) | {"from": key.key},
+        # Inputs by content key, not path: a moved project folder keeps its cache.
+        request.model_dump(exclude={"keyframe", "audio"})
+        | {"from": key.key}
+        | ({"audio": sound.key} if request.audio and sound else {}),
         "mp4",
         lambda dest, journal: ctx.paid(
             video.name,

@@ -1,4 +1,4 @@
-"""DashScope backends: Qwen-Image / Wan text-to-image, Wan video, Qwen-TTS.
+"""DashScope backends: Qwen-Image / Wan text-to-image, Wan video, Qwen-TTS and CosyVoice.
 
 Registered as ``dashscope:<model>`` for image, video and speech. Modules are imported when a
 backend is built. A missing key is a ConfigError naming DASHSCOPE_API_KEY, raised when the
@@ -36,12 +36,17 @@ def _video(model: str, settings: Any) -> Any:
 
 
 def _speech(model: str, settings: Any) -> Any:
+    from dramaforge.tools.dashscope.cosyvoice import CosyVoice
     from dramaforge.tools.dashscope.speech import DashScopeSpeech
     from dramaforge.tools.dashscope.transport import Transport
 
     key = settings.dashscope.api_key
-    transport = Transport(settings.dashscope) if key and key.get_secret_value() else None
-    backend = DashScopeSpeech(model, transport)
+    keyed = bool(key and key.get_secret_value())
+    backend: DashScopeSpeech | CosyVoice
+    if model.startswith("cosyvoice"):
+        backend = CosyVoice(model, settings.dashscope if keyed else None)
+    else:
+        backend = DashScopeSpeech(model, Transport(settings.dashscope) if keyed else None)
     backend.price = _price(settings, backend.model)
     return backend
 

@@ -1,25 +1,27 @@
-"""The one DashScope transport: auth, submit, poll, reconcile, download, error mapping.
+"""The one DashScope transport: auth, submit, poll, download, error mapping.
 
 Adapters (image, video, speech) only translate requests and responses; everything that talks
 HTTP lives here. Rules that protect the bill:
 
+* An intent (model, body hash, time) is journaled durably *before* a submit is sent, and the
+  task id as soon as the reply arrives, before the first poll. A run killed anywhere and
+  resumed polls the recorded task, or looks a lost reply's task up in the task list
+  (``reconcile``) before anything is submitted again.
 * A submit is never retried automatically once it may have reached the server. A 429 is the
-  one exception (the server refused it before accepting). A submit whose reply never came
-  (timeout, dropped connection, 5xx) is looked up in the task list before anything else.
-* A task id is written to the journal before the first poll, so a crash never pays twice.
+  one exception (the server refused it before accepting).
+* Submits of one model go out one at a time per process, so a crash leaves at most one
+  unresolved intent per model to reconcile; polls run concurrently up to the model's limit.
 * Polls, downloads and task-list reads are idempotent and retried with tenacity.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
-import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,9 @@ from tenacity import (
 
 from dramaforge.config import ProviderSettings
 from dramaforge.errors import ConfigError, ContentRejected, ProviderError
-from dramaforge.tools.base import TaskJournal
+from dramaforge.tools.base import SubmitIntent, TaskJournal
+from dramaforge.tools.dashscope import reconcile, uploads
+from dramaforge.tools.dashscope.download import Verify, fetch_verified
 from dramaforge.tools.dashscope.errors import (
     MODERATION_CODES,
     ExpiredResult,
@@ -41,16 +45,13 @@ from dramaforge.tools.dashscope.errors import (
     map_error,
     retry_after_of,
 )
+from dramaforge.tools.media.store import MemoryJournal
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com"
 INTL_BASE_URL = "https://dashscope-intl.aliyuncs.com"
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"}
-# A submit's reply may be lost; these tasks were created at most this long before we sent.
-RECONCILE_SLACK = timedelta(minutes=2)
-
-Verify = Callable[[Path], None]
 
 
 def api_root(base_url: str | None) -> str:
@@ -77,23 +78,21 @@ class TaskResult:
 
 
 _SEMAPHORES: dict[tuple[str, str], threading.BoundedSemaphore] = {}
-_SEMAPHORES_LOCK = threading.Lock()
-# Task ids this process already owns: reconciliation never adopts one of them twice.
-_CLAIMED: set[str] = set()
-_CLAIMED_LOCK = threading.Lock()
+_SUBMITS: dict[tuple[str, str], threading.Lock] = {}
+_LOCKS = threading.Lock()
 
 
 def _semaphore(root: str, model: str, size: int) -> threading.BoundedSemaphore:
-    with _SEMAPHORES_LOCK:
+    with _LOCKS:
         sem = _SEMAPHORES.get((root, model))
         if sem is None:
             sem = _SEMAPHORES[(root, model)] = threading.BoundedSemaphore(size)
         return sem
 
 
-def _claim(task_id: str) -> None:
-    with _CLAIMED_LOCK:
-        _CLAIMED.add(task_id)
+def _submit_lock(root: str, model: str) -> threading.Lock:
+    with _LOCKS:
+        return _SUBMITS.setdefault((root, model), threading.Lock())
 
 
 class Transport:
@@ -140,7 +139,8 @@ class Transport:
             reraise=True,
         )
 
-    def _get_json(self, url: str, what: str, params: dict[str, Any] | None = None) -> Any:
+    def get_json(self, url: str, what: str, params: dict[str, Any] | None = None) -> Any:
+        """GET and decode JSON; transport errors, 429 and 5xx are retried."""
         for attempt in self._retrying():
             with attempt:
                 try:
@@ -192,13 +192,23 @@ class Transport:
                 f"{err}; the task's result is lost, a retry submits a new task", retryable=True
             ) from None
 
-    def _post(self, path: str, body: dict[str, Any], what: str, *, async_task: bool) -> Any:
+    def _post(
+        self,
+        path: str,
+        body: dict[str, Any],
+        what: str,
+        *,
+        async_task: bool,
+        headers: dict[str, str] | None = None,
+        before_send: Callable[[], None] | None = None,
+    ) -> Any:
         url = f"{self.root}/{path.lstrip('/')}"
+        sent = self._headers(async_task=async_task) | (headers or {})
         for attempt in range(self.settings.max_retries + 1):
+            if before_send is not None:
+                before_send()
             try:
-                response = self._client.post(
-                    url, json=body, headers=self._headers(async_task=async_task)
-                )
+                response = self._client.post(url, json=body, headers=sent)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError):
                 raise _LostReply from None
             if response.status_code == 200:
@@ -222,32 +232,30 @@ class Transport:
         *,
         journal: TaskJournal | None,
         what: str,
+        files: dict[str, Path] | None = None,
     ) -> TaskResult:
         """Submit (or resume) a task and poll it to SUCCEEDED; one slot of the model's limit.
 
-        With a journal: a recorded id is polled instead of submitting; a new id is recorded
-        before the first poll; a task that failed for good is forgotten.
+        A recorded task is polled instead of submitting; a recorded intent is reconciled
+        against the task list first; a task that failed for good is forgotten. ``files`` maps
+        a dotted body field (``input.audio_url``) to a local file, uploaded to temporary
+        storage only when a submit goes out.
         """
         model = str(body["model"])
-        sem = _semaphore(self.root, model, self.settings.limit(model))
-        with sem:
-            task_id = journal.recall() if journal is not None else None
+        journal = journal if journal is not None else MemoryJournal()
+        with _semaphore(self.root, model, self.settings.limit(model)):
+            task_id = self._resume(journal, what)
             if task_id is not None:
-                _claim(task_id)
                 status, data = self._poll(task_id, what)
                 if status == "SUCCEEDED":
                     return self._result(task_id, data)
                 log.info("recorded DashScope task %s is %s; submitting anew", task_id, status)
-                if journal is not None:
-                    journal.forget()
-            task_id = self._submit(path, body, what)
-            if journal is not None:
-                journal.record(task_id)
+                journal.forget()
+            task_id = self._submit(path, body, journal, what, files or {})
             status, data = self._poll(task_id, what)
             if status == "SUCCEEDED":
                 return self._result(task_id, data)
-            if journal is not None:
-                journal.forget()
+            journal.forget()
             raise self._task_error(task_id, status, data, what)
 
     def refresh(self, task_id: str, what: str) -> TaskResult:
@@ -257,64 +265,82 @@ class Transport:
             raise self._task_error(task_id, status, data, what)
         return self._result(task_id, data)
 
-    def _submit(self, path: str, body: dict[str, Any], what: str) -> str:
-        sent = datetime.now(UTC)
-        try:
-            reply = self._post(path, body, what, async_task=True)
-        except _LostReply:
-            return self._reconcile(str(body["model"]), sent, what)
-        task_id = str((reply.get("output") or {}).get("task_id") or "")
-        if not task_id:
-            raise ProviderError(f"DashScope {what}: the submit reply has no task_id")
-        _claim(task_id)
-        return task_id
+    def _record(self, journal: TaskJournal, task_id: str) -> None:
+        journal.record(task_id)
+        reconcile.claim(task_id)
 
-    def _reconcile(self, model: str, sent: datetime, what: str) -> str:
-        """Find the task a lost submit created, so it is polled instead of paid for again."""
-        # The list's time filter is 'YYYYMMDDhhmmss'; its zone is not documented, so the
-        # window spans both UTC and Beijing time and candidates are narrowed by gmt_create.
-        start = (sent - RECONCILE_SLACK).strftime("%Y%m%d%H%M%S")
-        end = (datetime.now(UTC) + timedelta(hours=8) + RECONCILE_SLACK).strftime("%Y%m%d%H%M%S")
-        params = {
-            "model_name": model,
-            "start_time": start,
-            "end_time": end,
-            "page_no": 1,
-            "page_size": 50,
-        }
-        listing = self._get_json(f"{self.root}/tasks", f"{what} (task list)", params)
-        earliest = (sent - RECONCILE_SLACK).timestamp() * 1000
-        candidates: list[str] = []
-        with _CLAIMED_LOCK:
-            for item in listing.get("data") or []:
-                task_id = str(item.get("task_id") or "")
-                created = item.get("gmt_create")
-                if not task_id or task_id in _CLAIMED:
-                    continue
-                if item.get("model_name") not in (None, model):
-                    continue
-                if isinstance(created, int | float) and created < earliest:
-                    continue
-                candidates.append(task_id)
-            if len(candidates) == 1:
-                _CLAIMED.add(candidates[0])
-        if len(candidates) == 1:
-            log.warning("DashScope %s: reply lost; adopted task %s", what, candidates[0])
-            return candidates[0]
-        if not candidates:
-            raise ProviderError(
-                f"DashScope {what}: the submit got no reply and the task list shows no new "
-                f"{model} task; nothing was paid, it is safe to try again",
-                retryable=True,
+    def _resume(self, journal: TaskJournal, what: str) -> str | None:
+        """The task an earlier try submitted: recorded, or found for a recorded intent."""
+        entry = journal.read()
+        if entry.task_id is not None:
+            self._record(journal, entry.task_id)  # again: the ledger may have missed it
+            return entry.task_id
+        if entry.intent is None:
+            return None
+        with _submit_lock(self.root, entry.intent.model):
+            found = self._find(entry.intent, journal, what)
+            if found is not None:
+                self._record(journal, found)
+        return found
+
+    def _find(self, intent: SubmitIntent, journal: TaskJournal, what: str) -> str | None:
+        def page(params: dict[str, Any]) -> dict[str, Any]:
+            reply: dict[str, Any] = self.get_json(
+                f"{self.root}/tasks", f"{what} (task list)", params
             )
-        raise ProviderError(
-            f"DashScope {what}: the submit got no reply and {len(candidates)} new {model} tasks "
-            f"could be it ({', '.join(candidates)}); not submitting again to avoid paying twice"
-        )
+            return reply
+
+        return reconcile.find_task(intent, journal, self.settings.timeout, page, what)
+
+    def _submit(
+        self,
+        path: str,
+        body: dict[str, Any],
+        journal: TaskJournal,
+        what: str,
+        files: dict[str, Path],
+    ) -> str:
+        """Upload inputs, journal the intent, send, journal the id. One per model at a time."""
+        model = str(body["model"])
+        digest = reconcile.body_digest(body, {k: uploads.file_digest(v) for k, v in files.items()})
+        sent = copy.deepcopy(body)
+        for field, local in files.items():
+            url = uploads.upload(self._client, self.root, self.get_json, model, local, what)
+            uploads.set_at(sent, field, url)
+        headers = {uploads.RESOLVE_HEADER: "enable"} if files else {}
+        intents: list[SubmitIntent] = []
+
+        def stamp() -> None:  # before every attempt: a 429's wait moves the window
+            intents.append(SubmitIntent(model=model, body_sha256=digest, sent_at=time.time()))
+            journal.intend(intents[-1])
+
+        with _submit_lock(self.root, model):
+            try:
+                reply = self._post(
+                    path, sent, what, async_task=True, headers=headers, before_send=stamp
+                )
+            except _LostReply:
+                found = self._find(intents[-1], journal, what)
+                if found is None:
+                    raise ProviderError(
+                        f"DashScope {what}: the submit got no reply and the task list shows "
+                        f"no new {model} task; nothing was paid, it is safe to try again",
+                        retryable=True,
+                    ) from None
+                self._record(journal, found)
+                return found
+            except ProviderError:
+                journal.forget()  # refused outright: no task exists
+                raise
+            task_id = str((reply.get("output") or {}).get("task_id") or "")
+            if not task_id:
+                raise ProviderError(f"DashScope {what}: the submit reply has no task_id")
+            self._record(journal, task_id)
+            return task_id
 
     def _poll_once(self, task_id: str, what: str) -> tuple[str, dict[str, Any]]:
         # An id DashScope does not know is answered 200 with task_status UNKNOWN.
-        data = self._get_json(f"{self.root}/tasks/{task_id}", f"{what} (poll)")
+        data = self.get_json(f"{self.root}/tasks/{task_id}", f"{what} (poll)")
         status = str((data.get("output") or {}).get("task_status") or "UNKNOWN")
         return status, data
 
@@ -354,39 +380,4 @@ class Transport:
         """Fetch ``url`` into ``dest`` via a temp file; truncated or undecodable -> again."""
         for attempt in self._retrying():
             with attempt:
-                tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
-                try:
-                    self._fetch(url, tmp, what)
-                    try:
-                        verify(tmp)
-                    except Exception as err:
-                        raise TransientError(
-                            f"DashScope {what}: downloaded file does not decode ({err})"
-                        ) from None
-                    os.replace(tmp, dest)
-                finally:
-                    tmp.unlink(missing_ok=True)
-
-    def _fetch(self, url: str, tmp: Path, what: str) -> None:
-        try:
-            with self._client.stream("GET", url) as response:
-                if response.status_code in (403, 404):
-                    raise ExpiredResult(
-                        f"DashScope {what}: result URL answered {response.status_code} "
-                        "(expired or removed)"
-                    )
-                if response.status_code != 200:
-                    raise TransientError(
-                        f"DashScope {what}: download HTTP {response.status_code}",
-                        retry_after=retry_after_of(response),
-                    )
-                expected = response.headers.get("Content-Length")
-                written = 0
-                with tmp.open("wb") as fh:
-                    for chunk in response.iter_bytes():
-                        fh.write(chunk)
-                        written += len(chunk)
-                if expected is not None and written != int(expected):
-                    raise TransientError(f"DashScope {what}: download truncated")
-        except httpx.TransportError as err:
-            raise TransientError(f"DashScope {what}: download {type(err).__name__}") from None
+                fetch_verified(self._client, url, dest, verify, what)

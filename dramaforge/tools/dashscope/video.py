@@ -3,12 +3,18 @@
 The keyframe travels inline as a ``data:image/png;base64,...`` URI (the documented alternative
 to a public URL for ``img_url``). Wan renders a fixed set of lengths and resolution tiers;
 the result is conformed (cover-scale, crop, fps, hold or cut to the exact length, no audio).
+
+Wan 2.5 and later take the shot's audio (``input.audio_url``: WAV or MP3, 3-30 s, 15 MB at
+most, a URL only) and move lips and bodies in sync with it. The voice track is padded with
+silence to 3 s if shorter and sent through DashScope's temporary storage (``uploads``); the
+clip's own sound is still dropped, since the pipeline lays the same track under it later.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,6 +24,7 @@ from PIL import Image
 from dramaforge.errors import ProviderError
 from dramaforge.tools.base import Generated, TaskJournal, VideoRequest
 from dramaforge.tools.dashscope.transport import TaskResult, Transport
+from dramaforge.tools.media.ffmpeg import run_ffmpeg
 from dramaforge.tools.media.probe import probe
 from dramaforge.tools.media.video import normalize_clip
 
@@ -30,6 +37,7 @@ T2V_SIZES = {
     "1080P": [(1920, 1080), (1080, 1920), (1440, 1440), (1632, 1248), (1248, 1632)],
 }
 MAX_INLINE = 10 * 1024 * 1024
+AUDIO_SECONDS = (3.0, 30.0)  # what audio_url accepts
 
 
 def durations(model: str) -> list[int]:
@@ -86,6 +94,25 @@ def keyframe_uri(path: Path) -> str:
     return f"data:{mime};base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
 
 
+def takes_audio(model: str) -> bool:
+    """Wan 2.5 and later (i2v and t2v) generate in sync with an ``audio_url``."""
+    found = re.match(r"wanx?(\d+)\.(\d+)-", model)
+    return found is not None and (int(found[1]), int(found[2])) >= (2, 5)
+
+
+def audio_track(src: Path, dest: Path) -> None:
+    """The voice track as ``audio_url`` takes it: mono 16-bit WAV of 3 to 30 seconds."""
+    shortest, longest = AUDIO_SECONDS
+    run_ffmpeg(
+        [
+            "-i", src, "-af", f"apad=whole_dur={shortest}", "-t", f"{longest}",
+            "-ac", "1", "-ar", "24000", "-c:a", "pcm_s16le",
+            "-fflags", "+bitexact", "-flags:a", "+bitexact", dest,
+        ],
+        what=f"preparing {src.name} for audio_url",
+    )  # fmt: skip
+
+
 def _verify_video(path: Path) -> None:
     info = probe(path)
     if not info.has_video or info.duration <= 0:
@@ -100,10 +127,10 @@ def _url(result: TaskResult) -> str:
 
 
 class DashScopeVideo:
-    """``dashscope:<model>`` video backend, e.g. ``dashscope:wan2.2-i2v-flash``.
+    """``dashscope:<model>`` video backend, e.g. ``dashscope:wan2.5-i2v-preview``.
 
-    Shot audio is not sent to audio-capable models (wan2.5+): VideoRequest carries none, and
-    the pipeline adds voices and sound later. Any audio the model adds is dropped.
+    ``takes_audio`` is true for Wan 2.5 and later: ``request.audio`` is sent with the submit.
+    Older models never see it. Any audio the model puts in the clip is dropped.
     """
 
     def __init__(self, model: str, transport: Transport, price: float = 0.0) -> None:
@@ -111,6 +138,7 @@ class DashScopeVideo:
         self.name = f"dashscope:{self.model}"
         self.transport = transport
         self.price = price
+        self.takes_audio = takes_audio(self.model)
 
     @property
     def image_to_video(self) -> bool:
@@ -139,9 +167,14 @@ class DashScopeVideo:
     ) -> Generated:
         what = f"{self.model} video"
         body = self.body(request)
-        result = self.transport.run_task(PATH, body, journal=journal, what=what)
         raw = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.download.mp4")
+        sound = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.audio.wav")
         try:
+            files = {}
+            if self.takes_audio and request.audio:
+                audio_track(Path(request.audio), sound)
+                files["input.audio_url"] = sound
+            result = self.transport.run_task(PATH, body, journal=journal, what=what, files=files)
             self.transport.result_file(result, _url, raw, _verify_video, journal=journal, what=what)
             normalize_clip(
                 raw,
@@ -153,6 +186,7 @@ class DashScopeVideo:
             )
         finally:
             raw.unlink(missing_ok=True)
+            sound.unlink(missing_ok=True)
         billed = float(
             result.usage.get("video_duration")
             or result.usage.get("duration")

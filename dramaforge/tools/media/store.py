@@ -19,7 +19,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from dramaforge.schema import Asset
-from dramaforge.tools.base import Generated
+from dramaforge.tools.base import Generated, JournalEntry, SubmitIntent
+
+JOURNAL_SUFFIX = ".task.json"
+LEDGER = "tasks.ledger"
 
 
 def content_key(stage: str, backend: str, payload: BaseModel | dict[str, Any]) -> str:
@@ -49,7 +52,7 @@ class AssetStore:
     ) -> tuple[Asset, Generated]:
         """Return the stored asset for this request; on a miss call ``make(tmp_path, journal)``.
 
-        The journal survives a crash (a paid task id recorded there is polled, not resubmitted,
+        The journal survives a crash (a paid task recorded there is polled, not resubmitted,
         on the next try) and is dropped once the asset is stored.
         """
         key = content_key(stage, backend, payload)
@@ -65,7 +68,7 @@ class AssetStore:
         tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.tmp.{ext}")
         started = time.perf_counter()
         try:
-            journal = FileJournal(target.with_suffix(".task.json"))
+            journal = FileJournal(target.with_suffix(JOURNAL_SUFFIX), self.root)
             generated = make(tmp, journal)
             os.replace(tmp, target)
         finally:
@@ -77,27 +80,126 @@ class AssetStore:
 
 
 class FileJournal:
-    """A TaskJournal kept beside the asset it will produce (``<key>.task.json``)."""
+    """A TaskJournal kept beside the asset it will produce (``<key>.task.json``).
 
-    def __init__(self, path: Path) -> None:
+    Every task id recorded is also appended to the store's ledger (``tasks.ledger`` at the
+    store root), which outlives the journal: a finished asset's task is never mistaken for a
+    sibling's lost submit, even after its journal was dropped.
+    """
+
+    def __init__(self, path: Path, root: Path | None = None) -> None:
         self.path = path
+        self.root = root if root is not None else path.parent.parent.parent
+
+    def __repr__(self) -> str:
+        return f"FileJournal({str(self.path)!r})"
+
+    @property
+    def ledger(self) -> Path:
+        return self.root / LEDGER
+
+    def read(self) -> JournalEntry:
+        if not self.path.exists():
+            return JournalEntry()
+        return JournalEntry.model_validate_json(self.path.read_text(encoding="utf-8"))
 
     def recall(self) -> str | None:
-        if not self.path.exists():
-            return None
-        task_id: str | None = json.loads(self.path.read_text(encoding="utf-8")).get("task_id")
-        return task_id
+        """The recorded task id, if any."""
+        return self.read().task_id
+
+    def intend(self, intent: SubmitIntent) -> None:
+        atomic_write(self.path, JournalEntry(intent=intent).model_dump_json(), durable=True)
 
     def record(self, task_id: str) -> None:
-        atomic_write(self.path, json.dumps({"task_id": task_id, "at": time.time()}))
+        """Journal first, ledger second; recording the same id again is harmless.
+
+        A crash between the two leaves the id in this journal, where ``claimed`` finds it too;
+        the transport records a resumed id again, which puts it in the ledger.
+        """
+        entry = self.read().model_copy(update={"task_id": task_id})
+        atomic_write(self.path, entry.model_dump_json(), durable=True)
+        _append_line(self.ledger, task_id)
 
     def forget(self) -> None:
         self.path.unlink(missing_ok=True)
 
+    def claimed(self) -> set[str]:
+        ids: set[str] = set()
+        if self.ledger.exists():
+            ids.update(self.ledger.read_text(encoding="utf-8").split())
+        for entry in self._others():
+            if entry.task_id:
+                ids.add(entry.task_id)
+        return ids
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write text so readers see the old file or the new one, never half of one."""
+    def rivals(self) -> list[SubmitIntent]:
+        return [e.intent for e in self._others() if e.intent is not None and e.task_id is None]
+
+    def _others(self) -> list[JournalEntry]:
+        entries = []
+        for path in self.root.glob(f"*/*/*{JOURNAL_SUFFIX}"):
+            if path == self.path:
+                continue
+            try:
+                entries.append(JournalEntry.model_validate_json(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):  # removed meanwhile, or an older format
+                continue
+        return entries
+
+
+class MemoryJournal:
+    """A TaskJournal for a call made without a store: it lives as long as the call."""
+
+    def __init__(self) -> None:
+        self.entry = JournalEntry()
+
+    def read(self) -> JournalEntry:
+        return self.entry
+
+    def intend(self, intent: SubmitIntent) -> None:
+        self.entry = JournalEntry(intent=intent)
+
+    def record(self, task_id: str) -> None:
+        self.entry = self.entry.model_copy(update={"task_id": task_id})
+
+    def forget(self) -> None:
+        self.entry = JournalEntry()
+
+    def claimed(self) -> set[str]:
+        return set()
+
+    def rivals(self) -> list[SubmitIntent]:
+        return []
+
+
+def _append_line(path: Path, line: str) -> None:
+    """Append one line and flush it to disk (O_APPEND: concurrent writers never interleave)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, f"{line}\n".encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, text: str, *, durable: bool = False) -> None:
+    """Write text so readers see the old file or the new one, never half of one.
+
+    ``durable`` also flushes the file and its directory to disk before returning, for records
+    that must survive a power cut (a paid task's journal), not only a killed process.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
+    if durable:
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,159 @@
+"""Finding the task a submit created when its reply never reached the journal.
+
+A submit's reply can be lost in two ways: the connection fails (timeout, reset, 5xx), or the
+process dies after DashScope accepted the request but before the task id was written down.
+Either way the journal holds the *intent* written before the request went out (model, hash
+of the body, time sent), and the task, if one was created, is in DashScope's task list
+(``GET /api/v1/tasks``), which gives per task its id, model name and creation time
+(``gmt_create``, ms) but not the request body.
+
+A candidate is a task of the intent's model, created in a window around the time sent, whose
+id nobody in this store (or process) has recorded. Exactly one candidate and no rival intent
+(another asset's lost submit of the same model, with a different body, whose window also
+holds a candidate) is adopted; none means nothing was paid and the caller may submit; any
+other case stops with an error rather than guess and give one shot another's picture.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dramaforge.errors import ProviderError
+from dramaforge.tools.base import SubmitIntent, TaskJournal
+
+log = logging.getLogger(__name__)
+
+SLACK = 120.0
+"""Seconds either side of the send time that a task's creation time may differ (clock skew)."""
+PAGE_SIZE = 50
+MAX_PAGES = 20
+# The list's time filter is 'YYYYMMDDhhmmss' in an undocumented zone, and a window may span
+# 24 hours at most: the query starts at the send time read as UTC and ends read as Beijing
+# time (UTC+8), which holds the true window whichever zone the server assumes.
+BEIJING = timedelta(hours=8)
+
+_CLAIMED: set[str] = set()
+_CLAIMED_LOCK = threading.Lock()
+
+ListPage = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def claim(task_id: str) -> None:
+    """Mark ``task_id`` as owned by an asset of this process; it is never adopted again."""
+    with _CLAIMED_LOCK:
+        _CLAIMED.add(task_id)
+
+
+def claimed_here() -> set[str]:
+    with _CLAIMED_LOCK:
+        return set(_CLAIMED)
+
+
+def body_digest(body: dict[str, Any], extra: dict[str, str] | None = None) -> str:
+    """sha256 of the request body as sent (keys sorted), plus digests of files it uploads."""
+    blob = json.dumps([body, extra or {}], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def window(intent: SubmitIntent, timeout: float) -> tuple[float, float]:
+    """UNIX seconds in which the intent's task, if any, was created."""
+    return intent.sent_at - SLACK, intent.sent_at + timeout + SLACK
+
+
+def query(intent: SubmitIntent, timeout: float) -> dict[str, Any]:
+    """Task-list parameters (without the page) covering the intent's window."""
+    lo, hi = window(intent, timeout)
+    start = datetime.fromtimestamp(lo, UTC)
+    end = datetime.fromtimestamp(hi, UTC) + BEIJING
+    return {
+        "model_name": intent.model,
+        "start_time": start.strftime("%Y%m%d%H%M%S"),
+        "end_time": end.strftime("%Y%m%d%H%M%S"),
+        "page_size": PAGE_SIZE,
+    }
+
+
+def list_tasks(intent: SubmitIntent, timeout: float, page: ListPage) -> list[dict[str, Any]]:
+    """Every task the list shows for the intent's model and window, page by page."""
+    items: list[dict[str, Any]] = []
+    params = query(intent, timeout)
+    for number in range(1, MAX_PAGES + 1):
+        reply = page(params | {"page_no": number})
+        items.extend(item for item in reply.get("data") or [] if isinstance(item, dict))
+        if number >= int(reply.get("total_page") or 1):
+            return items
+    log.warning("DashScope task list: more than %d pages; later tasks not checked", MAX_PAGES)
+    return items
+
+
+def _created(item: dict[str, Any]) -> float | None:
+    value = item.get("gmt_create")
+    return float(value) / 1000 if isinstance(value, int | float) else None
+
+
+def _inside(item: dict[str, Any], intent: SubmitIntent, timeout: float) -> bool:
+    created = _created(item)
+    lo, hi = window(intent, timeout)
+    return created is None or lo <= created <= hi
+
+
+def choose(
+    intent: SubmitIntent,
+    items: list[dict[str, Any]],
+    *,
+    claimed: set[str],
+    rivals: list[SubmitIntent],
+    timeout: float,
+    what: str,
+) -> str | None:
+    """The task the intent created, or None if it created none; raise if that is unclear."""
+    candidates = [
+        str(item["task_id"])
+        for item in items
+        if item.get("task_id")
+        and str(item["task_id"]) not in claimed
+        and item.get("model_name") in (None, intent.model)
+        and _inside(item, intent, timeout)
+    ]
+    if not candidates:
+        return None
+    by_id = {str(item.get("task_id")): item for item in items}
+    competing = [
+        rival
+        for rival in rivals
+        if rival.model == intent.model
+        and rival.body_sha256 != intent.body_sha256
+        and any(_inside(by_id[c], rival, timeout) for c in candidates)
+    ]
+    if len(candidates) == 1 and not competing:
+        return candidates[0]
+    raise ProviderError(
+        f"DashScope {what}: a submit's reply was lost and {len(candidates)} unrecorded "
+        f"{intent.model} task(s) ({', '.join(candidates)}) could be its, with "
+        f"{len(competing)} other lost submit(s) of the same model; not submitting again to "
+        "avoid paying twice. Delete this shot's .task.json in the asset store to submit anew."
+    )
+
+
+def find_task(
+    intent: SubmitIntent, journal: TaskJournal, timeout: float, page: ListPage, what: str
+) -> str | None:
+    """Look the intent's task up in the task list; see ``choose``."""
+    items = list_tasks(intent, timeout, page)
+    found = choose(
+        intent,
+        items,
+        claimed=journal.claimed() | claimed_here(),
+        rivals=journal.rivals(),
+        timeout=timeout,
+        what=what,
+    )
+    if found is not None:
+        log.warning("DashScope %s: reply lost; adopted task %s from the task list", what, found)
+    return found
