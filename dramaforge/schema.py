@@ -230,6 +230,57 @@ class Episode(BaseModel):
     true_peak_dbtp: float | None = None
 
 
+class ReviewCheck(BaseModel):
+    """One measured property of the finished episode against what was asked for."""
+
+    name: str
+    passed: bool
+    measured: float | None = None
+    target: float | None = None
+    unit: str = ""
+    detail: str = ""
+
+
+class CueSpeech(BaseModel):
+    """A subtitle and the share of its time on screen with speech under it in the final mix."""
+
+    index: int
+    start: float
+    end: float
+    text: str
+    speech: float
+
+
+class EpisodeReview(BaseModel):
+    """The critic's look at the assembled episode. A failing review reports; it deletes nothing."""
+
+    passed: bool
+    checks: list[ReviewCheck] = Field(default_factory=list)
+    cues: list[CueSpeech] = Field(default_factory=list)
+
+
+class ShotLikeness(BaseModel):
+    """How closely one shot's chosen keyframe matches a character's reference (1 = same)."""
+
+    shot_id: str
+    keyframe: str
+    score: float
+
+
+class CharacterConsistency(BaseModel):
+    """A character's shots measured against their reference image."""
+
+    name: str
+    reference: str
+    reference_from: str
+    """``bible`` when the series bible already held it, else the shot it was taken from."""
+    score: float | None = None
+    """Mean over ``shots``; None when the character is in no shot but the reference, or the
+    reference has no colour to measure by."""
+    lowest: float | None = None
+    shots: list[ShotLikeness] = Field(default_factory=list)
+
+
 class Manifest(BaseModel):
     title: str
     script: str
@@ -244,3 +295,7 @@ class Manifest(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict)
     thread: str = ""
     """The checkpoint thread of this render: ``rerender`` and ``chat --resume`` continue it."""
+    review: EpisodeReview | None = None
+    """Duration, loudness, A/V sync and subtitles of the finished file, measured."""
+    consistency: list[CharacterConsistency] = Field(default_factory=list)
+    """Per character: each shot's keyframe against the character's reference image."""

@@ -1,4 +1,5 @@
-"""storyboard.html: a self-contained contact sheet, one card per shot, every take side by side."""
+"""storyboard.html: a self-contained contact sheet, one card per shot, every take side by side,
+with the episode review and each character's consistency across shots above the cards."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from pathlib import Path
 
 from PIL import Image
 
-from dramaforge.schema import Manifest, Shot, ShotResult, Take
+from dramaforge.agents.consistency import OFF_MODEL
+from dramaforge.schema import (
+    CharacterConsistency,
+    EpisodeReview,
+    Manifest,
+    ReviewCheck,
+    Shot,
+    ShotResult,
+    Take,
+)
 
 THUMB_WIDTH = 240
 
@@ -26,6 +36,11 @@ h1{margin:0 0 4px}.meta{color:#666;margin-bottom:20px}
 .take img{width:140px;border:3px solid #ccc;border-radius:4px}
 .take.chosen img{border-color:#2a9d8f}.take.failed img{border-color:#e76f51}
 .prompt{font-size:12px;color:#555}.line{margin:4px 0}
+.panel{background:#fff;border-radius:8px;padding:12px;margin-bottom:16px;box-shadow:0 1px 3px #0002}
+.panel h2{font-size:16px;margin:0 0 8px}.panel table{border-collapse:collapse;font-size:13px}
+.panel td,.panel th{padding:2px 10px 2px 0;text-align:left;vertical-align:top}
+.ref{width:72px;border-radius:4px;margin-right:10px}.who{display:flex;margin:6px 0}
+.ok{color:#2a9d8f}.bad{color:#e76f51;font-weight:bold}.note{color:#b5651d;font-size:11px}
 """
 
 
@@ -42,10 +57,13 @@ def thumbnail(path: Path) -> str:
 def _take(take: Take, chosen: bool) -> str:
     cls = "take chosen" if chosen else "take" if take.critique.passed else "take failed"
     verdict = "✓" if take.critique.passed else "✗ " + "; ".join(take.critique.issues)
+    notes = take.critique.issues if take.critique.passed else []
+    note = f'<div class="note">{escape("; ".join(notes))}</div>' if notes else ""
     src = thumbnail(Path(take.keyframe.path))
     return (
         f'<div class="{cls}"><img src="{src}" alt="take {take.number}">'
-        f"<div>take {take.number} · {take.duration:.2f}s</div><div>{escape(verdict)}</div></div>"
+        f"<div>take {take.number} · {take.duration:.2f}s</div><div>{escape(verdict)}</div>"
+        f"{note}</div>"
     )
 
 
@@ -74,6 +92,65 @@ def _card(shot: Shot, result: ShotResult) -> str:
     )
 
 
+def _number(value: float | None, unit: str) -> str:
+    return "—" if value is None else f"{value:g} {unit}".strip()
+
+
+def _check(check: ReviewCheck) -> str:
+    mark = '<span class="ok">✓</span>' if check.passed else '<span class="bad">✗</span>'
+    return (
+        f"<tr><td>{mark}</td><td>{escape(check.name)}</td>"
+        f"<td>{escape(_number(check.measured, check.unit))}</td>"
+        f"<td>{escape(_number(check.target, check.unit))}</td><td>{escape(check.detail)}</td></tr>"
+    )
+
+
+def _review(review: EpisodeReview | None) -> str:
+    """The episode review: every check with what was measured and what was asked for."""
+    if review is None:
+        return ""
+    head = "passed" if review.passed else "failed"
+    rows = "".join(_check(c) for c in review.checks)
+    timing = [c.target for c in review.checks if c.name == "subtitle_timing"]
+    floor = timing[0] if timing and timing[0] is not None else 0.0
+    cues = " · ".join(
+        f'<span class="{"ok" if c.speech >= floor else "bad"}" title="{escape(c.text)}">'
+        f"{c.index}: {c.speech:.0%}</span>"
+        for c in review.cues
+    )
+    return (
+        f'<div class="panel" id="review"><h2>Episode review: {head}</h2><table>'
+        "<tr><th></th><th>check</th><th>measured</th><th>target</th><th></th></tr>"
+        f"{rows}</table>"
+        + (f"<p>Speech under each subtitle: {cues}</p>" if cues else "")
+        + "</div>"
+    )
+
+
+def _character(c: CharacterConsistency) -> str:
+    src = thumbnail(Path(c.reference)) if Path(c.reference).is_file() else ""
+    origin = "series bible" if c.reference_from == "bible" else f"shot {c.reference_from}"
+    score = "no other shot" if c.score is None else f"mean {c.score:.2f}, lowest {c.lowest:.2f}"
+    shots = " · ".join(
+        f'<a class="{"ok" if x.score >= OFF_MODEL else "bad"}" href="#{escape(x.shot_id)}">'
+        f"{escape(x.shot_id)}: {x.score:.2f}</a>"
+        for x in c.shots
+    )
+    return (
+        f'<div class="who"><img class="ref" src="{src}" alt="reference of {escape(c.name)}">'
+        f"<div><b>{escape(c.name)}</b> · {escape(score)} · reference from {escape(origin)}"
+        f"<br>{shots}</div></div>"
+    )
+
+
+def _consistency(characters: list[CharacterConsistency]) -> str:
+    """Each character's reference and every shot's likeness to it (red: off-model)."""
+    if not characters:
+        return ""
+    rows = "".join(_character(c) for c in characters)
+    return f'<div class="panel" id="consistency"><h2>Character consistency</h2>{rows}</div>'
+
+
 def render_storyboard(manifest: Manifest) -> str:
     results = {r.shot_id: r for r in manifest.shots}
     cards = "".join(_card(s, results[s.id]) for s in manifest.plan.shots if s.id in results)
@@ -87,5 +164,6 @@ def render_storyboard(manifest: Manifest) -> str:
         f'<!doctype html><html lang="{manifest.language}"><head><meta charset="utf-8">'
         f"<title>{escape(manifest.title)} — storyboard</title><style>{STYLE}</style></head>"
         f'<body><h1>{escape(manifest.title)}</h1><div class="meta">{escape(meta)}</div>'
+        f"{_review(manifest.review)}{_consistency(manifest.consistency)}"
         f'<div class="grid">{cards}</div></body></html>'
     )

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from dramaforge.graph.run import render_episode
+from dramaforge.schema import Critique, Manifest
 from dramaforge.tools.base import Generated, SpeechRequest, VideoRequest
 from dramaforge.tools.media.analysis import audio_stats, video_stats
 from dramaforge.tools.media.audio import silence
@@ -115,8 +116,17 @@ def test_vision_critic_fail_then_pass_retries_keyframe_with_revised_prompt(
         )
         ctx = build_context(settings, settings.state_root(tmp_path))
         manifest = render_episode(FIXTURES / "short.zh.txt", tmp_path, settings, context=ctx)
+        asked = len(server.requests)
+        # A fresh render of the same script: every verdict is read back, none is asked again.
+        again = render_episode(FIXTURES / "short.zh.txt", tmp_path, settings, context=ctx)
     finally:
         server.stop()
+    assert len(server.requests) == asked
+
+    def verdicts(m: Manifest) -> list[list[tuple[str, Critique]]]:
+        return [[(k.keyframe.key, k.critique) for k in r.keyframe_reviews] for r in m.shots]
+
+    assert verdicts(again) == verdicts(manifest)
     # The vision review runs on the keyframe before the clip is made: the rejected keyframe
     # never reaches the video model; the shot has one take and two keyframe verdicts.
     reviewed = [r for r in manifest.shots if len(r.keyframe_reviews) > 1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from dramaforge.config import ProviderSettings, Settings
 from dramaforge.errors import ConfigError
 from dramaforge.schema import CharacterLook, Line, Shot, StyleBible, Voice
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
+from dramaforge.tools.media.store import AssetStore
 from dramaforge.tools.registry import Registry
 from tests.fakes.openai_server import (
     FakeOpenAI,
@@ -236,3 +238,45 @@ def test_factory_needs_key_for_remote_and_registers() -> None:
     reg = Registry()
     register(reg)
     assert reg.providers("critic") == ["openai"]
+
+
+def test_verdicts_are_kept_per_image_prompt_and_reviewer(
+    server: FakeOpenAI, media: dict[str, Path], tmp_path: Path
+) -> None:
+    store = AssetStore(tmp_path / "assets")
+    server.handler = json_reply(verdict(0.9))
+    server.then(json_reply(verdict(0.3, issues=["no umbrella"], revised_prompt=REVISED)))
+    vc = critic(server).with_store(store)
+    first, again = review(vc, media), review(vc, media)
+    assert len(server.requests) == 1  # the re-run read the verdict back
+    assert first == again and not again.passed and again.revised_prompt == REVISED
+    assert again.reviewer == "openai:fake-vl"
+    [kept] = (tmp_path / "assets" / "verdict").rglob("*.json")
+    assert json.loads(kept.read_text(encoding="utf-8"))["score"] == pytest.approx(0.3)
+
+    # Anything the model would see differently is asked again: the prompt, the image...
+    review(vc, media, shot=shot(visual_prompt=REVISED))
+    other = media["keyframe"].parent / "flipped.png"
+    with Image.open(media["keyframe"]) as img:
+        img.transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(other)
+    vc.review_keyframe(shot(), keyframe=other)
+    assert len(server.requests) == 3
+    # ...another generation (asset key), even of the very same pixels...
+    for key in ("gen-1", "gen-1", "gen-2"):
+        vc.review_keyframe(shot(), keyframe=media["keyframe"], asset_key=key)
+    assert len(server.requests) == 5
+    # ...and another reviewer model, even on the same endpoint and image.
+    provider = ProviderSettings(api_key=KEY, base_url=server.base_url, max_retries=0)
+    settings = Settings().model_copy(update={"openai": provider})
+    review(vision_critic("fake-vl-2", settings).with_store(store), media)
+    assert len(server.requests) == 6 and server.requests[-1]["model"] == "fake-vl-2"
+
+
+def test_a_fallback_is_not_kept(server: FakeOpenAI, media: dict[str, Path], tmp_path: Path) -> None:
+    server.then(invalid_json, invalid_json, json_reply(verdict(0.8)))
+    vc = critic(server, "json_mode").with_store(AssetStore(tmp_path / "assets"))
+    assert "vision review unavailable" in review(vc, media).issues[-1]
+    assert len(server.requests) == 2
+    later = review(vc, media)  # asked again, since no verdict was ever given
+    assert later.reviewer == "openai:fake-vl" and later.passed and len(server.requests) == 3
+    assert review(vc, media) == later and len(server.requests) == 3

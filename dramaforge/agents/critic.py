@@ -2,10 +2,16 @@
 
 Checks run in pipeline order (voice, keyframe, motion) so the earliest broken stage is the
 one sent back: a bad voice track changes the shot's length, which changes the clip.
+
+Subtitle overflow is reported, never failed: ``assemble`` wraps every cue to the safe area
+and libass wraps again, so what can still overflow is a run neither can break (a long word,
+a URL). That text comes from the script, and no retry of the keyframe, the clip or the voice
+would change it, so it is a note on a passing take (and in the episode review), not a retry.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +21,20 @@ from PIL import Image, ImageStat, UnidentifiedImageError
 
 from dramaforge.errors import AssemblyError
 from dramaforge.schema import Critique, Cue, Shot, Stage, StyleBible
-from dramaforge.tools.media.analysis import clipped_fraction, read_audio, rms_dbfs, video_stats
-from dramaforge.tools.media.probe import probe
+from dramaforge.tools.media.analysis import (
+    clipped_fraction,
+    flicker,
+    frame_lumas,
+    read_audio,
+    rms_dbfs,
+    video_stats,
+)
+from dramaforge.tools.media.audio import measure_loudness
+from dramaforge.tools.media.probe import MediaInfo, probe
+from dramaforge.tools.media.store import AssetStore
+from dramaforge.tools.media.subtitle_fit import overflows
+
+Frame = tuple[int, int]
 
 
 class Reviewer(Protocol):
@@ -28,8 +46,18 @@ class Reviewer(Protocol):
         """The same reviewer, told the episode's characters and look."""
         ...
 
-    def review_keyframe(self, shot: Shot, *, keyframe: Path) -> Critique:
-        """Judge the keyframe alone, before it is sent to the (far dearer) video model."""
+    def with_store(self, store: AssetStore) -> Reviewer:
+        """The same reviewer, keeping paid verdicts in ``store`` so none is paid for twice."""
+        ...
+
+    def review_keyframe(
+        self, shot: Shot, *, keyframe: Path, asset_key: str | None = None
+    ) -> Critique:
+        """Judge the keyframe alone, before it is sent to the (far dearer) video model.
+
+        ``asset_key`` names the generation that made it (the store's key), so a kept verdict
+        is found again for the same generation and never shared with another one.
+        """
         ...
 
     def review(
@@ -41,12 +69,23 @@ class Reviewer(Protocol):
         voice: Path,
         duration: float,
         cues: list[Cue] | None = None,
-    ) -> Critique: ...
+        frame: Frame | None = None,
+    ) -> Critique:
+        """Judge a finished take; ``frame`` is the render's (width, height), when known."""
+        ...
 
 
 @dataclass
 class Critic:
-    """Heuristic reviewer. Thresholds are loose enough for a still-image animatic."""
+    """Heuristic reviewer. Thresholds are loose enough for a still-image animatic.
+
+    ``voice_lufs`` is where a voice take should sit before the mix (EBU R128 integrated):
+    offline takes measure -19 to -12 LUFS, and the final loudnorm evens out the rest, so only
+    a take outside ``voice_lufs_tolerance`` of it (a whisper, or a track driven into the
+    ceiling) is sent back. ``flicker_luma``: offline camera moves change the mean luma by
+    under 0.5 (of 255) a frame and never reverse by more than 0.25; a flickering clip reverses
+    by several levels on alternate frames, ``flicker_reversals`` times or more.
+    """
 
     name: str = "local:heuristic"
     duration_tolerance: float = 0.15
@@ -54,11 +93,22 @@ class Critic:
     frozen_diff: float = 0.05
     silent_dbfs: float = -50.0
     max_clipped: float = 0.001
+    voice_lufs: float = -18.0
+    voice_lufs_tolerance: float = 8.0
+    flicker_luma: float = 4.0
+    flicker_reversals: int = 3
+    aspect_tolerance: float = 0.02
+    min_scale: float = 0.95  # a clip smaller than this share of the frame would be upscaled
 
     def with_bible(self, bible: StyleBible) -> Critic:
         return self  # objective checks need no cast or look
 
-    def review_keyframe(self, shot: Shot, *, keyframe: Path) -> Critique:
+    def with_store(self, store: AssetStore) -> Critic:
+        return self  # measuring again costs less than reading back
+
+    def review_keyframe(
+        self, shot: Shot, *, keyframe: Path, asset_key: str | None = None
+    ) -> Critique:
         issues = self._keyframe(keyframe)
         if issues:
             return Critique(
@@ -79,26 +129,33 @@ class Critic:
         voice: Path,
         duration: float,
         cues: list[Cue] | None = None,
+        frame: Frame | None = None,
     ) -> Critique:
+        """The first failing stage in pipeline order, plus any notes that need no retry.
+
+        Without ``frame`` the clip's size is not checked (nothing to check it against) and
+        subtitles are measured at the clip's own size.
+        """
         checks: list[tuple[Stage, Callable[[], list[str]]]] = [
             ("voice", lambda: self._voice(voice, duration, cues or [])),
             ("keyframe", lambda: self._keyframe(keyframe)),
-            ("motion", lambda: self._motion(motion, duration)),
+            ("motion", lambda: self._motion(motion, duration, frame)),
         ]
+        notes = self._subtitles(cues or [], frame, motion)
         for stage, check in checks:
             issues = check()
             if issues:
                 return Critique(
                     passed=False,
                     score=0.0,
-                    issues=issues,
+                    issues=issues + notes,
                     stage_at_fault=stage,
                     reviewer=self.name,
                 )
-        return Critique(passed=True, score=1.0, reviewer=self.name)
+        return Critique(passed=True, score=1.0, issues=notes, reviewer=self.name)
 
     def _voice(self, path: Path, duration: float, cues: list[Cue]) -> list[str]:
-        """Length, clipping, and speech actually present while each line's subtitle is up."""
+        """Length, clipping, loudness, and speech present while each line's subtitle is up."""
         try:
             samples, rate = read_audio(path)
         except AssemblyError as err:
@@ -107,8 +164,9 @@ class Critic:
         length = samples.shape[1] / rate if rate else 0.0
         if abs(length - duration) > self.duration_tolerance:
             issues.append(f"voice track is {length:.2f}s, shot is {duration:.2f}s")
+        spoken = [n for n, c in enumerate(cues, start=1) if any(ch.isalnum() for ch in c.text)]
         for n, cue in enumerate(cues, start=1):
-            if not any(ch.isalnum() for ch in cue.text):
+            if n not in spoken:
                 continue  # a beat of silence ("……") is meant to be silent
             window = samples[:, int(cue.start * rate) : int(cue.end * rate)]
             level = rms_dbfs(window)
@@ -117,7 +175,25 @@ class Critic:
         clipped = clipped_fraction(samples)
         if clipped > self.max_clipped:
             issues.append(f"voice clips on {clipped:.2%} of samples")
+        if spoken and not issues:
+            issues += self._loudness(path)
         return issues
+
+    def _loudness(self, path: Path) -> list[str]:
+        try:
+            lufs = measure_loudness(path).integrated
+        except AssemblyError as err:
+            return [f"voice loudness cannot be measured: {err}"]
+        if not math.isfinite(lufs):
+            return ["voice track is silent"]
+        off = lufs - self.voice_lufs
+        if abs(off) <= self.voice_lufs_tolerance:
+            return []
+        word = "quiet" if off < 0 else "loud"
+        return [
+            f"voice is too {word}: {lufs:.1f} LUFS, expected {self.voice_lufs:.0f} "
+            f"± {self.voice_lufs_tolerance:.0f}"
+        ]
 
     def _keyframe(self, path: Path) -> list[str]:
         try:
@@ -129,20 +205,67 @@ class Critic:
             return [f"keyframe is black (mean luma {luma:.1f})"]
         return []
 
-    def _motion(self, path: Path, duration: float) -> list[str]:
+    def _motion(self, path: Path, duration: float, frame: Frame | None) -> list[str]:
         try:
             info = probe(path)
             stats = video_stats(path)
+            lumas = frame_lumas(path)
         except AssemblyError as err:
             return [f"clip does not decode: {err}"]
         issues = []
         if abs(info.duration - duration) > self.duration_tolerance:
             issues.append(f"clip is {info.duration:.2f}s, shot is {duration:.2f}s")
+        if frame is not None:
+            issues += self._frame(info, frame)
         if stats.black_fraction > 0.5:
             issues.append(f"clip is black in {stats.black_fraction:.0%} of sampled frames")
         elif stats.motion < self.frozen_diff:
             issues.append(f"clip is frozen (mean frame change {stats.motion:.3f})")
+        flick = flicker(lumas, self.flicker_luma)
+        if flick.reversals >= self.flicker_reversals:
+            issues.append(
+                f"clip flickers: luma reverses by more than {self.flicker_luma:g} on "
+                f"{flick.reversals} of {flick.frames} frames (largest {flick.largest:.1f})"
+            )
         return issues
+
+    def _frame(self, info: MediaInfo, frame: Frame) -> list[str]:
+        """Aspect (display, with the pixel aspect) and size against the render's frame."""
+        width, height = frame
+        num, _, den = info.sar.partition(":")
+        sar = int(num) / int(den) if num.isdigit() and den.isdigit() and int(num) else 1.0
+        shape = info.width * sar / max(info.height, 1)
+        want = width / height
+        if abs(shape / want - 1) > self.aspect_tolerance:
+            lost = 1 - min(shape, want) / max(shape, want)
+            return [
+                f"clip is {info.width}x{info.height} ({shape:.2f}:1), the render is "
+                f"{width}x{height} ({want:.2f}:1): filling the frame would crop {lost:.0%}"
+            ]
+        if info.width < width * self.min_scale or info.height < height * self.min_scale:
+            return [
+                f"clip is {info.width}x{info.height}, smaller than the {width}x{height} "
+                "render: it would be upscaled"
+            ]
+        return []
+
+    def _subtitles(self, cues: list[Cue], frame: Frame | None, motion: Path) -> list[str]:
+        if not cues:
+            return []
+        if frame is None:
+            try:
+                info = probe(motion)
+            except AssemblyError:
+                return []
+            frame = (info.width, info.height)
+        if not all(frame):
+            return []
+        return [
+            f"subtitle overflows the safe area ({o.width:.0f} of {o.safe:.0f} px, the script "
+            f"must break it): {o.text[:40]}"
+            for cue in cues
+            for o in overflows(cue.text, *frame)
+        ]
 
 
 def best_take_index(scores: list[float]) -> int:

@@ -10,12 +10,20 @@ The reviewer must never be the reason a render fails: a reply that is not valid 
 rate limit or an outage after the client's own retries all fall back to the heuristic verdict,
 with an issue saying the vision review was unavailable. Only a refused API key is raised, since
 every later shot would be refused too.
+
+Verdicts are paid work, so they are kept like any other asset: in the asset store, keyed by
+the reviewer (model and endpoint), the exact prompt and the keyframe's asset key (the image
+itself when it has none). Reviewing the same keyframe again (a re-render, a resume, an
+unchanged shot in an edited episode) reads the verdict back instead of asking. A new
+generation is always asked, even if it came out pixel for pixel like a rejected one (a
+different seed can); fallbacks are not kept, so the next run asks again.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import io
 import json
 import re
@@ -44,6 +52,7 @@ from dramaforge.agents.llm_director import (
 )
 from dramaforge.errors import ConfigError
 from dramaforge.schema import Critique, Cue, Language, Shot, StyleBible
+from dramaforge.tools.media.store import AssetStore, atomic_write, content_key
 
 MAX_SIDE = 768  # long side sent to the model: enough to judge a frame, a fraction of the tokens
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -75,7 +84,8 @@ class VisionCritic:
     constrained, as for the LLM director (Qwen-VL in DashScope's compatible mode wants
     ``json_mode``). ``language`` overrides the prompt language (default: the script's, read
     from the shot). ``bible`` adds character descriptions and the look to the prompt; see
-    ``with_bible``. ``redact`` lists secrets that must never appear in a message.
+    ``with_bible``. ``redact`` lists secrets that must never appear in a message. ``store``
+    keeps verdicts (see ``with_store``); without one every review asks the model.
     """
 
     name: str
@@ -87,10 +97,15 @@ class VisionCritic:
     bible: StyleBible | None = None
     endpoint: str = ""
     redact: Sequence[str] = field(default_factory=tuple, repr=False)
+    store: AssetStore | None = field(default=None, repr=False)
 
     def with_bible(self, bible: StyleBible) -> VisionCritic:
         """The same reviewer, told the episode's characters and look."""
         return dataclasses.replace(self, bible=bible)
+
+    def with_store(self, store: AssetStore) -> VisionCritic:
+        """The same reviewer, keeping its verdicts in ``store`` so none is paid for twice."""
+        return dataclasses.replace(self, store=store)
 
     def review(
         self,
@@ -101,19 +116,28 @@ class VisionCritic:
         voice: Path,
         duration: float,
         cues: list[Cue] | None = None,
+        frame: tuple[int, int] | None = None,
     ) -> Critique:
         # The keyframe had its vision review before it was animated (review_keyframe);
         # the finished take only needs the objective checks.
         return self.heuristic.review(
-            shot, keyframe=keyframe, motion=motion, voice=voice, duration=duration, cues=cues
+            shot,
+            keyframe=keyframe,
+            motion=motion,
+            voice=voice,
+            duration=duration,
+            cues=cues,
+            frame=frame,
         )
 
-    def review_keyframe(self, shot: Shot, *, keyframe: Path) -> Critique:
+    def review_keyframe(
+        self, shot: Shot, *, keyframe: Path, asset_key: str | None = None
+    ) -> Critique:
         """Cheap checks, then the vision model, before any money goes to the video model."""
         checked = self.heuristic.review_keyframe(shot, keyframe=keyframe)
         if not checked.passed:
             return checked  # spend money last: a broken keyframe needs no opinion
-        verdict, problem = self._ask(shot, keyframe)
+        verdict, problem = self._ask(shot, keyframe, asset_key)
         if verdict is None:
             note = f"vision review unavailable ({problem}); heuristic checks only"
             return checked.model_copy(update={"issues": [*checked.issues, self._redact(note)]})
@@ -121,7 +145,7 @@ class VisionCritic:
 
     # -- the request -----------------------------------------------------------------------
 
-    def _ask(self, shot: Shot, keyframe: Path) -> tuple[Verdict | None, str]:
+    def _ask(self, shot: Shot, keyframe: Path, asset_key: str | None) -> tuple[Verdict | None, str]:
         """The model's verdict, or (None, why not) after one retry of an unusable reply."""
         try:
             image = data_uri(keyframe)
@@ -129,17 +153,45 @@ class VisionCritic:
             return None, f"keyframe could not be encoded: {exc}"
         language = self.language or shot_language(shot)
         sections = _sections(language)
+        system = sections["system"].format(threshold=self.threshold, schema=_schema_text())
+        user = sections["user"].format(**self._values(shot))
         messages: list[BaseMessage] = [
-            SystemMessage(
-                sections["system"].format(threshold=self.threshold, schema=_schema_text())
-            ),
+            SystemMessage(system),
             HumanMessage(
                 content=[
-                    {"type": "text", "text": sections["user"].format(**self._values(shot))},
+                    {"type": "text", "text": user},
                     {"type": "image_url", "image_url": {"url": image}},
                 ]
             ),
         ]
+        kept = self._kept([system, user], asset_key or image)
+        if kept is not None and kept.is_file():
+            try:
+                return Verdict.model_validate_json(kept.read_text(encoding="utf-8")), ""
+            except ValidationError:
+                pass  # a damaged entry: ask again and replace it
+        verdict, problem = self._request(messages, sections["retry"])
+        if verdict is not None and kept is not None:
+            atomic_write(kept, verdict.model_dump_json())
+        return verdict, problem
+
+    def _kept(self, prompt: list[str], image: str) -> Path | None:
+        """Where the verdict on this request lives in the store (None: no store).
+
+        ``image`` is the keyframe's asset key, or the image as sent when it has none.
+        """
+        if self.store is None:
+            return None
+        payload = {
+            "endpoint": self.endpoint,
+            "method": self.structured_output,
+            "prompt": prompt,
+            "image": hashlib.sha256(image.encode()).hexdigest(),
+        }
+        return self.store.path("verdict", content_key("verdict", self.name, payload), "json")
+
+    def _request(self, messages: list[BaseMessage], retry: str) -> tuple[Verdict | None, str]:
+        """Ask the model; an unusable reply is shown to it with ``retry`` and asked once more."""
         runnable = self.chat_model.with_structured_output(
             Verdict, method=self.structured_output, include_raw=True
         )
@@ -160,7 +212,7 @@ class VisionCritic:
                     return verdict, ""
             if reply_text:
                 messages.append(AIMessage(reply_text))
-            messages.append(HumanMessage(sections["retry"].format(error=problem)))
+            messages.append(HumanMessage(retry.format(error=problem)))
         return None, f"no valid verdict in 2 attempts; last problem: {problem}"
 
     def _values(self, shot: Shot) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """inspect: the keyframe is judged before it is animated, because video costs the most.
 
 A rejected keyframe goes back to the keyframe stage, with the reviewer's revised prompt, up to
-``max_takes`` times; the best-scoring keyframe then moves on. Every verdict is kept.
+``max_takes`` times; the best-scoring keyframe then moves on. Every verdict is kept, and a
+paid one (a vision model's) is stored, so reviewing the same keyframe again costs nothing.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ def inspect(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
     if state.get("rejected"):  # a moderation placeholder: nothing to judge
         return Command(goto="motion")
     shot_event(shot.id, "inspect")
-    reviewer = ctx.critic.with_bible(state["bible"])
-    critique = reviewer.review_keyframe(shot, keyframe=Path(state["keyframe"].path))
+    reviewer = ctx.critic.with_bible(state["bible"]).with_store(ctx.store)
+    key = state["keyframe"]
+    critique = reviewer.review_keyframe(shot, keyframe=Path(key.path), asset_key=key.key)
     reviews = [
         *state.get("reviews", []),
         KeyframeReview(keyframe=state["keyframe"], critique=critique),

@@ -1,4 +1,14 @@
-"""review: probe the result, lay out per-shot assets, write manifest.json and storyboard.html."""
+"""review: probe the result, lay out per-shot assets, measure the episode against its targets,
+write manifest.json and storyboard.html.
+
+A failing episode review is reported in both files and in the progress event; the episode
+stays where it is. Only a file that is not a video of the asked size stops the run.
+
+Each character's reference image is fixed here, once every shot is chosen, and in a series
+recorded in the series bible, so later episodes are measured against the same picture. The
+manifest's bible carries the references; the graph's bible is left as the bible stage made
+it, because every shot's fingerprint is built from it.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +19,23 @@ from pathlib import Path
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
+from dramaforge.agents import consistency, series
+from dramaforge.agents.episode_review import EpisodeCritic, Targets
 from dramaforge.errors import AssemblyError
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.progress import stage_event
-from dramaforge.graph.state import EpisodeState
-from dramaforge.schema import Asset, Manifest
+from dramaforge.graph.state import EpisodeState, RenderOptions
+from dramaforge.schema import (
+    Asset,
+    CharacterConsistency,
+    Episode,
+    EpisodeReview,
+    Manifest,
+    Script,
+    ShotPlan,
+    ShotResult,
+    StyleBible,
+)
 from dramaforge.storyboard import render_storyboard
 from dramaforge.tools.media.probe import probe
 from dramaforge.tools.media.store import atomic_write
@@ -49,12 +71,14 @@ def review(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
             ):
                 _place(asset, folder / f"take{take.number}_{name}{Path(asset.path).suffix}")
     assets = [a for r in results for t in r.takes for a in (t.keyframe, t.motion, t.voice)]
+    verdict = _review_episode(state["script"], state["plan"], results, opts, episode)
+    bible, likeness = _consistency(state["bible"], state["plan"], state["results"], opts)
     manifest = Manifest(
         title=state["script"].title,
         script=state["script_path"],
         language=state["script"].language,
         backends=ctx.backend_names(),
-        bible=state["bible"],
+        bible=bible,
         plan=state["plan"],
         shots=results,
         score=state.get("score", []),
@@ -62,9 +86,43 @@ def review(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
         total_cost=round(sum(a.cost for a in assets + state.get("score", [])), 4),
         timings={"generation_seconds": round(sum(a.seconds for a in assets), 2)},
         thread=str(get_config()["configurable"].get("thread_id", "")),
+        review=verdict,
+        consistency=likeness,
     )
     path = episode_dir / "manifest.json"
     atomic_write(path, manifest.model_dump_json(indent=2))
     atomic_write(episode_dir / "storyboard.html", render_storyboard(manifest))
-    stage_event("review", "done", manifest=str(path))
+    failed = [c.name for c in verdict.checks if not c.passed]
+    stage_event("review", "done", manifest=str(path), passed=verdict.passed, failed=failed)
     return {"manifest": str(path)}
+
+
+def _consistency(
+    bible: StyleBible, plan: ShotPlan, results: dict[str, ShotResult], opts: RenderOptions
+) -> tuple[StyleBible, list[CharacterConsistency]]:
+    """Fix the references (shared through the series bible), score the shots against them."""
+    refs = consistency.pick_references(bible, plan, results)
+    if opts.series_file:
+        refs = series.share_references(Path(opts.series_file), refs)
+    looks = {
+        name: look.model_copy(update={"reference_image": refs[name].path}) if name in refs else look
+        for name, look in bible.characters.items()
+    }
+    return bible.model_copy(update={"characters": looks}), consistency.measure(plan, results, refs)
+
+
+def _review_episode(
+    script: Script, plan: ShotPlan, results: list[ShotResult], opts: RenderOptions, ep: Episode
+) -> EpisodeReview:
+    limits = [c.duration for c in script.channels if c.aspect == opts.aspect and c.duration]
+    targets = Targets(
+        planned=sum(s.duration for s in plan.shots),
+        shots=sum(r.duration for r in results),
+        limit=min(limits, default=None),
+        fps=opts.fps,
+        width=opts.width,
+        height=opts.height,
+        lufs=opts.target_lufs,
+        true_peak=opts.true_peak,
+    )
+    return EpisodeCritic().review(Path(ep.path), Path(ep.srt), targets)

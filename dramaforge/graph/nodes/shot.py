@@ -249,6 +249,7 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
         voice=Path(voice_asset.path),
         duration=state["duration"],
         cues=state["cues"],
+        frame=(opts.width, opts.height),
     )
     previous = state.get("previous", [])
     takes = [

@@ -1,4 +1,5 @@
-"""Measurements the critic and the tests need: luma, motion, black frames, levels, clipping."""
+"""Measurements the critic and the tests need: luma, motion, flicker, black frames, levels,
+clipping, and where speech is in a mix."""
 
 from __future__ import annotations
 
@@ -19,6 +20,18 @@ class VideoStats(BaseModel):
     lumas: list[float]
     motion: float  # mean absolute luma change between consecutive samples, 0..255
     black_fraction: float
+
+
+class Flicker(BaseModel):
+    """Frame-to-frame luma jumps that soon reverse (up then straight back down, or the reverse).
+
+    A camera move or a fade changes the mean luma smoothly; a cut jumps once. Flicker is the
+    picture brightening and darkening again within a few frames, which neither does.
+    """
+
+    reversals: int  # jumps above the threshold soon answered by one as big the other way
+    largest: float  # the largest such reversal (the smaller of its two jumps), 0..255
+    frames: int
 
 
 class AudioStats(BaseModel):
@@ -67,6 +80,33 @@ def video_stats(path: Path, samples: int = 8) -> VideoStats:
         lumas=lumas,
         motion=float(np.mean(diffs)) if diffs else 0.0,
         black_fraction=sum(v < BLACK_LUMA for v in lumas) / max(1, len(lumas)),
+    )
+
+
+def frame_lumas(path: Path) -> list[float]:
+    """Mean luma (0..255) of every frame, decoded at quarter size."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            return [float(_small_grey(f).mean()) for f in container.decode(stream)]
+    except (av.error.FFmpegError, IndexError) as err:
+        raise AssemblyError(f"{path}: cannot decode video ({err})") from err
+
+
+def flicker(lumas: list[float], threshold: float, window: int = 3) -> Flicker:
+    """Count luma reversals: a jump of more than ``threshold`` answered, within ``window``
+    frames, by one the other way of more than ``threshold`` (a flash, or a flickering frame)."""
+    jumps = np.diff(np.asarray(lumas, dtype=np.float64)).tolist()
+    sizes = []
+    for i, a in enumerate(jumps):
+        back = [abs(b) for b in jumps[i + 1 : i + 1 + window] if a * b < 0]
+        if back:
+            sizes.append(min(abs(a), max(back)))
+    return Flicker(
+        reversals=sum(s > threshold for s in sizes),
+        largest=round(max(sizes, default=0.0), 2),
+        frames=len(lumas),
     )
 
 
@@ -145,3 +185,21 @@ def audio_stats(path: Path) -> AudioStats:
         peak_dbfs=_db(float(np.max(np.abs(data)))) if data.size else -120.0,
         clipped_fraction=clipped_fraction(data),
     )
+
+
+SPEECH_BAND = (300.0, 3400.0)  # Hz: where speech carries its energy (telephone band)
+
+
+def band_levels(samples: np.ndarray, rate: int, hop: float = 0.05) -> np.ndarray:
+    """Energy (dB, relative) in the speech band of each ``hop``-second frame of a mix."""
+    mono = samples.mean(axis=0) if samples.ndim == 2 else samples
+    size = max(1, int(hop * rate))
+    count = len(mono) // size
+    if count == 0:
+        return np.zeros(0)
+    frames = mono[: count * size].reshape(count, size) * np.hanning(size)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    freqs = np.fft.rfftfreq(size, 1.0 / rate)
+    band = (freqs >= SPEECH_BAND[0]) & (freqs <= SPEECH_BAND[1])
+    levels: np.ndarray = 10 * np.log10(power[:, band].sum(axis=1) + 1e-12)
+    return levels
