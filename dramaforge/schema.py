@@ -299,3 +299,5 @@ class Manifest(BaseModel):
     """Duration, loudness, A/V sync and subtitles of the finished file, measured."""
     consistency: list[CharacterConsistency] = Field(default_factory=list)
     """Per character: each shot's keyframe against the character's reference image."""
+    passes: dict[str, float] = Field(default_factory=dict)
+    """Cost of each pass over this episode: ``draft`` (if one was made) and ``final``."""

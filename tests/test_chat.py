@@ -120,3 +120,5 @@ def test_draft_pass_then_full_quality_render(tmp_path: Path) -> None:
     assert [len(r.takes) for r in draft.shots] == [1, 2, 1, 1, 1]
     assert draft.plan.shots[1].camera == final.plan.shots[1].camera == "zoom_in"
     assert [len(r.takes) for r in final.shots] == [1, 1, 1, 1, 1]
+    assert final.passes == {"draft": draft.total_cost, "final": final.total_cost}
+    assert list(draft.passes) == ["draft"]

@@ -50,6 +50,17 @@ def _place(asset: Asset, dest: Path) -> None:
         shutil.copyfile(asset.path, dest)
 
 
+def _passes(episode_dir: Path, cost: float) -> dict[str, float]:
+    """This pass's cost, and the draft's beside it when this is the final of a drafted episode."""
+    if episode_dir.name == "draft":
+        return {"draft": cost}
+    draft = episode_dir / "draft" / "manifest.json"
+    if not draft.is_file():
+        return {"final": cost}
+    earlier = Manifest.model_validate_json(draft.read_text(encoding="utf-8"))
+    return {"draft": earlier.total_cost, "final": cost}
+
+
 def review(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
     ctx, opts, episode = runtime.context, state["options"], state["episode"]
     info = probe(Path(episode.path))
@@ -73,6 +84,7 @@ def review(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
     assets = [a for r in results for t in r.takes for a in (t.keyframe, t.motion, t.voice)]
     verdict = _review_episode(state["script"], state["plan"], results, opts, episode)
     bible, likeness = _consistency(state["bible"], state["plan"], state["results"], opts)
+    cost = round(sum(a.cost for a in assets + state.get("score", [])), 4)
     manifest = Manifest(
         title=state["script"].title,
         script=state["script_path"],
@@ -83,7 +95,8 @@ def review(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
         shots=results,
         score=state.get("score", []),
         episode=episode.model_copy(update={"duration": info.duration}),
-        total_cost=round(sum(a.cost for a in assets + state.get("score", [])), 4),
+        total_cost=cost,
+        passes=_passes(episode_dir, cost),
         timings={"generation_seconds": round(sum(a.seconds for a in assets), 2)},
         thread=str(get_config()["configurable"].get("thread_id", "")),
         review=verdict,
