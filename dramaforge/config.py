@@ -31,6 +31,8 @@ class Backends(BaseModel):
     speech: str = "local:tts"
     sound: str = "local:synth"
     critic: str = "local:heuristic"
+    chat: str | None = None
+    """The model ``dramaforge chat`` talks to (``openai:<model>``); default: the director's."""
 
 
 class ProviderSettings(BaseModel):

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from dramaforge.agents.chat_agent import INTERRUPTED, ChatAgent, chat_model
 from dramaforge.config import ProviderSettings, Settings
-from dramaforge.errors import ProviderError
+from dramaforge.errors import ConfigError, ProviderError
 from dramaforge.graph.run import session_for
 from dramaforge.session import Event
 from tests.conftest import FIXTURES, counting_context, settings_for
@@ -68,6 +68,21 @@ def test_chat_model_comes_from_an_openai_director(server: FakeOpenAI) -> None:
     model = chat_model(_with_chat(settings_for(), server))
     assert isinstance(model, ChatOpenAI)
     assert model.model_name == "fake-chat"
+    # Its own chat model beside a rule-based director; a non-chat provider is refused.
+    local = settings_for()
+    own = local.model_copy(
+        update={
+            "openai": ProviderSettings(base_url=server.base_url),
+            "backends": local.backends.model_copy(update={"chat": "openai:talker"}),
+        }
+    )
+    talker = chat_model(own)
+    assert isinstance(talker, ChatOpenAI) and talker.model_name == "talker"
+    wrong = own.model_copy(
+        update={"backends": own.backends.model_copy(update={"chat": "dashscope:qwen"})}
+    )
+    with pytest.raises(ConfigError, match="openai:<model>"):
+        chat_model(wrong)
 
 
 @pytest.mark.slow

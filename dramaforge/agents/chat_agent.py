@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field, ValidationError
 from dramaforge import edits, prompts
 from dramaforge.agents.openai_factory import chat_client
 from dramaforge.config import Settings
-from dramaforge.errors import DramaforgeError, EditError, ProviderError
+from dramaforge.errors import ConfigError, DramaforgeError, EditError, ProviderError
 from dramaforge.schema import CameraMove, Framing, Shot, ShotResult
 from dramaforge.session import Event, Session
 
@@ -41,10 +41,14 @@ INTERRUPTED = "not run: the chat was interrupted before this tool finished"
 
 
 def chat_model(settings: Settings) -> BaseChatModel | None:
-    """The chat model of ``director = "openai:<model>"`` (``[openai]`` endpoint and key);
-    None when the director is not a chat model, so chat offers its slash commands only."""
-    provider, _, model = settings.backends.director.partition(":")
+    """The model of ``[backends] chat`` or, unset, of ``director = "openai:<model>"``
+    (``[openai]`` endpoint and key); None when there is none, so chat offers its slash
+    commands only."""
+    spec = settings.backends.chat or settings.backends.director
+    provider, _, model = spec.partition(":")
     if provider != "openai":
+        if settings.backends.chat:
+            raise ConfigError(f"chat = {spec!r}: the chat model must be openai:<model>")
         return None
     return chat_client("chat", model, settings, "openai:deepseek-chat or openai:qwen-plus").client
 
