@@ -360,7 +360,7 @@ def doctor(as_json: JsonOpt = False) -> None:
             mark = "[green]ok[/]  " if c.ok else "[red]FAIL[/]"
             console.print(f"{mark} {c.name}: {c.detail}", highlight=False)
         for row in settings_report(settings):
-            console.print(f"     {row.name}: {row.detail}", highlight=False)
+            console.print(f"     {row.name}: {row.detail}", highlight=False, markup=False)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
 

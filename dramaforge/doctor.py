@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
+from dramaforge.agents.chat_agent import chat_model
 from dramaforge.config import ProviderSettings, Settings, masked, origin
 from dramaforge.errors import DramaforgeError
 from dramaforge.tools.registry import registry
@@ -63,13 +64,22 @@ def _backend(kind: str, spec: str, settings: Settings) -> Callable[[], str]:
     return check
 
 
+def _chat(settings: Settings) -> Callable[[], str]:
+    def check() -> str:
+        model = chat_model(settings)
+        return f"{settings.backends.chat} -> {type(model).__name__}"
+
+    return check
+
+
 def settings_report(settings: Settings, flags: set[str] | None = None) -> list[Check]:
     """Each resolved backend and provider setting with where it came from; keys masked."""
     rows = [
         Check(
             name=f"{kind} backend",
             ok=True,
-            detail=f"{getattr(settings.backends, kind)} ({origin(('backends', kind), flags)})",
+            detail=f"{getattr(settings.backends, kind) or 'the director'} "
+            f"({origin(('backends', kind), flags)})",
         )
         for kind in type(settings.backends).model_fields
     ]
@@ -128,6 +138,7 @@ def run_checks(settings: Settings) -> list[Check]:
                 ("critic", b.critic),
             )
         ],
+        *([("backend chat", _chat(settings))] if b.chat else []),
     ]
     results = []
     for name, fn in checks:
