@@ -103,13 +103,7 @@ def render(
         resolution=resolution,
         language=lang,
         max_takes=max_takes,
-        backends={
-            "director": director,
-            "image": image,
-            "video": video,
-            "speech": speech,
-            "critic": critic,
-        },
+        backends=dict(director=director, image=image, video=video, speech=speech, critic=critic),
     )
 
     def run() -> None:
@@ -258,13 +252,7 @@ def chat(
         resolution=resolution,
         language=lang,
         max_takes=max_takes,
-        backends={
-            "director": director,
-            "image": image,
-            "video": video,
-            "speech": speech,
-            "critic": critic,
-        },
+        backends=dict(director=director, image=image, video=video, speech=speech, critic=critic),
     )
 
     def run() -> None:
