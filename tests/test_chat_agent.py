@@ -16,6 +16,7 @@ from dramaforge.config import ProviderSettings, Settings
 from dramaforge.errors import ConfigError, ProviderError
 from dramaforge.graph.run import session_for
 from dramaforge.session import Event
+from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES, counting_context, settings_for
 from tests.fakes.openai_server import (
     FakeOpenAI,
@@ -41,6 +42,7 @@ TOOLS = [
     "redo_shot",
     "restore_take",
     "estimate_cost",
+    "draft",
     "render",
 ]
 
@@ -202,3 +204,20 @@ def test_a_tool_call_cut_off_by_ctrl_c_is_answered_before_the_next_turn(
         agent.reply("刚才怎么了")
     answered = tool_results(server.requests[-1])
     assert [(m["tool_call_id"], m["content"]) for m in answered] == [("call_9", INTERRUPTED)]
+
+
+@pytest.mark.slow
+def test_a_draft_asked_for_in_chat_is_made_at_draft_resolution(
+    tmp_path: Path, server: FakeOpenAI
+) -> None:
+    settings = settings_for(resolution="480p")
+    with session_for(SCRIPT, tmp_path, settings, approve=True) as session:
+        agent = ChatAgent(session, _model(server))
+        server.then(tool_call("draft", {"approval": "先出个草稿"}), says("草稿好了。"))
+        assert agent.reply("先出个草稿看看") == "草稿好了。"
+        answer = tool_results(server.requests[-1])[-1]["content"]
+        assert "the full render still needs approval" in answer
+        assert session.status() == "awaiting_approval"  # the full render was not started
+    draft = probe(tmp_path / "short" / "draft" / "episode.mp4")
+    assert (draft.width, draft.height) == (360, 640)
+    assert not (tmp_path / "short" / "episode.mp4").exists()

@@ -164,6 +164,18 @@ def session_tools(
             f"total cost so far {made.total_cost:.2f}: {ep.path}"
         )
 
+    def draft(approval: str) -> str:
+        if heard is not None and not _quoted(approval, heard()):
+            raise DramaforgeError(
+                "no draft made: the person has not asked for one in this message; ask them"
+            )
+        made = s.draft(on_event)
+        ep = made.episode
+        return (
+            f"draft of {len(made.shots)} shots, {ep.duration:.1f}s at {ep.width}x{ep.height}, "
+            f"cost {made.total_cost:.2f}: {ep.path}; the full render still needs approval"
+        )
+
     def takes(shot: str) -> str:
         return shot_text(*s.takes(shot))
 
@@ -215,6 +227,13 @@ def session_tools(
             "Which shots the next render makes, and what it costs.",
             NoArgs,
             lambda: cost_text(s),
+        ),
+        _tool(
+            "draft",
+            "A cheap low-resolution render of the plan to review before approving (costs a "
+            "little with paid models). Only when the person asked for a draft.",
+            RenderArgs,
+            draft,
         ),
         _tool(
             "render",
