@@ -1,4 +1,5 @@
-"""Render speed: a cold render, a warm re-render (asset cache), and a one-line edit.
+"""Render speed: a cold render, a warm re-render (asset cache), a one-line edit of the
+script, one shot redone with a new prompt, and an earlier take restored.
 
 Prints seconds and ratios measured in the same run, plus the real-time factor
 (seconds of finished episode per second of wall time). Usage:
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 
 from dramaforge.config import Settings
-from dramaforge.graph.run import render_episode
+from dramaforge.graph.run import render_episode, rerender_shot
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,14 +43,23 @@ def main() -> None:
         text = script.read_text(encoding="utf-8")
         script.write_text(text.replace(lines[-1], lines[-1] + lines[-1], 1), encoding="utf-8")
         t = time.perf_counter()
-        render_episode(script, out, settings)
+        edited = render_episode(script, out, settings)
         timings["edit"] = time.perf_counter() - t
+        # Directing after a render: redo one shot with a new prompt, then restore its take.
+        episode_dir = Path(edited.episode.path).parent
+        t = time.perf_counter()
+        rerender_shot(episode_dir, settings, 3, prompt="夜晚，窗外下雨 / night, rain")
+        timings["redo"] = time.perf_counter() - t
+        t = time.perf_counter()
+        rerender_shot(episode_dir, settings, 3, take=1)
+        timings["take"] = time.perf_counter() - t
     seconds = manifest.episode.duration
     print(f"episode: {seconds:.1f}s, {len(manifest.shots)} shots, {args.resolution}")
     for label, value in timings.items():
         print(f"{label:>5}: {value:6.1f}s wall, real-time factor {seconds / value:5.2f}x")
     print(f"warm/cold ratio: {timings['warm'] / timings['cold']:.2f}")
-    print(f"edit/cold ratio: {timings['edit'] / timings['cold']:.2f}")
+    for label in ("edit", "redo", "take"):
+        print(f"{label}/cold ratio: {timings[label] / timings['cold']:.2f}")
 
 
 if __name__ == "__main__":
