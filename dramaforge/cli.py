@@ -24,6 +24,7 @@ from dramaforge.edits import find
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.context import build_context
 from dramaforge.graph.run import plan_script, render_episode, rerender_shot, session_for
+from dramaforge.mcp_server import serve
 from dramaforge.schema import Aspect, Language, Manifest, Resolution
 from dramaforge.session import Event
 from dramaforge.views import cost_lines, plan_table, progress
@@ -334,6 +335,20 @@ def rerender(
         out_console.print(manifest.episode.path, highlight=False)
 
     _guard(run)
+
+
+@app.command()
+def mcp(
+    root: Annotated[
+        Path, typer.Option(help="Workspace: the only folder tools may read and write.")
+    ] = Path("."),
+    http: Annotated[bool, typer.Option(help="Streamable HTTP instead of stdio.")] = False,
+    host: Annotated[str, typer.Option(help="HTTP address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8765,
+) -> None:
+    """Serve plan/render/rerender/get/list as an MCP server (stdio, or --http)."""
+    settings = _settings()
+    _guard(lambda: serve(root, settings, "http" if http else "stdio", host, port))
 
 
 @app.command()

@@ -29,6 +29,12 @@ class EditError(DramaforgeError):
     exit_code = 2
 
 
+class WorkspaceError(DramaforgeError):
+    """A path given by another agent (MCP, LangChain tools) is outside the workspace or absent."""
+
+    exit_code = 2
+
+
 class ConfigError(DramaforgeError):
     """Settings or a backend name are wrong, or a required local component is missing."""
 
