@@ -207,35 +207,39 @@ def session_tools(
         return f"removed\n{plan_text(s)}"
 
     return [
-        _tool("show_plan", "The shot list, characters and voices.", NoArgs, lambda: plan_text(s)),
-        _tool("show_takes", "One shot in full, with every take made of it.", ShotArgs, takes),
-        _tool("edit_shot", "Change fields of one shot (free).", EditArgs, edit_shot),
-        _tool("add_shot", "Add a new shot after another (free).", AddArgs, add),
-        _tool("remove_shot", "Remove a shot (free).", ShotArgs, removed),
-        _tool("move_shot", "Move a shot to another position (free).", MoveArgs, moved),
-        _tool("set_voice", "Change a character's or the narrator's voice.", VoiceArgs, voice),
-        _tool("set_look", "Change a character's fixed appearance.", LookArgs, look),
-        _tool(
+        make_tool(
+            "show_plan", "The shot list, characters and voices.", NoArgs, lambda: plan_text(s)
+        ),
+        make_tool("show_takes", "One shot in full, with every take made of it.", ShotArgs, takes),
+        make_tool("edit_shot", "Change fields of one shot (free).", EditArgs, edit_shot),
+        make_tool("add_shot", "Add a new shot after another (free).", AddArgs, add),
+        make_tool("remove_shot", "Remove a shot (free).", ShotArgs, removed),
+        make_tool("move_shot", "Move a shot to another position (free).", MoveArgs, moved),
+        make_tool("set_voice", "Change a character's or the narrator's voice.", VoiceArgs, voice),
+        make_tool("set_look", "Change a character's fixed appearance.", LookArgs, look),
+        make_tool(
             "redo_shot",
             "Ask for a new take of an unchanged shot at the next render (free until then).",
             ShotArgs,
             lambda shot: f"{s.redo(shot).id} will get a new take at the next render",
         ),
-        _tool("restore_take", "Use an earlier take of a shot again (free).", RestoreArgs, restore),
-        _tool(
+        make_tool(
+            "restore_take", "Use an earlier take of a shot again (free).", RestoreArgs, restore
+        ),
+        make_tool(
             "estimate_cost",
             "Which shots the next render makes, and what it costs.",
             NoArgs,
             lambda: cost_text(s),
         ),
-        _tool(
+        make_tool(
             "draft",
             "A cheap low-resolution render of the plan to review before approving (costs a "
             "little with paid models). Only when the person asked for a draft.",
             RenderArgs,
             draft,
         ),
-        _tool(
+        make_tool(
             "render",
             "Render the episode: spends money. Only when the person asked to approve/render.",
             RenderArgs,
@@ -244,7 +248,9 @@ def session_tools(
     ]
 
 
-def _tool(name: str, description: str, args: type[BaseModel], run: Callable[..., str]) -> BaseTool:
+def make_tool(
+    name: str, description: str, args: type[BaseModel], run: Callable[..., str]
+) -> BaseTool:
     def call(**kwargs: Any) -> str:
         try:
             # A fresh context: the session's graph runs as its own run, not inside the
