@@ -94,6 +94,21 @@ def test_same_request_same_pixels_and_framings_differ(tmp_path: Path) -> None:
     assert np.array_equal(images[0], again)
 
 
+@pytest.mark.parametrize("framing", ["wide", "medium", "close_up"])
+def test_another_seed_is_another_take_of_the_same_set_up(tmp_path: Path, framing: str) -> None:
+    first = _image(tmp_path, "a.png", framing=framing, focus="陈浩", seed=7)
+    again = _image(tmp_path, "b.png", framing=framing, focus="陈浩", seed=7)
+    redo = _image(tmp_path, "c.png", framing=framing, focus="陈浩", seed=7 + 100_003)
+    assert np.array_equal(first, again)
+    assert np.abs(first - redo).mean() > 4  # a retry or redo is visibly a new take
+    for colour, _slot in CHARS.values():  # ... of the same people
+        if framing == "close_up" and colour != CHARS["陈浩"][0]:
+            continue  # a close-up shows only its focus
+        rgb = np.array(Image.new("RGB", (1, 1), colour).getpixel((0, 0)))
+        before, after = ((np.abs(px - rgb).sum(axis=2) < 12).sum() for px in (first, redo))
+        assert after > 0.5 * before > 0, colour
+
+
 def test_time_of_day_sets_the_light(tmp_path: Path) -> None:
     head = "EXT. STREET"
     day = _image(tmp_path, scene_heading=head, time_of_day="day", characters={})

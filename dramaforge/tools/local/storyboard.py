@@ -4,6 +4,10 @@ A frame is built from what the director already knows (framing, characters and t
 time of day, heading, caption), not from the prompt text, so the same character is always on
 the same side in the same colour and the critic can check it. All text uses the bundled CJK
 font so Chinese renders. Same request, same pixels.
+
+The room or street is laid out from the scene heading (one location looks the same in every
+shot); the seed moves the camera a little over it, nudges the figures and sets where the light
+falls from, so a retry or a redo is a visibly different take of the same set-up.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from dramaforge.tools.base import Generated, ImageRequest, TaskJournal
 from dramaforge.tools.media.fonts import FONT_NAME, font_path
 
 RGB = tuple[int, int, int]
+
+CAMERA_SLACK = 0.12  # the set is drawn this much wider than the frame; the seed picks the view
+FIGURE_JITTER = 0.015  # figures move at most this fraction of the width from their slot
 
 # Horizontal position (fraction of width) of each character slot. Fixed, independent of who
 # else is in the shot, so a character never swaps sides between shots.
@@ -140,10 +147,18 @@ class StoryboardBackend:
 def render(req: ImageRequest) -> Image.Image:
     """The keyframe for ``req`` as an RGB image of ``req.width`` x ``req.height``."""
     w, h = req.width, req.height
-    rng = random.Random(req.seed)
+    layout = random.Random(hashlib.sha256(req.scene_heading.encode()).hexdigest())
+    take = random.Random(req.seed)
     tod = time_of_day(f"{req.time_of_day} {req.scene_heading}")
-    image = _background(w, h, tod, req.palette, is_interior(req.scene_heading), rng)
+    extra = round(w * CAMERA_SLACK)
+    set_up = _background(w + extra, h, tod, req.palette, is_interior(req.scene_heading), layout)
+    left = round(take.uniform(0, extra))
+    image = _light(set_up.crop((left, 0, left + w, h)), take)
     unit = min(w, h)
+
+    def nudge() -> float:
+        return take.uniform(-FIGURE_JITTER, FIGURE_JITTER) * w
+
     figures = list(req.characters.items())
     focus = req.focus if req.focus in req.characters else (figures[0][0] if figures else None)
 
@@ -154,15 +169,17 @@ def render(req: ImageRequest) -> Image.Image:
         if req.framing == "reaction":
             for name, (colour, slot) in figures:
                 if name != focus:
-                    _figure(image, name, _rgb(colour, name), slot_x(slot) * w, 0.34 * h, unit)
+                    x = slot_x(slot) * w + nudge()
+                    _figure(image, name, _rgb(colour, name), x, 0.34 * h, unit)
         image = image.filter(ImageFilter.GaussianBlur(unit / 60))
         colour, slot = req.characters[focus]
         cx = 0.5 * w if req.framing == "close_up" else (0.5 + (slot_x(slot) - 0.5) * 0.4) * w
+        cx += nudge()
         _bust(image, focus, _rgb(colour, focus), cx, unit * 0.62, unit)
     else:
         bust = unit * 0.36 if len(figures) < 2 else min(unit * 0.36, w * 0.24)
         for name, (colour, slot) in figures:
-            x = slot_x(slot) * w
+            x = slot_x(slot) * w + nudge()
             if req.framing == "wide":
                 _figure(image, name, _rgb(colour, name), x, 0.34 * h, unit)
             else:
@@ -172,6 +189,14 @@ def render(req: ImageRequest) -> Image.Image:
     if req.caption and req.framing != "insert":
         _caption(image, req.caption, unit)
     return image
+
+
+def _light(image: Image.Image, take: random.Random) -> Image.Image:
+    """Light falling from the left or the right: a soft brightening across the frame."""
+    ramp = Image.linear_gradient("L").rotate(90 if take.random() < 0.5 else -90)
+    strength = take.uniform(0.1, 0.22)
+    mask = ramp.resize(image.size).point(lambda v: round(v * strength))
+    return Image.composite(Image.new("RGB", image.size, (255, 244, 220)), image, mask)
 
 
 def _background(
