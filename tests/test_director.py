@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dramaforge.agents.bible import build_bible, shot_prompt
+from dramaforge.agents.bible import build_bible, motion_prompt, shot_prompt
 from dramaforge.agents.director import RuleDirector, speech_seconds
 from dramaforge.schema import Beat, Character, Scene, Script, Voice
 
@@ -96,3 +96,16 @@ def test_bible_fixes_colour_slot_seed_and_voice_per_character() -> None:
     prompt = shot_prompt(close, bible, "zh")
     assert bible.look in prompt
     assert bible.characters[close.focus or ""].description in prompt
+
+
+def test_motion_prompt_says_the_move_the_action_and_who_talks() -> None:
+    script = _script()
+    plan = RuleDirector().direct(script)
+    voices = [Voice(id=f"v{i}") for i in range(4)]
+    bible = build_bible(script, plan, voices)
+    talking = next(s for s in plan.shots if s.lines and s.lines[0].speaker)
+    zh = motion_prompt(talking.model_copy(update={"camera": "zoom_in"}), bible, "zh")
+    assert zh.startswith("镜头缓慢推近") and "在说话" in zh and talking.lines[0].speaker in zh
+    assert bible.look in zh and "zoom_in" not in zh
+    en = motion_prompt(talking.model_copy(update={"camera": "pan_left"}), bible, "en")
+    assert en.startswith("Slow pan to the left.") and "talking" in en

@@ -107,5 +107,43 @@ def shot_prompt(shot: Shot, bible: StyleBible, language: Language) -> str:
     )
 
 
+CAMERA_WORDS: dict[Language, dict[str, str]] = {
+    "zh": {
+        "static": "固定镜头",
+        "zoom_in": "镜头缓慢推近",
+        "zoom_out": "镜头缓慢拉远",
+        "pan_left": "镜头缓慢向左平移",
+        "pan_right": "镜头缓慢向右平移",
+    },
+    "en": {
+        "static": "Static camera",
+        "zoom_in": "Slow push-in",
+        "zoom_out": "Slow pull-out",
+        "pan_left": "Slow pan to the left",
+        "pan_right": "Slow pan to the right",
+    },
+}
+
+
+def motion_prompt(shot: Shot, bible: StyleBible, language: Language) -> str:
+    """What the video model should do with the keyframe: the camera move in words, the action,
+    who is talking (so mouths move), and the look. In the script's language: Wan takes both."""
+    speakers = list(dict.fromkeys(ln.speaker for ln in shot.lines if ln.speaker))
+    if language == "zh":
+        speaking = f"{'、'.join(speakers)}在说话。" if speakers else ""
+        action = f"{shot.action.rstrip('。')}。" if shot.action else ""
+    else:
+        speaking = f"{', '.join(speakers)} talking. " if speakers else ""
+        action = f"{shot.action.rstrip('.')}. " if shot.action else ""
+    return prompts.render(
+        "motion",
+        language,
+        camera=CAMERA_WORDS[language][shot.camera],
+        action=action,
+        speaking=speaking,
+        look=bible.look,
+    )
+
+
 def _speakers(plan: ShotPlan) -> list[str]:
     return [line.speaker for s in plan.shots for line in s.lines if line.speaker]

@@ -15,7 +15,7 @@ from typing import Literal
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
-from dramaforge.agents.bible import shot_prompt
+from dramaforge.agents.bible import CAMERA_WORDS, motion_prompt, shot_prompt
 from dramaforge.agents.critic import best_take_index
 from dramaforge.cost import units
 from dramaforge.graph.context import RenderContext
@@ -180,7 +180,7 @@ def motion(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, objec
     progress(shot.id, "motion")
     key = state["keyframe"]
     request = VideoRequest(
-        prompt=f"{shot.camera}: {key.prompt}",
+        prompt=motion_prompt(shot, state["bible"], state["language"]),
         keyframe=key.path,
         width=opts.width,
         height=opts.height,
@@ -191,8 +191,9 @@ def motion(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, objec
         # Only to backends that generate in sync with it: the track is then part of the key.
         audio=state["voice"].path if getattr(ctx.video, "takes_audio", False) else None,
     )
+    camera = CAMERA_WORDS[state["language"]][shot.camera]
     safe = request.model_copy(
-        update={"prompt": f"{shot.camera}: {safe_prompt(shot, state['language'])}"}
+        update={"prompt": f"{camera}: {safe_prompt(shot, state['language'])}"}
     )
     asset, rejected = moderated(
         shot,
