@@ -6,13 +6,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from langchain_openai import ChatOpenAI
 
+from dramaforge.agents.director import RuleDirector
+from dramaforge.agents.llm_director import LLMDirector
 from dramaforge.config import ProviderSettings
+from dramaforge.graph.context import build_context
 from dramaforge.graph.run import render_episode
-from dramaforge.schema import Manifest
+from dramaforge.schema import Language, Manifest, Script, Shot, ShotPlan
 from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES, settings_for
 from tests.fakes.dashscope_server import FakeDashScope, Fault
+from tests.fakes.openai_server import FakeOpenAI, fake_openai, messages_text, says, server_error
 
 pytestmark = pytest.mark.slow
 REJECT = Fault("status", status=400, code="DataInspectionFailed", message="flagged by the fake")
@@ -62,3 +67,69 @@ def test_rejected_twice_fails_that_shot_and_the_rest_renders(
     assert all(r.take.keyframe.backend == "dashscope:qwen-image" for r in others)
     info = probe(Path(manifest.episode.path))
     assert abs(info.duration - sum(r.duration for r in manifest.shots)) <= 0.5
+
+
+class _RulesThenModel:
+    """Plans by rules (no scripted plan needed) and rewrites refusals with the LLM director."""
+
+    def __init__(self, llm: LLMDirector) -> None:
+        self.name, self.llm, self.rules = llm.name, llm, RuleDirector()
+
+    def direct(self, script: Script) -> ShotPlan:
+        return self.rules.direct(script)
+
+    def rewrite(self, shot: Shot, prompt: str, reason: str, language: Language) -> str:
+        return self.llm.rewrite(shot, prompt, reason, language)
+
+
+def _render_with_model(server: FakeDashScope, model: FakeOpenAI, out: Path) -> Manifest:
+    base = settings_for(concurrency=1)
+    settings = base.model_copy(
+        update={
+            "backends": base.backends.model_copy(update={"image": "dashscope:qwen-image"}),
+            "dashscope": ProviderSettings(
+                api_key=server.api_key, base_url=server.url, poll_interval=0.01, timeout=10.0
+            ),
+        }
+    )
+    chat = ChatOpenAI(model="fake-chat", base_url=model.base_url, api_key="k", max_retries=0)
+    director = _RulesThenModel(LLMDirector(name="openai:fake-chat", chat_model=chat))
+    context = build_context(settings, settings.state_root(out), director=director)
+    return render_episode(FIXTURES / "short.zh.txt", out, settings, context=context)
+
+
+def test_the_llm_director_rewrites_a_refused_prompt_knowing_why(
+    server: FakeDashScope, tmp_path: Path
+) -> None:
+    server.fault("submit", REJECT)
+    with fake_openai() as model:
+        model.then(says("“中景，教室，白天，两位同学安静地交谈。”"))
+        manifest = _render_with_model(server, model, tmp_path)
+        assert len(model.requests) == 1
+        asked = messages_text(model.requests[0])
+        assert "flagged by the fake" in asked  # the provider's reason reached the model
+    prompts = [b["input"]["prompt"] for b in server.bodies if b.get("model") == "qwen-image"]
+    assert prompts.count("中景，教室，白天，两位同学安静地交谈。") == 1
+    assert prompts[0] in asked  # it rewrote the refused prompt itself
+    assert all(r.take.critique.passed for r in manifest.shots)
+
+    # Refused again on a later render: the stored rewrite is used, the model is not asked, and
+    # the rewritten keyframe is the one already paid for.
+    server.fault("submit", REJECT)
+    with fake_openai() as again:
+        again_manifest = _render_with_model(server, again, tmp_path)
+        assert again.requests == []
+    assert [r.take.keyframe.key for r in again_manifest.shots] == [
+        r.take.keyframe.key for r in manifest.shots
+    ]
+
+
+def test_a_failing_model_falls_back_to_the_neutral_rewrite(
+    server: FakeDashScope, tmp_path: Path
+) -> None:
+    server.fault("submit", REJECT)
+    with fake_openai(server_error) as model:
+        manifest = _render_with_model(server, model, tmp_path)
+        assert model.requests
+    assert any("适合所有年龄" in r.take.keyframe.prompt for r in manifest.shots)
+    assert all(r.take.critique.passed for r in manifest.shots)

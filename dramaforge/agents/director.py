@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from dramaforge import prompts
 from dramaforge.schema import (
@@ -87,6 +88,30 @@ class _Draft:
     focus: str | None = None
 
 
+class Director(Protocol):
+    """What the graph needs of a director: a plan, and a rewrite of a refused prompt."""
+
+    name: str
+
+    def direct(self, script: Script) -> ShotPlan: ...
+
+    def rewrite(self, shot: Shot, prompt: str, reason: str, language: Language) -> str: ...
+
+
+def safe_prompt(shot: Shot, language: Language) -> str:
+    """A prompt rebuilt from the shot's neutral facts (framing, place, time, cast) only: the
+    action text, which is what moderation usually objects to, is left out."""
+    sep = "，" if language == "zh" else ", "
+    end = "。" if language == "zh" else ". "
+    return prompts.render(
+        "safe",
+        language,
+        framing=FRAMING_WORDS[language][shot.framing],
+        setting=sep.join(p for p in (shot.scene_heading, shot.time_of_day) if p),
+        cast=f"{sep.join(shot.characters)}{end}" if shot.characters else "",
+    )
+
+
 @dataclass
 class RuleDirector:
     """Plans shots from the script's structure. ``name`` is what the manifest records."""
@@ -95,6 +120,10 @@ class RuleDirector:
     max_shot: float = 8.0
     pair_limit: float = 3.5  # two lines share a shot only if both fit in this many seconds
     name: str = "local:rules"
+
+    def rewrite(self, shot: Shot, prompt: str, reason: str, language: Language) -> str:
+        """After a moderation refusal: the shot's neutral facts only (see ``safe_prompt``)."""
+        return safe_prompt(shot, language)
 
     def direct(self, script: Script) -> ShotPlan:
         shots: list[Shot] = []

@@ -31,6 +31,7 @@ from dramaforge.agents.director import (
     estimate_seconds,
     line_from_beat,
     mood_of,
+    safe_prompt,
 )
 from dramaforge.errors import ConfigError, DramaforgeError, ProviderError
 from dramaforge.schema import (
@@ -109,6 +110,17 @@ class LLMDirector:
         )
 
     # -- one scene -------------------------------------------------------------------------
+
+    def rewrite(self, shot: Shot, prompt: str, reason: str, language: Language) -> str:
+        """Ask the model once for a version of a refused prompt that keeps the shot; if it
+        fails or answers nothing, the rule director's neutral rewrite."""
+        ask = prompts.template("rewrite", language).format(reason=reason, prompt=prompt)
+        try:
+            reply = self.chat_model.invoke([HumanMessage(ask)])
+        except openai.OpenAIError:
+            return safe_prompt(shot, language)
+        text = " ".join(str(reply.content).split()).strip().strip("\"'“”")
+        return text[:MAX_REWRITE] if text else safe_prompt(shot, language)
 
     def _scene(self, script: Script, scene: Scene) -> list[Shot]:
         language = self.language or script.language
@@ -234,6 +246,9 @@ class LLMDirector:
             if secret:
                 text = text.replace(secret, "***")
         return text
+
+
+MAX_REWRITE = 1500  # characters: longer than any provider's prompt limit is no use
 
 
 # -- prompt building -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dramaforge.agents.critic import Reviewer
-from dramaforge.agents.director import RuleDirector
+from dramaforge.agents.director import Director
 from dramaforge.config import Settings
 from dramaforge.cost import Ledger, price
 from dramaforge.tools.base import (
@@ -30,7 +30,7 @@ from dramaforge.tools.registry import registry
 class RenderContext:
     settings: Settings
     store: AssetStore
-    director: RuleDirector
+    director: Director
     image: ImageBackend
     video: VideoBackend
     speech: SpeechBackend

@@ -1,37 +1,43 @@
 """Content moderation: a rejected prompt is rewritten once; rejected again, the shot fails alone.
 
-The rewrite rebuilds the prompt from the shot's neutral facts (framing, place, time, cast) and
-drops the action text, which is what moderation usually objects to. A shot rejected twice gets
-an offline placeholder (the local storyboard or camera move) so the episode keeps its timing,
+The director rewrites it, told the provider's reason: an LLM director keeps the shot and
+avoids what was refused; the rule director (and an LLM director that fails) rebuilds it from
+the shot's neutral facts. The rewrite goes through the asset store, so a resumed render
+submits the same rewritten prompt instead of asking again. A shot rejected twice gets an
+offline placeholder (the local storyboard or camera move) so the episode keeps its timing,
 and the critic reports it failed with the provider's reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from dramaforge import prompts
-from dramaforge.agents.director import FRAMING_WORDS
+from dramaforge.agents.director import safe_prompt
 from dramaforge.errors import ContentRejected
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.progress import shot_event
 from dramaforge.schema import Language, Shot
+from dramaforge.tools.base import Generated
+from dramaforge.tools.media.store import atomic_write
 from dramaforge.tools.registry import registry
+
+__all__ = ["moderated", "offline", "rewritten", "safe_prompt"]
 
 T = TypeVar("T")
 
 
-def safe_prompt(shot: Shot, language: Language) -> str:
-    sep = "，" if language == "zh" else ", "
-    end = "。" if language == "zh" else ". "
-    return prompts.render(
-        "safe",
-        language,
-        framing=FRAMING_WORDS[language][shot.framing],
-        setting=sep.join(p for p in (shot.scene_heading, shot.time_of_day) if p),
-        cast=f"{sep.join(shot.characters)}{end}" if shot.characters else "",
-    )
+def rewritten(ctx: RenderContext, shot: Shot, prompt: str, reason: str, language: Language) -> str:
+    """The director's rewrite of a refused ``prompt``, made once and kept in the store."""
+
+    def make(dest: Path, _journal: object) -> Generated:
+        atomic_write(dest, ctx.director.rewrite(shot, prompt, reason, language))
+        return Generated()
+
+    payload = {"prompt": prompt, "reason": reason, "language": language}
+    asset, _ = ctx.store.produce("rewrite", ctx.director.name, payload, "txt", make)
+    return Path(asset.path).read_text(encoding="utf-8")
 
 
 def offline(ctx: RenderContext, kind: Literal["image", "video"]) -> Any:
@@ -46,15 +52,17 @@ def moderated(
     stage: str,
     make: Callable[[str | None], T],
     placeholder: Callable[[], T],
+    rewrite: Callable[[str], str],
 ) -> tuple[T, str | None]:
-    """``make(None)`` with the shot's own prompt, ``make(safe)`` after one rejection, then the
-    placeholder. Returns the result and, if it is the placeholder, why."""
+    """``make(None)`` with the shot's own prompt, ``make(rewrite(reason))`` after one
+    rejection, then the placeholder. Returns the result and, if it is the placeholder, why."""
     try:
         return make(None), None
     except ContentRejected as first:
         shot_event(shot.id, stage, "rejected", reason=str(first))
+        reason = str(first)
     try:
-        return make("safe"), None
+        return make(rewrite(reason)), None
     except ContentRejected as second:
         shot_event(shot.id, stage, "rejected", reason=str(second))
         return placeholder(), f"{stage} rejected by moderation twice: {second}"

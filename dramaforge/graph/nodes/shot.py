@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
-from dramaforge.agents.bible import CAMERA_WORDS, motion_prompt, shot_prompt
+from dramaforge.agents.bible import motion_prompt, shot_prompt
 from dramaforge.agents.critic import best_take_index
 from dramaforge.cost import units
 from dramaforge.graph.context import RenderContext
-from dramaforge.graph.nodes.moderation import moderated, offline, safe_prompt
+from dramaforge.graph.nodes.moderation import moderated, offline, rewritten
 from dramaforge.graph.progress import shot_event as progress
 from dramaforge.graph.state import ShotState
 from dramaforge.schema import Asset, Critique, Cue, ShotResult, Stage, Take
@@ -146,12 +146,12 @@ def keyframe(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, obj
     revised = _revised_prompt(state)
     if revised:  # the critic's rewrite of a failed keyframe, folded into the next try
         base = base.model_copy(update={"prompt": revised})
-    safe = base.model_copy(update={"prompt": safe_prompt(shot, state["language"])})
     asset, rejected = moderated(
         shot,
         "keyframe",
-        lambda variant: _keyframe(ctx, ctx.image, safe if variant else base, shot.id),
+        lambda prompt: _keyframe(ctx, ctx.image, _with(base, prompt), shot.id),
         lambda: _keyframe(ctx, offline(ctx, "image"), base, shot.id),
+        lambda reason: rewritten(ctx, shot, base.prompt, reason, state["language"]),
     )
     progress(shot.id, "keyframe", "done")
     return {"keyframe": asset, "rejected": rejected}
@@ -191,17 +191,12 @@ def motion(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, objec
         # Only to backends that generate in sync with it: the track is then part of the key.
         audio=state["voice"].path if getattr(ctx.video, "takes_audio", False) else None,
     )
-    camera = CAMERA_WORDS[state["language"]][shot.camera]
-    safe = request.model_copy(
-        update={"prompt": f"{camera}: {safe_prompt(shot, state['language'])}"}
-    )
     asset, rejected = moderated(
         shot,
         "motion",
-        lambda variant: _clip(
-            ctx, ctx.video, safe if variant else request, key, shot.id, state["voice"]
-        ),
+        lambda prompt: _clip(ctx, ctx.video, _with(request, prompt), key, shot.id, state["voice"]),
         lambda: _clip(ctx, offline(ctx, "video"), request, key, shot.id),
+        lambda reason: rewritten(ctx, shot, request.prompt, reason, state["language"]),
     )
     progress(shot.id, "motion", "done")
     return {"motion": asset, "rejected": state.get("rejected") or rejected}
@@ -301,6 +296,14 @@ def _rejected(reason: str | None) -> Critique | None:
     if reason is None:
         return None
     return Critique(passed=False, score=0.0, issues=[reason], reviewer="moderation")
+
+
+R = TypeVar("R", ImageRequest, VideoRequest)
+
+
+def _with(request: R, prompt: str | None) -> R:
+    """``request`` with another prompt (a moderation rewrite), or as it is."""
+    return request if prompt is None else request.model_copy(update={"prompt": prompt})
 
 
 def _even(x: float) -> int:
