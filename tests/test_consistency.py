@@ -29,8 +29,10 @@ class OffModel:
 
     def __init__(self, real: Any, who: str) -> None:
         self.real, self.name, self.who = real, real.name, who
+        self.seen: list[ImageRequest] = []
 
     def generate(self, request: ImageRequest, dest: Path, journal: object = None) -> Generated:
+        self.seen.append(request)
         if self.who in request.characters:
             _, slot = request.characters[self.who]
             cast = {**request.characters, self.who: (OFF_COLOUR, slot)}
@@ -49,22 +51,25 @@ def _by_name(manifest: Manifest) -> dict[str, CharacterConsistency]:
 
 
 @pytest.fixture(scope="module")
-def series(tmp_path_factory: pytest.TempPathFactory) -> tuple[Manifest, Manifest, Path]:
+def series(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Manifest, Manifest, Path, list[ImageRequest]]:
     out = tmp_path_factory.mktemp("series")
     ep2 = out / "ep02.txt"
     ep2.write_text(EPISODE_2, encoding="utf-8")
     settings = settings_for(concurrency=1)
     ctx, _ = counting_context(settings, out)
     first = render_episode(FIXTURES / "short.zh.txt", out, settings, series=SERIES, context=ctx)
-    ctx.image = OffModel(ctx.image, "阿明")  # type: ignore[assignment]
+    off = OffModel(ctx.image, "阿明")
+    ctx.image = off  # type: ignore[assignment]
     second = render_episode(ep2, out, settings, series=SERIES, context=ctx)
-    return first, second, out
+    return first, second, out, off.seen
 
 
 def test_reference_seed_and_voice_are_reused_by_episode_two(
-    series: tuple[Manifest, Manifest, Path],
+    series: tuple[Manifest, Manifest, Path, list[ImageRequest]],
 ) -> None:
-    first, second, out = series
+    first, second, out, _ = series
     on_disk = json.loads(
         (settings_for().state_root(out) / "series" / f"{SERIES}.json").read_text(encoding="utf-8")
     )
@@ -90,9 +95,9 @@ def test_reference_seed_and_voice_are_reused_by_episode_two(
 
 
 def test_consistency_score_drops_for_an_off_model_character(
-    series: tuple[Manifest, Manifest, Path],
+    series: tuple[Manifest, Manifest, Path, list[ImageRequest]],
 ) -> None:
-    first, second, _ = series
+    first, second, _, _ = series
     on_model = _by_name(first)["阿明"]
     assert on_model.shots and on_model.lowest is not None and on_model.lowest >= 0.9
     off_model = _by_name(second)["阿明"]
@@ -108,3 +113,13 @@ def test_consistency_score_drops_for_an_off_model_character(
     assert "Character consistency" in html and "reference from series bible" in html
     worst = min(off_model.shots, key=lambda s: s.score)
     assert f"{worst.shot_id}: {worst.score:.2f}</a>" in html
+
+
+def test_episode_two_draws_its_focus_characters_from_their_references(
+    series: tuple[Manifest, Manifest, Path, list[ImageRequest]],
+) -> None:
+    first, _, _, seen = series
+    focused = [r for r in seen if r.focus in first.bible.characters]
+    assert focused
+    for request in focused:
+        assert request.reference == first.bible.characters[request.focus or ""].reference_image

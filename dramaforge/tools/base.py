@@ -16,6 +16,14 @@ from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_seri
 from dramaforge.schema import CameraMove, Framing, Language, Voice
 
 
+def _without_none(data: dict[str, Any], field: str) -> dict[str, Any]:
+    """``data`` without ``field`` when it is None: an optional input added later leaves the
+    store keys of requests made without it as they were."""
+    if data.get(field, "") is None:
+        del data[field]
+    return data
+
+
 class ImageRequest(BaseModel):
     """A keyframe: the prompt plus everything a storyboard renderer needs to compose it."""
 
@@ -33,6 +41,13 @@ class ImageRequest(BaseModel):
     focus: str | None = None
     caption: str = ""
     language: Language = "zh"
+    reference: str | None = None
+    """The focus character's reference image (series bible), for models that draw from one;
+    others ignore it. Left out of the dump when None, so existing store keys are unchanged."""
+
+    @model_serializer(mode="wrap")
+    def _drop_no_reference(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_none(handler(self), "reference")
 
 
 class VideoRequest(BaseModel):
@@ -51,10 +66,7 @@ class VideoRequest(BaseModel):
 
     @model_serializer(mode="wrap")
     def _drop_no_audio(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if data.get("audio", "") is None:
-            del data["audio"]
-        return data
+        return _without_none(handler(self), "audio")
 
 
 class SpeechRequest(BaseModel):

@@ -43,7 +43,23 @@ __all__ = ["FakeDashScope", "Fault", "Task"]
 API = "/api/v1"
 IMAGE_PATH = f"{API}/services/aigc/text2image/image-synthesis"
 VIDEO_PATH = f"{API}/services/aigc/video-generation/video-synthesis"
+EDIT_PATH = f"{API}/services/aigc/image2image/image-synthesis"
 TTS_PATH = f"{API}/services/aigc/multimodal-generation/generation"
+
+
+def image_route(path: str, body: dict[str, Any]) -> str:
+    """Text-to-image takes no reference images; image-to-image needs them, on i2i models."""
+    model = str(body.get("model") or "")
+    images = (body.get("input") or {}).get("images")
+    if path == EDIT_PATH:
+        if "-i2i" not in model:
+            return f"model {model} does not support image2image"
+        if not images or not isinstance(images, list):
+            return "input.images is required"
+        return ""
+    if "-i2i" in model:
+        return f"model {model} does not support text2image"
+    return f"input.images is not supported by {model}" if images is not None else ""
 
 
 class FakeDashScope:
@@ -258,14 +274,21 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                 self._error(400, "InvalidParameter", "body is not JSON", None)
                 return
             fake.bodies.append(body)
-            if path in (IMAGE_PATH, VIDEO_PATH):
-                self._submit("image" if path == IMAGE_PATH else "video", body)
+            if path in (IMAGE_PATH, EDIT_PATH) and (problem := image_route(path, body)):
+                self._error(400, "InvalidParameter", problem, None)
+            elif path in (IMAGE_PATH, VIDEO_PATH, EDIT_PATH):
+                self._submit("video" if path == VIDEO_PATH else "image", body)
             elif path == TTS_PATH:
                 self._tts(body)
             else:
                 self._error(404, "NotFound", f"no route {path}", None)
 
         def _submit(self, kind: str, body: dict[str, Any]) -> None:
+            images = (body.get("input") or {}).get("images") or []
+            model = str(body.get("model"))
+            if any(fake.uploads.resolve(str(u), model) is None for u in images):
+                self._error(400, "InvalidParameter", "input.images: url error", None)
+                return
             # A slow submit is slow *after* the task exists, as on the real service, where
             # a client that gives up waiting may already have paid.
             fault = fake.next_fault("submit")

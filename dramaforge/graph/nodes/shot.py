@@ -22,7 +22,7 @@ from dramaforge.graph.context import RenderContext
 from dramaforge.graph.nodes.moderation import moderated, offline, rewritten
 from dramaforge.graph.progress import shot_event as progress
 from dramaforge.graph.state import ShotState
-from dramaforge.schema import Asset, Critique, Cue, ShotResult, Stage, Take
+from dramaforge.schema import Asset, Critique, Cue, ShotResult, Stage, StyleBible, Take
 from dramaforge.tools.base import (
     Generated,
     ImageBackend,
@@ -33,6 +33,7 @@ from dramaforge.tools.base import (
     VideoRequest,
 )
 from dramaforge.tools.media.audio import sequence_audio
+from dramaforge.tools.media.store import file_digest
 
 LEAD_IN = 0.3  # silence before the first line of a shot
 GAP = 0.35  # between lines in one shot
@@ -142,6 +143,7 @@ def keyframe(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, obj
         focus=shot.focus,
         caption=shot.action,
         language=state["language"],
+        reference=reference_image(bible, shot.focus),
     )
     revised = _revised_prompt(state)
     if revised:  # the critic's rewrite of a failed keyframe, folded into the next try
@@ -157,11 +159,21 @@ def keyframe(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, obj
     return {"keyframe": asset, "rejected": rejected}
 
 
+def reference_image(bible: StyleBible, focus: str | None) -> str | None:
+    """The focus character's reference image from the series bible, if it exists on disk."""
+    look = bible.characters.get(focus or "")
+    if look is None or not look.reference_image or not Path(look.reference_image).is_file():
+        return None
+    return look.reference_image
+
+
 def _keyframe(ctx: RenderContext, image: ImageBackend, request: ImageRequest, what: str) -> Asset:
+    # The reference by content, not path: a moved project keeps its cache.
+    by_content = {"reference": file_digest(Path(request.reference))} if request.reference else {}
     asset, _ = ctx.store.produce(
         "keyframe",
         image.name,
-        request,
+        request.model_dump(mode="json") | by_content,
         "png",
         lambda dest, journal: ctx.paid(
             image.name,

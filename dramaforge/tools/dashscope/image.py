@@ -1,7 +1,12 @@
-"""Keyframes from Qwen-Image and Wan text-to-image (``text2image/image-synthesis``).
+"""Keyframes from Qwen-Image and Wan text-to-image (``text2image/image-synthesis``), and Wan
+image-to-image (``image2image/image-synthesis``) from a character's reference image.
 
-The model draws at the nearest size it accepts; the result is resized and centre-cropped to
-exactly the requested frame with Pillow.
+``dashscope:wan2.5-i2i-preview`` draws a shot whose focus has a reference image from it
+(``input.images``, sent through temporary storage like ``audio_url``), so the character keeps
+its face and clothes across shots and episodes; a shot without one goes to the matching
+text-to-image model (``wan2.5-t2i-preview``). Other models ignore references. The model draws
+at the nearest size it accepts; the result is resized and centre-cropped to exactly the
+requested frame with Pillow.
 """
 
 from __future__ import annotations
@@ -18,6 +23,14 @@ from dramaforge.tools.base import Generated, ImageRequest, TaskJournal
 from dramaforge.tools.dashscope.transport import TaskResult, Transport
 
 PATH = "services/aigc/text2image/image-synthesis"
+EDIT_PATH = "services/aigc/image2image/image-synthesis"
+
+
+def takes_reference(model: str) -> bool:
+    """Wan image-to-image models (wan2.5-i2i-preview and later) draw from reference images."""
+    return "-i2i" in model and model.startswith("wan")
+
+
 QWEN_IMAGE_SIZES = [(1664, 928), (1472, 1140), (1328, 1328), (1140, 1472), (928, 1664)]
 # wanx2.1 / wan2.2 / wan2.5 t2i: any width and height in [512, 1440] (2M pixels at most).
 WAN_RANGE = (512, 1440)
@@ -58,11 +71,18 @@ class DashScopeImage:
         self.name = f"dashscope:{self.model}"
         self.transport = transport
         self.price = price
+        self.takes_reference = takes_reference(self.model)
+
+    def _uses_reference(self, request: ImageRequest) -> bool:
+        return self.takes_reference and bool(request.reference)
 
     def body(self, request: ImageRequest) -> dict[str, Any]:
         w, h = model_size(self.model, request.width, request.height)
+        model = self.model
+        if self.takes_reference and not self._uses_reference(request):
+            model = model.replace("-i2i", "-t2i")  # nothing to draw from: text to image
         return {
-            "model": self.model,
+            "model": model,
             "input": {"prompt": request.prompt},
             "parameters": {
                 "size": f"{w}*{h}",
@@ -77,7 +97,14 @@ class DashScopeImage:
         self, request: ImageRequest, dest: Path, journal: TaskJournal | None = None
     ) -> Generated:
         what = f"{self.model} image"
-        result = self.transport.run_task(PATH, self.body(request), journal=journal, what=what)
+        body = self.body(request)
+        if self._uses_reference(request):
+            files = {"input.images[]": Path(str(request.reference))}
+            result = self.transport.run_task(
+                EDIT_PATH, body, journal=journal, what=what, files=files
+            )
+        else:
+            result = self.transport.run_task(PATH, body, journal=journal, what=what)
         raw = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.download")
         try:
             self.transport.result_file(result, _url, raw, _verify_image, journal=journal, what=what)

@@ -45,7 +45,7 @@ from dramaforge.tools.dashscope.errors import (
     map_error,
     retry_after_of,
 )
-from dramaforge.tools.media.store import MemoryJournal
+from dramaforge.tools.media.store import MemoryJournal, file_digest
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ class Transport:
     ) -> str:
         """Upload inputs, journal the intent, send, journal the id. One per model at a time."""
         model = str(body["model"])
-        digest = reconcile.body_digest(body, {k: uploads.file_digest(v) for k, v in files.items()})
+        digest = reconcile.body_digest(body, {k: file_digest(v) for k, v in files.items()})
         sent = copy.deepcopy(body)
         for field, local in files.items():
             url = uploads.upload(self._client, self.root, self.get_json, model, local, what)

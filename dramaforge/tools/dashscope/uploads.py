@@ -9,7 +9,6 @@ upload is only made right before a submit actually goes out.
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 import uuid
 from collections.abc import Callable
@@ -26,17 +25,17 @@ RESOLVE_HEADER = "X-DashScope-OssResourceResolve"
 GetJson = Callable[[str, str, dict[str, Any]], Any]
 
 
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def set_at(body: dict[str, Any], dotted: str, value: str) -> None:
-    """``body["input"]["audio_url"] = value`` for ``dotted`` = ``input.audio_url``."""
+    """``body["input"]["audio_url"] = value`` for ``dotted`` = ``input.audio_url``; a name
+    ending in ``[]`` (``input.images[]``) appends to a list."""
     *parents, last = dotted.split(".")
     node = body
     for part in parents:
         node = node.setdefault(part, {})
-    node[last] = value
+    if last.endswith("[]"):
+        node.setdefault(last[:-2], []).append(value)
+    else:
+        node[last] = value
 
 
 def upload(

@@ -25,6 +25,11 @@ JOURNAL_SUFFIX = ".task.json"
 LEDGER = "tasks.ledger"
 
 
+def file_digest(path: Path) -> str:
+    """A file by its content, for store keys that must not depend on where a file lives."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def content_key(stage: str, backend: str, payload: BaseModel | dict[str, Any]) -> str:
     """Stable hash of what determines an asset's content."""
     data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload

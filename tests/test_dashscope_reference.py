@@ -1,0 +1,90 @@
+"""Reference images: Wan image-to-image draws the focus character from its series reference."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from dramaforge.config import ProviderSettings
+from dramaforge.graph.nodes.shot import reference_image
+from dramaforge.schema import CharacterLook, StyleBible, Voice
+from dramaforge.tools.base import ImageRequest
+from dramaforge.tools.dashscope.image import DashScopeImage
+from dramaforge.tools.dashscope.transport import Transport
+from dramaforge.tools.media.store import content_key
+from tests.fakes.dashscope_server import FakeDashScope
+
+
+@pytest.fixture
+def server() -> Iterator[FakeDashScope]:
+    with FakeDashScope() as fake:
+        yield fake
+
+
+def _image(server: FakeDashScope, model: str) -> DashScopeImage:
+    settings = ProviderSettings(
+        api_key=server.api_key, base_url=server.url, timeout=10.0, poll_interval=0.01
+    )
+    return DashScopeImage(model, Transport(settings))
+
+
+def _request(reference: Path | None) -> ImageRequest:
+    return ImageRequest(
+        prompt="特写，教室，阿明", width=360, height=640, seed=5, framing="close_up",
+        scene_heading="内景 教室", reference=None if reference is None else str(reference),
+    )  # fmt: skip
+
+
+def _reference(tmp_path: Path) -> Path:
+    path = tmp_path / "ref.png"
+    Image.new("RGB", (64, 64), (30, 90, 200)).save(path)
+    return path
+
+
+def test_an_i2i_model_draws_from_the_reference(server: FakeDashScope, tmp_path: Path) -> None:
+    ref = _reference(tmp_path)
+    _image(server, "wan2.5-i2i-preview").generate(_request(ref), tmp_path / "k.png")
+    (task,) = server.tasks.values()
+    assert task.body["model"] == "wan2.5-i2i-preview"
+    (url,) = task.body["input"]["images"]
+    assert url.startswith("oss://")  # through temporary storage, never inline
+    (stored,) = server.uploads.files.values()
+    assert stored.data == ref.read_bytes() and stored.model == "wan2.5-i2i-preview"
+    with Image.open(tmp_path / "k.png") as made:
+        assert made.size == (360, 640)
+
+
+def test_without_a_reference_it_draws_from_text_and_others_ignore_it(
+    server: FakeDashScope, tmp_path: Path
+) -> None:
+    ref = _reference(tmp_path)
+    _image(server, "wan2.5-i2i-preview").generate(_request(None), tmp_path / "a.png")
+    _image(server, "qwen-image").generate(_request(ref), tmp_path / "b.png")
+    models = [t.body["model"] for t in server.tasks.values()]
+    assert sorted(models) == ["qwen-image", "wan2.5-t2i-preview"]
+    assert all("images" not in t.body["input"] for t in server.tasks.values())
+    assert not server.uploads.files
+
+
+def test_the_reference_leaves_old_keys_alone_and_keys_by_content(tmp_path: Path) -> None:
+    plain = _request(None)
+    assert "reference" not in plain.model_dump()  # keys made before references are unchanged
+    assert content_key("keyframe", "x", plain) == content_key(
+        "keyframe", "x", plain.model_dump(mode="json")
+    )
+
+
+def test_the_keyframe_stage_sends_the_focus_characters_reference(tmp_path: Path) -> None:
+    ref = _reference(tmp_path)
+    look = CharacterLook(
+        name="阿明", description="", color="#3a7bd5", slot=0, seed=1, voice=Voice(id="v"),
+        reference_image=str(ref),
+    )  # fmt: skip
+    bible = StyleBible(look="", palette=[], seed=1, characters={"阿明": look}, narrator=look.voice)
+    assert reference_image(bible, "阿明") == str(ref)
+    assert reference_image(bible, None) is None
+    ref.unlink()  # a reference that is gone is not sent
+    assert reference_image(bible, "阿明") is None
