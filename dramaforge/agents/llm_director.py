@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import openai
-from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from dramaforge import prompts
 from dramaforge.agents.director import (
@@ -33,6 +32,7 @@ from dramaforge.agents.director import (
     mood_of,
     safe_prompt,
 )
+from dramaforge.agents.structured import ask, json_error, parse_problem, reply_text, truncated
 from dramaforge.errors import ConfigError, DramaforgeError, ProviderError
 from dramaforge.schema import (
     Beat,
@@ -130,30 +130,21 @@ class LLMDirector:
             SystemMessage(sections["system"].format(schema=_schema_text())),
             HumanMessage(sections["user"].format(**_scene_values(script, scene, len(spoken)))),
         ]
-        runnable = self.chat_model.with_structured_output(
-            SceneDraft, method=self.structured_output, include_raw=True
-        )
         attempts = self.retries + 1
-        problem = ""
-        for _ in range(attempts):
-            reply_text = ""
-            try:
-                result = runnable.invoke(messages)
-            except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as exc:
-                problem = _finish_problem(exc)
-            except (ValidationError, OutputParserException, json.JSONDecodeError) as exc:
-                problem = _parse_problem(exc)
-            except openai.APIError as exc:
-                raise self._api_error(exc, scene) from None
-            else:
-                draft, problem, reply_text = _check(result, len(spoken))
-                if draft is not None:
-                    return self._shots(script, scene, spoken, draft, language)
-            if reply_text:
-                messages.append(AIMessage(reply_text))
-            messages.append(
-                HumanMessage(sections["retry"].format(error=problem, scene_index=scene.index))
+        try:
+            draft, problem = ask(
+                self.chat_model,
+                SceneDraft,
+                self.structured_output,
+                messages,
+                attempts=attempts,
+                check=lambda result: _check(result, len(spoken)),
+                retry=lambda error: sections["retry"].format(error=error, scene_index=scene.index),
             )
+        except openai.APIError as exc:
+            raise self._api_error(exc, scene) from None
+        if draft is not None:
+            return self._shots(script, scene, spoken, draft, language)
         raise ProviderError(
             self._redact(
                 f"director {self.name}: scene {scene.index} ({scene.heading}) got no valid shot "
@@ -318,18 +309,18 @@ def _fallback_prompt(language: Language, scene: Scene, d: ShotDraft, cast: list[
 def _check(result: Any, line_count: int) -> tuple[SceneDraft | None, str, str]:
     """(draft, "", text) when the reply is usable, else (None, problem, text of the reply)."""
     raw = result.get("raw") if isinstance(result, dict) else None
-    text = _reply_text(raw)
+    text = reply_text(raw)
     meta = getattr(raw, "response_metadata", {}) or {}
     if meta.get("finish_reason") == "length":
-        return None, _truncated(), ""
+        return None, truncated(), ""
     error = result.get("parsing_error") if isinstance(result, dict) else None
     if error is not None:
-        return None, _parse_problem(error), text
+        return None, parse_problem(error), text
     parsed = result.get("parsed") if isinstance(result, dict) else result
     if not isinstance(parsed, SceneDraft):
         bad = raw.invalid_tool_calls if isinstance(raw, AIMessage) else []
         if bad:
-            return None, f"the tool call arguments are not valid JSON{_json_error(text)}", text
+            return None, f"the tool call arguments are not valid JSON{json_error(text)}", text
         return None, "the reply held no shot list (expected a JSON object with 'shots')", text
     problem = coverage_problem(parsed, line_count)
     return (None, problem, text) if problem else (parsed, "", text)
@@ -351,46 +342,6 @@ def coverage_problem(draft: SceneDraft, line_count: int) -> str:
         return f"lines {missing} are not in any shot; every spoken line must be covered"
     if numbers != sorted(numbers):
         return f"lines are out of script order ({numbers}); keep them in order 1 to {line_count}"
-    return ""
-
-
-def _reply_text(raw: Any) -> str:
-    if not isinstance(raw, AIMessage):
-        return ""
-    if raw.tool_calls:
-        return json.dumps(raw.tool_calls[0]["args"], ensure_ascii=False)[:4000]
-    for bad in raw.invalid_tool_calls:
-        return str(bad.get("args") or "")[:4000]
-    content = raw.content
-    return content[:4000] if isinstance(content, str) else ""
-
-
-def _truncated() -> str:
-    return "the reply was cut off before the JSON ended (finish_reason=length); be more concise"
-
-
-def _finish_problem(exc: openai.OpenAIError) -> str:
-    if isinstance(exc, openai.LengthFinishReasonError):
-        return _truncated()
-    return "the provider's content filter stopped the reply; keep prompts neutral"
-
-
-def _parse_problem(exc: BaseException) -> str:
-    if isinstance(exc.__cause__, ValidationError):
-        exc = exc.__cause__
-    if isinstance(exc, ValidationError):
-        errors = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'reply'}: {e['msg']}" for e in exc.errors()[:5]
-        )
-        return f"the JSON does not match the schema ({errors})"
-    return f"the reply is not valid JSON for the schema ({str(exc).splitlines()[0][:300]})"
-
-
-def _json_error(text: str) -> str:
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        return f" ({exc})"
     return ""
 
 

@@ -33,23 +33,16 @@ from pathlib import Path
 from typing import Any
 
 import openai
-from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, Field, ValidationError
 
 from dramaforge import prompts
 from dramaforge.agents.critic import Critic
 from dramaforge.agents.director import FRAMING_WORDS
-from dramaforge.agents.llm_director import (
-    SECTION,
-    StructuredOutput,
-    _error_detail,
-    _finish_problem,
-    _parse_problem,
-    _reply_text,
-)
+from dramaforge.agents.llm_director import SECTION, StructuredOutput, _error_detail
+from dramaforge.agents.structured import ask, parse_problem, reply_text
 from dramaforge.errors import ConfigError
 from dramaforge.schema import Critique, Cue, Language, Shot, StyleBible
 from dramaforge.tools.media.store import AssetStore, atomic_write, content_key
@@ -192,27 +185,20 @@ class VisionCritic:
 
     def _request(self, messages: list[BaseMessage], retry: str) -> tuple[Verdict | None, str]:
         """Ask the model; an unusable reply is shown to it with ``retry`` and asked once more."""
-        runnable = self.chat_model.with_structured_output(
-            Verdict, method=self.structured_output, include_raw=True
-        )
-        problem = ""
-        for _ in range(2):
-            reply_text = ""
-            try:
-                result = runnable.invoke(messages)
-            except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as exc:
-                problem = _finish_problem(exc)
-            except (ValidationError, OutputParserException, json.JSONDecodeError) as exc:
-                problem = _parse_problem(exc)
-            except openai.APIError as exc:
-                return None, self._api_problem(exc)
-            else:
-                verdict, problem, reply_text = _check(result)
-                if verdict is not None:
-                    return verdict, ""
-            if reply_text:
-                messages.append(AIMessage(reply_text))
-            messages.append(HumanMessage(retry.format(error=problem)))
+        try:
+            verdict, problem = ask(
+                self.chat_model,
+                Verdict,
+                self.structured_output,
+                messages,
+                attempts=2,
+                check=_check,
+                retry=lambda error: retry.format(error=error),
+            )
+        except openai.APIError as exc:
+            return None, self._api_problem(exc)
+        if verdict is not None:
+            return verdict, ""
         return None, f"no valid verdict in 2 attempts; last problem: {problem}"
 
     def _values(self, shot: Shot) -> dict[str, Any]:
@@ -326,13 +312,13 @@ def _schema_text() -> str:
 def _check(result: Any) -> tuple[Verdict | None, str, str]:
     """(verdict, "", text) when the reply is usable, else (None, problem, text of the reply)."""
     raw = result.get("raw") if isinstance(result, dict) else None
-    text = _reply_text(raw)
+    text = reply_text(raw)
     meta = getattr(raw, "response_metadata", {}) or {}
     if meta.get("finish_reason") == "length":
         return None, "the reply was cut off before the JSON ended; be more concise", ""
     error = result.get("parsing_error") if isinstance(result, dict) else None
     if error is not None:
-        return None, _parse_problem(error), text
+        return None, parse_problem(error), text
     parsed = result.get("parsed") if isinstance(result, dict) else result
     if not isinstance(parsed, Verdict):
         return None, "the reply held no verdict (expected a JSON object with 'score')", text
