@@ -259,8 +259,8 @@ class VisionCritic:
             raise ConfigError(
                 self._redact(
                     f"critic {self.name}: {endpoint} refused the API key (HTTP {status}: "
-                    f"{detail}); set OPENAI_API_KEY (or DRAMAFORGE_OPENAI__API_KEY) to a valid "
-                    "key, or use the local:heuristic critic"
+                    f"{detail}); set DRAMAFORGE_CRITIC_OPENAI__API_KEY (or OPENAI_API_KEY, "
+                    "shared with the director) to a valid key, or use the local:heuristic critic"
                 )
             ) from None
         if isinstance(exc, openai.RateLimitError):
