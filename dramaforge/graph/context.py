@@ -6,10 +6,13 @@ configuration or construct backends themselves, and nothing in it is checkpointe
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from langgraph.runtime import Runtime
 
 from dramaforge.agents.critic import Reviewer
 from dramaforge.agents.director import Director
@@ -82,3 +85,20 @@ def build_context(settings: Settings, state_root: Path, **overrides: Any) -> Ren
         ledger=Ledger(budget=settings.budget),
         **built,
     )
+
+
+_served: dict[Path, RenderContext] = {}
+_served_lock = threading.Lock()
+
+
+def context_of(runtime: Runtime[RenderContext], out_dir: str) -> RenderContext:
+    """The run's context; when a server runs the graph without one (``langgraph dev`` passes
+    none, or a plain dict), one built from ``Settings()`` for the episode's output folder."""
+    if isinstance(runtime.context, RenderContext):
+        return runtime.context
+    settings = Settings()
+    root = settings.state_root(Path(out_dir))
+    with _served_lock:
+        if root not in _served:
+            _served[root] = build_context(settings, root)
+        return _served[root]

@@ -13,7 +13,7 @@ from typing import Literal
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
-from dramaforge.graph.context import RenderContext
+from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.progress import shot_event
 from dramaforge.graph.state import ShotState
 from dramaforge.schema import KeyframeReview
@@ -22,7 +22,7 @@ Next = Literal["keyframe", "motion"]
 
 
 def inspect(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
-    ctx, shot, opts = runtime.context, state["shot"], state["options"]
+    ctx, shot, opts = context_of(runtime, state["options"].out_dir), state["shot"], state["options"]
     if state.get("rejected"):  # a moderation placeholder: nothing to judge
         return Command(goto="motion")
     shot_event(shot.id, "inspect")

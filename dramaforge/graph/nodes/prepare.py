@@ -12,30 +12,31 @@ from langgraph.types import Send, interrupt
 from dramaforge.agents import series
 from dramaforge.agents.bible import build_bible
 from dramaforge.cost import estimate
-from dramaforge.graph.context import RenderContext
+from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.progress import stage_event
-from dramaforge.graph.state import EpisodeState
+from dramaforge.graph.state import EpisodeState, RenderOptions
 from dramaforge.schema import Shot, ShotPlan, StyleBible
 from dramaforge.script import load_script
 
 
 def ingest(state: EpisodeState) -> dict[str, object]:
     """Read and parse the script; a bad file stops here with a ScriptError naming the line."""
-    opts = state["options"]
+    opts = RenderOptions.model_validate(state["options"])  # JSON when a server passes it
     script = load_script(Path(state["script_path"]), format=opts.format, language=opts.language)
     stage_event("ingest", "done", scenes=len(script.scenes))
-    return {"script": script}
+    return {"script": script, "options": opts}
 
 
 def direct(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
-    plan = runtime.context.director.direct(state["script"])
+    plan = context_of(runtime, state["options"].out_dir).director.direct(state["script"])
     stage_event("direct", "done", shots=len(plan.shots))
     return {"plan": plan}
 
 
 def bible(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
     """Fix each character's look, seed and voice; fail early if the language cannot be spoken."""
-    speech, opts = runtime.context.speech, state["options"]
+    opts = state["options"]
+    speech = context_of(runtime, opts.out_dir).speech
     language = state["script"].language
     speech.check(language)
     voices = speech.voices(language)
@@ -80,7 +81,10 @@ def approve(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, o
     if not state["options"].approve:
         return {}
     todo = pending(state)
-    cost = estimate(ShotPlan(title="", language="zh", shots=todo), runtime.context.settings)
+    cost = estimate(
+        ShotPlan(title="", language="zh", shots=todo),
+        context_of(runtime, state["options"].out_dir).settings,
+    )
     answer: Any = interrupt(
         {
             "episode": state["options"].episode,

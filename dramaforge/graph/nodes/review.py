@@ -22,7 +22,7 @@ from langgraph.runtime import Runtime
 from dramaforge.agents import consistency, series
 from dramaforge.agents.episode_review import EpisodeCritic, Targets
 from dramaforge.errors import AssemblyError
-from dramaforge.graph.context import RenderContext
+from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState, RenderOptions
 from dramaforge.schema import (
@@ -62,7 +62,8 @@ def _passes(episode_dir: Path, cost: float) -> dict[str, float]:
 
 
 def review(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
-    ctx, opts, episode = runtime.context, state["options"], state["episode"]
+    opts, episode = state["options"], state["episode"]
+    ctx = context_of(runtime, opts.out_dir)
     info = probe(Path(episode.path))
     if not (info.has_video and info.has_audio) or (info.width, info.height) != (
         opts.width,

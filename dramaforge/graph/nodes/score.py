@@ -7,7 +7,7 @@ from pathlib import Path
 from langgraph.runtime import Runtime
 
 from dramaforge.agents.bible import stable_seed
-from dramaforge.graph.context import RenderContext
+from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState
 from dramaforge.schema import Asset, Shot
@@ -30,7 +30,7 @@ def timeline(shots: list[Shot], durations: dict[str, float]) -> list[tuple[Shot,
 
 
 def score(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
-    ctx, plan = runtime.context, state["plan"]
+    ctx, plan = context_of(runtime, state["options"].out_dir), state["plan"]
     durations = {sid: r.duration for sid, r in state["results"].items()}
     placed = timeline(plan.shots, durations)
     total = sum(durations[shot.id] for shot, _ in placed)

@@ -18,7 +18,7 @@ from langgraph.types import Command
 from dramaforge.agents.bible import motion_prompt, shot_prompt
 from dramaforge.agents.critic import best_take_index
 from dramaforge.cost import units
-from dramaforge.graph.context import RenderContext
+from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.nodes.moderation import moderated, offline, rewritten
 from dramaforge.graph.progress import shot_event as progress
 from dramaforge.graph.state import ShotState
@@ -47,7 +47,7 @@ def _try(state: ShotState, stage: Stage) -> int:
 
 def voice(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object]:
     """Speak each line in its character's voice and lay the lines out on the shot's timeline."""
-    ctx, shot, opts = runtime.context, state["shot"], state["options"]
+    ctx, shot, opts = context_of(runtime, state["options"].out_dir), state["shot"], state["options"]
     progress(shot.id, "voice")
     items: list[tuple[Path, float]] = []
     cues: list[Cue] = []
@@ -115,7 +115,8 @@ def _timeline(items: list[tuple[Path, float]], duration: float, dest: Path) -> G
 
 
 def keyframe(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object]:
-    ctx, shot, opts, bible = runtime.context, state["shot"], state["options"], state["bible"]
+    shot, opts, bible = state["shot"], state["options"], state["bible"]
+    ctx = context_of(runtime, opts.out_dir)
     progress(shot.id, "keyframe")
     focus_seed = bible.characters[shot.focus].seed if shot.focus in bible.characters else 0
     base = ImageRequest(
@@ -188,7 +189,7 @@ def _keyframe(ctx: RenderContext, image: ImageBackend, request: ImageRequest, wh
 
 
 def motion(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object]:
-    ctx, shot, opts = runtime.context, state["shot"], state["options"]
+    ctx, shot, opts = context_of(runtime, state["options"].out_dir), state["shot"], state["options"]
     progress(shot.id, "motion")
     key = state["keyframe"]
     request = VideoRequest(
@@ -247,7 +248,7 @@ Next = Literal["voice", "keyframe", "motion", "__end__"]
 
 def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
     """Review the take; send it back to the stage at fault, or keep the best take and finish."""
-    ctx, shot, opts = runtime.context, state["shot"], state["options"]
+    ctx, shot, opts = context_of(runtime, state["options"].out_dir), state["shot"], state["options"]
     progress(shot.id, "critic")
     voice_asset, key, clip = state["voice"], state["keyframe"], state["motion"]
     critique = _rejected(state.get("rejected")) or ctx.critic.with_bible(state["bible"]).review(

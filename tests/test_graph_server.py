@@ -1,0 +1,37 @@
+"""The graph ``langgraph.json`` serves runs with nothing but its input, as a server calls it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from dramaforge.config import Settings
+from dramaforge.graph.run import make_options
+from dramaforge.tools.media.probe import probe
+from tests.conftest import FIXTURES, ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_served_graph_renders_from_its_input_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = json.loads((ROOT / "langgraph.json").read_text(encoding="utf-8"))
+    file, _, name = spec["graphs"]["dramaforge"].partition(":")
+    loader = importlib.util.spec_from_file_location("served", ROOT / file)
+    assert loader is not None and loader.loader is not None
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+    graph = getattr(module, name)
+
+    monkeypatch.setenv("DRAMAFORGE_RENDER__RESOLUTION", "360p")  # the server's own settings
+    script = FIXTURES / "short.zh.txt"
+    options = make_options(script, tmp_path, Settings())
+    # JSON in, as over the server's HTTP API: no context, no checkpointer of ours.
+    final = graph.invoke({"script_path": str(script), "options": options.model_dump(mode="json")})
+    info = probe(Path(final["episode"].path))
+    assert info.has_video and info.has_audio and (info.width, info.height) == (360, 640)
+    assert Path(final["manifest"]).is_file()
