@@ -13,6 +13,7 @@ from dramaforge.tools.base import Generated, SpeechRequest, VideoRequest
 from dramaforge.tools.media.analysis import audio_stats, video_stats
 from dramaforge.tools.media.audio import silence
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
+from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES, counting_context, settings_for
 
 pytestmark = pytest.mark.slow
@@ -47,6 +48,20 @@ class BlackFirstClip:
             what="making a black clip",
         )
         return Generated(duration=request.duration)
+
+
+class ShortFirstClip:
+    """A video backend whose first clip is half as long as asked."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.name, self.calls = real, real.name, 0
+
+    def generate(self, request: VideoRequest, dest: Path, journal: object = None) -> Generated:
+        self.calls += 1
+        if self.calls == 1:
+            request = request.model_copy(update={"duration": round(request.duration / 2, 2)})
+        result: Generated = self.real.generate(request, dest)
+        return result
 
 
 class SilentFirstLine:
@@ -139,3 +154,16 @@ def test_vision_critic_fail_then_pass_retries_keyframe_with_revised_prompt(
     assert reviewed[0].take.keyframe == second.keyframe
     assert reviewed[0].take.motion.seed == second.keyframe.seed  # only the approved one animated
     assert len(server.requests) == len(manifest.plan.shots) + 1
+
+
+def test_a_too_short_clip_is_made_again(tmp_path: Path) -> None:
+    settings = settings_for(concurrency=1)
+    ctx, _ = counting_context(settings, tmp_path)
+    ctx.video = ShortFirstClip(ctx.video)  # type: ignore[assignment]
+    manifest = render_episode(FIXTURES / "short.zh.txt", tmp_path, settings, context=ctx)
+    (retried,) = [r for r in manifest.shots if len(r.takes) > 1]
+    first, second = retried.takes
+    assert first.critique.stage_at_fault == "motion" and "clip is" in first.critique.issues[0]
+    assert second.critique.passed and retried.take.number == 2
+    assert first.keyframe.path == second.keyframe.path  # only the clip was redone
+    assert abs(probe(Path(second.motion.path)).duration - second.duration) < 0.1
