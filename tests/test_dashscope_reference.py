@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from io import BytesIO
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from dramaforge.config import ProviderSettings
 from dramaforge.graph.nodes.shot import reference_image
 from dramaforge.schema import CharacterLook, StyleBible, Voice
 from dramaforge.tools.base import ImageRequest
-from dramaforge.tools.dashscope.image import DashScopeImage
+from dramaforge.tools.dashscope.image import WAN25_AREA, DashScopeImage, model_size
 from dramaforge.tools.dashscope.transport import Transport
 from dramaforge.tools.media.store import content_key
 from tests.fakes.dashscope_server import FakeDashScope
@@ -38,9 +39,9 @@ def _request(reference: Path | None) -> ImageRequest:
     )  # fmt: skip
 
 
-def _reference(tmp_path: Path) -> Path:
+def _reference(tmp_path: Path, size: tuple[int, int] = (432, 768), mode: str = "RGB") -> Path:
     path = tmp_path / "ref.png"
-    Image.new("RGB", (64, 64), (30, 90, 200)).save(path)
+    Image.new(mode, size, (30, 90, 200)).save(path)
     return path
 
 
@@ -53,8 +54,33 @@ def test_an_i2i_model_draws_from_the_reference(server: FakeDashScope, tmp_path: 
     assert url.startswith("oss://")  # through temporary storage, never inline
     (stored,) = server.uploads.files.values()
     assert stored.data == ref.read_bytes() and stored.model == "wan2.5-i2i-preview"
+    assert task.body["parameters"]["size"] == "576*1024"  # 9:16 at the least area it takes
     with Image.open(tmp_path / "k.png") as made:
         assert made.size == (360, 640)
+
+
+@pytest.mark.parametrize(("size", "mode"), [((64, 64), "RGB"), ((432, 768), "RGBA")])
+def test_a_reference_the_model_would_refuse_goes_as_a_copy_it_takes(
+    server: FakeDashScope, tmp_path: Path, size: tuple[int, int], mode: str
+) -> None:
+    """input.images: sides of 384 to 5000 pixels, no transparency (the fake refuses others)."""
+    ref = _reference(tmp_path, size, mode)
+    _image(server, "wan2.5-i2i-preview").generate(_request(ref), tmp_path / "k.png")
+    (stored,) = server.uploads.files.values()
+    with Image.open(BytesIO(stored.data)) as sent:
+        assert sent.mode == "RGB" and min(sent.size) >= 384
+        assert sent.width / sent.height == pytest.approx(size[0] / size[1], rel=0.01)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.png", "ref.png"]  # copy removed
+
+
+@pytest.mark.parametrize("model", ["wan2.5-t2i-preview", "wan2.5-i2i-preview"])
+@pytest.mark.parametrize("frame", [(432, 768), (768, 432), (1296, 2304), (2304, 1296), (80, 800)])
+def test_wan25_sizes_are_in_the_documented_area(model: str, frame: tuple[int, int]) -> None:
+    lo, hi = WAN25_AREA["i2i" if "-i2i" in model else "t2i"]
+    w, h = model_size(model, *frame)
+    assert lo <= w * h <= hi and 1 / 4 <= w / h <= 4 and w % 16 == h % 16 == 0
+    if 1 / 4 <= frame[0] / frame[1] <= 4:
+        assert w / h == pytest.approx(frame[0] / frame[1], rel=0.02)
 
 
 def test_without_a_reference_it_draws_from_text_and_others_ignore_it(

@@ -18,6 +18,8 @@ from dramaforge.tools.media.probe import probe
 QWEN_IMAGE_SIZES = {"1664*928", "1472*1140", "1328*1328", "1140*1472", "928*1664"}
 AUDIO_MODELS = ("wan2.5-", "wan2.6-", "wan2.7-")  # take input.audio_url
 AUDIO_LIMITS = (3.0, 30.0, 15 * 1024 * 1024)  # seconds, seconds, bytes
+WAN25_AREA = {"t2i": (768 * 768, 1440 * 1440), "i2i": (768 * 768, 1280 * 1280)}
+REFERENCE_LIMITS = (384, 5000, 10 * 1024 * 1024)  # input.images: side, side, bytes
 
 
 class Media:
@@ -80,6 +82,10 @@ def invalid(
     size = params.get("size", "1328*1328")
     if kind == "image" and model.startswith("qwen-image") and size not in QWEN_IMAGE_SIZES:
         return f"size {params.get('size')} is not supported by {model}"
+    if kind == "image" and model.startswith("wan2.5") and "size" in params:
+        problem = _bad_wan25_size(model, str(params["size"]))
+        if problem:
+            return problem
     if kind == "video" and "i2v" in model:
         img = str(inputs.get("img_url") or "")
         if not img.startswith(("http://", "https://", "data:image/")):
@@ -90,6 +96,37 @@ def invalid(
         return f"{model} renders 5 s only"
     if kind == "video" and "audio_url" in inputs:
         return _bad_audio(model, str(inputs["audio_url"]), resolve)
+    return ""
+
+
+def _bad_wan25_size(model: str, size: str) -> str:
+    """wan2.5 t2i and i2i: any width*height with its area in range, aspect 1:4 to 4:1."""
+    try:
+        w, h = (int(x) for x in size.split("*"))
+    except ValueError:
+        return f"size {size} must be width*height"
+    lo, hi = WAN25_AREA["i2i" if "-i2i" in model else "t2i"]
+    if not lo <= w * h <= hi or not 0.25 <= w / h <= 4:
+        return f"size {size} is not supported by {model}: area {lo}-{hi}, aspect 1:4 to 4:1"
+    return ""
+
+
+def bad_reference(data: bytes) -> str:
+    """An ``input.images`` file the real API refuses: not JPEG, PNG, BMP or WEBP, a PNG with
+    transparency, a side under 384 or over 5000 pixels, or over 10 MB."""
+    shortest, longest, biggest = REFERENCE_LIMITS
+    if len(data) > biggest:
+        return "input.images: file over 10MB"
+    try:
+        with Image.open(BytesIO(data)) as img:
+            fmt, mode, size = img.format, img.mode, img.size
+            clear = "A" in mode or "transparency" in img.info
+    except OSError:
+        return "input.images: not an image"
+    if fmt not in ("JPEG", "PNG", "BMP", "WEBP") or clear:
+        return f"input.images: {fmt} {mode} is not supported (no transparency)"
+    if not shortest <= min(size) or max(size) > longest:
+        return f"input.images: {size[0]}x{size[1]}; sides must be 384 to 5000 pixels"
     return ""
 
 

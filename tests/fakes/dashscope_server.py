@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from tests.fakes.dashscope_media import Media, invalid
+from tests.fakes.dashscope_media import Media, bad_reference, invalid
 from tests.fakes.dashscope_tasks import Fault, Task, list_reply
 from tests.fakes.dashscope_uploads import UPLOAD_ROUTE, Uploads, oss_urls
 
@@ -289,6 +289,10 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             if any(fake.uploads.resolve(str(u), model) is None for u in images):
                 self._error(400, "InvalidParameter", "input.images: url error", None)
                 return
+            for url in images:
+                if problem := bad_reference(fake.uploads.resolve(str(url), model) or b""):
+                    self._error(400, "InvalidParameter", problem, None)
+                    return
             # A slow submit is slow *after* the task exists, as on the real service, where
             # a client that gives up waiting may already have paid.
             fault = fake.next_fault("submit")

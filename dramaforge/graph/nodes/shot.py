@@ -147,8 +147,9 @@ def keyframe(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, obj
         reference=reference_image(bible, shot.focus),
     )
     revised = _revised_prompt(state)
-    if revised:  # the critic's rewrite of a failed keyframe, folded into the next try
-        base = base.model_copy(update={"prompt": revised})
+    if revised:  # the critic's rewrite of a failed keyframe, folded into the next try;
+        # also its caption, so a storyboard panel (drawn from the caption) shows the rewrite
+        base = base.model_copy(update={"prompt": revised, "caption": revised})
     asset, rejected = moderated(
         shot,
         "keyframe",

@@ -7,7 +7,14 @@ font so Chinese renders. Same request, same pixels.
 
 The room or street is laid out from the scene heading (one location looks the same in every
 shot); the seed moves the camera a little over it, nudges the figures and sets where the light
-falls from, so a retry or a redo is a visibly different take of the same set-up.
+falls from, so a retry or a redo is a visibly different take of the same set-up. The caption
+is the request's: a critic's revised prompt reaches the frame through it.
+
+A character's figure is a function of its name, colour and framing only, placed at a whole
+pixel, so it is the same figure in every shot and every episode, pixel for pixel, only moved.
+That is what an image model needs a reference image for (``ImageRequest.reference``), so this
+backend needs none: the series reference was drawn from the same bible colour and is the
+figure drawn here.
 """
 
 from __future__ import annotations
@@ -128,6 +135,16 @@ def _wrap(text: str, font: ImageFont.FreeTypeFont, width: float) -> list[str]:
     return lines
 
 
+def _clip(lines: list[str], most: int, font: ImageFont.FreeTypeFont, width: float) -> list[str]:
+    """The first ``most`` lines; an ellipsis says when there was more (a long revised prompt)."""
+    if len(lines) <= most:
+        return lines
+    last = lines[most - 1]
+    while last and font.getlength(last + "…") > width:
+        last = last[:-1]
+    return [*lines[: most - 1], last.rstrip() + "…"]
+
+
 class StoryboardBackend:
     """ImageBackend drawing a storyboard panel at exactly the requested size."""
 
@@ -156,8 +173,9 @@ def render(req: ImageRequest) -> Image.Image:
     image = _light(set_up.crop((left, 0, left + w, h)), take)
     unit = min(w, h)
 
-    def nudge() -> float:
-        return take.uniform(-FIGURE_JITTER, FIGURE_JITTER) * w
+    def at(fraction: float) -> int:
+        """A figure's x: its slot, nudged by the take, on a whole pixel (the same figure)."""
+        return round(fraction * w + take.uniform(-FIGURE_JITTER, FIGURE_JITTER) * w)
 
     figures = list(req.characters.items())
     focus = req.focus if req.focus in req.characters else (figures[0][0] if figures else None)
@@ -169,17 +187,15 @@ def render(req: ImageRequest) -> Image.Image:
         if req.framing == "reaction":
             for name, (colour, slot) in figures:
                 if name != focus:
-                    x = slot_x(slot) * w + nudge()
-                    _figure(image, name, _rgb(colour, name), x, 0.34 * h, unit)
+                    _figure(image, name, _rgb(colour, name), at(slot_x(slot)), 0.34 * h, unit)
         image = image.filter(ImageFilter.GaussianBlur(unit / 60))
         colour, slot = req.characters[focus]
-        cx = 0.5 * w if req.framing == "close_up" else (0.5 + (slot_x(slot) - 0.5) * 0.4) * w
-        cx += nudge()
+        cx = at(0.5 if req.framing == "close_up" else 0.5 + (slot_x(slot) - 0.5) * 0.4)
         _bust(image, focus, _rgb(colour, focus), cx, unit * 0.62, unit)
     else:
         bust = unit * 0.36 if len(figures) < 2 else min(unit * 0.36, w * 0.24)
         for name, (colour, slot) in figures:
-            x = slot_x(slot) * w + nudge()
+            x = at(slot_x(slot))
             if req.framing == "wide":
                 _figure(image, name, _rgb(colour, name), x, 0.34 * h, unit)
             else:
@@ -329,7 +345,8 @@ def _heading(image: Image.Image, heading: str, unit: int) -> None:
 def _caption(image: Image.Image, text: str, unit: int) -> None:
     size = max(unit // 22, 10)
     font = _font(size)
-    lines = _wrap(text, font, image.width * 0.66)[:3]  # inside the crop of any camera move
+    width = image.width * 0.66  # inside the crop of any camera move
+    lines = _clip(_wrap(text, font, width), 3, font, width)
     band_h = size * (1.5 * len(lines) + 1)
     # At the top, under the heading: the bottom of the frame belongs to the subtitles.
     top = image.height * SAFE_TOP + max(unit // 30, 10) * 2.4
@@ -351,7 +368,8 @@ def _card(image: Image.Image, text: str, unit: int) -> None:
     draw.rounded_rectangle(box, radius=unit // 30, fill=(250, 246, 232), outline=(120, 100, 80))
     size = max(unit // 16, 10)
     font = _font(size)
-    lines = _wrap(text, font, (box[2] - box[0]) * 0.85)[:5]
+    width = (box[2] - box[0]) * 0.85
+    lines = _clip(_wrap(text, font, width), 5, font, width)
     y0 = (box[1] + box[3]) / 2 - (len(lines) - 1) * size * 0.75
     for i, line in enumerate(lines):
         draw.text((w / 2, y0 + i * size * 1.5), line, font=font, anchor="mm", fill=(40, 30, 20))
