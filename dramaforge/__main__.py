@@ -1,5 +1,5 @@
 """``python -m dramaforge``: the same command line as ``dramaforge``."""
 
-from dramaforge.cli import app
+from dramaforge.cli.app import app
 
 app()

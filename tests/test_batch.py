@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from dramaforge.batch import run_batch
-from dramaforge.cli import app
+from dramaforge.cli.app import app
+from dramaforge.graph.batch import run_batch
 from dramaforge.schema import Manifest
 from tests.conftest import FIXTURES, counting_context, settings_for
 

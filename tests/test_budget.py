@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from dramaforge.cost import Ledger, estimate
 from dramaforge.errors import BudgetExceeded
+from dramaforge.graph.cost import Ledger, estimate
 from dramaforge.graph.run import render_episode
 from dramaforge.tools.base import Generated, ImageRequest
 from tests.conftest import FIXTURES, counting_context, settings_for

@@ -11,11 +11,10 @@ from langchain_core.messages import AIMessage
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from dramaforge.agents.chat_agent import INTERRUPTED, ChatAgent, chat_model
+from dramaforge.chat.agent import INTERRUPTED, ChatAgent, chat_model
 from dramaforge.config import ProviderSettings, Settings
 from dramaforge.errors import ConfigError, ProviderError
-from dramaforge.graph.run import session_for
-from dramaforge.session import Event
+from dramaforge.graph.session import Event, session_for
 from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES, counting_context, settings_for
 from tests.fakes.openai_server import (

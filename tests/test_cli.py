@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from dramaforge.cli import app
+from dramaforge.cli.app import app
 from tests.conftest import FIXTURES
 
 runner = CliRunner()

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from dramaforge.agents.openai_plugin import register
+from dramaforge.agents.plugin import register
+from dramaforge.cli.doctor import settings_report
 from dramaforge.config import ProviderOverrides, ProviderSettings, Settings
-from dramaforge.doctor import settings_report
 from dramaforge.errors import ConfigError
 from dramaforge.schema import Line, Shot
 from dramaforge.script import load_script

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dramaforge.config import Settings
-from dramaforge.graph.run import make_options
+from dramaforge.graph.threads import make_options
 from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES, ROOT
 

@@ -14,8 +14,8 @@ from PIL import Image
 
 from dramaforge.graph.context import RenderContext, build_context
 from dramaforge.graph.nodes.shot import keyframe
-from dramaforge.graph.run import make_options
 from dramaforge.graph.state import ShotState
+from dramaforge.graph.threads import make_options
 from dramaforge.schema import (
     Asset,
     CharacterLook,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from dramaforge.agents.llm_director import LLMDirector
-from dramaforge.agents.openai_factory import openai_director
+from dramaforge.agents.plugin import openai_director
 from dramaforge.config import ProviderSettings, Settings
 from dramaforge.errors import ConfigError, ProviderError
 from dramaforge.schema import Script, ShotPlan

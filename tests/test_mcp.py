@@ -108,7 +108,7 @@ def _free_port() -> int:
 def http_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     root, env = _workspace(tmp_path)
     port = _free_port()
-    command = [sys.executable, "-m", "dramaforge.mcp_server", "--root", str(root)]
+    command = [sys.executable, "-m", "dramaforge.serve.mcp", "--root", str(root)]
     proc = subprocess.Popen(
         [*command, "--http", "--port", str(port)],
         env=env,

@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from dramaforge.agents.openai_plugin import register
+from dramaforge.agents.plugin import register, vision_critic
 from dramaforge.agents.vision_critic import VisionCritic
-from dramaforge.agents.vision_factory import vision_critic
 from dramaforge.config import ProviderSettings, Settings
 from dramaforge.errors import ConfigError
 from dramaforge.schema import CharacterLook, Line, Shot, StyleBible, Voice
@@ -237,7 +236,7 @@ def test_factory_needs_key_for_remote_and_registers() -> None:
     assert vc.name == "openai:qwen-vl" and vc.structured_output == "json_mode"
     reg = Registry()
     register(reg)
-    assert reg.providers("critic") == ["openai"]
+    assert reg.providers("critic") == ["local", "openai"]
 
 
 def test_verdicts_are_kept_per_image_prompt_and_reviewer(

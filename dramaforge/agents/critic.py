@@ -15,12 +15,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from PIL import Image, ImageStat, UnidentifiedImageError
 
 from dramaforge.errors import AssemblyError
 from dramaforge.schema import Critique, Cue, Shot, Stage, StyleBible
+from dramaforge.tools.base import Frame
 from dramaforge.tools.media.analysis import (
     clipped_fraction,
     flicker,
@@ -33,46 +33,6 @@ from dramaforge.tools.media.audio import measure_loudness
 from dramaforge.tools.media.probe import MediaInfo, probe
 from dramaforge.tools.media.store import AssetStore
 from dramaforge.tools.media.subtitle_fit import overflows
-
-Frame = tuple[int, int]
-
-
-class Reviewer(Protocol):
-    """What the graph's critic node needs: the heuristic Critic, a vision critic, a plugin."""
-
-    name: str
-
-    def with_bible(self, bible: StyleBible) -> Reviewer:
-        """The same reviewer, told the episode's characters and look."""
-        ...
-
-    def with_store(self, store: AssetStore) -> Reviewer:
-        """The same reviewer, keeping paid verdicts in ``store`` so none is paid for twice."""
-        ...
-
-    def review_keyframe(
-        self, shot: Shot, *, keyframe: Path, asset_key: str | None = None
-    ) -> Critique:
-        """Judge the keyframe alone, before it is sent to the (far dearer) video model.
-
-        ``asset_key`` names the generation that made it (the store's key), so a kept verdict
-        is found again for the same generation and never shared with another one.
-        """
-        ...
-
-    def review(
-        self,
-        shot: Shot,
-        *,
-        keyframe: Path,
-        motion: Path,
-        voice: Path,
-        duration: float,
-        cues: list[Cue] | None = None,
-        frame: Frame | None = None,
-    ) -> Critique:
-        """Judge a finished take; ``frame`` is the render's (width, height), when known."""
-        ...
 
 
 @dataclass

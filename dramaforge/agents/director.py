@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from dramaforge import prompts
 from dramaforge.schema import (
@@ -86,16 +85,6 @@ class _Draft:
     lines: list[Line] = field(default_factory=list)
     sfx: list[str] = field(default_factory=list)
     focus: str | None = None
-
-
-class Director(Protocol):
-    """What the graph needs of a director: a plan, and a rewrite of a refused prompt."""
-
-    name: str
-
-    def direct(self, script: Script) -> ShotPlan: ...
-
-    def rewrite(self, shot: Shot, prompt: str, reason: str, language: Language) -> str: ...
 
 
 def safe_prompt(shot: Shot, language: Language) -> str:

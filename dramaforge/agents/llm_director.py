@@ -13,11 +13,10 @@ small thread pool, then merged in script order.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import openai
 from langchain_core.language_models import BaseChatModel
@@ -33,7 +32,7 @@ from dramaforge.agents.director import (
     safe_prompt,
 )
 from dramaforge.agents.structured import ask, json_error, parse_problem, reply_text, truncated
-from dramaforge.errors import ConfigError, DramaforgeError, ProviderError
+from dramaforge.errors import DramaforgeError, ProviderError
 from dramaforge.schema import (
     Beat,
     CameraMove,
@@ -45,8 +44,9 @@ from dramaforge.schema import (
     Shot,
     ShotPlan,
 )
+from dramaforge.tools.openai.client import StructuredOutput
+from dramaforge.tools.openai.errors import api_error, redact
 
-StructuredOutput = Literal["json_schema", "function_calling", "json_mode"]
 SPOKEN = ("dialogue", "narration")
 
 
@@ -125,7 +125,7 @@ class LLMDirector:
     def _scene(self, script: Script, scene: Scene) -> list[Shot]:
         language = self.language or script.language
         spoken = [b for b in scene.beats if b.kind in SPOKEN]
-        sections = _sections(language)
+        sections = prompts.sections("director", language)
         messages: list[BaseMessage] = [
             SystemMessage(sections["system"].format(schema=_schema_text())),
             HumanMessage(sections["user"].format(**_scene_values(script, scene, len(spoken)))),
@@ -146,10 +146,11 @@ class LLMDirector:
         if draft is not None:
             return self._shots(script, scene, spoken, draft, language)
         raise ProviderError(
-            self._redact(
+            redact(
                 f"director {self.name}: scene {scene.index} ({scene.heading}) got no valid shot "
                 f"list in {attempts} attempts; last problem: {problem}. Try a stronger model, "
-                f"another openai.structured_output method, or the local:rules director."
+                f"another openai.structured_output method, or the local:rules director.",
+                self.redact,
             ),
             retryable=False,
         )
@@ -198,59 +199,21 @@ class LLMDirector:
     # -- errors ----------------------------------------------------------------------------
 
     def _api_error(self, exc: openai.APIError, scene: Scene) -> DramaforgeError:
-        where = f"director {self.name}, scene {scene.index}"
-        endpoint = self.endpoint or "the OpenAI-compatible endpoint"
-        status = getattr(exc, "status_code", None)
-        detail = _error_detail(exc)
-        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-            return ConfigError(
-                self._redact(
-                    f"{where}: {endpoint} refused the API key (HTTP {status}: {detail}); set "
-                    "OPENAI_API_KEY (or DRAMAFORGE_OPENAI__API_KEY) to a valid key"
-                )
-            )
-        if isinstance(exc, openai.RateLimitError):
-            message = f"{where}: rate limited by {endpoint} (HTTP 429) after the client's retries"
-            return ProviderError(
-                self._redact(f"{message}; wait and run again, or lower openai.concurrency"),
-                retryable=True,
-            )
-        if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
-            return ProviderError(
-                self._redact(f"{where}: could not reach {endpoint} ({detail}); check base_url"),
-                retryable=True,
-            )
-        if status is not None and status >= 500:
-            return ProviderError(
-                self._redact(f"{where}: {endpoint} failed (HTTP {status}: {detail}); try again"),
-                retryable=True,
-            )
-        hint = ""
-        if status == 400:
-            hint = "; if the server rejects response_format or tools, set openai.structured_output"
-        return ProviderError(
-            self._redact(f"{where}: {endpoint} refused the request (HTTP {status}: {detail}){hint}")
+        return api_error(
+            exc,
+            where=f"director {self.name}, scene {scene.index}",
+            endpoint=self.endpoint,
+            key_help="set OPENAI_API_KEY (or DRAMAFORGE_OPENAI__API_KEY) to a valid key",
+            bad_request_hint="if the server rejects response_format or tools, "
+            "set openai.structured_output",
+            secrets=self.redact,
         )
-
-    def _redact(self, text: str) -> str:
-        for secret in self.redact:
-            if secret:
-                text = text.replace(secret, "***")
-        return text
 
 
 MAX_REWRITE = 1500  # characters: longer than any provider's prompt limit is no use
 
 
 # -- prompt building -------------------------------------------------------------------------
-
-SECTION = re.compile(r"^## (\w+)\s*$", re.MULTILINE)
-
-
-def _sections(language: Language) -> dict[str, str]:
-    """The director prompt file holds ``## system``, ``## user`` and ``## retry`` sections."""
-    parts = SECTION.split(prompts.template("director", language))
-    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
 def _schema_text() -> str:
@@ -343,14 +306,3 @@ def coverage_problem(draft: SceneDraft, line_count: int) -> str:
     if numbers != sorted(numbers):
         return f"lines are out of script order ({numbers}); keep them in order 1 to {line_count}"
     return ""
-
-
-def _error_detail(exc: openai.APIError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        message = body.get("message") or body.get("error", {})
-        if isinstance(message, dict):
-            message = message.get("message")
-        if message:
-            return str(message)[:300]
-    return exc.message[:300]

@@ -41,11 +41,12 @@ from pydantic import BaseModel, Field, ValidationError
 from dramaforge import prompts
 from dramaforge.agents.critic import Critic
 from dramaforge.agents.director import FRAMING_WORDS
-from dramaforge.agents.llm_director import SECTION, StructuredOutput, _error_detail
 from dramaforge.agents.structured import ask, parse_problem, reply_text
 from dramaforge.errors import ConfigError
 from dramaforge.schema import Critique, Cue, Language, Shot, StyleBible
 from dramaforge.tools.media.store import AssetStore, atomic_write, content_key
+from dramaforge.tools.openai.client import StructuredOutput
+from dramaforge.tools.openai.errors import api_error, redact
 
 MAX_SIDE = 768  # long side sent to the model: enough to judge a frame, a fraction of the tokens
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -133,7 +134,9 @@ class VisionCritic:
         verdict, problem = self._ask(shot, keyframe, asset_key)
         if verdict is None:
             note = f"vision review unavailable ({problem}); heuristic checks only"
-            return checked.model_copy(update={"issues": [*checked.issues, self._redact(note)]})
+            return checked.model_copy(
+                update={"issues": [*checked.issues, redact(note, self.redact)]}
+            )
         return self._critique(verdict)
 
     # -- the request -----------------------------------------------------------------------
@@ -145,7 +148,7 @@ class VisionCritic:
         except (OSError, UnidentifiedImageError) as exc:
             return None, f"keyframe could not be encoded: {exc}"
         language = self.language or shot_language(shot)
-        sections = _sections(language)
+        sections = prompts.sections("critic", language)
         system = sections["system"].format(threshold=self.threshold, schema=_schema_text())
         user = sections["user"].format(**self._values(shot))
         messages: list[BaseMessage] = [
@@ -252,31 +255,18 @@ class VisionCritic:
 
     def _api_problem(self, exc: openai.APIError) -> str:
         """Why the request failed, for the fallback issue; a refused key is raised instead."""
-        endpoint = self.endpoint or "the OpenAI-compatible endpoint"
-        status = getattr(exc, "status_code", None)
-        detail = _error_detail(exc)
-        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-            raise ConfigError(
-                self._redact(
-                    f"critic {self.name}: {endpoint} refused the API key (HTTP {status}: "
-                    f"{detail}); set DRAMAFORGE_CRITIC_OPENAI__API_KEY (or OPENAI_API_KEY, "
-                    "shared with the director) to a valid key, or use the local:heuristic critic"
-                )
-            ) from None
-        if isinstance(exc, openai.RateLimitError):
-            return f"rate limited by {endpoint} (HTTP 429) after the client's retries"
-        if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
-            return f"could not reach {endpoint} ({detail})"
-        hint = ""
-        if status == 400:
-            hint = "; check the model accepts images, or set openai.structured_output"
-        return self._redact(f"{endpoint} failed (HTTP {status}: {detail}){hint}")
-
-    def _redact(self, text: str) -> str:
-        for secret in self.redact:
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        error = api_error(
+            exc,
+            where=f"critic {self.name}",
+            endpoint=self.endpoint,
+            key_help="set DRAMAFORGE_CRITIC_OPENAI__API_KEY (or OPENAI_API_KEY, shared with the "
+            "director) to a valid key, or use the local:heuristic critic",
+            bad_request_hint="check the model accepts images, or set openai.structured_output",
+            secrets=self.redact,
+        )
+        if isinstance(error, ConfigError):
+            raise error from None
+        return str(error)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -297,12 +287,6 @@ def shot_language(shot: Shot) -> Language:
     """The script's language, read from what the script wrote (the prompt may be English)."""
     text = " ".join([shot.scene_heading, shot.action, *(line.text for line in shot.lines)])
     return "zh" if CJK.search(text) else "en"
-
-
-def _sections(language: Language) -> dict[str, str]:
-    """The critic prompt file holds ``## system``, ``## user`` and ``## retry`` sections."""
-    parts = SECTION.split(prompts.template("critic", language))
-    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
 def _schema_text() -> str:

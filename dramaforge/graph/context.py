@@ -14,13 +14,13 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from dramaforge.agents.critic import Reviewer
-from dramaforge.agents.director import Director
 from dramaforge.config import Settings
-from dramaforge.cost import Ledger, price
+from dramaforge.graph.cost import Ledger, price
 from dramaforge.tools.base import (
+    Director,
     Generated,
     ImageBackend,
+    Reviewer,
     SoundBackend,
     SpeechBackend,
     VideoBackend,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib.resources import files
 
@@ -17,3 +18,13 @@ def render(name: str, language: Language, **values: str) -> str:
     """Fill template ``name`` in ``language``, collapsing runs of whitespace."""
     text = template(name, language).format(**values)
     return " ".join(text.split())
+
+
+SECTION = re.compile(r"^## (\w+)\s*$", re.MULTILINE)
+
+
+@cache
+def sections(name: str, language: Language) -> dict[str, str]:
+    """An agent's prompt file split at its ``## system``, ``## user``, ``## retry`` headings."""
+    parts = SECTION.split(template(name, language))
+    return {title: body.strip() for title, body in zip(parts[1::2], parts[2::2], strict=True)}

@@ -9,10 +9,10 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
-from dramaforge.agents import series
 from dramaforge.agents.bible import build_bible
-from dramaforge.cost import estimate
+from dramaforge.graph import series
 from dramaforge.graph.context import RenderContext, context_of
+from dramaforge.graph.cost import estimate
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState, RenderOptions
 from dramaforge.schema import Shot, ShotPlan, StyleBible

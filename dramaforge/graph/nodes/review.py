@@ -19,9 +19,11 @@ from pathlib import Path
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
-from dramaforge.agents import consistency, series
+from dramaforge.agents import consistency
 from dramaforge.agents.episode_review import EpisodeCritic, Targets
 from dramaforge.errors import AssemblyError
+from dramaforge.graph import series
+from dramaforge.graph.contact_sheet import render_storyboard
 from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState, RenderOptions
@@ -36,7 +38,6 @@ from dramaforge.schema import (
     ShotResult,
     StyleBible,
 )
-from dramaforge.storyboard import render_storyboard
 from dramaforge.tools.media.probe import probe
 from dramaforge.tools.media.store import atomic_write
 

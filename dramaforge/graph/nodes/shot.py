@@ -17,8 +17,8 @@ from langgraph.types import Command
 
 from dramaforge.agents.bible import motion_prompt, shot_prompt
 from dramaforge.agents.critic import best_take_index
-from dramaforge.cost import units
 from dramaforge.graph.context import RenderContext, context_of
+from dramaforge.graph.cost import units
 from dramaforge.graph.nodes.moderation import moderated, offline, rewritten
 from dramaforge.graph.progress import shot_event as progress
 from dramaforge.graph.state import ShotState

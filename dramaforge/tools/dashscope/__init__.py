@@ -7,17 +7,17 @@ backend is built (speech: when ``check`` is called, so voices can be listed with
 
 from __future__ import annotations
 
-from typing import Any
-
+from dramaforge.config import Settings
+from dramaforge.tools.base import ImageBackend, SpeechBackend, VideoBackend
 from dramaforge.tools.registry import Registry
 
 
-def _price(settings: Any, model: str) -> float:
+def _price(settings: Settings, model: str) -> float:
     prices: dict[str, float] = getattr(settings, "prices", {}) or {}
     return float(prices.get(f"dashscope:{model}", 0.0))
 
 
-def _image(model: str, settings: Any) -> Any:
+def _image(model: str, settings: Settings) -> ImageBackend:
     from dramaforge.tools.dashscope.image import DashScopeImage
     from dramaforge.tools.dashscope.transport import Transport
 
@@ -26,7 +26,7 @@ def _image(model: str, settings: Any) -> Any:
     return backend
 
 
-def _video(model: str, settings: Any) -> Any:
+def _video(model: str, settings: Settings) -> VideoBackend:
     from dramaforge.tools.dashscope.transport import Transport
     from dramaforge.tools.dashscope.video import DashScopeVideo
 
@@ -35,7 +35,7 @@ def _video(model: str, settings: Any) -> Any:
     return backend
 
 
-def _speech(model: str, settings: Any) -> Any:
+def _speech(model: str, settings: Settings) -> SpeechBackend:
     from dramaforge.tools.dashscope.cosyvoice import CosyVoice
     from dramaforge.tools.dashscope.speech import DashScopeSpeech
     from dramaforge.tools.dashscope.transport import Transport

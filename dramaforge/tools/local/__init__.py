@@ -8,51 +8,37 @@ for the backend that needs it.
 
 from __future__ import annotations
 
-from typing import Any
-
+from dramaforge.config import Settings
+from dramaforge.tools.base import ImageBackend, SoundBackend, SpeechBackend, VideoBackend
 from dramaforge.tools.registry import Registry
 
 
-def _image(model: str, settings: Any) -> Any:
+def _image(model: str, settings: Settings) -> ImageBackend:
     from dramaforge.tools.local.storyboard import StoryboardBackend
 
     return StoryboardBackend()
 
 
-def _video(model: str, settings: Any) -> Any:
+def _video(model: str, settings: Settings) -> VideoBackend:
     from dramaforge.tools.local.motion import MotionBackend
 
     return MotionBackend()
 
 
-def _speech(model: str, settings: Any) -> Any:
+def _speech(model: str, settings: Settings) -> SpeechBackend:
     from dramaforge.tools.local.speech import LocalSpeech
 
     return LocalSpeech()
 
 
-def _sound(model: str, settings: Any) -> Any:
+def _sound(model: str, settings: Settings) -> SoundBackend:
     from dramaforge.tools.local.synth import SynthBackend
 
     return SynthBackend()
 
 
-def _director(model: str, settings: Any) -> Any:
-    from dramaforge.agents import local_director
-
-    return local_director(model, settings)
-
-
-def _critic(model: str, settings: Any) -> Any:
-    from dramaforge.agents import local_critic
-
-    return local_critic(model, settings)
-
-
 def register(registry: Registry) -> None:
     """Add the local backends (``local:<anything>``) to ``registry``."""
-    registry.add("director", "local", _director)
-    registry.add("critic", "local", _critic)
     registry.add("image", "local", _image)
     registry.add("video", "local", _video)
     registry.add("speech", "local", _speech)

@@ -22,9 +22,9 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 
 from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError
+from dramaforge.graph.session import Event
 from dramaforge.schema import Aspect, Resolution
-from dramaforge.session import Event
-from dramaforge.workspace import Workspace
+from dramaforge.serve.workspace import Workspace
 
 Transport = Literal["stdio", "http"]
 FILES = {"manifest": "manifest.json", "srt": "episode.srt", "storyboard": "storyboard.html"}
@@ -156,7 +156,7 @@ def serve(
 
 
 def main() -> None:  # pragma: no cover - exercised through subprocess tests
-    parser = argparse.ArgumentParser(prog="python -m dramaforge.mcp_server")
+    parser = argparse.ArgumentParser(prog="python -m dramaforge.serve.mcp")
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
     parser.add_argument("--host", default="127.0.0.1")

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from dramaforge.config import Settings
-from dramaforge.cost import estimate
 from dramaforge.errors import WorkspaceError
 from dramaforge.graph.context import build_context
+from dramaforge.graph.cost import estimate
 from dramaforge.graph.run import plan_script, render_episode, rerender_shot
+from dramaforge.graph.session import Event
 from dramaforge.schema import Aspect, Manifest, Resolution
-from dramaforge.session import Event
 
 OnEvent = Callable[[Event], None]
 SUFFIXES = (".txt", ".md", ".fountain", ".yaml", ".yml")

@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
-from dramaforge.agents.chat_agent import chat_model
+from dramaforge.chat.agent import chat_model
 from dramaforge.config import ProviderSettings, Settings, masked, origin
 from dramaforge.errors import DramaforgeError
-from dramaforge.tools.registry import registry
+from dramaforge.schema import Language
+from dramaforge.tools.registry import Kind, registry
 
 
 class Check(BaseModel):
@@ -47,7 +48,7 @@ def _font() -> str:
     return str(path)
 
 
-def _speech(settings: Settings, language: str) -> Callable[[], str]:
+def _speech(settings: Settings, language: Language) -> Callable[[], str]:
     def check() -> str:
         backend = registry().create("speech", settings.backends.speech, settings)
         backend.check(language)
@@ -56,9 +57,9 @@ def _speech(settings: Settings, language: str) -> Callable[[], str]:
     return check
 
 
-def _backend(kind: str, spec: str, settings: Settings) -> Callable[[], str]:
+def _backend(kind: Kind, spec: str, settings: Settings) -> Callable[[], str]:
     def check() -> str:
-        backend = registry().create(kind, spec, settings)  # type: ignore[arg-type]
+        backend = registry().create(kind, spec, settings)
         return f"{spec} -> {type(backend).__name__}"
 
     return check
@@ -122,22 +123,20 @@ def _critic_rows(settings: Settings) -> list[Check]:
 
 def run_checks(settings: Settings) -> list[Check]:
     b = settings.backends
+    kinds: list[tuple[Kind, str]] = [
+        ("director", b.director),
+        ("image", b.image),
+        ("video", b.video),
+        ("sound", b.sound),
+        ("critic", b.critic),
+    ]
     checks: list[tuple[str, Callable[[], str]]] = [
         ("ffmpeg", _ffmpeg),
         ("probing", _probe),
         ("CJK font", _font),
         ("voice zh", _speech(settings, "zh")),
         ("voice en", _speech(settings, "en")),
-        *[
-            (f"backend {k}", _backend(k, spec, settings))
-            for k, spec in (
-                ("director", b.director),
-                ("image", b.image),
-                ("video", b.video),
-                ("sound", b.sound),
-                ("critic", b.critic),
-            )
-        ],
+        *[(f"backend {k}", _backend(k, spec, settings)) for k, spec in kinds],
         *([("backend chat", _chat(settings))] if b.chat else []),
     ]
     results = []

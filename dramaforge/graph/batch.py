@@ -22,7 +22,7 @@ from dramaforge.errors import DramaforgeError
 from dramaforge.graph.checkpoint import open_checkpointer
 from dramaforge.graph.context import RenderContext, build_context
 from dramaforge.graph.run import render_episode
-from dramaforge.session import Event
+from dramaforge.graph.session import Event
 from dramaforge.tools.media.store import atomic_write
 
 SCRIPT_SUFFIXES = {".txt", ".md", ".fountain", ".yaml", ".yml"}

@@ -20,15 +20,16 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from dramaforge import edits
 from dramaforge.config import Settings, frame_size
-from dramaforge.cost import Estimate, estimate
 from dramaforge.errors import DramaforgeError, EditError
+from dramaforge.graph import edits
 from dramaforge.graph.build import build_graph
 from dramaforge.graph.checkpoint import open_checkpointer
 from dramaforge.graph.context import RenderContext, build_context
+from dramaforge.graph.cost import Estimate, estimate
 from dramaforge.graph.nodes.prepare import pending, shot_spec
 from dramaforge.graph.state import EpisodeState, InputState, RenderOptions
+from dramaforge.graph.threads import make_options, thread_id
 from dramaforge.schema import Manifest, Shot, ShotPlan, ShotResult, StyleBible, Take
 
 Event = dict[str, Any]
@@ -286,3 +287,60 @@ def open_session(
     finally:
         if checkpointer is None:
             saver.conn.close()
+
+
+@contextmanager
+def session_for(
+    script_path: Path,
+    out: Path,
+    settings: Settings,
+    *,
+    approve: bool = False,
+    series: str | None = None,
+    context: RenderContext | None = None,
+    checkpointer: SqliteSaver | None = None,
+) -> Iterator[Session]:
+    """The session of ``script_path`` rendered into ``out`` with these settings."""
+    if not script_path.is_file():
+        raise DramaforgeError(f"{script_path}: no such file")
+    options = make_options(script_path, out, settings, series).model_copy(
+        update={"approve": approve}
+    )
+    tid = thread_id(script_path, options)
+    with open_session(
+        script_path, options, tid, settings, context=context, checkpointer=checkpointer
+    ) as session:
+        yield session
+
+
+@contextmanager
+def episode_session(
+    episode_dir: Path, settings: Settings, *, context: RenderContext | None = None
+) -> Iterator[Session]:
+    """The session that rendered ``episode_dir`` (found through its manifest), to edit it."""
+    manifest_path = episode_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise DramaforgeError(f"{episode_dir}: no manifest.json here; render the episode first")
+    manifest = Manifest.model_validate_json(manifest_path.read_text(encoding="utf-8"))
+    if not manifest.thread:
+        raise DramaforgeError(f"{episode_dir} was rendered by an older version; render it again")
+    root = settings.state_root(episode_dir.resolve().parent)
+    saver = open_checkpointer(root)
+    try:
+        values = build_graph(saver).get_state({"configurable": {"thread_id": manifest.thread}})
+        options: RenderOptions | None = values.values.get("options")
+        if options is None:
+            raise DramaforgeError(
+                f"{episode_dir}: its render state is gone from {root}; render the episode again"
+            )
+        with open_session(
+            Path(manifest.script),
+            options,
+            manifest.thread,
+            settings,
+            context=context,
+            checkpointer=saver,
+        ) as session:
+            yield session
+    finally:
+        saver.conn.close()

@@ -14,20 +14,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dramaforge.agents.chat_agent import ChatAgent, chat_model
-from dramaforge.batch import BatchReport, run_batch
-from dramaforge.chat import Chat
+from dramaforge.chat.agent import ChatAgent, chat_model
+from dramaforge.chat.repl import Chat
+from dramaforge.chat.views import cost_lines, plan_table, progress
+from dramaforge.cli.doctor import run_checks, settings_report
 from dramaforge.config import Settings
-from dramaforge.cost import estimate
-from dramaforge.doctor import run_checks, settings_report
-from dramaforge.edits import find
 from dramaforge.errors import DramaforgeError
+from dramaforge.graph.batch import BatchReport, run_batch
 from dramaforge.graph.context import build_context
-from dramaforge.graph.run import plan_script, render_episode, rerender_shot, session_for
-from dramaforge.mcp_server import serve
+from dramaforge.graph.cost import estimate
+from dramaforge.graph.edits import find
+from dramaforge.graph.run import plan_script, render_episode, rerender_shot
+from dramaforge.graph.session import Event, session_for
 from dramaforge.schema import Aspect, Language, Manifest, Resolution
-from dramaforge.session import Event
-from dramaforge.views import cost_lines, plan_table, progress
+from dramaforge.serve.mcp import serve
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Script in, finished short drama out."

@@ -15,9 +15,9 @@ from typing import Protocol
 
 from rich.console import Console
 
+from dramaforge.chat.views import cost_lines, plan_table, shot_detail
 from dramaforge.errors import DramaforgeError
-from dramaforge.session import Event, Session
-from dramaforge.views import cost_lines, plan_table, shot_detail
+from dramaforge.graph.session import Event, Session
 
 HELP = """\
 Commands (shots are numbered as in /plan, or named by id):

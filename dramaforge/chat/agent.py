@@ -26,12 +26,13 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 from pydantic import BaseModel, Field, ValidationError
 
-from dramaforge import edits, prompts
-from dramaforge.agents.openai_factory import chat_client
+from dramaforge import prompts
 from dramaforge.config import Settings
 from dramaforge.errors import ConfigError, DramaforgeError, EditError, ProviderError
+from dramaforge.graph import edits
+from dramaforge.graph.session import Event, Session
 from dramaforge.schema import CameraMove, Framing, Shot, ShotResult
-from dramaforge.session import Event, Session
+from dramaforge.tools.openai.client import chat_client
 
 Turn = tuple[Literal["user", "assistant"], str]
 OnEvent = Callable[[Event], None]

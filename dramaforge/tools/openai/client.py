@@ -1,24 +1,26 @@
-"""``openai:<model>``: the LLM director over any OpenAI-compatible chat endpoint.
+"""The chat client every OpenAI-compatible endpoint gets: DeepSeek, Qwen (DashScope compatible
+mode), vLLM and llama.cpp's server all speak the same chat-completions protocol.
 
-DeepSeek, Qwen (DashScope compatible mode), vLLM and llama.cpp's server all speak the same
-chat-completions protocol; ``settings.openai`` says where (base_url), with which key, and how
-the reply is constrained (``structured_output``), since not every server supports json_schema.
-The vision critic may use a second endpoint, ``settings.critic_openai`` (see ``chat_client``).
+``settings.openai`` says where (base_url), with which key, and how the reply is constrained
+(``structured_output``); the vision critic may use a second endpoint, ``settings.critic_openai``.
+The director, the chat agent and the vision critic all get their client here.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Literal, cast, get_args
 from urllib.parse import urlparse
 
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from dramaforge.agents.llm_director import LLMDirector, StructuredOutput
+from dramaforge.config import Settings
 from dramaforge.errors import ConfigError
 
+StructuredOutput = Literal["json_schema", "function_calling", "json_mode"]
+"""How a reply is constrained: not every OpenAI-compatible server supports json_schema."""
 NO_KEY = "sk-no-key-required"  # local servers ignore the key, but the client wants one
 
 
@@ -32,7 +34,7 @@ class Chat:
     redact: tuple[str, ...]
 
 
-def chat_client(role: str, model: str, settings: Any, example: str, hint: str = "") -> Chat:
+def chat_client(role: str, model: str, settings: Settings, example: str, hint: str = "") -> Chat:
     """``ChatOpenAI`` for ``role`` from ``settings.openai_for(role)``: the critic may have its
     own endpoint (``[critic_openai]``), falling back to ``[openai]`` field by field. No key is
     needed for a local server."""
@@ -41,7 +43,7 @@ def chat_client(role: str, model: str, settings: Any, example: str, hint: str = 
     section = "critic_openai" if own else "openai"
     if not model:
         raise ConfigError(f"{role} 'openai:' needs a model name, e.g. {example}")
-    method = provider.structured_output
+    method = cast(StructuredOutput, provider.structured_output)
     if method not in get_args(StructuredOutput):
         allowed = ", ".join(get_args(StructuredOutput))
         raise ConfigError(f"{section}.structured_output is {method!r}; use one of: {allowed}")
@@ -66,22 +68,6 @@ def chat_client(role: str, model: str, settings: Any, example: str, hint: str = 
         max_retries=provider.max_retries,
     )
     return Chat(client=client, method=method, endpoint=where, redact=(key,) if key else ())
-
-
-def openai_director(model: str, settings: Any) -> LLMDirector:
-    """``openai:<model>``: the LLM director."""
-    chat = chat_client("director", model, settings, "openai:deepseek-chat or openai:qwen-plus")
-    return LLMDirector(
-        name=f"openai:{model}",
-        chat_model=chat.client,
-        min_shot=settings.render.min_shot,
-        max_shot=settings.render.max_shot,
-        language=settings.render.language,
-        structured_output=chat.method,
-        concurrency=settings.openai.limit(model),
-        endpoint=chat.endpoint,
-        redact=chat.redact,
-    )
 
 
 def is_local(base_url: str | None) -> bool:

@@ -13,9 +13,9 @@ from typing import Any
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field
 
-from dramaforge.agents.chat_agent import OnEvent, make_tool
+from dramaforge.chat.agent import OnEvent, make_tool
 from dramaforge.schema import Aspect, Resolution
-from dramaforge.workspace import Workspace
+from dramaforge.serve.workspace import Workspace
 
 
 class ScriptArgs(BaseModel):

@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dramaforge.cost import Estimate
+from dramaforge.graph.cost import Estimate
+from dramaforge.graph.session import Event
 from dramaforge.schema import Shot, ShotPlan, ShotResult
-from dramaforge.session import Event
 
 
 def _clip(text: str, width: int = 40) -> str:

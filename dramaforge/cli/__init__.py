@@ -1,0 +1,1 @@
+"""The command line: typer commands over sessions and the serve doors."""
