@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
+from rich.console import Console
 
 from dramaforge.chat.agent import INTERRUPTED, ChatAgent, chat_model
+from dramaforge.chat.repl import Chat
 from dramaforge.config import ProviderSettings, Settings
 from dramaforge.errors import ConfigError, ProviderError
 from dramaforge.graph.session import Event, session_for
@@ -41,8 +45,8 @@ TOOLS = [
     "redo_shot",
     "restore_take",
     "estimate_cost",
-    "draft",
-    "render",
+    "request_draft",
+    "request_render",
 ]
 
 
@@ -94,8 +98,12 @@ def test_edit_by_chat_then_approve_rerenders_only_that_shot(
     ctx, calls = counting_context(settings, tmp_path)
     with session_for(SCRIPT, tmp_path, settings, approve=True, context=ctx) as session:
         agent = ChatAgent(session, _model(server))
-        server.then(tool_call("render", {"approval": "批准"}), says("已渲染。"))
-        assert agent.reply("批准，开始渲染") == "已渲染。"
+        server.then(tool_call("request_render", {}), says("请输入 /approve 开始渲染。"))
+        assert agent.reply("批准，开始渲染") == "请输入 /approve 开始渲染。"
+        assert agent.requested() == "render" and session.manifest() is None  # asked, not done
+        assert calls["image"] == 0
+        chat = Chat(session, Console(file=io.StringIO()), agent)
+        chat.handle("/approve")  # the person's act
         first = session.manifest()
         assert first is not None
         made = calls.copy()
@@ -112,9 +120,14 @@ def test_edit_by_chat_then_approve_rerenders_only_that_shot(
         assert [s.id for s in session.to_render()] == [target]
 
         events: list[Event] = []
-        server.then(tool_call("render", {"approval": "approve"}, "call_2"), says("Done."))
-        agent.reply("approve", events.append)
-        assert f"rendered 1 shot(s) ({target})" in tool_results(server.requests[-1])[-1]["content"]
+        server.then(tool_call("request_render", {}, "call_2"), says("Type /approve."))
+        agent.reply("approve")
+        assert (
+            f"next render: 1 shot(s) {target}" in tool_results(server.requests[-1])[-1]["content"]
+        )
+        assert calls == made  # the model asked; nothing was made
+        quiet = Console(file=io.StringIO())
+        Chat(session, quiet, agent, progress=lambda: nullcontext(events.append)).handle("/approve")
         manifest = session.manifest()
     assert manifest is not None and events
     assert calls["image"] == made["image"] + 1 and calls["video"] == made["video"] + 1
@@ -147,10 +160,10 @@ def test_tool_errors_go_back_to_the_model_and_the_chat_resumes(
         assert "framing: Input should be" in invalid["content"]
         assert session.plan().shots[0].framing != "spin"
 
-        # Rendering without the person asking for it in this message is refused.
-        server.then(tool_call("render", {"approval": "approve"}, "call_3"), says("请先批准。"))
+        # The model cannot render: its request only shows the person what /approve would do.
+        server.then(tool_call("request_render", {}, "call_3"), says("请先批准。"))
         agent.reply("看起来不错")
-        assert "not rendered" in tool_results(server.requests[-1])[-1]["content"]
+        assert "nothing rendered yet" in tool_results(server.requests[-1])[-1]["content"]
         assert calls["image"] == 0 and session.status() == "awaiting_approval"
 
     # `chat --resume`: a new agent on the same thread continues the conversation.
@@ -197,7 +210,7 @@ def test_a_tool_call_cut_off_by_ctrl_c_is_answered_before_the_next_turn(
     ctx, _ = counting_context(settings, tmp_path)
     with session_for(SCRIPT, tmp_path, settings, approve=True, context=ctx) as session:
         agent = ChatAgent(session, _model(server))
-        cut = AIMessage("", tool_calls=[{"name": "render", "args": {}, "id": "call_9"}])
+        cut = AIMessage("", tool_calls=[{"name": "request_render", "args": {}, "id": "call_9"}])
         agent.graph.update_state(agent.config, {"messages": [cut]}, as_node="respond")
         server.then(says("渲染被中断了，要重新开始吗？"))
         agent.reply("刚才怎么了")
@@ -212,10 +225,13 @@ def test_a_draft_asked_for_in_chat_is_made_at_draft_resolution(
     settings = settings_for(resolution="480p")
     with session_for(SCRIPT, tmp_path, settings, approve=True) as session:
         agent = ChatAgent(session, _model(server))
-        server.then(tool_call("draft", {"approval": "先出个草稿"}), says("草稿好了。"))
-        assert agent.reply("先出个草稿看看") == "草稿好了。"
+        server.then(tool_call("request_draft", {}), says("输入 /draft 出草稿。"))
+        assert agent.reply("先出个草稿看看") == "输入 /draft 出草稿。"
         answer = tool_results(server.requests[-1])[-1]["content"]
         assert "the full render still needs approval" in answer
+        assert agent.requested() == "draft"
+        assert not (tmp_path / "short" / "draft" / "episode.mp4").exists()  # asked, not made
+        Chat(session, Console(file=io.StringIO()), agent).handle("/draft")
         assert session.status() == "awaiting_approval"  # the full render was not started
     draft = probe(tmp_path / "short" / "draft" / "episode.mp4")
     assert (draft.width, draft.height) == (360, 640)

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rich.console import Console
+from rich.markup import escape
 
+from dramaforge.chat.tools import Request
 from dramaforge.chat.views import cost_lines, plan_table, shot_detail
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.session import Event, Session
@@ -44,7 +46,11 @@ ProgressFactory = Callable[[], AbstractContextManager[Callable[[Event], None]]]
 class Responder(Protocol):
     """The model-driven director: free text in, its answer out."""
 
-    def reply(self, text: str, on_event: Callable[[Event], None] | None = None) -> str: ...
+    def reply(self, text: str) -> str: ...
+
+    def requested(self) -> Request | None:
+        """What the model asked the person to approve in that reply (they type the command)."""
+        ...
 
 
 @dataclass
@@ -77,7 +83,7 @@ class Chat:
                 return self.command(text)
             self.say(text)
         except DramaforgeError as err:
-            self.console.print(f"[red]{err}[/]", highlight=False)
+            self.console.print(f"[red]{escape(str(err))}[/]", highlight=False)
         return True
 
     def say(self, text: str) -> None:
@@ -88,9 +94,16 @@ class Chat:
                 highlight=False,
             )
             return
-        with self._progress() as on_event:
-            answer = self.agent.reply(text, on_event)
-        self.console.print(answer, highlight=False)
+        answer = self.agent.reply(text)
+        self.console.print(answer, highlight=False, markup=False)
+        asked = self.agent.requested()
+        if asked is not None:
+            self._cost()
+            command = "/approve" if asked == "render" else "/draft"
+            self.console.print(
+                f"[bold]type {command} to {asked} this[/] (nothing is spent until you do)",
+                highlight=False,
+            )
 
     def command(self, text: str) -> bool:
         try:
@@ -98,65 +111,12 @@ class Chat:
         except ValueError as err:
             raise DramaforgeError(f"cannot read that command: {err}") from None
         name = name.lower()
-        s = self.session
         if name in ("/quit", "/exit", "/q"):
             return False
-        if name in ("/help", "/?"):
-            self.console.print(HELP, highlight=False, markup=False)
-        elif name == "/plan":
-            self.show_plan()
-        elif name == "/show":
-            shot, result = s.takes(_arg(args, 0, "/show N"))
-            self.console.print(shot_detail(shot, result))
-        elif name == "/edit":
-            if len(args) < 3:
-                raise DramaforgeError("usage: /edit N FIELD VALUE (for lines: /edit N line K TEXT)")
-            if args[1].lower() == "line" and len(args) >= 4:
-                edited = s.edit(args[0], f"line {args[2]}", " ".join(args[3:]))
-            else:
-                edited = s.edit(args[0], args[1], " ".join(args[2:]))
-            self._done(f"{edited.id} edited; it will be rendered again")
-        elif name == "/redo":
-            redone = s.redo(_arg(args, 0, "/redo N"))
-            self._done(f"{redone.id} will get a new take at the next render")
-        elif name == "/remove":
-            s.remove(_arg(args, 0, "/remove N"))
-            self._done("removed")
-        elif name == "/move":
-            s.move(_arg(args, 0, "/move N TO"), _int(_arg(args, 1, "/move N TO")))
-            self._done("moved")
-        elif name == "/add":
-            if len(args) < 2:
-                raise DramaforgeError("usage: /add AFTER PROMPT")
-            added = s.add(args[0], " ".join(args[1:]))
-            self._done(f"{added.id} added")
-        elif name == "/voice":
-            who = _arg(args, 0, "/voice NAME [id=V] [rate=R] [pitch=P]")
-            s.set_voice(who, **_voice_args(args[1:]))
-            self._done(f"{who}'s voice changed")
-        elif name == "/look":
-            if len(args) < 2:
-                raise DramaforgeError("usage: /look NAME DESCRIPTION")
-            s.set_look(args[0], " ".join(args[1:]))
-            self._done(f"{args[0]}'s look changed")
-        elif name == "/take":
-            take = s.restore(_arg(args, 0, "/take N K"), _int(_arg(args, 1, "/take N K")))
-            self._done(f"take {take.number} restored")
-        elif name == "/cost":
-            self._cost()
-        elif name == "/draft":
-            with self._progress() as on_event:
-                made = self.session.draft(on_event)
-            self.console.print(
-                f"[green]draft[/] {made.episode.duration:.1f}s {made.episode.width}x"
-                f"{made.episode.height}, cost {made.total_cost:.2f}\n{made.episode.path}\n"
-                "/approve renders it at full quality",
-                highlight=False,
-            )
-        elif name in ("/approve", "/render"):
-            self.render()
-        else:
+        handler = COMMANDS.get(ALIASES.get(name, name))
+        if handler is None:
             raise DramaforgeError(f"unknown command {name}; /help lists them")
+        handler(self, args)
         return True
 
     def show_plan(self) -> None:
@@ -174,7 +134,18 @@ class Chat:
         ep = manifest.episode
         self.console.print(
             f"[green]rendered[/] {len(todo)} shot(s); episode {ep.duration:.1f}s "
-            f"{ep.width}x{ep.height}, total cost so far {manifest.total_cost:.2f}\n{ep.path}",
+            f"{ep.width}x{ep.height}, total cost so far {manifest.total_cost:.2f}\n"
+            f"{escape(ep.path)}",
+            highlight=False,
+        )
+
+    def draft(self) -> None:
+        with self._progress() as on_event:
+            made = self.session.draft(on_event)
+        self.console.print(
+            f"[green]draft[/] {made.episode.duration:.1f}s {made.episode.width}x"
+            f"{made.episode.height}, cost {made.total_cost:.2f}\n{escape(made.episode.path)}\n"
+            "/approve renders it at full quality",
             highlight=False,
         )
 
@@ -189,10 +160,95 @@ class Chat:
             self.console.print(line, highlight=False)
 
     def _done(self, what: str) -> None:
-        self.console.print(f"[green]ok[/] {what}", highlight=False)
+        self.console.print(f"[green]ok[/] {escape(what)}", highlight=False)
 
     def _progress(self) -> AbstractContextManager[Callable[[Event], None]]:
         return self.progress()
+
+
+# -- the commands: one function each, found by name --------------------------------------------
+
+
+def _help(chat: Chat, args: list[str]) -> None:
+    chat.console.print(HELP, highlight=False, markup=False)
+
+
+def _plan(chat: Chat, args: list[str]) -> None:
+    chat.show_plan()
+
+
+def _show(chat: Chat, args: list[str]) -> None:
+    shot, result = chat.session.takes(_arg(args, 0, "/show N"))
+    chat.console.print(shot_detail(shot, result))
+
+
+def _edit(chat: Chat, args: list[str]) -> None:
+    if len(args) < 3:
+        raise DramaforgeError("usage: /edit N FIELD VALUE (for lines: /edit N line K TEXT)")
+    if args[1].lower() == "line" and len(args) >= 4:
+        edited = chat.session.edit(args[0], f"line {args[2]}", " ".join(args[3:]))
+    else:
+        edited = chat.session.edit(args[0], args[1], " ".join(args[2:]))
+    chat._done(f"{edited.id} edited; it will be rendered again")
+
+
+def _redo(chat: Chat, args: list[str]) -> None:
+    redone = chat.session.redo(_arg(args, 0, "/redo N"))
+    chat._done(f"{redone.id} will get a new take at the next render")
+
+
+def _remove(chat: Chat, args: list[str]) -> None:
+    chat.session.remove(_arg(args, 0, "/remove N"))
+    chat._done("removed")
+
+
+def _move(chat: Chat, args: list[str]) -> None:
+    chat.session.move(_arg(args, 0, "/move N TO"), _int(_arg(args, 1, "/move N TO")))
+    chat._done("moved")
+
+
+def _add(chat: Chat, args: list[str]) -> None:
+    if len(args) < 2:
+        raise DramaforgeError("usage: /add AFTER PROMPT")
+    added = chat.session.add(args[0], " ".join(args[1:]))
+    chat._done(f"{added.id} added")
+
+
+def _voice(chat: Chat, args: list[str]) -> None:
+    who = _arg(args, 0, "/voice NAME [id=V] [rate=R] [pitch=P]")
+    chat.session.set_voice(who, **_voice_args(args[1:]))
+    chat._done(f"{who}'s voice changed")
+
+
+def _look(chat: Chat, args: list[str]) -> None:
+    if len(args) < 2:
+        raise DramaforgeError("usage: /look NAME DESCRIPTION")
+    chat.session.set_look(args[0], " ".join(args[1:]))
+    chat._done(f"{args[0]}'s look changed")
+
+
+def _take(chat: Chat, args: list[str]) -> None:
+    take = chat.session.restore(_arg(args, 0, "/take N K"), _int(_arg(args, 1, "/take N K")))
+    chat._done(f"take {take.number} restored")
+
+
+COMMANDS: dict[str, Callable[[Chat, list[str]], None]] = {
+    "/help": _help,
+    "/plan": _plan,
+    "/show": _show,
+    "/edit": _edit,
+    "/redo": _redo,
+    "/remove": _remove,
+    "/move": _move,
+    "/add": _add,
+    "/voice": _voice,
+    "/look": _look,
+    "/take": _take,
+    "/cost": lambda chat, _args: chat._cost(),
+    "/draft": lambda chat, _args: chat.draft(),
+    "/approve": lambda chat, _args: chat.render(),
+}
+ALIASES = {"/?": "/help", "/render": "/approve"}
 
 
 def _ignore(_event: Event) -> None:

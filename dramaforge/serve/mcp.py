@@ -9,21 +9,23 @@ resources: ``dramaforge://episodes/{name}/manifest`` (JSON), ``.../srt``, ``.../
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 import anyio.from_thread
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from pydantic import Field
 
 from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.session import Event
-from dramaforge.schema import Aspect, Resolution
+from dramaforge.serve.operations import OPERATIONS, Operation
 from dramaforge.serve.workspace import Workspace
 
 Transport = Literal["stdio", "http"]
@@ -52,6 +54,39 @@ async def _call(ctx: Context | None, work: Callable[[Callable[[Event], None]], A
         raise ToolError(str(err)) from None
 
 
+def _mcp_tool(op: Operation, workspace: Workspace) -> Callable[..., Any]:
+    """An async function whose signature is ``op.args``'s fields (plus the MCP context), so the
+    SDK publishes the same schema the LangChain tools do."""
+
+    async def tool(ctx: Context | None = None, **kwargs: Any) -> dict[str, Any]:
+        args = op.args(**kwargs)
+        progress = ctx if op.reports_progress else None
+        return await _call(progress, lambda on_event: op.run(workspace, args, on_event))  # type: ignore[no-any-return]
+
+    fields = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Annotated[info.annotation, Field(description=info.description)],
+            default=inspect.Parameter.empty if info.is_required() else info.default,
+        )
+        for name, info in op.args.model_fields.items()
+    ]
+    context = inspect.Parameter(
+        "ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context | None, default=None
+    )
+    tool.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [*fields, context], return_annotation=dict[str, Any]
+    )
+    tool.__annotations__ = {
+        **{p.name: p.annotation for p in fields},
+        "ctx": Context | None,
+        "return": dict[str, Any],
+    }
+    tool.__name__ = op.name
+    return tool
+
+
 def build_server(workspace: Workspace) -> MCPServer:
     server: MCPServer = MCPServer(
         "dramaforge",
@@ -62,63 +97,8 @@ def build_server(workspace: Workspace) -> MCPServer:
         ),
     )
 
-    @server.tool()
-    async def plan_episode(
-        script: str | None = None, text: str | None = None, ctx: Context | None = None
-    ) -> dict[str, Any]:
-        """Shot list and estimated cost of a script (a workspace path, or its text); free."""
-        return await _call(ctx, lambda _e: workspace.plan_episode(script, text))  # type: ignore[no-any-return]
-
-    @server.tool()
-    async def render_episode(
-        script: str | None = None,
-        text: str | None = None,
-        name: str = "episode",
-        aspect: Aspect | None = None,
-        resolution: Resolution | None = None,
-        budget: float | None = None,
-        ctx: Context | None = None,
-    ) -> dict[str, Any]:
-        """Render a script (workspace path, or text saved as scripts/<name>.txt) into
-        out/<episode>/: episode.mp4, episode.srt, manifest.json, storyboard.html. Long-running;
-        reports progress. The same script again returns the finished episode."""
-        return await _call(  # type: ignore[no-any-return]
-            ctx,
-            lambda on_event: workspace.render_episode(
-                script,
-                text,
-                name,
-                aspect=aspect,
-                resolution=resolution,
-                budget=budget,
-                on_event=on_event,
-            ),
-        )
-
-    @server.tool()
-    async def rerender_shot(
-        episode: str,
-        shot: str,
-        prompt: str | None = None,
-        take: int | None = None,
-        ctx: Context | None = None,
-    ) -> dict[str, Any]:
-        """Redo one shot of a rendered episode (shot number from 1, or id): with a new visual
-        prompt, as a fresh take, or restoring earlier take number `take` (free); re-assembles."""
-        return await _call(  # type: ignore[no-any-return]
-            ctx,
-            lambda on_event: workspace.rerender_shot(episode, shot, prompt, take, on_event),
-        )
-
-    @server.tool()
-    async def get_episode(episode: str) -> dict[str, Any]:
-        """The manifest of a rendered episode: shots, takes, prompts, seeds, costs, review."""
-        return await _call(None, lambda _e: workspace.get_episode(episode))  # type: ignore[no-any-return]
-
-    @server.tool()
-    async def list_episodes() -> dict[str, Any]:
-        """Every rendered episode in the workspace, newest first."""
-        return {"episodes": await _call(None, lambda _e: workspace.list_episodes())}
+    for op in OPERATIONS:
+        server.add_tool(_mcp_tool(op, workspace), name=op.name, description=op.description)
 
     @server.resource(
         "dramaforge://episodes/{name}/{part}",
