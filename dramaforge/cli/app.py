@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,6 +18,7 @@ from dramaforge.chat.agent import ChatAgent, chat_model
 from dramaforge.chat.repl import Chat
 from dramaforge.chat.views import cost_lines, plan_table, progress
 from dramaforge.cli.doctor import run_checks, settings_report
+from dramaforge.cli.flags import BACKENDS, FRAME, JsonOpt, OutOpt, build_settings, settings_flags
 from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.batch import BatchReport, run_batch
@@ -26,7 +27,7 @@ from dramaforge.graph.cost import estimate
 from dramaforge.graph.edits import find
 from dramaforge.graph.run import plan_script, render_episode, rerender_shot
 from dramaforge.graph.session import Event, session_for
-from dramaforge.schema import Aspect, Language, Manifest, Resolution
+from dramaforge.schema import Manifest
 from dramaforge.serve.mcp import serve
 
 app = typer.Typer(
@@ -35,32 +36,6 @@ app = typer.Typer(
 console = Console(stderr=True)
 out_console = Console()
 T = TypeVar("T")
-
-OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
-AspectOpt = Annotated[Aspect | None, typer.Option(help="9:16, 16:9 or 1:1.")]
-ResOpt = Annotated[Resolution | None, typer.Option(help="720p or 1080p.")]
-LangOpt = Annotated[Language | None, typer.Option("--lang", help="zh or en (default: detected).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-BackendOpt = Annotated[str | None, typer.Option(help="Backend as provider:model.")]
-BudgetOpt = Annotated[
-    float | None, typer.Option(help="Stop before paid work would cost more than this.")
-]
-
-
-def _settings(
-    backends: dict[str, str | None] | None = None, budget: float | None = None, **render: Any
-) -> Settings:
-    """Settings from dramaforge.toml and the environment, with CLI flags on top."""
-    base = Settings()
-    render_over = {k: v for k, v in render.items() if v is not None}
-    chosen = {k: v for k, v in (backends or {}).items() if v is not None}
-    update: dict[str, Any] = {
-        "render": base.render.model_copy(update=render_over),
-        "backends": base.backends.model_copy(update=chosen),
-    }
-    if budget is not None:
-        update["budget"] = budget
-    return base.model_copy(update=update)
 
 
 def _guard(fn: Callable[[], T]) -> T:
@@ -75,37 +50,21 @@ def _guard(fn: Callable[[], T]) -> T:
 
 
 @app.command()
+@settings_flags(*FRAME, "budget", *BACKENDS)
 def render(
+    settings: Settings,
     script: Annotated[
         Path, typer.Argument(help="Script file: .txt/.md (中文标记), .fountain, .yaml")
     ],
     out: OutOpt = Path("out"),
-    aspect: AspectOpt = None,
-    resolution: ResOpt = None,
-    lang: LangOpt = None,
-    max_takes: Annotated[int | None, typer.Option(help="Takes per shot before giving up.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted render.")] = False,
     draft: Annotated[
         bool,
-        typer.Option(help="Only a cheap draft ([draft] settings) into OUT/<episode>/draft/."),
+        typer.Option(help="Only a cheap draft (the draft settings) into OUT/<episode>/draft/."),
     ] = False,
-    budget: BudgetOpt = None,
     as_json: JsonOpt = False,
-    director: BackendOpt = None,
-    image: BackendOpt = None,
-    video: BackendOpt = None,
-    speech: BackendOpt = None,
-    critic: BackendOpt = None,
 ) -> None:
     """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html)."""
-    settings = _settings(
-        budget=budget,
-        aspect=aspect,
-        resolution=resolution,
-        language=lang,
-        max_takes=max_takes,
-        backends=dict(director=director, image=image, video=video, speech=speech, critic=critic),
-    )
 
     def run() -> None:
         with progress(console, not as_json and sys.stderr.isatty()) as on_event:
@@ -158,20 +117,13 @@ def _draft(
 
 
 @app.command()
+@settings_flags("lang", *BACKENDS)
 def plan(
+    settings: Settings,
     script: Annotated[Path, typer.Argument(help="Script file.")],
-    lang: LangOpt = None,
     as_json: JsonOpt = False,
-    director: BackendOpt = None,
-    image: BackendOpt = None,
-    video: BackendOpt = None,
-    speech: BackendOpt = None,
 ) -> None:
     """Print the shot list and the estimated cost without rendering anything."""
-    settings = _settings(
-        language=lang,
-        backends={"director": director, "image": image, "video": video, "speech": speech},
-    )
 
     def run() -> None:
         ctx = build_context(settings, Path(".dramaforge"))
@@ -189,19 +141,16 @@ def plan(
 
 
 @app.command()
+@settings_flags(*FRAME, "budget", *BACKENDS)
 def batch(
+    settings: Settings,
     paths: Annotated[list[Path], typer.Argument(help="Script files and/or folders of them.")],
     out: OutOpt = Path("out"),
     jobs: Annotated[int, typer.Option(min=1, help="Episodes rendered at once.")] = 1,
     series: Annotated[str | None, typer.Option(help="Series name (default: the folder).")] = None,
-    budget: BudgetOpt = None,
-    aspect: AspectOpt = None,
-    resolution: ResOpt = None,
-    lang: LangOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Render many episodes as one series; resumable; writes OUT/report.json."""
-    settings = _settings(budget=budget, aspect=aspect, resolution=resolution, language=lang)
 
     def run() -> BatchReport:
         return run_batch(paths, out, settings, jobs=jobs, series=series)
@@ -229,32 +178,16 @@ def batch(
 
 
 @app.command()
+@settings_flags(*FRAME, "budget", *BACKENDS)
 def chat(
+    settings: Settings,
     script: Annotated[Path, typer.Argument(help="Script file.")],
     out: OutOpt = Path("out"),
     resume: Annotated[
         bool, typer.Option(help="Continue the last conversation on this script.")
     ] = False,
-    aspect: AspectOpt = None,
-    resolution: ResOpt = None,
-    lang: LangOpt = None,
-    max_takes: Annotated[int | None, typer.Option(help="Takes per shot before giving up.")] = None,
-    budget: BudgetOpt = None,
-    director: BackendOpt = None,
-    image: BackendOpt = None,
-    video: BackendOpt = None,
-    speech: BackendOpt = None,
-    critic: BackendOpt = None,
 ) -> None:
     """Direct SCRIPT in a conversation: see the plan and its cost, edit, approve, redo shots."""
-    settings = _settings(
-        budget=budget,
-        aspect=aspect,
-        resolution=resolution,
-        language=lang,
-        max_takes=max_takes,
-        backends=dict(director=director, image=image, video=video, speech=speech, critic=critic),
-    )
 
     def run() -> None:
         with session_for(script, out, settings, approve=True) as session:
@@ -288,25 +221,18 @@ def _typed_lines() -> Iterator[str]:
 
 
 @app.command()
+@settings_flags("budget", "image", "video", "speech", "critic")
 def rerender(
+    settings: Settings,
     episode_dir: Annotated[Path, typer.Argument(help="A rendered episode folder (OUT/<name>).")],
     shot: Annotated[str, typer.Option("--shot", help="Shot number (1-based) or id.")],
     prompt: Annotated[str | None, typer.Option(help="New visual prompt for the shot.")] = None,
     take: Annotated[
         int | None, typer.Option(help="Use this earlier take again (nothing is generated).")
     ] = None,
-    budget: BudgetOpt = None,
     as_json: JsonOpt = False,
-    image: BackendOpt = None,
-    video: BackendOpt = None,
-    speech: BackendOpt = None,
-    critic: BackendOpt = None,
 ) -> None:
     """Redo one shot of a rendered episode (or restore an earlier take) and re-assemble it."""
-    settings = _settings(
-        budget=budget,
-        backends={"image": image, "video": video, "speech": speech, "critic": critic},
-    )
 
     def run() -> None:
         with progress(console, not as_json and sys.stderr.isatty()) as on_event:
@@ -347,14 +273,14 @@ def mcp(
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8765,
 ) -> None:
     """Serve plan/render/rerender/get/list as an MCP server (stdio, or --http)."""
-    settings = _settings()
+    settings = build_settings()
     _guard(lambda: serve(root, settings, "http" if http else "stdio", host, port))
 
 
 @app.command()
 def doctor(as_json: JsonOpt = False) -> None:
     """Check ffmpeg, probing, fonts, voices and configured backends; say what to fix."""
-    settings = _settings()
+    settings = build_settings()
     checks = run_checks(settings)
     if as_json:
         out_console.print_json(json.dumps([c.model_dump() for c in checks]))

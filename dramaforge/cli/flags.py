@@ -1,0 +1,85 @@
+"""The flags every rendering command shares, defined once, and the Settings they make.
+
+``@settings_flags(...)`` adds the named groups of options to a typer command and hands the
+command one ``settings`` built from ``dramaforge.toml``, the environment and those flags, so
+``render``, ``chat``, ``plan``, ``batch`` and ``rerender`` cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from dramaforge.config import Settings
+from dramaforge.schema import Aspect, Language, Resolution
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+_BACKEND = Annotated[str | None, typer.Option(help="Backend as provider:model.")]
+FLAGS: dict[str, Any] = {
+    "aspect": Annotated[Aspect | None, typer.Option(help="9:16, 16:9 or 1:1.")],
+    "resolution": Annotated[Resolution | None, typer.Option(help="360p, 480p, 720p or 1080p.")],
+    "lang": Annotated[
+        Language | None, typer.Option("--lang", help="zh or en (default: detected).")
+    ],
+    "max_takes": Annotated[int | None, typer.Option(help="Takes per shot before giving up.")],
+    "budget": Annotated[
+        float | None, typer.Option(help="Stop before paid work would cost more than this.")
+    ],
+    **{kind: _BACKEND for kind in ("director", "image", "video", "speech", "critic")},
+}
+FRAME = ("aspect", "resolution", "lang", "max_takes")
+BACKENDS = ("director", "image", "video", "speech", "critic")
+RENDER_NAMES = {"aspect": "aspect", "resolution": "resolution", "lang": "language"}
+
+
+def build_settings(**flags: Any) -> Settings:
+    """Settings from dramaforge.toml and the environment, with the given flags on top."""
+    base = Settings()
+    given = {k: v for k, v in flags.items() if v is not None}
+    render = {RENDER_NAMES.get(k, k): v for k, v in given.items() if k in FRAME}
+    backends = {k: v for k, v in given.items() if k in BACKENDS}
+    update: dict[str, Any] = {
+        "render": base.render.model_copy(update=render),
+        "backends": base.backends.model_copy(update=backends),
+    }
+    if "budget" in given:
+        update["budget"] = given["budget"]
+    return base.model_copy(update=update)
+
+
+def settings_flags(*names: str) -> Callable[[F], F]:
+    """Add the options ``names`` (from ``FLAGS``) to a command that takes ``settings``."""
+    unknown = [n for n in names if n not in FLAGS]
+    if unknown:
+        raise ValueError(f"no such flags: {unknown}")
+
+    def wrap(command: F) -> F:
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.name != "settings"]
+        added = [
+            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=FLAGS[n], default=None)
+            for n in names
+        ]
+
+        @functools.wraps(command)
+        def run(**kwargs: Any) -> Any:
+            flags = {n: kwargs.pop(n) for n in names}
+            return command(settings=build_settings(**flags), **kwargs)
+
+        run.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+        run.__annotations__ = {
+            **{p.name: p.annotation for p in own},
+            **{p.name: p.annotation for p in added},
+        }
+        return run  # type: ignore[return-value]
+
+    return wrap
