@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 Language = Literal["zh", "en"]
 Aspect = Literal["9:16", "16:9", "1:1"]
@@ -208,7 +208,7 @@ class ShotResult(BaseModel):
     chosen: int
     duration: float
     keyframe_reviews: list[KeyframeReview] = Field(default_factory=list)
-    spec: str = ""
+    fingerprint: str = Field("", validation_alias=AliasChoices("fingerprint", "spec"))
     """Fingerprint of the shot (and its characters' looks and voices) this result renders;
     a shot whose fingerprint changed is rendered again, its earlier takes kept."""
 

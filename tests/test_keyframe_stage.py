@@ -67,7 +67,7 @@ def _state(tmp_path: Path, bible: StyleBible, **more: Any) -> dict[str, Any]:
         action="阿明推门进来。", characters=["阿明"], focus="阿明",
     )  # fmt: skip
     options = make_options(tmp_path / "ep01.txt", tmp_path, settings_for())
-    return {"shot": shot, "bible": bible, "options": options, "language": "zh", "spec": "",
+    return {"shot": shot, "bible": bible, "options": options, "language": "zh", "fingerprint": "",
             "previous": [], **more}  # fmt: skip
 
 

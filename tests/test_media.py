@@ -12,7 +12,7 @@ import pytest
 from dramaforge.errors import AssemblyError
 from dramaforge.schema import Cue
 from dramaforge.tools.media.analysis import audio_stats, pixel_diff, read_audio, video_stats
-from dramaforge.tools.media.assemble import render_episode
+from dramaforge.tools.media.assemble import encode_episode
 from dramaforge.tools.media.audio import (
     duck_mix,
     fit_audio,
@@ -339,11 +339,11 @@ def test_font_fallback_is_an_error(conformed: list[Path], media: Path, tmp_path:
 # --- the final cut ---------------------------------------------------------------------------
 
 
-def test_render_episode(conformed: list[Path], speech: Path, tmp_path: Path) -> None:
+def test_encode_episode(conformed: list[Path], speech: Path, tmp_path: Path) -> None:
     srt = tmp_path / "episode.srt"
     write_srt([Cue(start=0.5, end=5.5, text="我们终于见面了")], srt)
     dest = tmp_path / "out" / "episode.mp4"
-    report = render_episode(
+    report = encode_episode(
         clips=conformed, audio=speech, srt=srt, width=W, height=H, fps=FPS, dest=dest
     )
     info = probe(dest)
@@ -368,7 +368,7 @@ def test_render_refuses_mismatched_lengths(
     short = lavfi(media / "short.wav", SPEECH.format(d=4), "-af", DUAL_MONO, "-c:a", "pcm_s16le")
     dest = tmp_path / "episode.mp4"
     with pytest.raises(AssemblyError, match="within one frame"):
-        render_episode(
+        encode_episode(
             clips=conformed, audio=short, srt=None, width=W, height=H, fps=FPS, dest=dest
         )
     assert not dest.exists()

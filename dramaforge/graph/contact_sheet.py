@@ -151,7 +151,7 @@ def _consistency(characters: list[CharacterConsistency]) -> str:
     return f'<div class="panel" id="consistency"><h2>Character consistency</h2>{rows}</div>'
 
 
-def render_storyboard(manifest: Manifest) -> str:
+def contact_sheet(manifest: Manifest) -> str:
     results = {r.shot_id: r for r in manifest.shots}
     cards = "".join(_card(s, results[s.id]) for s in manifest.plan.shots if s.id in results)
     ep = manifest.episode

@@ -27,7 +27,7 @@ from dramaforge.graph.build import build_graph
 from dramaforge.graph.checkpoint import open_checkpointer
 from dramaforge.graph.context import RenderContext, build_context
 from dramaforge.graph.cost import Estimate, estimate
-from dramaforge.graph.nodes.prepare import pending, shot_spec
+from dramaforge.graph.nodes.prepare import pending, shot_fingerprint
 from dramaforge.graph.state import EpisodeState, InputState, RenderOptions
 from dramaforge.graph.threads import make_options, thread_id
 from dramaforge.schema import Manifest, Shot, ShotPlan, ShotResult, StyleBible, Take
@@ -153,9 +153,9 @@ class Session:
         i = edits.find(plan, shot.id)
         restored = chosen.shot.model_copy(update={"index": shot.index})
         plan = plan.model_copy(update={"shots": [*plan.shots[:i], restored, *plan.shots[i + 1 :]]})
-        spec = shot_spec(restored, self.bible())
+        fingerprint = shot_fingerprint(restored, self.bible())
         pinned = result.model_copy(
-            update={"chosen": found[0], "duration": chosen.duration, "spec": spec}
+            update={"chosen": found[0], "duration": chosen.duration, "fingerprint": fingerprint}
         )
         self._save(plan=plan, results={shot.id: pinned})
         return chosen

@@ -86,7 +86,7 @@ class ShotInput(TypedDict):
     bible: StyleBible
     options: RenderOptions
     language: Language
-    spec: str
+    fingerprint: str
     previous: list[Take]
     """Takes of earlier versions of this shot: kept, numbered before the new ones."""
 

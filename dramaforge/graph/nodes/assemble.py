@@ -12,7 +12,7 @@ from dramaforge.graph.nodes.score import timeline
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState
 from dramaforge.schema import Cue, Episode
-from dramaforge.tools.media.assemble import render_episode
+from dramaforge.tools.media.assemble import encode_episode
 from dramaforge.tools.media.audio import duck_mix, sequence_audio
 from dramaforge.tools.media.subtitles import line_units, wrap_text, write_srt
 from dramaforge.tools.media.video import normalize_clip
@@ -61,7 +61,7 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
     srt = episode_dir / "episode.srt"
     write_srt(cues, srt)
     dest = episode_dir / "episode.mp4"
-    report = render_episode(
+    report = encode_episode(
         clips=clips,
         audio=mix,
         srt=srt,

@@ -50,7 +50,7 @@ def bible(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, obj
     return {"bible": made}
 
 
-def shot_spec(shot: Shot, bible: StyleBible) -> str:
+def shot_fingerprint(shot: Shot, bible: StyleBible) -> str:
     """Fingerprint of everything a shot's render depends on: the shot and its people's looks
     and voices (plus the narrator's). Equal fingerprints mean the result can be reused."""
     people = [bible.characters[n] for n in sorted(shot.characters) if n in bible.characters]
@@ -67,7 +67,9 @@ def pending(state: EpisodeState) -> list[Shot]:
     """Shots with no result yet, or whose result was made for a different version of them."""
     done, bible = state.get("results", {}), state["bible"]
     return [
-        s for s in state["plan"].shots if s.id not in done or done[s.id].spec != shot_spec(s, bible)
+        s
+        for s in state["plan"].shots
+        if s.id not in done or done[s.id].fingerprint != shot_fingerprint(s, bible)
     ]
 
 
@@ -116,7 +118,7 @@ def fan_out(state: EpisodeState) -> list[Send] | str:
                 "bible": state["bible"],
                 "options": state["options"],
                 "language": state["script"].language,
-                "spec": shot_spec(shot, state["bible"]),
+                "fingerprint": shot_fingerprint(shot, state["bible"]),
                 "previous": done[shot.id].takes if shot.id in done else [],
             },
         )

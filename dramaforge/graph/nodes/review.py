@@ -23,7 +23,7 @@ from dramaforge.agents import consistency
 from dramaforge.agents.episode_review import EpisodeCritic, Targets
 from dramaforge.errors import AssemblyError
 from dramaforge.graph import series
-from dramaforge.graph.contact_sheet import render_storyboard
+from dramaforge.graph.contact_sheet import contact_sheet
 from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState, RenderOptions
@@ -106,7 +106,7 @@ def review(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
     )
     path = episode_dir / "manifest.json"
     atomic_write(path, manifest.model_dump_json(indent=2))
-    atomic_write(episode_dir / "storyboard.html", render_storyboard(manifest))
+    atomic_write(episode_dir / "storyboard.html", contact_sheet(manifest))
     failed = [c.name for c in verdict.checks if not c.passed]
     stage_event("review", "done", manifest=str(path), passed=verdict.passed, failed=failed)
     return {"manifest": str(path)}

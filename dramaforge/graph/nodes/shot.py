@@ -289,7 +289,7 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
         chosen=len(previous) + chosen,
         duration=takes[chosen].duration,
         keyframe_reviews=state.get("reviews", []),
-        spec=state["spec"],
+        fingerprint=state["fingerprint"],
     )
     progress(shot.id, "critic", "done", passed=critique.passed, takes=len(takes))
     return Command(goto="__end__", update={"takes": takes, "results": {shot.id: result}})

@@ -53,7 +53,7 @@ def _check_inputs(clips: list[Path], audio: Path, width: int, height: int, fps: 
     return video
 
 
-def render_episode(
+def encode_episode(
     *,
     clips: list[Path],
     audio: Path,
