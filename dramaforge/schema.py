@@ -42,6 +42,8 @@ class Beat(BaseModel):
 
 
 class Scene(BaseModel):
+    """One place and time in the script: its heading, what happens (beats) and who is in it."""
+
     index: int
     heading: str
     location: str = ""
@@ -60,6 +62,11 @@ class Channel(BaseModel):
 
 
 class Script(BaseModel):
+    """A parsed script of any format: title, language, cast and scenes, before any directing.
+
+    Every parser (markers, Fountain, briefs, prose) produces this; the director reads only it.
+    """
+
     title: str
     language: Language
     format: ScriptFormat
@@ -84,6 +91,10 @@ class Line(BaseModel):
 
 
 class Shot(BaseModel):
+    """One camera set-up of the plan: what is seen (prompt, framing, camera), who speaks which
+    lines, its sound, and how long it lasts. ``index`` is its identity: moving a shot in the
+    plan does not make it a new shot, so it is not rendered again."""
+
     id: str
     index: int
     scene_index: int
@@ -105,6 +116,8 @@ class Shot(BaseModel):
 
 
 class ShotPlan(BaseModel):
+    """The director's answer: every shot of the episode in order, and the script's language."""
+
     title: str
     language: Language
     shots: list[Shot]
@@ -126,6 +139,8 @@ class Voice(BaseModel):
 
 
 class CharacterLook(BaseModel):
+    """How one character looks and sounds in every shot: description, colour, side, seed, voice."""
+
     name: str
     description: str
     color: str
@@ -136,6 +151,11 @@ class CharacterLook(BaseModel):
 
 
 class StyleBible(BaseModel):
+    """The fixed look of a project: style, palette and every character's look and voice.
+
+    Every prompt is built from it, so consistency is designed in before it is checked.
+    """
+
     look: str
     palette: list[str]
     era: str = "contemporary"
@@ -150,6 +170,9 @@ class StyleBible(BaseModel):
 
 
 class Critique(BaseModel):
+    """A critic's verdict on a take or keyframe: passed, a score, what is wrong, and which
+    stage to redo (``stage_at_fault``), with a rewritten prompt when it has one."""
+
     passed: bool
     score: float
     issues: list[str] = Field(default_factory=list)
@@ -203,6 +226,9 @@ class KeyframeReview(BaseModel):
 
 
 class ShotResult(BaseModel):
+    """Everything made for one shot: every take (numbered across versions of the shot), the
+    one chosen, and the keyframe reviews that came before any money went to motion."""
+
     shot_id: str
     takes: list[Take]
     chosen: int
@@ -282,6 +308,9 @@ class CharacterConsistency(BaseModel):
 
 
 class Manifest(BaseModel):
+    """What a render made, written beside the episode as ``manifest.json``: the plan, the bible,
+    each shot's takes, the finished file, costs and the review. Enough to redo any shot."""
+
     title: str
     script: str
     language: Language
