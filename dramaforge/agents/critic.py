@@ -20,7 +20,7 @@ from PIL import Image, ImageStat, UnidentifiedImageError
 
 from dramaforge.errors import AssemblyError
 from dramaforge.schema import Critique, Cue, Shot, Stage, StyleBible
-from dramaforge.tools.base import Frame
+from dramaforge.tools.agents import Frame
 from dramaforge.tools.media.analysis import (
     clipped_fraction,
     flicker,

@@ -16,11 +16,10 @@ from langgraph.runtime import Runtime
 
 from dramaforge.config import Settings
 from dramaforge.graph.cost import Ledger, price
+from dramaforge.tools.agents import Director, Reviewer
 from dramaforge.tools.base import (
-    Director,
     Generated,
     ImageBackend,
-    Reviewer,
     SoundBackend,
     SpeechBackend,
     VideoBackend,

@@ -9,25 +9,11 @@ only on a miss; backends never see the store, the graph or the settings.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
-from dramaforge.schema import (
-    CameraMove,
-    Critique,
-    Cue,
-    Framing,
-    Language,
-    Script,
-    Shot,
-    ShotPlan,
-    StyleBible,
-    Voice,
-)
-
-if TYPE_CHECKING:
-    from dramaforge.tools.media.store import AssetStore
+from dramaforge.schema import CameraMove, Framing, Language, Voice
 
 
 def _without_none(data: dict[str, Any], field: str) -> dict[str, Any]:
@@ -215,59 +201,4 @@ class SoundBackend(Protocol):
         self, request: SoundRequest, dest: Path, journal: TaskJournal | None = None
     ) -> Generated:
         """Write a stereo 48 kHz WAV of ``duration`` seconds at ``dest``."""
-        ...
-
-
-# -- agents as backends: the director and the critic are found through the same registry --
-
-Frame = tuple[int, int]
-
-
-@runtime_checkable
-class Director(Protocol):
-    """What the graph needs of a director: a plan, and a rewrite of a refused prompt."""
-
-    name: str
-
-    def direct(self, script: Script) -> ShotPlan: ...
-
-    def rewrite(self, shot: Shot, prompt: str, reason: str, language: Language) -> str: ...
-
-
-@runtime_checkable
-class Reviewer(Protocol):
-    """What the graph's critic node needs: the heuristic Critic, a vision critic, a plugin."""
-
-    name: str
-
-    def with_bible(self, bible: StyleBible) -> Reviewer:
-        """The same reviewer, told the episode's characters and look."""
-        ...
-
-    def with_store(self, store: AssetStore) -> Reviewer:
-        """The same reviewer, keeping paid verdicts in ``store`` so none is paid for twice."""
-        ...
-
-    def review_keyframe(
-        self, shot: Shot, *, keyframe: Path, asset_key: str | None = None
-    ) -> Critique:
-        """Judge the keyframe alone, before it is sent to the (far dearer) video model.
-
-        ``asset_key`` names the generation that made it (the store's key), so a kept verdict
-        is found again for the same generation and never shared with another one.
-        """
-        ...
-
-    def review(
-        self,
-        shot: Shot,
-        *,
-        keyframe: Path,
-        motion: Path,
-        voice: Path,
-        duration: float,
-        cues: list[Cue] | None = None,
-        frame: Frame | None = None,
-    ) -> Critique:
-        """Judge a finished take; ``frame`` is the render's (width, height), when known."""
         ...
