@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     budget: float | None = None
     state_dir: Path | None = None
     """Checkpoints and the asset cache; default ``<out>/.dramaforge``."""
+    workspace: Path | None = None
+    """When set, every script read and every output written must stay inside this folder
+    (``DRAMAFORGE_WORKSPACE``); a graph served by LangGraph Server defaults to its working
+    folder."""
 
     @classmethod
     def settings_customise_sources(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class DramaforgeError(Exception):
     """Base class: ``str(err)`` is written for the user and says what to do."""
@@ -61,3 +63,37 @@ class BudgetExceeded(DramaforgeError):
 
 class AssemblyError(DramaforgeError):
     """ffmpeg or probing failed while building clips or the episode."""
+
+
+class MachineError(DramaforgeError):
+    """The machine refused: a read-only or full output folder, a missing ffmpeg. Nothing is
+    wrong with the script or the settings; fix the machine and run the same command again."""
+
+    exit_code = 3
+
+
+MACHINE_ERRNOS = frozenset(
+    {
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.ENOTDIR,
+        errno.EEXIST,
+    }
+)
+"""What a refusing machine looks like from Python: permissions, read-only, full, vanished."""
+
+
+def machine_error(err: OSError) -> MachineError:
+    """``err`` as one line that says what to do."""
+    where = f" {err.filename}" if err.filename else ""
+    advice = {
+        errno.ENOSPC: "free some space or choose another --out",
+        errno.EDQUOT: "free some space or choose another --out",
+        errno.EROFS: "choose a writable --out",
+        errno.EACCES: "choose a folder you can write to (--out)",
+        errno.EPERM: "choose a folder you can write to (--out)",
+    }.get(err.errno or 0, "check the path and run again")
+    return MachineError(f"cannot write{where}: {err.strerror}; {advice}")

@@ -12,6 +12,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dramaforge.chat.agent import ChatAgent, chat_model
@@ -20,7 +21,7 @@ from dramaforge.chat.views import cost_lines, plan_table, progress
 from dramaforge.cli.doctor import run_checks, settings_report
 from dramaforge.cli.flags import BACKENDS, FRAME, JsonOpt, OutOpt, build_settings, settings_flags
 from dramaforge.config import Settings
-from dramaforge.errors import DramaforgeError
+from dramaforge.errors import MACHINE_ERRNOS, DramaforgeError, machine_error
 from dramaforge.graph.batch import BatchReport, run_batch
 from dramaforge.graph.context import build_context
 from dramaforge.graph.cost import estimate
@@ -42,8 +43,14 @@ def _guard(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except DramaforgeError as err:
-        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
         raise typer.Exit(err.exit_code) from None
+    except OSError as err:
+        if err.errno not in MACHINE_ERRNOS:
+            raise
+        problem = machine_error(err)
+        console.print(f"[bold red]error:[/] {escape(str(problem))}", highlight=False)
+        raise typer.Exit(problem.exit_code) from None
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: run the same command with --resume to continue")
         raise typer.Exit(130) from None

@@ -9,6 +9,7 @@ command again skips finished episodes and resumes interrupted ones.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +24,7 @@ from dramaforge.graph.checkpoint import open_checkpointer
 from dramaforge.graph.context import RenderContext, build_context
 from dramaforge.graph.run import render_episode
 from dramaforge.graph.session import Event
+from dramaforge.graph.threads import episode_name
 from dramaforge.tools.media.store import atomic_write
 
 SCRIPT_SUFFIXES = {".txt", ".md", ".fountain", ".yaml", ".yml"}
@@ -50,14 +52,35 @@ class BatchReport(BaseModel):
 
 
 def collect(paths: list[Path]) -> list[Path]:
-    """Script files named directly or found (not recursively) in the folders given, in order."""
+    """Script files named directly or found (not recursively) in the folders given, in order;
+    one file named twice (or by two spellings of its path) is rendered once."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
             found += sorted(p for p in path.iterdir() if p.suffix.lower() in SCRIPT_SUFFIXES)
         else:
             found.append(path)
-    return list(dict.fromkeys(found))
+    first = {p.resolve(): p for p in reversed(found)}  # the first spelling of each file wins
+    return [first[r] for r in dict.fromkeys(p.resolve() for p in found)]
+
+
+def episode_names(scripts: list[Path]) -> dict[Path, str]:
+    """A distinct episode folder per script: its own name, or, where two scripts share one
+    (``s1/ep01.txt`` and ``s2/ep01.txt``), its folder's name before it, then a number."""
+    plain = {s: episode_name(s) for s in scripts}
+    clashes = Counter(plain.values())
+    names: dict[Path, str] = {}
+    taken: set[str] = set()
+    for script in scripts:
+        name = plain[script]
+        if clashes[name] > 1:
+            name = f"{episode_name(script.resolve().parent)}_{name}"
+        base, n = name, 2
+        while name in taken:
+            name, n = f"{base}-{n}", n + 1
+        taken.add(name)
+        names[script] = name
+    return names
 
 
 def _one(
@@ -65,6 +88,7 @@ def _one(
     out: Path,
     settings: Settings,
     series: str,
+    episode: str,
     ctx: RenderContext,
     saver: SqliteSaver,
     on_event: Callable[[Event], None] | None,
@@ -78,6 +102,7 @@ def _one(
             resume=True,
             skip_done=True,
             series=series,
+            episode=episode,
             context=ctx,
             checkpointer=saver,
             on_event=on_event,
@@ -132,8 +157,10 @@ def run_batch(
     saver = open_checkpointer(root)
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            names = episode_names(scripts)
             futures = [
-                pool.submit(_one, s, out, settings, name, ctx, saver, on_event) for s in scripts
+                pool.submit(_one, s, out, settings, name, names[s], ctx, saver, on_event)
+                for s in scripts
             ]
             episodes = [f.result() for f in futures]
     finally:

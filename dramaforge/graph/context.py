@@ -15,6 +15,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from dramaforge.config import Settings
+from dramaforge.errors import WorkspaceError
 from dramaforge.graph.cost import Ledger, price
 from dramaforge.tools.agents import Director, Reviewer
 from dramaforge.tools.base import (
@@ -101,3 +102,26 @@ def context_of(runtime: Runtime[RenderContext], out_dir: str) -> RenderContext:
         if root not in _served:
             _served[root] = build_context(settings, root)
         return _served[root]
+
+
+def confined(root: Path, path: Path, what: str = "path") -> Path:
+    """``path`` with every symlink resolved, if it stays inside ``root``; else WorkspaceError.
+
+    Used for the paths callers give and for the ones the program builds itself (a folder or
+    file planted as a symlink inside the root must not lead a write or a read outside it).
+    The message names the path as given, relative to the root where it can be.
+    """
+    root = root.resolve()
+    real = (root / path).resolve()
+    if not real.is_relative_to(root):
+        shown = path.relative_to(root) if path.is_absolute() and path.is_relative_to(root) else path
+        raise WorkspaceError(f"{what} {str(shown)!r} leads outside the workspace; refused")
+    return real
+
+
+def served_root(runtime: Runtime[RenderContext]) -> Path | None:
+    """The folder a run must stay inside: ``settings.workspace`` when set; for a run a server
+    started without a context (LangGraph Server), that or the server's working folder."""
+    if isinstance(runtime.context, RenderContext):
+        return runtime.context.settings.workspace
+    return Settings().workspace or Path.cwd()

@@ -7,6 +7,7 @@ an added shot gets a fresh index. Every bad request is an ``EditError`` saying w
 
 from __future__ import annotations
 
+import math
 from typing import Any, get_args
 
 from pydantic import ValidationError
@@ -30,6 +31,11 @@ EDITABLE = {
     "characters": "characters",
 }
 """Names a person may use -> the Shot field they change."""
+
+DURATION = (0.5, 60.0)
+"""Seconds a shot may be given by an edit: finite, long enough to read, short enough to render."""
+MAX_TEXT = 2000
+"""Characters in an edited prompt, action or line: longer than any provider accepts is no use."""
 
 FRAMINGS: tuple[str, ...] = get_args(Framing)
 CAMERAS: tuple[str, ...] = get_args(CameraMove)
@@ -56,11 +62,27 @@ def _replace(plan: ShotPlan, i: int, shot: Shot) -> ShotPlan:
 
 
 def _value(field: str, raw: Any) -> Any:
+    if field == "duration":
+        return _seconds(raw)
+    if isinstance(raw, str) and len(raw) > MAX_TEXT:
+        raise EditError(f"{field} is {len(raw)} characters; at most {MAX_TEXT}")
     if field in ("sfx", "characters") and isinstance(raw, str):
         return [p.strip() for p in raw.replace("，", ",").split(",") if p.strip()]
     if field in ("focus", "music") and raw in ("", "none", None):
         return None
     return raw
+
+
+def _seconds(raw: Any) -> float:
+    """A duration from a person: a finite number of seconds within ``DURATION``."""
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError):
+        raise EditError(f"duration must be a number of seconds, not {raw!r}") from None
+    low, high = DURATION
+    if not math.isfinite(seconds) or not low <= seconds <= high:
+        raise EditError(f"duration must be between {low} and {high} seconds, not {raw!r}")
+    return seconds
 
 
 def edit_shot(plan: ShotPlan, ref: str | int, field: str, value: Any) -> ShotPlan:
@@ -90,6 +112,8 @@ def _edit_line(shot: Shot, name: str, text: str) -> Shot:
         raise EditError(f"shot {shot.id} has {len(shot.lines)} spoken line(s); no line {n}")
     if not text.strip():
         raise EditError("a spoken line cannot be empty; remove the shot or edit another field")
+    if len(text) > MAX_TEXT:
+        raise EditError(f"a spoken line of {len(text)} characters; at most {MAX_TEXT}")
     lines = list(shot.lines)
     lines[n - 1] = lines[n - 1].model_copy(update={"text": text.strip()})
     return shot.model_copy(update={"lines": lines})

@@ -36,6 +36,7 @@ def render_episode(
     resume: bool = False,
     skip_done: bool = False,
     series: str | None = None,
+    episode: str | None = None,
     on_event: Callable[[Event], None] | None = None,
     context: RenderContext | None = None,
     checkpointer: SqliteSaver | None = None,
@@ -49,9 +50,18 @@ def render_episode(
     Episodes rendered side by side share one ``checkpointer`` (one SQLite connection: two
     connections writing one file fail with "database is locked" instead of waiting).
     """
-    with session_for(
-        script_path, out, settings, series=series, context=context, checkpointer=checkpointer
-    ) as session:
+    with (
+        session_for(
+            script_path,
+            out,
+            settings,
+            series=series,
+            episode=episode,
+            context=context,
+            checkpointer=checkpointer,
+        ) as session,
+        session.running(on_event),
+    ):
         status = session.status()
         done = session.manifest() if status == "done" else None
         if skip_done and done is not None:

@@ -9,11 +9,13 @@ and the next render re-renders exactly the shots whose fingerprint changed (``pe
 
 from __future__ import annotations
 
+import fcntl
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -33,6 +35,7 @@ from dramaforge.graph.threads import make_options, thread_id
 from dramaforge.schema import Manifest, Shot, ShotPlan, ShotResult, StyleBible, Take
 
 Event = dict[str, Any]
+BUSY = "another render of this episode is running; waiting for it to finish"
 Status = Literal["new", "awaiting_approval", "interrupted", "done"]
 Graph = CompiledStateGraph[EpisodeState, RenderContext, InputState, EpisodeState]
 
@@ -183,6 +186,10 @@ class Session:
     def render(self, on_event: Callable[[Event], None] | None = None) -> Manifest:
         """Render what the plan needs (everything, or only what changed) and return the
         manifest; a finished session with no edits returns its manifest as it is."""
+        with self.running(on_event):
+            return self._render(on_event)
+
+    def _render(self, on_event: Callable[[Event], None] | None) -> Manifest:
         if self.status() == "new":
             self._planned(on_event)
         status = self.status()
@@ -241,7 +248,22 @@ class Session:
 
     def reset(self) -> None:
         """Forget this thread (the asset cache keeps every file made)."""
-        self.saver.delete_thread(self.thread)
+        with self.running():
+            self.saver.delete_thread(self.thread)
+
+    @contextmanager
+    def running(self, on_event: Callable[[Event], None] | None = None) -> Iterator[None]:
+        """This episode's thread to itself, across threads and processes: a second render of
+        the same episode (another terminal, a parallel MCP call) waits here, says so, and then
+        finds the work done instead of redoing or paying for it."""
+        lock_file = self.settings.state_root(Path(self.options.out_dir)) / "locks" / self.thread
+
+        def busy() -> None:
+            if on_event is not None:
+                on_event({"stage": "wait", "status": BUSY})
+
+        with _RunLock.of(lock_file).held(busy):
+            yield
 
     def _stream(
         self,
@@ -297,13 +319,14 @@ def session_for(
     *,
     approve: bool = False,
     series: str | None = None,
+    episode: str | None = None,
     context: RenderContext | None = None,
     checkpointer: SqliteSaver | None = None,
 ) -> Iterator[Session]:
     """The session of ``script_path`` rendered into ``out`` with these settings."""
     if not script_path.is_file():
         raise DramaforgeError(f"{script_path}: no such file")
-    options = make_options(script_path, out, settings, series).model_copy(
+    options = make_options(script_path, out, settings, series, episode).model_copy(
         update={"approve": approve}
     )
     tid = thread_id(script_path, options)
@@ -344,3 +367,49 @@ def episode_session(
             yield session
     finally:
         saver.conn.close()
+
+
+class _RunLock:
+    """One lock per episode thread: a thread lock for this process (re-entrant, so a render
+    inside a reset-and-render holds it once) and an ``flock`` for other processes."""
+
+    _all: ClassVar[dict[Path, _RunLock]] = {}
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.RLock()
+        self.depth = 0
+
+    @classmethod
+    def of(cls, path: Path) -> _RunLock:
+        with cls._guard:
+            return cls._all.setdefault(path, cls(path))
+
+    @contextmanager
+    def held(self, busy: Callable[[], None]) -> Iterator[None]:
+        if not self.lock.acquire(blocking=False):
+            busy()
+            self.lock.acquire()
+        try:
+            if self.depth:
+                self.depth += 1
+                yield
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path.with_suffix(".lock"), "a") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    busy()
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                self.depth = 1
+                try:
+                    yield
+                finally:
+                    self.depth = 0
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            if self.depth > 1:
+                self.depth -= 1
+            self.lock.release()

@@ -21,14 +21,20 @@ def episode_name(script_path: Path) -> str:
 
 
 def make_options(
-    script_path: Path, out: Path, settings: Settings, series: str | None = None
+    script_path: Path,
+    out: Path,
+    settings: Settings,
+    series: str | None = None,
+    episode: str | None = None,
 ) -> RenderOptions:
+    """The render options of ``script_path`` into ``out``; ``episode`` names its folder when
+    the script's own name would collide with another's (a batch of ``s1/ep01``, ``s2/ep01``)."""
     r = settings.render
     bible_file = settings.state_root(out.resolve()) / "series" / f"{series}.json"
     width, height = frame_size(r.aspect, r.resolution)
     return RenderOptions(
         out_dir=str(out.resolve()),
-        episode=episode_name(script_path),
+        episode=episode or episode_name(script_path),
         aspect=r.aspect,
         resolution=r.resolution,
         width=width,

@@ -12,6 +12,7 @@ from typing import Any
 from langchain_core.tools import BaseTool
 
 from dramaforge.chat.tools import make_tool
+from dramaforge.errors import DramaforgeError
 from dramaforge.serve.operations import OPERATIONS, OnEvent, Operation
 from dramaforge.serve.workspace import Workspace
 
@@ -23,7 +24,10 @@ def episode_tools(workspace: Workspace, on_event: OnEvent | None = None) -> list
 
 def _tool(op: Operation, workspace: Workspace, on_event: OnEvent | None) -> BaseTool:
     def run(**kwargs: Any) -> str:
-        result = op.run(workspace, op.args(**kwargs), on_event)
+        try:
+            result = op.run(workspace, op.args(**kwargs), on_event)
+        except DramaforgeError as err:
+            raise workspace.quiet(err) from None
         return json.dumps(result, ensure_ascii=False)
 
     return make_tool(op.name, op.description, op.args, run)

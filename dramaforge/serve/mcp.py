@@ -38,7 +38,9 @@ def describe(event: Event) -> str:
     return " ".join(str(p) for p in parts if p)
 
 
-async def _call(ctx: Context | None, work: Callable[[Callable[[Event], None]], Any]) -> Any:
+async def _call(
+    workspace: Workspace, ctx: Context | None, work: Callable[[Callable[[Event], None]], Any]
+) -> Any:
     """Run ``work(on_event)`` in a worker thread, sending each event as a progress notification."""
     sent = 0
 
@@ -51,7 +53,7 @@ async def _call(ctx: Context | None, work: Callable[[Callable[[Event], None]], A
     try:
         return await anyio.to_thread.run_sync(lambda: work(on_event))
     except DramaforgeError as err:
-        raise ToolError(str(err)) from None
+        raise ToolError(str(workspace.quiet(err))) from None
 
 
 def _mcp_tool(op: Operation, workspace: Workspace) -> Callable[..., Any]:
@@ -61,7 +63,7 @@ def _mcp_tool(op: Operation, workspace: Workspace) -> Callable[..., Any]:
     async def tool(ctx: Context | None = None, **kwargs: Any) -> dict[str, Any]:
         args = op.args(**kwargs)
         progress = ctx if op.reports_progress else None
-        return await _call(progress, lambda on_event: op.run(workspace, args, on_event))  # type: ignore[no-any-return]
+        return await _call(workspace, progress, lambda on_event: op.run(workspace, args, on_event))  # type: ignore[no-any-return]
 
     fields = [
         inspect.Parameter(
@@ -109,9 +111,9 @@ def build_server(workspace: Workspace) -> MCPServer:
             raise ResourceNotFoundError(f"no {part!r}; one of: {', '.join(FILES)}")
         try:
             folder = workspace.episode_dir(name)
+            return workspace.served_file(folder, FILES[part]).read_text(encoding="utf-8")
         except DramaforgeError as err:
-            raise ResourceNotFoundError(str(err)) from None
-        return (folder / FILES[part]).read_text(encoding="utf-8")
+            raise ResourceNotFoundError(str(workspace.quiet(err))) from None
 
     @server.resource("dramaforge://episodes", mime_type="application/json")
     def episodes() -> str:

@@ -1,13 +1,16 @@
 """What other agents may do, confined to one folder: the MCP server and LangChain tools use this.
 
-Every path an agent gives (a script, an episode) is resolved inside the workspace root and
-refused if it points outside it, through ``..``, an absolute path or a symlink. Episodes are
-rendered into ``ROOT/out/<episode>/``. Results are plain JSON-able dicts with paths relative to
-the root, so an agent never learns (or needs) where the workspace lives.
+Every path an agent gives (a script, an episode) and every path the workspace builds itself
+(``scripts/<name>.txt``, ``out/``, an episode's files) is resolved inside the workspace root
+and refused if it leads outside it, through ``..``, an absolute path or a symlink planted
+inside. Files served from an episode folder must be plain files, not symlinks. Episodes are
+rendered into ``ROOT/out/<episode>/``. Results are plain JSON-able dicts, and error messages
+name paths relative to the root, so an agent never learns (or needs) where the workspace lives.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from dramaforge.config import Settings
-from dramaforge.errors import WorkspaceError
-from dramaforge.graph.context import build_context
+from dramaforge.errors import DramaforgeError, WorkspaceError
+from dramaforge.graph.context import build_context, confined
 from dramaforge.graph.cost import estimate
 from dramaforge.graph.run import plan_script, render_episode, rerender_shot
 from dramaforge.graph.session import Event
 from dramaforge.schema import Aspect, Manifest, Resolution
+from dramaforge.tools.media.store import atomic_write
 
 OnEvent = Callable[[Event], None]
 SUFFIXES = (".txt", ".md", ".fountain", ".yaml", ".yml")
@@ -38,21 +42,37 @@ class Workspace:
 
     @property
     def out(self) -> Path:
-        return self.root / "out"
+        """``ROOT/out``, created if missing; a symlink leading outside the root is refused."""
+        out = self.inside("out", must_exist=False)
+        out.mkdir(exist_ok=True)
+        return out
 
-    def inside(self, given: str, *, must_exist: bool = True) -> Path:
+    def inside(self, given: str | Path, *, must_exist: bool = True) -> Path:
         """``given`` resolved inside the root (symlinks followed), or a WorkspaceError."""
-        if not given.strip():
+        if not str(given).strip():
             raise WorkspaceError("a path is needed")
-        path = (self.root / given).resolve()
-        if not path.is_relative_to(self.root):
-            raise WorkspaceError(f"{given!r} is outside the workspace; use a path inside it")
+        path = confined(self.root, Path(given))
         if must_exist and not path.exists():
-            raise WorkspaceError(f"{given!r} does not exist in the workspace")
+            raise WorkspaceError(f"{str(given)!r} does not exist in the workspace")
         return path
 
+    def served_file(self, folder: Path, name: str) -> Path:
+        """A file of an episode folder to hand out: a plain file inside it, never a symlink."""
+        path = folder / name
+        if path.is_symlink() or not path.is_file():
+            raise WorkspaceError(f"{self.relative(folder)}/{name} is not a file of the episode")
+        return self.inside(path)
+
+    def quiet(self, err: DramaforgeError) -> DramaforgeError:
+        """``err`` with the workspace's own location taken out of its message (in place)."""
+        text = str(err).replace(f"{self.root}{os.sep}", "").replace(str(self.root), ".")
+        err.args = (text,)
+        return err
+
     def relative(self, path: str | Path) -> str:
-        return str(Path(path).resolve().relative_to(self.root))
+        """``path`` relative to the root (for results and messages)."""
+        real = Path(path).resolve()
+        return str(real.relative_to(self.root)) if real.is_relative_to(self.root) else "<outside>"
 
     def script(self, script: str | None = None, text: str | None = None, name: str = "") -> Path:
         """A script file in the workspace, or ``text`` saved as ``scripts/<name>.txt``."""
@@ -64,9 +84,13 @@ class Workspace:
                 raise WorkspaceError(f"{script!r} is not a file")
             return path
         stem = re.sub(r"[^\w\-]+", "_", name).strip("_") or "script"
-        path = self.root / "scripts" / (stem if stem.endswith(SUFFIXES) else f"{stem}.txt")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text or "", encoding="utf-8")
+        given = Path("scripts") / (stem if stem.endswith(SUFFIXES) else f"{stem}.txt")
+        folder = self.inside(given.parent, must_exist=False)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = self.inside(given, must_exist=False)  # a symlink planted there is refused
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise WorkspaceError(f"{given} is not a plain file; refused")
+        atomic_write(path, text or "")
         return path
 
     def episode_dir(self, episode: str) -> Path:
@@ -74,8 +98,7 @@ class Workspace:
         plain = (self.out / episode).resolve()
         path = plain if plain.is_relative_to(self.out) and plain.is_dir() else None
         path = path or self.inside(episode)
-        if not (path / "manifest.json").is_file():
-            raise WorkspaceError(f"{episode!r} is not a rendered episode (no manifest.json)")
+        self.served_file(path, "manifest.json")
         return path
 
     # ---- the operations ------------------------------------------------------------------
@@ -153,15 +176,24 @@ class Workspace:
         return data
 
     def list_episodes(self) -> list[dict[str, Any]]:
-        """Every rendered episode in the workspace, newest first."""
+        """Every rendered episode in the workspace, newest first. A folder whose manifest is
+        unreadable, foreign or a symlink is listed with a note instead of breaking the list."""
         found = sorted(
-            self.out.glob("*/manifest.json"), key=lambda p: p.stat().st_mtime, reverse=True
+            self.out.glob("*/manifest.json"), key=lambda p: p.lstat().st_mtime, reverse=True
         )
-        return [self.summary(self._manifest(p.parent)) for p in found]
+        listed: list[dict[str, Any]] = []
+        for manifest in found:
+            folder = manifest.parent
+            try:
+                listed.append(self.summary(self._manifest(self.episode_dir(folder.name))))
+            except (DramaforgeError, OSError, ValueError) as err:
+                note = self.quiet(err) if isinstance(err, DramaforgeError) else err
+                listed.append({"episode": folder.name, "error": f"skipped: {note}"[:300]})
+        return listed
 
     def summary(self, manifest: Manifest) -> dict[str, Any]:
         ep = manifest.episode
-        folder = Path(ep.path).parent
+        folder = self.inside(Path(ep.path).parent)
         return {
             "episode": folder.name,
             "title": manifest.title,
@@ -177,6 +209,12 @@ class Workspace:
             "review_passed": manifest.review.passed if manifest.review else None,
         }
 
-    @staticmethod
-    def _manifest(folder: Path) -> Manifest:
-        return Manifest.model_validate_json((folder / "manifest.json").read_text("utf-8"))
+    def _manifest(self, folder: Path) -> Manifest:
+        path = self.served_file(folder, "manifest.json")
+        try:
+            return Manifest.model_validate_json(path.read_text("utf-8"))
+        except ValueError as err:
+            shown = self.relative(path)
+            raise WorkspaceError(
+                f"{shown} is not a dramaforge manifest ({type(err).__name__})"
+            ) from None

@@ -11,7 +11,7 @@ from langgraph.types import Send, interrupt
 
 from dramaforge.agents.bible import build_bible
 from dramaforge.graph import series
-from dramaforge.graph.context import RenderContext, context_of
+from dramaforge.graph.context import RenderContext, confined, context_of, served_root
 from dramaforge.graph.cost import estimate
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState, RenderOptions
@@ -19,10 +19,16 @@ from dramaforge.schema import Shot, ShotPlan, StyleBible
 from dramaforge.script import load_script
 
 
-def ingest(state: EpisodeState) -> dict[str, object]:
-    """Read and parse the script; a bad file stops here with a ScriptError naming the line."""
+def ingest(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
+    """Read and parse the script; a bad file stops here with a ScriptError naming the line.
+    A run confined to a workspace (a served graph) refuses a script or output outside it."""
     opts = RenderOptions.model_validate(state["options"])  # JSON when a server passes it
-    script = load_script(Path(state["script_path"]), format=opts.format, language=opts.language)
+    script_path = Path(state["script_path"])
+    root = served_root(runtime)
+    if root is not None:
+        script_path = confined(root, script_path, "script")
+        confined(root, Path(opts.out_dir), "output folder")
+    script = load_script(script_path, format=opts.format, language=opts.language)
     stage_event("ingest", "done", scenes=len(script.scenes))
     return {"script": script, "options": opts}
 

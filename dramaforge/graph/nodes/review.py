@@ -43,12 +43,14 @@ from dramaforge.tools.media.store import atomic_write
 
 
 def _place(asset: Asset, dest: Path) -> None:
-    """Hard-link a stored asset into the episode folder (copy across filesystems)."""
-    dest.unlink(missing_ok=True)
+    """Copy a stored asset into the episode folder, atomically. A copy, never a hard link: a
+    person editing an episode file in place must not change the cache under it."""
+    part = dest.with_name(f".{dest.name}.part")
     try:
-        os.link(asset.path, dest)
-    except OSError:
-        shutil.copyfile(asset.path, dest)
+        shutil.copyfile(asset.path, part)
+        os.replace(part, dest)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def _passes(episode_dir: Path, cost: float) -> dict[str, float]:

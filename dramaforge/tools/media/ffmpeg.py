@@ -8,12 +8,21 @@ from pathlib import Path
 
 import imageio_ffmpeg
 
-from dramaforge.errors import AssemblyError
+from dramaforge.errors import AssemblyError, MachineError
 
 
 @cache
 def ffmpeg_exe() -> str:
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
+    """The ffmpeg binary imageio-ffmpeg ships (or ``IMAGEIO_FFMPEG_EXE``), checked to exist."""
+    try:
+        exe = Path(imageio_ffmpeg.get_ffmpeg_exe())
+    except RuntimeError as err:
+        raise MachineError(
+            f"ffmpeg is missing ({err}); reinstall: pip install imageio-ffmpeg"
+        ) from None
+    if not exe.is_file():
+        raise MachineError(f"ffmpeg is missing at {exe}; reinstall: pip install imageio-ffmpeg")
+    return str(exe)
 
 
 def run_ffmpeg(args: list[str | Path], *, what: str, cwd: Path | None = None) -> str:
@@ -22,7 +31,10 @@ def run_ffmpeg(args: list[str | Path], *, what: str, cwd: Path | None = None) ->
     Raises AssemblyError naming ``what`` with the tail of ffmpeg's log on failure.
     """
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *map(str, args)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", cwd=cwd)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", cwd=cwd)
+    except OSError as err:  # not executable, removed since it was found
+        raise MachineError(f"cannot run ffmpeg at {cmd[0]}: {err.strerror}") from None
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-12:])
         raise AssemblyError(f"ffmpeg failed while {what}:\n{tail}")
