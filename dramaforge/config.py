@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
@@ -249,3 +250,15 @@ def masked(secret: SecretStr | None) -> str:
         return "not set"
     value = secret.get_secret_value()
     return f"set (…{value[-2:]})" if len(value) >= 12 else "set"
+
+
+def without_password(url: str | None) -> str | None:
+    """``url`` with any ``user:password@`` taken out, for showing it (doctor, errors)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if not (parts.username or parts.password):
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

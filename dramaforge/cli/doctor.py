@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from dramaforge.chat.agent import chat_model
-from dramaforge.config import ProviderSettings, Settings, masked, origin
+from dramaforge.config import ProviderSettings, Settings, masked, origin, without_password
 from dramaforge.errors import DramaforgeError
 from dramaforge.schema import Language
 from dramaforge.tools.registry import Kind, registry
@@ -86,6 +86,7 @@ def settings_report(settings: Settings, flags: set[str] | None = None) -> list[C
     ]
     for provider in ("dashscope", "openai"):
         p: ProviderSettings = getattr(settings, provider)
+        shown = without_password(p.base_url) or "default"
         rows.append(
             Check(
                 name=f"{provider} key",
@@ -97,7 +98,7 @@ def settings_report(settings: Settings, flags: set[str] | None = None) -> list[C
             Check(
                 name=f"{provider} base URL",
                 ok=True,
-                detail=f"{p.base_url or 'default'} ({origin((provider, 'base_url'))})",
+                detail=f"{shown} ({origin((provider, 'base_url'))})",
             )
         )
     return rows + _critic_rows(settings)
@@ -108,7 +109,7 @@ def _critic_rows(settings: Settings) -> list[Check]:
     own, resolved = settings.critic_openai, settings.openai_for("critic")
     shown = {
         "api_key": ("key", masked(resolved.api_key)),
-        "base_url": ("base URL", resolved.base_url or "default"),
+        "base_url": ("base URL", without_password(resolved.base_url) or "default"),
         "structured_output": ("structured output", resolved.structured_output),
     }
     rows = []
