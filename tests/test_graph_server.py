@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,9 @@ def test_the_served_graph_renders_from_its_input_alone(
     graph = getattr(module, name)
 
     monkeypatch.setenv("DRAMAFORGE_RENDER__RESOLUTION", "360p")  # the server's own settings
-    script = FIXTURES / "short.zh.txt"
+    monkeypatch.setenv("DRAMAFORGE_WORKSPACE", str(tmp_path))  # runs stay inside it
+    script = tmp_path / "short.zh.txt"
+    shutil.copy(FIXTURES / "short.zh.txt", script)
     options = make_options(script, tmp_path, Settings())
     # JSON in, as over the server's HTTP API: no context, no checkpointer of ours.
     final = graph.invoke({"script_path": str(script), "options": options.model_dump(mode="json")})

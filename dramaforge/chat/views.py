@@ -1,11 +1,18 @@
-"""How plans, takes and progress look in a terminal (rich), shared by the CLI and chat."""
+"""How plans, takes and progress look in a terminal (rich), shared by the CLI and chat.
+
+Text that came from a script or a person (titles, lines, prompts, names) is escaped before
+rich sees it: ``[bold]`` in a line of dialogue is dialogue, not markup, and control
+characters are shown as escapes, never sent to the terminal.
+"""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -18,6 +25,16 @@ def _clip(text: str, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def safe(text: str) -> str:
+    """``text`` for the terminal: markup escaped, control characters (ANSI escapes, bidi
+    overrides) written as ``\\x..``/``\\u....`` so nothing from a script moves the cursor."""
+    shown = "".join(
+        ch if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf") else ascii(ch)[1:-1]
+        for ch in text
+    )
+    return escape(shown)
+
+
 def plan_table(
     plan: ShotPlan,
     cost: Estimate,
@@ -28,7 +45,7 @@ def plan_table(
     """The shot list: number, framing, camera, length, lines, sound, and (once rendered)
     which take is used and whether the next render will redo the shot."""
     table = Table(
-        title=f"{plan.title} — {len(plan.shots)} shots, "
+        title=f"{safe(plan.title)} — {len(plan.shots)} shots, "
         f"~{sum(s.duration for s in plan.shots):.0f}s (estimated), "
         f"estimated cost {cost.total:.2f}"
     )
@@ -40,7 +57,7 @@ def plan_table(
     narrator = "旁白" if plan.language == "zh" else "VO"
     redo = {s.id for s in to_render or []}
     for n, s in enumerate(plan.shots, 1):
-        lines = "\n".join(f"{ln.speaker or narrator}: {ln.text}" for ln in s.lines)
+        lines = "\n".join(safe(f"{ln.speaker or narrator}: {ln.text}") for ln in s.lines)
         row = [
             str(n),
             s.id,
@@ -48,8 +65,8 @@ def plan_table(
             s.camera,
             f"{s.duration:.1f}",
             lines,
-            " / ".join([*s.sfx, *([s.music] if s.music else [])]),
-            _clip(s.visual_prompt),
+            safe(" / ".join([*s.sfx, *([s.music] if s.music else [])])),
+            safe(_clip(s.visual_prompt)),
         ]
         if results is not None:
             done = results.get(s.id)
@@ -65,12 +82,12 @@ def shot_detail(shot: Shot, result: ShotResult | None) -> Table:
     table.add_column("field")
     table.add_column("value")
     for field in ("framing", "camera", "duration", "mood", "time_of_day", "focus"):
-        table.add_row(field, str(getattr(shot, field)))
-    table.add_row("characters", ", ".join(shot.characters))
-    table.add_row("prompt", shot.visual_prompt)
-    table.add_row("action", shot.action)
+        table.add_row(field, safe(str(getattr(shot, field))))
+    table.add_row("characters", safe(", ".join(shot.characters)))
+    table.add_row("prompt", safe(shot.visual_prompt))
+    table.add_row("action", safe(shot.action))
     for i, line in enumerate(shot.lines, 1):
-        table.add_row(f"line {i}", f"{line.speaker or '—'}: {line.text}")
+        table.add_row(f"line {i}", safe(f"{line.speaker or '—'}: {line.text}"))
     for take in result.takes if result else []:
         mark = " (used)" if result and take.number == result.take.number else ""
         verdict = "passed" if take.critique.passed else "; ".join(take.critique.issues)
@@ -94,8 +111,12 @@ def cost_lines(cost: Estimate) -> list[str]:
 @contextmanager
 def progress(console: Console, enabled: bool) -> Iterator[Callable[[Event], None]]:
     """One line per shot showing its current stage, plus the episode-level stages."""
-    if not enabled:
-        yield lambda _e: None
+    if not enabled:  # no bar; only what a person must know (waiting for another render)
+        yield (
+            lambda e: (
+                console.print(e["status"], highlight=False) if e.get("stage") == "wait" else None
+            )
+        )
         return
     with Progress(
         SpinnerColumn(),

@@ -43,13 +43,15 @@ def _guard(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except DramaforgeError as err:
-        console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         raise typer.Exit(err.exit_code) from None
     except OSError as err:
         if err.errno not in MACHINE_ERRNOS:
             raise
         problem = machine_error(err)
-        console.print(f"[bold red]error:[/] {escape(str(problem))}", highlight=False)
+        console.print(
+            f"[bold red]error:[/] {escape(str(problem))}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(problem.exit_code) from None
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: run the same command with --resume to continue")
