@@ -135,7 +135,7 @@ def test_the_served_graph_stays_in_its_workspace(
     root.mkdir()
     monkeypatch.setenv("DRAMAFORGE_WORKSPACE", str(root))
     options = make_options(FIXTURES / "short.zh.txt", root / "out", Settings())
-    with pytest.raises(WorkspaceError, match="script .* leads outside the workspace"):
+    with pytest.raises(WorkspaceError, match=r"script .* leads outside the workspace"):
         graph.invoke(
             {
                 "script_path": str(FIXTURES / "short.zh.txt"),
@@ -145,7 +145,7 @@ def test_the_served_graph_stays_in_its_workspace(
     inside = root / "short.zh.txt"
     shutil.copy(FIXTURES / "short.zh.txt", inside)
     elsewhere = make_options(inside, tmp_path / "elsewhere", Settings())
-    with pytest.raises(WorkspaceError, match="output folder .* leads outside"):
+    with pytest.raises(WorkspaceError, match=r"output folder .* leads outside"):
         graph.invoke({"script_path": str(inside), "options": elsewhere.model_dump(mode="json")})
     assert not (tmp_path / "elsewhere").exists()
     assert os.listdir(root) == ["short.zh.txt"]
