@@ -55,6 +55,9 @@ class ProviderSettings(BaseModel):
     default_concurrency: int = Field(default=2, ge=1)
     structured_output: str = "json_schema"
     """OpenAI-compatible only: json_schema, function_calling or json_mode."""
+    compatible_url: str | None = None
+    """DashScope only: its OpenAI-compatible endpoint for ``dashscope:<model>`` directors,
+    critics and chat models; default: ``base_url``'s host with ``/compatible-mode/v1``."""
 
     def limit(self, model: str) -> int:
         return self.concurrency.get(model, self.default_concurrency)
@@ -79,6 +82,7 @@ class ProviderOverrides(BaseModel):
     concurrency: dict[str, int] | None = None
     default_concurrency: int | None = Field(default=None, ge=1)
     structured_output: str | None = None
+    compatible_url: str | None = None
 
     def over(self, base: ProviderSettings) -> ProviderSettings:
         """``base`` with every field this section sets replaced."""

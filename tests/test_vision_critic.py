@@ -236,7 +236,7 @@ def test_factory_needs_key_for_remote_and_registers() -> None:
     assert vc.name == "openai:qwen-vl" and vc.structured_output == "json_mode"
     reg = Registry()
     register(reg)
-    assert reg.providers("critic") == ["local", "openai"]
+    assert reg.providers("critic") == ["dashscope", "local", "openai"]
 
 
 def test_verdicts_are_kept_per_image_prompt_and_reviewer(

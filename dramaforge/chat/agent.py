@@ -30,7 +30,7 @@ from dramaforge.config import Settings
 from dramaforge.errors import ConfigError, DramaforgeError, ProviderError
 from dramaforge.graph import edits
 from dramaforge.graph.session import Event, Session
-from dramaforge.tools.openai.client import chat_client
+from dramaforge.tools.openai.client import PROVIDERS, chat_client
 
 Turn = tuple[Literal["user", "assistant"], str]
 OnEvent = Callable[[Event], None]
@@ -40,16 +40,19 @@ INTERRUPTED = "not run: the chat was interrupted before this tool finished"
 
 
 def chat_model(settings: Settings) -> BaseChatModel | None:
-    """The model of ``[backends] chat`` or, unset, of ``director = "openai:<model>"``
+    """The model of ``[backends] chat`` or, unset, of an ``openai:``/``dashscope:`` director
     (``[openai]`` endpoint and key); None when there is none, so chat offers its slash
     commands only."""
     spec = settings.backends.chat or settings.backends.director
     provider, _, model = spec.partition(":")
-    if provider != "openai":
+    if provider not in PROVIDERS:
         if settings.backends.chat:
-            raise ConfigError(f"chat = {spec!r}: the chat model must be openai:<model>")
+            raise ConfigError(
+                f"chat = {spec!r}: the chat model must be openai:<model> or dashscope:<model>"
+            )
         return None
-    return chat_client("chat", model, settings, "openai:deepseek-chat or openai:qwen-plus").client
+    example = f"{provider}:deepseek-chat or {provider}:qwen-plus"
+    return chat_client("chat", model, settings, example, provider=provider).client
 
 
 # -- the agent -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from dramaforge.chat.agent import chat_model
 from dramaforge.config import ProviderSettings, Settings, masked, origin, without_password
 from dramaforge.errors import DramaforgeError
 from dramaforge.schema import Language
+from dramaforge.tools.openai.client import dashscope_endpoint
 from dramaforge.tools.registry import Kind, registry
 
 
@@ -119,6 +120,20 @@ def _critic_rows(settings: Settings) -> list[Check]:
         else:
             where = f"from [openai]: {origin(('openai', name))}"
         rows.append(Check(name=f"critic_openai {label}", ok=True, detail=f"{value} ({where})"))
+    compatible = dashscope_endpoint(settings)
+    where = (
+        origin(("dashscope", "compatible_url"))
+        if settings.dashscope.compatible_url
+        else "from the dashscope base URL"
+    )
+    rows.append(
+        Check(
+            name="dashscope chat models",
+            ok=True,
+            detail=f"{without_password(compatible.base_url)} ({where}), "
+            f"{compatible.structured_output}, key: DASHSCOPE_API_KEY",
+        )
+    )
     return rows
 
 

@@ -37,7 +37,10 @@ Handler = Callable[[Request], Reply]
 
 
 class FakeOpenAI:
-    def __init__(self, handler: Handler | None = None) -> None:
+    def __init__(self, handler: Handler | None = None, prefix: str = "/v1") -> None:
+        """``prefix`` is where the API lives: ``/v1``, or ``/compatible-mode/v1`` as on
+        DashScope's OpenAI-compatible mode."""
+        self.prefix = prefix
         self.handler: Handler = handler or cover_all
         self.queue: deque[Handler] = deque()
         self.requests: list[Request] = []
@@ -52,7 +55,11 @@ class FakeOpenAI:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.host_url}{self.prefix}"
+
+    @property
+    def host_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> FakeOpenAI:
         self._thread.start()
@@ -87,7 +94,7 @@ class FakeOpenAI:
 
         class _Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                if self.path.rstrip("/") != "/v1/chat/completions":
+                if self.path.rstrip("/") != f"{fake.prefix}/chat/completions":
                     self._send(Reply(404, error_body("no such route", "not_found")))
                     return
                 length = int(self.headers.get("Content-Length", "0"))
@@ -112,8 +119,8 @@ class FakeOpenAI:
 
 
 @contextmanager
-def fake_openai(handler: Handler | None = None) -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI(handler).start()
+def fake_openai(handler: Handler | None = None, prefix: str = "/v1") -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI(handler, prefix).start()
     try:
         yield server
     finally:
