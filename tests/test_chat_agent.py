@@ -84,9 +84,9 @@ def test_chat_model_comes_from_an_openai_director(server: FakeOpenAI) -> None:
     talker = chat_model(own)
     assert isinstance(talker, ChatOpenAI) and talker.model_name == "talker"
     wrong = own.model_copy(
-        update={"backends": own.backends.model_copy(update={"chat": "dashscope:qwen"})}
+        update={"backends": own.backends.model_copy(update={"chat": "local:rules"})}
     )
-    with pytest.raises(ConfigError, match="openai:<model>"):
+    with pytest.raises(ConfigError, match="openai:<model> or dashscope:<model>"):
         chat_model(wrong)
 
 
