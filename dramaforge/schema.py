@@ -18,6 +18,16 @@ Framing = Literal["wide", "medium", "close_up", "reaction", "insert"]
 CameraMove = Literal["static", "zoom_in", "zoom_out", "pan_left", "pan_right"]
 BeatKind = Literal["action", "dialogue", "narration", "sfx", "music"]
 Stage = Literal["keyframe", "motion", "voice"]
+RepairKind = Literal[
+    "repeated_line",
+    "missing_line",
+    "unknown_line",
+    "line_order",
+    "speaker",
+    "duration",
+    "scene",
+    "fallback",
+]
 
 
 class Character(BaseModel):
@@ -115,6 +125,23 @@ class Shot(BaseModel):
     """Bumped by "redo this shot": a new keyframe and clip for an otherwise unchanged shot."""
 
 
+class PlanRepair(BaseModel):
+    """One fix the director made to a model's plan, or (``fallback``) a scene it planned by rule
+    because the model's plan was beyond repair. Recorded so a person can see what the model
+    got wrong and where the plan is the director's own rather than the model's."""
+
+    scene: int
+    kind: RepairKind
+    detail: str
+    shot: str | None = None
+    """The shot the fix landed on (its id in the plan); None for the whole scene."""
+
+    def describe(self) -> str:
+        where = f"scene {self.scene}" + (f", {self.shot}" if self.shot else "")
+        verb = "planned by rule" if self.kind == "fallback" else "repaired"
+        return f"{verb} ({where}): {self.detail}"
+
+
 class ShotPlan(BaseModel):
     """The director's answer: every shot of the episode in order, and the script's language."""
 
@@ -122,6 +149,8 @@ class ShotPlan(BaseModel):
     language: Language
     shots: list[Shot]
     director: str = "local:rules"
+    repairs: list[PlanRepair] = Field(default_factory=list)
+    """What the director fixed in the model's plan, and which scenes fell back to rules."""
 
     def shot(self, shot_id: str) -> Shot:
         for s in self.shots:
@@ -330,3 +359,5 @@ class Manifest(BaseModel):
     """Per character: each shot's keyframe against the character's reference image."""
     passes: dict[str, float] = Field(default_factory=dict)
     """Cost of each pass over this episode: ``draft`` (if one was made) and ``final``."""
+    repairs: list[PlanRepair] = Field(default_factory=list)
+    """The plan's repairs and rule-planned scenes (``plan.repairs``), at the top for readers."""

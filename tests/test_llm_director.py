@@ -131,14 +131,18 @@ def test_invalid_json_once_then_valid_feeds_the_error_back(server: FakeOpenAI) -
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_always_invalid_raises_after_retries(server: FakeOpenAI, method: str) -> None:
+def test_always_invalid_falls_back_to_rules_after_retries(server: FakeOpenAI, method: str) -> None:
     server.handler = invalid_json
-    with pytest.raises(ProviderError) as err:
-        director(server, method).direct(en())
+    script = en()
+    plan = director(server, method).direct(script)
 
-    assert len(server.requests) == 3  # one try + two retries (the default)
-    assert "scene 1" in str(err.value) and "3 attempts" in str(err.value)
-    assert not err.value.retryable
+    assert len(server.requests) == 3 * len(script.scenes)  # one try + two retries (the default)
+    assert_lines_verbatim(script, plan)  # every scene planned by rule
+    assert [(r.scene, r.kind) for r in plan.repairs] == [
+        (s.index, "fallback") for s in script.scenes
+    ]
+    assert "3 attempts" in plan.repairs[0].detail and "JSON" in plan.repairs[0].detail
+    assert plan.shots[0].id == "s01-01"
 
 
 def test_truncated_reply_is_retried(server: FakeOpenAI) -> None:

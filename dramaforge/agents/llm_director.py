@@ -21,24 +21,24 @@ from typing import Any
 import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from pydantic import BaseModel, Field
 
 from dramaforge import prompts
 from dramaforge.agents.director import (
     FRAMING_WORDS,
+    RuleDirector,
     estimate_seconds,
     line_from_beat,
     mood_of,
     safe_prompt,
 )
+from dramaforge.agents.plan_repair import SceneDraft, SceneFacts, ShotDraft, repair_scene
 from dramaforge.agents.structured import ask, json_error, parse_problem, reply_text, truncated
-from dramaforge.errors import DramaforgeError, ProviderError
+from dramaforge.errors import DramaforgeError
 from dramaforge.schema import (
     Beat,
-    CameraMove,
-    Framing,
     Language,
     Line,
+    PlanRepair,
     Scene,
     Script,
     Shot,
@@ -48,25 +48,6 @@ from dramaforge.tools.openai.client import StructuredOutput
 from dramaforge.tools.openai.errors import api_error, redact
 
 SPOKEN = ("dialogue", "narration")
-
-
-class ShotDraft(BaseModel):
-    """One shot as the model proposes it. ``lines`` are 1-based numbers of the scene's lines."""
-
-    framing: Framing
-    camera: CameraMove
-    lines: list[int]
-    action: str = ""
-    visual_prompt: str = ""
-    characters: list[str] = Field(default_factory=list)
-    focus: str | None = None
-    sfx: list[str] = Field(default_factory=list)
-
-
-class SceneDraft(BaseModel):
-    """The reply asked of the model for one scene."""
-
-    shots: list[ShotDraft]
 
 
 @dataclass
@@ -103,10 +84,15 @@ class LLMDirector:
                 for f in futures:
                     f.cancel()
                 raise
-        shots = [s for scene_shots in per_scene for s in scene_shots]
+        shots = [s for scene_shots, _ in per_scene for s in scene_shots]
         shots = [s.model_copy(update={"index": i + 1}) for i, s in enumerate(shots)]
+        repairs = [r for _, scene_repairs in per_scene for r in scene_repairs]
         return ShotPlan(
-            title=script.title, language=script.language, shots=shots, director=self.name
+            title=script.title,
+            language=script.language,
+            shots=shots,
+            director=self.name,
+            repairs=repairs,
         )
 
     # -- one scene -------------------------------------------------------------------------
@@ -122,15 +108,20 @@ class LLMDirector:
         text = " ".join(str(reply.content).split()).strip().strip("\"'“”")
         return text[:MAX_REWRITE] if text else safe_prompt(shot, language)
 
-    def _scene(self, script: Script, scene: Scene) -> list[Shot]:
+    def _scene(self, script: Script, scene: Scene) -> tuple[list[Shot], list[PlanRepair]]:
+        """The scene's shots and what was repaired in them. A reply still wrong after the
+        model has been told why is repaired in code; one beyond repair, or no usable reply
+        at all, gives the rule director's shots for this scene alone."""
         language = self.language or script.language
         spoken = [b for b in scene.beats if b.kind in SPOKEN]
         sections = prompts.sections("director", language)
+        limits = {"min_shot": f"{self.min_shot:g}", "max_shot": f"{self.max_shot:g}"}
         messages: list[BaseMessage] = [
-            SystemMessage(sections["system"].format(schema=_schema_text())),
+            SystemMessage(sections["system"].format(schema=_schema_text(), **limits)),
             HumanMessage(sections["user"].format(**_scene_values(script, scene, len(spoken)))),
         ]
         attempts = self.retries + 1
+        seen: list[SceneDraft] = []
         try:
             draft, problem = ask(
                 self.chat_model,
@@ -138,22 +129,35 @@ class LLMDirector:
                 self.structured_output,
                 messages,
                 attempts=attempts,
-                check=lambda result: _check(result, len(spoken)),
+                check=lambda result: _check(result, len(spoken), seen),
                 retry=lambda error: sections["retry"].format(error=error, scene_index=scene.index),
             )
         except openai.APIError as exc:
             raise self._api_error(exc, scene) from None
-        if draft is not None:
-            return self._shots(script, scene, spoken, draft, language)
-        raise ProviderError(
-            redact(
-                f"director {self.name}: scene {scene.index} ({scene.heading}) got no valid shot "
-                f"list in {attempts} attempts; last problem: {problem}. Try a stronger model, "
-                f"another openai.structured_output method, or the local:rules director.",
-                self.redact,
-            ),
-            retryable=False,
+        cast = [c.name for c in script.characters]
+        facts = SceneFacts.of(scene, cast, self.min_shot, self.max_shot)
+        last = draft if draft is not None else (seen[-1] if seen else None)
+        if last is not None:
+            fixed = repair_scene(last, facts)
+            if fixed.draft is not None:
+                return self._shots(script, scene, spoken, fixed.draft, language), fixed.repairs
+            problem = f"{fixed.reason} (last problem: {problem})" if problem else fixed.reason
+        else:
+            problem = f"no usable shot list in {attempts} attempts (last problem: {problem})"
+        detail = (
+            f"{self.name}: {problem}; if this recurs, try a stronger model or another "
+            "openai.structured_output method"
         )
+        fallback = PlanRepair(
+            scene=scene.index, kind="fallback", detail=redact(detail, self.redact)
+        )
+        return self._by_rule(script, scene, language), [fallback]
+
+    def _by_rule(self, script: Script, scene: Scene, language: Language) -> list[Shot]:
+        """This scene alone, planned by the rule director (ids as the model's would be)."""
+        rules = RuleDirector(min_shot=self.min_shot, max_shot=self.max_shot)
+        alone = script.model_copy(update={"scenes": [scene], "language": language})
+        return rules.direct(alone).shots
 
     def _shots(
         self,
@@ -175,7 +179,7 @@ class LLMDirector:
                     index=n + 1,  # renumbered across the episode in direct()
                     scene_index=scene.index,
                     scene_heading=scene.heading,
-                    duration=self._estimate(lines, language),
+                    duration=self._duration(d, lines, language),
                     framing=d.framing,
                     camera=d.camera,
                     visual_prompt=d.visual_prompt.strip()
@@ -192,9 +196,13 @@ class LLMDirector:
             )
         return shots
 
-    def _estimate(self, lines: list[Line], language: Language) -> float:
-        """Same estimate as the rule director; the voice stage replaces it with the real length."""
-        return estimate_seconds(lines, language, self.min_shot, self.max_shot)
+    def _duration(self, d: ShotDraft, lines: list[Line], language: Language) -> float:
+        """The rule director's estimate from speech, which the voice stage replaces with the
+        real length; a silent shot holds as long as the model asked (already within limits)."""
+        estimate = estimate_seconds(lines, language, self.min_shot, self.max_shot)
+        if d.duration is None:
+            return estimate
+        return round(d.duration if not lines else max(d.duration, estimate), 2)
 
     # -- errors ----------------------------------------------------------------------------
 
@@ -269,8 +277,11 @@ def _fallback_prompt(language: Language, scene: Scene, d: ShotDraft, cast: list[
 # -- checking a reply ------------------------------------------------------------------------
 
 
-def _check(result: Any, line_count: int) -> tuple[SceneDraft | None, str, str]:
-    """(draft, "", text) when the reply is usable, else (None, problem, text of the reply)."""
+def _check(
+    result: Any, line_count: int, seen: list[SceneDraft]
+) -> tuple[SceneDraft | None, str, str]:
+    """(draft, "", text) when the reply is usable, else (None, problem, text of the reply).
+    Every schema-valid draft is added to ``seen``: the last one is repaired if none is usable."""
     raw = result.get("raw") if isinstance(result, dict) else None
     text = reply_text(raw)
     meta = getattr(raw, "response_metadata", {}) or {}
@@ -285,6 +296,7 @@ def _check(result: Any, line_count: int) -> tuple[SceneDraft | None, str, str]:
         if bad:
             return None, f"the tool call arguments are not valid JSON{json_error(text)}", text
         return None, "the reply held no shot list (expected a JSON object with 'shots')", text
+    seen.append(parsed)
     problem = coverage_problem(parsed, line_count)
     return (None, problem, text) if problem else (parsed, "", text)
 

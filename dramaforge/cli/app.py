@@ -28,7 +28,7 @@ from dramaforge.graph.cost import estimate
 from dramaforge.graph.edits import find
 from dramaforge.graph.run import plan_script, render_episode, rerender_shot
 from dramaforge.graph.session import Event, session_for
-from dramaforge.schema import Manifest
+from dramaforge.schema import Manifest, PlanRepair
 from dramaforge.serve.mcp import serve
 
 app = typer.Typer(
@@ -96,10 +96,12 @@ def render(
                         "storyboard": str(Path(ep.path).parent / "storyboard.html"),
                         "shots": len(manifest.shots),
                         "cost": manifest.total_cost,
+                        "repairs": [r.model_dump() for r in manifest.repairs],
                     }
                 )
             )
             return
+        _print_repairs(manifest.repairs)
         retried = sum(1 for r in manifest.shots if len(r.takes) > 1)
         console.print(
             f"[green]done[/] {len(manifest.shots)} shots, {ep.duration:.1f}s, "
@@ -108,6 +110,13 @@ def render(
         out_console.print(ep.path, highlight=False)
 
     _guard(run)
+
+
+def _print_repairs(repairs: list[PlanRepair]) -> None:
+    """One line per fix made to the model's plan and per scene planned by rule instead."""
+    for r in repairs:
+        colour = "red" if r.kind == "fallback" else "yellow"
+        console.print(f"[{colour}]{escape(r.describe())}[/]", highlight=False)
 
 
 def _draft(
@@ -143,6 +152,7 @@ def plan(
             typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
             return
         out_console.print(plan_table(shot_plan, cost))
+        _print_repairs(shot_plan.repairs)
         for line in cost_lines(cost):
             console.print(line, highlight=False)
 

@@ -105,6 +105,7 @@ def review(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
         thread=str(get_config()["configurable"].get("thread_id", "")),
         review=verdict,
         consistency=likeness,
+        repairs=state["plan"].repairs,
     )
     path = episode_dir / "manifest.json"
     atomic_write(path, manifest.model_dump_json(indent=2))
