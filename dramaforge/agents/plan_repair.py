@@ -128,7 +128,8 @@ def repair_scene(draft: SceneDraft, facts: SceneFacts) -> Repaired:
         _fix_scene(shot, facts, notes)
         _fix_names(shot, facts, notes)
         _fix_duration(shot, facts, notes)
-    ids = {id(s): f"s{facts.index:02d}-{n:02d}" for n, s in enumerate(shots, 1)}
+    position = {id(s): n for n, s in enumerate(shots, 1)}
+    ids = {key: f"s{facts.index:02d}-{n:02d}" for key, n in position.items()}
     repairs = [
         PlanRepair(
             scene=facts.index,
@@ -136,7 +137,7 @@ def repair_scene(draft: SceneDraft, facts: SceneFacts) -> Repaired:
             shot=ids[id(note.shot)],
             detail=note.detail.format(earlier=ids[id(note.earlier)] if note.earlier else ""),
         )
-        for note in notes
+        for note in sorted(notes, key=lambda note: position[id(note.shot)])
     ]
     return Repaired(SceneDraft(shots=shots), repairs)
 
@@ -241,7 +242,7 @@ def _fix_names(shot: ShotDraft, facts: SceneFacts, notes: list[_Note]) -> None:
         elif found is not None:
             seen[clean] = found
             notes.append(_Note("speaker", shot, f"{clean!r} is {found!r}"))
-        elif clean in facts.text:
+        elif clean.casefold() in facts.text.casefold():
             seen[clean] = clean  # an extra the scene names: may be in frame
         else:
             seen[clean] = None

@@ -148,6 +148,12 @@ def line_count(request: Request) -> int:
     return len(re.findall(r"^\[L\d+\]", first_user(request), re.MULTILINE))
 
 
+def scene_number(request: Request) -> int:
+    """Which scene a director request is for (``Scene 2:`` or ``第 2 场``); 0 if none."""
+    found = re.search(r"^(?:Scene (\d+):|第 (\d+) 场)", first_user(request), re.MULTILINE)
+    return int(found.group(1) or found.group(2)) if found else 0
+
+
 def text_parts(request: Request, role: str | None = None) -> str:
     """The text of messages, including the ``text`` parts of multi-part (vision) content."""
     parts = []
