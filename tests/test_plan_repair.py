@@ -20,7 +20,7 @@ from dramaforge.agents.plan_repair import (
     repair_scene,
     resolve_name,
 )
-from dramaforge.cli import app
+from dramaforge.cli.app import app
 from dramaforge.schema import Beat, Manifest, Scene
 from dramaforge.script import load_script
 from dramaforge.tools.media.probe import probe
