@@ -269,3 +269,12 @@ def test_plan_command_shows_repairs(director_env: FakeOpenAI) -> None:
 
     data = json.loads(runner.invoke(app, [*base, "--json"]).stdout)
     assert {(r["kind"], r["shot"]) for r in data["repairs"]} == EXPECTED
+
+
+def test_chat_shows_repairs_when_it_opens(tmp_path: Path, director_env: FakeOpenAI) -> None:
+    args = ["chat", str(EXAMPLE), "--out", str(tmp_path), "--director", "openai:fake-chat"]
+    result = runner.invoke(app, args, input="/quit\n")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert said.count("repaired (scene 1, s01-") == 8
+    assert "planned by rule (scene 2)" in said

@@ -66,6 +66,8 @@ class Chat:
         if status == "done":
             self.console.print("[green]rendered[/] — keep directing, or /quit", highlight=False)
         self.show_plan()
+        for repair in self.session.plan().repairs:  # what the director fixed in the model's plan
+            self.console.print(f"[yellow]{escape(repair.describe())}[/]", highlight=False)
         self.console.print("/help lists the commands; /approve renders.", highlight=False)
 
     def loop(self, lines: Iterable[str]) -> None:
