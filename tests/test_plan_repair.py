@@ -21,8 +21,10 @@ from dramaforge.agents.plan_repair import (
     resolve_name,
 )
 from dramaforge.cli.app import app
+from dramaforge.config import Settings
 from dramaforge.schema import Beat, Manifest, Scene
 from dramaforge.script import load_script
+from dramaforge.serve.workspace import Workspace
 from dramaforge.tools.media.probe import probe
 from tests.fakes.openai_server import (
     FakeOpenAI,
@@ -278,3 +280,14 @@ def test_chat_shows_repairs_when_it_opens(tmp_path: Path, director_env: FakeOpen
     said = " ".join(result.output.split())
     assert said.count("repaired (scene 1, s01-") == 8
     assert "planned by rule (scene 2)" in said
+
+
+def test_tools_for_other_agents_report_repairs(tmp_path: Path, director_env: FakeOpenAI) -> None:
+    (tmp_path / "ep.txt").write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    base = Settings()
+    settings = base.model_copy(
+        update={"backends": base.backends.model_copy(update={"director": "openai:fake-chat"})}
+    )
+    planned = Workspace(tmp_path, settings).plan_episode(script="ep.txt")
+    assert len(planned["repairs"]) == 9
+    assert planned["repairs"][-1].startswith("planned by rule (scene 2)")

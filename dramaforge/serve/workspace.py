@@ -128,6 +128,7 @@ class Workspace:
             ],
             "estimated_seconds": round(sum(s.duration for s in plan.shots), 1),
             "estimate": cost.model_dump(),
+            "repairs": [r.describe() for r in plan.repairs],
         }
 
     def render_episode(
@@ -207,6 +208,7 @@ class Workspace:
             "takes": {r.shot_id: r.take.number for r in manifest.shots},
             "cost": manifest.total_cost,
             "review_passed": manifest.review.passed if manifest.review else None,
+            "repairs": [r.describe() for r in manifest.repairs],
         }
 
     def _manifest(self, folder: Path) -> Manifest:
