@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from dramaforge.chat.tools import Request
-from dramaforge.chat.views import cost_lines, plan_table, shot_detail
+from dramaforge.chat.views import cost_lines, plan_table, safe, shot_detail
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.session import Event, Session
 
@@ -67,7 +67,7 @@ class Chat:
             self.console.print("[green]rendered[/] — keep directing, or /quit", highlight=False)
         self.show_plan()
         for repair in self.session.plan().repairs:  # what the director fixed in the model's plan
-            self.console.print(f"[yellow]{escape(repair.describe())}[/]", highlight=False)
+            self.console.print(f"[yellow]{safe(repair.describe())}[/]", highlight=False)
         self.console.print("/help lists the commands; /approve renders.", highlight=False)
 
     def loop(self, lines: Iterable[str]) -> None:

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from dramaforge.chat.agent import ChatAgent, chat_model
 from dramaforge.chat.repl import Chat
-from dramaforge.chat.views import cost_lines, plan_table, progress
+from dramaforge.chat.views import cost_lines, plan_table, progress, safe
 from dramaforge.cli.doctor import run_checks, settings_report
 from dramaforge.cli.flags import BACKENDS, FRAME, JsonOpt, OutOpt, build_settings, settings_flags
 from dramaforge.config import Settings
@@ -116,7 +116,7 @@ def _print_repairs(repairs: list[PlanRepair]) -> None:
     """One line per fix made to the model's plan and per scene planned by rule instead."""
     for r in repairs:
         colour = "red" if r.kind == "fallback" else "yellow"
-        console.print(f"[{colour}]{escape(r.describe())}[/]", highlight=False)
+        console.print(f"[{colour}]{safe(r.describe())}[/]", highlight=False)
 
 
 def _draft(
