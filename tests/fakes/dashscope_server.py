@@ -11,6 +11,14 @@ Qwen-TTS at ``services/aigc/multimodal-generation/generation``, and ``/files/...
 Local inputs that must be URLs (``audio_url``) go through the temporary storage in
 ``dashscope_uploads`` (upload policy, OSS form post, ``oss://`` URLs).
 
+``GET tasks/{id}`` answers as the real one: ``submit_time``/``scheduled_time``/``end_time``
+(``YYYY-MM-DD hh:mm:ss.mmm``) and, once finished, the prompt as received (``orig_prompt`` and
+``actual_prompt``: top level for video, per result for images).
+
+The task list lags like the real one: a task shows in ``GET tasks`` only ``list_lag`` seconds
+after it was created, by the fake's own clock (``now()``), which a test moves on with
+``advance_clock(seconds)`` instead of sleeping.
+
 Faults are queued per endpoint (``submit``, ``tts``, ``poll``, ``list``, ``download``) and each
 request consumes the first one queued for its endpoint::
 
@@ -30,6 +38,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -72,6 +81,9 @@ class FakeDashScope:
         self.polls: Counter[str] = Counter()
         self.lists = 0
         """Task-list requests answered."""
+        self.list_lag = 0.0
+        """Seconds after creation before a task shows in the task list."""
+        self._clock_offset = 0.0
         self.max_in_flight: Counter[str] = Counter()
         self.tasks: dict[str, Task] = {}
         self.bodies: list[dict[str, Any]] = []
@@ -116,6 +128,13 @@ class FakeDashScope:
             queue = self._faults.get(endpoint)
             return queue.pop(0) if queue else None
 
+    def now(self) -> float:
+        """The fake's clock: real time, moved on by ``advance_clock``."""
+        return time.time() + self._clock_offset
+
+    def advance_clock(self, seconds: float) -> None:
+        self._clock_offset += seconds
+
     def release(self) -> None:
         """Let held submits go on (their connections are closed without a reply)."""
         self._released.set()
@@ -158,19 +177,25 @@ class FakeDashScope:
                 return
             task.status = "SUCCEEDED"
             params = task.body.get("parameters") or {}
+            prompt = str((task.body.get("input") or {}).get("prompt") or "")
             token = uuid.uuid4().hex
             url = f"{self.url}/files/{token}"
             if task.kind == "image":
                 self._files[token] = ("png", params)
-                task.output = {"results": [{"url": url}]}
+                result = {"url": url, "orig_prompt": prompt, "actual_prompt": prompt}
+                task.output = {"results": [result]}
                 task.usage = {"image_count": 1}
             else:
                 self._files[token] = ("mp4", params)
-                task.output = {"video_url": url}
+                task.output = {"video_url": url, "orig_prompt": prompt, "actual_prompt": prompt}
                 task.usage = {"video_duration": int(params.get("duration", 5)), "video_count": 1}
 
     def task_json(self, task: Task) -> dict[str, Any]:
         output = {"task_id": task.task_id, "task_status": task.status, **task.output}
+        for name, at in (("submit_time", task.created), ("scheduled_time", task.started),
+                         ("end_time", task.ended)):  # fmt: skip
+            if at is not None:
+                output[name] = _stamp(at)
         reply: dict[str, Any] = {"request_id": uuid.uuid4().hex, "output": output}
         if task.usage:
             reply["usage"] = task.usage
@@ -201,8 +226,15 @@ class FakeDashScope:
         """``GET /api/v1/tasks`` as DashScope answers it (status, body)."""
         with self._lock:
             self.lists += 1
-            tasks = list(self.tasks.values())
+            shown = self.now() - self.list_lag
+            tasks = [t for t in self.tasks.values() if t.created <= shown]
         return list_reply(tasks, query)
+
+
+def _stamp(at: float) -> str:
+    """A task detail's time, as DashScope writes it (Beijing time, milliseconds)."""
+    local = datetime.fromtimestamp(at, UTC) + timedelta(hours=8)
+    return local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
 
 
 def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
