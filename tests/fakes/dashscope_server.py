@@ -44,10 +44,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from tests.fakes.dashscope_media import Media, bad_reference, invalid
-from tests.fakes.dashscope_tasks import Fault, Task, list_reply
+from tests.fakes.dashscope_tasks import Chaos, Fault, Task, list_reply
 from tests.fakes.dashscope_uploads import UPLOAD_ROUTE, Uploads, oss_urls
 
-__all__ = ["FakeDashScope", "Fault", "Task"]
+__all__ = ["Chaos", "FakeDashScope", "Fault", "Task"]
 
 API = "/api/v1"
 IMAGE_PATH = f"{API}/services/aigc/text2image/image-synthesis"
@@ -84,6 +84,9 @@ class FakeDashScope:
         self.list_lag = 0.0
         """Seconds after creation before a task shows in the task list."""
         self._clock_offset = 0.0
+        self.chaos: Chaos | None = None
+        """Random faults for requests that find none queued."""
+        self._downloaded: set[str] = set()
         self.max_in_flight: Counter[str] = Counter()
         self.tasks: dict[str, Task] = {}
         self.bodies: list[dict[str, Any]] = []
@@ -126,7 +129,15 @@ class FakeDashScope:
     def next_fault(self, endpoint: str) -> Fault | None:
         with self._lock:
             queue = self._faults.get(endpoint)
-            return queue.pop(0) if queue else None
+            if queue:
+                return queue.pop(0)
+        return self.chaos.draw(endpoint) if self.chaos is not None else None
+
+    def first_download(self, token: str) -> bool:
+        with self._lock:
+            fresh = token not in self._downloaded
+            self._downloaded.add(token)
+            return fresh
 
     def now(self) -> float:
         """The fake's clock: real time, moved on by ``advance_clock``."""
@@ -433,6 +444,8 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
 
         def _download(self, token: str) -> None:
             fault = self._pre("download")
+            if fake.chaos is not None and not fake.first_download(token):
+                fault = None  # random faults spoil a file's first download only
             if fault is not None and fault.kind == "status":
                 return
             data = fake.media(token)
