@@ -17,6 +17,7 @@ import pytest
 
 from dramaforge.batch import run_batch
 from dramaforge.config import Backends, DashScopeSettings, Settings
+from dramaforge.tools.dashscope import reconcile
 from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES, settings_for
 from tests.fakes.dashscope_server import Chaos, FakeDashScope
@@ -76,7 +77,7 @@ def test_three_episode_batch_under_faults_pays_once_and_delivers(
     # Zero duplicate paid submissions: a submit paid twice leaves a task that no asset ever
     # recorded or adopted (the first of the two). Every task that cost money (any not FAILED)
     # is in the account-wide ledger, and failed tasks were redone.
-    claimed = set(settings.dashscope.ledger.read_text().split())
+    claimed = reconcile.read_ledger(settings.dashscope.ledger)
     paid = {t.task_id for t in dashscope.tasks.values() if t.status != "FAILED"}
     assert paid and paid <= claimed, paid - claimed
     assert all(t.status in ("SUCCEEDED", "FAILED") for t in dashscope.tasks.values())

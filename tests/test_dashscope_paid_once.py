@@ -20,7 +20,7 @@ from dramaforge.config import DashScopeSettings
 from dramaforge.errors import ProviderError
 from dramaforge.schema import Asset
 from dramaforge.tools.base import Generated, ImageRequest, SubmitIntent
-from dramaforge.tools.dashscope import reconcile, transport
+from dramaforge.tools.dashscope import lookup, reconcile
 from dramaforge.tools.dashscope.image import DashScopeImage
 from dramaforge.tools.dashscope.transport import Transport
 from dramaforge.tools.media.store import AssetStore, FileJournal, content_key
@@ -136,8 +136,8 @@ class VirtualClock:
 
     def __init__(self, fake: FakeDashScope, monkeypatch: pytest.MonkeyPatch) -> None:
         self.fake, self.offset, self.slept = fake, 0.0, 0.0
-        monkeypatch.setattr(transport, "clock", self.now)
-        monkeypatch.setattr(transport, "pause", self.sleep)
+        monkeypatch.setattr(lookup, "clock", self.now)
+        monkeypatch.setattr(lookup, "pause", self.sleep)
 
     def now(self) -> float:
         return time.time() + self.offset
@@ -164,7 +164,7 @@ def test_list_lagging_8s_with_a_lost_reply_is_looked_up_again_not_resubmitted(
     assert 8.0 <= clock.slept <= 2.0 + 8.0 + 1.0
     assert_png(asset)
     (task_id,) = server.tasks
-    assert task_id in Path(ledger).read_text().split()
+    assert task_id in reconcile.read_ledger(Path(ledger))
 
 
 def keyframe_lagged(
@@ -216,7 +216,7 @@ def test_a_young_intent_is_not_resubmitted_before_the_list_caught_up(
     ).body(request())
     journal = journal_of(tmp_path / "s")
     digest = reconcile.body_digest(req_body)
-    journal.intend(SubmitIntent(model="qwen-image", body_sha256=digest, sent_at=transport.clock()))
+    journal.intend(SubmitIntent(model="qwen-image", body_sha256=digest, sent_at=lookup.clock()))
     server.create_task("image", req_body, None)  # it did reach the server
     asset = keyframe_lagged(server, tmp_path, str(tmp_path / "l"), list_lag=8.0)
     assert server.submits["qwen-image"] == 1
@@ -255,7 +255,7 @@ def test_another_folders_task_with_another_prompt_is_not_adopted(
     mine.intend(SubmitIntent(model="qwen-image", body_sha256=digest, sent_at=time.time()))
     asset = keyframe(server.url, server.api_key, str(tmp_path / "a"), ledger)
     assert server.submits["qwen-image"] == 2  # the foreign task and this shot's own
-    assert foreign.task_id not in Path(ledger).read_text().split()
+    assert foreign.task_id not in reconcile.read_ledger(Path(ledger))
     with Image.open(asset.path) as img:
         assert img.size == (360, 640)
     (own,) = (t for t in server.tasks.values() if t.task_id != foreign.task_id)
@@ -276,7 +276,7 @@ def test_the_same_prompt_is_adopted_from_the_task_detail(
     journal.intend(SubmitIntent(model="qwen-image", body_sha256=digest, sent_at=time.time()))
     keyframe(server.url, server.api_key, str(tmp_path / "a"), ledger)
     assert server.submits["qwen-image"] == 2
-    assert Path(ledger).read_text().split() == [lost.task_id]
+    assert reconcile.read_ledger(Path(ledger)) == {lost.task_id}
 
 
 def test_claims_in_the_ledger_are_seen_by_every_output_folder(
@@ -287,7 +287,7 @@ def test_claims_in_the_ledger_are_seen_by_every_output_folder(
     ledger = str(tmp_path / "ledger")
     keyframe(server.url, server.api_key, str(tmp_path / "a"), ledger)
     (first,) = server.tasks
-    assert Path(ledger).read_text().split() == [first]
+    assert reconcile.read_ledger(Path(ledger)) == {first}
     monkeypatch.setattr(reconcile, "_CLAIMED", set())  # a new process
     VirtualClock(server, monkeypatch)
     image = DashScopeImage("qwen-image", Transport(settings(server.url, server.api_key, ledger)))
@@ -297,7 +297,8 @@ def test_claims_in_the_ledger_are_seen_by_every_output_folder(
     journal.intend(SubmitIntent(model="qwen-image", body_sha256=digest, sent_at=time.time()))
     keyframe(server.url, server.api_key, str(tmp_path / "b"), ledger)
     assert server.submits["qwen-image"] == 2
-    assert first in Path(ledger).read_text().split()[:1]
+    assert first in reconcile.read_ledger(Path(ledger))
+    assert len(reconcile.read_ledger(Path(ledger))) == 2  # and B's own
 
 
 def test_ledger_defaults_to_the_user_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -305,3 +306,37 @@ def test_ledger_defaults_to_the_user_cache(tmp_path: Path, monkeypatch: pytest.M
     assert (
         DashScopeSettings().ledger == tmp_path / "cache" / "dramaforge" / "dashscope-tasks.ledger"
     )
+
+
+def test_old_claims_are_pruned_and_an_unwritable_ledger_only_warns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    ledger = tmp_path / "cache" / "ledger"
+    ledger.parent.mkdir()
+    now = int(time.time())
+    old = [f"old-{n} {now - 5 * 24 * 3600}" for n in range(50)]
+    ledger.write_text("\n".join([*old, f"recent {now - 3600}", "legacy-id", ""]))
+    monkeypatch.setattr(reconcile, "PRUNE_BYTES", 100)
+    reconcile.claim("fresh", ledger)
+    assert reconcile.read_ledger(ledger) == {"recent", "legacy-id", "fresh"}
+    reconcile.claim("fresh", ledger)  # claimed again: written once
+    assert ledger.read_text().count("fresh") == 1
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    reconcile.claim("t-1", blocked / "ledger")  # its folder is a file: cannot be written
+    assert "claimed here only" in caplog.text and "t-1" in reconcile.claimed_here()
+
+
+def test_error_bodies_never_carry_the_key_or_url_credentials(
+    server: FakeDashScope, tmp_path: Path
+) -> None:
+    echo = f"bad key {server.api_key} from https://ann:s3cret-pw@proxy.example:8080/v1"
+    server.fault("submit", Fault("status", status=400, code="InvalidParameter", message=echo))
+    with pytest.raises(ProviderError) as err:
+        keyframe(server.url, server.api_key, str(tmp_path / "s"), str(tmp_path / "l"))
+    text = f"{err.value!s} {err.value!r}"
+    assert "InvalidParameter" in text and "proxy.example" in text  # still says what failed
+    assert server.api_key not in text and "s3cret-pw" not in text
+    assert server.submits["qwen-image"] == 0  # refused outright: nothing paid, journal cleared
+    assert not journal_of(tmp_path / "s").path.exists()

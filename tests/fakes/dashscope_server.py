@@ -38,13 +38,20 @@ import threading
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from tests.fakes.dashscope_media import Media, bad_reference, invalid
-from tests.fakes.dashscope_tasks import Chaos, Fault, Task, list_reply
+from tests.fakes.dashscope_tasks import (
+    Chaos,
+    Fault,
+    Task,
+    detail_reply,
+    list_reply,
+    params_of,
+    succeed,
+)
 from tests.fakes.dashscope_uploads import UPLOAD_ROUTE, Uploads, oss_urls
 
 __all__ = ["Chaos", "FakeDashScope", "Fault", "Task"]
@@ -186,31 +193,12 @@ class FakeDashScope:
                 task.status = "FAILED"
                 task.output = {"code": task.fail.code, "message": task.fail.message}
                 return
-            task.status = "SUCCEEDED"
-            params = task.body.get("parameters") or {}
-            prompt = str((task.body.get("input") or {}).get("prompt") or "")
             token = uuid.uuid4().hex
-            url = f"{self.url}/files/{token}"
-            if task.kind == "image":
-                self._files[token] = ("png", params)
-                result = {"url": url, "orig_prompt": prompt, "actual_prompt": prompt}
-                task.output = {"results": [result]}
-                task.usage = {"image_count": 1}
-            else:
-                self._files[token] = ("mp4", params)
-                task.output = {"video_url": url, "orig_prompt": prompt, "actual_prompt": prompt}
-                task.usage = {"video_duration": int(params.get("duration", 5)), "video_count": 1}
+            self._files[token] = ("png" if task.kind == "image" else "mp4", params_of(task))
+            succeed(task, f"{self.url}/files/{token}")
 
     def task_json(self, task: Task) -> dict[str, Any]:
-        output = {"task_id": task.task_id, "task_status": task.status, **task.output}
-        for name, at in (("submit_time", task.created), ("scheduled_time", task.started),
-                         ("end_time", task.ended)):  # fmt: skip
-            if at is not None:
-                output[name] = _stamp(at)
-        reply: dict[str, Any] = {"request_id": uuid.uuid4().hex, "output": output}
-        if task.usage:
-            reply["usage"] = task.usage
-        return reply
+        return detail_reply(task)
 
     def tts_file(self, text: str) -> str:
         token = uuid.uuid4().hex
@@ -240,12 +228,6 @@ class FakeDashScope:
             shown = self.now() - self.list_lag
             tasks = [t for t in self.tasks.values() if t.created <= shown]
         return list_reply(tasks, query)
-
-
-def _stamp(at: float) -> str:
-    """A task detail's time, as DashScope writes it (Beijing time, milliseconds)."""
-    local = datetime.fromtimestamp(at, UTC) + timedelta(hours=8)
-    return local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
 
 
 def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:

@@ -174,3 +174,41 @@ def _list_item(task: Task) -> dict[str, Any]:
     if task.ended is not None:
         item["end_time"] = int(task.ended * 1000)
     return item
+
+
+def params_of(task: Task) -> dict[str, Any]:
+    params: dict[str, Any] = task.body.get("parameters") or {}
+    return params
+
+
+def succeed(task: Task, url: str) -> None:
+    """The task's output once SUCCEEDED: the result URL and the prompt as received
+    (``orig_prompt``/``actual_prompt``, per result for images, top level for video)."""
+    task.status = "SUCCEEDED"
+    prompt = str((task.body.get("input") or {}).get("prompt") or "")
+    if task.kind == "image":
+        result = {"url": url, "orig_prompt": prompt, "actual_prompt": prompt}
+        task.output = {"results": [result]}
+        task.usage = {"image_count": 1}
+    else:
+        task.output = {"video_url": url, "orig_prompt": prompt, "actual_prompt": prompt}
+        task.usage = {"video_duration": int(params_of(task).get("duration", 5)), "video_count": 1}
+
+
+def detail_reply(task: Task) -> dict[str, Any]:
+    """``GET /api/v1/tasks/{id}``: status, times, and the output once finished."""
+    output = {"task_id": task.task_id, "task_status": task.status, **task.output}
+    for name, at in (("submit_time", task.created), ("scheduled_time", task.started),
+                     ("end_time", task.ended)):  # fmt: skip
+        if at is not None:
+            output[name] = _stamp(at)
+    reply: dict[str, Any] = {"request_id": uuid.uuid4().hex, "output": output}
+    if task.usage:
+        reply["usage"] = task.usage
+    return reply
+
+
+def _stamp(at: float) -> str:
+    """A task detail's time, as DashScope writes it (Beijing time, milliseconds)."""
+    local = datetime.fromtimestamp(at, UTC) + BEIJING
+    return local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"

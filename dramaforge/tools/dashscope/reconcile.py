@@ -21,12 +21,15 @@ shot another's picture.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,10 @@ MAX_PAGES = 20
 # time (UTC+8), which holds the true window whichever zone the server assumes.
 BEIJING = timedelta(hours=8)
 
+KEEP = 3 * 24 * 3600.0
+"""Seconds a claim is kept: DashScope keeps tasks 24 hours, the list's window is a day."""
+PRUNE_BYTES = 512 * 1024
+
 _CLAIMED: set[str] = set()
 _CLAIMED_LOCK = threading.Lock()
 
@@ -55,12 +62,26 @@ Detail = Callable[[str], dict[str, Any]]
 
 def claim(task_id: str, ledger: Path | None = None) -> None:
     """Mark ``task_id`` as owned by an asset; it is never adopted again, by this process or,
-    with ``ledger``, by any render on the machine."""
+    with ``ledger``, by any render on the machine.
+
+    The ledger holds ``<task id> <unix time>`` lines; past ``PRUNE_BYTES`` the ones older than
+    the task list keeps (``KEEP``) are dropped, since they can never be candidates again. A
+    ledger that cannot be written is a warning, not a failure: the task is already paid for.
+    """
     with _CLAIMED_LOCK:
-        fresh = task_id not in _CLAIMED
         _CLAIMED.add(task_id)
-    if ledger is not None and (fresh or task_id not in read_ledger(ledger)):
-        append_line(ledger, task_id)
+    if ledger is None:
+        return
+    try:
+        if task_id in read_ledger(ledger):
+            return
+        with _ledger_lock(ledger, fcntl.LOCK_SH):
+            append_line(ledger, f"{task_id} {int(time.time())}")
+        if ledger.stat().st_size > PRUNE_BYTES:
+            _prune(ledger)
+    except OSError as err:
+        log.warning("DashScope task ledger %s: %s; task %s is claimed here only", ledger, err,
+                    task_id)  # fmt: skip
 
 
 def claimed_here() -> set[str]:
@@ -69,10 +90,39 @@ def claimed_here() -> set[str]:
 
 
 def read_ledger(ledger: Path) -> set[str]:
+    """Task ids in the ledger (the first word of each line)."""
     try:
-        return set(ledger.read_text(encoding="utf-8").split())
+        text = ledger.read_text(encoding="utf-8")
     except FileNotFoundError:
         return set()
+    return {line.split()[0] for line in text.splitlines() if line.strip()}
+
+
+@contextmanager
+def _ledger_lock(ledger: Path, mode: int) -> Iterator[None]:
+    """Appenders share the lock; pruning, which replaces the file, holds it alone."""
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(ledger.with_name(ledger.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, mode)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _prune(ledger: Path) -> None:
+    cutoff = time.time() - KEEP
+    with _ledger_lock(ledger, fcntl.LOCK_EX):
+        lines = ledger.read_text(encoding="utf-8").splitlines()
+        kept = [
+            line
+            for line in lines
+            if len(parts := line.split()) >= 1
+            and (len(parts) < 2 or not parts[1].isdigit() or int(parts[1]) >= cutoff)
+        ]
+        tmp = ledger.with_name(f".{ledger.name}.{os.getpid()}.tmp")
+        tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+        os.replace(tmp, ledger)
 
 
 def append_line(path: Path, line: str) -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,7 +43,7 @@ from tenacity import (
 from dramaforge.config import DashScopeSettings, ProviderSettings
 from dramaforge.errors import ConfigError, ContentRejected, ProviderError
 from dramaforge.tools.base import SubmitIntent, TaskJournal
-from dramaforge.tools.dashscope import reconcile, uploads
+from dramaforge.tools.dashscope import lookup, reconcile, uploads
 from dramaforge.tools.dashscope.download import Policy, Verify, fetch_verified
 from dramaforge.tools.dashscope.errors import (
     MODERATION_CODES,
@@ -84,29 +83,6 @@ class TaskResult:
     task_id: str
     output: dict[str, Any]
     usage: dict[str, Any]
-
-
-clock: Callable[[], float] = time.time
-"""Wall time for intents and the lost-reply wait; a test swaps both to model long lags."""
-pause: Callable[[float], None] = time.sleep
-
-
-_SEMAPHORES: dict[tuple[str, str], threading.BoundedSemaphore] = {}
-_SUBMITS: dict[tuple[str, str], threading.Lock] = {}
-_LOCKS = threading.Lock()
-
-
-def _semaphore(root: str, model: str, size: int) -> threading.BoundedSemaphore:
-    with _LOCKS:
-        sem = _SEMAPHORES.get((root, model))
-        if sem is None:
-            sem = _SEMAPHORES[(root, model)] = threading.BoundedSemaphore(size)
-        return sem
-
-
-def _submit_lock(root: str, model: str) -> threading.Lock:
-    with _LOCKS:
-        return _SUBMITS.setdefault((root, model), threading.Lock())
 
 
 class Transport:
@@ -167,6 +143,10 @@ class Transport:
 
     def get_json(self, url: str, what: str, params: dict[str, Any] | None = None) -> Any:
         """GET and decode JSON; transport errors, 429 and 5xx are retried."""
+        with self._redacted():
+            return self._get_json(url, what, params)
+
+    def _get_json(self, url: str, what: str, params: dict[str, Any] | None) -> Any:
         for attempt in self._retrying():
             with attempt:
                 try:
@@ -295,16 +275,16 @@ class Transport:
     ) -> TaskResult:
         model = str(body["model"])
         journal = journal if journal is not None else MemoryJournal()
-        with _semaphore(self.root, model, self.settings.limit(model)):
-            task_id = self._resume(journal, what, body)
+        with lookup.semaphore(self.root, model, self.settings.limit(model)):
+            task_id = lookup.resume(self, journal, what, body)
             if task_id is not None:
-                status, data = self._poll(task_id, what)
+                status, data = self.poll(task_id, what)
                 if status == "SUCCEEDED":
                     return self._result(task_id, data)
                 log.info("recorded DashScope task %s is %s; submitting anew", task_id, status)
                 journal.forget()
             task_id = self._submit(path, body, journal, what, files or {})
-            status, data = self._poll(task_id, what)
+            status, data = self.poll(task_id, what)
             if status == "SUCCEEDED":
                 return self._result(task_id, data)
             journal.forget()
@@ -318,70 +298,10 @@ class Transport:
             raise self._task_error(task_id, status, data, what)
         return self._result(task_id, data)
 
-    def _record(self, journal: TaskJournal, task_id: str) -> None:
+    def record(self, journal: TaskJournal, task_id: str) -> None:
+        """The asset's journal first, then the account-wide ledger (claimed for good)."""
         journal.record(task_id)
         reconcile.claim(task_id, self.settings.ledger)
-
-    def _settled(self, intent: SubmitIntent) -> float:
-        """When the task list surely shows the intent's task, if one was created."""
-        return intent.sent_at + self.settings.timeout + self.settings.list_lag
-
-    def _resume(self, journal: TaskJournal, what: str, body: dict[str, Any]) -> str | None:
-        """The task an earlier try submitted: recorded, or found for a recorded intent.
-
-        An intent whose task the list does not show is resubmitted only once the list has
-        surely caught up (``_settled``); until then it is looked up again with backoff.
-        """
-        entry = journal.read()
-        if entry.task_id is not None:
-            self._record(journal, entry.task_id)  # again: the ledger may have missed it
-            return entry.task_id
-        if entry.intent is None:
-            return None
-        with _submit_lock(self.root, entry.intent.model):
-            found = self._look_until_settled(entry.intent, journal, what, body)
-            if found is not None:
-                self._record(journal, found)
-                return found
-        log.info("DashScope %s: the earlier submit created no task; submitting anew", what)
-        return None
-
-    def _look_until_settled(
-        self, intent: SubmitIntent, journal: TaskJournal, what: str, body: dict[str, Any]
-    ) -> str | None:
-        """Read the task list, again with backoff, until the intent's task shows or the list
-        has surely caught up; None means no task was created."""
-        delay = self.settings.poll_interval
-        while True:
-            found = self._find(intent, journal, what, body)
-            left = self._settled(intent) - clock()
-            if found is not None or left <= 0:
-                return found
-            pause(min(delay, left))
-            delay = min(delay * 2, max(self.settings.list_lag, self.settings.poll_interval))
-
-    def _find(
-        self, intent: SubmitIntent, journal: TaskJournal, what: str, body: dict[str, Any]
-    ) -> str | None:
-        def page(params: dict[str, Any]) -> dict[str, Any]:
-            reply: dict[str, Any] = self.get_json(
-                f"{self.root}/tasks", f"{what} (task list)", params
-            )
-            return reply
-
-        def detail(task_id: str) -> dict[str, Any]:  # a finished task shows its prompt
-            return self._poll(task_id, f"{what} (candidate task)")[1]
-
-        return reconcile.find_task(
-            intent,
-            journal,
-            self.settings.timeout,
-            page,
-            what,
-            ledger=self.settings.ledger,
-            prompt=reconcile.prompt_of(body),
-            detail=detail,
-        )
 
     def _submit(
         self,
@@ -402,16 +322,16 @@ class Transport:
         intents: list[SubmitIntent] = []
 
         def stamp() -> None:  # before every attempt: a 429's wait moves the window
-            intents.append(SubmitIntent(model=model, body_sha256=digest, sent_at=clock()))
+            intents.append(SubmitIntent(model=model, body_sha256=digest, sent_at=lookup.clock()))
             journal.intend(intents[-1])
 
-        with _submit_lock(self.root, model):
+        with lookup.submit_lock(self.root, model):
             try:
                 reply = self._post(
                     path, sent, what, async_task=True, headers=headers, before_send=stamp
                 )
             except _LostReply:
-                found = self._look_until_settled(intents[-1], journal, what, body)
+                found = lookup.look_until_settled(self, intents[-1], journal, what, body)
                 if found is None:
                     wait = self.settings.timeout + self.settings.list_lag
                     raise ProviderError(
@@ -421,7 +341,7 @@ class Transport:
                         "kept in the journal and will be resolved on the next run (looked up "
                         "again before anything is submitted)"
                     ) from None
-                self._record(journal, found)
+                self.record(journal, found)
                 return found
             except ProviderError:
                 journal.forget()  # refused outright: no task exists
@@ -429,7 +349,7 @@ class Transport:
             task_id = str((reply.get("output") or {}).get("task_id") or "")
             if not task_id:
                 raise ProviderError(f"DashScope {what}: the submit reply has no task_id")
-            self._record(journal, task_id)
+            self.record(journal, task_id)
             return task_id
 
     def _poll_once(self, task_id: str, what: str) -> tuple[str, dict[str, Any]]:
@@ -438,7 +358,8 @@ class Transport:
         status = str((data.get("output") or {}).get("task_status") or "UNKNOWN")
         return status, data
 
-    def _poll(self, task_id: str, what: str) -> tuple[str, dict[str, Any]]:
+    def poll(self, task_id: str, what: str) -> tuple[str, dict[str, Any]]:
+        """Poll until a terminal status (or ``poll_timeout``, a retryable error)."""
         deadline = time.monotonic() + self.settings.poll_timeout
         interval = self.settings.poll_interval
         while True:
