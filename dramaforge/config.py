@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -61,6 +61,30 @@ class ProviderSettings(BaseModel):
 
     def limit(self, model: str) -> int:
         return self.concurrency.get(model, self.default_concurrency)
+
+
+def user_cache_dir() -> Path:
+    """dramaforge's folder in the user's cache (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dramaforge"
+
+
+class DashScopeSettings(ProviderSettings):
+    """``[dashscope]``: the provider's endpoint plus what protects the bill and the machine."""
+
+    ledger: Path = Field(default_factory=lambda: user_cache_dir() / "dashscope-tasks.ledger")
+    """Task ids adopted or submitted by any render on this machine (every output folder):
+    a lost reply is never matched to a task another folder owns."""
+    list_lag: float = Field(default=10.0, ge=0)
+    """Seconds DashScope's task list may take to show a new task. A lost submit is looked
+    up until ``timeout + list_lag`` after it was sent before its state counts as known."""
+    download_hosts: list[str] = Field(default_factory=list)
+    """Hosts results may be fetched from over plain http or at private addresses (the API
+    host of ``base_url`` is always allowed); every other download is https to a public IP."""
+    max_download_mb: dict[str, float] = Field(
+        default_factory=lambda: {"image": 40.0, "video": 250.0, "audio": 60.0}
+    )
+    """Largest result file accepted per kind (image, video, audio), in MB."""
 
 
 class ProviderOverrides(BaseModel):
@@ -131,7 +155,7 @@ class Settings(BaseSettings):
     backends: Backends = Field(default_factory=Backends)
     render: RenderSettings = Field(default_factory=RenderSettings)
     draft: DraftSettings = Field(default_factory=DraftSettings)
-    dashscope: ProviderSettings = Field(default_factory=ProviderSettings)
+    dashscope: DashScopeSettings = Field(default_factory=DashScopeSettings)
     openai: ProviderSettings = Field(default_factory=ProviderSettings)
     critic_openai: ProviderOverrides = Field(default_factory=ProviderOverrides)
     """The vision critic's endpoint when it is not the director's; unset fields: ``openai``."""
@@ -175,6 +199,14 @@ class Settings(BaseSettings):
                 ),
             }
         )
+
+    @field_validator("dashscope", mode="before")
+    @classmethod
+    def _dashscope(cls, value: Any) -> Any:
+        """A plain ``ProviderSettings`` given in code gets the DashScope defaults added."""
+        if isinstance(value, ProviderSettings) and not isinstance(value, DashScopeSettings):
+            return dict(value)
+        return value
 
     def state_root(self, out: Path) -> Path:
         return self.state_dir if self.state_dir is not None else out / ".dramaforge"

@@ -65,3 +65,5 @@ def _no_user_config(
     for key in list(os.environ):
         if key.startswith("DRAMAFORGE_"):
             monkeypatch.delenv(key)
+    # The account-wide DashScope ledger defaults to the user's cache: a test's own.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))

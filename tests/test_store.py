@@ -53,7 +53,9 @@ def test_failed_generation_leaves_nothing(tmp_path: Path) -> None:
 
     with pytest.raises(RuntimeError):
         store.produce("motion", "x:y", {"a": 1}, "mp4", boom)
-    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+    left = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert [p.suffix for p in left] == [".lock"]  # only the (empty) writer's lock stays
+    assert left[0].stat().st_size == 0
 
 
 def test_task_id_recorded_before_a_crash_is_recalled_then_dropped(tmp_path: Path) -> None:

@@ -11,6 +11,14 @@ Qwen-TTS at ``services/aigc/multimodal-generation/generation``, and ``/files/...
 Local inputs that must be URLs (``audio_url``) go through the temporary storage in
 ``dashscope_uploads`` (upload policy, OSS form post, ``oss://`` URLs).
 
+``GET tasks/{id}`` answers as the real one: ``submit_time``/``scheduled_time``/``end_time``
+(``YYYY-MM-DD hh:mm:ss.mmm``) and, once finished, the prompt as received (``orig_prompt`` and
+``actual_prompt``: top level for video, per result for images).
+
+The task list lags like the real one: a task shows in ``GET tasks`` only ``list_lag`` seconds
+after it was created, by the fake's own clock (``now()``), which a test moves on with
+``advance_clock(seconds)`` instead of sleeping.
+
 Faults are queued per endpoint (``submit``, ``tts``, ``poll``, ``list``, ``download``) and each
 request consumes the first one queued for its endpoint::
 
@@ -35,10 +43,18 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from tests.fakes.dashscope_media import Media, bad_reference, invalid
-from tests.fakes.dashscope_tasks import Fault, Task, list_reply
+from tests.fakes.dashscope_tasks import (
+    Chaos,
+    Fault,
+    Task,
+    detail_reply,
+    list_reply,
+    params_of,
+    succeed,
+)
 from tests.fakes.dashscope_uploads import UPLOAD_ROUTE, Uploads, oss_urls
 
-__all__ = ["FakeDashScope", "Fault", "Task"]
+__all__ = ["Chaos", "FakeDashScope", "Fault", "Task"]
 
 API = "/api/v1"
 IMAGE_PATH = f"{API}/services/aigc/text2image/image-synthesis"
@@ -72,6 +88,12 @@ class FakeDashScope:
         self.polls: Counter[str] = Counter()
         self.lists = 0
         """Task-list requests answered."""
+        self.list_lag = 0.0
+        """Seconds after creation before a task shows in the task list."""
+        self._clock_offset = 0.0
+        self.chaos: Chaos | None = None
+        """Random faults for requests that find none queued."""
+        self._downloaded: set[str] = set()
         self.max_in_flight: Counter[str] = Counter()
         self.tasks: dict[str, Task] = {}
         self.bodies: list[dict[str, Any]] = []
@@ -114,7 +136,22 @@ class FakeDashScope:
     def next_fault(self, endpoint: str) -> Fault | None:
         with self._lock:
             queue = self._faults.get(endpoint)
-            return queue.pop(0) if queue else None
+            if queue:
+                return queue.pop(0)
+        return self.chaos.draw(endpoint) if self.chaos is not None else None
+
+    def first_download(self, token: str) -> bool:
+        with self._lock:
+            fresh = token not in self._downloaded
+            self._downloaded.add(token)
+            return fresh
+
+    def now(self) -> float:
+        """The fake's clock: real time, moved on by ``advance_clock``."""
+        return time.time() + self._clock_offset
+
+    def advance_clock(self, seconds: float) -> None:
+        self._clock_offset += seconds
 
     def release(self) -> None:
         """Let held submits go on (their connections are closed without a reply)."""
@@ -156,25 +193,12 @@ class FakeDashScope:
                 task.status = "FAILED"
                 task.output = {"code": task.fail.code, "message": task.fail.message}
                 return
-            task.status = "SUCCEEDED"
-            params = task.body.get("parameters") or {}
             token = uuid.uuid4().hex
-            url = f"{self.url}/files/{token}"
-            if task.kind == "image":
-                self._files[token] = ("png", params)
-                task.output = {"results": [{"url": url}]}
-                task.usage = {"image_count": 1}
-            else:
-                self._files[token] = ("mp4", params)
-                task.output = {"video_url": url}
-                task.usage = {"video_duration": int(params.get("duration", 5)), "video_count": 1}
+            self._files[token] = ("png" if task.kind == "image" else "mp4", params_of(task))
+            succeed(task, f"{self.url}/files/{token}")
 
     def task_json(self, task: Task) -> dict[str, Any]:
-        output = {"task_id": task.task_id, "task_status": task.status, **task.output}
-        reply: dict[str, Any] = {"request_id": uuid.uuid4().hex, "output": output}
-        if task.usage:
-            reply["usage"] = task.usage
-        return reply
+        return detail_reply(task)
 
     def tts_file(self, text: str) -> str:
         token = uuid.uuid4().hex
@@ -201,7 +225,8 @@ class FakeDashScope:
         """``GET /api/v1/tasks`` as DashScope answers it (status, body)."""
         with self._lock:
             self.lists += 1
-            tasks = list(self.tasks.values())
+            shown = self.now() - self.list_lag
+            tasks = [t for t in self.tasks.values() if t.created <= shown]
         return list_reply(tasks, query)
 
 
@@ -401,6 +426,8 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
 
         def _download(self, token: str) -> None:
             fault = self._pre("download")
+            if fake.chaos is not None and not fake.first_download(token):
+                fault = None  # random faults spoil a file's first download only
             if fault is not None and fault.kind == "status":
                 return
             data = fake.media(token)

@@ -8,6 +8,8 @@ ids; the page has ``total``, ``total_page``, ``page_no``, ``page_size``. Query t
 
 from __future__ import annotations
 
+import random
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -36,6 +38,50 @@ class Fault:
     message: str = "fault injected by the fake"
     retry_after: float | None = None
     delay: float = 0.0
+
+
+@dataclass
+class Chaos:
+    """Faults drawn at random per request, when none is queued: a service having a bad day.
+
+    Per endpoint, the chance of each fault kind; ``expired`` and ``truncated`` hit a result
+    file's first download only (a re-read URL works), as with a URL that expired in transit.
+    """
+
+    seed: int = 0
+    submit: dict[str, float] = field(default_factory=dict)
+    tts: dict[str, float] = field(default_factory=dict)
+    poll: dict[str, float] = field(default_factory=dict)
+    download: dict[str, float] = field(default_factory=dict)
+    drawn: dict[str, int] = field(default_factory=dict)
+    """How often each ``endpoint:kind`` was drawn."""
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def draw(self, endpoint: str) -> Fault | None:
+        odds: dict[str, float] = getattr(self, endpoint, None) or {}
+        with self._lock:
+            roll = self._random.random()
+        for kind, chance in odds.items():
+            if roll < chance:
+                key = f"{endpoint}:{kind}"
+                with self._lock:
+                    self.drawn[key] = self.drawn.get(key, 0) + 1
+                return _chaos_fault(kind)
+            roll -= chance
+        return None
+
+
+def _chaos_fault(kind: str) -> Fault:
+    if kind == "429":
+        return Fault("status", status=429, code="Throttling.RateQuota", retry_after=0.01)
+    if kind == "5xx":
+        return Fault("status", status=503, code="ServiceUnavailable")
+    if kind == "fail":
+        return Fault("fail", code="InternalError.Algo", message="the model failed")
+    return Fault(kind)  # drop, expired, truncated
 
 
 @dataclass
@@ -128,3 +174,41 @@ def _list_item(task: Task) -> dict[str, Any]:
     if task.ended is not None:
         item["end_time"] = int(task.ended * 1000)
     return item
+
+
+def params_of(task: Task) -> dict[str, Any]:
+    params: dict[str, Any] = task.body.get("parameters") or {}
+    return params
+
+
+def succeed(task: Task, url: str) -> None:
+    """The task's output once SUCCEEDED: the result URL and the prompt as received
+    (``orig_prompt``/``actual_prompt``, per result for images, top level for video)."""
+    task.status = "SUCCEEDED"
+    prompt = str((task.body.get("input") or {}).get("prompt") or "")
+    if task.kind == "image":
+        result = {"url": url, "orig_prompt": prompt, "actual_prompt": prompt}
+        task.output = {"results": [result]}
+        task.usage = {"image_count": 1}
+    else:
+        task.output = {"video_url": url, "orig_prompt": prompt, "actual_prompt": prompt}
+        task.usage = {"video_duration": int(params_of(task).get("duration", 5)), "video_count": 1}
+
+
+def detail_reply(task: Task) -> dict[str, Any]:
+    """``GET /api/v1/tasks/{id}``: status, times, and the output once finished."""
+    output = {"task_id": task.task_id, "task_status": task.status, **task.output}
+    for name, at in (("submit_time", task.created), ("scheduled_time", task.started),
+                     ("end_time", task.ended)):  # fmt: skip
+        if at is not None:
+            output[name] = _stamp(at)
+    reply: dict[str, Any] = {"request_id": uuid.uuid4().hex, "output": output}
+    if task.usage:
+        reply["usage"] = task.usage
+    return reply
+
+
+def _stamp(at: float) -> str:
+    """A task detail's time, as DashScope writes it (Beijing time, milliseconds)."""
+    local = datetime.fromtimestamp(at, UTC) + BEIJING
+    return local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"

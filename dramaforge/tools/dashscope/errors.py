@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from dramaforge.errors import ContentRejected, ProviderError
 
 MODERATION_CODES = {"DataInspectionFailed", "DataInspection", "IPInfringementSuspect"}
 NOT_RETRYABLE_CODES = {"InvalidParameter", "InvalidApiKey", "AccessDenied", "Arrearage"}
+
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+_SK = re.compile(r"\bsk-[A-Za-z0-9_-]{6,}")
+
+
+def redact(text: str, *secrets: str) -> str:
+    """``text`` with each secret, anything shaped like a key (``sk-...``, a bearer token) and
+    ``user:password@`` in URLs masked; applied before an exception leaves the transport."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = _USERINFO.sub(r"\1***@", text)
+    text = _BEARER.sub(r"\1***", text)
+    return _SK.sub("sk-***", text)
 
 
 class TransientError(ProviderError):
@@ -46,6 +64,7 @@ def _error_of(response: httpx.Response) -> tuple[str, str]:
 def map_error(response: httpx.Response, what: str) -> ProviderError:
     """The exception for a non-2xx DashScope reply (never mentions the key)."""
     code, message = _error_of(response)
+    code, message = redact(code), redact(message)
     status = response.status_code
     text = f"DashScope {what}: HTTP {status} {code}: {message}".rstrip(": ")
     if code in MODERATION_CODES or "inspection" in code.lower():

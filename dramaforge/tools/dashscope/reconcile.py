@@ -8,20 +8,30 @@ of the body, time sent), and the task, if one was created, is in DashScope's tas
 (``gmt_create``, ms) but not the request body.
 
 A candidate is a task of the intent's model, created in a window around the time sent, whose
-id nobody in this store (or process) has recorded. Exactly one candidate and no rival intent
-(another asset's lost submit of the same model, with a different body, whose window also
-holds a candidate) is adopted; none means nothing was paid and the caller may submit; any
-other case stops with an error rather than guess and give one shot another's picture.
+id no render on this machine has recorded: the account-wide ledger (``[dashscope] ledger``,
+in the user's cache, shared by every output folder), this store's journals and this process.
+The task detail (``GET /api/v1/tasks/{id}``) shows a finished task's ``orig_prompt`` (top
+level for video, per result for images): a candidate whose prompt differs from the request's
+is someone else's and is dropped, one whose prompt matches is adopted. A candidate that shows
+no prompt (not finished, failed) is adopted only if it is the sole candidate and no rival
+intent (another asset's lost submit of the same model, with a different body, whose window
+also holds it) competes. Anything else stops with an error rather than guess and give one
+shot another's picture.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
+import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from dramaforge.errors import ProviderError
@@ -38,21 +48,109 @@ MAX_PAGES = 20
 # time (UTC+8), which holds the true window whichever zone the server assumes.
 BEIJING = timedelta(hours=8)
 
+KEEP = 3 * 24 * 3600.0
+"""Seconds a claim is kept: DashScope keeps tasks 24 hours, the list's window is a day."""
+PRUNE_BYTES = 512 * 1024
+
 _CLAIMED: set[str] = set()
 _CLAIMED_LOCK = threading.Lock()
 
 ListPage = Callable[[dict[str, Any]], dict[str, Any]]
+Detail = Callable[[str], dict[str, Any]]
+"""A task's detail reply (``GET /api/v1/tasks/{id}``), by id."""
 
 
-def claim(task_id: str) -> None:
-    """Mark ``task_id`` as owned by an asset of this process; it is never adopted again."""
+def claim(task_id: str, ledger: Path | None = None) -> None:
+    """Mark ``task_id`` as owned by an asset; it is never adopted again, by this process or,
+    with ``ledger``, by any render on the machine.
+
+    The ledger holds ``<task id> <unix time>`` lines; past ``PRUNE_BYTES`` the ones older than
+    the task list keeps (``KEEP``) are dropped, since they can never be candidates again. A
+    ledger that cannot be written is a warning, not a failure: the task is already paid for.
+    """
     with _CLAIMED_LOCK:
         _CLAIMED.add(task_id)
+    if ledger is None:
+        return
+    try:
+        if task_id in read_ledger(ledger):
+            return
+        with _ledger_lock(ledger, fcntl.LOCK_SH):
+            append_line(ledger, f"{task_id} {int(time.time())}")
+        if ledger.stat().st_size > PRUNE_BYTES:
+            _prune(ledger)
+    except OSError as err:
+        log.warning("DashScope task ledger %s: %s; task %s is claimed here only", ledger, err,
+                    task_id)  # fmt: skip
 
 
 def claimed_here() -> set[str]:
     with _CLAIMED_LOCK:
         return set(_CLAIMED)
+
+
+def read_ledger(ledger: Path) -> set[str]:
+    """Task ids in the ledger (the first word of each line)."""
+    try:
+        text = ledger.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return set()
+    return {line.split()[0] for line in text.splitlines() if line.strip()}
+
+
+@contextmanager
+def _ledger_lock(ledger: Path, mode: int) -> Iterator[None]:
+    """Appenders share the lock; pruning, which replaces the file, holds it alone."""
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(ledger.with_name(ledger.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, mode)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _prune(ledger: Path) -> None:
+    cutoff = time.time() - KEEP
+    with _ledger_lock(ledger, fcntl.LOCK_EX):
+        lines = ledger.read_text(encoding="utf-8").splitlines()
+        kept = [
+            line
+            for line in lines
+            if len(parts := line.split()) >= 1
+            and (len(parts) < 2 or not parts[1].isdigit() or int(parts[1]) >= cutoff)
+        ]
+        tmp = ledger.with_name(f".{ledger.name}.{os.getpid()}.tmp")
+        tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+        os.replace(tmp, ledger)
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line and flush it to disk (O_APPEND: concurrent writers never interleave)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, f"{line}\n".encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def prompt_of(body: dict[str, Any]) -> str | None:
+    """The prompt a request sends (``input.prompt``), which the task detail echoes back."""
+    value = (body.get("input") or {}).get("prompt")
+    return str(value) if value is not None else None
+
+
+def shown_prompt(detail: dict[str, Any]) -> str | None:
+    """``orig_prompt`` from a task detail: ``output.orig_prompt`` (video) or per result."""
+    output = detail.get("output") or {}
+    if output.get("orig_prompt") is not None:
+        return str(output["orig_prompt"])
+    for result in output.get("results") or []:
+        if isinstance(result, dict) and result.get("orig_prompt") is not None:
+            return str(result["orig_prompt"])
+    return None
 
 
 def body_digest(body: dict[str, Any], extra: dict[str, str] | None = None) -> str:
@@ -111,6 +209,8 @@ def choose(
     rivals: list[SubmitIntent],
     timeout: float,
     what: str,
+    prompt: str | None = None,
+    detail: Detail | None = None,
 ) -> str | None:
     """The task the intent created, or None if it created none; raise if that is unclear."""
     candidates = [
@@ -121,6 +221,12 @@ def choose(
         and item.get("model_name") in (None, intent.model)
         and _inside(item, intent, timeout)
     ]
+    if candidates and prompt is not None and detail is not None:
+        shown = {task_id: shown_prompt(detail(task_id)) for task_id in candidates}
+        same = [task_id for task_id in candidates if shown[task_id] == prompt]
+        if len(same) == 1:
+            return same[0]
+        candidates = [task_id for task_id in candidates if shown[task_id] is None] + same
     if not candidates:
         return None
     by_id = {str(item.get("task_id")): item for item in items}
@@ -142,17 +248,30 @@ def choose(
 
 
 def find_task(
-    intent: SubmitIntent, journal: TaskJournal, timeout: float, page: ListPage, what: str
+    intent: SubmitIntent,
+    journal: TaskJournal,
+    timeout: float,
+    page: ListPage,
+    what: str,
+    *,
+    ledger: Path | None = None,
+    prompt: str | None = None,
+    detail: Detail | None = None,
 ) -> str | None:
     """Look the intent's task up in the task list; see ``choose``."""
     items = list_tasks(intent, timeout, page)
+    claimed = journal.claimed() | claimed_here()
+    if ledger is not None:
+        claimed |= read_ledger(ledger)
     found = choose(
         intent,
         items,
-        claimed=journal.claimed() | claimed_here(),
+        claimed=claimed,
         rivals=journal.rivals(),
         timeout=timeout,
         what=what,
+        prompt=prompt,
+        detail=detail,
     )
     if found is not None:
         log.warning("DashScope %s: reply lost; adopted task %s from the task list", what, found)

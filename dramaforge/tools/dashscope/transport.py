@@ -7,6 +7,13 @@ HTTP lives here. Rules that protect the bill:
   task id as soon as the reply arrives, before the first poll. A run killed anywhere and
   resumed polls the recorded task, or looks a lost reply's task up in the task list
   (``reconcile``) before anything is submitted again.
+* A lost reply (timeout, dropped connection, 5xx) means "paid state unknown", never "nothing
+  was paid": the task list is read again with backoff until ``timeout + list_lag`` after the
+  send (the list shows new tasks late). Still not found, the shot stops saying so and the
+  next run resolves it. DashScope documents no idempotency header for submits, so none is
+  sent; the journal and the task list are the only guard.
+* Every id submitted or adopted goes to the account-wide ledger (``[dashscope] ledger``),
+  so no output folder on the machine adopts another's task.
 * A submit is never retried automatically once it may have reached the server. A 429 is the
   one exception (the server refused it before accepting).
 * Submits of one model go out one at a time per process, so a crash leaves at most one
@@ -18,9 +25,9 @@ from __future__ import annotations
 
 import copy
 import logging
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,16 +40,17 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from dramaforge.config import ProviderSettings
+from dramaforge.config import DashScopeSettings, ProviderSettings
 from dramaforge.errors import ConfigError, ContentRejected, ProviderError
 from dramaforge.tools.base import SubmitIntent, TaskJournal
-from dramaforge.tools.dashscope import reconcile, uploads
-from dramaforge.tools.dashscope.download import Verify, fetch_verified
+from dramaforge.tools.dashscope import lookup, reconcile, uploads
+from dramaforge.tools.dashscope.download import Policy, Verify, fetch_verified
 from dramaforge.tools.dashscope.errors import (
     MODERATION_CODES,
     ExpiredResult,
     TransientError,
     map_error,
+    redact,
     retry_after_of,
 )
 from dramaforge.tools.media.store import MemoryJournal, file_digest
@@ -77,37 +85,31 @@ class TaskResult:
     usage: dict[str, Any]
 
 
-_SEMAPHORES: dict[tuple[str, str], threading.BoundedSemaphore] = {}
-_SUBMITS: dict[tuple[str, str], threading.Lock] = {}
-_LOCKS = threading.Lock()
-
-
-def _semaphore(root: str, model: str, size: int) -> threading.BoundedSemaphore:
-    with _LOCKS:
-        sem = _SEMAPHORES.get((root, model))
-        if sem is None:
-            sem = _SEMAPHORES[(root, model)] = threading.BoundedSemaphore(size)
-        return sem
-
-
-def _submit_lock(root: str, model: str) -> threading.Lock:
-    with _LOCKS:
-        return _SUBMITS.setdefault((root, model), threading.Lock())
-
-
 class Transport:
     """HTTP to DashScope for one provider configuration. Thread-safe; one per backend."""
 
     def __init__(self, settings: ProviderSettings, *, client: httpx.Client | None = None) -> None:
-        if settings.api_key is None or not settings.api_key.get_secret_value():
+        key = settings.api_key
+        if key is None or not key.get_secret_value():
             raise ConfigError(
                 "DashScope backends need an API key: set DASHSCOPE_API_KEY "
                 "(or DRAMAFORGE_DASHSCOPE__API_KEY)"
             )
-        self.settings = settings
+        if not isinstance(settings, DashScopeSettings):
+            settings = DashScopeSettings.model_validate(dict(settings))
+        self.settings: DashScopeSettings = settings
         self.root = api_root(settings.base_url)
-        self._key = settings.api_key
+        self._key = key
         self._client = client or httpx.Client(timeout=settings.timeout, follow_redirects=True)
+
+    @contextmanager
+    def _redacted(self) -> Iterator[None]:
+        """Errors leave the transport with the key and URL credentials masked."""
+        try:
+            yield
+        except ProviderError as err:
+            err.args = tuple(redact(str(a), self._key.get_secret_value()) for a in err.args)
+            raise
 
     def __repr__(self) -> str:
         return f"Transport(root={self.root!r})"
@@ -141,6 +143,10 @@ class Transport:
 
     def get_json(self, url: str, what: str, params: dict[str, Any] | None = None) -> Any:
         """GET and decode JSON; transport errors, 429 and 5xx are retried."""
+        with self._redacted():
+            return self._get_json(url, what, params)
+
+    def _get_json(self, url: str, what: str, params: dict[str, Any] | None) -> Any:
         for attempt in self._retrying():
             with attempt:
                 try:
@@ -155,7 +161,8 @@ class Transport:
     def post_sync(self, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
         """A synchronous call (Qwen-TTS). Only a 429 is retried: any other retry may pay twice."""
         try:
-            reply: dict[str, Any] = self._post(path, body, what, async_task=False)
+            with self._redacted():
+                reply: dict[str, Any] = self._post(path, body, what, async_task=False)
         except _LostReply:
             raise ProviderError(
                 f"DashScope {what}: no reply (timeout, dropped connection or server error); "
@@ -178,6 +185,19 @@ class Transport:
 
         If the task's result is gone for good the journal is cleared, so a retry submits anew.
         """
+        with self._redacted():
+            self._result_file(result, url_of, dest, verify, journal=journal, what=what)
+
+    def _result_file(
+        self,
+        result: TaskResult,
+        url_of: Callable[[TaskResult], str],
+        dest: Path,
+        verify: Verify,
+        *,
+        journal: TaskJournal | None,
+        what: str,
+    ) -> None:
         try:
             self.download(url_of(result), dest, verify, what)
             return
@@ -241,18 +261,30 @@ class Transport:
         a dotted body field (``input.audio_url``) to a local file, uploaded to temporary
         storage only when a submit goes out.
         """
+        with self._redacted():
+            return self._run_task(path, body, journal=journal, what=what, files=files)
+
+    def _run_task(
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        journal: TaskJournal | None,
+        what: str,
+        files: dict[str, Path] | None,
+    ) -> TaskResult:
         model = str(body["model"])
         journal = journal if journal is not None else MemoryJournal()
-        with _semaphore(self.root, model, self.settings.limit(model)):
-            task_id = self._resume(journal, what)
+        with lookup.semaphore(self.root, model, self.settings.limit(model)):
+            task_id = lookup.resume(self, journal, what, body)
             if task_id is not None:
-                status, data = self._poll(task_id, what)
+                status, data = self.poll(task_id, what)
                 if status == "SUCCEEDED":
                     return self._result(task_id, data)
                 log.info("recorded DashScope task %s is %s; submitting anew", task_id, status)
                 journal.forget()
             task_id = self._submit(path, body, journal, what, files or {})
-            status, data = self._poll(task_id, what)
+            status, data = self.poll(task_id, what)
             if status == "SUCCEEDED":
                 return self._result(task_id, data)
             journal.forget()
@@ -260,37 +292,16 @@ class Transport:
 
     def refresh(self, task_id: str, what: str) -> TaskResult:
         """Read a finished task again (result URLs may have been re-signed)."""
-        status, data = self._poll_once(task_id, what)
+        with self._redacted():
+            status, data = self._poll_once(task_id, what)
         if status != "SUCCEEDED":
             raise self._task_error(task_id, status, data, what)
         return self._result(task_id, data)
 
-    def _record(self, journal: TaskJournal, task_id: str) -> None:
+    def record(self, journal: TaskJournal, task_id: str) -> None:
+        """The asset's journal first, then the account-wide ledger (claimed for good)."""
         journal.record(task_id)
-        reconcile.claim(task_id)
-
-    def _resume(self, journal: TaskJournal, what: str) -> str | None:
-        """The task an earlier try submitted: recorded, or found for a recorded intent."""
-        entry = journal.read()
-        if entry.task_id is not None:
-            self._record(journal, entry.task_id)  # again: the ledger may have missed it
-            return entry.task_id
-        if entry.intent is None:
-            return None
-        with _submit_lock(self.root, entry.intent.model):
-            found = self._find(entry.intent, journal, what)
-            if found is not None:
-                self._record(journal, found)
-        return found
-
-    def _find(self, intent: SubmitIntent, journal: TaskJournal, what: str) -> str | None:
-        def page(params: dict[str, Any]) -> dict[str, Any]:
-            reply: dict[str, Any] = self.get_json(
-                f"{self.root}/tasks", f"{what} (task list)", params
-            )
-            return reply
-
-        return reconcile.find_task(intent, journal, self.settings.timeout, page, what)
+        reconcile.claim(task_id, self.settings.ledger)
 
     def _submit(
         self,
@@ -311,23 +322,26 @@ class Transport:
         intents: list[SubmitIntent] = []
 
         def stamp() -> None:  # before every attempt: a 429's wait moves the window
-            intents.append(SubmitIntent(model=model, body_sha256=digest, sent_at=time.time()))
+            intents.append(SubmitIntent(model=model, body_sha256=digest, sent_at=lookup.clock()))
             journal.intend(intents[-1])
 
-        with _submit_lock(self.root, model):
+        with lookup.submit_lock(self.root, model):
             try:
                 reply = self._post(
                     path, sent, what, async_task=True, headers=headers, before_send=stamp
                 )
             except _LostReply:
-                found = self._find(intents[-1], journal, what)
+                found = lookup.look_until_settled(self, intents[-1], journal, what, body)
                 if found is None:
+                    wait = self.settings.timeout + self.settings.list_lag
                     raise ProviderError(
-                        f"DashScope {what}: the submit got no reply and the task list shows "
-                        f"no new {model} task; nothing was paid, it is safe to try again",
-                        retryable=True,
+                        f"DashScope {what}: the submit got no reply (timeout, dropped "
+                        f"connection or server error) and the task list showed no {model} "
+                        f"task for it within {wait:.0f}s; paid state unknown. The submit is "
+                        "kept in the journal and will be resolved on the next run (looked up "
+                        "again before anything is submitted)"
                     ) from None
-                self._record(journal, found)
+                self.record(journal, found)
                 return found
             except ProviderError:
                 journal.forget()  # refused outright: no task exists
@@ -335,7 +349,7 @@ class Transport:
             task_id = str((reply.get("output") or {}).get("task_id") or "")
             if not task_id:
                 raise ProviderError(f"DashScope {what}: the submit reply has no task_id")
-            self._record(journal, task_id)
+            self.record(journal, task_id)
             return task_id
 
     def _poll_once(self, task_id: str, what: str) -> tuple[str, dict[str, Any]]:
@@ -344,7 +358,8 @@ class Transport:
         status = str((data.get("output") or {}).get("task_status") or "UNKNOWN")
         return status, data
 
-    def _poll(self, task_id: str, what: str) -> tuple[str, dict[str, Any]]:
+    def poll(self, task_id: str, what: str) -> tuple[str, dict[str, Any]]:
+        """Poll until a terminal status (or ``poll_timeout``, a retryable error)."""
         deadline = time.monotonic() + self.settings.poll_timeout
         interval = self.settings.poll_interval
         while True:
@@ -378,6 +393,15 @@ class Transport:
 
     def download(self, url: str, dest: Path, verify: Verify, what: str) -> None:
         """Fetch ``url`` into ``dest`` via a temp file; truncated or undecodable -> again."""
-        for attempt in self._retrying():
-            with attempt:
-                fetch_verified(self._client, url, dest, verify, what)
+        with self._redacted():
+            for attempt in self._retrying():
+                with attempt:
+                    fetch_verified(self._client, url, dest, verify, what, self._policy())
+
+    def _policy(self) -> Policy:
+        allowed = {h.lower() for h in self.settings.download_hosts}
+        api_host = httpx.URL(self.root).host
+        if api_host:
+            allowed.add(api_host.lower())
+        caps = {k: int(v * 1024 * 1024) for k, v in self.settings.max_download_mb.items()}
+        return Policy(allowed_hosts=frozenset(allowed), max_bytes=caps)

@@ -2,17 +2,22 @@
 
 An unchanged request is never generated twice; an edited shot changes only its own keys.
 Writes go to a temp file beside the target and are renamed, so a crash leaves no half file
-under a real key.
+under a real key. One writer per asset: a miss is made under an exclusive lock on
+``<key>.lock`` beside the asset (``flock``: threads and processes alike), so two renders of
+one script, or two shots sharing a line, pay for the asset once and the other waits and reads
+it from the store.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,22 +71,48 @@ class AssetStore:
         stored = Asset(
             path=str(target), stage=stage, key=key, backend=backend, seed=seed, prompt=prompt
         )
-        if target.exists() and meta_path.exists():
-            generated = Generated.model_validate_json(meta_path.read_text())
-            return stored.model_copy(update={"cached": True}), generated
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.tmp.{ext}")
-        started = time.perf_counter()
-        try:
-            journal = FileJournal(target.with_suffix(JOURNAL_SUFFIX), self.root)
-            generated = make(tmp, journal)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-        atomic_write(meta_path, generated.model_dump_json())
-        journal.forget()
+        cached = _cached(target, meta_path)
+        if cached is not None:
+            return stored.model_copy(update={"cached": True}), cached
+        with asset_lock(target):
+            cached = _cached(target, meta_path)  # made by whoever held the lock before us
+            if cached is not None:
+                return stored.model_copy(update={"cached": True}), cached
+            tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.tmp.{ext}")
+            started = time.perf_counter()
+            try:
+                journal = FileJournal(target.with_suffix(JOURNAL_SUFFIX), self.root)
+                generated = make(tmp, journal)
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+            atomic_write(meta_path, generated.model_dump_json())
+            journal.forget()
         made = {"cost": generated.cost, "seconds": round(time.perf_counter() - started, 3)}
         return stored.model_copy(update=made), generated
+
+
+def _cached(target: Path, meta_path: Path) -> Generated | None:
+    if target.exists() and meta_path.exists():
+        return Generated.model_validate_json(meta_path.read_text())
+    return None
+
+
+@contextmanager
+def asset_lock(target: Path) -> Iterator[None]:
+    """Exclusive right to make ``target``, across threads and processes.
+
+    ``flock`` locks belong to an open file description, so two threads of one process that
+    open the lock file each wait for the other as two processes do. The lock file stays (an
+    unlinked lock file could be locked by two holders at once).
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 class FileJournal:
