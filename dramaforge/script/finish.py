@@ -13,6 +13,7 @@ from pathlib import PurePath
 
 from dramaforge.errors import ScriptError
 from dramaforge.schema import Channel, Character, Language, Scene, Script, ScriptFormat
+from dramaforge.script.clean import clean_script
 from dramaforge.script.detect import detect_language
 
 # A ``# key: value`` line (``# Render: dramaforge render ...``) is a note, never a title.
@@ -66,6 +67,7 @@ def finish(
     language: Language | None = None,
     channels: Iterable[Channel] = (),
     logline: str = "",
+    style: str = "",
 ) -> Script:
     """Build the Script, or raise ScriptError("no scenes found: <hint>") if nothing is filmable.
 
@@ -75,7 +77,7 @@ def finish(
         raise ScriptError(f"no scenes found: {hint}", path=source)
     scenes = [s.model_copy(update={"index": i}) for i, s in enumerate(scenes, start=1)]
     speakers = [b.speaker for s in scenes for b in s.beats if b.speaker]
-    return Script(
+    script = Script(
         title=title.strip() or title_from_source(source) or "untitled",
         language=language or detect_language(text),
         format=format,
@@ -84,4 +86,6 @@ def finish(
         channels=list(channels),
         source=source,
         logline=logline.strip(),
+        style=style.strip(),
     )
+    return clean_script(script)

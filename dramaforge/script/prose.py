@@ -7,6 +7,8 @@ visual. A ``# Title`` line names the script; other ``#`` or ``//`` lines are not
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from dramaforge.schema import Beat, Language, Scene, Script
 from dramaforge.script.detect import detect_language
 from dramaforge.script.finish import finish, heading_title
@@ -81,8 +83,10 @@ def _scene(index: int, paragraph: list[tuple[int, str]]) -> Scene:
         body += line
     sentences = split_sentences(body)
 
+    offsets = [at for at, _ in starts]
+
     def line_of(offset: int) -> int:
-        return max(n for at, n in starts if at <= offset)
+        return starts[bisect_right(offsets, offset) - 1][1]
 
     first = sentences[0][1]
     beats = [Beat(kind="action", text=first, source_line=line_of(sentences[0][0]))]
