@@ -38,8 +38,8 @@ YAML_KEY_LINE = re.compile(r"^(?P<key>[a-z_]{1,30})\s*:(?:\s|$)")
 YAML_OTHER = re.compile(r"^(?:\s|-\s|-$|#|---|\.\.\.|$)")
 
 
-def _is_cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\uf900" <= ch <= "\ufaff"
+_CJK = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
 
 
 def detect_language(text: str) -> Language:
@@ -48,8 +48,8 @@ def detect_language(text: str) -> Language:
     One Chinese character carries about as much as a short English word, so each counts as
     three letters; a Chinese script with an English render command in its header stays "zh".
     """
-    cjk = sum(1 for ch in text if _is_cjk(ch))
-    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    cjk = len(_CJK.findall(text))
+    latin = len(_LATIN.findall(text))
     return "zh" if cjk and cjk * 3 >= latin else "en"
 
 

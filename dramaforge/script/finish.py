@@ -13,7 +13,7 @@ from pathlib import PurePath
 
 from dramaforge.errors import ScriptError
 from dramaforge.schema import Channel, Character, Language, Scene, Script, ScriptFormat
-from dramaforge.script.clean import clean_script
+from dramaforge.script.clean import clean_script, clean_text
 from dramaforge.script.detect import detect_language
 
 # A ``# key: value`` line (``# Render: dramaforge render ...``) is a note, never a title.
@@ -78,14 +78,16 @@ def finish(
     scenes = [s.model_copy(update={"index": i}) for i, s in enumerate(scenes, start=1)]
     speakers = [b.speaker for s in scenes for b in s.beats if b.speaker]
     script = Script(
-        title=title.strip() or title_from_source(source) or "untitled",
+        title=clean_text(title.strip() or title_from_source(source) or "untitled"),
         language=language or detect_language(text),
         format=format,
         characters=merge_characters(characters, speakers),
         scenes=scenes,
         channels=list(channels),
         source=source,
-        logline=logline.strip(),
-        style=style.strip(),
+        logline=clean_text(logline.strip()),
+        style=clean_text(style.strip()),
     )
-    return clean_script(script)
+    # Text parsers read text parse_text already cleaned; a brief's values can spell controls
+    # with YAML escapes ("\e[2J"), so its fields are cleaned one by one.
+    return clean_script(script) if format == "yaml" else script

@@ -57,6 +57,10 @@ _SPLIT = re.compile(r"\s+[-–—|]\s+|[-–—|]{2,}|[,，、·|/。；;]|(?<=\
 _SENTENCE_END = re.compile(r"[。！？!?]\s*$")
 
 
+_STARTS = frozenset("【[场第内外室SsIiEe0123456789" + CN_DIGITS)
+"""Every heading starts with one of these once Markdown is stripped: a cheap first test."""
+
+
 @dataclass(frozen=True)
 class Heading:
     """What a heading line says. ``text`` is the heading without its scene label or number."""
@@ -87,6 +91,8 @@ def parse_heading(raw: str, *, markdown: bool = False) -> Heading | None:
     ``markdown`` says the line was a ``##`` heading, which is looser: a numbered heading
     (``## 1. 教室``, ``## 一、雨夜``) is a scene even without a time.
     """
+    if raw.lstrip(" \t>#*_")[:1] not in _STARTS:
+        return None
     line = strip_markup(raw)
     if level := markdown_level(line):
         line, markdown = strip_markup(line[level:]), markdown or level > 1
