@@ -33,8 +33,16 @@ def heading_title(line: str) -> str | None:
     keyed = _KEYED_NOTE.match(line)
     if keyed and keyed.group("key").lower() not in _TITLE_KEYS:
         return None
-    title = re.sub(r"^#+\s*", "", line).strip()
+    title = re.sub(r"^#+\s*", "", line).strip().strip("*")
     return re.sub(r"^(?:title|标题|剧名|片名)\s*[:：]\s*", "", title, flags=re.IGNORECASE) or None
+
+
+def _bare_title(title: str) -> str:
+    """``《重逢》`` -> ``重逢``: title marks are typography."""
+    title = title.strip()
+    if title.startswith("《") and title.endswith("》") and title.count("《") == 1:
+        return title[1:-1].strip()
+    return title
 
 
 def merge_characters(declared: Iterable[Character], speakers: Iterable[str]) -> list[Character]:
@@ -51,8 +59,20 @@ def merge_characters(declared: Iterable[Character], speakers: Iterable[str]) -> 
         elif person.description and not known.description:
             cast[person.name] = known.model_copy(update={"description": person.description})
     for name in speakers:
+        if name not in cast and (full := _long_form(name, cast)) is not None:
+            # 人物：护士小王（24岁） then 小王：… — one person, called as the lines call her
+            cast = {(name if k == full else k): v for k, v in cast.items()}
+            cast[name] = cast[name].model_copy(update={"name": name})
         cast.setdefault(name, Character(name=name))
     return list(cast.values())
+
+
+def _long_form(name: str, cast: dict[str, Character]) -> str | None:
+    """The one declared name that ends with ``name`` (``护士小王`` for ``小王``), if exactly one."""
+    if len(name) < 2:
+        return None
+    matches = [k for k in cast if k.endswith(name) and k != name]
+    return matches[0] if len(matches) == 1 else None
 
 
 def finish(
@@ -78,7 +98,7 @@ def finish(
     scenes = [s.model_copy(update={"index": i}) for i, s in enumerate(scenes, start=1)]
     speakers = [b.speaker for s in scenes for b in s.beats if b.speaker]
     script = Script(
-        title=clean_text(title.strip() or title_from_source(source) or "untitled"),
+        title=clean_text(_bare_title(title) or title_from_source(source) or "untitled"),
         language=language or detect_language(text),
         format=format,
         characters=merge_characters(characters, speakers),

@@ -189,7 +189,7 @@ def split_place(text: str) -> Heading:
                 interior = None
             elif len(word) > 1 and word[-1] in "内外" and _kind(word[:-1]) == "time":
                 time, interior = time or word[:-1], word[-1] == "内"
-            elif low in ("scene", "the", "-"):
+            elif low in ("scene", "-"):
                 continue
             else:
                 kept.append(word)

@@ -29,6 +29,7 @@ from dramaforge.script.headings import (
     strip_markup,
 )
 from dramaforge.script.labels import LABELS, NARRATORS, Label, keyed, label_of
+from dramaforge.script.places import place_kind
 
 BEAT_KINDS: dict[str, BeatKind] = {
     "action": "action", "narration": "narration", "sfx": "sfx", "music": "music",
@@ -161,14 +162,19 @@ def _markdown(st: _State, line: str, level: int, number: int) -> None:
 
 
 def _new_scene(st: _State, heading: Heading, number: int) -> None:
+    """Open a scene; inside or outside comes from the place (a 走廊 is inside) when the
+    heading does not say."""
     st.section, st.pending, st.chat_speaker = None, None, None
+    interior = heading.interior
+    if interior is None and heading.location:
+        interior = place_kind(heading.location)[1]
     st.scenes.append(
         Scene(
             index=len(st.scenes) + 1,
             heading=heading.text,
             location=heading.location,
             time_of_day=heading.time_of_day,
-            interior=heading.interior,
+            interior=interior,
             source_line=number,
         )
     )
@@ -178,6 +184,8 @@ def _line(st: _State, line: str, number: int) -> None:
     line = strip_markup(line)
     bullet = BULLET.match(line)
     text = line[bullet.end() :] if bullet else line
+    if transcripts.PLACEHOLDER.match(text):  # [图片], [表情]: a chat's attachment, not a line
+        return
     if st.section is not None and st.section != "skip":
         if parse_heading(text) is None and (
             (pair := keyed(text)) is None or label_of(pair[0], in_header=True) is None
@@ -245,8 +253,12 @@ def _place(st: _State, label: Label, rest: str) -> None:
     if label == "place":
         place = split_place(rest)
         update["location"] = place.location or rest
-        if place.interior is not None and scene.interior is None:
-            update["interior"] = place.interior
+        if scene.interior is None:
+            update["interior"] = (
+                place.interior
+                if place.interior is not None
+                else (place_kind(place.location or rest)[1])
+            )
     merged = scene.model_copy(update=update)
     if not scene.heading or scene.heading == f"{scene.location} {scene.time_of_day}".strip():
         merged.heading = f"{merged.location} {merged.time_of_day}".strip()
@@ -318,6 +330,8 @@ def _is_speaker(name: str, st: _State) -> bool:
 
 def _speech(m: re.Match[str], line: int) -> Beat:
     name = m.group("name").strip()
+    if name.isascii() and name.isupper():
+        name = name.title()  # ``KAI:`` reads as ``Kai`` in subtitles, as in Fountain
     paren = m.group("paren")
     text = m.group("text").strip()
     if paren is None and (lead := LEADING_PAREN.match(text)):
