@@ -28,6 +28,7 @@ from pathlib import Path
 
 from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageFont
 
+from dramaforge.script.places import place_kind
 from dramaforge.tools.base import Generated, ImageRequest, TaskJournal
 from dramaforge.tools.local import sets
 from dramaforge.tools.media.fonts import FONT_NAME, font_path
@@ -164,7 +165,7 @@ def render(req: ImageRequest) -> Image.Image:
     tod = time_of_day(f"{req.time_of_day} {req.scene_heading}")
     extra = round(w * CAMERA_SLACK)
     set_up = _background(w + extra, h, tod, req.palette, is_interior(req.scene_heading), layout)
-    kind, _inside = sets.place_kind(req.scene_heading)
+    kind, _inside = place_kind(req.scene_heading)
     sets.dress(set_up, kind, tod, _SKY[tod][0], layout)
     left = round(take.uniform(0, extra))
     image = _light(set_up.crop((left, 0, left + w, h)), take)
