@@ -34,7 +34,7 @@ SPEECH = re.compile(
     r"^\s*[^\s：:，。！？,.!?;；]{1,10}(?:（[^）]{0,80}）|\([^)]{0,80}\))?[：:]\s*\S"
 )
 FOUNTAIN_HEADING = re.compile(r"^\s*(?:\d{1,4}[A-Z]?\s+)?(?:INT|EXT|EST|INT\.?/EXT|I/E)[.\s]")
-YAML_KEY_LINE = re.compile(r"^(?P<key>[a-z_]{1,30})\s*:(?:\s|$)")
+YAML_KEY_LINE = re.compile(r"^(?P<key>[a-z_][a-z0-9_\-]{0,30})\s*:(?:\s|$)")
 YAML_OTHER = re.compile(r"^(?:\s|-\s|-$|#|---|\.\.\.|$)")
 
 

@@ -29,11 +29,22 @@ PLACES: list[tuple[str, bool, tuple[str, ...]]] = [
 ]  # fmt: skip
 
 
+_ROWS = [
+    (
+        kind,
+        inside,
+        frozenset(n for n in names if n.isascii()),
+        re.compile("|".join(re.escape(n) for n in names if not n.isascii()) or "(?!)"),
+    )
+    for kind, inside, names in PLACES
+]
+
+
 def place_kind(heading: str) -> tuple[str, bool | None]:
     """(kind, inside) for ``heading``; ("", None) when no word of it names a place."""
     low = heading.lower()
     words = set(re.findall(r"[a-z]+", low))
-    for kind, inside, names in PLACES:
-        if any((n in words) if n.isascii() else (n in low) for n in names):
+    for kind, inside, latin, cjk in _ROWS:
+        if words & latin or cjk.search(low):
             return kind, inside
     return "", None

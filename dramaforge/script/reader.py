@@ -9,6 +9,7 @@ file and what to do instead, never a script of mojibake.
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 from pathlib import Path
 
@@ -96,13 +97,21 @@ def _plausibly_chinese(text: str) -> bool:
 
 
 def _guess(data: bytes) -> str:
-    for codec, name in (("shift_jis", "Shift-JIS (Japanese)"), ("big5", "Big5"),
-                        ("euc_kr", "EUC-KR (Korean)")):  # fmt: skip
+    """Name the likely encoding, so the user knows what they saved: kana mean Shift-JIS,
+    Hangul means EUC-KR; otherwise Big5 if the bytes are Big5."""
+    checks = (
+        ("shift_jis", "Shift-JIS (Japanese)", r"[\u3040-\u30ff]"),
+        ("euc_kr", "EUC-KR (Korean)", r"[\uac00-\ud7af]"),
+        ("big5", "Big5 (traditional Chinese)", r"[\u4e00-\u9fff]"),
+    )
+    for codec, name, script in checks:
         try:
-            data.decode(codec)
+            text = data.decode(codec)
         except UnicodeDecodeError:
             continue
-        return f"; it looks like {name}"
+        wide = len(text) - len(text.encode("ascii", errors="ignore"))
+        if wide and len(re.findall(script, text)) >= 0.3 * wide:
+            return f"; it looks like {name}"
     return ""
 
 
