@@ -11,17 +11,20 @@ follow the same place and time, so the plan made from each script is checked aga
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from dramaforge.agents.bible import build_bible
 from dramaforge.agents.director import RuleDirector
 from dramaforge.schema import Script, Voice
 from dramaforge.script import load_script
+from dramaforge.tools.base import ImageRequest
 from dramaforge.tools.local import sets
-from dramaforge.tools.local.storyboard import time_of_day
+from dramaforge.tools.local.storyboard import render, time_of_day
 
 CORPUS = Path(__file__).resolve().parent / "scripts_corpus"
 SCRIPTS = sorted(p for p in CORPUS.iterdir() if p.suffix != ".json")
@@ -138,3 +141,46 @@ def test_a_script_without_a_style_keeps_the_default_look() -> None:
     plan = RuleDirector().direct(script)
     voices = [Voice(id="v")]
     assert build_bible(script, plan, voices).look == "分镜动态漫画，干净线条，柔和光影"
+
+
+def _frame(heading: str, tod: str) -> np.ndarray:
+    request = ImageRequest(
+        prompt="", width=640, height=360, seed=3, framing="wide", scene_heading=heading,
+        time_of_day=tod, characters={}, caption="",
+    )  # fmt: skip
+    return np.asarray(render(request).convert("RGB")).astype(int)
+
+
+def _share(px: np.ndarray, test: Callable[[np.ndarray], np.ndarray]) -> float:
+    return float(test(px).mean())
+
+
+def test_the_offline_painter_draws_the_place_and_the_light_the_heading_names() -> None:
+    """Corridor at dusk, classroom by day, playground at night: told apart by their pixels."""
+    corridor = _frame("走廊 傍晚", "傍晚")
+    classroom = _frame("教室 白天", "白天")
+    playground = _frame("操场 夜", "夜")
+    playground_day = _frame("Playground, day", "day")
+
+    def board(px: np.ndarray) -> np.ndarray:  # chalkboard green
+        r, g, b = px[..., 0], px[..., 1], px[..., 2]
+        return (g > r + 20) & (g > b + 5) & (g < 110)
+
+    def dusk_sky(px: np.ndarray) -> np.ndarray:  # orange light through the windows
+        r, g, b = px[..., 0], px[..., 1], px[..., 2]
+        return (r > 190) & (g > 100) & (g < 180) & (b < 130)
+
+    def grass(px: np.ndarray) -> np.ndarray:
+        r, g, b = px[..., 0], px[..., 1], px[..., 2]
+        return (g > r + 15) & (g > b + 5)
+
+    wall = (slice(40, 160), slice(200, 480))
+    assert _share(classroom[wall], board) > 0.2  # a blackboard on the classroom wall
+    assert _share(corridor[wall], board) < 0.01 and _share(playground[wall], board) < 0.01
+    assert _share(corridor[:, :200], dusk_sky) > 0.05  # dusk in the corridor's windows
+    assert _share(classroom, dusk_sky) < 0.01
+    ground = (slice(290, 360), slice(None))
+    assert _share(playground[ground], grass) > 0.5 and _share(classroom[ground], grass) < 0.05
+    sky = (slice(0, 60), slice(None))
+    assert playground[sky].mean() < 80 < playground_day[sky].mean()  # night is dark
+    assert playground[ground].mean() < playground_day[ground].mean() - 30
