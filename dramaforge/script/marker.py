@@ -38,6 +38,10 @@ SPEECH = re.compile(
     r"^(?P<name>[^\s：:，。！？,.!?;；（(【\[“\"]{1,24}?)\s*"
     r"(?:[（(](?P<paren>[^）)]{0,80})[）)]\s*)?[：:]\s*(?P<text>\S.*)$"
 )
+LATIN_SPEECH = re.compile(  # ``Ms. Green: …``, ``Old Man (quietly): …``
+    r"^(?P<name>[A-Z][A-Za-z'.\-]{0,20}(?: [A-Z][A-Za-z'.\-]{0,20}){0,2}) ?"
+    r"(?:\((?P<paren>[^)]{0,80})\) ?)?: ?(?P<text>\S.*)$"
+)
 LEADING_PAREN = re.compile(r"^[（(](?P<paren>[^）)]{0,80})[）)]\s*(?P<text>.+)$")
 BULLET = re.compile(r"^(?:[-*+•·]\s+|[△▲]\s*)")
 RULE = re.compile(r"^(?:[-*_=~]\s*){3,}$|^```")
@@ -291,7 +295,7 @@ def _plain(st: _State, line: str, number: int, pending: BeatKind | None) -> None
     """A line with no marker: the kind of a bare marker on the line before, dialogue if it
     reads ``名字：台词`` (or follows a chat stamp), else action; in a subtitle file, narration
     (before the first scene: the title, then the logline)."""
-    speech = SPEECH.match(line)
+    speech = SPEECH.match(line) or LATIN_SPEECH.match(line)
     if pending is not None:
         st.scene(number).beats.append(Beat(kind=pending, text=line, source_line=number))
     elif speech and _is_speaker(speech.group("name").strip(), st):
