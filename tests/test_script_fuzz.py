@@ -85,6 +85,22 @@ def test_text_made_of_parser_syntax_gives_a_script_or_a_script_error(
     assert_script_or_error(text, fmt, source=f"fuzz{suffix}")
 
 
+@settings(max_examples=25, deadline=8000, derandomize=True)
+@given(
+    a=st.sampled_from(PIECES),
+    b=st.sampled_from(PIECES),
+    times=st.integers(500, 3000),
+    fmt=st.sampled_from(FORMATS),
+)
+def test_repeated_syntax_stays_linear(a: str, b: str, times: int, fmt: Any) -> None:
+    """A piece of syntax repeated thousands of times, on one line or many: the inputs that
+    made patterns backtrack (``*a *a *a``, ``/*/*``, runs of spaces before a colon)."""
+    text = "INT. A - DAY\n\n【场景1】\n" + (a + b) * times
+    started = time.perf_counter()
+    assert_script_or_error(text, fmt)
+    assert time.perf_counter() - started < 6.0
+
+
 @FUZZ
 @given(data=st.binary(max_size=600))
 def test_any_bytes_decode_to_text_or_a_script_error(data: bytes) -> None:

@@ -228,7 +228,7 @@ def _labelled(st: _State, label: Label | None, rest: str, number: int, line: str
             st.add_cast([c for part in _split_outside_parens(rest) for c in _cast_entries(part)])
         elif rest:
             (st.logline if label == "logline" else st.style).append(rest)
-        if not rest:
+        if not rest and not st.scenes:  # a block follows in the header; in a scene, nothing
             st.section, st.section_filled, st.section_markdown = label, False, False
     elif label == "title":
         st.title = st.title or rest
