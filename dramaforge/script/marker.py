@@ -158,7 +158,7 @@ def _markdown(st: _State, line: str, level: int, number: int) -> None:
     heading = parse_heading(line)
     if heading is None and st.scene_level and level == st.scene_level:
         heading = Heading(body, body)  # writers who head scenes ## 尾声 do it throughout
-    if heading is not None and (level > 1 or st.title or st.scenes):
+    if heading is not None:
         st.scene_level = st.scene_level or level
         _new_scene(st, heading, number)
     elif not st.title and not st.scenes:
