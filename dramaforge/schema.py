@@ -85,6 +85,8 @@ class Script(BaseModel):
     channels: list[Channel] = Field(default_factory=list)
     source: str = ""
     logline: str = ""
+    style: str = ""
+    """The look the script asks for (a ``风格：`` / ``Style:`` line); the bible's look when set."""
 
     def spoken_lines(self) -> list[Beat]:
         return [b for s in self.scenes for b in s.beats if b.kind in ("dialogue", "narration")]

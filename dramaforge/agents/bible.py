@@ -78,7 +78,7 @@ def build_bible(
         next_slot += 1
     mood = mood_of(*(s.music or "" for s in plan.shots))
     return StyleBible(
-        look=LOOKS[script.language],
+        look=script.style or LOOKS[script.language],  # the script's own 风格/Style line wins
         palette=PALETTES.get(mood, PALETTES["calm"]),
         era="当代" if script.language == "zh" else "contemporary",
         seed=stable_seed(name_seed),

@@ -3,7 +3,9 @@
 ``load_script`` reads a file (UTF-8, UTF-8 with BOM or GB18030), detects its format (Fountain,
 Chinese/English marker script, YAML brief, plain prose) and language, and parses it. Every
 problem is a ScriptError naming the file and, where known, the line, so the CLI can print one
-line that says what to fix.
+line that says what to fix. Any text at all gives a Script or a ScriptError, in time linear in
+its size (tests/test_script_fuzz.py holds every parser to that), and no control character or
+bidi override from the file survives into the Script.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from dramaforge.errors import ScriptError
 from dramaforge.schema import Language, Script, ScriptFormat
 from dramaforge.script import brief, fountain, marker, prose
+from dramaforge.script.clean import check_lines, clean_text
 from dramaforge.script.detect import detect_format, detect_language
 from dramaforge.script.reader import MAX_BYTES, decode, normalise_newlines, read_script_file
 
@@ -42,8 +45,13 @@ def parse_text(
             f"the script is over {MAX_BYTES // 2**20} MB; split it into one file per episode",
             path=source,
         )
+    check_lines(text, source)
+    text = clean_text(text)
     fmt = format or detect_format(text, Path(source).suffix)
-    script = PARSERS[fmt](text, source)
+    try:
+        script = PARSERS[fmt](text, source)
+    except RecursionError as err:  # a parser's last resort; each limits nesting itself
+        raise ScriptError("the script nests too deeply to read", path=source) from err
     return script.model_copy(update={"language": language}) if language else script
 
 

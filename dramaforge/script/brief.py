@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dramaforge.errors import ScriptError
 from dramaforge.schema import Aspect, Beat, BeatKind, Channel, Character, Language, Scene, Script
+from dramaforge.script import bounded_yaml
+from dramaforge.script.clean import escape_controls
 from dramaforge.script.detect import detect_language
 from dramaforge.script.finish import finish
 
@@ -104,6 +106,7 @@ class Brief(BaseModel):
     product: str = ""
     language: Language | None = None
     logline: str = ""
+    style: str = ""
     message: str = ""
     points: list[str] = Field(default_factory=list)
     selling_points: list[str] = Field(default_factory=list)
@@ -145,17 +148,7 @@ class _Lines:
 
 
 def parse(text: str, source: str) -> Script:
-    try:
-        root = yaml.compose(text)
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        problem = getattr(err, "problem", None) or str(err)
-        raise ScriptError(
-            f"not valid YAML ({problem}); check the indentation and quoting on this line",
-            path=source,
-            line=mark.line + 1 if mark is not None else None,
-        ) from err
+    data, root = bounded_yaml.load(text, source)
     if not isinstance(data, dict):
         raise ScriptError(
             f"a brief is a YAML mapping of keys such as title and scenes; {HINT}", path=source
@@ -166,7 +159,7 @@ def parse(text: str, source: str) -> Script:
     except ValidationError as err:
         first = err.errors()[0]
         loc = tuple(first["loc"])
-        field = ".".join(str(p) for p in loc)
+        field = escape_controls(".".join(str(p) for p in loc))[:80]
         msg = first["msg"]
         if first["type"] == "extra_forbidden":
             msg = "unknown field; check its spelling against examples/product_ad.en.yaml"
@@ -185,6 +178,7 @@ def parse(text: str, source: str) -> Script:
             Channel(name=c.name, aspect=c.aspect, duration=c.duration) for c in brief.channels
         ],
         logline=brief.logline or brief.message,
+        style=brief.style,
     )
 
 

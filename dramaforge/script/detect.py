@@ -7,11 +7,11 @@ sniffed, most distinctive format first. Prose is what is left: any text at all r
 from __future__ import annotations
 
 import re
-from typing import Any
-
-import yaml
 
 from dramaforge.schema import Language, ScriptFormat
+from dramaforge.script.headings import parse_heading, strip_markup
+from dramaforge.script.labels import keyed, label_of
+from dramaforge.script.transcripts import is_chat_log, is_subtitles
 
 FOUNTAIN_SUFFIXES = (".fountain", ".spmd")
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -22,25 +22,24 @@ BRIEF_KEYS = frozenset(
 _MARKER_WORDS = r"场景|画面|镜头|对白|台词|旁白|画外音|音效|背景音乐|音乐|BGM"
 MARKER = re.compile(
     rf"^\s*(?:[【\[]\s*(?:{_MARKER_WORDS}|第\s*\S{{1,4}}\s*场)"
-    rf"|(?:{_MARKER_WORDS})\s*[\d一二三四五六七八九十]*\s*[：:]"
-    r"|第\s*[\d一二三四五六七八九十百]+\s*场)",
+    rf"|(?:{_MARKER_WORDS})\s*[\d一二三四五六七八九十]{{0,4}}\s*[：:]"
+    r"|第\s*[\d一二三四五六七八九十百]{1,6}\s*场)",
     re.IGNORECASE,
-)
-NUMBERED_SCENE = re.compile(  # 1-1 教室 日 内: the numbered heading of many Chinese scripts
-    r"^\s*\d+(?:-\d+)?[.、]?\s+\S.{0,28}[\s/](?:[日夜][内外]?|白天|夜晚|傍晚|清晨|内|外)\s*$",
-    re.MULTILINE,
 )
 EN_MARKER = re.compile(
     r"^\s*\[\s*(?:scene|narration|narrator|voiceover|sfx|sound|music|visual|dialogue)\b",
-    re.IGNORECASE | re.MULTILINE,
+    re.IGNORECASE,
 )
-SPEECH = re.compile(r"^\s*[^\s：:，。！？,.!?;；]{1,10}(?:（[^）]*）|\([^)]*\))?\s*[：:]\s*\S")
-FOUNTAIN_HEADING = re.compile(r"^\s*(?:INT|EXT|EST|INT\.?/EXT|I/E)[.\s]", re.MULTILINE)
-YAML_KEY_LINE = re.compile(r"^([a-z_]+)\s*:", re.MULTILINE)
+SPEECH = re.compile(
+    r"^\s*[^\s：:，。！？,.!?;；]{1,10}(?:（[^）]{0,80}）|\([^)]{0,80}\))?[：:]\s*\S"
+)
+FOUNTAIN_HEADING = re.compile(r"^\s*(?:\d{1,4}[A-Z]?\s+)?(?:INT|EXT|EST|INT\.?/EXT|I/E)[.\s]")
+YAML_KEY_LINE = re.compile(r"^(?P<key>[a-z_][a-z0-9_\-]{0,30})\s*:(?:\s|$)")
+YAML_OTHER = re.compile(r"^(?:\s|-\s|-$|#|---|\.\.\.|$)")
 
 
-def _is_cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\uf900" <= ch <= "\ufaff"
+_CJK = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
 
 
 def detect_language(text: str) -> Language:
@@ -49,19 +48,23 @@ def detect_language(text: str) -> Language:
     One Chinese character carries about as much as a short English word, so each counts as
     three letters; a Chinese script with an English render command in its header stays "zh".
     """
-    cjk = sum(1 for ch in text if _is_cjk(ch))
-    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    cjk = len(_CJK.findall(text))
+    latin = len(_LATIN.findall(text))
     return "zh" if cjk and cjk * 3 >= latin else "en"
 
 
 def _looks_like_brief(text: str) -> bool:
-    """A YAML mapping with brief keys; falls back to counting key lines when the YAML is broken,
-    so a brief with a syntax error still reaches the YAML parser and its line-numbered error."""
-    try:
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return len(set(YAML_KEY_LINE.findall(text)) & (BRIEF_KEYS | {"title"})) >= 2
-    return isinstance(data, dict) and bool(BRIEF_KEYS & {str(k).lower() for k in data})
+    """A YAML mapping with brief keys, told from its shape alone: every line at the margin is a
+    ``key:`` (or a comment, list item or document marker), and two are brief keys. No YAML is
+    loaded here, so a hostile .txt costs one scan; a brief with a syntax error still reaches
+    the YAML parser and its line-numbered error."""
+    keys: set[str] = set()
+    for line in text.split("\n")[:2000]:
+        if m := YAML_KEY_LINE.match(line):
+            keys.add(m.group("key"))
+        elif not YAML_OTHER.match(line):
+            return False
+    return len(keys & (BRIEF_KEYS | {"title"})) >= 2 or bool(keys & (BRIEF_KEYS - {"logline"}))
 
 
 def detect_format(text: str, suffix: str = "") -> ScriptFormat:
@@ -72,12 +75,30 @@ def detect_format(text: str, suffix: str = "") -> ScriptFormat:
     if suffix in YAML_SUFFIXES or _looks_like_brief(text):
         return "yaml"
     lines = text.split("\n")
-    if any(MARKER.match(line) for line in lines) or EN_MARKER.search(text):
+    if any(MARKER.match(line) or EN_MARKER.match(line) for line in lines):
         return "marker"
-    if NUMBERED_SCENE.search(text):
+    slugs = sum(1 for line in lines if FOUNTAIN_HEADING.match(line))
+    others = sum(
+        1
+        for line in lines
+        if line.strip() and not FOUNTAIN_HEADING.match(line) and parse_heading(line) is not None
+    )
+    if others and others >= slugs:
         return "marker"
-    if FOUNTAIN_HEADING.search(text):
+    if slugs:
         return "fountain"
-    if sum(1 for line in lines if SPEECH.match(line)) >= 2:
+    if is_subtitles(lines) or is_chat_log(lines):
+        return "marker"
+    if sum(1 for line in lines if SPEECH.match(line)) >= 2 or _has_header(lines):
         return "marker"
     return "prose"
+
+
+def _has_header(lines: list[str]) -> bool:
+    """Two metadata lines (``风格：``, ``角色：``, ``Title:``) in the first twenty."""
+    found = 0
+    for line in lines[:20]:
+        pair = keyed(strip_markup(line.lstrip("#").strip()))
+        if pair and label_of(pair[0], in_header=True) in ("title", "style", "cast", "logline"):
+            found += 1
+    return found >= 2

@@ -13,6 +13,7 @@ from pathlib import PurePath
 
 from dramaforge.errors import ScriptError
 from dramaforge.schema import Channel, Character, Language, Scene, Script, ScriptFormat
+from dramaforge.script.clean import clean_script, clean_text
 from dramaforge.script.detect import detect_language
 
 # A ``# key: value`` line (``# Render: dramaforge render ...``) is a note, never a title.
@@ -32,8 +33,16 @@ def heading_title(line: str) -> str | None:
     keyed = _KEYED_NOTE.match(line)
     if keyed and keyed.group("key").lower() not in _TITLE_KEYS:
         return None
-    title = re.sub(r"^#+\s*", "", line).strip()
+    title = re.sub(r"^#+\s*", "", line).strip().strip("*")
     return re.sub(r"^(?:title|标题|剧名|片名)\s*[:：]\s*", "", title, flags=re.IGNORECASE) or None
+
+
+def _bare_title(title: str) -> str:
+    """``《重逢》`` -> ``重逢``: title marks are typography."""
+    title = title.strip()
+    if title.startswith("《") and title.endswith("》") and title.count("《") == 1:
+        return title[1:-1].strip()
+    return title
 
 
 def merge_characters(declared: Iterable[Character], speakers: Iterable[str]) -> list[Character]:
@@ -50,8 +59,20 @@ def merge_characters(declared: Iterable[Character], speakers: Iterable[str]) -> 
         elif person.description and not known.description:
             cast[person.name] = known.model_copy(update={"description": person.description})
     for name in speakers:
+        if name not in cast and (full := _long_form(name, cast)) is not None:
+            # 人物：护士小王（24岁） then 小王：… — one person, called as the lines call her
+            cast = {(name if k == full else k): v for k, v in cast.items()}
+            cast[name] = cast[name].model_copy(update={"name": name})
         cast.setdefault(name, Character(name=name))
     return list(cast.values())
+
+
+def _long_form(name: str, cast: dict[str, Character]) -> str | None:
+    """The one declared name that ends with ``name`` (``护士小王`` for ``小王``), if exactly one."""
+    if len(name) < 2:
+        return None
+    matches = [k for k in cast if k.endswith(name) and k != name]
+    return matches[0] if len(matches) == 1 else None
 
 
 def finish(
@@ -66,6 +87,7 @@ def finish(
     language: Language | None = None,
     channels: Iterable[Channel] = (),
     logline: str = "",
+    style: str = "",
 ) -> Script:
     """Build the Script, or raise ScriptError("no scenes found: <hint>") if nothing is filmable.
 
@@ -75,13 +97,17 @@ def finish(
         raise ScriptError(f"no scenes found: {hint}", path=source)
     scenes = [s.model_copy(update={"index": i}) for i, s in enumerate(scenes, start=1)]
     speakers = [b.speaker for s in scenes for b in s.beats if b.speaker]
-    return Script(
-        title=title.strip() or title_from_source(source) or "untitled",
+    script = Script(
+        title=clean_text(_bare_title(title) or title_from_source(source) or "untitled"),
         language=language or detect_language(text),
         format=format,
         characters=merge_characters(characters, speakers),
         scenes=scenes,
         channels=list(channels),
         source=source,
-        logline=logline.strip(),
+        logline=clean_text(logline.strip()),
+        style=clean_text(style.strip()),
     )
+    # Text parsers read text parse_text already cleaned; a brief's values can spell controls
+    # with YAML escapes ("\e[2J"), so its fields are cleaned one by one.
+    return clean_script(script) if format == "yaml" else script

@@ -13,16 +13,21 @@ from dataclasses import dataclass, field
 
 from dramaforge.schema import Beat, Character, Scene, Script
 from dramaforge.script.finish import finish
+from dramaforge.script.headings import Heading, parse_heading, split_place
+
+_SLUG = re.compile(r"^(?:INT|EXT|EST|I/E)", re.IGNORECASE)
 
 HEADING = re.compile(
-    r"^(?:\.(?![.\s])(?P<forced>.+)|(?P<h>(?:INT\.?/EXT|I/E|INT|EXT|EST)[.\s].*))$",
+    r"^(?:\.(?![.\s])(?P<forced>.+)"
+    r"|(?:\d{1,4}[A-Z]?\.?\s+)?(?P<h>(?:INT\.?/EXT|EXT\.?/INT|I/E|INT|EXT|EST)[.\s].*))$",
     re.IGNORECASE,
 )
-HEADING_PARTS = re.compile(r"^(?P<ie>INT\.?/EXT|I/E|INT|EXT|EST)\.?\s*(?P<rest>.*)$", re.IGNORECASE)
-SCENE_NUMBER = re.compile(r"\s*#[\w.\-]+#\s*$")
+SCENE_NUMBER = re.compile(r"#[\w.\-]{1,12}#$")
+CUE_MAX = 60
+"""A cue is a name and an extension or two; longer lines are never tried as one."""
 CUE = re.compile(
-    r"^(?:@(?P<forced>[^(^]+)|(?P<name>[A-Z0-9][A-Z0-9 .'\-]*))"
-    r"(?P<ext>(?:\s*\([^)]*\))*)\s*\^?$"
+    r"^(?:@(?P<forced>[^(^]{1,40})|(?P<name>[A-Z0-9][A-Z0-9.'\-]*(?: [A-Z0-9.'\-]+)*))"
+    r"(?P<ext>(?: {0,3}\([^)]{0,20}\))*) {0,3}\^?$"
 )
 TRANSITION = re.compile(r"^(?:>.*|[A-Z .]+ TO:|FADE (?:IN|OUT)[:.]?|CUT TO BLACK\.?)$")
 SOUND = re.compile(r"^(?P<kind>SFX|SOUND|MUSIC|BGM)\s*[:：]\s*(?P<text>.+)$", re.IGNORECASE)
@@ -31,8 +36,11 @@ TITLE_KEY = re.compile(
     r"\s*:\s*(?P<value>.*)$",
     re.IGNORECASE,
 )
-INTRO = re.compile(r"\b(?P<name>[A-Z][A-Z'\-]+(?: [A-Z][A-Z'\-]+)?)\s*\((?P<desc>[^)]+)\)")
-EMPHASIS = re.compile(r"(\*{1,3}|_)(?=\S)(.+?)(?<=\S)\1")
+INTRO = re.compile(
+    r"\b(?P<name>[A-Z][A-Z'\-]{1,30}(?: [A-Z][A-Z'\-]{1,30})?) ?\((?P<desc>[^)\n]{1,200})\)"
+)
+EMPHASIS = re.compile(r"(\*{1,3}|_)(?=[^\s*_])([^*_\n]{1,2000}?)(?<=[^\s*_])\1")
+"""Linear: the text between markers holds no marker, so a failed try stops at the next one."""
 NARRATORS = {"NARRATOR", "NARRATION", "VOICEOVER", "VOICE-OVER", "V.O.", "VO", "旁白"}
 HINT = "start a scene with a heading such as 'INT. KITCHEN - DAY' (or a forced '.HEADING')"
 
@@ -91,7 +99,12 @@ def parse(text: str, source: str) -> Script:
             continue
         if m := HEADING.match(line):
             st.flush()
-            heading = SCENE_NUMBER.sub("", m.group("forced") or m.group("h") or "").strip()
+            heading = (m.group("forced") or m.group("h") or "").strip()
+            head, _, last = heading.rpartition(" ")
+            if line[:1].isdigit() and re.fullmatch(r"\d{1,4}[A-Z]?", last):
+                heading = head.rstrip()  # ``12 INT. DINER - NIGHT 12``: shooting-script numbers
+            if heading.endswith("#") and (num := SCENE_NUMBER.search(heading[-16:])):
+                heading = heading[: len(heading) - 16 + num.start()].strip()
             st.scenes.append(_scene(len(st.scenes) + 1, heading, number))
             continue
         if (sound := SOUND.match(line)) is not None:
@@ -132,6 +145,8 @@ def _cast(st: _State) -> list[Character]:
 
 def _cue(line: str) -> tuple[str, str] | None:
     """(name, extensions) when ``line`` is a character cue: CAPS with a letter, or ``@Name``."""
+    if len(line) > CUE_MAX:
+        return None
     m = CUE.match(line)
     if m is None or line.endswith("TO:"):
         return None
@@ -183,19 +198,28 @@ def _display(name: str) -> str:
 
 def _plain(text: str) -> str:
     """Drop Fountain emphasis (``*italic*``, ``**bold**``, ``_underline_``) so it is not spoken."""
-    while (plain := EMPHASIS.sub(r"\2", text)) != text:  # _**nested**_ needs two passes
+    for _ in range(3):  # _**nested**_ needs two passes; markers nest three deep at most
+        plain = EMPHASIS.sub(r"\2", text)
+        if plain == text:
+            break
         text = plain
     return text.strip()
 
 
 def _strip_comments(text: str) -> str:
-    """Remove boneyard and notes but keep their newlines, so line numbers stay true."""
+    """Remove boneyard and notes but keep their newlines, so line numbers stay true.
 
-    def blank(m: re.Match[str]) -> str:
-        return "\n" * m.group(0).count("\n")
-
-    text = re.sub(r"/\*.*?\*/", blank, text, flags=re.DOTALL)
-    return re.sub(r"\[\[.*?\]\]", blank, text, flags=re.DOTALL)
+    Done with ``str.find``: a lazy ``/\\*.*?\\*/`` pattern rescans to the end of the file from
+    every unclosed ``/*``, which is quadratic in a file of them."""
+    for left, right in (("/*", "*/"), ("[[", "]]")):
+        parts: list[str] = []
+        i = 0
+        while (j := text.find(left, i)) >= 0 and (k := text.find(right, j + 2)) >= 0:
+            parts += [text[i:j], "\n" * text.count("\n", j, k)]
+            i = k + 2
+        parts.append(text[i:])
+        text = "".join(parts)
+    return text
 
 
 def _title_page(lines: list[str]) -> tuple[str, int]:
@@ -221,18 +245,15 @@ def _title_page(lines: list[str]) -> tuple[str, int]:
 
 def _scene(index: int, heading: str, line: int) -> Scene:
     """``INT. CLASSROOM - DAY`` -> location CLASSROOM, time DAY, interior True."""
-    m = HEADING_PARTS.match(heading)
-    ie = m.group("ie").upper() if m else ""
-    rest = m.group("rest") if m else heading
-    location, sep, time = rest.rpartition(" - ")
-    if not sep:
-        location, time = rest, ""
-    interior = None if not ie or "/" in ie or ie == "EST" else ie == "INT"
+    parsed = parse_heading(heading[:120])
+    if parsed is None or not _SLUG.match(heading):  # a forced heading: ``.ROOFTOP``
+        place = split_place(heading)
+        parsed = Heading(heading, place.location, place.time_of_day, place.interior)
     return Scene(
         index=index,
         heading=heading,
-        location=location.strip(),
-        time_of_day=time.strip(),
-        interior=interior,
+        location=parsed.location,
+        time_of_day=parsed.time_of_day,
+        interior=parsed.interior,
         source_line=line,
     )

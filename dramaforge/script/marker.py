@@ -1,78 +1,51 @@
-"""Chinese marker scripts (场景/画面/对白/旁白/音效/背景音乐), the short-drama house format.
+"""Marker scripts: 短剧 Markdown, 场景/画面/对白/旁白 markers, WeChat-style lines, subtitles.
 
-Scripts written for short-drama platforms vary in small ways, and a writer should not have to
-reformat theirs: markers may be in 【】 or [] or bare, followed by a full-width or ASCII colon;
-scenes start with 场景N, 第N场 or a numbered heading such as ``1-1 教室 日 内``; a bare
-``名字：台词`` line is dialogue and ``名字（动作）：台词`` carries a parenthetical. The cast
-comes from a 人物/角色 line or block. The same parser reads English bracket markers
-([Scene], [Visual], [Narration], [SFX], [Music]) with ``Name: line`` dialogue.
+Scripts written for short-drama platforms vary, and a writer should not have to reformat
+theirs. A header block (``# 标题``, ``风格：``, ``角色：`` with ``- 林小雨：…`` items, ``简介：``,
+``集数：``, or YAML-like front matter between ``---`` lines) is metadata, never a speaker.
+Scenes start with any heading ``headings.parse_heading`` knows. In a scene, markers may be in
+【】 or [] or bare, followed by a full-width or ASCII colon; a bare ``名字：台词`` line is
+dialogue, ``名字（动作）：台词`` carries a parenthetical and ``△`` starts an action line. The
+same parser reads English bracket markers ([Scene], [Visual], [Narration], [SFX], [Music])
+with ``Name: line`` dialogue, subtitle files and chat-log exports.
+
+Every test of a line is a bounded pattern or a string method, so no line makes it backtrack.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
 
 from dramaforge.errors import ScriptError
 from dramaforge.schema import Beat, BeatKind, Character, Scene, Script
+from dramaforge.script import transcripts
 from dramaforge.script.finish import finish, heading_title
+from dramaforge.script.headings import (
+    Heading,
+    markdown_level,
+    parse_heading,
+    split_place,
+    strip_markup,
+)
+from dramaforge.script.labels import LABELS, NARRATORS, Label, keyed, label_of
+from dramaforge.script.places import place_kind
 
-Label = Literal[
-    "scene", "cast", "title", "logline", "time", "place", "skip",
-    "action", "dialogue", "narration", "sfx", "music",
-]  # fmt: skip
-
-LABELS: dict[str, Label] = {
-    **dict.fromkeys(("场景", "场", "scene"), "scene"),
-    **dict.fromkeys(
-        ("人物", "角色", "主要人物", "出场人物", "characters", "character", "cast"), "cast"
-    ),
-    **dict.fromkeys(("标题", "剧名", "片名", "title"), "title"),
-    **dict.fromkeys(("简介", "梗概", "故事梗概", "剧情简介", "logline", "synopsis"), "logline"),
-    **dict.fromkeys(("时间", "time"), "time"),
-    **dict.fromkeys(("地点", "场地", "location", "place"), "place"),
-    **dict.fromkeys(("转场", "切换", "切至", "黑屏", "淡入", "淡出", "transition", "cut"), "skip"),
-    **dict.fromkeys(("画面", "镜头", "动作", "字幕", "visual", "action", "shot"), "action"),
-    **dict.fromkeys(("对白", "台词", "dialogue"), "dialogue"),
-    **dict.fromkeys(
-        ("旁白", "画外音", "独白", "narration", "narrator", "voiceover", "vo", "v.o."), "narration"
-    ),
-    **dict.fromkeys(("音效", "声音", "sfx", "sound"), "sfx"),
-    **dict.fromkeys(("背景音乐", "音乐", "配乐", "bgm", "music"), "music"),
-}
 BEAT_KINDS: dict[str, BeatKind] = {
     "action": "action", "narration": "narration", "sfx": "sfx", "music": "music",
 }  # fmt: skip
-NARRATORS = {k for k, v in LABELS.items() if v == "narration"}
-
-_NUM = r"[\d一二三四五六七八九十百零]+"
-BRACKETED = re.compile(r"^[【\[]\s*(?P<label>[^】\]]+?)\s*[】\]]\s*[：:]?\s*(?P<rest>.*)$")
-BARE = re.compile(rf"^(?P<label>[^\s：:\d]{{1,12}}?)\s*(?:{_NUM})?\s*[：:]\s*(?P<rest>.*)$")
-SCENE_LABEL = re.compile(
-    rf"^(?:场景\s*(?:{_NUM})?|第\s*{_NUM}\s*场|scene\b\s*\d*)\s*[：:.、]?\s*", re.IGNORECASE
-)
-BARE_SCENE = re.compile(
-    rf"^(?:场景\s*{_NUM}|第\s*{_NUM}\s*场|scene\s+\d+)\s*[：:.、]?\s*(?P<rest>.*)$", re.IGNORECASE
-)
-NUMBERED_SCENE = re.compile(r"^\d+(?:-\d+)?[.、]?\s+(?P<rest>[^。！？!?]{1,30})$")
 SPEECH = re.compile(
     r"^(?P<name>[^\s：:，。！？,.!?;；（(【\[“\"]{1,24}?)\s*"
-    r"(?:[（(](?P<paren>[^）)]*)[）)])?\s*[：:]\s*(?P<text>\S.*)$"
+    r"(?:[（(](?P<paren>[^）)]{0,80})[）)]\s*)?[：:]\s*(?P<text>\S.*)$"
 )
-LEADING_PAREN = re.compile(r"^[（(](?P<paren>[^）)]*)[）)]\s*(?P<text>.+)$")
-CAST_ENTRY = re.compile(
-    r"^(?:[-*•]\s*|\d+[.、]\s*)?(?P<name>[^：:（(\-—–]+?)\s*"
-    r"(?:[（(](?P<d1>[^）)]*)[）)])?\s*(?:[：:\-—–]\s*(?P<d2>.*))?$"
+LATIN_SPEECH = re.compile(  # ``Ms. Green: …``, ``Old Man (quietly): …``
+    r"^(?P<name>[A-Z][A-Za-z'.\-]{0,20}(?: [A-Z][A-Za-z'.\-]{0,20}){0,2}) ?"
+    r"(?:\((?P<paren>[^)]{0,80})\) ?)?: ?(?P<text>\S.*)$"
 )
-TIMES = {
-    "清晨", "早晨", "早上", "上午", "中午", "午后", "下午", "傍晚", "黄昏", "白天", "日", "晚上",
-    "夜晚", "深夜", "夜", "凌晨", "黎明", "day", "night", "dusk", "dawn", "morning", "noon",
-    "afternoon", "evening", "sunset", "sunrise",
-}  # fmt: skip
-INSIDE = {"内", "室内", "内景", "int", "int.", "interior"}
-OUTSIDE = {"外", "室外", "外景", "ext", "ext.", "exterior"}
-_SEPARATORS = r"\s+[-–—|]\s+|[/，,、·]|(?<=[\u4e00-\u9fff])[-–—](?=[\u4e00-\u9fff])"
+LEADING_PAREN = re.compile(r"^[（(](?P<paren>[^）)]{0,80})[）)]\s*(?P<text>.+)$")
+BULLET = re.compile(r"^(?:[-*+•·]\s+|[△▲]\s*)")
+RULE = re.compile(r"^(?:[-*_=~]\s*){3,}$|^```")
+SECTIONS: dict[str, Label] = {"正文": "skip", "剧本": "skip", "剧本正文": "skip", "script": "skip"}
 HINT = (
     "start each scene with a line such as 【场景1】教室 - 白天 - 内 (or [Scene 1] Classroom - Day)"
 )
@@ -82,33 +55,54 @@ HINT = (
 class _State:
     source: str
     title: str = ""
+    style: list[str] = field(default_factory=list)
     logline: list[str] = field(default_factory=list)
     cast: list[Character] = field(default_factory=list)
-    in_cast_block: bool = False
+    names: set[str] = field(default_factory=set)
+    section: Label | None = None
+    """The block being read: ``cast``, ``logline``, ``style`` or ``meta`` after a ``角色：`` or
+    ``## 角色`` line with nothing after it; None in the body."""
+    section_filled: bool = False
+    section_markdown: bool = False
+    """A ``## 角色`` section lasts to the next heading; a ``角色：`` block to a blank line."""
     pending: BeatKind | None = None
+    chat_speaker: str | None = None
+    subtitles: bool = False
+    chat: bool = False
+    scene_level: int = 0
     scenes: list[Scene] = field(default_factory=list)
 
     def scene(self, line: int) -> Scene:
         """The scene being written; lines before any scene heading open an untitled one."""
         if not self.scenes:
-            self.scenes.append(_scene(1, "", line))
+            self.scenes.append(Scene(index=1, heading="", source_line=line))
         return self.scenes[-1]
 
-    def known(self, name: str) -> bool:
-        return any(c.name == name for c in self.cast)
+    def add_cast(self, people: list[Character]) -> None:
+        self.cast.extend(people)
+        self.names.update(p.name for p in people)
 
 
 def parse(text: str, source: str) -> Script:
-    st = _State(source)
-    for number, raw in enumerate(text.split("\n"), start=1):
+    lines = text.split("\n")
+    st = _State(
+        source, subtitles=transcripts.is_subtitles(lines), chat=transcripts.is_chat_log(lines)
+    )
+    front = _front_matter(lines)
+    for number, raw in enumerate(lines, start=1):
         line = raw.strip()
-        if not line:
-            st.in_cast_block = False
-        elif line.startswith("//"):
+        if number <= front:
+            if (pair := keyed(line)) is not None:
+                _labelled(st, label_of(pair[0], in_header=True), pair[1], number, line)
+        elif not line:
+            if st.section_filled and not st.section_markdown:
+                st.section = None
+        elif _structure(line, st):
             continue
-        elif line.startswith("#"):
-            if not st.title and not st.scenes:
-                st.title = heading_title(line) or ""
+        elif st.chat and (name := transcripts.chat_speaker(line)) is not None:
+            st.chat_speaker, st.section = name, None
+        elif level := markdown_level(line):
+            _markdown(st, line, level, number)
         else:
             _line(st, line, number)
     return finish(
@@ -120,37 +114,134 @@ def parse(text: str, source: str) -> Script:
         title=st.title,
         hint=HINT,
         logline=" ".join(st.logline),
+        style="，".join(st.style) if _is_zh(st.style) else ", ".join(st.style),
+    )
+
+
+def _structure(line: str, st: _State) -> bool:
+    """Comments, rules, fences and subtitle numbering: nothing to read."""
+    if line.startswith(("//", "<!--")) or RULE.match(line):
+        return True
+    return st.subtitles and transcripts.subtitle_structure(line)
+
+
+def _is_zh(parts: list[str]) -> bool:
+    return any(not p.isascii() for p in parts)
+
+
+def _front_matter(lines: list[str]) -> int:
+    """The last line number of ``---`` front matter at the top of the file, or 0."""
+    first = next((i for i, ln in enumerate(lines[:50]) if ln.strip()), None)
+    if first is None or lines[first].strip() != "---":
+        return 0
+    for i in range(first + 1, min(len(lines), first + 60)):
+        if lines[i].strip() in ("---", "..."):
+            return i + 1
+    return 0
+
+
+def _markdown(st: _State, line: str, level: int, number: int) -> None:
+    """A ``#`` heading: the title, a header section (``## 角色``), a scene, or a note."""
+    body = strip_markup(line[level:])
+    key = body.rstrip("：: ").lower()
+    label = LABELS.get(key) or SECTIONS.get(key)
+    st.pending, st.section_markdown = None, False
+    if label is None and (pair := keyed(body)) is not None:
+        label = label_of(pair[0], in_header=not st.scenes)
+        if label in ("title", "style", "logline", "meta", "cast"):
+            _labelled(st, label, pair[1], number, body)
+            return
+    if label in ("cast", "logline", "style", "meta", "skip") and label is not None:
+        st.section, st.section_filled, st.section_markdown = label, False, True
+        return
+    st.section = None
+    heading = parse_heading(line)
+    if heading is None and st.scene_level and level == st.scene_level:
+        heading = Heading(body, body)  # writers who head scenes ## 尾声 do it throughout
+    if heading is not None:
+        st.scene_level = st.scene_level or level
+        _new_scene(st, heading, number)
+    elif not st.title and not st.scenes:
+        st.title = heading_title(line) or ""
+
+
+def _new_scene(st: _State, heading: Heading, number: int) -> None:
+    """Open a scene; inside or outside comes from the place (a 走廊 is inside) when the
+    heading does not say."""
+    st.section, st.pending, st.chat_speaker = None, None, None
+    interior = heading.interior
+    if interior is None and heading.location:
+        interior = place_kind(heading.location)[1]
+    st.scenes.append(
+        Scene(
+            index=len(st.scenes) + 1,
+            heading=heading.text,
+            location=heading.location,
+            time_of_day=heading.time_of_day,
+            interior=interior,
+            source_line=number,
+        )
     )
 
 
 def _line(st: _State, line: str, number: int) -> None:
-    label, rest = _label(line)
-    if st.in_cast_block and label is None:
-        st.cast.extend(_cast_entries(line))
+    line = strip_markup(line)
+    bullet = BULLET.match(line)
+    text = line[bullet.end() :] if bullet else line
+    if transcripts.PLACEHOLDER.match(text):  # [图片], [表情]: a chat's attachment, not a line
         return
-    st.in_cast_block = False
+    if st.section is not None and st.section != "skip":
+        if parse_heading(text) is None and (
+            (pair := keyed(text)) is None or label_of(pair[0], in_header=True) is None
+        ):
+            _section_line(st, text)
+            return
+        st.section = None
+    if (heading := parse_heading(line)) is not None:
+        _new_scene(st, heading, number)
+        return
+    label, rest = _label(text, in_header=not st.scenes)
     pending, st.pending = st.pending, None
     if label is None:
-        _plain(st, line, number, pending)
-    elif label == "scene":
-        st.scenes.append(_scene(len(st.scenes) + 1, rest, number))
-    elif label == "cast":
-        st.cast.extend(c for part in _split_outside_parens(rest) for c in _cast_entries(part))
-        st.in_cast_block = not rest
+        _plain(st, text, number, pending)
+    else:
+        _labelled(st, label, rest, number, text)
+
+
+def _section_line(st: _State, text: str) -> None:
+    st.section_filled = True
+    if st.section == "cast":
+        st.add_cast(_cast_entries(text))
+    elif st.section == "logline":
+        st.logline.append(text)
+    elif st.section == "style":
+        st.style.append(text)
+
+
+def _labelled(st: _State, label: Label | None, rest: str, number: int, line: str) -> None:
+    if label is None or label == "skip":
+        return
+    if label == "scene":
+        _new_scene(st, parse_heading(f"场景：{rest}") or Heading(rest, rest), number)
+    elif label in ("cast", "logline", "style"):
+        if label == "cast":
+            st.add_cast([c for part in _split_outside_parens(rest) for c in _cast_entries(part)])
+        elif rest:
+            (st.logline if label == "logline" else st.style).append(rest)
+        if not rest and not st.scenes:  # a block follows in the header; in a scene, nothing
+            st.section, st.section_filled, st.section_markdown = label, False, False
     elif label == "title":
         st.title = st.title or rest
-    elif label == "logline":
-        st.logline.append(rest)
-    elif label in ("time", "place") and st.scenes:
-        key = "time_of_day" if label == "time" else "location"
-        st.scenes[-1] = st.scenes[-1].model_copy(update={key: rest})
+    elif label in ("time", "place"):
+        if st.scenes:
+            _place(st, label, rest)
     elif label == "dialogue":
         speech = SPEECH.match(rest)
         if speech is None:
             raise ScriptError(
                 "a 对白 line needs a speaker: write 【对白】名字：台词", path=st.source, line=number
             )
-        st.scene(number).beats.append(_speech(speech, number))
+        _speak(st, _speech(speech, number), number)
     elif (kind := BEAT_KINDS.get(label)) is not None:
         if rest:
             st.scene(number).beats.append(Beat(kind=kind, text=rest, source_line=number))
@@ -158,40 +249,62 @@ def _line(st: _State, line: str, number: int) -> None:
             st.pending = kind
 
 
-def _label(line: str) -> tuple[Label | None, str]:
+def _place(st: _State, label: Label, rest: str) -> None:
+    """``时间：傍晚`` / ``地点：走廊`` under a bare ``第二场``: fill the scene, and its heading
+    when it had none, so the keyframes see the place too."""
+    scene = st.scenes[-1]
+    update: dict[str, object] = {"time_of_day" if label == "time" else "location": rest}
+    if label == "place":
+        place = split_place(rest)
+        update["location"] = place.location or rest
+        if scene.interior is None:
+            update["interior"] = (
+                place.interior
+                if place.interior is not None
+                else (place_kind(place.location or rest)[1])
+            )
+    merged = scene.model_copy(update=update)
+    if not scene.heading or scene.heading == f"{scene.location} {scene.time_of_day}".strip():
+        merged.heading = f"{merged.location} {merged.time_of_day}".strip()
+    st.scenes[-1] = merged
+
+
+def _label(line: str, *, in_header: bool) -> tuple[Label | None, str]:
     """What a line's marker says it is, and the text after the marker.
 
     Unknown bracketed text such as 【林小雨转身离开】 is a stage direction, so it reads as action.
     """
-    if m := BRACKETED.match(line):
-        label, rest = m.group("label"), m.group("rest").strip()
-        if scene := SCENE_LABEL.match(label):
-            return "scene", f"{label[scene.end() :]} {rest}".strip()
-        kind = LABELS.get(re.sub(rf"\s*{_NUM}$", "", label).lower())
-        if kind is None:
-            return "action", f"{label} {rest}".strip()
-        return kind, rest
-    if m := BARE_SCENE.match(line):
-        return "scene", m.group("rest").strip()
-    if m := BARE.match(line):
-        kind = LABELS.get(m.group("label").lower())
+    if line[:1] in "【[":
+        close = next((i for i, ch in enumerate(line[:42]) if ch in "】]"), -1)
+        if close > 1:
+            label = line[1:close].strip()
+            rest = line[close + 1 :].strip().lstrip("：:").strip()
+            key = re.sub(r"\s*[\d一二三四五六七八九十]{1,3}$", "", label).lower()
+            kind = label_of(key, in_header=in_header)
+            if kind is None or kind == "meta":
+                return "action", f"{label} {rest}".strip()
+            return kind, rest
+    if (pair := keyed(line)) is not None:
+        kind = label_of(pair[0], in_header=in_header)
         if kind is not None and kind != "scene":
-            return kind, m.group("rest").strip()
-    if m := NUMBERED_SCENE.match(line):
-        probe = _scene(1, m.group("rest"), 0)
-        if probe.time_of_day or probe.interior is not None:
-            return "scene", m.group("rest").strip()
+            return kind, pair[1]
     return None, line
 
 
 def _plain(st: _State, line: str, number: int, pending: BeatKind | None) -> None:
     """A line with no marker: the kind of a bare marker on the line before, dialogue if it
-    reads ``名字：台词``, else action (before the first scene: the title, then the logline)."""
-    speech = SPEECH.match(line)
+    reads ``名字：台词`` (or follows a chat stamp), else action; in a subtitle file, narration
+    (before the first scene: the title, then the logline)."""
+    speech = SPEECH.match(line) or LATIN_SPEECH.match(line)
     if pending is not None:
         st.scene(number).beats.append(Beat(kind=pending, text=line, source_line=number))
     elif speech and _is_speaker(speech.group("name").strip(), st):
-        st.scene(number).beats.append(_speech(speech, number))
+        _speak(st, _speech(speech, number), number)
+    elif st.chat_speaker is not None:
+        _speak(st, Beat(kind="dialogue", speaker=st.chat_speaker, text=line), number)
+    elif st.subtitles:
+        kind: BeatKind = "music" if line.startswith(("♪", "♫")) else "narration"
+        st.scene(number).beats.append(Beat(kind=kind, text=line.strip("♪♫ "), source_line=number))
     elif st.scenes:
         st.scenes[-1].beats.append(Beat(kind="action", text=line, source_line=number))
     elif not st.title:
@@ -200,9 +313,17 @@ def _plain(st: _State, line: str, number: int, pending: BeatKind | None) -> None
         st.logline.append(line)
 
 
+def _speak(st: _State, beat: Beat, number: int) -> None:
+    """Add a spoken line without sticker codes (``[捂脸]``); a line of only stickers is dropped."""
+    text = transcripts.spoken(beat.text)
+    if text:
+        beat = beat.model_copy(update={"text": text, "source_line": number})
+        st.scene(number).beats.append(beat)
+
+
 def _is_speaker(name: str, st: _State) -> bool:
     """A short name, not a clause: ``林小雨`` or ``Maya`` yes; ``他笑着说``, ``note to self`` no."""
-    if st.known(name) or name.lower() in NARRATORS:
+    if name in st.names or name.lower() in NARRATORS:
         return True
     if not re.search(r"[A-Za-z\u4e00-\u9fff]", name):
         return False
@@ -213,6 +334,8 @@ def _is_speaker(name: str, st: _State) -> bool:
 
 def _speech(m: re.Match[str], line: int) -> Beat:
     name = m.group("name").strip()
+    if name.isascii() and name.isupper():
+        name = name.title()  # ``KAI:`` reads as ``Kai`` in subtitles, as in Fountain
     paren = m.group("paren")
     text = m.group("text").strip()
     if paren is None and (lead := LEADING_PAREN.match(text)):
@@ -238,32 +361,6 @@ def _unquote(text: str) -> str:
     return text
 
 
-def _scene(index: int, heading: str, line: int) -> Scene:
-    """``教室 - 白天 - 内`` -> location 教室, time 白天, interior True (also ``教室 日内``)."""
-    parts = [p.strip() for p in re.split(_SEPARATORS, heading) if p.strip()]
-    if len(parts) <= 1:  # 教室 日 内: spaces separate
-        parts = heading.split()
-    time, interior, location = "", None, ""
-    for part in parts:
-        low = part.lower()
-        if low in TIMES:
-            time = time or part
-        elif low in INSIDE or low in OUTSIDE:
-            interior = low in INSIDE
-        elif len(part) > 1 and part[:-1] in TIMES and part[-1] in "内外":
-            time, interior = time or part[:-1], part[-1] == "内"
-        elif not location:
-            location = part
-    return Scene(
-        index=index,
-        heading=heading.strip(),
-        location=location,
-        time_of_day=time,
-        interior=interior,
-        source_line=line,
-    )
-
-
 def _split_outside_parens(text: str) -> list[str]:
     """Split a cast line on ；;、，, but not inside （…）, where descriptions use commas."""
     parts: list[str] = []
@@ -284,9 +381,19 @@ def _split_outside_parens(text: str) -> list[str]:
 
 
 def _cast_entries(text: str) -> list[Character]:
-    """``林小雨（女，16岁）`` or ``林小雨：女，16岁`` or ``Maya - 20s`` -> a Character."""
-    m = CAST_ENTRY.match(text.strip())
-    if m is None or not m.group("name").strip():
+    """``林小雨（女，16岁）`` or ``- 林小雨：女，16岁`` or ``Maya - 20s`` -> a Character."""
+    text = BULLET.sub("", strip_markup(text))
+    text = re.sub(r"^\d{1,3}[.、)]\s*", "", text)
+    cuts = [i for i in (text.find(c) for c in "：:（(—–") if i >= 0]
+    cuts += [i for i in (text.find(" - "),) if i >= 0]
+    cut = min(cuts, default=len(text))
+    name, rest = text[:cut].strip(" *"), text[cut:]
+    if not name or len(name) > 24 or re.search(r"[。！？!?]", name):
         return []
-    desc = "，".join(d.strip() for d in (m.group("d1"), m.group("d2")) if d and d.strip())
-    return [Character(name=m.group("name").strip(), description=desc)]
+    descriptions: list[str] = []
+    if rest[:1] in "（(":
+        close = next((i for i, ch in enumerate(rest) if ch in "）)"), len(rest))
+        descriptions.append(rest[1:close].strip())
+        rest = rest[close + 1 :]
+    descriptions.append(rest.strip().lstrip("：:—–- ").strip())
+    return [Character(name=name, description="，".join(d for d in descriptions if d))]

@@ -2,10 +2,14 @@
 
 This is the fallback for text in no other format, so that "a cat waits for the rain to stop"
 renders as it is. Each sentence is narrated; the first sentence of a paragraph is also its
-visual. A ``# Title`` line names the script; other ``#`` or ``//`` lines are notes.
+visual. A ``# Title`` line names the script; other ``#`` or ``//`` lines are notes, and a
+novel's chapter lines (``第一章 雨夜``, ``Chapter 2``) end a paragraph without being read out.
 """
 
 from __future__ import annotations
+
+import re
+from bisect import bisect_right
 
 from dramaforge.schema import Beat, Language, Scene, Script
 from dramaforge.script.detect import detect_language
@@ -14,6 +18,18 @@ from dramaforge.script.finish import finish, heading_title
 ENDS = "。！？!?…"
 CLOSERS = "”’\"'」』）)"
 HINT = "write at least one sentence that is not a # or // comment"
+CHAPTER = re.compile(
+    r"^(?:第[\d一二三四五六七八九十百零两]{1,6}[章节回卷]|(?:chapter|part)\s+\w{1,12}\b)"
+    r"[^。！？!?]{0,30}$",
+    re.IGNORECASE,
+)
+"""``第一章 雨夜`` / ``Chapter 2``: a novel's structure, a title for the reader, not a line."""
+TIME_WORDS = re.compile(
+    r"深夜|半夜|夜里|夜晚|晚上|傍晚|黄昏|清晨|早上|早晨|凌晨|黎明|中午|下午|上午"
+    r"|\b(?:midnight|night|evening|dusk|dawn|morning|afternoon|sunset|sunrise)\b",
+    re.IGNORECASE,
+)
+"""A paragraph that says when it happens (``那天晚上…``, ``At dawn…``) lights its keyframe so."""
 
 
 def split_sentences(text: str) -> list[tuple[int, str]]:
@@ -47,9 +63,12 @@ def parse(text: str, source: str) -> Script:
     paragraph: list[tuple[int, str]] = []
     for number, raw in enumerate([*text.split("\n"), ""], start=1):
         line = raw.strip()
-        if line.startswith("#"):
+        if line.startswith("#") or CHAPTER.match(line):
             if not title and not scenes and not paragraph:
                 title = heading_title(line) or ""
+            if paragraph:  # a chapter line ends the paragraph before it, and is not narrated
+                scenes.append(_scene(len(scenes) + 1, paragraph))
+                paragraph = []
         elif line.startswith("//"):
             continue
         elif line:
@@ -81,13 +100,22 @@ def _scene(index: int, paragraph: list[tuple[int, str]]) -> Scene:
         body += line
     sentences = split_sentences(body)
 
+    offsets = [at for at, _ in starts]
+
     def line_of(offset: int) -> int:
-        return max(n for at, n in starts if at <= offset)
+        return starts[bisect_right(offsets, offset) - 1][1]
 
     first = sentences[0][1]
     beats = [Beat(kind="action", text=first, source_line=line_of(sentences[0][0]))]
     beats += [Beat(kind="narration", text=s, source_line=line_of(at)) for at, s in sentences]
-    return Scene(index=index, heading=_clip(first, 24), beats=beats, source_line=paragraph[0][0])
+    when = TIME_WORDS.search(first)
+    return Scene(
+        index=index,
+        heading=_clip(first, 24),
+        time_of_day=when.group(0) if when else "",
+        beats=beats,
+        source_line=paragraph[0][0],
+    )
 
 
 def _is_cjk_edge(left: str, right: str) -> bool:

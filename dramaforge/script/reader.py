@@ -2,12 +2,14 @@
 
 Chinese scripts arrive as UTF-8, UTF-8 with a BOM (Windows Notepad) or GB18030 (older Chinese
 Windows and WPS); all three decode here, so parsers only ever see ``str`` with ``\\n`` endings.
-Anything else gets one clear error naming the file and what to do instead.
+Anything else (Shift-JIS, Big5, a file mixing two encodings) gets one clear error naming the
+file and what to do instead, never a script of mojibake.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 from pathlib import Path
 
@@ -55,20 +57,62 @@ def _decode_utf16(data: bytes, source: str) -> str:
 
 
 def _decode_8bit(data: bytes, source: str) -> str:
-    """UTF-8 first (a BOM is dropped), then GB18030, which is a superset of GBK and GB2312."""
+    """UTF-8 first (a BOM is dropped), then GB18030, which is a superset of GBK and GB2312.
+
+    GB18030 decodes almost any bytes, so a clean decode proves little: Shift-JIS or Big5 comes
+    out as rare characters no Chinese writer uses, and UTF-8 with a pasted GBK part comes out
+    as mojibake. Both are refused rather than parsed into a script of garbage.
+    """
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         first_bad = err.start
+    as_utf8 = data.decode("utf-8", errors="replace")
+    bad = as_utf8.count("\ufffd")
+    if len(as_utf8) - len(as_utf8.encode("ascii", errors="ignore")) - bad >= max(bad, 4):
+        raise ScriptError(
+            f"the file is mostly UTF-8 but has {bad} bytes that are not, from offset "
+            f"{first_bad}; it mixes encodings: save it again as UTF-8",
+            path=source,
+        )
     try:
-        return data.decode("gb18030")
+        text = data.decode("gb18030")
     except UnicodeDecodeError:
-        pass
+        text = ""
+    if text and _plausibly_chinese(text):
+        return text
     raise ScriptError(
-        f"cannot decode the file as UTF-8 or GB18030 (bad byte at offset {first_bad}); "
-        "save it as UTF-8 text",
+        f"cannot decode the file as UTF-8 or GB18030 (bad byte at offset {first_bad}"
+        f"{_guess(data)}); save it as UTF-8 text",
         path=source,
     )
+
+
+def _plausibly_chinese(text: str) -> bool:
+    """Most non-ASCII characters of real GB text are in GB2312 (common hanzi, punctuation)."""
+    ascii_count = len(text.encode("ascii", errors="ignore"))
+    wide = len(text) - ascii_count
+    common = (len(text.encode("gb2312", errors="ignore")) - ascii_count) // 2
+    return wide < 4 or common >= 0.7 * wide
+
+
+def _guess(data: bytes) -> str:
+    """Name the likely encoding, so the user knows what they saved: kana mean Shift-JIS,
+    Hangul means EUC-KR; otherwise Big5 if the bytes are Big5."""
+    checks = (
+        ("shift_jis", "Shift-JIS (Japanese)", r"[\u3040-\u30ff]"),
+        ("euc_kr", "EUC-KR (Korean)", r"[\uac00-\ud7af]"),
+        ("big5", "Big5 (traditional Chinese)", r"[\u4e00-\u9fff]"),
+    )
+    for codec, name, script in checks:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        wide = len(text) - len(text.encode("ascii", errors="ignore"))
+        if wide and len(re.findall(script, text)) >= 0.3 * wide:
+            return f"; it looks like {name}"
+    return ""
 
 
 def _looks_binary(text: str) -> bool:

@@ -6,9 +6,10 @@ the same side in the same colour and the critic can check it. All text uses the 
 font so Chinese renders. Same request, same pixels.
 
 The room or street is laid out from the scene heading (one location looks the same in every
-shot); the seed moves the camera a little over it, nudges the figures and sets where the light
-falls from, so a retry or a redo is a visibly different take of the same set-up. The caption
-is the request's: a critic's revised prompt reaches the frame through it.
+shot) and dressed as the place it names (``sets``: corridor, classroom, playground); the
+seed moves the camera a little over it, nudges the figures and sets where the light falls
+from, so a retry or a redo is a visibly different take of the same set-up. The caption is the
+request's: a critic's revised prompt reaches the frame through it.
 
 A character's figure is a function of its name, colour and framing only, placed at a whole
 pixel, so it is the same figure in every shot and every episode, pixel for pixel, only moved.
@@ -27,7 +28,9 @@ from pathlib import Path
 
 from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageFont
 
+from dramaforge.script.places import place_kind
 from dramaforge.tools.base import Generated, ImageRequest, TaskJournal
+from dramaforge.tools.local import sets
 from dramaforge.tools.media.fonts import FONT_NAME, font_path
 
 RGB = tuple[int, int, int]
@@ -46,12 +49,10 @@ _SKY = {  # time of day -> (top, bottom) of the background gradient
     "night": ((10, 18, 48), (34, 54, 100)),
 }
 _TIME_WORDS = {
-    "night": ("night", "midnight", "夜", "晚上", "深夜", "凌晨"),
-    "dusk": ("dusk", "evening", "sunset", "傍晚", "黄昏", "日落"),
-    "dawn": ("dawn", "morning", "sunrise", "清晨", "早上", "早晨", "黎明"),
+    "night": ("night", "midnight", "夜", "晚上", "深夜", "凌晨", "半夜"),
+    "dusk": ("dusk", "evening", "sunset", "twilight", "傍晚", "黄昏", "日落"),
+    "dawn": ("dawn", "morning", "sunrise", "清晨", "早上", "早晨", "黎明", "拂晓", "日出"),
 }
-_INTERIOR = ("INT", "内", "室内", "房", "屋", "教室", "办公室", "厅", "店")
-_EXTERIOR = ("EXT", "外", "室外", "街", "路", "公园", "操场", "天台", "楼顶")
 
 
 def slot_x(slot: int) -> float:
@@ -71,12 +72,7 @@ def time_of_day(text: str) -> str:
 
 
 def is_interior(heading: str) -> bool:
-    head = heading.strip().upper()
-    if head.startswith(("INT", "内")) or any(w in head for w in ("室内", "教室", "办公室")):
-        return True
-    if head.startswith(("EXT", "外")) or any(w in head for w in _EXTERIOR):
-        return False
-    return any(w in head for w in _INTERIOR)
+    return sets.is_interior(heading)
 
 
 @cache
@@ -169,6 +165,8 @@ def render(req: ImageRequest) -> Image.Image:
     tod = time_of_day(f"{req.time_of_day} {req.scene_heading}")
     extra = round(w * CAMERA_SLACK)
     set_up = _background(w + extra, h, tod, req.palette, is_interior(req.scene_heading), layout)
+    kind, _inside = place_kind(req.scene_heading)
+    sets.dress(set_up, kind, tod, _SKY[tod][0], layout)
     left = round(take.uniform(0, extra))
     image = _light(set_up.crop((left, 0, left + w, h)), take)
     unit = min(w, h)
