@@ -61,3 +61,7 @@ class BudgetExceeded(DramaforgeError):
 
 class AssemblyError(DramaforgeError):
     """ffmpeg or probing failed while building clips or the episode."""
+
+
+class ExportError(DramaforgeError):
+    """An editor export (OTIO, 剪映 draft, subtitles) was not written; the episode is intact."""

@@ -18,6 +18,7 @@ Framing = Literal["wide", "medium", "close_up", "reaction", "insert"]
 CameraMove = Literal["static", "zoom_in", "zoom_out", "pan_left", "pan_right"]
 BeatKind = Literal["action", "dialogue", "narration", "sfx", "music"]
 Stage = Literal["keyframe", "motion", "voice"]
+LayerKind = Literal["video", "dialogue", "music", "ambience", "sfx"]
 
 
 class Character(BaseModel):
@@ -228,6 +229,8 @@ class Episode(BaseModel):
     duration: float
     loudness_lufs: float | None = None
     true_peak_dbtp: float | None = None
+    fps: int | None = None
+    """Frame rate of the cut; None in manifests written before it was recorded."""
 
 
 class ReviewCheck(BaseModel):
@@ -281,6 +284,23 @@ class CharacterConsistency(BaseModel):
     shots: list[ShotLikeness] = Field(default_factory=list)
 
 
+class EditItem(BaseModel):
+    """One piece of the cut where the assembly placed it: what editors' timelines are built from.
+
+    ``path`` is relative to the episode folder, so the folder can be moved as a whole. Gains
+    are the levels the mix used (before ducking and loudness normalisation).
+    """
+
+    kind: LayerKind
+    path: str
+    start: float
+    """Seconds from the start of the episode."""
+    duration: float
+    gain_db: float = 0.0
+    shot_id: str | None = None
+    label: str = ""
+
+
 class Manifest(BaseModel):
     title: str
     script: str
@@ -301,3 +321,6 @@ class Manifest(BaseModel):
     """Per character: each shot's keyframe against the character's reference image."""
     passes: dict[str, float] = Field(default_factory=dict)
     """Cost of each pass over this episode: ``draft`` (if one was made) and ``final``."""
+    edit: list[EditItem] = Field(default_factory=list)
+    """The cut as placed pieces (chosen clips, voices, music, ambience, effects): the source of
+    the editor exports (OTIO, 剪映)."""
