@@ -8,7 +8,8 @@ layer whose sounds overlap gets as many tracks as it needs. Media paths are rela
 episode folder, where the ``.otio`` file sits, so the folder moves as a whole.
 
 The FCP 7 XML written beside it (Premiere's import format) needs absolute file URLs, so it
-names the folder where it was written: export again after moving the folder.
+names the folder where it was written: export again after moving the folder. It has no
+disabled tracks, so it carries the cut without the alternate takes.
 """
 
 from __future__ import annotations
@@ -171,6 +172,9 @@ def write_otio(manifest: Manifest, episode_dir: Path, fps: int) -> list[Path]:
     try:
         _atomic(dest, lambda tmp: otio.adapters.write_to_file(timeline, str(tmp), "otio_json"))
         absolute = timeline.deepcopy()
+        # FCP XML drops "disabled": alternates there would cover the cut, so they stay out.
+        for track in [t for t in absolute.tracks if not t.enabled]:
+            absolute.tracks.remove(track)
         for clip in absolute.find_clips():
             for ref in clip.media_references().values():
                 if isinstance(ref, otio.schema.ExternalReference):
