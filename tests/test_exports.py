@@ -213,3 +213,23 @@ def test_cli_exports_a_rendered_episode(episode: tuple[Manifest, Path], tmp_path
     assert "unknown export format 'edl'" in " ".join(result.output.split())
     result = runner.invoke(app, ["export", str(tmp_path / "nothing"), "-f", "otio"])
     assert result.exit_code == 1 and "no manifest.json" in " ".join(result.output.split())
+
+
+def test_an_episode_rendered_before_exports_still_exports(
+    episode: tuple[Manifest, Path], tmp_path: Path
+) -> None:
+    """A manifest without the placed cut or frame rate: clips and voices, rate probed."""
+    _, source = episode
+    episode_dir = tmp_path / source.name
+    shutil.copytree(source, episode_dir)
+    path = episode_dir / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    del data["edit"], data["episode"]["fps"]
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    result = CliRunner().invoke(app, ["export", str(episode_dir), "-f", "otio"])
+    assert result.exit_code == 0, result.output
+    timeline = otio.adapters.read_from_file(str(episode_dir / "episode.otio"))
+    assert [t.name for t in timeline.tracks] == ["Video", "Alternate takes 1", "Dialogue"]
+    assert timeline.tracks[0].duration().rate == 25
+    length = probe(episode_dir / "episode.mp4").duration
+    assert abs(timeline.tracks[0].duration().to_seconds() - length) <= 1 / 25 + 1e-6
