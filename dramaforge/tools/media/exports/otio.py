@@ -14,6 +14,7 @@ disabled tracks, so it carries the cut without the alternate takes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,9 @@ def _take_meta(result: ShotResult) -> list[dict[str, Any]]:
     ]
 
 
-def _fill(track: otio.schema.Track, lane: list[Span], fps: int, make: Any) -> None:
+def _fill(
+    track: otio.schema.Track, lane: list[Span], fps: int, make: Callable[[Span], Any]
+) -> None:
     """Append ``make(span)`` for each span, with gaps where nothing plays."""
     cursor = 0
     for span in lane:
@@ -186,7 +189,7 @@ def write_otio(manifest: Manifest, episode_dir: Path, fps: int) -> list[Path]:
     return [dest, xml]
 
 
-def _atomic(dest: Path, write: Any) -> None:
+def _atomic(dest: Path, write: Callable[[Path], object]) -> None:
     tmp = dest.with_name(f".{dest.name}.tmp")
     write(tmp)
     tmp.replace(dest)
