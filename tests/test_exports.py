@@ -76,6 +76,9 @@ def test_otio_timeline_reads_back(episode: tuple[Manifest, Path]) -> None:
     assert _frames(audio["Effects"].range_of_child(sfx_clip).start_time, fps) == round(
         sfx.start * fps
     )
+    sounds = {i.path for i in manifest.edit if i.kind in ("music", "ambience", "sfx")}
+    assert sounds == {f"audio/{p.name}" for p in (episode_dir / "audio").iterdir()}
+    assert len(sounds) == len(manifest.score) == 4
     # Every media reference (chosen and alternate takes) is a relative path that exists.
     for clip in timeline.find_clips():
         for ref in clip.media_references().values():

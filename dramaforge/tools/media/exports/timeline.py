@@ -81,10 +81,12 @@ def layout(
     """
     items, total = _shot_items(plan, results)
     counts: dict[str, int] = {}
+    linked: set[Path] = set()
     for layer in score:
         counts[layer.kind] = counts.get(layer.kind, 0) + 1
         rel = f"{AUDIO_DIR}/{layer.kind}_{counts[layer.kind]:02d}{Path(layer.asset.path).suffix}"
         place(layer.asset.path, episode_dir / rel)
+        linked.add(episode_dir / rel)
         length = min(probe(episode_dir / rel).duration, total - layer.at)
         if length <= 0:
             continue
@@ -98,6 +100,10 @@ def layout(
                 label=layer.label,
             )
         )
+    stale = (episode_dir / AUDIO_DIR).glob("*") if (episode_dir / AUDIO_DIR).is_dir() else []
+    for path in stale:  # sounds of an earlier cut of this episode
+        if path.is_file() and path not in linked:
+            path.unlink()
     return items
 
 
