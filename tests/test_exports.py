@@ -10,15 +10,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import opentimelineio as otio
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from dramaforge.cli import app
 from dramaforge.graph.run import render_episode, rerender_shot
 from dramaforge.schema import Manifest
+from dramaforge.tools.media.ffmpeg import run_ffmpeg
+from dramaforge.tools.media.fonts import font_dir
 from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.subtitles import read_srt
+from dramaforge.tools.media.subtitles import filter_escape, read_srt
 from tests.conftest import FIXTURES, settings_for
 
 pytestmark = pytest.mark.slow
@@ -182,6 +186,41 @@ def test_ass_matches_the_srt(episode: tuple[Manifest, Path]) -> None:
         assert abs(_ass_seconds(*g[4:]) - cue.end) <= 0.005 + 1e-9
         assert line.split(",", 9)[9].replace("\\N", "\n") == cue.text
     assert ",阿明," in events[0]  # the speaker rides along in the Name field
+
+
+def _ink(frame: Path, plain: Path) -> tuple[int, int, int, int]:
+    """Bounding box (top, bottom, left, right) of what subtitles drew over ``plain``."""
+    a = np.asarray(Image.open(frame).convert("L"), dtype=int)
+    b = np.asarray(Image.open(plain).convert("L"), dtype=int)
+    ys, xs = np.nonzero(np.abs(a - b) > 60)
+    assert len(ys), f"nothing drawn on {frame.name}"
+    return int(ys.min()), int(ys.max()), int(xs.min()), int(xs.max())
+
+
+def test_ass_draws_where_the_burned_subtitles_are(
+    episode: tuple[Manifest, Path], tmp_path: Path
+) -> None:
+    """libass draws episode.ass on the raw shot where the episode has its burned subtitle."""
+    manifest, episode_dir = episode
+    cue = read_srt(episode_dir / "episode.srt")[0]
+    t = round((cue.start + cue.end) / 2, 2)
+    shot = next(
+        i for i in manifest.edit if i.kind == "video" and i.start <= t < i.start + i.duration
+    )
+    clip = episode_dir / shot.path
+    burned, plain, styled = (tmp_path / f"{n}.png" for n in ("burned", "plain", "styled"))
+    run_ffmpeg(
+        ["-ss", f"{t}", "-i", episode_dir / "episode.mp4", "-frames:v", "1", burned], what="burned"
+    )
+    run_ffmpeg(["-ss", f"{t - shot.start:.3f}", "-i", clip, "-frames:v", "1", plain], what="plain")
+    ass = filter_escape(str(episode_dir / "episode.ass"))
+    vf = (
+        f"setpts=PTS+{shot.start}/TB,ass=filename={ass}:fontsdir={filter_escape(str(font_dir()))},"
+        f"select=gte(t\\,{t})"
+    )
+    run_ffmpeg(["-i", clip, "-vf", vf, "-frames:v", "1", styled], what="drawing episode.ass")
+    want, got = _ink(burned, plain), _ink(styled, plain)
+    assert all(abs(w - g) <= 3 for w, g in zip(want, got, strict=True)), (want, got)
 
 
 def test_cli_exports_a_rendered_episode(episode: tuple[Manifest, Path], tmp_path: Path) -> None:
