@@ -97,3 +97,7 @@ def machine_error(err: OSError) -> MachineError:
         errno.EPERM: "choose a folder you can write to (--out)",
     }.get(err.errno or 0, "check the path and run again")
     return MachineError(f"cannot write{where}: {err.strerror}; {advice}")
+
+
+class ExportError(DramaforgeError):
+    """An editor export (OTIO, 剪映 draft, subtitles) was not written; the episode is intact."""

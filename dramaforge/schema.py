@@ -29,6 +29,8 @@ RepairKind = Literal[
     "fallback",
 ]
 
+LayerKind = Literal["video", "dialogue", "music", "ambience", "sfx"]
+
 
 class Character(BaseModel):
     """A named speaker. ``description`` is whatever the script says about them."""
@@ -285,6 +287,8 @@ class Episode(BaseModel):
     duration: float
     loudness_lufs: float | None = None
     true_peak_dbtp: float | None = None
+    fps: int | None = None
+    """Frame rate of the cut; None in manifests written before it was recorded."""
 
 
 class ReviewCheck(BaseModel):
@@ -338,6 +342,23 @@ class CharacterConsistency(BaseModel):
     shots: list[ShotLikeness] = Field(default_factory=list)
 
 
+class EditItem(BaseModel):
+    """One piece of the cut where the assembly placed it: what editors' timelines are built from.
+
+    ``path`` is relative to the episode folder, so the folder can be moved as a whole. Gains
+    are the levels the mix used (before ducking and loudness normalisation).
+    """
+
+    kind: LayerKind
+    path: str
+    start: float
+    """Seconds from the start of the episode."""
+    duration: float
+    gain_db: float = 0.0
+    shot_id: str | None = None
+    label: str = ""
+
+
 class Manifest(BaseModel):
     """What a render made, written beside the episode as ``manifest.json``: the plan, the bible,
     each shot's takes, the finished file, costs and the review. Enough to redo any shot."""
@@ -363,3 +384,7 @@ class Manifest(BaseModel):
     """Cost of each pass over this episode: ``draft`` (if one was made) and ``final``."""
     repairs: list[PlanRepair] = Field(default_factory=list)
     """The plan's repairs and rule-planned scenes (``plan.repairs``), at the top for readers."""
+
+    edit: list[EditItem] = Field(default_factory=list)
+    """The cut as placed pieces (chosen clips, voices, music, ambience, effects): the source of
+    the editor exports (OTIO, 剪映)."""

@@ -1,4 +1,4 @@
-"""The command line: render, plan, chat, rerender, batch, doctor.
+"""The command line: render, plan, chat, rerender, export, batch, doctor.
 
 Errors become one clear line and an exit code."""
 
@@ -30,6 +30,8 @@ from dramaforge.graph.run import plan_script, render_episode, rerender_shot
 from dramaforge.graph.session import Event, session_for
 from dramaforge.schema import Manifest, PlanRepair
 from dramaforge.serve.mcp import serve
+from dramaforge.tools.media.exports import FORMATS
+from dramaforge.tools.media.exports import export as export_episode
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Script in, finished short drama out."
@@ -278,6 +280,36 @@ def rerender(
             highlight=False,
         )
         out_console.print(manifest.episode.path, highlight=False)
+
+    _guard(run)
+
+
+@app.command()
+def export(
+    episode_dir: Annotated[Path, typer.Argument(help="A rendered episode folder (OUT/<name>).")],
+    formats: Annotated[
+        list[str] | None,
+        typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)}; repeat for more."),
+    ] = None,
+    media_root: Annotated[
+        str | None,
+        typer.Option(help="剪映 only: this folder's path on the editing machine (D:/剪映/ep01)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write editor exports (OTIO, 剪映 draft, SRT, ASS) of an episode already rendered."""
+
+    def run() -> None:
+        written = [
+            str(path)
+            for fmt in formats or list(FORMATS)
+            for path in export_episode(episode_dir, fmt, media_root=media_root)
+        ]
+        if as_json:
+            typer.echo(json.dumps({"episode_dir": str(episode_dir), "written": written}))
+            return
+        for path in written:
+            out_console.print(path, highlight=False, markup=False)
 
     _guard(run)
 

@@ -110,19 +110,24 @@ def parse_heading(raw: str, *, markdown: bool = False) -> Heading | None:
     if _SLUG.match(line) or _ZH_SLUG.match(line):
         return _slug(line)
     if m := _NUMBERED.match(line):
-        rest = line[m.end() :].lstrip(" .、．)")
-        if _SENTENCE_END.search(rest) or len(rest) > 40:
-            return None
-        if _SLUG.match(rest):
-            return _slug(rest)
-        heading = _from_rest(rest)
-        if markdown or heading.time_of_day or heading.interior is not None:
-            return heading
-        return None
+        return _numbered(line[m.end() :].lstrip(" .、．)"), markdown)
     if markdown and not _SENTENCE_END.search(line):
         heading = _from_rest(line)
         if heading.time_of_day or heading.interior is not None:
             return heading
+    return None
+
+
+def _numbered(rest: str, markdown: bool) -> Heading | None:
+    """What follows ``1.`` / ``一、``: a slug, or a place that says its time or inside/outside
+    (any place under a Markdown heading); a sentence is not a heading."""
+    if _SENTENCE_END.search(rest) or len(rest) > 40:
+        return None
+    if _SLUG.match(rest):
+        return _slug(rest)
+    heading = _from_rest(rest)
+    if markdown or heading.time_of_day or heading.interior is not None:
+        return heading
     return None
 
 

@@ -224,12 +224,7 @@ def _labelled(st: _State, label: Label | None, rest: str, number: int, line: str
     if label == "scene":
         _new_scene(st, parse_heading(f"场景：{rest}") or Heading(rest, rest), number)
     elif label in ("cast", "logline", "style"):
-        if label == "cast":
-            st.add_cast([c for part in _split_outside_parens(rest) for c in _cast_entries(part)])
-        elif rest:
-            (st.logline if label == "logline" else st.style).append(rest)
-        if not rest and not st.scenes:  # a block follows in the header; in a scene, nothing
-            st.section, st.section_filled, st.section_markdown = label, False, False
+        _header_field(st, label, rest)
     elif label == "title":
         st.title = st.title or rest
     elif label in ("time", "place"):
@@ -247,6 +242,16 @@ def _labelled(st: _State, label: Label | None, rest: str, number: int, line: str
             st.scene(number).beats.append(Beat(kind=kind, text=rest, source_line=number))
         else:  # 【旁白】 alone on its line: the text follows on the next line
             st.pending = kind
+
+
+def _header_field(st: _State, label: Label, rest: str) -> None:
+    """``角色：``/``简介：``/``风格：`` with its value, or opening a block of them."""
+    if label == "cast":
+        st.add_cast([c for part in _split_outside_parens(rest) for c in _cast_entries(part)])
+    elif rest:
+        (st.logline if label == "logline" else st.style).append(rest)
+    if not rest and not st.scenes:  # a block follows in the header; in a scene, nothing
+        st.section, st.section_filled, st.section_markdown = label, False, False
 
 
 def _place(st: _State, label: Label, rest: str) -> None:

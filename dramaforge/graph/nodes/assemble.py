@@ -83,5 +83,6 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
         duration=report.duration,
         loudness_lufs=report.loudness.integrated,
         true_peak_dbtp=report.loudness.true_peak,
+        fps=opts.fps,
     )
     return {"episode": episode}

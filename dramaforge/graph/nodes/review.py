@@ -1,5 +1,5 @@
 """review: probe the result, lay out per-shot assets, measure the episode against its targets,
-write manifest.json and storyboard.html.
+write manifest.json, storyboard.html and the exports for editors (ASS, OTIO, 剪映 draft).
 
 A failing episode review is reported in both files and in the progress event; the episode
 stays where it is. Only a file that is not a video of the asked size stops the run.
@@ -21,15 +21,17 @@ from langgraph.runtime import Runtime
 
 from dramaforge.agents import consistency
 from dramaforge.agents.episode_review import EpisodeCritic, Targets
-from dramaforge.errors import AssemblyError
+from dramaforge.errors import AssemblyError, DramaforgeError
 from dramaforge.graph import series
 from dramaforge.graph.contact_sheet import contact_sheet
 from dramaforge.graph.context import RenderContext, context_of
+from dramaforge.graph.nodes.score import layers
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState, RenderOptions
 from dramaforge.schema import (
     Asset,
     CharacterConsistency,
+    EditItem,
     Episode,
     EpisodeReview,
     Manifest,
@@ -38,6 +40,8 @@ from dramaforge.schema import (
     ShotResult,
     StyleBible,
 )
+from dramaforge.tools.media.exports import export_all
+from dramaforge.tools.media.exports.timeline import ScoreLayer, layout
 from dramaforge.tools.media.probe import probe
 from dramaforge.tools.media.store import atomic_write
 
@@ -106,13 +110,31 @@ def review(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
         review=verdict,
         consistency=likeness,
         repairs=state["plan"].repairs,
+        edit=_edit(state, results, episode_dir),
     )
     path = episode_dir / "manifest.json"
     atomic_write(path, manifest.model_dump_json(indent=2))
     atomic_write(episode_dir / "storyboard.html", contact_sheet(manifest))
+    try:
+        export_all(episode_dir, manifest)
+    except DramaforgeError as err:  # the episode is delivered; `dramaforge export` can retry
+        stage_event("exports", "failed", error=str(err))
     failed = [c.name for c in verdict.checks if not c.passed]
     stage_event("review", "done", manifest=str(path), passed=verdict.passed, failed=failed)
     return {"manifest": str(path)}
+
+
+def _edit(state: EpisodeState, results: list[ShotResult], episode_dir: Path) -> list[EditItem]:
+    """The cut as placed pieces, the score's sounds where the score node laid them."""
+    made = state.get("score", [])
+    planned = layers(state["plan"].shots, {r.shot_id: r.duration for r in results})
+    sounds = [
+        ScoreLayer(asset, layer.kind, layer.at, layer.gain_db, layer.description)
+        for layer, asset in zip(planned, made, strict=False)
+    ]
+    if len(planned) != len(made):  # a score from another plan: leave it out, never misplace it
+        sounds = []
+    return layout(state["plan"], results, sounds, episode_dir)
 
 
 def _consistency(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from langgraph.runtime import Runtime
 
@@ -10,7 +11,7 @@ from dramaforge.agents.bible import stable_seed
 from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState
-from dramaforge.schema import Asset, Shot
+from dramaforge.schema import Asset, LayerKind, Shot
 from dramaforge.tools.base import Generated, SoundRequest
 from dramaforge.tools.media.audio import sequence_audio
 
@@ -29,55 +30,78 @@ def timeline(shots: list[Shot], durations: dict[str, float]) -> list[tuple[Shot,
     return placed
 
 
+class Layer(NamedTuple):
+    """One sound laid under the cut: what to ask for, where it starts and how loud it sits."""
+
+    kind: LayerKind
+    description: str
+    length: float
+    at: float
+    gain_db: float
+
+
+def layers(shots: list[Shot], durations: dict[str, float]) -> list[Layer]:
+    """Ambience and music per scene, effects per shot, in the order ``score`` makes them.
+
+    Pure, so the editor exports can place the same sounds where the mix put them.
+    """
+    placed = timeline(shots, durations)
+    found: list[Layer] = []
+    for scene_index in dict.fromkeys(s.scene_index for s in shots):
+        in_scene = [(s, t) for s, t in placed if s.scene_index == scene_index]
+        first, start = in_scene[0]
+        length = sum(durations[s.id] for s, _ in in_scene)
+        heading = f"{first.scene_heading} {first.time_of_day}"
+        found.append(Layer("ambience", heading, length, start, AMBIENCE_DB))
+        if first.music:
+            found.append(Layer("music", f"{first.music} {first.mood}", length, start, MUSIC_DB))
+        for shot, at in in_scene:
+            for cue in shot.sfx:
+                sfx_length = min(3.0, durations[shot.id])
+                found.append(Layer("sfx", cue, sfx_length, at + SFX_OFFSET, SFX_DB))
+    return found
+
+
 def score(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
     ctx, plan = context_of(runtime, state["options"].out_dir), state["plan"]
     durations = {sid: r.duration for sid, r in state["results"].items()}
-    placed = timeline(plan.shots, durations)
-    total = sum(durations[shot.id] for shot, _ in placed)
+    total = sum(durations[shot.id] for shot in plan.shots)
     title = state["script"].title
-    layers: list[tuple[Path, float]] = []
+    placed: list[tuple[Path, float]] = []
     gains: list[float] = []
     assets: list[Asset] = []
 
-    def make(kind: str, description: str, length: float, at: float, gain: float) -> None:
+    def make(layer: Layer) -> None:
         request = SoundRequest(
-            kind=kind,
-            description=description,
-            duration=round(length, 3),
-            seed=stable_seed(title, kind, description),
+            kind=layer.kind,
+            description=layer.description,
+            duration=round(layer.length, 3),
+            seed=stable_seed(title, layer.kind, layer.description),
         )
         asset, _ = ctx.store.produce(
-            kind,
+            layer.kind,
             ctx.sound.name,
             request,
             "wav",
             lambda dest, journal: ctx.sound.generate(request, dest, journal),
             seed=request.seed,
-            prompt=description,
+            prompt=layer.description,
         )
         assets.append(asset)
-        layers.append((Path(asset.path), at))
-        gains.append(gain)
+        placed.append((Path(asset.path), layer.at))
+        gains.append(layer.gain_db)
 
-    for scene_index in dict.fromkeys(s.scene_index for s in plan.shots):
-        in_scene = [(s, t) for s, t in placed if s.scene_index == scene_index]
-        first, start = in_scene[0]
-        length = sum(durations[s.id] for s, _ in in_scene)
-        make("ambience", f"{first.scene_heading} {first.time_of_day}", length, start, AMBIENCE_DB)
-        if first.music:
-            make("music", f"{first.music} {first.mood}", length, start, MUSIC_DB)
-        for shot, at in in_scene:
-            for cue in shot.sfx:
-                make("sfx", cue, min(3.0, durations[shot.id]), at + SFX_OFFSET, SFX_DB)
+    for layer in layers(plan.shots, durations):
+        make(layer)
 
     payload = {
         "layers": [a.key for a in assets],
-        "at": [at for _, at in layers],
+        "at": [at for _, at in placed],
         "gains": gains,
         "total": total,
     }
     bed, _ = ctx.store.produce(
-        "bed", "local:timeline", payload, "wav", lambda dest, _: _mix(layers, gains, total, dest)
+        "bed", "local:timeline", payload, "wav", lambda dest, _: _mix(placed, gains, total, dest)
     )
     stage_event("score", "done", layers=len(assets))
     return {"score": assets, "bed": bed.path}

@@ -18,6 +18,7 @@ RATE = 48000
 # down (and the critic can still see them). Leaf files (fitted, silence) are plain 16-bit.
 WAV = ["-ar", str(RATE), "-ac", "2", "-c:a", "pcm_f32le"]
 WAV16 = ["-ar", str(RATE), "-ac", "2", "-c:a", "pcm_s16le"]
+BED_DB = -6.0  # the music-and-effects bed under the dialogue, before ducking
 STEREO = f"aresample={RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
 
 
@@ -100,7 +101,7 @@ def sequence_audio(
     )
 
 
-def duck_mix(dialogue: Path, bed: Path, dest: Path, bed_gain_db: float = -6.0) -> None:
+def duck_mix(dialogue: Path, bed: Path, dest: Path, bed_gain_db: float = BED_DB) -> None:
     """Dialogue over the bed, the bed pushed down while anyone speaks (sidechain compression).
 
     The result is as long as ``dialogue``; a shorter bed leaves silence under the end.

@@ -1,0 +1,126 @@
+"""Exports for editors: the finished cut in the forms editors open and finish by hand.
+
+Every render writes them all into the episode folder (``export_all``, from the review node);
+``dramaforge export EPISODE_DIR --format F`` writes one again for an episode already
+rendered (``export``). Everything is built from the episode's ``manifest.json``.
+
+==========  ==============================================================================
+format      writes
+==========  ==============================================================================
+srt         ``episode.srt``: the subtitles as placed in the cut
+ass         ``episode.ass``: the same cues, styled as they are burned in
+otio        ``episode.otio`` (OpenTimelineIO, relative paths) and ``episode.fcp.xml``
+jianying    ``jianying/<episode>/``: a 剪映 draft folder
+==========  ==============================================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, get_args
+
+from pydantic import ValidationError
+
+from dramaforge.errors import ExportError
+from dramaforge.schema import Cue, Manifest
+from dramaforge.tools.media.exports.ass import write_ass
+from dramaforge.tools.media.exports.jianying import write_jianying
+from dramaforge.tools.media.exports.otio import write_otio
+from dramaforge.tools.media.exports.timeline import edit_of
+from dramaforge.tools.media.probe import probe
+from dramaforge.tools.media.subtitles import line_units, read_srt, wrap_text, write_srt
+
+ExportFormat = Literal["srt", "ass", "otio", "jianying"]
+FORMATS: tuple[str, ...] = get_args(ExportFormat)
+
+
+def load_manifest(episode_dir: Path) -> Manifest:
+    """The episode's manifest; ExportError naming the folder if there is none or it is bad."""
+    path = episode_dir / "manifest.json"
+    if not path.is_file():
+        raise ExportError(f"{episode_dir}: no manifest.json here; is it a rendered episode folder?")
+    try:
+        return Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as err:
+        raise ExportError(
+            f"{path}: not a dramaforge manifest ({err.error_count()} errors)"
+        ) from err
+
+
+def frame_rate(manifest: Manifest, episode_dir: Path) -> int:
+    """The cut's frame rate: recorded in the manifest, or probed from an older episode."""
+    if manifest.episode.fps:
+        return manifest.episode.fps
+    return round(probe(episode_dir / Path(manifest.episode.path).name).fps) or 25
+
+
+def episode_cues(manifest: Manifest) -> list[Cue]:
+    """Every chosen take's cues placed on the episode and wrapped, as the assembly writes them."""
+    units = line_units(manifest.episode.width, manifest.episode.height)
+    starts = {i.shot_id: i.start for i in edit_of(manifest) if i.kind == "video"}
+    cues: list[Cue] = []
+    for result in (r for r in manifest.shots if r.shot_id in starts):
+        at = starts[result.shot_id]
+        cues += [
+            c.model_copy(
+                update={
+                    "start": round(at + c.start, 3),
+                    "end": round(at + c.end, 3),
+                    "text": wrap_text(c.text, units),
+                }
+            )
+            for c in result.take.cues
+        ]
+    return sorted(cues, key=lambda c: c.start)
+
+
+def _ass(manifest: Manifest, episode_dir: Path) -> Path:
+    """ASS from the SRT as it is (times and breaks), speakers from the manifest where they match."""
+    srt = episode_dir / "episode.srt"
+    if not srt.is_file():
+        write_srt(episode_cues(manifest), srt)
+    cues = read_srt(srt)
+    placed = episode_cues(manifest)
+    if len(placed) == len(cues):
+        cues = [
+            c.model_copy(update={"speaker": p.speaker}) for c, p in zip(cues, placed, strict=True)
+        ]
+    ep = manifest.episode
+    return write_ass(cues, episode_dir / "episode.ass", ep.width, ep.height, manifest.title)
+
+
+def export(
+    episode_dir: Path,
+    fmt: str,
+    *,
+    manifest: Manifest | None = None,
+    media_root: str | None = None,
+) -> list[Path]:
+    """Write one export of a rendered episode; returns the files (or folder) written.
+
+    ``media_root`` only matters to the 剪映 draft: the episode folder as the editing
+    machine sees it, since 剪映 finds media by absolute path.
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    episode_dir = Path(episode_dir)
+    manifest = manifest or load_manifest(episode_dir)
+    fps = frame_rate(manifest, episode_dir)
+    if fmt == "srt":
+        dest = episode_dir / "episode.srt"
+        write_srt(episode_cues(manifest), dest)
+        return [dest]
+    if fmt == "ass":
+        return [_ass(manifest, episode_dir)]
+    if fmt == "otio":
+        return write_otio(manifest, episode_dir, fps)
+    return [write_jianying(manifest, episode_dir, fps, media_root=media_root)]
+
+
+def export_all(episode_dir: Path, manifest: Manifest) -> list[Path]:
+    """Every export but the SRT (the assembly wrote it): what each render leaves for editors."""
+    written: list[Path] = []
+    for fmt in FORMATS:
+        if fmt != "srt":
+            written += export(episode_dir, fmt, manifest=manifest)
+    return written
