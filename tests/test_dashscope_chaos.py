@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dramaforge.batch import run_batch
+from dramaforge.graph.batch import run_batch
 from dramaforge.config import Backends, DashScopeSettings, Settings
 from dramaforge.tools.dashscope import reconcile
 from dramaforge.tools.media.probe import probe

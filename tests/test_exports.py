@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from dramaforge.cli import app
+from dramaforge.cli.app import app
 from dramaforge.graph.run import render_episode, rerender_shot
 from dramaforge.schema import Manifest
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
