@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dramaforge.agents.chat_agent import ChatAgent, chat_model
@@ -25,6 +26,7 @@ from dramaforge.errors import DramaforgeError
 from dramaforge.graph.context import build_context
 from dramaforge.graph.run import plan_script, render_episode, rerender_shot, session_for
 from dramaforge.mcp_server import serve
+from dramaforge.modes.entry import ModeRequest, Outcome, render_modes
 from dramaforge.schema import Aspect, Language, Manifest, Resolution
 from dramaforge.session import Event
 from dramaforge.views import cost_lines, plan_table, progress
@@ -77,8 +79,8 @@ def _guard(fn: Callable[[], T]) -> T:
 @app.command()
 def render(
     script: Annotated[
-        Path, typer.Argument(help="Script file: .txt/.md (中文标记), .fountain, .yaml")
-    ],
+        Path | None, typer.Argument(help="Script file: .txt/.md (中文标记), .fountain, .yaml")
+    ] = None,
     out: OutOpt = Path("out"),
     aspect: AspectOpt = None,
     resolution: ResOpt = None,
@@ -96,8 +98,17 @@ def render(
     video: BackendOpt = None,
     speech: BackendOpt = None,
     critic: BackendOpt = None,
+    # -- modes (dramaforge/modes): a brief's channel versions, an idea ---------------------
+    idea: Annotated[
+        str | None, typer.Option(help="A one-line idea (or a file holding one) to script first.")
+    ] = None,
+    channel: Annotated[
+        list[str] | None, typer.Option(help="Only this version of a brief (repeatable).")
+    ] = None,
 ) -> None:
-    """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html)."""
+    """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html).
+
+    A brief listing channels or versions renders each into OUT/<episode>/<channel>/."""
     settings = _settings(
         budget=budget,
         aspect=aspect,
@@ -108,7 +119,17 @@ def render(
     )
 
     def run() -> None:
+        request = ModeRequest(script=script, idea=idea, channels=channel or [])
         with progress(console, not as_json and sys.stderr.isatty()) as on_event:
+            made = None if draft else render_modes(
+                request, out, settings, resume=resume, on_event=on_event,
+                on_script=lambda s: console.print(s.text, markup=False, highlight=False),
+            )  # fmt: skip
+            if made is not None:
+                _print_outcomes(made, as_json)
+                return
+            if script is None:  # render_modes said so already, unless --draft
+                raise DramaforgeError("--draft needs a SCRIPT file")
             if draft:
                 manifest = _draft(script, out, settings, resume, on_event)
             else:
@@ -140,6 +161,36 @@ def render(
         out_console.print(ep.path, highlight=False)
 
     _guard(run)
+
+
+def _print_outcomes(made: list[Outcome], as_json: bool) -> None:
+    """One line (or one JSON object) per episode a mode rendered."""
+    rows = [
+        {
+            "version": o.label,
+            "episode": o.manifest.episode.path,
+            "duration": o.manifest.episode.duration,
+            "width": o.manifest.episode.width,
+            "height": o.manifest.episode.height,
+            "shots": len(o.manifest.shots),
+            "cost": o.manifest.total_cost,
+            "script": str(o.script) if o.script else None,
+        }
+        for o in made
+    ]
+    if as_json:
+        out_console.print_json(json.dumps(rows))
+        return
+    for o in made:
+        ep = o.manifest.episode
+        console.print(
+            f"[green]done[/] {escape(o.label)}: {len(o.manifest.shots)} shots, "
+            f"{ep.duration:.1f}s, {ep.width}x{ep.height}",
+            highlight=False,
+        )
+        if o.script is not None:
+            console.print(f"script: {o.script} (edit it and run again)", highlight=False)
+        out_console.print(ep.path, highlight=False)
 
 
 def _draft(

@@ -31,14 +31,20 @@ def episode_name(script_path: Path) -> str:
 
 
 def make_options(
-    script_path: Path, out: Path, settings: Settings, series: str | None = None
+    script_path: Path,
+    out: Path,
+    settings: Settings,
+    series: str | None = None,
+    episode: str | None = None,
 ) -> RenderOptions:
+    """``episode`` names the folder under ``out`` (default: from the script's file name);
+    channel versions and style variants render into ``NAME/<version>``."""
     r = settings.render
     bible_file = settings.state_root(out.resolve()) / "series" / f"{series}.json"
     width, height = frame_size(r.aspect, r.resolution)
     return RenderOptions(
         out_dir=str(out.resolve()),
-        episode=episode_name(script_path),
+        episode=episode or episode_name(script_path),
         aspect=r.aspect,
         resolution=r.resolution,
         width=width,
@@ -82,11 +88,12 @@ def session_for(
     series: str | None = None,
     context: RenderContext | None = None,
     checkpointer: SqliteSaver | None = None,
+    episode: str | None = None,
 ) -> Iterator[Session]:
     """The session of ``script_path`` rendered into ``out`` with these settings."""
     if not script_path.is_file():
         raise DramaforgeError(f"{script_path}: no such file")
-    options = make_options(script_path, out, settings, series).model_copy(
+    options = make_options(script_path, out, settings, series, episode).model_copy(
         update={"approve": approve}
     )
     tid = thread_id(script_path, options)
@@ -140,6 +147,7 @@ def render_episode(
     on_event: Callable[[Event], None] | None = None,
     context: RenderContext | None = None,
     checkpointer: SqliteSaver | None = None,
+    episode: str | None = None,
 ) -> Manifest:
     """Render one episode; return its manifest.
 
@@ -151,7 +159,13 @@ def render_episode(
     connections writing one file fail with "database is locked" instead of waiting).
     """
     with session_for(
-        script_path, out, settings, series=series, context=context, checkpointer=checkpointer
+        script_path,
+        out,
+        settings,
+        series=series,
+        context=context,
+        checkpointer=checkpointer,
+        episode=episode,
     ) as session:
         status = session.status()
         done = session.manifest() if status == "done" else None
