@@ -23,11 +23,13 @@ from dramaforge.cost import estimate
 from dramaforge.doctor import run_checks, settings_report
 from dramaforge.edits import find
 from dramaforge.errors import DramaforgeError
-from dramaforge.graph.context import build_context
+from dramaforge.graph.context import RenderContext, build_context
 from dramaforge.graph.run import plan_script, render_episode, rerender_shot, session_for
 from dramaforge.mcp_server import serve
-from dramaforge.modes.entry import ModeRequest, Outcome, render_modes
+from dramaforge.modes.channels import plan_versions
+from dramaforge.modes.entry import ModeRequest, Outcome, photo_path, render_modes
 from dramaforge.schema import Aspect, Language, Manifest, Resolution
+from dramaforge.script import load_script
 from dramaforge.session import Event
 from dramaforge.views import cost_lines, plan_table, progress
 
@@ -94,7 +96,10 @@ def render(
     budget: BudgetOpt = None,
     as_json: JsonOpt = False,
     director: BackendOpt = None,
-    image: BackendOpt = None,
+    image: Annotated[
+        str | None,
+        typer.Option(help="Image backend as provider:model, or a photo file for image mode."),
+    ] = None,
     video: BackendOpt = None,
     speech: BackendOpt = None,
     critic: BackendOpt = None,
@@ -105,10 +110,19 @@ def render(
     channel: Annotated[
         list[str] | None, typer.Option(help="Only this version of a brief (repeatable).")
     ] = None,
+    brief: Annotated[
+        str | None, typer.Option(help="What the voice-over says (with --image or --audio).")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Seconds, with --image (10 to 30; default 15).")
+    ] = None,
 ) -> None:
     """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html).
 
     A brief listing channels or versions renders each into OUT/<episode>/<channel>/."""
+    image_file = photo_path(image)
+    if image_file is not None:
+        image = None  # --image names a photo, not the image backend
     settings = _settings(
         budget=budget,
         aspect=aspect,
@@ -119,7 +133,14 @@ def render(
     )
 
     def run() -> None:
-        request = ModeRequest(script=script, idea=idea, channels=channel or [])
+        request = ModeRequest(
+            script=script,
+            idea=idea,
+            channels=channel or [],
+            image=image_file,
+            brief=brief,
+            duration=duration,
+        )
         with progress(console, not as_json and sys.stderr.isatty()) as on_event:
             made = None if draft else render_modes(
                 request, out, settings, resume=resume, on_event=on_event,
@@ -226,6 +247,9 @@ def plan(
 
     def run() -> None:
         ctx = build_context(settings, Path(".dramaforge"))
+        if load_script(script, language=lang).channels:  # modes: one plan per version
+            _plan_versions(script, settings, ctx, as_json)
+            return
         _, shot_plan = plan_script(script, settings, ctx)
         cost = estimate(shot_plan, settings)
         if as_json:
@@ -237,6 +261,29 @@ def plan(
             console.print(line, highlight=False)
 
     _guard(run)
+
+
+def _plan_versions(script: Path, settings: Settings, ctx: RenderContext, as_json: bool) -> None:
+    """The fitted plan of each version of a brief, with speech lengths estimated."""
+    rows = []
+    for version, shot_plan in plan_versions(script, settings, ctx):
+        cost = estimate(shot_plan, settings)
+        rows.append((version, shot_plan, cost))
+        if not as_json:
+            seconds = sum(s.duration for s in shot_plan.shots)
+            console.print(
+                f"[bold]{escape(version.name)}[/] {version.aspect}, {seconds:.1f}s",
+                highlight=False,
+            )
+            out_console.print(plan_table(shot_plan, cost))
+    if as_json:
+        data = [
+            {"version": v.name, "aspect": v.aspect, "duration": v.duration}
+            | json.loads(p.model_dump_json())
+            | {"estimate": c.model_dump()}
+            for v, p, c in rows
+        ]
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 @app.command()

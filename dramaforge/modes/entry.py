@@ -16,9 +16,21 @@ from dramaforge.errors import DramaforgeError
 from dramaforge.graph.context import RenderContext
 from dramaforge.modes.channels import render_versions
 from dramaforge.modes.idea import IdeaScript, render_idea
+from dramaforge.modes.image import render_image
 from dramaforge.schema import Manifest
 from dramaforge.script import load_script
 from dramaforge.session import Event
+
+PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
+def photo_path(value: str | None) -> Path | None:
+    """``--image`` names a photo (image mode) when it is a file or has an image suffix;
+    otherwise it is the image backend (``provider:model``), as it always was."""
+    if value is None:
+        return None
+    path = Path(value)
+    return path if path.is_file() or path.suffix.lower() in PHOTO_SUFFIXES else None
 
 
 @dataclass
@@ -26,6 +38,10 @@ class ModeRequest:
     script: Path | None = None
     idea: str | None = None
     channels: list[str] = field(default_factory=list)
+    image: Path | None = None
+    audio: Path | None = None
+    brief: str | None = None
+    duration: float | None = None
 
 
 @dataclass
@@ -46,9 +62,17 @@ def render_modes(
     context: RenderContext | None = None,
 ) -> list[Outcome] | None:
     """The outcomes of the mode ``req`` asks for; None when it is a plain script render."""
+    given = {"SCRIPT": req.script, "--idea": req.idea, "--image": req.image, "--audio": req.audio}
+    sources = [name for name, value in given.items() if value is not None]
+    if len(sources) > 1 and sources != ["--image", "--audio"]:
+        raise DramaforgeError(f"give one of {', '.join(sources)}, not several")
+    if req.image is not None:
+        path, manifest = render_image(
+            req.image, req.brief or "", out, settings, duration=req.duration or 15.0,
+            resume=resume, on_event=on_event, context=context,
+        )  # fmt: skip
+        return [Outcome("image", manifest, path)]
     if req.idea is not None:
-        if req.script is not None:
-            raise DramaforgeError("give a SCRIPT or --idea, not both")
         made, manifest = render_idea(
             req.idea, out, settings, resume=resume, on_event=on_event, on_script=on_script,
             context=context,
