@@ -110,11 +110,16 @@ def render(
     channel: Annotated[
         list[str] | None, typer.Option(help="Only this version of a brief (repeatable).")
     ] = None,
+    audio: Annotated[
+        Path | None, typer.Option(help="A music track: shots cut on its beats, it is the sound.")
+    ] = None,
     brief: Annotated[
-        str | None, typer.Option(help="What the voice-over says (with --image or --audio).")
+        str | None,
+        typer.Option(help="With --image: the voice-over; with --audio: what the video shows."),
     ] = None,
     duration: Annotated[
-        float | None, typer.Option(help="Seconds, with --image (10 to 30; default 15).")
+        float | None,
+        typer.Option(help="Seconds: --image 10 to 30 (default 15); --audio at most this."),
     ] = None,
 ) -> None:
     """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html).
@@ -138,6 +143,7 @@ def render(
             idea=idea,
             channels=channel or [],
             image=image_file,
+            audio=audio,
             brief=brief,
             duration=duration,
         )

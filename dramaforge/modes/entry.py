@@ -17,6 +17,7 @@ from dramaforge.graph.context import RenderContext
 from dramaforge.modes.channels import render_versions
 from dramaforge.modes.idea import IdeaScript, render_idea
 from dramaforge.modes.image import render_image
+from dramaforge.modes.music import render_music
 from dramaforge.schema import Manifest
 from dramaforge.script import load_script
 from dramaforge.session import Event
@@ -64,7 +65,7 @@ def render_modes(
     """The outcomes of the mode ``req`` asks for; None when it is a plain script render."""
     given = {"SCRIPT": req.script, "--idea": req.idea, "--image": req.image, "--audio": req.audio}
     sources = [name for name, value in given.items() if value is not None]
-    if len(sources) > 1 and sources != ["--image", "--audio"]:
+    if len(sources) > 1:
         raise DramaforgeError(f"give one of {', '.join(sources)}, not several")
     if req.image is not None:
         path, manifest = render_image(
@@ -72,6 +73,12 @@ def render_modes(
             resume=resume, on_event=on_event, context=context,
         )  # fmt: skip
         return [Outcome("image", manifest, path)]
+    if req.audio is not None:
+        path, manifest = render_music(
+            req.audio, req.brief or "", out, settings, duration=req.duration,
+            resume=resume, on_event=on_event, context=context,
+        )  # fmt: skip
+        return [Outcome("music", manifest, path)]
     if req.idea is not None:
         made, manifest = render_idea(
             req.idea, out, settings, resume=resume, on_event=on_event, on_script=on_script,
