@@ -28,6 +28,7 @@ from dramaforge.graph.run import plan_script, render_episode, rerender_shot, ses
 from dramaforge.mcp_server import serve
 from dramaforge.modes.channels import plan_versions
 from dramaforge.modes.entry import ModeRequest, Outcome, photo_path, render_modes
+from dramaforge.modes.styles import style_names
 from dramaforge.schema import Aspect, Language, Manifest, Resolution
 from dramaforge.script import load_script
 from dramaforge.session import Event
@@ -121,6 +122,9 @@ def render(
         float | None,
         typer.Option(help="Seconds: --image 10 to 30 (default 15); --audio at most this."),
     ] = None,
+    styles: Annotated[
+        str | None, typer.Option(help="Looks, e.g. anime,realistic,ink-wash: one folder each.")
+    ] = None,
 ) -> None:
     """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html).
 
@@ -146,6 +150,7 @@ def render(
             audio=audio,
             brief=brief,
             duration=duration,
+            styles=style_names(styles) if styles else [],
         )
         with progress(console, not as_json and sys.stderr.isatty()) as on_event:
             made = None if draft else render_modes(

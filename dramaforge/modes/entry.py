@@ -18,6 +18,7 @@ from dramaforge.modes.channels import render_versions
 from dramaforge.modes.idea import IdeaScript, render_idea
 from dramaforge.modes.image import render_image
 from dramaforge.modes.music import render_music
+from dramaforge.modes.styles import render_styles
 from dramaforge.schema import Manifest
 from dramaforge.script import load_script
 from dramaforge.session import Event
@@ -43,6 +44,7 @@ class ModeRequest:
     audio: Path | None = None
     brief: str | None = None
     duration: float | None = None
+    styles: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -89,6 +91,12 @@ def render_modes(
         raise DramaforgeError("give a SCRIPT file, or --idea, --image or --audio")
     if not req.script.is_file():
         return None  # the plain path reports the missing file
+    if req.styles:
+        looks = render_styles(
+            req.script, req.styles, out, settings, resume=resume, on_event=on_event,
+            context=context,
+        )  # fmt: skip
+        return [Outcome(style, manifest) for style, manifest in looks]
     if req.channels or load_script(req.script, language=settings.render.language).channels:
         done = render_versions(
             req.script, out, settings, only=req.channels, resume=resume, on_event=on_event,
