@@ -125,6 +125,9 @@ def render(
     styles: Annotated[
         str | None, typer.Option(help="Looks, e.g. anime,realistic,ink-wash: one folder each.")
     ] = None,
+    short_drama: Annotated[
+        bool, typer.Option(help="Open on a hook within 3 s, end on a cliffhanger hold.")
+    ] = False,
 ) -> None:
     """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html).
 
@@ -151,6 +154,7 @@ def render(
             brief=brief,
             duration=duration,
             styles=style_names(styles) if styles else [],
+            short_drama=short_drama,
         )
         with progress(console, not as_json and sys.stderr.isatty()) as on_event:
             made = None if draft else render_modes(

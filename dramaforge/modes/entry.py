@@ -18,6 +18,7 @@ from dramaforge.modes.channels import render_versions
 from dramaforge.modes.idea import IdeaScript, render_idea
 from dramaforge.modes.image import render_image
 from dramaforge.modes.music import render_music
+from dramaforge.modes.rhythm import render_short_drama
 from dramaforge.modes.styles import render_styles
 from dramaforge.schema import Manifest
 from dramaforge.script import load_script
@@ -45,6 +46,7 @@ class ModeRequest:
     brief: str | None = None
     duration: float | None = None
     styles: list[str] = field(default_factory=list)
+    short_drama: bool = False
 
 
 @dataclass
@@ -97,6 +99,11 @@ def render_modes(
             context=context,
         )  # fmt: skip
         return [Outcome(style, manifest) for style, manifest in looks]
+    if req.short_drama:
+        manifest = render_short_drama(
+            req.script, out, settings, resume=resume, on_event=on_event, context=context
+        )
+        return [Outcome("short-drama", manifest)]
     if req.channels or load_script(req.script, language=settings.render.language).channels:
         done = render_versions(
             req.script, out, settings, only=req.channels, resume=resume, on_event=on_event,
