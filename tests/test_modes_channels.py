@@ -142,3 +142,23 @@ def test_unknown_version_is_one_clear_line(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "no version named 'tv'; this brief has story, feed, page" in result.output
+
+
+def test_a_version_with_its_own_script_keeps_every_line(tmp_path: Path) -> None:
+    own = BRIEF.replace(
+        '  - {name: page, aspect: "16:9", duration: 9s}',
+        "  - name: teaser\n    ratio: 1:1\n    seconds: 8\n"
+        "    script: |\n      [Scene 1] Kitchen\n      [Narration] Pico is here.\n"
+        "      [Narration] Tea in a minute.\n",
+    )
+    brief = tmp_path / "kettle.yaml"
+    brief.write_text(own, encoding="utf-8")
+    settings = settings_for()
+    plans = dict(
+        (v.name, (v, p))
+        for v, p in plan_versions(brief, settings, build_context(settings, tmp_path))
+    )
+    version, plan = plans["teaser"]
+    assert version.aspect == "1:1" and version.script.startswith("[Scene 1]")
+    assert [ln.text for s in plan.shots for ln in s.lines] == ["Pico is here.", "Tea in a minute."]
+    assert abs(sum(s.duration for s in plan.shots) - 8.0) < 0.05
