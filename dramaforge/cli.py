@@ -12,7 +12,6 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from dramaforge.agents.chat_agent import ChatAgent, chat_model
@@ -23,12 +22,12 @@ from dramaforge.cost import estimate
 from dramaforge.doctor import run_checks, settings_report
 from dramaforge.edits import find
 from dramaforge.errors import DramaforgeError
-from dramaforge.graph.context import RenderContext, build_context
+from dramaforge.graph.context import build_context
 from dramaforge.graph.run import plan_script, render_episode, rerender_shot, session_for
 from dramaforge.mcp_server import serve
-from dramaforge.modes.channels import plan_versions
-from dramaforge.modes.entry import ModeRequest, Outcome, photo_path, render_modes
+from dramaforge.modes.entry import ModeRequest, photo_path, render_modes
 from dramaforge.modes.styles import style_names
+from dramaforge.modes.views import print_outcomes, print_version_plans
 from dramaforge.schema import Aspect, Language, Manifest, Resolution
 from dramaforge.script import load_script
 from dramaforge.session import Event
@@ -162,7 +161,7 @@ def render(
                 on_script=lambda s: console.print(s.text, markup=False, highlight=False),
             )  # fmt: skip
             if made is not None:
-                _print_outcomes(made, as_json)
+                print_outcomes(made, as_json, console, out_console)
                 return
             if script is None:  # render_modes said so already, unless --draft
                 raise DramaforgeError("--draft needs a SCRIPT file")
@@ -199,36 +198,6 @@ def render(
     _guard(run)
 
 
-def _print_outcomes(made: list[Outcome], as_json: bool) -> None:
-    """One line (or one JSON object) per episode a mode rendered."""
-    rows = [
-        {
-            "version": o.label,
-            "episode": o.manifest.episode.path,
-            "duration": o.manifest.episode.duration,
-            "width": o.manifest.episode.width,
-            "height": o.manifest.episode.height,
-            "shots": len(o.manifest.shots),
-            "cost": o.manifest.total_cost,
-            "script": str(o.script) if o.script else None,
-        }
-        for o in made
-    ]
-    if as_json:
-        out_console.print_json(json.dumps(rows))
-        return
-    for o in made:
-        ep = o.manifest.episode
-        console.print(
-            f"[green]done[/] {escape(o.label)}: {len(o.manifest.shots)} shots, "
-            f"{ep.duration:.1f}s, {ep.width}x{ep.height}",
-            highlight=False,
-        )
-        if o.script is not None:
-            console.print(f"script: {o.script} (edit it and run again)", highlight=False)
-        out_console.print(ep.path, highlight=False)
-
-
 def _draft(
     script: Path, out: Path, settings: Settings, resume: bool, on_event: Callable[[Event], None]
 ) -> Manifest:
@@ -263,7 +232,7 @@ def plan(
     def run() -> None:
         ctx = build_context(settings, Path(".dramaforge"))
         if load_script(script, language=lang).channels:  # modes: one plan per version
-            _plan_versions(script, settings, ctx, as_json)
+            print_version_plans(script, settings, ctx, as_json, console, out_console)
             return
         _, shot_plan = plan_script(script, settings, ctx)
         cost = estimate(shot_plan, settings)
@@ -276,29 +245,6 @@ def plan(
             console.print(line, highlight=False)
 
     _guard(run)
-
-
-def _plan_versions(script: Path, settings: Settings, ctx: RenderContext, as_json: bool) -> None:
-    """The fitted plan of each version of a brief, with speech lengths estimated."""
-    rows = []
-    for version, shot_plan in plan_versions(script, settings, ctx):
-        cost = estimate(shot_plan, settings)
-        rows.append((version, shot_plan, cost))
-        if not as_json:
-            seconds = sum(s.duration for s in shot_plan.shots)
-            console.print(
-                f"[bold]{escape(version.name)}[/] {version.aspect}, {seconds:.1f}s",
-                highlight=False,
-            )
-            out_console.print(plan_table(shot_plan, cost))
-    if as_json:
-        data = [
-            {"version": v.name, "aspect": v.aspect, "duration": v.duration}
-            | json.loads(p.model_dump_json())
-            | {"estimate": c.model_dump()}
-            for v, p, c in rows
-        ]
-        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 @app.command()

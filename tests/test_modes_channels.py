@@ -162,3 +162,20 @@ def test_a_version_with_its_own_script_keeps_every_line(tmp_path: Path) -> None:
     assert version.aspect == "1:1" and version.script.startswith("[Scene 1]")
     assert [ln.text for s in plan.shots for ln in s.lines] == ["Pico is here.", "Tea in a minute."]
     assert abs(sum(s.duration for s in plan.shots) - 8.0) < 0.05
+
+
+def test_plan_command_shows_every_version_of_the_example() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from dramaforge.cli import app
+
+    result = CliRunner().invoke(app, ["plan", str(EXAMPLES / "product_ad.en.yaml"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [(v["version"], v["aspect"], v["duration"]) for v in data] == [
+        ("moments", "9:16", 15.0), ("short_video", "9:16", 60.0), ("product_page", "16:9", 180.0),
+    ]  # fmt: skip
+    for v in data:
+        assert abs(sum(s["duration"] for s in v["shots"]) - v["duration"]) < 0.05
