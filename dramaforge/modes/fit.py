@@ -239,6 +239,9 @@ def _add_broll(
         shot = _silent_shot(
             f"b{k + 1:02d}", BROLL_INDEX + k, near, framing, BROLL_MOVES[k % 4], language, action
         )
+        if framing == "wide":  # the scene's people stay in its wide b-roll
+            cast = list(dict.fromkeys(c for s in in_scene for c in s.characters))
+            shot = shot.model_copy(update={"characters": cast})
         frames[shot.id] = None
         out.insert(out.index(near) + 1, shot)
         k += 1
