@@ -71,6 +71,8 @@ class Channel(BaseModel):
     name: str
     aspect: Aspect = "9:16"
     duration: float | None = None
+    script: str = ""
+    """The version's own script text (rendered as written); empty: fitted from the brief."""
 
 
 class Script(BaseModel):

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from dramaforge.graph.batch import run_batch
 from dramaforge.config import Backends, DashScopeSettings, Settings
+from dramaforge.graph.batch import run_batch
 from dramaforge.tools.dashscope import reconcile
 from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES, settings_for

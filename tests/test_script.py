@@ -290,9 +290,9 @@ def test_brief_example() -> None:
     assert script.format == "yaml" and script.language == "en" and script.title == "Warm All Day"
     assert script.logline == "Keeps coffee hot for twelve hours."
     assert [(c.name, c.aspect, c.duration) for c in script.channels] == [
-        ("tiktok", "9:16", 15.0),
-        ("youtube", "16:9", 60.0),
-        ("long", "16:9", 180.0),
+        ("moments", "9:16", 15.0),
+        ("short_video", "9:16", 60.0),
+        ("product_page", "16:9", 180.0),
     ]
     assert [c.name for c in script.characters] == ["Mia"]
     assert script.characters[0].description.startswith("commuter")

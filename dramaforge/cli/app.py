@@ -19,7 +19,15 @@ from dramaforge.chat.agent import ChatAgent, chat_model
 from dramaforge.chat.repl import Chat
 from dramaforge.chat.views import cost_lines, plan_table, progress, safe
 from dramaforge.cli.doctor import run_checks, settings_report
-from dramaforge.cli.flags import BACKENDS, FRAME, JsonOpt, OutOpt, build_settings, settings_flags
+from dramaforge.cli.flags import (
+    BACKENDS,
+    FRAME,
+    JsonOpt,
+    OutOpt,
+    build_settings,
+    settings_flags,
+    with_backend,
+)
 from dramaforge.config import Settings
 from dramaforge.errors import MACHINE_ERRNOS, DramaforgeError, machine_error
 from dramaforge.graph.batch import BatchReport, run_batch
@@ -28,7 +36,11 @@ from dramaforge.graph.cost import estimate
 from dramaforge.graph.edits import find
 from dramaforge.graph.run import plan_script, render_episode, rerender_shot
 from dramaforge.graph.session import Event, session_for
+from dramaforge.modes.entry import ModeRequest, photo_path, render_modes
+from dramaforge.modes.styles import style_names
+from dramaforge.modes.views import print_outcomes, print_version_plans
 from dramaforge.schema import Manifest, PlanRepair
+from dramaforge.script import load_script
 from dramaforge.serve.mcp import serve
 from dramaforge.tools.media.exports import FORMATS
 from dramaforge.tools.media.exports import export as export_episode
@@ -61,12 +73,12 @@ def _guard(fn: Callable[[], T]) -> T:
 
 
 @app.command()
-@settings_flags(*FRAME, "budget", *BACKENDS)
+@settings_flags(*FRAME, "budget", "director", "video", "speech", "critic")
 def render(
     settings: Settings,
     script: Annotated[
-        Path, typer.Argument(help="Script file: .txt/.md (中文标记), .fountain, .yaml")
-    ],
+        Path | None, typer.Argument(help="Script file: .txt/.md (中文标记), .fountain, .yaml")
+    ] = None,
     out: OutOpt = Path("out"),
     resume: Annotated[bool, typer.Option(help="Continue an interrupted render.")] = False,
     draft: Annotated[
@@ -74,11 +86,64 @@ def render(
         typer.Option(help="Only a cheap draft (the draft settings) into OUT/<episode>/draft/."),
     ] = False,
     as_json: JsonOpt = False,
+    image: Annotated[
+        str | None,
+        typer.Option(help="Image backend as provider:model, or a photo file for image mode."),
+    ] = None,
+    # -- modes (dramaforge/modes): a brief's channel versions, an idea ---------------------
+    idea: Annotated[
+        str | None, typer.Option(help="A one-line idea (or a file holding one) to script first.")
+    ] = None,
+    channel: Annotated[
+        list[str] | None, typer.Option(help="Only this version of a brief (repeatable).")
+    ] = None,
+    audio: Annotated[
+        Path | None, typer.Option(help="A music track: shots cut on its beats, it is the sound.")
+    ] = None,
+    brief: Annotated[
+        str | None,
+        typer.Option(help="With --image: the voice-over; with --audio: what the video shows."),
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(help="Seconds: --image 10 to 30 (default 15); --audio at most this."),
+    ] = None,
+    styles: Annotated[
+        str | None, typer.Option(help="Looks, e.g. anime,realistic,ink-wash: one folder each.")
+    ] = None,
+    short_drama: Annotated[
+        bool, typer.Option(help="Open on a hook within 3 s, end on a cliffhanger hold.")
+    ] = False,
 ) -> None:
-    """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html)."""
+    """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html).
+
+    A brief listing channels or versions renders each into OUT/<episode>/<channel>/."""
+    image_file = photo_path(image)
+    if image and image_file is None:  # --image names the image backend, not a photo
+        settings = with_backend(settings, "image", image)
 
     def run() -> None:
+        request = ModeRequest(
+            script=script,
+            idea=idea,
+            channels=channel or [],
+            image=image_file,
+            audio=audio,
+            brief=brief,
+            duration=duration,
+            styles=style_names(styles) if styles else [],
+            short_drama=short_drama,
+        )
         with progress(console, not as_json and sys.stderr.isatty()) as on_event:
+            made = None if draft else render_modes(
+                request, out, settings, resume=resume, on_event=on_event,
+                on_script=lambda s: console.print(s.text, markup=False, highlight=False),
+            )  # fmt: skip
+            if made is not None:
+                print_outcomes(made, as_json, console, out_console)
+                return
+            if script is None:  # render_modes said so already, unless --draft
+                raise DramaforgeError("--draft needs a SCRIPT file")
             if draft:
                 manifest = _draft(script, out, settings, resume, on_event)
             else:
@@ -147,6 +212,9 @@ def plan(
 
     def run() -> None:
         ctx = build_context(settings, Path(".dramaforge"))
+        if load_script(script, language=settings.render.language).channels:  # one per version
+            print_version_plans(script, settings, ctx, as_json, console, out_console)
+            return
         _, shot_plan = plan_script(script, settings, ctx)
         cost = estimate(shot_plan, settings)
         if as_json:

@@ -56,6 +56,12 @@ def build_settings(**flags: Any) -> Settings:
     return base.model_copy(update=update)
 
 
+def with_backend(settings: Settings, kind: str, spec: str) -> Settings:
+    """``settings`` with the ``kind`` backend set to ``spec`` (a flag a command reads itself)."""
+    backends = settings.backends.model_copy(update={kind: spec})
+    return settings.model_copy(update={"backends": backends})
+
+
 def settings_flags(*names: str) -> Callable[[F], F]:
     """Add the options ``names`` (from ``FLAGS``) to a command that takes ``settings``."""
     unknown = [n for n in names if n not in FLAGS]

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dramaforge.errors import ScriptError
+from dramaforge.modes.briefs import normalize_brief
 from dramaforge.schema import Aspect, Beat, BeatKind, Channel, Character, Language, Scene, Script
 from dramaforge.script import bounded_yaml
 from dramaforge.script.clean import escape_controls
@@ -80,6 +81,8 @@ class BriefChannel(BaseModel):
     name: str
     aspect: Aspect = "9:16"
     duration: float | None = Field(default=None, gt=0)
+    script: str = ""
+    """This version's own script text, rendered as written instead of fitted from the brief."""
 
     @field_validator("aspect", mode="before")
     @classmethod
@@ -154,6 +157,7 @@ def parse(text: str, source: str) -> Script:
             f"a brief is a YAML mapping of keys such as title and scenes; {HINT}", path=source
         )
     lines = _Lines(root)
+    data = normalize_brief(data)  # versions:, duration_s:, ratio:, sentence scenes...
     try:
         brief = Brief.model_validate(data)
     except ValidationError as err:
@@ -175,7 +179,8 @@ def parse(text: str, source: str) -> Script:
         hint=HINT,
         language=brief.language or detect_language(" ".join(_strings(data))),
         channels=[
-            Channel(name=c.name, aspect=c.aspect, duration=c.duration) for c in brief.channels
+            Channel(name=c.name, aspect=c.aspect, duration=c.duration, script=c.script)
+            for c in brief.channels
         ],
         logline=brief.logline or brief.message,
         style=brief.style,

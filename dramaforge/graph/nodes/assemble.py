@@ -64,7 +64,7 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
     report = encode_episode(
         clips=clips,
         audio=mix,
-        srt=srt,
+        srt=srt if cues else None,  # nothing spoken (a music video): libass refuses an empty file
         width=opts.width,
         height=opts.height,
         fps=opts.fps,

@@ -1,0 +1,113 @@
+"""Which mode a ``render`` command asks for, and running it: the CLI's one door to the modes.
+
+A plain script renders as it always has; a brief that lists versions, ``--idea``,
+``--image``, ``--audio`` or ``--styles`` go to their mode. Kept apart from ``cli.py`` so the
+command line only parses flags and prints results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dramaforge.config import Settings
+from dramaforge.errors import DramaforgeError
+from dramaforge.graph.context import RenderContext
+from dramaforge.graph.session import Event
+from dramaforge.modes.channels import render_versions
+from dramaforge.modes.idea import IdeaScript, render_idea
+from dramaforge.modes.image import render_image
+from dramaforge.modes.music import render_music
+from dramaforge.modes.rhythm import render_short_drama
+from dramaforge.modes.styles import render_styles
+from dramaforge.schema import Manifest
+from dramaforge.script import load_script
+
+PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
+def photo_path(value: str | None) -> Path | None:
+    """``--image`` names a photo (image mode) when it is a file or has an image suffix;
+    otherwise it is the image backend (``provider:model``), as it always was."""
+    if value is None:
+        return None
+    path = Path(value)
+    return path if path.is_file() or path.suffix.lower() in PHOTO_SUFFIXES else None
+
+
+@dataclass
+class ModeRequest:
+    script: Path | None = None
+    idea: str | None = None
+    channels: list[str] = field(default_factory=list)
+    image: Path | None = None
+    audio: Path | None = None
+    brief: str | None = None
+    duration: float | None = None
+    styles: list[str] = field(default_factory=list)
+    short_drama: bool = False
+
+
+@dataclass
+class Outcome:
+    label: str
+    manifest: Manifest
+    script: Path | None = None
+
+
+def render_modes(
+    req: ModeRequest,
+    out: Path,
+    settings: Settings,
+    *,
+    resume: bool = False,
+    on_event: Callable[[Event], None] | None = None,
+    on_script: Callable[[IdeaScript], None] | None = None,
+    context: RenderContext | None = None,
+) -> list[Outcome] | None:
+    """The outcomes of the mode ``req`` asks for; None when it is a plain script render."""
+    given = {"SCRIPT": req.script, "--idea": req.idea, "--image": req.image, "--audio": req.audio}
+    sources = [name for name, value in given.items() if value is not None]
+    if len(sources) > 1:
+        raise DramaforgeError(f"give one of {', '.join(sources)}, not several")
+    if req.image is not None:
+        path, manifest = render_image(
+            req.image, req.brief or "", out, settings, duration=req.duration or 15.0,
+            resume=resume, on_event=on_event, context=context,
+        )  # fmt: skip
+        return [Outcome("image", manifest, path)]
+    if req.audio is not None:
+        path, manifest = render_music(
+            req.audio, req.brief or "", out, settings, duration=req.duration,
+            resume=resume, on_event=on_event, context=context,
+        )  # fmt: skip
+        return [Outcome("music", manifest, path)]
+    if req.idea is not None:
+        made, manifest = render_idea(
+            req.idea, out, settings, resume=resume, on_event=on_event, on_script=on_script,
+            context=context,
+        )  # fmt: skip
+        return [Outcome("idea", manifest, made.path)]
+    if req.script is None:
+        raise DramaforgeError("give a SCRIPT file, or --idea, --image or --audio")
+    if not req.script.is_file():
+        return None  # the plain path reports the missing file
+    if req.styles:
+        looks = render_styles(
+            req.script, req.styles, out, settings, resume=resume, on_event=on_event,
+            context=context,
+        )  # fmt: skip
+        return [Outcome(style, manifest) for style, manifest in looks]
+    if req.short_drama:
+        manifest = render_short_drama(
+            req.script, out, settings, resume=resume, on_event=on_event, context=context
+        )
+        return [Outcome("short-drama", manifest)]
+    if req.channels or load_script(req.script, language=settings.render.language).channels:
+        done = render_versions(
+            req.script, out, settings, only=req.channels, resume=resume, on_event=on_event,
+            context=context,
+        )  # fmt: skip
+        return [Outcome(r.version.name, r.manifest) for r in done]
+    return None

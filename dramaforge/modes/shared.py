@@ -1,0 +1,160 @@
+"""Backends composed for a render of several versions: one plan directed once and fitted to
+each version, speech measured through the asset store, music and ambience generated once.
+
+These wrap the configured backends rather than change the graph: every version renders
+through the ordinary session, and what the versions have in common reaches the asset store
+under the same key, so it is generated once and found in the store after that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from dramaforge.agents.bible import build_bible
+from dramaforge.agents.director import speech_seconds
+from dramaforge.graph.context import RenderContext
+from dramaforge.graph.cost import units
+from dramaforge.modes.fit import Extras, fit_plan
+from dramaforge.schema import Language, Line, Script, Shot, ShotPlan, StyleBible
+from dramaforge.tools.agents import Director
+from dramaforge.tools.base import (
+    Generated,
+    SoundBackend,
+    SoundRequest,
+    SpeechRequest,
+    TaskJournal,
+)
+from dramaforge.tools.media.audio import RATE, WAV16, stereo
+from dramaforge.tools.media.ffmpeg import run_ffmpeg
+from dramaforge.tools.media.store import AssetStore
+
+FADE_OUT = 0.6  # a trimmed music bed ends on a fade, not a cut mid-note
+SHARED_KINDS = ("music", "ambience")
+
+
+def spoken_seconds(ctx: RenderContext, bible: StyleBible, language: Language) -> partial[float]:
+    """A line's measured length, made through the store under the voice stage's own key,
+    so the speech made to plan a version is the speech the render then uses."""
+    return partial(_measure, ctx, bible, language)
+
+
+def _measure(ctx: RenderContext, bible: StyleBible, language: Language, line: Line) -> float:
+    request = SpeechRequest(text=line.text, language=language, voice=bible.voice_for(line.speaker))
+
+    def make(dest: Path, journal: TaskJournal) -> Generated:
+        return ctx.paid(
+            ctx.speech.name,
+            units("speech", text=request.text),
+            "speech to fit a version",
+            partial(ctx.speech.synthesize, request, dest, journal),
+        )
+
+    _, made = ctx.store.produce(
+        "line", ctx.speech.name, request.model_dump(mode="json"), "wav", make
+    )
+    return made.duration or 0.0
+
+
+@dataclass
+class FittedDirector:
+    """A director that plans a script once (shared by every version) and fits the plan to
+    one version's duration. ``ctx`` None: lengths are estimated from the text (``plan``,
+    which must not pay for speech); otherwise speech is made and measured."""
+
+    inner: Director
+    target: float | None
+    fps: int
+    min_shot: float
+    extras: Extras
+    plans: dict[str, ShotPlan]
+    ctx: RenderContext | None = None
+    as_written: bool = False
+    name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.inner.name
+
+    def rewrite(self, shot: Shot, prompt: str, reason: str, language: Language) -> str:
+        return self.inner.rewrite(shot, prompt, reason, language)
+
+    def base(self, script: Script) -> ShotPlan:
+        key = hashlib.sha256(script.model_dump_json(exclude={"source"}).encode()).hexdigest()
+        if key not in self.plans:
+            self.plans[key] = self.inner.direct(script)
+        return self.plans[key]
+
+    def direct(self, script: Script) -> ShotPlan:
+        base = self.base(script)
+        if self.target is None:
+            return base
+        if self.ctx is None:
+            language = script.language
+
+            def seconds(line: Line) -> float:
+                return speech_seconds(line.text, language)
+        else:
+            voices = self.ctx.speech.voices(script.language)
+            seconds = spoken_seconds(self.ctx, build_bible(script, base, voices), script.language)
+        return fit_plan(
+            base,
+            self.target,
+            seconds,
+            fps=self.fps,
+            min_shot=self.min_shot,
+            extras=self.extras,
+            as_written=self.as_written,
+        )
+
+
+@dataclass
+class SharedSound:
+    """Music and ambience generated once at ``length`` seconds and trimmed (with a fade) to
+    what each version's scene needs; effects and longer requests go straight through."""
+
+    inner: SoundBackend
+    store: AssetStore
+    length: float
+    name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.inner.name
+
+    def generate(
+        self, request: SoundRequest, dest: Path, journal: TaskJournal | None = None
+    ) -> Generated:
+        if request.kind not in SHARED_KINDS or request.duration > self.length:
+            return self.inner.generate(request, dest, journal)
+        full = request.model_copy(update={"duration": self.length})
+        asset, _ = self.store.produce(
+            request.kind,
+            self.inner.name,
+            full,
+            "wav",
+            lambda d, j: self.inner.generate(full, d, j),
+            seed=full.seed,
+            prompt=full.description,
+        )
+        trim_audio(Path(asset.path), request.duration, dest)
+        return Generated(duration=request.duration, model=f"{self.inner.name}:trimmed")
+
+
+def trim_audio(src: Path, duration: float, dest: Path) -> None:
+    """The first ``duration`` seconds of ``src``, fading out over its last moments."""
+    samples = round(duration * RATE)
+    fade = min(FADE_OUT, duration / 4)
+    af = (
+        f"{stereo(src)},atrim=end_sample={samples},apad=whole_len={samples},"
+        f"afade=t=out:st={max(duration - fade, 0):.3f}:d={fade:.3f}"
+    )
+    run_ffmpeg(["-i", src, "-vn", "-af", af, *WAV16, dest], what=f"trimming {src.name}")
+
+
+def shared_length(durations: list[float]) -> float:
+    """The length shared beds are made at: the longest version, up to the next 30 s (so a
+    re-run with one version more or less usually finds the same bed in the store)."""
+    longest = max(durations, default=60.0)
+    return float(30 * math.ceil(longest / 30))
