@@ -10,13 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from dramaforge.agents.director import RuleDirector
+from dramaforge.agents.plugin import openai_director
 from dramaforge.cli.app import app
 from dramaforge.config import ProviderSettings, Settings
 from dramaforge.modes.idea import expand, idea_name, read_idea, write_script
 from dramaforge.script import load_script
 from dramaforge.tools.media.probe import probe
 from dramaforge.tools.media.subtitles import read_srt
-from dramaforge.tools.openai.client import openai_director
 from tests.fakes.openai_server import FakeOpenAI, Request, completion, fake_openai, first_user
 
 IDEA = "A lonely robot learns to paint."
