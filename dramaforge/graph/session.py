@@ -9,13 +9,11 @@ and the next render re-renders exactly the shots whose fingerprint changed (``pe
 
 from __future__ import annotations
 
-import fcntl
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -31,7 +29,7 @@ from dramaforge.graph.context import RenderContext, build_context
 from dramaforge.graph.cost import Estimate, estimate
 from dramaforge.graph.nodes.prepare import pending, shot_fingerprint
 from dramaforge.graph.state import EpisodeState, InputState, RenderOptions
-from dramaforge.graph.threads import make_options, thread_id
+from dramaforge.graph.threads import RunLock, make_options, thread_id
 from dramaforge.schema import Manifest, Shot, ShotPlan, ShotResult, StyleBible, Take
 
 Event = dict[str, Any]
@@ -262,7 +260,7 @@ class Session:
             if on_event is not None:
                 on_event({"stage": "wait", "status": BUSY})
 
-        with _RunLock.of(lock_file).held(busy):
+        with RunLock.of(lock_file).held(busy):
             yield
 
     def _stream(
@@ -367,49 +365,3 @@ def episode_session(
             yield session
     finally:
         saver.conn.close()
-
-
-class _RunLock:
-    """One lock per episode thread: a thread lock for this process (re-entrant, so a render
-    inside a reset-and-render holds it once) and an ``flock`` for other processes."""
-
-    _all: ClassVar[dict[Path, _RunLock]] = {}
-    _guard: ClassVar[threading.Lock] = threading.Lock()
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.lock = threading.RLock()
-        self.depth = 0
-
-    @classmethod
-    def of(cls, path: Path) -> _RunLock:
-        with cls._guard:
-            return cls._all.setdefault(path, cls(path))
-
-    @contextmanager
-    def held(self, busy: Callable[[], None]) -> Iterator[None]:
-        if not self.lock.acquire(blocking=False):
-            busy()
-            self.lock.acquire()
-        try:
-            if self.depth:
-                self.depth += 1
-                yield
-                return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path.with_suffix(".lock"), "a") as handle:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    busy()
-                    fcntl.flock(handle, fcntl.LOCK_EX)
-                self.depth = 1
-                try:
-                    yield
-                finally:
-                    self.depth = 0
-                    fcntl.flock(handle, fcntl.LOCK_UN)
-        finally:
-            if self.depth > 1:
-                self.depth -= 1
-            self.lock.release()

@@ -1,14 +1,20 @@
 """Which checkpoint thread an episode lives on: its folder name, its options, its thread id.
 
 The same script file with the same content and the same render options is the same thread, so
-``--resume``, chat, ``rerender``, MCP and the studio all find one episode's state again.
+``--resume``, chat, ``rerender``, MCP and the studio all find one episode's state again; and
+only one of them runs it at a time (``RunLock``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 from dramaforge.config import Settings, frame_size
 from dramaforge.graph.state import RenderOptions
@@ -58,3 +64,49 @@ def thread_id(script_path: Path, options: RenderOptions) -> str:
     h.update(script_path.read_bytes())
     h.update(options.model_dump_json(exclude={"out_dir"}).encode())
     return f"{options.episode}-{h.hexdigest()[:16]}"
+
+
+class RunLock:
+    """One lock per episode thread: a thread lock for this process (re-entrant, so a render
+    inside a reset-and-render holds it once) and an ``flock`` for other processes."""
+
+    _all: ClassVar[dict[Path, RunLock]] = {}
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.RLock()
+        self.depth = 0
+
+    @classmethod
+    def of(cls, path: Path) -> RunLock:
+        with cls._guard:
+            return cls._all.setdefault(path, cls(path))
+
+    @contextmanager
+    def held(self, busy: Callable[[], None]) -> Iterator[None]:
+        if not self.lock.acquire(blocking=False):
+            busy()
+            self.lock.acquire()
+        try:
+            if self.depth:
+                self.depth += 1
+                yield
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path.with_suffix(".lock"), "a") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    busy()
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                self.depth = 1
+                try:
+                    yield
+                finally:
+                    self.depth = 0
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            if self.depth > 1:
+                self.depth -= 1
+            self.lock.release()

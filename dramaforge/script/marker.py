@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from dramaforge.errors import ScriptError
 from dramaforge.schema import Beat, BeatKind, Character, Scene, Script
 from dramaforge.script import transcripts
+from dramaforge.script.cast import BULLET, cast_entries, split_outside_parens
 from dramaforge.script.finish import finish, heading_title
 from dramaforge.script.headings import (
     Heading,
@@ -43,7 +44,6 @@ LATIN_SPEECH = re.compile(  # ``Ms. Green: …``, ``Old Man (quietly): …``
     r"(?:\((?P<paren>[^)]{0,80})\) ?)?: ?(?P<text>\S.*)$"
 )
 LEADING_PAREN = re.compile(r"^[（(](?P<paren>[^）)]{0,80})[）)]\s*(?P<text>.+)$")
-BULLET = re.compile(r"^(?:[-*+•·]\s+|[△▲]\s*)")
 RULE = re.compile(r"^(?:[-*_=~]\s*){3,}$|^```")
 SECTIONS: dict[str, Label] = {"正文": "skip", "剧本": "skip", "剧本正文": "skip", "script": "skip"}
 HINT = (
@@ -211,7 +211,7 @@ def _line(st: _State, line: str, number: int) -> None:
 def _section_line(st: _State, text: str) -> None:
     st.section_filled = True
     if st.section == "cast":
-        st.add_cast(_cast_entries(text))
+        st.add_cast(cast_entries(text))
     elif st.section == "logline":
         st.logline.append(text)
     elif st.section == "style":
@@ -247,7 +247,7 @@ def _labelled(st: _State, label: Label | None, rest: str, number: int, line: str
 def _header_field(st: _State, label: Label, rest: str) -> None:
     """``角色：``/``简介：``/``风格：`` with its value, or opening a block of them."""
     if label == "cast":
-        st.add_cast([c for part in _split_outside_parens(rest) for c in _cast_entries(part)])
+        st.add_cast([c for part in split_outside_parens(rest) for c in cast_entries(part)])
     elif rest:
         (st.logline if label == "logline" else st.style).append(rest)
     if not rest and not st.scenes:  # a block follows in the header; in a scene, nothing
@@ -364,41 +364,3 @@ def _unquote(text: str) -> str:
         if text.startswith(left) and text.endswith(right) and left not in inner:
             return inner.strip()
     return text
-
-
-def _split_outside_parens(text: str) -> list[str]:
-    """Split a cast line on ；;、，, but not inside （…）, where descriptions use commas."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth = 0
-    for ch in text:
-        if ch in "（(":
-            depth += 1
-        elif ch in "）)":
-            depth = max(0, depth - 1)
-        if depth == 0 and ch in "；;、，,":
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    parts.append("".join(current))
-    return [p.strip() for p in parts if p.strip()]
-
-
-def _cast_entries(text: str) -> list[Character]:
-    """``林小雨（女，16岁）`` or ``- 林小雨：女，16岁`` or ``Maya - 20s`` -> a Character."""
-    text = BULLET.sub("", strip_markup(text))
-    text = re.sub(r"^\d{1,3}[.、)]\s*", "", text)
-    cuts = [i for i in (text.find(c) for c in "：:（(—–") if i >= 0]
-    cuts += [i for i in (text.find(" - "),) if i >= 0]
-    cut = min(cuts, default=len(text))
-    name, rest = text[:cut].strip(" *"), text[cut:]
-    if not name or len(name) > 24 or re.search(r"[。！？!?]", name):
-        return []
-    descriptions: list[str] = []
-    if rest[:1] in "（(":
-        close = next((i for i, ch in enumerate(rest) if ch in "）)"), len(rest))
-        descriptions.append(rest[1:close].strip())
-        rest = rest[close + 1 :]
-    descriptions.append(rest.strip().lstrip("：:—–- ").strip())
-    return [Character(name=name, description="，".join(d for d in descriptions if d))]

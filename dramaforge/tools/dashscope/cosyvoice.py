@@ -30,8 +30,8 @@ from dramaforge.config import ProviderSettings
 from dramaforge.errors import ConfigError, ContentRejected, ProviderError
 from dramaforge.schema import Language, Voice
 from dramaforge.tools.base import Generated, SpeechRequest, TaskJournal
+from dramaforge.tools.dashscope.endpoints import api_root
 from dramaforge.tools.dashscope.errors import MODERATION_CODES, TransientError
-from dramaforge.tools.dashscope.transport import api_root
 from dramaforge.tools.media.probe import probe
 
 log = logging.getLogger(__name__)

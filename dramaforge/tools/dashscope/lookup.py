@@ -17,13 +17,26 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from dramaforge.config import DashScopeSettings
 from dramaforge.tools.base import SubmitIntent, TaskJournal
 from dramaforge.tools.dashscope import reconcile
 
-if TYPE_CHECKING:
-    from dramaforge.tools.dashscope.transport import Transport
+
+class Transport(Protocol):
+    """What a lookup needs of the transport (``transport.Transport``): its settings and API
+    root, a GET, a poll and a way to record a found task id."""
+
+    root: str
+    settings: DashScopeSettings
+
+    def get_json(self, url: str, what: str, params: dict[str, Any] | None = None) -> Any: ...
+
+    def poll(self, task_id: str, what: str) -> tuple[str, dict[str, Any]]: ...
+
+    def record(self, journal: TaskJournal, task_id: str) -> None: ...
+
 
 log = logging.getLogger(__name__)
 

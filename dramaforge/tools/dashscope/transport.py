@@ -45,6 +45,7 @@ from dramaforge.errors import ConfigError, ContentRejected, ProviderError
 from dramaforge.tools.base import SubmitIntent, TaskJournal
 from dramaforge.tools.dashscope import lookup, reconcile, uploads
 from dramaforge.tools.dashscope.download import Policy, Verify, fetch_verified
+from dramaforge.tools.dashscope.endpoints import api_root
 from dramaforge.tools.dashscope.errors import (
     MODERATION_CODES,
     ExpiredResult,
@@ -57,21 +58,7 @@ from dramaforge.tools.media.store import MemoryJournal, file_digest
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com"
-INTL_BASE_URL = "https://dashscope-intl.aliyuncs.com"
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"}
-
-
-def api_root(base_url: str | None) -> str:
-    """``https://host/api/v1`` from a base URL given with or without ``/api/v1``.
-
-    DASHSCOPE_HTTP_BASE_URL conventionally includes ``/api/v1`` (the SDK's default is
-    ``https://dashscope.aliyuncs.com/api/v1``); a bare host is accepted too.
-    """
-    root = (base_url or DEFAULT_BASE_URL).rstrip("/")
-    if root.endswith("/api/v1"):
-        return root
-    return f"{root}/api/v1"
 
 
 class _LostReply(Exception):

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from dramaforge.config import ProviderSettings, Settings, without_password
 from dramaforge.errors import ConfigError
-from dramaforge.tools.dashscope.transport import api_root
+from dramaforge.tools.dashscope.endpoints import api_root
 
 StructuredOutput = Literal["json_schema", "function_calling", "json_mode"]
 """How a reply is constrained: not every OpenAI-compatible server supports json_schema."""
