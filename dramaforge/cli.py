@@ -26,6 +26,7 @@ from dramaforge.graph.context import build_context
 from dramaforge.graph.run import plan_script, render_episode, rerender_shot, session_for
 from dramaforge.mcp_server import serve
 from dramaforge.schema import Aspect, Language, Manifest, Resolution
+from dramaforge.serve.studio import serve as serve_studio
 from dramaforge.session import Event
 from dramaforge.views import cost_lines, plan_table, progress
 
@@ -349,6 +350,21 @@ def mcp(
     """Serve plan/render/rerender/get/list as an MCP server (stdio, or --http)."""
     settings = _settings()
     _guard(lambda: serve(root, settings, "http" if http else "stdio", host, port))
+
+
+@app.command()
+def studio(
+    root: Annotated[
+        Path, typer.Option(help="Workspace: the only folder the studio reads and writes.")
+    ] = Path("."),
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; off loopback a token is required.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8700,
+) -> None:
+    """Open the web studio: shot boards, takes, redo, approve and render, in a browser."""
+    settings = _settings()
+    _guard(lambda: serve_studio(root, settings, host, port))
 
 
 @app.command()
