@@ -100,7 +100,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "st_edited": ("edited, not rendered", "已修改，未渲染"),
     "st_rendering": ("rendering", "渲染中"),
     "st_awaiting_approval": ("planned, awaiting approval", "已规划，待确认"),
-    "st_interrupted": ("interrupted", "已中断"),
+    "st_interrupted": ("awaiting approval (edited or interrupted)", "待确认（已修改或中断）"),
     "st_new": ("new", "新建"),
     "st_unreadable": ("unreadable", "无法读取"),
     "st_failed": ("failed", "失败"),

@@ -38,6 +38,14 @@ class Job:
     result: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
 
+    def stages(self) -> dict[str, str]:
+        """Where each shot (and the episode) got to: its last stage and status."""
+        last: dict[str, str] = {}
+        for e in list(self.events):
+            if "stage" in e:
+                last[str(e.get("shot") or "episode")] = f"{e['stage']} {e.get('status', '')}"
+        return last
+
     def final(self) -> dict[str, Any]:
         return {"done": True, "error": self.error, **self.result}
 

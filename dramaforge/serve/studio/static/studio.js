@@ -8,6 +8,7 @@
     panel.dataset.following = "1";
     var rows = {};
     var body = panel.querySelector(".stages tbody");
+    body.innerHTML = "";  // the stream replays every event from the start
     var source = new EventSource("/jobs/" + panel.dataset.job + "/events");
     source.onmessage = function (message) {
       var e = JSON.parse(message.data);

@@ -1,0 +1,170 @@
+"""The web studio, driven in a real headless Chromium over an episode rendered offline.
+
+The browser does what a director does with a day's shots: opens the board, plays a clip,
+edits a shot's prompt and redoes it, watches it render, compares the takes, goes back to the
+old one and approves. The disk and the checkpoint thread must show that only that shot was
+made again, and that rerender/chat see what the studio did. No request may leave 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from dramaforge.graph.run import episode_session, render_episode
+from dramaforge.schema import Manifest
+from dramaforge.serve.studio import create_app
+from dramaforge.tools.media.probe import probe
+from tests.conftest import FIXTURES, counting_context, settings_for
+from tests.studio_browser import ARTIFACTS, CHROMIUM, chromium, cjk_font_loaded, hosts, serving
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)"
+    ),
+]
+NEW_PROMPT = "夜晚，窗外下着雨，阿明独自站在走廊"
+
+
+def _workspace(root: Path, name: str) -> Path:
+    (root / "scripts").mkdir(parents=True, exist_ok=True)
+    script = root / "scripts" / f"{name}.zh.txt"
+    shutil.copyfile(FIXTURES / "short.zh.txt", script)
+    return script
+
+
+def _artifact(name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    print(f"screenshot: {path}")
+    return path
+
+
+def _finish(page: Any, watch: str | None = None) -> str:
+    """Wait for the render just started to finish (the page reloads); its job id."""
+    job = str(page.wait_for_selector(".progress[data-job]").get_attribute("data-job"))
+    if watch is not None:  # its progress shows live, per shot and stage
+        page.wait_for_selector(f'.progress .stages tr[data-key="{watch}"]', state="attached")
+    page.wait_for_selector(f'.progress[data-done-job="{job}"]', timeout=180_000)
+    assert page.locator(".progress .bad").count() == 0, page.locator(".progress").inner_text()
+    return job
+
+
+def test_director_redoes_one_shot_compares_takes_restores_and_approves(tmp_path: Path) -> None:
+    settings = settings_for()
+    script = _workspace(tmp_path, "short")
+    out = tmp_path / "out"
+    ctx, calls = counting_context(settings, out)
+    first = render_episode(script, out, settings, context=ctx)
+    episode = out / "short"
+    calls.clear()
+    target = first.shots[1].shot_id
+    old_take = first.shots[1].take
+    mp4_before = (episode / "episode.mp4").stat().st_mtime_ns
+
+    seen: list[str] = []
+    app = create_app(tmp_path, settings, contexts={"out": ctx})
+    with serving(app) as base, chromium("zh-CN", seen) as page:
+        page.goto(base + "/")
+        page.click('a[href="/e/out/short"]')
+        cards = page.locator(".card")
+        cards.first.wait_for()
+        assert cards.count() == len(first.shots)
+        for shot, result in zip(first.plan.shots, first.shots, strict=True):
+            card = page.locator(f"#shot-{shot.id}")
+            width = card.locator("img.keyframe").evaluate("img => img.complete && img.naturalWidth")
+            assert width == Image.open(result.take.keyframe.path).width  # served and decoded
+            for line in shot.lines:
+                assert line.text in card.locator(".lines").inner_text()
+            assert f"{result.take.critique.score:.2f}" in card.locator(".meta").inner_text()
+        assert "阿明" in page.locator(".characters").inner_text()
+        assert cjk_font_loaded(page)
+
+        # Play the first shot's clip (with its voice): the browser decodes and advances it.
+        cards.first.locator("button.play").click()
+        page.wait_for_function(
+            "() => { const v = document.querySelector('.card .frame video');"
+            " return v && v.readyState >= 2 && v.currentTime > 0.2; }"
+        )
+
+        # Edit shot 2's prompt and redo it now; its progress shows live, per stage.
+        card = page.locator(f"#shot-{target}")
+        card.locator("details.edit summary").click()
+        card.locator("details.edit textarea[name=prompt]").fill(NEW_PROMPT)
+        card.locator("button.redo").click()
+        job = _finish(page, watch=target)
+        takes = page.locator(f"#shot-{target} .take")
+        assert takes.count() == 2
+        assert "使用中" in takes.nth(1).inner_text()  # the new take is in use
+        assert NEW_PROMPT in takes.nth(1).inner_text()
+        assert takes.nth(0).locator("img").evaluate("i => i.naturalWidth") > 0
+        page.screenshot(path=_artifact("board-takes-9x16.png"), full_page=True)
+
+        # Back to the old take (nothing is generated), then approve on the render page.
+        takes.nth(0).locator("button.restore").click()
+        page.wait_for_selector(f'#shot-{target} .take[data-take="1"] .in-use')
+        page.click("a.button[href$='/render']")
+        page.wait_for_selector("button.approve")
+        assert "0 / 5" in page.locator("section.approve").inner_text()  # nothing left to make
+        page.click("button.approve")
+        assert _finish(page) != job
+        page.wait_for_selector("video.episode")
+
+        page.goto(base + "/e/out/short")
+        page.locator(".card").first.wait_for()
+        assert cjk_font_loaded(page)
+        page.screenshot(path=_artifact("board-9x16.png"), full_page=True)
+
+    # On disk: only the edited shot was made again, and the episode uses its old take.
+    assert calls["image"] == 1 and calls["video"] == 1
+    final = Manifest.model_validate_json((episode / "manifest.json").read_text("utf-8"))
+    for before, after in zip(first.shots, final.shots, strict=True):
+        if before.shot_id == target:
+            assert [t.number for t in after.takes] == [1, 2]
+            assert after.take.number == 1
+            assert after.take.keyframe.key == old_take.keyframe.key
+            assert after.takes[1].shot and after.takes[1].shot.visual_prompt == NEW_PROMPT
+        else:
+            assert len(after.takes) == 1
+            assert after.take.keyframe.key == before.take.keyframe.key
+            assert after.take.motion.key == before.take.motion.key
+            assert not (episode / "shots" / before.shot_id / "take2_clip.mp4").exists()
+    assert (episode / "shots" / target / "take2_clip.mp4").is_file()
+    assert (episode / "episode.mp4").stat().st_mtime_ns > mp4_before  # re-assembled
+    assert probe(episode / "episode.mp4").duration == pytest.approx(
+        sum(r.duration for r in final.shots), abs=0.5
+    )
+    # The same checkpoint thread rerender and chat continue: it holds the restored shot.
+    with episode_session(episode, settings) as session:
+        assert session.results()[target].take.number == 1
+        assert session.plan().shot(target).visual_prompt == old_take.shot.visual_prompt  # type: ignore[union-attr]
+        assert session.to_render() == []
+    assert hosts(seen) == {"127.0.0.1"}
+
+
+def test_wide_episode_board_and_home_load_locally(tmp_path: Path) -> None:
+    settings = settings_for(aspect="16:9")
+    script = _workspace(tmp_path, "wide")
+    first = render_episode(script, tmp_path / "out", settings)
+    seen: list[str] = []
+    with serving(create_app(tmp_path, settings)) as base, chromium("en-US", seen) as page:
+        page.goto(base + "/")
+        assert "rendered" in page.locator("tr.episode").inner_text()
+        page.click('a[href="/e/out/wide"]')
+        page.locator(".card").first.wait_for()
+        assert page.locator(".card").count() == len(first.shots)
+        size = page.locator("img.keyframe").first.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+        assert size == list(Image.open(first.shots[0].take.keyframe.path).size)
+        assert size[0] > size[1]
+        assert "Play" in page.locator(".card button.play").first.inner_text()
+        page.click("a.lang")  # switch to Chinese
+        page.wait_for_selector("html[lang=zh-CN]", state="attached")
+        assert "播放" in page.locator(".card button.play").first.inner_text()
+        assert cjk_font_loaded(page)
+        page.screenshot(path=_artifact("board-16x9.png"), full_page=True)
+    assert hosts(seen) == {"127.0.0.1"}
