@@ -14,20 +14,19 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from starlette.testclient import TestClient
 
-from dramaforge.graph.run import episode_session, render_episode
+from dramaforge.batch import BatchReport, EpisodeReport
+from dramaforge.graph.run import episode_session, render_episode, session_for
 from dramaforge.schema import Manifest
 from dramaforge.serve.studio import create_app
 from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES, counting_context, settings_for
 from tests.studio_browser import ARTIFACTS, CHROMIUM, chromium, cjk_font_loaded, hosts, serving
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)"
-    ),
-]
+browser = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)"
+)
 NEW_PROMPT = "夜晚，窗外下着雨，阿明独自站在走廊"
 
 
@@ -55,6 +54,8 @@ def _finish(page: Any, watch: str | None = None) -> str:
     return job
 
 
+@pytest.mark.slow
+@browser
 def test_director_redoes_one_shot_compares_takes_restores_and_approves(tmp_path: Path) -> None:
     settings = settings_for()
     script = _workspace(tmp_path, "short")
@@ -147,6 +148,8 @@ def test_director_redoes_one_shot_compares_takes_restores_and_approves(tmp_path:
     assert hosts(seen) == {"127.0.0.1"}
 
 
+@pytest.mark.slow
+@browser
 def test_wide_episode_board_and_home_load_locally(tmp_path: Path) -> None:
     settings = settings_for(aspect="16:9")
     script = _workspace(tmp_path, "wide")
@@ -168,3 +171,111 @@ def test_wide_episode_board_and_home_load_locally(tmp_path: Path) -> None:
         assert cjk_font_loaded(page)
         page.screenshot(path=_artifact("board-16x9.png"), full_page=True)
     assert hosts(seen) == {"127.0.0.1"}
+
+
+# ---- without a browser: planning, the thread, confinement, the guard, languages -----------
+
+
+def _client(root: Path, **kwargs: Any) -> TestClient:
+    return TestClient(create_app(root, settings_for(), **kwargs), base_url="http://127.0.0.1")
+
+
+def test_pasted_script_is_planned_into_the_chat_thread_and_edited_there(tmp_path: Path) -> None:
+    settings = settings_for()
+    ctx, calls = counting_context(settings, tmp_path / "out")
+    client = _client(tmp_path, contexts={"out": ctx})
+    text = (FIXTURES / "short.zh.txt").read_text("utf-8")
+    board = client.post("/plan", data={"name": "pasted", "text": text})
+    assert board.url.path == "/e/out/pasted"
+    assert board.text.count('class="card') == 5
+    assert "awaiting approval" in board.text and "5</b> shot(s) to render" in board.text
+    assert calls["image"] == calls["video"] == calls["speech"] == 0  # planning pays nothing
+
+    edited = client.post("/e/out/pasted/shots/2/edit", data={"framing": "close_up"})
+    assert edited.status_code == 200 and "msg" not in str(edited.url)
+    client.post("/e/out/pasted/shots/1/move", data={"dir": "down"})
+    refused = client.post("/e/out/pasted/shots/1/edit", data={"camera": "spin"})
+    assert "one of" in refused.text  # the edit's own message, on the page
+    again = client.post("/plan", data={"name": "pasted", "text": text + "\n阿明：再见。"})
+    assert "exists already" in again.text
+
+    # chat --resume opens the same thread and sees the studio's edits.
+    script = tmp_path / "scripts" / "pasted.txt"
+    with session_for(script, tmp_path / "out", settings, approve=True) as session:
+        plan = session.plan()
+        assert session.status() == "awaiting_approval"
+        assert plan.shots[0].framing == "close_up"  # shot 2, moved up by moving shot 1 down
+        assert plan.shots[1].camera != "spin"
+    assert "pasted" in client.get("/").text
+
+
+def test_only_workspace_media_is_served(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    (root / "out" / ".dramaforge").mkdir(parents=True)
+    Image.new("RGB", (4, 4)).save(root / "out" / "frame.png")
+    Image.new("RGB", (4, 4)).save(tmp_path / "secret.png")
+    (root / "out" / "leak.png").symlink_to(tmp_path / "secret.png")
+    (root / "out" / ".dramaforge" / "state.db").write_bytes(b"x")
+    (root / "out" / ".dramaforge" / "task.json").write_text("{}")
+    (root / "notes.py").write_text("x = 1")
+    client = _client(root)
+    ok = client.get("/files/out/frame.png")
+    assert ok.status_code == 200 and ok.headers["content-type"] == "image/png"
+    for refused in (
+        "/files/out/leak.png",  # a symlink out of the workspace
+        "/files/%2e%2e/secret.png",
+        "/files/out/.dramaforge/state.db",
+        "/files/out/.dramaforge/task.json",
+        "/files/notes.py",
+    ):
+        assert client.get(refused).status_code == 404, refused
+    font = client.get("/font/noto-sans-cjk.ttc")
+    assert font.status_code == 200 and len(font.content) > 1_000_000
+
+
+def test_guard_refuses_other_hosts_other_origins_and_missing_tokens(tmp_path: Path) -> None:
+    open_app = _client(tmp_path)
+    assert open_app.get("/", headers={"host": "evil.example"}).status_code == 403
+    cross = open_app.post("/plan", data={"text": "x"}, headers={"origin": "http://evil.example"})
+    assert cross.status_code == 403
+    assert not (tmp_path / "scripts").exists()
+
+    remote = TestClient(
+        create_app(tmp_path, settings_for(), token="s3cret"), base_url="http://192.0.2.7:8700"
+    )
+    assert remote.get("/").status_code == 403
+    assert remote.get("/?token=wrong").status_code == 403
+    entered = remote.get("/?token=s3cret", follow_redirects=False)
+    assert entered.status_code == 307 and "token" not in entered.headers["location"]
+    assert remote.get("/").status_code == 200  # the cookie carries it from here
+
+
+def test_language_follows_the_browser_and_the_switch(tmp_path: Path) -> None:
+    client = _client(tmp_path)
+    assert "<h1>剧集</h1>" in client.get("/", headers={"accept-language": "zh-CN,zh;q=0.9"}).text
+    assert "<h1>Episodes</h1>" in client.get("/", headers={"accept-language": "fr,en;q=0.5"}).text
+    switched = client.get("/lang/zh?next=//evil.example/", follow_redirects=False)
+    assert switched.headers["location"] == "/"
+    client.cookies.set("lang", "zh")
+    assert "<h1>剧集</h1>" in client.get("/", headers={"accept-language": "en"}).text
+
+
+def test_batch_view_shows_each_episode_of_a_series(tmp_path: Path) -> None:
+    folder = tmp_path / "season1"
+    (folder / "ep01").mkdir(parents=True)
+    report = BatchReport(
+        series="season1",
+        episodes=[
+            EpisodeReport(
+                script="ep01.txt", status="done", episode=str(folder / "ep01" / "episode.mp4"),
+                duration=12.5, shots=4, takes=5, cost=1.25,
+            ),
+            EpisodeReport(script="ep02.txt", status="failed", error="budget of 2.00 reached"),
+        ],
+    )  # fmt: skip
+    (folder / "report.json").write_text(report.model_dump_json(), "utf-8")
+    client = _client(tmp_path)
+    assert 'href="/batch/season1"' in client.get("/").text
+    page = client.get("/batch/season1").text
+    assert 'href="/e/season1/ep01"' in page and "12.5s" in page
+    assert "budget of 2.00 reached" in page and "1 failed" in page
