@@ -8,6 +8,7 @@ made again, and that rerender/chat see what the studio did. No request may leave
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,11 @@ from typing import Any
 import pytest
 from PIL import Image
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
 from dramaforge.batch import BatchReport, EpisodeReport
-from dramaforge.graph.run import episode_session, render_episode, session_for
+from dramaforge.cli import app as cli
+from dramaforge.graph.run import episode_session, render_episode, rerender_shot, session_for
 from dramaforge.schema import Manifest
 from dramaforge.serve.studio import create_app
 from dramaforge.tools.media.probe import probe
@@ -146,6 +149,11 @@ def test_director_redoes_one_shot_compares_takes_restores_and_approves(tmp_path:
         assert session.plan().shot(target).visual_prompt == old_take.shot.visual_prompt  # type: ignore[union-attr]
         assert session.to_render() == []
     assert hosts(seen) == {"127.0.0.1"}
+    # And the reverse: what rerender does, the studio shows.
+    rerender_shot(episode, settings, target, take=2)
+    board = _client(tmp_path).get("/e/out/short").text
+    chosen = board.split(f'id="shot-{target}"')[1].split("</article>")[0]
+    assert 'data-take="2">' in chosen.split("take chosen")[1][:40]
 
 
 @pytest.mark.slow
@@ -207,6 +215,25 @@ def test_pasted_script_is_planned_into_the_chat_thread_and_edited_there(tmp_path
         assert plan.shots[0].framing == "close_up"  # shot 2, moved up by moving shot 1 down
         assert plan.shots[1].camera != "spin"
     assert "pasted" in client.get("/").text
+
+    # A draft of the edited plan, followed as server-sent events until it is done.
+    client.post("/e/out/pasted/draft")
+    job = client.app.state.studio.jobs.latest("out/pasted")  # type: ignore[attr-defined]
+    with client.stream("GET", f"/jobs/{job.id}/events") as events:
+        lines = [ln for ln in events.iter_lines() if ln.startswith("data: ")]
+    last = json.loads(lines[-1].removeprefix("data: "))
+    assert last["done"] and last["error"] is None and len(last["rendered"]) == 5
+    assert any('"stage": "keyframe"' in ln for ln in lines)
+    draft = tmp_path / "out" / "pasted" / "draft" / "episode.mp4"
+    assert probe(draft).height == 640
+    assert "/files/out/pasted/draft/episode.mp4" in client.get("/e/out/pasted/render").text
+
+
+def test_cli_serves_the_studio_with_its_flags() -> None:
+    shown = CliRunner().invoke(cli, ["studio", "--help"], terminal_width=200)
+    assert shown.exit_code == 0
+    for flag in ("--root", "--host", "--port"):
+        assert flag in shown.output
 
 
 def test_only_workspace_media_is_served(tmp_path: Path) -> None:
