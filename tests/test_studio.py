@@ -47,6 +47,12 @@ def _artifact(name: str) -> Path:
     return path
 
 
+def _images_loaded(page: Any) -> None:
+    page.wait_for_function(
+        "() => [...document.images].every(i => i.complete && i.naturalWidth > 0)"
+    )
+
+
 def _finish(page: Any, watch: str | None = None) -> str:
     """Wait for the render just started to finish (the page reloads); its job id."""
     job = str(page.wait_for_selector(".progress[data-job]").get_attribute("data-job"))
@@ -78,6 +84,7 @@ def test_director_redoes_one_shot_compares_takes_restores_and_approves(tmp_path:
         page.click('a[href="/e/out/short"]')
         cards = page.locator(".card")
         cards.first.wait_for()
+        _images_loaded(page)
         assert cards.count() == len(first.shots)
         for shot, result in zip(first.plan.shots, first.shots, strict=True):
             card = page.locator(f"#shot-{shot.id}")
@@ -102,6 +109,7 @@ def test_director_redoes_one_shot_compares_takes_restores_and_approves(tmp_path:
         card.locator("details.edit textarea[name=prompt]").fill(NEW_PROMPT)
         card.locator("button.redo").click()
         job = _finish(page, watch=target)
+        _images_loaded(page)
         takes = page.locator(f"#shot-{target} .take")
         assert takes.count() == 2
         assert "使用中" in takes.nth(1).inner_text()  # the new take is in use
@@ -121,6 +129,7 @@ def test_director_redoes_one_shot_compares_takes_restores_and_approves(tmp_path:
 
         page.goto(base + "/e/out/short")
         page.locator(".card").first.wait_for()
+        _images_loaded(page)
         assert cjk_font_loaded(page)
         page.screenshot(path=_artifact("board-9x16.png"), full_page=True)
 
@@ -168,6 +177,7 @@ def test_wide_episode_board_and_home_load_locally(tmp_path: Path) -> None:
         assert "rendered" in page.locator("tr.episode").inner_text()
         page.click('a[href="/e/out/wide"]')
         page.locator(".card").first.wait_for()
+        _images_loaded(page)
         assert page.locator(".card").count() == len(first.shots)
         size = page.locator("img.keyframe").first.evaluate("i => [i.naturalWidth, i.naturalHeight]")
         assert size == list(Image.open(first.shots[0].take.keyframe.path).size)
