@@ -52,8 +52,9 @@ def serving(app: Starlette) -> Iterator[str]:
 
 
 @contextmanager
-def chromium(locale: str, seen: list[str], width: int = 1280) -> Iterator[Any]:
-    """A page in headless Chromium; every URL it requests is appended to ``seen``."""
+def chromium(locale: str, seen: list[str], problems: list[str], width: int = 1280) -> Iterator[Any]:
+    """A page in headless Chromium; every URL it requests is appended to ``seen``, every
+    console error (a refused load, a policy violation) and script error to ``problems``."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -62,6 +63,8 @@ def chromium(locale: str, seen: list[str], width: int = 1280) -> Iterator[Any]:
             context = browser.new_context(locale=locale, viewport={"width": width, "height": 900})
             context.on("request", lambda r: seen.append(r.url))
             page = context.new_page()
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
             page.set_default_timeout(120_000)
             yield page
         finally:

@@ -78,8 +78,9 @@ def test_director_redoes_one_shot_compares_takes_restores_and_approves(tmp_path:
     mp4_before = (episode / "episode.mp4").stat().st_mtime_ns
 
     seen: list[str] = []
+    problems: list[str] = []
     app = create_app(tmp_path, settings, contexts={"out": ctx})
-    with serving(app) as base, chromium("zh-CN", seen) as page:
+    with serving(app) as base, chromium("zh-CN", seen, problems) as page:
         page.goto(base + "/")
         page.click('a[href="/e/out/short"]')
         cards = page.locator(".card")
@@ -158,6 +159,7 @@ def test_director_redoes_one_shot_compares_takes_restores_and_approves(tmp_path:
         assert session.plan().shot(target).visual_prompt == old_take.shot.visual_prompt  # type: ignore[union-attr]
         assert session.to_render() == []
     assert hosts(seen) == {"127.0.0.1"}
+    assert problems == []
     # And the reverse: what rerender does, the studio shows.
     rerender_shot(episode, settings, target, take=2)
     board = _client(tmp_path).get("/e/out/short").text
@@ -172,7 +174,9 @@ def test_wide_episode_board_and_home_load_locally(tmp_path: Path) -> None:
     script = _workspace(tmp_path, "wide")
     first = render_episode(script, tmp_path / "out", settings)
     seen: list[str] = []
-    with serving(create_app(tmp_path, settings)) as base, chromium("en-US", seen) as page:
+    problems: list[str] = []
+    app = create_app(tmp_path, settings)
+    with serving(app) as base, chromium("en-US", seen, problems) as page:
         page.goto(base + "/")
         assert "rendered" in page.locator("tr.episode").inner_text()
         page.click('a[href="/e/out/wide"]')
@@ -189,6 +193,7 @@ def test_wide_episode_board_and_home_load_locally(tmp_path: Path) -> None:
         assert cjk_font_loaded(page)
         page.screenshot(path=_artifact("board-16x9.png"), full_page=True)
     assert hosts(seen) == {"127.0.0.1"}
+    assert problems == []
 
 
 # ---- without a browser: planning, the thread, confinement, the guard, languages -----------
@@ -266,6 +271,11 @@ def test_only_workspace_media_is_served(tmp_path: Path) -> None:
         "/files/notes.py",
     ):
         assert client.get(refused).status_code == 404, refused
+    page = client.get("/")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    (root / "out" / "board.html").write_text("<script>fetch('/plan', {method: 'POST'})</script>")
+    html = client.get("/files/out/board.html")  # a workspace page runs no script as the studio
+    assert html.headers["content-security-policy"].startswith("sandbox;")
     font = client.get("/font/noto-sans-cjk.ttc")
     assert font.status_code == 200 and len(font.content) > 1_000_000
 

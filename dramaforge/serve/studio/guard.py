@@ -13,9 +13,10 @@ from __future__ import annotations
 import hmac
 from pathlib import Path
 
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dramaforge.errors import WorkspaceError
 from dramaforge.workspace import Workspace
@@ -43,6 +44,11 @@ SERVED = {
 MEDIA = {"image", "video", "audio"}
 """All that is served from hidden folders (the asset store): its journals and state are not."""
 COOKIE = "dramaforge_token"
+SAME_ORIGIN = (
+    "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self' 'unsafe-inline'"
+)
+POLICY = f"{SAME_ORIGIN}; frame-ancestors 'none'; form-action 'self'"
+SANDBOX = f"sandbox; {SAME_ORIGIN}"
 
 
 def is_loopback(host: str) -> bool:
@@ -81,7 +87,26 @@ class Guard:
             redirect.set_cookie(COOKIE, self.token, httponly=True, samesite="strict")
             await redirect(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        await self.app(scope, receive, self._headers(send))
+
+    @staticmethod
+    def _headers(send: Send) -> Send:
+        """Every answer says: load nothing from anywhere but here (the browser enforces what
+        the studio promises), and run no script in a workspace HTML file (it gets an origin of
+        its own, so it cannot post to the studio)."""
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                sandboxed = headers.get("content-type", "").startswith("text/html") and (
+                    headers.get("x-workspace-file") == "1"
+                )
+                headers["Content-Security-Policy"] = SANDBOX if sandboxed else POLICY
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "no-referrer"
+            await send(message)
+
+        return sending
 
     def refuse(self, request: Request) -> Response | None:
         host = request.headers.get("host", "")
@@ -111,7 +136,9 @@ def workspace_file(workspace: Workspace, given: str) -> Response:
     hidden = any(part.startswith(".") for part in path.relative_to(workspace.root).parts)
     if kind is None or not path.is_file() or (hidden and kind.split("/")[0] not in MEDIA):
         return PlainTextResponse("not found", status_code=404)
-    return FileResponse(path, media_type=kind, headers={"Cache-Control": "no-cache"})
+    return FileResponse(
+        path, media_type=kind, headers={"Cache-Control": "no-cache", "X-Workspace-File": "1"}
+    )
 
 
 def package_file(path: Path, media_type: str) -> Response:

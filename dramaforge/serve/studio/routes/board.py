@@ -51,7 +51,7 @@ async def edit(request: Request) -> Response:
         with studio.session(folder, name) as s:
             shot = s.takes(sid)[0]
             now: dict[str, Any] = {
-                "prompt": shot.visual_prompt,
+                "prompt": shot.visual_prompt.strip(),
                 "framing": shot.framing,
                 "camera": shot.camera,
                 "duration": shot.duration,
@@ -59,15 +59,15 @@ async def edit(request: Request) -> Response:
             for key in FIELDS:
                 if key not in data:
                     continue
-                value: Any = data[key].strip()
+                value: Any = data[key]
                 if key == "duration":
                     value = _number(value, "seconds")
                 if value != now[key]:
                     s.edit(sid, key, value)
                     changed += 1
             for i, line in enumerate(shot.lines, 1):
-                text = data.get(f"line{i}", line.text).strip()
-                if text != line.text:
+                text = data.get(f"line{i}", line.text.strip())
+                if text != line.text.strip():
                     s.edit(sid, f"line {i}", text)
                     changed += 1
             if data.get("action") != "redo":
@@ -124,12 +124,12 @@ def _character(s: Any, who: str, data: dict[str, str]) -> None:
         raise EditError(f"no character called {who!r}")
     voice = bible.narrator if narrator else bible.characters[who].voice
     if not narrator:
-        look = data.get("look", "").strip()
-        if look and look != bible.characters[who].description:
+        look = data.get("look", "")
+        if look and look != bible.characters[who].description.strip():
             s.set_look(who, look)
     changes: dict[str, Any] = {}
-    if data.get("voice", voice.id).strip() != voice.id:
-        changes["voice"] = data["voice"].strip()
+    if data.get("voice", voice.id) != voice.id:
+        changes["voice"] = data["voice"]
     for key in ("rate", "pitch"):
         if key in data and _number(data[key], key) != getattr(voice, key):
             changes[key] = _number(data[key], key)

@@ -64,5 +64,7 @@ def act(request: Request, work: Callable[[Studio, str, str], str | None], to: st
 
 
 async def form(request: Request) -> dict[str, str]:
+    """The posted fields, stripped, with the browser's CRLF line ends made LF again (an
+    untouched field must compare equal to what the page showed, or the shot is redone)."""
     data = await request.form()
-    return {k: v for k, v in data.items() if isinstance(v, str)}
+    return {k: v.replace("\r\n", "\n").strip() for k, v in data.items() if isinstance(v, str)}
