@@ -93,6 +93,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "storyboard": ("Storyboard", "故事板"),
     "exports": ("Editor exports", "剪辑工程导出"),
     "draft_video": ("Draft", "草稿"),
+    "pass_draft": ("draft", "草稿"),
+    "pass_final": ("final", "正式"),
     "busy": ("A render is running", "正在渲染"),
     "review": ("Review", "审片"),
     "lang": ("中文", "English"),
