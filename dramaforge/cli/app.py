@@ -42,6 +42,7 @@ from dramaforge.modes.views import print_outcomes, print_version_plans
 from dramaforge.schema import Manifest, PlanRepair
 from dramaforge.script import load_script
 from dramaforge.serve.mcp import serve
+from dramaforge.serve.studio import serve as serve_studio
 from dramaforge.tools.media.exports import FORMATS
 from dramaforge.tools.media.exports import export as export_episode
 
@@ -394,6 +395,21 @@ def mcp(
     """Serve plan/render/rerender/get/list as an MCP server (stdio, or --http)."""
     settings = build_settings()
     _guard(lambda: serve(root, settings, "http" if http else "stdio", host, port))
+
+
+@app.command()
+def studio(
+    root: Annotated[
+        Path, typer.Option(help="Workspace: the only folder the studio reads and writes.")
+    ] = Path("."),
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; off loopback a token is required.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8700,
+) -> None:
+    """Open the web studio: shot boards, takes, redo, approve and render, in a browser."""
+    settings = build_settings()
+    _guard(lambda: serve_studio(root, settings, host, port))
 
 
 @app.command()

@@ -1,1 +1,2 @@
-"""Doors for other programs: the workspace, the MCP server, LangChain tools, LangGraph Server."""
+"""Doors for other programs and people: the workspace, MCP, LangChain tools, LangGraph Server
+and the web studio; the five episode operations are declared once in ``operations.py``."""

@@ -1,0 +1,204 @@
+"""Where the studio finds episodes, and the one way it opens their sessions.
+
+An episode is named in URLs by two plain segments, ``<folder>/<name>``: its folder in the
+workspace (``out`` for the studio's own, a batch's ``--out`` folder for a series) and its name
+there. A rendered episode is opened through its manifest's thread (``episode_session``), so
+``rerender`` and MCP see what the studio did and the reverse; one that is only planned is the
+interactive session of its script (``session_for(..., approve=True)``), the thread
+``chat --resume`` continues. There is no other way in: every edit is a ``Session`` operation.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dramaforge.config import Settings
+from dramaforge.errors import DramaforgeError, WorkspaceError
+from dramaforge.graph.context import RenderContext, build_context
+from dramaforge.graph.session import Session, episode_session, session_for
+from dramaforge.graph.threads import episode_name
+from dramaforge.schema import Manifest
+from dramaforge.serve.studio.jobs import Jobs
+from dramaforge.serve.workspace import SUFFIXES, Workspace
+
+SEGMENT = re.compile(r"^[\w\-][\w\-.]*$")
+OUT = "out"
+
+
+@dataclass
+class Studio:
+    workspace: Workspace
+    settings: Settings
+    contexts: dict[str, RenderContext] = field(default_factory=dict)
+    """One render context per episode folder (its asset store and budget ledger), made once."""
+    jobs: Jobs = field(default_factory=Jobs)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def root(self) -> Path:
+        return self.workspace.root
+
+    # ---- locating ------------------------------------------------------------------------
+
+    def folder(self, folder: str, name: str) -> Path:
+        """The episode folder ``ROOT/folder/name``, refused if either part is not a plain name
+        or the result (symlinks followed) is outside the workspace."""
+        for part in (folder, name):
+            if not SEGMENT.match(part):
+                raise WorkspaceError(f"{part!r} is not an episode or folder name")
+        path = self.workspace.inside(f"{folder}/{name}", must_exist=False)
+        if path.parent != self.workspace.inside(folder, must_exist=False):
+            raise WorkspaceError(f"{folder}/{name} leaves its folder")
+        return path
+
+    def context(self, folder: str) -> RenderContext:
+        with self._lock:
+            if folder not in self.contexts:
+                out = self.workspace.inside(folder, must_exist=False)
+                self.contexts[folder] = build_context(self.settings, self.settings.state_root(out))
+            return self.contexts[folder]
+
+    def scripts(self) -> list[Path]:
+        """Script files at the workspace's top and in ``scripts/`` (not deeper)."""
+        found: list[Path] = []
+        for where in (self.root, self.root / "scripts"):
+            if where.is_dir():
+                found += sorted(
+                    p
+                    for p in where.iterdir()
+                    if p.is_file() and p.name.endswith(SUFFIXES) and not p.name.startswith(".")
+                )
+        return [p for p in found if p.resolve().is_relative_to(self.root)]
+
+    def script_of(self, name: str) -> Path | None:
+        return next((p for p in self.scripts() if episode_name(p) == name), None)
+
+    @contextmanager
+    def session(self, folder: str, name: str) -> Iterator[Session]:
+        """The session of episode ``folder/name``: rendered, or planned from its script."""
+        path = self.folder(folder, name)
+        context = self.context(folder)
+        if (path / "manifest.json").is_file():
+            with episode_session(path, self.settings, context=context) as session:
+                yield session
+            return
+        script = self.script_of(name) if folder == OUT else None
+        if script is None:
+            raise WorkspaceError(f"{folder}/{name} is neither rendered nor planned from a script")
+        out = self.workspace.inside(folder, must_exist=False)
+        with session_for(script, out, self.settings, approve=True, context=context) as session:
+            yield session
+
+    def plan(self, script: str | None, text: str | None, name: str) -> tuple[str, str]:
+        """Plan a workspace script, or pasted text saved as ``scripts/<name>.txt``; nothing paid.
+
+        Pasted text never overwrites a different script of the same name."""
+        if text is not None:
+            stem = re.sub(r"[^\w\-]+", "_", name).strip("_") or "script"
+            existing = self.root / "scripts" / f"{stem}.txt"
+            if existing.is_file() and existing.read_text(encoding="utf-8") != text:
+                raise WorkspaceError(f"scripts/{stem}.txt exists already; choose another name")
+            name = stem
+        path = self.workspace.script(script, text, name)
+        out = self.workspace.inside(OUT, must_exist=False)
+        with session_for(
+            path, out, self.settings, approve=True, context=self.context(OUT)
+        ) as session:
+            session.plan()
+            return OUT, session.options.episode
+
+    # ---- listing -------------------------------------------------------------------------
+
+    def episodes(self) -> list[dict[str, Any]]:
+        """Rendered and planned episodes, with status, length, shots and cost so far."""
+        rows: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for manifest_path in sorted(self.root.glob("*/*/manifest.json")):
+            folder, name = manifest_path.parent.parent.name, manifest_path.parent.name
+            if not (SEGMENT.match(folder) and SEGMENT.match(name)):
+                continue
+            manifest = Manifest.model_validate_json(manifest_path.read_text("utf-8"))
+            rows.append(self._row(folder, name, manifest))
+            seen.add(f"{folder}/{name}")
+        for script in self.scripts():
+            name = episode_name(script)
+            if f"{OUT}/{name}" in seen:
+                continue
+            try:
+                with self.session(OUT, name) as session:
+                    status = session.status()
+                    if status == "new":
+                        continue
+                    plan = session.plan()
+            except DramaforgeError:
+                continue
+            rows.append(
+                {
+                    "folder": OUT,
+                    "name": name,
+                    "title": plan.title,
+                    "status": status,
+                    "seconds": round(sum(s.duration for s in plan.shots), 1),
+                    "shots": len(plan.shots),
+                    "cost": 0.0,
+                    "aspect": session.options.aspect,
+                }
+            )
+            seen.add(f"{OUT}/{name}")
+        return rows
+
+    def _row(self, folder: str, name: str, manifest: Manifest) -> dict[str, Any]:
+        status = "done"
+        job = self.jobs.running(f"{folder}/{name}")
+        if job is not None:
+            status = "rendering"
+        else:
+            try:
+                with self.session(folder, name) as session:
+                    if session.to_render() or session.status() != "done":
+                        status = "edited"
+            except DramaforgeError:
+                status = "unreadable"
+        return {
+            "folder": folder,
+            "name": name,
+            "title": manifest.title,
+            "status": status,
+            "seconds": round(manifest.episode.duration, 1),
+            "shots": len(manifest.shots),
+            "cost": manifest.total_cost,
+            "aspect": manifest.episode.aspect,
+            "passed": manifest.review.passed if manifest.review else None,
+        }
+
+    def series(self) -> list[str]:
+        """Folders holding a batch's ``report.json``."""
+        return sorted(
+            p.parent.name for p in self.root.glob("*/report.json") if SEGMENT.match(p.parent.name)
+        )
+
+    def unplanned(self, rows: list[dict[str, Any]]) -> list[str]:
+        """Workspace scripts with no episode among ``rows`` yet, relative to the root."""
+        listed = {(r["folder"], r["name"]) for r in rows}
+        return [
+            self.workspace.relative(p)
+            for p in self.scripts()
+            if (OUT, episode_name(p)) not in listed
+        ]
+
+    # ---- files ---------------------------------------------------------------------------
+
+    def url(self, path: str | Path | None) -> str | None:
+        """The studio URL of a file, or None when it is absent or outside the workspace."""
+        if not path:
+            return None
+        real = Path(path).resolve()
+        if not real.is_file() or not real.is_relative_to(self.root):
+            return None
+        return "/files/" + real.relative_to(self.root).as_posix()

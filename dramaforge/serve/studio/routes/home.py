@@ -1,0 +1,66 @@
+"""Home (episodes, series, scripts, planning a new one), the batch view, the language switch."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from dramaforge.errors import DramaforgeError
+from dramaforge.serve.studio import views
+from dramaforge.serve.studio.i18n import LANGS
+from dramaforge.serve.studio.routes.common import back, form, page, studio_of
+
+
+def home(request: Request) -> Response:
+    studio = studio_of(request)
+    rows = studio.episodes()
+    return page(
+        request,
+        "home.html",
+        {"episodes": rows, "scripts": studio.unplanned(rows), "series": studio.series()},
+    )
+
+
+async def plan(request: Request) -> Response:
+    """Plan a workspace script or pasted text into the chat thread; nothing is paid."""
+    data = await form(request)
+    studio = studio_of(request)
+    text = data.get("text", "").strip() or None
+    script = None if text else data.get("script") or None
+    try:
+        folder, name = await anyio.to_thread.run_sync(
+            lambda: studio.plan(script, text, data.get("name", "") or "script")
+        )
+    except DramaforgeError as err:
+        return back("/", str(err))
+    return back(f"/e/{folder}/{name}")
+
+
+def batch(request: Request) -> Response:
+    folder = str(request.path_params["folder"])
+    try:
+        data = views.batch(studio_of(request), folder)
+    except DramaforgeError as err:
+        return back("/", str(err))
+    return page(request, "batch.html", data)
+
+
+def language(request: Request) -> Response:
+    code = str(request.path_params["code"])
+    target = request.query_params.get("next", "/")
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"
+    response = RedirectResponse(target, status_code=303)
+    if code in LANGS:
+        response.set_cookie("lang", code, samesite="strict", max_age=365 * 24 * 3600)
+    return response
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/", home),
+    Route("/plan", plan, methods=["POST"]),
+    Route("/batch/{folder}", batch),
+    Route("/lang/{code}", language),
+]

@@ -1,0 +1,144 @@
+"""What each page shows, read from a session and the episode folder into plain dicts.
+
+Templates get only these dicts: every file in them is already a confined ``/files/`` URL (or
+None), so no template can name a path outside the workspace.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dramaforge.graph.batch import BatchReport
+from dramaforge.graph.edits import CAMERAS, FRAMINGS
+from dramaforge.schema import Manifest, ShotResult, Take
+from dramaforge.serve.studio.episodes import SEGMENT, Studio
+
+EXPORTS = (".fcpxml", ".otio", ".edl", ".xml", ".aaf", ".csv")
+
+
+def _disk_manifest(folder: Path) -> Manifest | None:
+    """The episode's last written manifest (the session's is None while edits are pending)."""
+    path = folder / "manifest.json"
+    return Manifest.model_validate_json(path.read_text("utf-8")) if path.is_file() else None
+
+
+def _take(studio: Studio, take: Take, chosen: bool) -> dict[str, Any]:
+    c = take.critique
+    return {
+        "number": take.number,
+        "keyframe": studio.url(take.keyframe.path),
+        "clip": studio.url(take.motion.path),
+        "voice": studio.url(take.voice.path),
+        "duration": take.duration,
+        "passed": c.passed,
+        "score": c.score,
+        "issues": c.issues,
+        "reviewer": c.reviewer,
+        "prompt": take.shot.visual_prompt if take.shot else take.keyframe.prompt,
+        "chosen": chosen,
+    }
+
+
+def _takes(studio: Studio, result: ShotResult | None) -> list[dict[str, Any]]:
+    if result is None:
+        return []
+    return [_take(studio, t, i == result.chosen) for i, t in enumerate(result.takes)]
+
+
+def board(studio: Studio, folder: str, name: str) -> dict[str, Any]:
+    with studio.session(folder, name) as s:
+        plan, results, bible, status = s.plan(), s.results(), s.bible(), s.status()
+        todo = {shot.id for shot in s.to_render()}
+        cost = s.estimate()
+        options = s.options
+    on_disk = _disk_manifest(studio.folder(folder, name))
+    shots: list[dict[str, Any]] = []
+    for n, shot in enumerate(plan.shots, 1):
+        takes = _takes(studio, results.get(shot.id))
+        chosen = next((t for t in takes if t["chosen"]), None)
+        shots.append(
+            {"n": n, "shot": shot, "takes": takes, "chosen": chosen, "pending": shot.id in todo}
+        )
+    refs = on_disk.bible.characters if on_disk else {}
+    characters = []
+    for who, look in bible.characters.items():
+        sample = next(
+            (
+                row["chosen"]["voice"]
+                for row in shots
+                if row["chosen"] and any(ln.speaker == who for ln in row["shot"].lines)
+            ),
+            None,
+        )
+        ref = refs[who].reference_image if who in refs else look.reference_image
+        characters.append(
+            {"name": who, "look": look, "reference": studio.url(ref), "sample": sample}
+        )
+    return {
+        "folder": folder,
+        "name": name,
+        "ref": f"{folder}/{name}",
+        "plan": plan,
+        "shots": shots,
+        "status": status,
+        "pending": len(todo),
+        "estimate": cost,
+        "budget": studio.settings.budget,
+        "spent": on_disk.total_cost if on_disk else 0.0,
+        "aspect": options.aspect,
+        "size": f"{options.width}x{options.height}",
+        "characters": characters,
+        "narrator": bible.narrator,
+        "framings": FRAMINGS,
+        "cameras": CAMERAS,
+        "narrator_word": "旁白" if plan.language == "zh" else "VO",
+    }
+
+
+def render_page(studio: Studio, folder: str, name: str) -> dict[str, Any]:
+    with studio.session(folder, name) as s:
+        plan, status, todo, cost = s.plan(), s.status(), s.to_render(), s.estimate()
+    path = studio.folder(folder, name)
+    on_disk = _disk_manifest(path)
+    exports = sorted(p for p in path.glob("**/*") if p.suffix.lower() in EXPORTS)
+    draft = _disk_manifest(path / "draft")
+    return {
+        "folder": folder,
+        "name": name,
+        "ref": f"{folder}/{name}",
+        "title": plan.title,
+        "status": status,
+        "todo": todo,
+        "shots": len(plan.shots),
+        "estimate": cost,
+        "budget": studio.settings.budget,
+        "manifest": on_disk,
+        "video": studio.url(on_disk.episode.path) if on_disk else None,
+        "srt": studio.url(on_disk.episode.srt) if on_disk else None,
+        "manifest_url": studio.url(path / "manifest.json"),
+        "storyboard": studio.url(path / "storyboard.html"),
+        "exports": [(p.name, studio.url(p)) for p in exports],
+        "draft": studio.url(draft.episode.path) if draft else None,
+        "draft_cost": draft.total_cost if draft else None,
+    }
+
+
+def batch(studio: Studio, folder: str) -> dict[str, Any]:
+    path = studio.workspace.inside(f"{folder}/report.json")
+    report = BatchReport.model_validate_json(path.read_text("utf-8"))
+    rows = []
+    for e in report.episodes:
+        link = None
+        if e.episode:
+            ep = Path(e.episode).resolve().parent
+            if ep.parent.parent == studio.root and SEGMENT.match(ep.parent.name):
+                link = f"/e/{ep.parent.name}/{ep.name}"
+        rows.append({"e": e, "script": Path(e.script).name, "link": link})
+    return {
+        "folder": folder,
+        "series": report.series,
+        "rows": rows,
+        "failed": report.failed,
+        "cost": round(sum(e.cost for e in report.episodes), 4),
+    }
