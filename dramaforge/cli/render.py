@@ -1,0 +1,229 @@
+"""Making episodes: ``render`` (and its modes), ``plan`` and ``batch``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from dramaforge.chat.views import cost_lines, plan_table, progress, safe
+from dramaforge.cli.common import app, console, guard, out_console
+from dramaforge.cli.flags import (
+    BACKENDS,
+    FRAME,
+    JsonOpt,
+    OutOpt,
+    settings_flags,
+    with_backend,
+)
+from dramaforge.config import Settings
+from dramaforge.errors import DramaforgeError
+from dramaforge.graph.batch import BatchReport, run_batch
+from dramaforge.graph.context import build_context
+from dramaforge.graph.cost import estimate
+from dramaforge.graph.run import plan_script, render_episode
+from dramaforge.graph.session import Event, session_for
+from dramaforge.modes.entry import ModeRequest, photo_path, render_modes
+from dramaforge.modes.styles import style_names
+from dramaforge.modes.views import print_outcomes, print_version_plans
+from dramaforge.schema import Manifest, PlanRepair
+from dramaforge.script import load_script
+
+
+@app.command()
+@settings_flags(*FRAME, "budget", "director", "video", "speech", "critic")
+def render(
+    settings: Settings,
+    script: Annotated[
+        Path | None, typer.Argument(help="Script file: .txt/.md (中文标记), .fountain, .yaml")
+    ] = None,
+    out: OutOpt = Path("out"),
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted render.")] = False,
+    draft: Annotated[
+        bool,
+        typer.Option(help="Only a cheap draft (the draft settings) into OUT/<episode>/draft/."),
+    ] = False,
+    as_json: JsonOpt = False,
+    image: Annotated[
+        str | None,
+        typer.Option(help="Image backend as provider:model, or a photo file for image mode."),
+    ] = None,
+    # -- modes (dramaforge/modes): a brief's channel versions, an idea ---------------------
+    idea: Annotated[
+        str | None, typer.Option(help="A one-line idea (or a file holding one) to script first.")
+    ] = None,
+    channel: Annotated[
+        list[str] | None, typer.Option(help="Only this version of a brief (repeatable).")
+    ] = None,
+    audio: Annotated[
+        Path | None, typer.Option(help="A music track: shots cut on its beats, it is the sound.")
+    ] = None,
+    brief: Annotated[
+        str | None,
+        typer.Option(help="With --image: the voice-over; with --audio: what the video shows."),
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(help="Seconds: --image 10 to 30 (default 15); --audio at most this."),
+    ] = None,
+    styles: Annotated[
+        str | None, typer.Option(help="Looks, e.g. anime,realistic,ink-wash: one folder each.")
+    ] = None,
+    short_drama: Annotated[
+        bool, typer.Option(help="Open on a hook within 3 s, end on a cliffhanger hold.")
+    ] = False,
+) -> None:
+    """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html).
+
+    A brief listing channels or versions renders each into OUT/<episode>/<channel>/."""
+    image_file = photo_path(image)
+    if image and image_file is None:  # --image names the image backend, not a photo
+        settings = with_backend(settings, "image", image)
+
+    def run() -> None:
+        request = ModeRequest(
+            script=script,
+            idea=idea,
+            channels=channel or [],
+            image=image_file,
+            audio=audio,
+            brief=brief,
+            duration=duration,
+            styles=style_names(styles) if styles else [],
+            short_drama=short_drama,
+        )
+        with progress(console, not as_json and sys.stderr.isatty()) as on_event:
+            made = None if draft else render_modes(
+                request, out, settings, resume=resume, on_event=on_event,
+                on_script=lambda s: console.print(s.text, markup=False, highlight=False),
+            )  # fmt: skip
+            if made is not None:
+                print_outcomes(made, as_json, console, out_console)
+                return
+            if script is None:  # render_modes said so already, unless --draft
+                raise DramaforgeError("--draft needs a SCRIPT file")
+            if draft:
+                manifest = _draft(script, out, settings, resume, on_event)
+            else:
+                manifest = render_episode(script, out, settings, resume=resume, on_event=on_event)
+        ep = manifest.episode
+        if as_json:
+            out_console.print_json(
+                json.dumps(
+                    {
+                        "episode": ep.path,
+                        "srt": ep.srt,
+                        "duration": ep.duration,
+                        "width": ep.width,
+                        "height": ep.height,
+                        "loudness_lufs": ep.loudness_lufs,
+                        "manifest": str(Path(ep.path).parent / "manifest.json"),
+                        "storyboard": str(Path(ep.path).parent / "storyboard.html"),
+                        "shots": len(manifest.shots),
+                        "cost": manifest.total_cost,
+                        "repairs": [r.model_dump() for r in manifest.repairs],
+                    }
+                )
+            )
+            return
+        _print_repairs(manifest.repairs)
+        retried = sum(1 for r in manifest.shots if len(r.takes) > 1)
+        console.print(
+            f"[green]done[/] {len(manifest.shots)} shots, {ep.duration:.1f}s, "
+            f"{ep.width}x{ep.height}, {ep.loudness_lufs} LUFS, {retried} shots retried"
+        )
+        out_console.print(ep.path, highlight=False)
+
+    guard(run)
+
+
+def _print_repairs(repairs: list[PlanRepair]) -> None:
+    """One line per fix made to the model's plan and per scene planned by rule instead."""
+    for r in repairs:
+        colour = "red" if r.kind == "fallback" else "yellow"
+        console.print(f"[{colour}]{safe(r.describe())}[/]", highlight=False)
+
+
+def _draft(
+    script: Path, out: Path, settings: Settings, resume: bool, on_event: Callable[[Event], None]
+) -> Manifest:
+    """Plan as ``chat`` does, then render only the draft; ``chat --resume`` approves it."""
+    with session_for(script, out, settings, approve=True) as session:
+        if not resume and session.status() != "new":
+            session.reset()
+        made = session.draft(on_event)
+    console.print(
+        f"draft only: review it, then `dramaforge chat {script} --resume` to edit and /approve",
+        highlight=False,
+    )
+    return made
+
+
+@app.command()
+@settings_flags("lang", *BACKENDS)
+def plan(
+    settings: Settings,
+    script: Annotated[Path, typer.Argument(help="Script file.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the shot list and the estimated cost without rendering anything."""
+
+    def run() -> None:
+        ctx = build_context(settings, Path(".dramaforge"))
+        if load_script(script, language=settings.render.language).channels:  # one per version
+            print_version_plans(script, settings, ctx, as_json, console, out_console)
+            return
+        _, shot_plan = plan_script(script, settings, ctx)
+        cost = estimate(shot_plan, settings)
+        if as_json:
+            data = json.loads(shot_plan.model_dump_json()) | {"estimate": cost.model_dump()}
+            typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+            return
+        out_console.print(plan_table(shot_plan, cost))
+        _print_repairs(shot_plan.repairs)
+        for line in cost_lines(cost):
+            console.print(line, highlight=False)
+
+    guard(run)
+
+
+@app.command()
+@settings_flags(*FRAME, "budget", *BACKENDS)
+def batch(
+    settings: Settings,
+    paths: Annotated[list[Path], typer.Argument(help="Script files and/or folders of them.")],
+    out: OutOpt = Path("out"),
+    jobs: Annotated[int, typer.Option(min=1, help="Episodes rendered at once.")] = 1,
+    series: Annotated[str | None, typer.Option(help="Series name (default: the folder).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Render many episodes as one series; resumable; writes OUT/report.json."""
+
+    def run() -> BatchReport:
+        return run_batch(paths, out, settings, jobs=jobs, series=series)
+
+    report = guard(run)
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        table = Table(title=f"series {report.series}: {len(report.episodes)} episodes")
+        for col in ("script", "status", "secs", "shots", "takes", "cost", "episode / error"):
+            table.add_column(col)
+        for e in report.episodes:
+            table.add_row(
+                Path(e.script).name,
+                e.status,
+                f"{e.duration:.1f}",
+                str(e.shots),
+                str(e.takes),
+                f"{e.cost:.2f}",
+                e.episode or e.error or "",
+            )
+        out_console.print(table)
+    if report.failed:
+        raise typer.Exit(1)
