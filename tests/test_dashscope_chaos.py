@@ -20,7 +20,7 @@ from dramaforge.graph.batch import run_batch
 from dramaforge.tools.dashscope import reconcile
 from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES, settings_for
-from tests.fakes.dashscope_server import Chaos, FakeDashScope
+from tests.fakes.dashscope_server import Chaos, FakeDashScope, Fault
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +55,12 @@ def test_three_episode_batch_under_faults_pays_once_and_delivers(
         poll={"5xx": 0.05},
         download={"expired": 0.08, "truncated": 0.08},
     )
+    # Each rare fault happens at least once whatever order the threads draw in: queued first.
+    dashscope.fault(
+        "submit",
+        Fault("fail", code="InternalError.Algo", message="the model failed"),
+        Fault("drop"),
+    )
     dashscope.list_lag = 1.0  # new tasks show in the task list a second late
     settings = settings_against(dashscope)
     paths, out = scripts(tmp_path / "series"), tmp_path / "out"
@@ -71,7 +77,7 @@ def test_three_episode_batch_under_faults_pays_once_and_delivers(
             break
     assert reports[-1].failed == 0, [e.error for r in reports for e in r.episodes if e.error]
     drawn = dashscope.chaos.drawn
-    assert drawn.get("submit:drop") and drawn.get("submit:429") and drawn.get("submit:5xx")
+    assert drawn.get("submit:429") and drawn.get("submit:5xx")
     assert drawn.get("download:expired") and drawn.get("download:truncated")
 
     # Zero duplicate paid submissions: a submit paid twice leaves a task that no asset ever
@@ -81,7 +87,7 @@ def test_three_episode_batch_under_faults_pays_once_and_delivers(
     paid = {t.task_id for t in dashscope.tasks.values() if t.status != "FAILED"}
     assert paid and paid <= claimed, paid - claimed
     assert all(t.status in ("SUCCEEDED", "FAILED") for t in dashscope.tasks.values())
-    assert drawn.get("submit:fail") and len(paid) < len(dashscope.tasks)
+    assert len(paid) < len(dashscope.tasks)  # the failed tasks were redone
 
     # Zero corrupt outputs: every episode decodes, with picture and sound.
     for episode in reports[-1].episodes:
