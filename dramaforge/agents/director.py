@@ -224,21 +224,10 @@ class RuleDirector:
         return estimate_seconds(draft.lines, language, self.min_shot, self.max_shot)
 
     def _prompt(self, language: Language, scene: Scene, d: _Draft, cast: list[str]) -> str:
-        sep = "，" if language == "zh" else ", "
-        setting = sep.join(p for p in (scene.location or scene.heading, scene.time_of_day) if p)
-        who = sep.join(cast)
-        cast_text = (f"{who}。" if language == "zh" else f"{who}. ") if who else ""
         action = " ".join(d.action)
         if action and language != "zh" and not action.endswith("."):
             action += ". "
-        return prompts.render(
-            "shot",
-            language,
-            framing=FRAMING_WORDS[language][d.framing],
-            setting=setting,
-            cast=cast_text,
-            action=action,
-        )
+        return scene_prompt(language, scene, d.framing, cast, action)
 
 
 def line_from_beat(beat: Beat) -> Line:
@@ -268,3 +257,21 @@ CAMERA_CYCLE: dict[Framing, tuple[CameraMove, ...]] = {
 def _camera(framing: Framing, index: int) -> CameraMove:
     moves = CAMERA_CYCLE[framing]
     return moves[index % len(moves)]
+
+
+def scene_prompt(
+    language: Language, scene: Scene, framing: Framing, cast: list[str], action: str
+) -> str:
+    """A shot's visual prompt from its scene's place and time, framing, cast and action."""
+    sep = "，" if language == "zh" else ", "
+    setting = sep.join(p for p in (scene.location or scene.heading, scene.time_of_day) if p)
+    who = sep.join(cast)
+    cast_text = (f"{who}。" if language == "zh" else f"{who}. ") if who else ""
+    return prompts.render(
+        "shot",
+        language,
+        framing=FRAMING_WORDS[language][framing],
+        setting=setting,
+        cast=cast_text,
+        action=action,
+    )

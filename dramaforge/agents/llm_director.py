@@ -24,12 +24,12 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from dramaforge import prompts
 from dramaforge.agents.director import (
-    FRAMING_WORDS,
     RuleDirector,
     estimate_seconds,
     line_from_beat,
     mood_of,
     safe_prompt,
+    scene_prompt,
 )
 from dramaforge.agents.plan_repair import SceneDraft, SceneFacts, ShotDraft, repair_scene
 from dramaforge.agents.structured import ask, json_error, parse_problem, reply_text, truncated
@@ -260,18 +260,7 @@ def _beat_lines(scene: Scene) -> list[str]:
 
 
 def _fallback_prompt(language: Language, scene: Scene, d: ShotDraft, cast: list[str]) -> str:
-    sep = "，" if language == "zh" else ", "
-    setting = sep.join(p for p in (scene.location or scene.heading, scene.time_of_day) if p)
-    who = sep.join(cast)
-    cast_text = (f"{who}。" if language == "zh" else f"{who}. ") if who else ""
-    return prompts.render(
-        "shot",
-        language,
-        framing=FRAMING_WORDS[language][d.framing],
-        setting=setting,
-        cast=cast_text,
-        action=d.action,
-    )
+    return scene_prompt(language, scene, d.framing, cast, d.action)
 
 
 # -- checking a reply ------------------------------------------------------------------------

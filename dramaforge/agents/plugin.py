@@ -33,13 +33,8 @@ def llm_director(provider: str) -> Callable[[str, Settings], LLMDirector]:
     """``<provider>:<model>``: the LLM director on an OpenAI-compatible chat endpoint."""
 
     def build(model: str, settings: Settings) -> LLMDirector:
-        chat = chat_client(
-            "director",
-            model,
-            settings,
-            f"{provider}:deepseek-chat or {provider}:qwen-plus",
-            provider=provider,
-        )
+        example = f"{provider}:deepseek-chat or {provider}:qwen-plus"
+        chat = chat_client("director", model, settings, example, provider=provider)
         limits = settings.dashscope if provider == "dashscope" else settings.openai
         return LLMDirector(
             name=f"{provider}:{model}",
@@ -66,14 +61,8 @@ def vision_critic_on(provider: str) -> Callable[[str, Settings], VisionCritic]:
     """
 
     def build(model: str, settings: Settings) -> VisionCritic:
-        chat = chat_client(
-            "critic",
-            model,
-            settings,
-            f"{provider}:qwen-vl-max",
-            hint=", or use the local:heuristic critic",
-            provider=provider,
-        )
+        hint = ", or use the local:heuristic critic"
+        chat = chat_client("critic", model, settings, f"{provider}:qwen-vl-max", hint, provider)
         return VisionCritic(
             name=f"{provider}:{model}",
             chat_model=chat.client,

@@ -43,7 +43,7 @@ from dramaforge.agents.critic import Critic
 from dramaforge.agents.director import FRAMING_WORDS
 from dramaforge.agents.structured import ask, parse_problem, reply_text
 from dramaforge.errors import ConfigError
-from dramaforge.schema import Critique, Cue, Language, Shot, StyleBible
+from dramaforge.schema import Critique, Language, Shot, StyleBible
 from dramaforge.tools.media.store import AssetStore, atomic_write, content_key
 from dramaforge.tools.openai.client import StructuredOutput
 from dramaforge.tools.openai.errors import api_error, redact
@@ -101,28 +101,10 @@ class VisionCritic:
         """The same reviewer, keeping its verdicts in ``store`` so none is paid for twice."""
         return dataclasses.replace(self, store=store)
 
-    def review(
-        self,
-        shot: Shot,
-        *,
-        keyframe: Path,
-        motion: Path,
-        voice: Path,
-        duration: float,
-        cues: list[Cue] | None = None,
-        frame: tuple[int, int] | None = None,
-    ) -> Critique:
-        # The keyframe had its vision review before it was animated (review_keyframe);
-        # the finished take only needs the objective checks.
-        return self.heuristic.review(
-            shot,
-            keyframe=keyframe,
-            motion=motion,
-            voice=voice,
-            duration=duration,
-            cues=cues,
-            frame=frame,
-        )
+    def review(self, shot: Shot, **take: Any) -> Critique:
+        """The heuristic checks of a finished take: its keyframe had its vision review before
+        it was animated (``review_keyframe``), so the take only needs the objective ones."""
+        return self.heuristic.review(shot, **take)
 
     def review_keyframe(
         self, shot: Shot, *, keyframe: Path, asset_key: str | None = None

@@ -27,7 +27,8 @@ from dramaforge.errors import ConfigError, ScriptError
 from dramaforge.graph.context import RenderContext, build_context
 from dramaforge.graph.run import render_episode
 from dramaforge.graph.session import Event
-from dramaforge.schema import CameraMove, Framing, Language, Manifest, Script, Shot, ShotPlan
+from dramaforge.modes.shared import Delegating
+from dramaforge.schema import CameraMove, Framing, Language, Manifest, Script, ShotPlan
 from dramaforge.script.detect import detect_language
 from dramaforge.script.prose import split_sentences
 from dramaforge.tools.agents import Director
@@ -118,7 +119,7 @@ def cut_frames(grid: Beats, fps: int, until: float | None = None) -> list[int]:
 
 
 @dataclass
-class MusicDirector:
+class MusicDirector(Delegating):
     """Plans shots to the beat grid; the visuals come from the inner director's plan of the
     brief, in order over the track, each held for several shots that cycle through framings
     and camera moves."""
@@ -131,9 +132,6 @@ class MusicDirector:
 
     def __post_init__(self) -> None:
         self.name = f"{self.inner.name}+beats"
-
-    def rewrite(self, shot: Shot, prompt: str, reason: str, language: Language) -> str:
-        return self.inner.rewrite(shot, prompt, reason, language)
 
     def direct(self, script: Script) -> ShotPlan:
         base = self.inner.direct(script).shots

@@ -23,8 +23,8 @@ from dramaforge.graph.context import RenderContext, build_context
 from dramaforge.graph.run import render_episode
 from dramaforge.graph.session import Event
 from dramaforge.modes.fit import voiced_frames
-from dramaforge.modes.shared import spoken_seconds
-from dramaforge.schema import Language, Line, Manifest, Script, Shot, ShotPlan
+from dramaforge.modes.shared import Delegating, spoken_seconds
+from dramaforge.schema import Line, Manifest, Script, Shot, ShotPlan
 from dramaforge.script.prose import split_sentences
 from dramaforge.tools.agents import Director
 
@@ -92,7 +92,7 @@ def cliffhanger_shot(shots: list[Shot], fps: int) -> Shot:
 
 
 @dataclass
-class RhythmDirector:
+class RhythmDirector(Delegating):
     """Wraps a director: its plan with a cold-open hook and a cliffhanger hold."""
 
     inner: Director
@@ -102,9 +102,6 @@ class RhythmDirector:
 
     def __post_init__(self) -> None:
         self.name = self.inner.name
-
-    def rewrite(self, shot: Shot, prompt: str, reason: str, language: Language) -> str:
-        return self.inner.rewrite(shot, prompt, reason, language)
 
     def direct(self, script: Script) -> ShotPlan:
         plan = self.inner.direct(script)

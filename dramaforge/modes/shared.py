@@ -59,8 +59,17 @@ def _measure(ctx: RenderContext, bible: StyleBible, language: Language, line: Li
     return made.duration or 0.0
 
 
+class Delegating:
+    """A director wrapper: a prompt the provider refused is the wrapped director's to rewrite."""
+
+    inner: Director
+
+    def rewrite(self, shot: Shot, prompt: str, reason: str, language: Language) -> str:
+        return self.inner.rewrite(shot, prompt, reason, language)
+
+
 @dataclass
-class FittedDirector:
+class FittedDirector(Delegating):
     """A director that plans a script once (shared by every version) and fits the plan to
     one version's duration. ``ctx`` None: lengths are estimated from the text (``plan``,
     which must not pay for speech); otherwise speech is made and measured."""
@@ -77,9 +86,6 @@ class FittedDirector:
 
     def __post_init__(self) -> None:
         self.name = self.inner.name
-
-    def rewrite(self, shot: Shot, prompt: str, reason: str, language: Language) -> str:
-        return self.inner.rewrite(shot, prompt, reason, language)
 
     def base(self, script: Script) -> ShotPlan:
         key = hashlib.sha256(script.model_dump_json(exclude={"source"}).encode()).hexdigest()

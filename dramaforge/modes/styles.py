@@ -25,7 +25,8 @@ from dramaforge.graph.context import RenderContext, build_context
 from dramaforge.graph.run import render_episode
 from dramaforge.graph.session import Event
 from dramaforge.graph.threads import episode_name
-from dramaforge.schema import Language, Manifest, Script, Shot, ShotPlan
+from dramaforge.modes.shared import Delegating
+from dramaforge.schema import Language, Manifest, Script, ShotPlan
 from dramaforge.tools.agents import Director
 from dramaforge.tools.base import Generated, ImageBackend, ImageRequest, TaskJournal
 
@@ -50,7 +51,7 @@ def style_words(style: str, language: Language) -> str:
 
 
 @dataclass
-class StyledDirector:
+class StyledDirector(Delegating):
     """Plans once (shared by every style) and puts the style in front of each visual prompt."""
 
     inner: Director
@@ -60,9 +61,6 @@ class StyledDirector:
 
     def __post_init__(self) -> None:
         self.name = self.inner.name
-
-    def rewrite(self, shot: Shot, prompt: str, reason: str, language: Language) -> str:
-        return self.inner.rewrite(shot, prompt, reason, language)
 
     def direct(self, script: Script) -> ShotPlan:
         key = script.model_dump_json(exclude={"source"})

@@ -24,13 +24,14 @@ HTTP lives here. Rules that protect the bill:
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 from tenacity import (
@@ -59,6 +60,23 @@ from dramaforge.tools.media.store import MemoryJournal, file_digest
 log = logging.getLogger(__name__)
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"}
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _redacting(
+    method: Callable[Concatenate[Transport, P], R],
+) -> Callable[Concatenate[Transport, P], R]:
+    """The method with every error leaving it masked (the key, URL credentials)."""
+
+    @functools.wraps(method)
+    def run(self: Transport, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._redacted():
+            return method(self, *args, **kwargs)
+
+    return run
 
 
 class _LostReply(Exception):
@@ -128,12 +146,9 @@ class Transport:
             reraise=True,
         )
 
+    @_redacting
     def get_json(self, url: str, what: str, params: dict[str, Any] | None = None) -> Any:
         """GET and decode JSON; transport errors, 429 and 5xx are retried."""
-        with self._redacted():
-            return self._get_json(url, what, params)
-
-    def _get_json(self, url: str, what: str, params: dict[str, Any] | None) -> Any:
         for attempt in self._retrying():
             with attempt:
                 try:
@@ -158,6 +173,7 @@ class Transport:
             ) from None
         return reply
 
+    @_redacting
     def result_file(
         self,
         result: TaskResult,
@@ -172,19 +188,6 @@ class Transport:
 
         If the task's result is gone for good the journal is cleared, so a retry submits anew.
         """
-        with self._redacted():
-            self._result_file(result, url_of, dest, verify, journal=journal, what=what)
-
-    def _result_file(
-        self,
-        result: TaskResult,
-        url_of: Callable[[TaskResult], str],
-        dest: Path,
-        verify: Verify,
-        *,
-        journal: TaskJournal | None,
-        what: str,
-    ) -> None:
         try:
             self.download(url_of(result), dest, verify, what)
             return
@@ -232,6 +235,7 @@ class Transport:
 
     # -- async tasks ----------------------------------------------------------------------
 
+    @_redacting
     def run_task(
         self,
         path: str,
@@ -248,18 +252,6 @@ class Transport:
         a dotted body field (``input.audio_url``) to a local file, uploaded to temporary
         storage only when a submit goes out.
         """
-        with self._redacted():
-            return self._run_task(path, body, journal=journal, what=what, files=files)
-
-    def _run_task(
-        self,
-        path: str,
-        body: dict[str, Any],
-        *,
-        journal: TaskJournal | None,
-        what: str,
-        files: dict[str, Path] | None,
-    ) -> TaskResult:
         model = str(body["model"])
         journal = journal if journal is not None else MemoryJournal()
         with lookup.semaphore(self.root, model, self.settings.limit(model)):
