@@ -8,26 +8,19 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from dramaforge.agents.chat_agent import ChatAgent, chat_model
-from dramaforge.batch import BatchReport, run_batch
-from dramaforge.chat import Chat
 from dramaforge.config import Settings
-from dramaforge.cost import estimate
-from dramaforge.doctor import run_checks, settings_report
-from dramaforge.edits import find
 from dramaforge.errors import DramaforgeError
-from dramaforge.graph.context import build_context
-from dramaforge.graph.run import plan_script, render_episode, rerender_shot, session_for
-from dramaforge.mcp_server import serve
-from dramaforge.schema import Aspect, Language, Manifest, Resolution
-from dramaforge.session import Event
-from dramaforge.views import cost_lines, plan_table, progress
+from dramaforge.schema import Aspect, Language, Resolution
+
+if TYPE_CHECKING:  # the graph, the chat model and the MCP server load when a command needs them
+    from dramaforge.batch import BatchReport
+    from dramaforge.schema import Manifest
+    from dramaforge.session import Event
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Script in, finished short drama out."
@@ -96,6 +89,9 @@ def render(
     video: BackendOpt = None,
     speech: BackendOpt = None,
     critic: BackendOpt = None,
+    force: Annotated[
+        bool, typer.Option(help="Render and assemble again even if nothing changed.")
+    ] = False,
 ) -> None:
     """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html)."""
     settings = _settings(
@@ -108,11 +104,23 @@ def render(
     )
 
     def run() -> None:
-        with progress(console, not as_json and sys.stderr.isatty()) as on_event:
+        from dramaforge.graph.run import render_episode
+        from dramaforge.views import progress
+
+        seen: list[Event] = []
+        with progress(console, not as_json and sys.stderr.isatty()) as shown:
+
+            def on_event(e: Event) -> None:
+                if e.get("status") == "up_to_date":
+                    seen.append(e)
+                shown(e)
+
             if draft:
                 manifest = _draft(script, out, settings, resume, on_event)
             else:
-                manifest = render_episode(script, out, settings, resume=resume, on_event=on_event)
+                manifest = render_episode(
+                    script, out, settings, resume=resume, force=force, on_event=on_event
+                )
         ep = manifest.episode
         if as_json:
             out_console.print_json(
@@ -128,9 +136,17 @@ def render(
                         "storyboard": str(Path(ep.path).parent / "storyboard.html"),
                         "shots": len(manifest.shots),
                         "cost": manifest.total_cost,
+                        "up_to_date": bool(seen),
                     }
                 )
             )
+            return
+        if seen:
+            console.print(
+                f"[green]up to date[/] {ep.duration:.1f}s, {ep.width}x{ep.height}: nothing "
+                "changed since the last render (--force renders it again)"
+            )
+            out_console.print(ep.path, highlight=False)
             return
         retried = sum(1 for r in manifest.shots if len(r.takes) > 1)
         console.print(
@@ -146,6 +162,8 @@ def _draft(
     script: Path, out: Path, settings: Settings, resume: bool, on_event: Callable[[Event], None]
 ) -> Manifest:
     """Plan as ``chat`` does, then render only the draft; ``chat --resume`` approves it."""
+    from dramaforge.graph.run import session_for
+
     with session_for(script, out, settings, approve=True) as session:
         if not resume and session.status() != "new":
             session.reset()
@@ -174,6 +192,11 @@ def plan(
     )
 
     def run() -> None:
+        from dramaforge.cost import estimate
+        from dramaforge.graph.context import build_context
+        from dramaforge.graph.run import plan_script
+        from dramaforge.views import cost_lines, plan_table
+
         ctx = build_context(settings, Path(".dramaforge"))
         _, shot_plan = plan_script(script, settings, ctx)
         cost = estimate(shot_plan, settings)
@@ -202,6 +225,10 @@ def batch(
 ) -> None:
     """Render many episodes as one series; resumable; writes OUT/report.json."""
     settings = _settings(budget=budget, aspect=aspect, resolution=resolution, language=lang)
+
+    from rich.table import Table
+
+    from dramaforge.batch import run_batch
 
     def run() -> BatchReport:
         return run_batch(paths, out, settings, jobs=jobs, series=series)
@@ -257,6 +284,11 @@ def chat(
     )
 
     def run() -> None:
+        from dramaforge.agents.chat_agent import ChatAgent, chat_model
+        from dramaforge.chat import Chat
+        from dramaforge.graph.run import session_for
+        from dramaforge.views import progress
+
         with session_for(script, out, settings, approve=True) as session:
             if not resume and session.status() != "new":
                 session.reset()
@@ -309,6 +341,10 @@ def rerender(
     )
 
     def run() -> None:
+        from dramaforge.edits import find
+        from dramaforge.graph.run import rerender_shot
+        from dramaforge.views import progress
+
         with progress(console, not as_json and sys.stderr.isatty()) as on_event:
             manifest = rerender_shot(
                 episode_dir, settings, shot, prompt=prompt, take=take, on_event=on_event
@@ -347,6 +383,8 @@ def mcp(
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8765,
 ) -> None:
     """Serve plan/render/rerender/get/list as an MCP server (stdio, or --http)."""
+    from dramaforge.mcp_server import serve
+
     settings = _settings()
     _guard(lambda: serve(root, settings, "http" if http else "stdio", host, port))
 
@@ -354,6 +392,8 @@ def mcp(
 @app.command()
 def doctor(as_json: JsonOpt = False) -> None:
     """Check ffmpeg, probing, fonts, voices and configured backends; say what to fix."""
+    from dramaforge.doctor import run_checks, settings_report
+
     settings = _settings()
     checks = run_checks(settings)
     if as_json:

@@ -301,3 +301,6 @@ class Manifest(BaseModel):
     """Per character: each shot's keyframe against the character's reference image."""
     passes: dict[str, float] = Field(default_factory=dict)
     """Cost of each pass over this episode: ``draft`` (if one was made) and ``final``."""
+    fingerprint: dict[str, str] = Field(default_factory=dict)
+    """What the render consumed (thread, settings, file hashes): an unchanged re-render stops
+    here instead of assembling again (``graph/uptodate.py``)."""

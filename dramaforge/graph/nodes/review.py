@@ -25,6 +25,7 @@ from dramaforge.errors import AssemblyError
 from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState, RenderOptions
+from dramaforge.graph.uptodate import stamp
 from dramaforge.schema import (
     Asset,
     CharacterConsistency,
@@ -37,6 +38,7 @@ from dramaforge.schema import (
     StyleBible,
 )
 from dramaforge.storyboard import render_storyboard
+from dramaforge.tools.media.audio import Loudness
 from dramaforge.tools.media.probe import probe
 from dramaforge.tools.media.store import atomic_write
 
@@ -103,6 +105,8 @@ def review(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
         review=verdict,
         consistency=likeness,
     )
+    thread = manifest.thread
+    manifest.fingerprint = stamp(thread, ctx.settings, Path(episode.path), Path(episode.srt))
     path = episode_dir / "manifest.json"
     atomic_write(path, manifest.model_dump_json(indent=2))
     atomic_write(episode_dir / "storyboard.html", render_storyboard(manifest))
@@ -139,4 +143,7 @@ def _review_episode(
         lufs=opts.target_lufs,
         true_peak=opts.true_peak,
     )
-    return EpisodeCritic().review(Path(ep.path), Path(ep.srt), targets)
+    measured = None
+    if ep.loudness_lufs is not None and ep.true_peak_dbtp is not None:
+        measured = Loudness(integrated=ep.loudness_lufs, true_peak=ep.true_peak_dbtp, lra=0.0)
+    return EpisodeCritic().review(Path(ep.path), Path(ep.srt), targets, measured)
