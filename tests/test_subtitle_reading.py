@@ -47,6 +47,20 @@ def test_short_cues_back_to_back_are_shown_together() -> None:
     assert [c.text for c in latin] == ["No. Really?"]
 
 
+def test_two_voices_share_a_cue_one_dashed_line_each() -> None:
+    a = Cue(start=2.2, end=2.9, text="For what?", speaker="Maya")
+    b = Cue(start=2.9, end=4.1, text="For the rain to stop.", speaker="Leo")
+    [both] = fit_cues([a, b], LANDSCAPE, 5.0)
+    assert both.text == "- For what?\n- For the rain to stop." and both.speaker is None
+    assert (both.start, both.end) == (2.2, 4.1)
+    zh = fit_cues(
+        [Cue(start=0, end=0.5, text="没有。", speaker="林"), Cue(start=0.5, end=2, text="真的？")],
+        PORTRAIT,
+        3.0,
+    )
+    assert [c.text for c in zh] == ["-没有。\n-真的？"]
+
+
 def test_a_short_cue_borrows_from_a_long_neighbour_when_they_cannot_share() -> None:
     long_line = "这一句很长很长，长到两行都放不下它和前一句加在一起的所有文字，还要更长一点才行"
     fitted = fit_cues([cue(0.0, 0.5, "没有。"), cue(0.5, 6.0, long_line)], PORTRAIT, 6.0)

@@ -9,11 +9,27 @@ two lines; otherwise the next cue gives up some of its time, or the short one st
 
 from __future__ import annotations
 
+import unicodedata
+
 from dramaforge.schema import Cue
 from dramaforge.tools.media.subtitle_fit import break_lines, join_text, split_cue
 from dramaforge.tools.media.subtitles import MAX_LINES, Layout
 
 MIN_CUE = 1.0  # seconds on screen, at least
+
+
+def _together(a: Cue, b: Cue, layout: Layout) -> list[str]:
+    """The lines of two cues shown as one. One speaker: the text runs on. Two speakers: one
+    line each, each opened by a dash (the subtitling convention for a two-voice exchange);
+    more than two lines if either does not fit on one, so the caller will not join them."""
+    if a.speaker == b.speaker or "\n" in a.text or "\n" in b.text:
+        return break_lines(join_text(a.text, b.text), layout)
+    wide = any(unicodedata.east_asian_width(ch) in "WF" for ch in a.text + b.text)
+    dash = "-" if wide else "- "
+    lines = [f"{dash}{' '.join(t.split())}" for t in (a.text, b.text)]
+    if any(len(break_lines(line, layout)) > 1 for line in lines):
+        return [*lines, ""]
+    return lines
 
 
 def fit_cues(cues: list[Cue], layout: Layout, end: float, min_cue: float = MIN_CUE) -> list[Cue]:
@@ -32,11 +48,15 @@ def fit_cues(cues: list[Cue], layout: Layout, end: float, min_cue: float = MIN_C
         if stop - start < min_cue:  # into the silence that follows
             stop = max(stop, min(start + min_cue, limit))
         if stop - start < min_cue and after is not None:
-            joined = join_text(cue.text, after.text)
-            lines = break_lines(joined, layout)
+            lines = _together(cue, after, layout)
             if len(lines) <= MAX_LINES:  # shown together with the next cue
                 items[i + 1] = after.model_copy(
-                    update={"start": start, "end": max(after.end, stop), "text": "\n".join(lines)}
+                    update={
+                        "start": start,
+                        "end": max(after.end, stop),
+                        "text": "\n".join(lines),
+                        "speaker": after.speaker if after.speaker == cue.speaker else None,
+                    }
                 )
                 i += 1
                 continue
