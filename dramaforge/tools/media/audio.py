@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from dramaforge.errors import AssemblyError
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
+from dramaforge.tools.media.memo import remembered
 from dramaforge.tools.media.probe import probe
 
 RATE = 48000
@@ -165,12 +166,17 @@ def measure_loudness(path: Path) -> Loudness:
     """EBU R128 integrated loudness (LUFS), true peak (dBTP) and loudness range of ``path``.
 
     Only the audio stream is read (``-vn``): measuring an episode never decodes its video.
+    An unchanged file is measured once per process (``memo``).
     """
-    err = run_ffmpeg(
-        ["-i", path, "-vn", "-af", METER, "-f", "null", "-"],
-        what=f"measuring the loudness of {path.name}",
-    )
-    return parse_meter(err)
+
+    def meter() -> Loudness:
+        err = run_ffmpeg(
+            ["-i", path, "-vn", "-af", METER, "-f", "null", "-"],
+            what=f"measuring the loudness of {path.name}",
+        )
+        return parse_meter(err)
+
+    return remembered("loudness", path, meter).model_copy()
 
 
 def mix_episode(
