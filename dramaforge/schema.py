@@ -390,3 +390,6 @@ class Manifest(BaseModel):
     edit: list[EditItem] = Field(default_factory=list)
     """The cut as placed pieces (chosen clips, voices, music, ambience, effects): the source of
     the editor exports (OTIO, 剪映)."""
+    fingerprint: dict[str, str] = Field(default_factory=dict)
+    """What the render consumed (thread, settings, file hashes): an unchanged re-render stops
+    here instead of assembling again (``graph/uptodate.py``)."""

@@ -52,6 +52,7 @@ def test_cue_over_a_missing_line_fails_the_review_and_the_episode_stays(
         "true_peak": True,
         "av_sync": True,
         "subtitle_timing": False,
+        "subtitle_reading": True,
         "subtitle_overflow": True,
     }
     cues = read_srt(Path(ep.srt))

@@ -176,7 +176,7 @@ def test_pillow_width_matches_libass_on_a_burned_frame(tmp_path: Path) -> None:
         )  # fmt: skip
         lit = np.flatnonzero((frame_at(burned, 0.5).mean(axis=2) > 60).any(axis=0))
         drawn = lit.max() - lit.min() + 1
-        assert abs(drawn - text_width(text, height)) <= 3, (text, drawn)
+        assert abs(drawn - text_width(text, height, width)) <= 4, (text, drawn)
 
 
 def test_subtitle_overflow_is_a_note_not_a_retry(take: TakeFiles) -> None:

@@ -17,10 +17,11 @@ from pydantic import BaseModel
 
 from dramaforge.schema import CueSpeech, EpisodeReview, ReviewCheck
 from dramaforge.tools.media.analysis import band_levels, read_audio
-from dramaforge.tools.media.audio import measure_loudness
+from dramaforge.tools.media.audio import Loudness, measure_loudness
 from dramaforge.tools.media.probe import probe
 from dramaforge.tools.media.subtitle_fit import overflows
-from dramaforge.tools.media.subtitles import read_srt
+from dramaforge.tools.media.subtitle_timing import MIN_CUE
+from dramaforge.tools.media.subtitles import MAX_LINES, read_srt
 
 HOP = 0.05  # seconds per speech-energy frame
 
@@ -61,10 +62,14 @@ class EpisodeCritic:
     bed_margin_db: float = 6.0
     min_speech: float = 0.25
 
-    def review(self, video: Path, srt: Path, targets: Targets) -> EpisodeReview:
+    def review(
+        self, video: Path, srt: Path, targets: Targets, loudness: Loudness | None = None
+    ) -> EpisodeReview:
+        """Measure ``video`` against ``targets``. ``loudness``: the file's loudness if the
+        editor already measured it (on the finished file's audio), so it is not read twice."""
         info = probe(video)
         checks = [*self._duration(info.duration, targets)]
-        loud = measure_loudness(video)
+        loud = loudness if loudness is not None else measure_loudness(video)
         checks += self._loudness(loud.integrated, loud.true_peak, targets)
         drift = abs(info.video_duration - info.audio_duration)
         frame = 1.0 / targets.fps
@@ -90,6 +95,21 @@ class EpisodeCritic:
                     f"cue {c.index} ({c.start:.2f}-{c.end:.2f}s) has speech under "
                     f"{c.speech:.0%} of it: {c.text[:20]}"
                     for c in quiet
+                ),
+            )
+        )
+        short = [c for c in cues if c.end - c.start < MIN_CUE - 1e-3]
+        crowded = [c for c in cues if len(c.text.splitlines()) > MAX_LINES]
+        checks.append(
+            ReviewCheck(
+                name="subtitle_reading",
+                passed=not short and not crowded,
+                measured=round(min((c.end - c.start for c in cues), default=MIN_CUE), 3),
+                target=MIN_CUE,
+                unit="s",
+                detail="; ".join(
+                    [f"cue {c.index} is up {c.end - c.start:.2f}s: {c.text[:20]}" for c in short]
+                    + [f"cue {c.index} has {len(c.text.splitlines())} lines" for c in crowded]
                 ),
             )
         )

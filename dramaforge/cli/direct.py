@@ -1,4 +1,7 @@
-"""Directing a made or planned episode: ``chat`` and ``rerender``."""
+"""Directing a made or planned episode: ``chat`` and ``rerender``.
+
+The graph and the chat model load inside the command that needs them (start-up stays fast).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,6 @@ from typing import Annotated
 
 import typer
 
-from dramaforge.chat.agent import ChatAgent, chat_model
-from dramaforge.chat.repl import Chat
-from dramaforge.chat.views import progress
 from dramaforge.cli.common import app, console, guard, out_console
 from dramaforge.cli.flags import (
     BACKENDS,
@@ -22,9 +22,6 @@ from dramaforge.cli.flags import (
     settings_flags,
 )
 from dramaforge.config import Settings
-from dramaforge.graph.edits import find
-from dramaforge.graph.run import rerender_shot
-from dramaforge.graph.session import session_for
 
 
 @app.command()
@@ -38,6 +35,10 @@ def chat(
     ] = False,
 ) -> None:
     """Direct SCRIPT in a conversation: see the plan and its cost, edit, approve, redo shots."""
+    from dramaforge.chat.agent import ChatAgent, chat_model
+    from dramaforge.chat.repl import Chat
+    from dramaforge.chat.views import progress
+    from dramaforge.graph.session import session_for
 
     def run() -> None:
         with session_for(script, out, settings, approve=True) as session:
@@ -83,6 +84,9 @@ def rerender(
     as_json: JsonOpt = False,
 ) -> None:
     """Redo one shot of a rendered episode (or restore an earlier take) and re-assemble it."""
+    from dramaforge.chat.views import progress
+    from dramaforge.graph.edits import find
+    from dramaforge.graph.run import rerender_shot
 
     def run() -> None:
         with progress(console, not as_json and sys.stderr.isatty()) as on_event:

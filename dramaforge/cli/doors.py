@@ -9,15 +9,10 @@ from typing import Annotated
 import typer
 
 from dramaforge.cli.common import app, console, guard, out_console
-from dramaforge.cli.doctor import run_checks, settings_report
 from dramaforge.cli.flags import (
     JsonOpt,
     build_settings,
 )
-from dramaforge.serve.mcp import serve
-from dramaforge.serve.studio import serve as serve_studio
-from dramaforge.tools.media.exports import FORMATS
-from dramaforge.tools.media.exports import export as export_episode
 
 
 @app.command()
@@ -25,7 +20,7 @@ def export(
     episode_dir: Annotated[Path, typer.Argument(help="A rendered episode folder (OUT/<name>).")],
     formats: Annotated[
         list[str] | None,
-        typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)}; repeat for more."),
+        typer.Option("--format", "-f", help="otio, jianying, srt or ass; repeat for more."),
     ] = None,
     media_root: Annotated[
         str | None,
@@ -34,6 +29,8 @@ def export(
     as_json: JsonOpt = False,
 ) -> None:
     """Write editor exports (OTIO, 剪映 draft, SRT, ASS) of an episode already rendered."""
+    from dramaforge.tools.media.exports import FORMATS
+    from dramaforge.tools.media.exports import export as export_episode
 
     def run() -> None:
         written = [
@@ -60,6 +57,8 @@ def mcp(
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8765,
 ) -> None:
     """Serve plan/render/rerender/get/list as an MCP server (stdio, or --http)."""
+    from dramaforge.serve.mcp import serve
+
     settings = build_settings()
     guard(lambda: serve(root, settings, "http" if http else "stdio", host, port))
 
@@ -75,6 +74,8 @@ def studio(
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8700,
 ) -> None:
     """Open the web studio: shot boards, takes, redo, approve and render, in a browser."""
+    from dramaforge.serve.studio import serve as serve_studio
+
     settings = build_settings()
     guard(lambda: serve_studio(root, settings, host, port))
 
@@ -82,6 +83,8 @@ def studio(
 @app.command()
 def doctor(as_json: JsonOpt = False) -> None:
     """Check ffmpeg, probing, fonts, voices and configured backends; say what to fix."""
+    from dramaforge.cli.doctor import run_checks, settings_report
+
     settings = build_settings()
     checks = run_checks(settings)
     if as_json:

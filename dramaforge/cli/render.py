@@ -6,12 +6,10 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from dramaforge.chat.views import cost_lines, plan_table, progress, safe
 from dramaforge.cli.common import app, console, guard, out_console
 from dramaforge.cli.flags import (
     BACKENDS,
@@ -23,16 +21,11 @@ from dramaforge.cli.flags import (
 )
 from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError
-from dramaforge.graph.batch import BatchReport, run_batch
-from dramaforge.graph.context import build_context
-from dramaforge.graph.cost import estimate
-from dramaforge.graph.run import plan_script, render_episode
-from dramaforge.graph.session import Event, session_for
-from dramaforge.modes.entry import ModeRequest, photo_path, render_modes
-from dramaforge.modes.styles import style_names
-from dramaforge.modes.views import print_outcomes, print_version_plans
-from dramaforge.schema import Manifest, PlanRepair
-from dramaforge.script import load_script
+
+if TYPE_CHECKING:  # the graph and the modes load inside the command that runs them
+    from dramaforge.graph.batch import BatchReport
+    from dramaforge.graph.session import Event
+    from dramaforge.schema import Manifest, PlanRepair
 
 
 @app.command()
@@ -49,6 +42,9 @@ def render(
         typer.Option(help="Only a cheap draft (the draft settings) into OUT/<episode>/draft/."),
     ] = False,
     as_json: JsonOpt = False,
+    force: Annotated[
+        bool, typer.Option(help="Render and assemble again even if nothing changed.")
+    ] = False,
     image: Annotated[
         str | None,
         typer.Option(help="Image backend as provider:model, or a photo file for image mode."),
@@ -81,6 +77,12 @@ def render(
     """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html).
 
     A brief listing channels or versions renders each into OUT/<episode>/<channel>/."""
+    from dramaforge.chat.views import progress
+    from dramaforge.graph.run import render_episode
+    from dramaforge.modes.entry import ModeRequest, photo_path, render_modes
+    from dramaforge.modes.styles import style_names
+    from dramaforge.modes.views import print_outcomes
+
     image_file = photo_path(image)
     if image and image_file is None:  # --image names the image backend, not a photo
         settings = with_backend(settings, "image", image)
@@ -97,7 +99,14 @@ def render(
             styles=style_names(styles) if styles else [],
             short_drama=short_drama,
         )
-        with progress(console, not as_json and sys.stderr.isatty()) as on_event:
+        seen: list[Event] = []
+        with progress(console, not as_json and sys.stderr.isatty()) as shown:
+
+            def on_event(e: Event) -> None:
+                if e.get("status") == "up_to_date":
+                    seen.append(e)
+                shown(e)
+
             made = None if draft else render_modes(
                 request, out, settings, resume=resume, on_event=on_event,
                 on_script=lambda s: console.print(s.text, markup=False, highlight=False),
@@ -110,7 +119,9 @@ def render(
             if draft:
                 manifest = _draft(script, out, settings, resume, on_event)
             else:
-                manifest = render_episode(script, out, settings, resume=resume, on_event=on_event)
+                manifest = render_episode(
+                    script, out, settings, resume=resume, force=force, on_event=on_event
+                )
         ep = manifest.episode
         if as_json:
             out_console.print_json(
@@ -127,9 +138,17 @@ def render(
                         "shots": len(manifest.shots),
                         "cost": manifest.total_cost,
                         "repairs": [r.model_dump() for r in manifest.repairs],
+                        "up_to_date": bool(seen),
                     }
                 )
             )
+            return
+        if seen:
+            console.print(
+                f"[green]up to date[/] {ep.duration:.1f}s, {ep.width}x{ep.height}: nothing "
+                "changed since the last render (--force renders it again)"
+            )
+            out_console.print(ep.path, highlight=False)
             return
         _print_repairs(manifest.repairs)
         retried = sum(1 for r in manifest.shots if len(r.takes) > 1)
@@ -144,6 +163,8 @@ def render(
 
 def _print_repairs(repairs: list[PlanRepair]) -> None:
     """One line per fix made to the model's plan and per scene planned by rule instead."""
+    from dramaforge.chat.views import safe
+
     for r in repairs:
         colour = "red" if r.kind == "fallback" else "yellow"
         console.print(f"[{colour}]{safe(r.describe())}[/]", highlight=False)
@@ -153,6 +174,8 @@ def _draft(
     script: Path, out: Path, settings: Settings, resume: bool, on_event: Callable[[Event], None]
 ) -> Manifest:
     """Plan as ``chat`` does, then render only the draft; ``chat --resume`` approves it."""
+    from dramaforge.graph.session import session_for
+
     with session_for(script, out, settings, approve=True) as session:
         if not resume and session.status() != "new":
             session.reset()
@@ -172,6 +195,12 @@ def plan(
     as_json: JsonOpt = False,
 ) -> None:
     """Print the shot list and the estimated cost without rendering anything."""
+    from dramaforge.chat.views import cost_lines, plan_table
+    from dramaforge.graph.context import build_context
+    from dramaforge.graph.cost import estimate
+    from dramaforge.graph.run import plan_script
+    from dramaforge.modes.views import print_version_plans
+    from dramaforge.script import load_script
 
     def run() -> None:
         ctx = build_context(settings, Path(".dramaforge"))
@@ -203,6 +232,9 @@ def batch(
     as_json: JsonOpt = False,
 ) -> None:
     """Render many episodes as one series; resumable; writes OUT/report.json."""
+    from rich.table import Table
+
+    from dramaforge.graph.batch import run_batch
 
     def run() -> BatchReport:
         return run_batch(paths, out, settings, jobs=jobs, series=series)

@@ -16,6 +16,7 @@ from dramaforge.config import Settings
 from dramaforge.errors import EditError
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.session import Event, episode_session, session_for
+from dramaforge.graph.uptodate import up_to_date
 from dramaforge.schema import Manifest, Script, ShotPlan
 from dramaforge.script import load_script
 
@@ -35,6 +36,7 @@ def render_episode(
     *,
     resume: bool = False,
     skip_done: bool = False,
+    force: bool = False,
     series: str | None = None,
     episode: str | None = None,
     on_event: Callable[[Event], None] | None = None,
@@ -47,8 +49,11 @@ def render_episode(
     the work); ``resume=True`` continues the last run from its checkpoint, so shots that
     finished before a crash or Ctrl-C are not rendered again; ``skip_done=True`` returns
     the manifest of a finished run of the same script and options without running anything.
-    Episodes rendered side by side share one ``checkpointer`` (one SQLite connection: two
-    connections writing one file fail with "database is locked" instead of waiting).
+    A finished render whose inputs, settings and files are unchanged is returned as it is
+    (an ``{"stage": "episode", "status": "up_to_date"}`` event says so); ``force=True``
+    renders it again. Episodes rendered side by side share one ``checkpointer`` (one SQLite
+    connection: two connections writing one file fail with "database is locked" instead of
+    waiting).
     """
     with (
         session_for(
@@ -66,6 +71,15 @@ def render_episode(
         done = session.manifest() if status == "done" else None
         if skip_done and done is not None:
             return done
+        current = (
+            None
+            if force or done is None
+            else up_to_date(session.episode_dir, session.thread, settings)
+        )
+        if current is not None:
+            if on_event is not None:
+                on_event({"stage": "episode", "status": "up_to_date"})
+            return current
         if not (resume and status == "interrupted") and status != "new":
             session.reset()
         return session.render(on_event)

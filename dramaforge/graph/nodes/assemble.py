@@ -1,4 +1,9 @@
-"""assemble: the editor's cut. Dialogue over the ducked bed, subtitles, one loud-normalised MP4."""
+"""assemble: the editor's cut. Dialogue over the ducked bed, subtitles, one loud-normalised MP4.
+
+Two ffmpeg passes in all: one over the audio (lines placed, bed ducked, the mix metered) and
+one that makes the file (clips joined, subtitles burned, the loudness gain applied, x264 and
+AAC). Subtitles are timed for reading (at least a second, at most two lines) before either.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,9 @@ from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState
 from dramaforge.schema import Cue, Episode
 from dramaforge.tools.media.assemble import encode_episode
-from dramaforge.tools.media.audio import duck_mix, sequence_audio
-from dramaforge.tools.media.subtitles import line_units, wrap_text, write_srt
+from dramaforge.tools.media.audio import mix_episode
+from dramaforge.tools.media.subtitle_timing import fit_cues
+from dramaforge.tools.media.subtitles import Layout, write_ass, write_srt
 from dramaforge.tools.media.video import normalize_clip
 
 
@@ -30,7 +36,6 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
     clips: list[Path] = []
     voices: list[tuple[Path, float]] = []
     cues: list[Cue] = []
-    units = line_units(opts.width, opts.height)
     for shot, start in placed:
         take = results[shot.id].take
         clip = build / f"{shot.id}.mp4"
@@ -46,20 +51,17 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
         voices.append((Path(take.voice.path), start))
         cues += [
             c.model_copy(
-                update={
-                    "start": round(start + c.start, 3),
-                    "end": round(start + c.end, 3),
-                    "text": wrap_text(c.text, units),
-                }
+                update={"start": round(start + c.start, 3), "end": round(start + c.end, 3)}
             )
             for c in take.cues
         ]
-    dialogue = build / "dialogue.wav"
-    sequence_audio(voices, total, dialogue)
     mix = build / "mix.wav"
-    duck_mix(dialogue, Path(state["bed"]), mix)
+    measured = mix_episode(voices, Path(state["bed"]), total, mix)
+    cues = fit_cues(cues, Layout(opts.width, opts.height), total)
     srt = episode_dir / "episode.srt"
     write_srt(cues, srt)
+    ass = build / "episode.ass"
+    write_ass(cues, opts.width, opts.height, ass)
     dest = episode_dir / "episode.mp4"
     report = encode_episode(
         clips=clips,
@@ -71,6 +73,8 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
         dest=dest,
         target_lufs=opts.target_lufs,
         true_peak=opts.true_peak,
+        measured=measured,
+        subtitles=ass,
     )
     shutil.rmtree(build, ignore_errors=True)
     stage_event("assemble", "done", duration=report.duration)

@@ -28,6 +28,7 @@ from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.nodes.score import layers
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState, RenderOptions
+from dramaforge.graph.uptodate import stamp
 from dramaforge.schema import (
     Asset,
     CharacterConsistency,
@@ -40,6 +41,7 @@ from dramaforge.schema import (
     ShotResult,
     StyleBible,
 )
+from dramaforge.tools.media.audio import Loudness
 from dramaforge.tools.media.exports import export_all
 from dramaforge.tools.media.exports.timeline import ScoreLayer, layout
 from dramaforge.tools.media.probe import probe
@@ -112,6 +114,8 @@ def review(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
         repairs=state["plan"].repairs,
         edit=_edit(state, results, episode_dir),
     )
+    thread = manifest.thread
+    manifest.fingerprint = stamp(thread, ctx.settings, Path(episode.path), Path(episode.srt))
     path = episode_dir / "manifest.json"
     atomic_write(path, manifest.model_dump_json(indent=2))
     atomic_write(episode_dir / "storyboard.html", contact_sheet(manifest))
@@ -165,4 +169,7 @@ def _review_episode(
         lufs=opts.target_lufs,
         true_peak=opts.true_peak,
     )
-    return EpisodeCritic().review(Path(ep.path), Path(ep.srt), targets)
+    measured = None
+    if ep.loudness_lufs is not None and ep.true_peak_dbtp is not None:
+        measured = Loudness(integrated=ep.loudness_lufs, true_peak=ep.true_peak_dbtp, lra=0.0)
+    return EpisodeCritic().review(Path(ep.path), Path(ep.srt), targets, measured)

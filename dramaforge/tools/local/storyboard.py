@@ -32,6 +32,7 @@ from dramaforge.script.places import place_kind
 from dramaforge.tools.base import Generated, ImageRequest, TaskJournal
 from dramaforge.tools.local import sets
 from dramaforge.tools.media.fonts import FONT_NAME, font_path
+from dramaforge.tools.media.subtitles import label_floor
 
 RGB = tuple[int, int, int]
 
@@ -293,7 +294,11 @@ def _figure(image: Image.Image, name: str, colour: RGB, x: float, height: float,
     for dx in (-body_w / 2 + 2, body_w / 2 - leg_w - 2):
         draw.rectangle([x + dx, feet - height * 0.32, x + dx + leg_w, feet], fill=outline)
     _head(draw, x, head_y, head_r, colour)
-    _label(draw, (x, feet + unit * 0.04), name, max(unit // 28, 10))
+    size = max(unit // 28, 10)
+    y = feet + unit * 0.04
+    if y + size > label_floor(image.width, image.height) * image.height:  # subtitles' band
+        y = head_y - head_r - size
+    _label(draw, (x, y), name, size)
 
 
 def _bust(image: Image.Image, name: str, colour: RGB, x: float, size: float, unit: int) -> None:
@@ -311,7 +316,9 @@ def _bust(image: Image.Image, name: str, colour: RGB, x: float, size: float, uni
         width=3,
     )
     _head(draw, x, head_y, head_r, colour)
-    _label(draw, (x, head_y + head_r * 2.1), name, max(unit // 22, 10))
+    size = max(unit // 22, 10)
+    floor = label_floor(image.width, image.height) * image.height - size  # above the subtitles
+    _label(draw, (x, min(head_y + head_r * 2.1, floor)), name, size)
 
 
 def _head(draw: ImageDraw.ImageDraw, x: float, y: float, r: float, colour: RGB) -> None:
@@ -358,7 +365,7 @@ def _caption(image: Image.Image, text: str, unit: int) -> None:
 def _card(image: Image.Image, text: str, unit: int) -> None:
     """An insert: a paper card in the middle with the detail written on it."""
     w, h = image.size
-    box = (w * 0.12, h * 0.3, w * 0.88, h * 0.7)
+    box = (w * 0.12, h * 0.3, w * 0.88, min(h * 0.7, label_floor(w, h) * h))
     draw = ImageDraw.Draw(image)
     draw.rounded_rectangle(
         (box[0] + 8, box[1] + 8, box[2] + 8, box[3] + 8), radius=unit // 30, fill=(40, 40, 40)

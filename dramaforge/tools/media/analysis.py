@@ -11,6 +11,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from dramaforge.errors import AssemblyError
+from dramaforge.tools.media.memo import remembered
 from dramaforge.tools.media.probe import probe
 
 BLACK_LUMA = 16.0
@@ -71,6 +72,12 @@ def _frames_at(path: Path, times: list[float]) -> list[np.ndarray]:
 
 
 def video_stats(path: Path, samples: int = 8) -> VideoStats:
+    """Luma at ``samples`` evenly spaced times, motion between them, share of black."""
+    stats = remembered("video_stats", path, lambda: _video_stats(path, samples), samples)
+    return stats.model_copy(deep=True)
+
+
+def _video_stats(path: Path, samples: int) -> VideoStats:
     duration = probe(path).duration
     times = [duration * (i + 0.5) / samples for i in range(samples)]
     frames = [f.astype(np.float32) for f in _frames_at(path, times)]
@@ -84,7 +91,11 @@ def video_stats(path: Path, samples: int = 8) -> VideoStats:
 
 
 def frame_lumas(path: Path) -> list[float]:
-    """Mean luma (0..255) of every frame, decoded at quarter size."""
+    """Mean luma (0..255) of every frame, decoded at quarter size (remembered per file)."""
+    return list(remembered("frame_lumas", path, lambda: _frame_lumas(path)))
+
+
+def _frame_lumas(path: Path) -> list[float]:
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]

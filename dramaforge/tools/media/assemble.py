@@ -9,10 +9,10 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from dramaforge.errors import AssemblyError
-from dramaforge.tools.media.audio import RATE, Loudness, loudnorm, measure_loudness
+from dramaforge.tools.media.audio import RATE, Loudness, gain_to, measure_loudness
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
 from dramaforge.tools.media.probe import MediaInfo, probe
-from dramaforge.tools.media.subtitles import check_font_log, subtitle_filter
+from dramaforge.tools.media.subtitles import ass_filter, check_font_log, subtitle_filter
 from dramaforge.tools.media.video import concat_list
 
 AAC_HEADROOM_DB = 0.5
@@ -64,11 +64,18 @@ def encode_episode(
     dest: Path,
     target_lufs: float = -14.0,
     true_peak: float = -1.5,
+    measured: Loudness | None = None,
+    subtitles: Path | None = None,
 ) -> RenderReport:
     """Encode the episode once: clips joined, ``audio`` loudness-normalised, subtitles burned.
 
-    The clips go through the concat demuxer straight into the one encode (no intermediate
-    file). ``dest`` is replaced atomically: nothing half-written is ever at that path.
+    One ffmpeg pass makes the file: the clips go through the concat demuxer straight into
+    the encoder (no intermediate file, no second pass over the video), the subtitles are
+    drawn on the way, and the loudness gain is applied to the audio in the same command.
+    Loudness is measured on audio alone: ``measured`` if the mixer already metered it, and
+    the finished file's audio stream once (never its video). ``subtitles`` is an ASS file
+    to burn instead of ``srt`` (see ``subtitles.write_ass``). ``dest`` is replaced
+    atomically: nothing half-written is ever at that path.
     """
     duration = _check_inputs(clips, audio, width, height, fps)
     samples = round(duration * RATE)
@@ -76,24 +83,26 @@ def encode_episode(
     with tempfile.TemporaryDirectory(prefix=".assemble-", dir=dest.parent) as tmp:
         work = Path(tmp)
         listing = concat_list(clips, work / "clips.txt")
-        norm = work / "mix.wav"
+        level = measured if measured is not None else measure_loudness(audio)
         # AAC adds up to ~0.5 dB of true peak: leave that room so the final file keeps its ceiling.
-        loudnorm(audio, norm, target_lufs=target_lufs, true_peak=true_peak - AAC_HEADROOM_DB)
+        source, gain = gain_to(audio, level, work, target_lufs, true_peak - AAC_HEADROOM_DB)
         vf = [f"fps={fps}", "format=yuv420p"]
-        if srt is not None:
+        if subtitles is not None:
+            vf.insert(0, ass_filter(subtitles))
+        elif srt is not None:
             vf.insert(0, subtitle_filter(srt, width, height))
         out = work / f"episode{dest.suffix or '.mp4'}"
         log = run_ffmpeg(
-            ["-f", "concat", "-safe", "0", "-i", listing, "-i", norm,
+            ["-f", "concat", "-safe", "0", "-i", listing, "-i", source,
              "-map", "0:v:0", "-map", "1:a:0", "-vf", ",".join(vf),
-             "-af", f"apad=whole_len={samples},atrim=end_sample={samples}",
+             "-af", f"volume={gain:.3f}dB,apad=whole_len={samples},atrim=end_sample={samples}",
              *FINAL_X264, "-r", str(fps),
              "-c:a", "aac", "-b:a", "160k", "-ar", str(RATE), "-ac", "2",
              "-t", f"{duration:.6f}", "-movflags", "+faststart", out],
             what=f"encoding {dest.name}",
         )  # fmt: skip
-        if srt is not None:
-            check_font_log(log, f"burning {srt.name} into {dest.name}")
+        if srt is not None or subtitles is not None:
+            check_font_log(log, f"burning subtitles into {dest.name}")
         info = probe(out)
         if abs(info.video_duration - info.audio_duration) > 1.0 / fps + 1e-3:
             raise AssemblyError(

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from dramaforge.errors import AssemblyError
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
+from dramaforge.tools.media.memo import remembered
 from dramaforge.tools.media.probe import probe
 
 RATE = 48000
@@ -133,20 +134,124 @@ def _num(value: str) -> float:
         return -math.inf
 
 
-def measure_loudness(path: Path) -> Loudness:
-    """EBU R128 integrated loudness (LUFS), true peak (dBTP) and loudness range of ``path``."""
-    err = run_ffmpeg(
-        ["-i", path, "-vn", "-af", "loudnorm=print_format=json", "-f", "null", "-"],
-        what=f"measuring the loudness of {path.name}",
-    )
-    d = _loudnorm_json(err)
+# EBU R128 meter: ``ebur128`` runs about four times faster than ``loudnorm``'s measuring pass
+# (which resamples everything to 192 kHz) and measures the same integrated loudness and true
+# peak (within 0.1 LU / 0.1 dB on speech, music and the finished episodes).
+METER = "ebur128=peak=true:framelog=quiet"
+SILENT_LUFS = -70.0  # the meter's floor: nothing above the absolute gate
+_SUMMARY = re.compile(
+    r"Summary:.*?I:\s*(?P<i>\S+) LUFS\s*Threshold:\s*(?P<thresh>\S+) LUFS"
+    r".*?LRA:\s*(?P<lra>\S+) LU.*?Peak:\s*(?P<tp>\S+) dBFS",
+    re.DOTALL,
+)
+
+
+def parse_meter(log: str) -> Loudness:
+    """The loudness an ``ebur128`` filter printed into ``log`` (the last summary in it)."""
+    found = list(_SUMMARY.finditer(log))
+    if not found:
+        raise AssemblyError("loudness measurement printed no result")
+    d = found[-1]
+    integrated = _num(d["i"])
+    if integrated <= SILENT_LUFS:
+        integrated = -math.inf
     return Loudness(
-        integrated=_num(d["input_i"]),
-        true_peak=_num(d["input_tp"]),
-        lra=_num(d["input_lra"]),
-        threshold=_num(d["input_thresh"]),
-        offset=_num(d["target_offset"]),
+        integrated=integrated,
+        true_peak=_num(d["tp"]),
+        lra=_num(d["lra"]),
+        threshold=_num(d["thresh"]) if math.isfinite(integrated) else SILENT_LUFS,
     )
+
+
+def measure_loudness(path: Path) -> Loudness:
+    """EBU R128 integrated loudness (LUFS), true peak (dBTP) and loudness range of ``path``.
+
+    Only the audio stream is read (``-vn``): measuring an episode never decodes its video.
+    An unchanged file is measured once per process (``memo``).
+    """
+
+    def meter() -> Loudness:
+        err = run_ffmpeg(
+            ["-i", path, "-vn", "-af", METER, "-f", "null", "-"],
+            what=f"measuring the loudness of {path.name}",
+        )
+        return parse_meter(err)
+
+    return remembered("loudness", path, meter).model_copy()
+
+
+def mix_episode(
+    voices: list[tuple[Path, float]],
+    bed: Path,
+    duration: float,
+    dest: Path,
+    bed_gain_db: float = -6.0,
+) -> Loudness:
+    """Dialogue laid out on the timeline over the ducked bed, measured, in one ffmpeg pass.
+
+    The same graph as ``sequence_audio`` followed by ``duck_mix`` (voices placed and summed,
+    the bed pushed down while anyone speaks), with the loudness meter on a branch of the
+    result, so the mix is written and measured without reading it back.
+    """
+    samples = round(duration * RATE)
+    inputs: list[str | Path] = [
+        "-f",
+        "lavfi",
+        "-t",
+        f"{duration:.6f}",
+        "-i",
+        f"anullsrc=r={RATE}:cl=stereo",
+    ]
+    chains, labels = [], ["[0:a]"]
+    for i, (path, start) in enumerate(voices, start=1):
+        inputs += ["-i", path]
+        chains.append(f"[{i}:a]{stereo(path)},adelay={max(0, round(start * 1000))}:all=1[a{i}]")
+        labels.append(f"[a{i}]")
+    b = len(voices) + 1
+    inputs += ["-i", bed]
+    chains += [
+        f"{''.join(labels)}amix=inputs={len(labels)}:normalize=0:duration=first,"
+        f"atrim=end_sample={samples},asplit=2[voice][key]",
+        f"[{b}:a]{stereo(bed)},volume={bed_gain_db}dB,apad[bed]",
+        "[bed][key]sidechaincompress=threshold=0.015:ratio=10:attack=15:release=350:makeup=1[ducked]",
+        "[voice][ducked]amix=inputs=2:normalize=0:duration=first,asplit=2[out][m]",
+        f"[m]{METER},anullsink",
+    ]
+    log = run_ffmpeg(
+        [*inputs, "-filter_complex", ";".join(chains), "-map", "[out]", *WAV, dest],
+        what=f"mixing {len(voices)} lines over the score",
+    )
+    return parse_meter(log)
+
+
+def gain_to(
+    src: Path, measured: Loudness, work: Path, target_lufs: float, true_peak: float
+) -> tuple[Path, float]:
+    """The audio to encode and the linear gain (dB) that brings it to ``target_lufs``.
+
+    Usually ``src`` itself: the gain is applied in the final encode, no pass of its own.
+    Speech has high peaks for its loudness: where the gain would push the true peak over
+    the ceiling, the peaks are limited first (a brickwall a dB under the ceiling; one
+    audio-only pass that also measures), and the remaining gain stays linear.
+    """
+    if not math.isfinite(measured.integrated):  # digital silence: nothing to normalise
+        return src, 0.0
+    gain = target_lufs - measured.integrated
+    if measured.true_peak + gain <= true_peak:
+        return src, gain
+    limited = work / f".limited-{src.stem}.wav"
+    ceiling = 10 ** ((true_peak - 1.0) / 20)
+    log = run_ffmpeg(
+        ["-i", src, "-filter_complex",
+         f"[0:a]{STEREO},volume={gain:.2f}dB,"
+         f"alimiter=limit={ceiling:.4f}:attack=2:release=60:level=disabled,asplit=2[out][m];"
+         f"[m]{METER},anullsink",
+         "-map", "[out]", *WAV, limited],
+        what=f"limiting the peaks of {src.name}",
+    )  # fmt: skip
+    after = parse_meter(log)
+    rest = target_lufs - after.integrated if math.isfinite(after.integrated) else 0.0
+    return limited, min(rest, true_peak - after.true_peak)
 
 
 def loudnorm(

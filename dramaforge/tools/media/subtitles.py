@@ -6,11 +6,13 @@ import os
 import re
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from dramaforge.errors import AssemblyError
 from dramaforge.schema import Cue
 from dramaforge.tools.media.fonts import FONT_NAME, font_dir
+from dramaforge.tools.media.store import atomic_write
 
 # --- SRT -------------------------------------------------------------------------------------
 
@@ -123,24 +125,85 @@ def wrap_text(text: str, max_units: int) -> str:
 
 # --- burning ---------------------------------------------------------------------------------
 
-FONT_FRACTION = 0.05  # subtitle size as a fraction of the frame height
+# Sizes follow broadcast and platform practice, as fractions of the frame height. The em is
+# the font's em (CSS font-size): a CJK character is one em wide and about 0.9 em tall.
+# Landscape: EBU-TT-D's default grid (15 rows, text 80 % of a row) gives 5.3 %, BBC and
+# Netflix 1080p styles land at 5-6 %: 5.5 %, inside the EBU R95 title-safe area (5 % in from
+# every edge). Portrait phone video is read at arm's length on a narrow screen: 4 % of the
+# height keeps about 12 CJK characters (20-25 Latin letters) on a line, and the bottom 15 %
+# stays clear of the captions and buttons the apps draw over it.
+EM_LANDSCAPE, EM_PORTRAIT = 0.055, 0.04
+MARGIN_LANDSCAPE, MARGIN_PORTRAIT = 0.065, 0.15  # bottom margin, fraction of the height
 SAFE_WIDTH = 0.84  # share of the frame width that subtitles may use
-# Bottom margin (fraction of height): phone apps cover the bottom of a vertical video with
-# captions and buttons, so vertical frames keep subtitles higher.
-MARGIN_PORTRAIT, MARGIN_LANDSCAPE = 0.14, 0.07
+MAX_LINES = 2
+# Noto Sans CJK: ascender 1.160 + descender 0.288 em. libass's FontSize is that sum, so the
+# em is FontSize / 1.448, and one line of text takes FontSize pixels of height.
+LINE_EMS = 1.448
+# Noto's own space is 0.224 em next to Latin letters ~0.58 em wide: words run together. When
+# burned, each space gets this much more (an ASS ``\\fsp`` on the space alone), a third of an
+# em in all: the usual word spacing of Latin text. (The font has no U+2004 for libass.)
+WORD_SPACE_EXTRA = 0.11
+# The offline camera zooms up to 1.25x into a keyframe (tools/local/motion.py ZOOM): whatever
+# the painter draws must sit this much further from the centre to stay clear once zoomed.
+CAMERA_ZOOM = 1.25
 ASS_HEIGHT, ASS_WIDTH = 288, 384  # libass's script resolution for converted SRT
-# Width of one unit (half a CJK glyph) as a share of the libass font size, measured on Noto
-# Sans CJK: a CJK glyph is ~0.70 of the size, average Latin letters ~0.33; kept a little wide.
-UNIT_EM = 0.37
 
 FONT_SELECTED = re.compile(r"fontselect: \(([^,]*), \d+, \d+\) -> ([^,\n]*)")
 FONT_MISSING = re.compile(r"Glyph 0x[0-9A-Fa-f]+ not found|fontselect: failed[^\n]*")
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where and how large subtitles are burned into a ``width`` x ``height`` frame (pixels)."""
+
+    width: int
+    height: int
+
+    @property
+    def portrait(self) -> bool:
+        return self.height > self.width
+
+    @property
+    def em(self) -> float:
+        return self.height * (EM_PORTRAIT if self.portrait else EM_LANDSCAPE)
+
+    @property
+    def font_size(self) -> float:
+        """libass's FontSize: the height of one line."""
+        return self.em * LINE_EMS
+
+    @property
+    def margin_v(self) -> int:
+        return round(self.height * (MARGIN_PORTRAIT if self.portrait else MARGIN_LANDSCAPE))
+
+    @property
+    def margin_x(self) -> int:
+        return round(self.width * (1 - SAFE_WIDTH) / 2)
+
+    @property
+    def max_width(self) -> float:
+        return self.width * SAFE_WIDTH
+
+    def band(self, lines: int = MAX_LINES) -> tuple[float, float]:
+        """Top and bottom (pixels) of a block of ``lines`` subtitle lines."""
+        bottom = self.height - self.margin_v
+        return bottom - lines * self.font_size, float(bottom)
+
+
+def label_floor(width: int, height: int) -> float:
+    """The lowest a keyframe's label or caption may reach, as a fraction of the height.
+
+    Below it, once the camera has zoomed in, a two-line subtitle would cover it. The offline
+    painter keeps name labels and cards above this line.
+    """
+    top = Layout(width, height).band()[0] / height
+    return 0.5 + (top - 0.5) / CAMERA_ZOOM - 0.01
+
+
 def line_units(width: int, height: int) -> int:
     """How many half-width characters fit on one subtitle line inside the safe area."""
-    font_px = height * round(ASS_HEIGHT * FONT_FRACTION) / ASS_HEIGHT  # as subtitle_filter
-    return max(10, int(width * SAFE_WIDTH / (font_px * UNIT_EM)))
+    layout = Layout(width, height)
+    return max(10, int(layout.max_width / (layout.em / 2)))
 
 
 def filter_escape(value: str) -> str:
@@ -158,24 +221,101 @@ def filter_escape(value: str) -> str:
 
 
 def subtitle_filter(srt: Path, width: int, height: int) -> str:
-    """The ``subtitles=`` filter that burns ``srt`` in with the bundled CJK font.
+    """The ``subtitles=`` filter that burns an SRT in with the bundled CJK font and the layout.
 
     Sizes are in libass's script units (288 tall), so they scale with the frame height;
-    ``original_size`` stops libass stretching glyphs on frames that are not 4:3.
+    ``original_size`` stops libass stretching glyphs on frames that are not 4:3. The episode
+    itself is burned from an ASS file (``write_ass``), where sizes are frame pixels.
     """
-    size = round(ASS_HEIGHT * FONT_FRACTION)
-    margin_x = round(ASS_WIDTH * (1 - SAFE_WIDTH) / 2)
-    bottom = MARGIN_PORTRAIT if height > width else MARGIN_LANDSCAPE
+    layout = Layout(width, height)
+    unit = ASS_HEIGHT / height
     style = (
-        f"FontName={FONT_NAME},FontSize={size},PrimaryColour=&H00FFFFFF,"
-        "OutlineColour=&H00000000,BorderStyle=1,Outline=1.2,Shadow=0,Alignment=2,"
-        f"MarginV={round(ASS_HEIGHT * bottom)},MarginL={margin_x},MarginR={margin_x}"
+        f"FontName={FONT_NAME},FontSize={layout.font_size * unit:.1f},"
+        "PrimaryColour=&H00FFFFFF,OutlineColour=&H00000000,BorderStyle=1,Outline=1.2,"
+        f"Shadow=0,Alignment=2,MarginV={round(layout.margin_v * unit)},"
+        f"MarginL={round(ASS_WIDTH * (1 - SAFE_WIDTH) / 2)},"
+        f"MarginR={round(ASS_WIDTH * (1 - SAFE_WIDTH) / 2)}"
     )
     return (
         f"subtitles=filename={filter_escape(str(srt.resolve()))}"
         f":fontsdir={filter_escape(str(font_dir()))}"
         f":original_size={width}x{height}:charenc=UTF-8"
         f":force_style={filter_escape(style)}"
+    )
+
+
+def _ass_time(t: float) -> str:
+    cs = max(0, round(t * 100))
+    h, rem = divmod(cs, 360_000)
+    m, rem = divmod(rem, 6000)
+    s, cs = divmod(rem, 100)
+    return f"{h}:{m:02d}:{s:02d}.{cs:02d}"
+
+
+def _ass_text(text: str, em: float) -> str:
+    """Cue text as an ASS event: braces and backslashes kept literal, lines joined by \\N,
+    spaces between Latin words widened (CJK text has none)."""
+    space = f"{{\\fsp{em * WORD_SPACE_EXTRA:.1f}}} {{\\fsp0}}"
+    lines = []
+    for line in text.splitlines():
+        line = line.replace("\\", "\uff3c").replace("{", "\uff5b").replace("}", "\uff5d")
+        lines.append(" ".join(line.split()).replace(" ", space))
+    return "\\N".join(lines)
+
+
+def ass_script(cues: list[Cue], width: int, height: int, title: str = "") -> str:
+    """The cues as an ASS script at the frame's own resolution, styled by ``Layout``: what
+    is burned, and what editors get as ``episode.ass`` (the speaker in each event's Name).
+
+    Lines are broken by the caller (at most two, measured); libass is told not to wrap
+    again (``WrapStyle: 2``), so what was measured is what is drawn.
+    """
+    layout = Layout(width, height)
+    outline = max(1.5, layout.em * 0.07)
+    head = [
+        "[Script Info]",
+        f"Title: {_field(title)}",
+        "ScriptType: v4.00+",
+        f"PlayResX: {width}",
+        f"PlayResY: {height}",
+        "WrapStyle: 2",
+        "ScaledBorderAndShadow: yes",
+        "YCbCr Matrix: TV.709",
+        "",
+        "[V4+ Styles]",
+        "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, "
+        "BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, "
+        "BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding",
+        f"Style: Default,{FONT_NAME},{layout.font_size:.1f},&H00FFFFFF,&H00FFFFFF,&H00000000,"
+        f"&H80000000,0,0,0,0,100,100,0,0,1,{outline:.1f},{outline * 0.5:.1f},2,"
+        f"{layout.margin_x},{layout.margin_x},{layout.margin_v},1",
+        "",
+        "[Events]",
+        "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
+    ]
+    events = [
+        f"Dialogue: 0,{_ass_time(c.start)},{_ass_time(c.end)},Default,{_field(c.speaker or '')},"
+        f"0,0,0,,{_ass_text(c.text, layout.em)}"
+        for c in cues
+    ]
+    return "\n".join([*head, *events]) + "\n"
+
+
+def _field(value: str) -> str:
+    """A comma-separated ASS field cannot hold a comma or a line break."""
+    return value.replace(",", "，").replace("\n", " ")
+
+
+def write_ass(cues: list[Cue], width: int, height: int, dest: Path) -> None:
+    """``ass_script`` written atomically (UTF-8 with a BOM, which Windows tools expect)."""
+    atomic_write(dest, "\ufeff" + ass_script(cues, width, height))
+
+
+def ass_filter(ass: Path) -> str:
+    """The ``subtitles=`` filter that burns an ASS script with the bundled CJK font."""
+    return (
+        f"subtitles=filename={filter_escape(str(ass.resolve()))}"
+        f":fontsdir={filter_escape(str(font_dir()))}:charenc=UTF-8"
     )
 
 

@@ -1,8 +1,9 @@
-"""ASS subtitles styled like the burned ones, for editors and players that keep styles.
+"""``episode.ass`` for editors and players that keep styles: the very script that was burned.
 
-Same cues as ``episode.srt`` (times, line breaks), same font, size, outline and margins as
-``subtitles.subtitle_filter`` burns them; the script resolution is the frame size, so every
-number is in frame pixels and the file looks the same in Aegisub, mpv or an NLE.
+Same cues as ``episode.srt`` (times, line breaks) and the same style (font, size, outline,
+margins, widened Latin word spacing) because it is written by the same function,
+``subtitles.ass_script``, with each line's speaker in the event's Name field; the script
+resolution is the frame size, so it looks the same in Aegisub, mpv or an NLE.
 """
 
 from __future__ import annotations
@@ -10,74 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from dramaforge.schema import Cue
-from dramaforge.tools.media.fonts import FONT_NAME
 from dramaforge.tools.media.store import atomic_write
-from dramaforge.tools.media.subtitles import (
-    ASS_HEIGHT,
-    FONT_FRACTION,
-    MARGIN_LANDSCAPE,
-    MARGIN_PORTRAIT,
-    SAFE_WIDTH,
-)
-
-OUTLINE = 1.2  # in libass's 288-line units, as subtitle_filter burns it
-
-
-def _stamp(t: float) -> str:
-    cs = max(0, round(t * 100))
-    h, rem = divmod(cs, 360_000)
-    m, rem = divmod(rem, 6000)
-    s, cs = divmod(rem, 100)
-    return f"{h}:{m:02d}:{s:02d}.{cs:02d}"
-
-
-def _text(text: str) -> str:
-    """Cue text as an ASS event: braces would start override tags, newlines are ``\\N``."""
-    escaped = text.strip().replace("\\", "\\\\").replace("{", "\\{").replace("}", "\\}")
-    return "\\N".join(escaped.splitlines())
-
-
-def _field(value: str) -> str:
-    """A comma-separated ASS field cannot hold a comma."""
-    return value.replace(",", "，").replace("\n", " ")
-
-
-def ass_text(cues: list[Cue], width: int, height: int, title: str = "") -> str:
-    """The whole ``.ass`` file for ``cues`` on a ``width`` x ``height`` frame."""
-    scale = height / ASS_HEIGHT  # libass script units to frame pixels
-    size = round(ASS_HEIGHT * FONT_FRACTION) * scale
-    bottom = MARGIN_PORTRAIT if height > width else MARGIN_LANDSCAPE
-    margin_v = round(round(ASS_HEIGHT * bottom) * scale)
-    margin_x = round(width * (1 - SAFE_WIDTH) / 2)  # the safe area, in frame pixels
-    head = [
-        "[Script Info]",
-        f"Title: {_field(title)}",
-        "ScriptType: v4.00+",
-        f"PlayResX: {width}",
-        f"PlayResY: {height}",
-        "WrapStyle: 0",
-        "ScaledBorderAndShadow: yes",
-        "YCbCr Matrix: TV.709",
-        "",
-        "[V4+ Styles]",
-        "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, "
-        "BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, "
-        "BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding",
-        f"Style: Default,{FONT_NAME},{size:.1f},&H00FFFFFF,&H000000FF,&H00000000,&H00000000,"
-        f"0,0,0,0,100,100,0,0,1,{OUTLINE * scale:.2f},0,2,{margin_x},{margin_x},{margin_v},1",
-        "",
-        "[Events]",
-        "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
-    ]
-    events = [
-        f"Dialogue: 0,{_stamp(c.start)},{_stamp(c.end)},Default,{_field(c.speaker or '')},"
-        f"0,0,0,,{_text(c.text)}"
-        for c in cues
-    ]
-    return "\n".join([*head, *events]) + "\n"
+from dramaforge.tools.media.subtitles import ass_script
 
 
 def write_ass(cues: list[Cue], dest: Path, width: int, height: int, title: str = "") -> Path:
     """Write the ``.ass`` file atomically (UTF-8 with BOM, which Windows tools expect)."""
-    atomic_write(dest, "\ufeff" + ass_text(cues, width, height, title))
+    atomic_write(dest, "\ufeff" + ass_script(cues, width, height, title))
     return dest
