@@ -11,7 +11,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from dramaforge.cli import app
+from dramaforge.cli.app import app
 from dramaforge.graph.run import render_episode
 from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES, ROOT, counting_context, settings_for
@@ -79,7 +79,7 @@ def test_a_changed_setting_renders_again_without_regenerating(tmp_path: Path) ->
 
 def test_cli_starts_quickly() -> None:
     """`dramaforge --help` loads no graph, model client or server (lazy imports)."""
-    code = "import sys, dramaforge.cli; print(sorted(m for m in sys.modules if m in {x}))"
+    code = "import sys, dramaforge.cli.app; print(sorted(m for m in sys.modules if m in {x}))"
     heavy = {"langgraph", "openai", "mcp", "langchain_core", "av"}
     t = time.perf_counter()
     out = subprocess.run(

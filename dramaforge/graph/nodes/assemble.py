@@ -19,7 +19,7 @@ from dramaforge.graph.state import EpisodeState
 from dramaforge.schema import Cue, Episode
 from dramaforge.tools.media.assemble import encode_episode
 from dramaforge.tools.media.audio import mix_episode
-from dramaforge.tools.media.subtitle_timing import fit_cues
+from dramaforge.tools.media.subtitle_timing import fit_cues, place_cues
 from dramaforge.tools.media.subtitles import Layout, write_ass, write_srt
 from dramaforge.tools.media.video import normalize_clip
 
@@ -35,7 +35,7 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
 
     clips: list[Path] = []
     voices: list[tuple[Path, float]] = []
-    cues: list[Cue] = []
+    spoken: list[tuple[list[Cue], float]] = []
     for shot, start in placed:
         take = results[shot.id].take
         clip = build / f"{shot.id}.mp4"
@@ -49,15 +49,10 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
         )
         clips.append(clip)
         voices.append((Path(take.voice.path), start))
-        cues += [
-            c.model_copy(
-                update={"start": round(start + c.start, 3), "end": round(start + c.end, 3)}
-            )
-            for c in take.cues
-        ]
+        spoken.append((take.cues, start))
     mix = build / "mix.wav"
     measured = mix_episode(voices, Path(state["bed"]), total, mix)
-    cues = fit_cues(cues, Layout(opts.width, opts.height), total)
+    cues = fit_cues(place_cues(spoken), Layout(opts.width, opts.height), total)
     srt = episode_dir / "episode.srt"
     write_srt(cues, srt)
     ass = build / "episode.ass"

@@ -10,6 +10,7 @@ two lines; otherwise the next cue gives up some of its time, or the short one st
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 
 from dramaforge.schema import Cue
 from dramaforge.tools.media.subtitle_fit import break_lines, join_text, split_cue
@@ -72,3 +73,14 @@ def fit_cues(cues: list[Cue], layout: Layout, end: float, min_cue: float = MIN_C
         out.append(cue.model_copy(update={"start": round(start, 3), "end": round(stop, 3)}))
         i += 1
     return out
+
+
+def place_cues(shots: Iterable[tuple[list[Cue], float]]) -> list[Cue]:
+    """Each shot's cues (seconds from the shot's start) moved to where the shot starts in the
+    episode, in order: what ``fit_cues`` then times for reading."""
+    placed = [
+        c.model_copy(update={"start": round(at + c.start, 3), "end": round(at + c.end, 3)})
+        for cues, at in shots
+        for c in cues
+    ]
+    return sorted(placed, key=lambda c: c.start)

@@ -28,7 +28,8 @@ from dramaforge.tools.media.exports.jianying import write_jianying
 from dramaforge.tools.media.exports.otio import write_otio
 from dramaforge.tools.media.exports.timeline import edit_of
 from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.subtitles import line_units, read_srt, wrap_text, write_srt
+from dramaforge.tools.media.subtitle_timing import fit_cues, place_cues
+from dramaforge.tools.media.subtitles import Layout, read_srt, write_srt
 
 ExportFormat = Literal["srt", "ass", "otio", "jianying"]
 FORMATS: tuple[str, ...] = get_args(ExportFormat)
@@ -55,23 +56,12 @@ def frame_rate(manifest: Manifest, episode_dir: Path) -> int:
 
 
 def episode_cues(manifest: Manifest) -> list[Cue]:
-    """Every chosen take's cues placed on the episode and wrapped, as the assembly writes them."""
-    units = line_units(manifest.episode.width, manifest.episode.height)
+    """Every chosen take's cues placed on the episode and timed for reading, exactly as the
+    assembly writes them (``place_cues`` then ``fit_cues``)."""
     starts = {i.shot_id: i.start for i in edit_of(manifest) if i.kind == "video"}
-    cues: list[Cue] = []
-    for result in (r for r in manifest.shots if r.shot_id in starts):
-        at = starts[result.shot_id]
-        cues += [
-            c.model_copy(
-                update={
-                    "start": round(at + c.start, 3),
-                    "end": round(at + c.end, 3),
-                    "text": wrap_text(c.text, units),
-                }
-            )
-            for c in result.take.cues
-        ]
-    return sorted(cues, key=lambda c: c.start)
+    shots = [(r.take.cues, starts[r.shot_id]) for r in manifest.shots if r.shot_id in starts]
+    ep = manifest.episode
+    return fit_cues(place_cues(shots), Layout(ep.width, ep.height), ep.duration)
 
 
 def _ass(manifest: Manifest, episode_dir: Path) -> Path:
