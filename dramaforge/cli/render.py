@@ -36,7 +36,7 @@ from dramaforge.script import load_script
 
 
 @app.command()
-@settings_flags(*FRAME, "budget", "director", "video", "speech", "critic")
+@settings_flags(*FRAME, "subtitles", "budget", "director", "video", "speech", "critic")
 def render(
     settings: Settings,
     script: Annotated[

@@ -7,13 +7,15 @@ from pathlib import Path
 
 from langgraph.runtime import Runtime
 
-from dramaforge.graph.context import RenderContext
+from dramaforge.agents import translate
+from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.nodes.score import timeline
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState
 from dramaforge.schema import Cue, Episode
 from dramaforge.tools.media.assemble import encode_episode
 from dramaforge.tools.media.audio import duck_mix, sequence_audio
+from dramaforge.tools.media.bilingual import burn_text, cue_text
 from dramaforge.tools.media.subtitles import line_units, wrap_text, write_srt
 from dramaforge.tools.media.video import normalize_clip
 
@@ -29,7 +31,7 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
 
     clips: list[Path] = []
     voices: list[tuple[Path, float]] = []
-    cues: list[Cue] = []
+    spoken: list[Cue] = []  # placed, text as spoken (unwrapped)
     units = line_units(opts.width, opts.height)
     for shot, start in placed:
         take = results[shot.id].take
@@ -44,27 +46,31 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
         )
         clips.append(clip)
         voices.append((Path(take.voice.path), start))
-        cues += [
+        spoken += [
             c.model_copy(
-                update={
-                    "start": round(start + c.start, 3),
-                    "end": round(start + c.end, 3),
-                    "text": wrap_text(c.text, units),
-                }
+                update={"start": round(start + c.start, 3), "end": round(start + c.end, 3)}
             )
             for c in take.cues
         ]
+    cues = [c.model_copy(update={"text": wrap_text(c.text, units)}) for c in spoken]
+    burned = cues
+    if opts.subtitles is not None and spoken:
+        cues, burned = _bilingual(state, runtime, spoken, units)
     dialogue = build / "dialogue.wav"
     sequence_audio(voices, total, dialogue)
     mix = build / "mix.wav"
     duck_mix(dialogue, Path(state["bed"]), mix)
     srt = episode_dir / "episode.srt"
     write_srt(cues, srt)
+    burn = srt
+    if burned is not cues:  # bilingual: the burned copy marks the translation's smaller size
+        burn = build / "burn.srt"
+        write_srt(burned, burn)
     dest = episode_dir / "episode.mp4"
     report = encode_episode(
         clips=clips,
         audio=mix,
-        srt=srt if cues else None,  # nothing spoken (a music video): libass refuses an empty file
+        srt=burn if cues else None,  # nothing spoken (a music video): libass refuses an empty file
         width=opts.width,
         height=opts.height,
         fps=opts.fps,
@@ -86,3 +92,27 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
         fps=opts.fps,
     )
     return {"episode": episode}
+
+
+def _bilingual(
+    state: EpisodeState, runtime: Runtime[RenderContext], spoken: list[Cue], units: int
+) -> tuple[list[Cue], list[Cue]]:
+    """Each cue with its translation: (as the SRT holds them, as they are burned in).
+
+    The writer's translations first; the rest from the chat model in one cached request.
+    """
+    opts, script = state["options"], state["script"]
+    assert opts.subtitles is not None  # the caller's test
+    ctx = context_of(runtime, opts.out_dir)
+    target, first = translate.target_of(opts.subtitles, script.language)
+    known = translate.authored(script)
+    missing = [c.text for c in spoken if c.text not in known]
+    known |= translate.translate(missing, script.language, target, ctx.settings, ctx.store)
+    plain = [
+        c.model_copy(update={"text": cue_text(c.text, known[c.text], units, first)}) for c in spoken
+    ]
+    burned = [
+        c.model_copy(update={"text": burn_text(c.text, known[c.text], units, first)})
+        for c in spoken
+    ]
+    return plain, burned

@@ -81,12 +81,15 @@ def _ass(manifest: Manifest, episode_dir: Path) -> Path:
         write_srt(episode_cues(manifest), srt)
     cues = read_srt(srt)
     placed = episode_cues(manifest)
+    originals = None
     if len(placed) == len(cues):
         cues = [
             c.model_copy(update={"speaker": p.speaker}) for c, p in zip(cues, placed, strict=True)
         ]
+        originals = [p.text for p in placed]  # bilingual cues hold more: their translation
     ep = manifest.episode
-    return write_ass(cues, episode_dir / "episode.ass", ep.width, ep.height, manifest.title)
+    dest = episode_dir / "episode.ass"
+    return write_ass(cues, dest, ep.width, ep.height, manifest.title, originals)
 
 
 def export(

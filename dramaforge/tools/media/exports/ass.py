@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dramaforge.schema import Cue
+from dramaforge.tools.media.bilingual import sizes, split_translation
 from dramaforge.tools.media.fonts import FONT_NAME
 from dramaforge.tools.media.store import atomic_write
 from dramaforge.tools.media.subtitles import (
@@ -37,15 +38,34 @@ def _text(text: str) -> str:
     return "\\N".join(escaped.splitlines())
 
 
+def _event(text: str, original: str | None, small: float) -> str:
+    """A cue's event text; a bilingual cue (``original`` plus more) draws its translation at
+    the ``small`` size, as it is burned in."""
+    parts = split_translation(text.strip(), original.strip()) if original else None
+    if parts is None:
+        return _text(text)
+    source, translation, first = parts
+    marked = f"{{\\fs{small:.1f}}}{_text(translation)}{{\\r}}"
+    return f"{marked}\\N{_text(source)}" if first else f"{_text(source)}\\N{marked}"
+
+
 def _field(value: str) -> str:
     """A comma-separated ASS field cannot hold a comma."""
     return value.replace(",", "，").replace("\n", " ")
 
 
-def ass_text(cues: list[Cue], width: int, height: int, title: str = "") -> str:
-    """The whole ``.ass`` file for ``cues`` on a ``width`` x ``height`` frame."""
+def ass_text(
+    cues: list[Cue],
+    width: int,
+    height: int,
+    title: str = "",
+    originals: list[str] | None = None,
+) -> str:
+    """The whole ``.ass`` file for ``cues`` on a ``width`` x ``height`` frame; ``originals``
+    (one per cue, wrapped as in the SRT) tell a bilingual cue's translation from its line."""
     scale = height / ASS_HEIGHT  # libass script units to frame pixels
     size = round(ASS_HEIGHT * FONT_FRACTION) * scale
+    small = sizes()[1] * scale  # a bilingual cue's translation, as burned
     bottom = MARGIN_PORTRAIT if height > width else MARGIN_LANDSCAPE
     margin_v = round(round(ASS_HEIGHT * bottom) * scale)
     margin_x = round(width * (1 - SAFE_WIDTH) / 2)  # the safe area, in frame pixels
@@ -71,13 +91,20 @@ def ass_text(cues: list[Cue], width: int, height: int, title: str = "") -> str:
     ]
     events = [
         f"Dialogue: 0,{_stamp(c.start)},{_stamp(c.end)},Default,{_field(c.speaker or '')},"
-        f"0,0,0,,{_text(c.text)}"
-        for c in cues
+        f"0,0,0,,{_event(c.text, originals[n] if originals else None, small)}"
+        for n, c in enumerate(cues)
     ]
     return "\n".join([*head, *events]) + "\n"
 
 
-def write_ass(cues: list[Cue], dest: Path, width: int, height: int, title: str = "") -> Path:
+def write_ass(
+    cues: list[Cue],
+    dest: Path,
+    width: int,
+    height: int,
+    title: str = "",
+    originals: list[str] | None = None,
+) -> Path:
     """Write the ``.ass`` file atomically (UTF-8 with BOM, which Windows tools expect)."""
-    atomic_write(dest, "\ufeff" + ass_text(cues, width, height, title))
+    atomic_write(dest, "\ufeff" + ass_text(cues, width, height, title, originals))
     return dest
