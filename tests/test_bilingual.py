@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -147,10 +146,15 @@ def test_chat_model_translates_once_and_the_store_keeps_it(tmp_path: Path) -> No
         # en+zh: the English translation on top, the Chinese line under it.
         texts = _check_two_rows(manifest, "Hi.", "你好。")
         assert texts[1] == "Off we go.\n我们走吧。"
-        render_episode(script, tmp_path / "again", settings)  # same store: not asked again
+        # A changed option re-assembles: the original on top now, and the translations come
+        # from the store, not from the model again.
+        flipped = settings.model_copy(
+            update={"render": settings.render.model_copy(update={"subtitles": "zh+en"})}
+        )
+        again = render_episode(script, tmp_path / "out", flipped)
     finally:
         server.stop()
     asked = [r for r in server.requests if '"translations"' in messages_text(r, "system")]
     assert len(asked) == 1
-    record = json.loads(manifest.model_dump_json())
-    assert record["episode"]["srt"].endswith("episode.srt")
+    cues = read_srt(Path(again.episode.srt))
+    assert [c.text for c in cues] == ["你好。\nHi.", "我们走吧。\nOff we go."]

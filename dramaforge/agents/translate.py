@@ -105,7 +105,8 @@ def translate(
         dest.write_text(json.dumps(done, ensure_ascii=False), encoding="utf-8")
         return Generated(model=model)
 
-    asset, _ = store.produce("translation", f"{provider}:{model}", payload, "json", make)
+    # JSON in a .txt: the store keeps its own record of an asset in ``<key>.json`` beside it.
+    asset, _ = store.produce("translation", f"{provider}:{model}", payload, "txt", make)
     done = json.loads(Path(asset.path).read_text(encoding="utf-8"))
     return dict(zip(lines, done, strict=True))
 
