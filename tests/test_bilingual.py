@@ -8,13 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
+from dramaforge.cli.app import app
 from dramaforge.config import ProviderSettings
 from dramaforge.errors import ConfigError
 from dramaforge.graph.run import render_episode
 from dramaforge.schema import Manifest
 from dramaforge.script import load_script
 from dramaforge.tools.media.analysis import frame_at
+from dramaforge.tools.media.exports import export
 from dramaforge.tools.media.subtitles import read_srt
 from tests.conftest import settings_for
 from tests.fakes.openai_server import (
@@ -112,6 +115,14 @@ def test_authored_translations_offline(tmp_path: Path) -> None:
     manifest = render_episode(script, tmp_path / "out", settings)
     texts = _check_two_rows(manifest, "你好。", "Hello there.")
     assert texts[1] == "我们走吧。\nLet's go."
+    # Writing the SRT again for editors keeps the translations the manifest does not hold.
+    srt = Path(manifest.episode.srt)
+    srt.unlink()
+    export(srt.parent, "srt")
+    assert [c.text for c in read_srt(srt)] == ["你好。", "我们走吧。"]  # nothing to keep
+    render_episode(script, tmp_path / "out", settings)
+    export(srt.parent, "srt")
+    assert [c.text for c in read_srt(srt)] == texts
 
 
 def _translations(request: Request) -> Reply:
@@ -158,3 +169,13 @@ def test_chat_model_translates_once_and_the_store_keeps_it(tmp_path: Path) -> No
     assert len(asked) == 1
     cues = read_srt(Path(again.episode.srt))
     assert [c.text for c in cues] == ["你好。\nHi.", "我们走吧。\nOff we go."]
+
+
+def test_cli_flag_reaches_the_render_and_fails_early_offline(tmp_path: Path) -> None:
+    script = tmp_path / "plain.txt"
+    script.write_text(PLAIN, encoding="utf-8")
+    args = ["render", str(script), "--out", str(tmp_path / "out"), "--subtitles"]
+    result = CliRunner().invoke(app, [*args, "zh+en"])
+    assert result.exit_code == 3, result.output  # ConfigError
+    assert "（en）Hello" in result.output and "Traceback" not in result.output
+    assert CliRunner().invoke(app, [*args, "zh+fr"]).exit_code == 2  # not a choice

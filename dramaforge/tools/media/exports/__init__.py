@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from dramaforge.errors import ExportError
 from dramaforge.schema import Cue, Manifest
+from dramaforge.tools.media.bilingual import split_translation
 from dramaforge.tools.media.exports.ass import write_ass
 from dramaforge.tools.media.exports.jianying import write_jianying
 from dramaforge.tools.media.exports.otio import write_otio
@@ -74,6 +75,18 @@ def episode_cues(manifest: Manifest) -> list[Cue]:
     return sorted(cues, key=lambda c: c.start)
 
 
+def _kept_translations(placed: list[Cue], srt: Path) -> list[Cue]:
+    """``placed`` with the translations a bilingual render wrote into ``srt`` (the manifest
+    holds only the spoken lines), so writing the SRT again does not drop them."""
+    old = read_srt(srt) if srt.is_file() else []
+    if len(old) != len(placed):
+        return placed
+    return [
+        p.model_copy(update={"text": o.text}) if split_translation(o.text, p.text) else p
+        for p, o in zip(placed, old, strict=True)
+    ]
+
+
 def _ass(manifest: Manifest, episode_dir: Path) -> Path:
     """ASS from the SRT as it is (times and breaks), speakers from the manifest where they match."""
     srt = episode_dir / "episode.srt"
@@ -111,7 +124,7 @@ def export(
     fps = frame_rate(manifest, episode_dir)
     if fmt == "srt":
         dest = episode_dir / "episode.srt"
-        write_srt(episode_cues(manifest), dest)
+        write_srt(_kept_translations(episode_cues(manifest), dest), dest)
         return [dest]
     if fmt == "ass":
         return [_ass(manifest, episode_dir)]
