@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from dramaforge.agents import translate
 from dramaforge.cli.app import app
 from dramaforge.config import ProviderSettings
 from dramaforge.errors import ConfigError
@@ -18,6 +20,7 @@ from dramaforge.schema import Manifest
 from dramaforge.script import load_script
 from dramaforge.tools.media.analysis import frame_at
 from dramaforge.tools.media.exports import export
+from dramaforge.tools.media.store import AssetStore
 from dramaforge.tools.media.subtitles import read_srt
 from tests.conftest import settings_for
 from tests.fakes.openai_server import (
@@ -25,6 +28,7 @@ from tests.fakes.openai_server import (
     Reply,
     Request,
     cover_all,
+    fake_openai,
     json_reply,
     messages_text,
 )
@@ -179,3 +183,26 @@ def test_cli_flag_reaches_the_render_and_fails_early_offline(tmp_path: Path) -> 
     assert result.exit_code == 3, result.output  # ConfigError
     assert "（en）Hello" in result.output and "Traceback" not in result.output
     assert CliRunner().invoke(app, [*args, "zh+fr"]).exit_code == 2  # not a choice
+
+
+def test_a_reply_with_the_wrong_count_is_asked_again(tmp_path: Path) -> None:
+    short = json_reply({"translations": ["Hi."]})
+    with fake_openai(_translations) as server:
+        server.then(short)
+        base = settings_for()
+        settings = base.model_copy(
+            update={
+                "backends": base.backends.model_copy(update={"director": "dashscope:qwen-plus"}),
+                "dashscope": base.dashscope.model_copy(
+                    update={"api_key": SecretStr("sk-test-ds"), "compatible_url": server.base_url}
+                ),
+            }
+        )
+        store = AssetStore(tmp_path / "store")
+        lines = ["你好。", "我们走吧。", "你好。"]
+        done = translate.translate(lines, "zh", "en", settings, store)
+        again = translate.translate(lines, "zh", "en", settings, store)
+    assert done == again == {"你好。": "Hi.", "我们走吧。": "Off we go."}
+    assert len(server.requests) == 2  # the short reply, then the retry; the second call: none
+    retry = messages_text(server.requests[1], "user")
+    assert "1 translations for 2 lines" in retry

@@ -91,7 +91,10 @@ def translate(
         return {}
     spec = chat_model(settings)
     if spec is None:
-        raise ConfigError(f"bilingual subtitles: {len(lines)} lines have no translation; {HOW}")
+        raise ConfigError(
+            f"bilingual subtitles: {len(lines)} spoken lines have no translation "
+            f"(first: {lines[0][:40]!r}); {HOW}"
+        )
     provider, model = spec
     payload = {
         "lines": lines,
