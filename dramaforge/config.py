@@ -20,7 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from dramaforge.schema import Aspect, Language, Resolution
+from dramaforge.schema import Aspect, Language, Resolution, Subtitles
 
 
 class Backends(BaseModel):
@@ -128,6 +128,8 @@ class RenderSettings(BaseModel):
     max_shot: float = Field(default=8.0, gt=0)
     target_lufs: float = -14.0
     true_peak: float = -1.5
+    subtitles: Subtitles | None = None
+    """``zh+en``/``en+zh``: two-line bilingual subtitles; None: the script's language only."""
 
 
 class DraftSettings(BaseModel):

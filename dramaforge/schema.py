@@ -12,6 +12,8 @@ from pydantic import AliasChoices, BaseModel, Field
 
 Language = Literal["zh", "en"]
 Aspect = Literal["9:16", "16:9", "1:1"]
+Subtitles = Literal["zh+en", "en+zh"]
+"""Bilingual subtitles: both languages, the first on the top line."""
 Resolution = Literal["360p", "480p", "720p", "1080p"]  # 360p/480p: drafts and tests
 ScriptFormat = Literal["fountain", "marker", "yaml", "prose"]
 Framing = Literal["wide", "medium", "close_up", "reaction", "insert"]
@@ -51,6 +53,8 @@ class Beat(BaseModel):
     speaker: str | None = None
     parenthetical: str | None = None
     source_line: int | None = None
+    translation: str | None = None
+    """The writer's own translation of a spoken line (``（en）…`` on the line after it)."""
 
 
 class Scene(BaseModel):
@@ -237,6 +241,10 @@ class Cue(BaseModel):
     end: float
     text: str
     speaker: str | None = None
+    translation: str | None = None
+    """Bilingual subtitles: the line in the other language, drawn a little smaller."""
+    translation_first: bool = False
+    """The translation's block above the original (``en+zh`` of a Chinese script)."""
 
 
 class Take(BaseModel):

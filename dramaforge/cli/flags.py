@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from dramaforge.config import Settings
-from dramaforge.schema import Aspect, Language, Resolution
+from dramaforge.schema import Aspect, Language, Resolution, Subtitles
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,6 +31,10 @@ FLAGS: dict[str, Any] = {
         Language | None, typer.Option("--lang", help="zh or en (default: detected).")
     ],
     "max_takes": Annotated[int | None, typer.Option(help="Takes per shot before giving up.")],
+    "subtitles": Annotated[
+        Subtitles | None,
+        typer.Option(help="zh+en or en+zh: bilingual subtitles (default: the script's language)."),
+    ],
     "budget": Annotated[
         float | None, typer.Option(help="Stop before paid work would cost more than this.")
     ],
@@ -38,6 +42,7 @@ FLAGS: dict[str, Any] = {
 }
 FRAME = ("aspect", "resolution", "lang", "max_takes")
 BACKENDS = ("director", "image", "video", "speech", "critic")
+RENDER_FLAGS = (*FRAME, "subtitles")
 RENDER_NAMES = {"aspect": "aspect", "resolution": "resolution", "lang": "language"}
 
 
@@ -45,7 +50,7 @@ def build_settings(**flags: Any) -> Settings:
     """Settings from dramaforge.toml and the environment, with the given flags on top."""
     base = Settings()
     given = {k: v for k, v in flags.items() if v is not None}
-    render = {RENDER_NAMES.get(k, k): v for k, v in given.items() if k in FRAME}
+    render = {RENDER_NAMES.get(k, k): v for k, v in given.items() if k in RENDER_FLAGS}
     backends = {k: v for k, v in given.items() if k in BACKENDS}
     update: dict[str, Any] = {
         "render": base.render.model_copy(update=render),

@@ -26,6 +26,7 @@ from dramaforge.schema import (
     ShotResult,
     Stage,
     StyleBible,
+    Subtitles,
     Take,
 )
 
@@ -48,6 +49,8 @@ class RenderOptions(BaseModel):
     series: str | None = None
     series_file: str | None = None
     """Series bible (JSON) shared by every episode of ``series``."""
+    subtitles: Subtitles | None = None
+    """Bilingual subtitles (``zh+en``, top line first); None: the script's language only."""
     approve: bool = False
     """Stop after planning until a person approves (chat); batch and render never stop."""
 

@@ -52,6 +52,7 @@ def make_options(
         target_lufs=r.target_lufs,
         true_peak=r.true_peak,
         language=r.language,
+        subtitles=r.subtitles,
         series=series,
         series_file=str(bible_file) if series else None,
     )
@@ -62,7 +63,9 @@ def thread_id(script_path: Path, options: RenderOptions) -> str:
     h = hashlib.sha256()
     h.update(str(script_path.resolve()).encode())
     h.update(script_path.read_bytes())
-    h.update(options.model_dump_json(exclude={"out_dir"}).encode())
+    # An option left unset is left out, so episodes rendered before it existed keep their id.
+    unset = {"subtitles"} if options.subtitles is None else set()
+    h.update(options.model_dump_json(exclude={"out_dir", *unset}).encode())
     return f"{options.episode}-{h.hexdigest()[:16]}"
 
 

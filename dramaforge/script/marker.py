@@ -5,7 +5,9 @@ theirs. A header block (``# 标题``, ``风格：``, ``角色：`` with ``- 林�
 ``集数：``, or YAML-like front matter between ``---`` lines) is metadata, never a speaker.
 Scenes start with any heading ``headings.parse_heading`` knows. In a scene, markers may be in
 【】 or [] or bare, followed by a full-width or ASCII colon; a bare ``名字：台词`` line is
-dialogue, ``名字（动作）：台词`` carries a parenthetical and ``△`` starts an action line. The
+dialogue, ``名字（动作）：台词`` carries a parenthetical and ``△`` starts an action line; a line
+``（en）Hello.`` (or ``(zh) 你好。``) right after a spoken line is the writer's translation of
+it, for bilingual subtitles, and is never spoken. The
 same parser reads English bracket markers ([Scene], [Visual], [Narration], [SFX], [Music])
 with ``Name: line`` dialogue, subtitle files and chat-log exports.
 
@@ -44,6 +46,7 @@ LATIN_SPEECH = re.compile(  # ``Ms. Green: …``, ``Old Man (quietly): …``
     r"(?:\((?P<paren>[^)]{0,80})\) ?)?: ?(?P<text>\S.*)$"
 )
 LEADING_PAREN = re.compile(r"^[（(](?P<paren>[^）)]{0,80})[）)]\s*(?P<text>.+)$")
+TRANSLATION = re.compile(r"^[（(](?:en|zh|EN|ZH)[）)]\s*(?P<text>\S.{0,400})$")
 RULE = re.compile(r"^(?:[-*_=~]\s*){3,}$|^```")
 SECTIONS: dict[str, Label] = {"正文": "skip", "剧本": "skip", "剧本正文": "skip", "script": "skip"}
 HINT = (
@@ -190,6 +193,8 @@ def _line(st: _State, line: str, number: int) -> None:
     text = line[bullet.end() :] if bullet else line
     if transcripts.PLACEHOLDER.match(text):  # [图片], [表情]: a chat's attachment, not a line
         return
+    if (translated := TRANSLATION.match(text)) and _translation(st, translated, number):
+        return
     if st.section is not None and st.section != "skip":
         if parse_heading(text) is None and (
             (pair := keyed(text)) is None or label_of(pair[0], in_header=True) is None
@@ -324,6 +329,19 @@ def _speak(st: _State, beat: Beat, number: int) -> None:
     if text:
         beat = beat.model_copy(update={"text": text, "source_line": number})
         st.scene(number).beats.append(beat)
+
+
+def _translation(st: _State, m: re.Match[str], number: int) -> bool:
+    """Attach ``（en）…`` to the spoken line on the line just above; False if there is none
+    (then it is read as any other line)."""
+    beats = st.scenes[-1].beats if st.scenes else []
+    last = beats[-1] if beats else None
+    if last is None or last.kind not in ("dialogue", "narration"):
+        return False
+    if last.source_line != number - 1 or last.translation is not None:
+        return False
+    beats[-1] = last.model_copy(update={"translation": m.group("text").strip()})
+    return True
 
 
 def _is_speaker(name: str, st: _State) -> bool:

@@ -12,15 +12,17 @@ from pathlib import Path
 
 from langgraph.runtime import Runtime
 
-from dramaforge.graph.context import RenderContext
+from dramaforge.agents import translate
+from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.nodes.score import timeline
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState
 from dramaforge.schema import Cue, Episode
 from dramaforge.tools.media.assemble import encode_episode
 from dramaforge.tools.media.audio import mix_episode
+from dramaforge.tools.media.bilingual import attach
 from dramaforge.tools.media.subtitle_timing import fit_cues, place_cues
-from dramaforge.tools.media.subtitles import Layout, write_ass, write_srt
+from dramaforge.tools.media.subtitles import Layout, line_units, write_ass, write_srt
 from dramaforge.tools.media.video import normalize_clip
 
 
@@ -52,7 +54,10 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
         spoken.append((take.cues, start))
     mix = build / "mix.wav"
     measured = mix_episode(voices, Path(state["bed"]), total, mix)
-    cues = fit_cues(place_cues(spoken), Layout(opts.width, opts.height), total)
+    said = place_cues(spoken)
+    cues = fit_cues(said, Layout(opts.width, opts.height), total)
+    if opts.subtitles is not None and said:
+        cues = _bilingual(state, runtime, cues, said)
     srt = episode_dir / "episode.srt"
     write_srt(cues, srt)
     ass = build / "episode.ass"
@@ -85,3 +90,18 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
         fps=opts.fps,
     )
     return {"episode": episode}
+
+
+def _bilingual(
+    state: EpisodeState, runtime: Runtime[RenderContext], cues: list[Cue], said: list[Cue]
+) -> list[Cue]:
+    """Each cue with the translation of what is said under it: the writer's translations
+    first, the rest from the chat model in one cached request."""
+    opts, script = state["options"], state["script"]
+    assert opts.subtitles is not None  # the caller's test
+    ctx = context_of(runtime, opts.out_dir)
+    target, first = translate.target_of(opts.subtitles, script.language)
+    known = translate.authored(script)
+    missing = [c.text for c in said if c.text not in known]
+    known |= translate.translate(missing, script.language, target, ctx.settings, ctx.store)
+    return attach(cues, said, known, line_units(opts.width, opts.height), first)

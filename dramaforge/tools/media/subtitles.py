@@ -25,10 +25,18 @@ def _stamp(t: float) -> str:
     return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
 
 
+def _both(cue: Cue) -> str:
+    """A cue's text as the SRT carries it: with its translation's block, in reading order."""
+    if not cue.translation:
+        return cue.text.strip()
+    blocks = [cue.text.strip(), cue.translation.strip()]
+    return "\n".join(blocks[::-1] if cue.translation_first else blocks)
+
+
 def write_srt(cues: list[Cue], dest: Path) -> None:
     """Write ``cues`` as UTF-8 SRT (atomically: readers never see half a file)."""
     blocks = [
-        f"{i}\n{_stamp(c.start)} --> {_stamp(c.end)}\n{c.text.strip()}\n"
+        f"{i}\n{_stamp(c.start)} --> {_stamp(c.end)}\n{_both(c)}\n"
         for i, c in enumerate(cues, start=1)
     ]
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -295,10 +303,27 @@ def ass_script(cues: list[Cue], width: int, height: int, title: str = "") -> str
     ]
     events = [
         f"Dialogue: 0,{_ass_time(c.start)},{_ass_time(c.end)},Default,{_field(c.speaker or '')},"
-        f"0,0,0,,{_ass_text(c.text, layout.em)}"
+        f"0,0,0,,{_ass_event(c, layout)}"
         for c in cues
     ]
     return "\n".join([*head, *events]) + "\n"
+
+
+TRANSLATION_SIZE = 0.8
+"""A translation's size, as a share of the original line's."""
+
+
+def _ass_event(cue: Cue, layout: Layout) -> str:
+    """The event text: the line, and under (or over) it its translation, a size smaller."""
+    text = _ass_text(cue.text, layout.em)
+    if not cue.translation:
+        return text
+    small = layout.font_size * TRANSLATION_SIZE
+    other = f"{{\\fs{small:.1f}}}{_ass_text(cue.translation, layout.em * TRANSLATION_SIZE)}"
+    normal = f"{{\\fs{layout.font_size:.1f}}}"
+    if cue.translation_first:
+        return f"{other}\\N{normal}{text}"
+    return f"{text}\\N{other}"
 
 
 def _field(value: str) -> str:

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from dramaforge.errors import ExportError
 from dramaforge.schema import Cue, Manifest
+from dramaforge.tools.media.bilingual import split_translation
 from dramaforge.tools.media.exports.ass import write_ass
 from dramaforge.tools.media.exports.jianying import write_jianying
 from dramaforge.tools.media.exports.otio import write_otio
@@ -64,6 +65,18 @@ def episode_cues(manifest: Manifest) -> list[Cue]:
     return fit_cues(place_cues(shots), Layout(ep.width, ep.height), ep.duration)
 
 
+def _kept_translations(placed: list[Cue], srt: Path) -> list[Cue]:
+    """``placed`` with the translations a bilingual render wrote into ``srt`` (the manifest
+    holds only the spoken lines), so writing the SRT again does not drop them."""
+    old = read_srt(srt) if srt.is_file() else []
+    if len(old) != len(placed):
+        return placed
+    return [
+        p.model_copy(update={"text": o.text}) if split_translation(o.text, p.text) else p
+        for p, o in zip(placed, old, strict=True)
+    ]
+
+
 def _ass(manifest: Manifest, episode_dir: Path) -> Path:
     """ASS from the SRT as it is (times and breaks), speakers from the manifest where they match."""
     srt = episode_dir / "episode.srt"
@@ -71,12 +84,15 @@ def _ass(manifest: Manifest, episode_dir: Path) -> Path:
         write_srt(episode_cues(manifest), srt)
     cues = read_srt(srt)
     placed = episode_cues(manifest)
+    originals = None
     if len(placed) == len(cues):
         cues = [
             c.model_copy(update={"speaker": p.speaker}) for c, p in zip(cues, placed, strict=True)
         ]
+        originals = [p.text for p in placed]  # bilingual cues hold more: their translation
     ep = manifest.episode
-    return write_ass(cues, episode_dir / "episode.ass", ep.width, ep.height, manifest.title)
+    dest = episode_dir / "episode.ass"
+    return write_ass(cues, dest, ep.width, ep.height, manifest.title, originals)
 
 
 def export(
@@ -98,7 +114,7 @@ def export(
     fps = frame_rate(manifest, episode_dir)
     if fmt == "srt":
         dest = episode_dir / "episode.srt"
-        write_srt(episode_cues(manifest), dest)
+        write_srt(_kept_translations(episode_cues(manifest), dest), dest)
         return [dest]
     if fmt == "ass":
         return [_ass(manifest, episode_dir)]

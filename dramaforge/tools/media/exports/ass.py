@@ -11,11 +11,34 @@ from __future__ import annotations
 from pathlib import Path
 
 from dramaforge.schema import Cue
+from dramaforge.tools.media.bilingual import split_translation
 from dramaforge.tools.media.store import atomic_write
 from dramaforge.tools.media.subtitles import ass_script
 
 
-def write_ass(cues: list[Cue], dest: Path, width: int, height: int, title: str = "") -> Path:
-    """Write the ``.ass`` file atomically (UTF-8 with BOM, which Windows tools expect)."""
+def write_ass(
+    cues: list[Cue],
+    dest: Path,
+    width: int,
+    height: int,
+    title: str = "",
+    originals: list[str] | None = None,
+) -> Path:
+    """Write the ``.ass`` file atomically (UTF-8 with BOM, which Windows tools expect).
+
+    ``originals`` are the cues' texts as spoken: a cue read back from a bilingual SRT holds
+    more, its translation, which is drawn smaller as it was burned."""
+    if originals is not None:
+        cues = [_split(c, o) for c, o in zip(cues, originals, strict=True)]
     atomic_write(dest, "\ufeff" + ass_script(cues, width, height, title))
     return dest
+
+
+def _split(cue: Cue, original: str) -> Cue:
+    parts = split_translation(cue.text, original)
+    if parts is None:
+        return cue
+    text, translation, first = parts
+    return cue.model_copy(
+        update={"text": text, "translation": translation, "translation_first": first}
+    )
