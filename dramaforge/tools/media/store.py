@@ -78,6 +78,7 @@ class AssetStore:
             cached = _cached(target, meta_path)  # made by whoever held the lock before us
             if cached is not None:
                 return stored.model_copy(update={"cached": True}), cached
+            _sweep(target.parent, key)
             tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.tmp.{ext}")
             started = time.perf_counter()
             try:
@@ -96,6 +97,14 @@ def _cached(target: Path, meta_path: Path) -> Generated | None:
     if target.exists() and meta_path.exists():
         return Generated.model_validate_json(meta_path.read_text())
     return None
+
+
+def _sweep(folder: Path, key: str) -> None:
+    """Remove the temp files of a writer killed while making this asset (its ``.part``
+    download, ``.tmp`` output, half-written journal): under the asset's lock no live writer
+    can own one, and nothing else would ever remove them."""
+    for stale in folder.glob(f".*{key}.*"):  # temp names nest: ..<key>.….part
+        stale.unlink(missing_ok=True)
 
 
 @contextmanager
