@@ -20,7 +20,7 @@ from typing import Any
 
 import openai
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from dramaforge import prompts
 from dramaforge.agents.director import (
@@ -32,7 +32,10 @@ from dramaforge.agents.director import (
     scene_prompt,
 )
 from dramaforge.agents.plan_repair import SceneDraft, SceneFacts, ShotDraft, repair_scene
-from dramaforge.agents.structured import ask, json_error, parse_problem, reply_text, truncated
+from dramaforge.agents.structured import (
+    ask,
+    unpack,
+)
 from dramaforge.errors import DramaforgeError
 from dramaforge.schema import (
     Beat,
@@ -271,20 +274,10 @@ def _check(
 ) -> tuple[SceneDraft | None, str, str]:
     """(draft, "", text) when the reply is usable, else (None, problem, text of the reply).
     Every schema-valid draft is added to ``seen``: the last one is repaired if none is usable."""
-    raw = result.get("raw") if isinstance(result, dict) else None
-    text = reply_text(raw)
-    meta = getattr(raw, "response_metadata", {}) or {}
-    if meta.get("finish_reason") == "length":
-        return None, truncated(), ""
-    error = result.get("parsing_error") if isinstance(result, dict) else None
-    if error is not None:
-        return None, parse_problem(error), text
-    parsed = result.get("parsed") if isinstance(result, dict) else result
-    if not isinstance(parsed, SceneDraft):
-        bad = raw.invalid_tool_calls if isinstance(raw, AIMessage) else []
-        if bad:
-            return None, f"the tool call arguments are not valid JSON{json_error(text)}", text
-        return None, "the reply held no shot list (expected a JSON object with 'shots')", text
+    what = "the reply held no shot list (expected a JSON object with 'shots')"
+    parsed, problem, text = unpack(result, SceneDraft, what)
+    if parsed is None:
+        return None, problem, text
     seen.append(parsed)
     problem = coverage_problem(parsed, line_count)
     return (None, problem, text) if problem else (parsed, "", text)

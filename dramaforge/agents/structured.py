@@ -96,3 +96,24 @@ def json_error(text: str) -> str:
     except json.JSONDecodeError as exc:
         return f" ({exc})"
     return ""
+
+
+def unpack(result: Any, schema: type[T], missing: str) -> tuple[T | None, str, str]:
+    """A structured reply as (object, "", reply text), or (None, what is wrong, reply text):
+    cut off, unparsable, invalid tool-call arguments, or no ``schema`` object (``missing``
+    says what was expected). Each agent's own check runs on the object afterwards."""
+    raw = result.get("raw") if isinstance(result, dict) else None
+    text = reply_text(raw)
+    meta = getattr(raw, "response_metadata", {}) or {}
+    if meta.get("finish_reason") == "length":
+        return None, truncated(), ""
+    error = result.get("parsing_error") if isinstance(result, dict) else None
+    if error is not None:
+        return None, parse_problem(error), text
+    parsed = result.get("parsed") if isinstance(result, dict) else result
+    if isinstance(parsed, schema):
+        return parsed, "", text
+    bad = raw.invalid_tool_calls if isinstance(raw, AIMessage) else []
+    if bad:
+        return None, f"the tool call arguments are not valid JSON{json_error(text)}", text
+    return None, missing, text

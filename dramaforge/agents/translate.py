@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import openai
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel
 
 from dramaforge import prompts
-from dramaforge.agents.structured import ask, json_error, parse_problem, reply_text, truncated
+from dramaforge.agents.structured import (
+    ask,
+    unpack,
+)
 from dramaforge.config import Settings
 from dramaforge.errors import ConfigError, ProviderError
 from dramaforge.schema import Language, Script, Subtitles
@@ -163,20 +166,9 @@ def _ask(
 
 def _check(result: Any, count: int) -> tuple[Translations | None, str, str]:
     """(translations, "", text) when there is one non-empty string per line, else a problem."""
-    raw = result.get("raw") if isinstance(result, dict) else None
-    text = reply_text(raw)
-    meta = getattr(raw, "response_metadata", {}) or {}
-    if meta.get("finish_reason") == "length":
-        return None, truncated(), ""
-    error = result.get("parsing_error") if isinstance(result, dict) else None
-    if error is not None:
-        return None, parse_problem(error), text
-    parsed = result.get("parsed") if isinstance(result, dict) else result
-    if not isinstance(parsed, Translations):
-        bad = raw.invalid_tool_calls if isinstance(raw, AIMessage) else []
-        if bad:
-            return None, f"the tool call arguments are not valid JSON{json_error(text)}", text
-        return None, "the reply held no 'translations' list", text
+    parsed, problem, text = unpack(result, Translations, "the reply held no 'translations' list")
+    if parsed is None:
+        return None, problem, text
     if len(parsed.translations) != count:
         return None, f"{len(parsed.translations)} translations for {count} lines", text
     empty = [n for n, t in enumerate(parsed.translations, 1) if not t.strip()]

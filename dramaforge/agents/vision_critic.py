@@ -41,7 +41,7 @@ from pydantic import BaseModel, Field, ValidationError
 from dramaforge import prompts
 from dramaforge.agents.critic import Critic
 from dramaforge.agents.director import FRAMING_WORDS
-from dramaforge.agents.structured import ask, parse_problem, reply_text
+from dramaforge.agents.structured import ask, unpack
 from dramaforge.errors import ConfigError
 from dramaforge.schema import Critique, Language, Shot, StyleBible
 from dramaforge.tools.media.store import AssetStore, atomic_write, content_key
@@ -277,15 +277,6 @@ def _schema_text() -> str:
 
 def _check(result: Any) -> tuple[Verdict | None, str, str]:
     """(verdict, "", text) when the reply is usable, else (None, problem, text of the reply)."""
-    raw = result.get("raw") if isinstance(result, dict) else None
-    text = reply_text(raw)
-    meta = getattr(raw, "response_metadata", {}) or {}
-    if meta.get("finish_reason") == "length":
-        return None, "the reply was cut off before the JSON ended; be more concise", ""
-    error = result.get("parsing_error") if isinstance(result, dict) else None
-    if error is not None:
-        return None, parse_problem(error), text
-    parsed = result.get("parsed") if isinstance(result, dict) else result
-    if not isinstance(parsed, Verdict):
-        return None, "the reply held no verdict (expected a JSON object with 'score')", text
-    return parsed, "", text
+    return unpack(
+        result, Verdict, "the reply held no verdict (expected a JSON object with 'score')"
+    )

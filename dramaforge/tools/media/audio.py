@@ -77,14 +77,7 @@ def sequence_audio(
     if len(gains) != len(items):
         raise AssemblyError(f"{len(items)} sounds but {len(gains)} gains")
     samples = round(duration * RATE)
-    inputs: list[str | Path] = [
-        "-f",
-        "lavfi",
-        "-t",
-        f"{duration:.6f}",
-        "-i",
-        f"anullsrc=r={RATE}:cl=stereo",
-    ]
+    inputs: list[str | Path] = _silence(duration)
     chains, labels = [], ["[0:a]"]
     for i, ((path, start), gain) in enumerate(zip(items, gains, strict=True), start=1):
         inputs += ["-i", path]
@@ -194,14 +187,7 @@ def mix_episode(
     result, so the mix is written and measured without reading it back.
     """
     samples = round(duration * RATE)
-    inputs: list[str | Path] = [
-        "-f",
-        "lavfi",
-        "-t",
-        f"{duration:.6f}",
-        "-i",
-        f"anullsrc=r={RATE}:cl=stereo",
-    ]
+    inputs: list[str | Path] = _silence(duration)
     chains, labels = [], ["[0:a]"]
     for i, (path, start) in enumerate(voices, start=1):
         inputs += ["-i", path]
@@ -314,3 +300,9 @@ def _apply(
     return Loudness(
         integrated=_num(d["output_i"]), true_peak=_num(d["output_tp"]), lra=_num(d["output_lra"])
     )
+
+
+def _silence(duration: float) -> list[str | Path]:
+    """ffmpeg input arguments for ``duration`` seconds of stereo silence: the timeline that
+    every placed sound is mixed onto, so the mix is exactly as long as the cut."""
+    return ["-f", "lavfi", "-t", f"{duration:.6f}", "-i", f"anullsrc=r={RATE}:cl=stereo"]
