@@ -226,7 +226,7 @@ def test_duck_mix_lowers_the_bed_under_speech(media: Path, tmp_path: Path) -> No
     tone = lavfi(media / "line.wav", "sine=f=300:d=1.5", "-af", f"volume=-6dB,{DUAL_MONO}")
     dialogue = tmp_path / "dialogue.wav"
     sequence_audio([(tone, 2.0)], 5.0, dialogue)
-    bed = lavfi(media / "bed.wav", "anoisesrc=c=pink:a=0.2:d=6:r=48000", "-af", DUAL_MONO)
+    bed = lavfi(media / "bed.wav", "anoisesrc=c=pink:a=0.2:d=6:r=48000:seed=7", "-af", DUAL_MONO)
     mix = tmp_path / "mix.wav"
     duck_mix(dialogue, bed, mix)
     m, rate = read_audio(mix)
