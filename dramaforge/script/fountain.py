@@ -42,6 +42,38 @@ INTRO = re.compile(
 EMPHASIS = re.compile(r"(\*{1,3}|_)(?=[^\s*_])([^*_\n]{1,2000}?)(?<=[^\s*_])\1")
 """Linear: the text between markers holds no marker, so a failed try stops at the next one."""
 NARRATORS = {"NARRATOR", "NARRATION", "VOICEOVER", "VOICE-OVER", "V.O.", "VO", "旁白"}
+INLINE = re.compile(  # ``MIA: Is this the last train?``, ``Conductor (O.S.): Last one.``
+    r"^(?P<name>[A-Z][A-Za-z0-9.'\-]{0,24}(?: [A-Z][A-Za-z0-9.'\-]{0,24}){0,2})"
+    r"(?: ?\([^)]{0,20}\))* ?: ?(?P<text>\S.*)$"
+)
+NOT_SPEAKERS = {
+    "SUPER",
+    "TITLE",
+    "TITLE CARD",
+    "CARD",
+    "CHYRON",
+    "CAPTION",
+    "INSERT",
+    "TEXT",
+    "SUBTITLE",
+    "NOTE",
+    "NOTES",
+    "FLASHBACK",
+    "MONTAGE",
+    "INTERCUT",
+    "MEANWHILE",
+    "LATER",
+    "ANGLE ON",
+    "CLOSE ON",
+    "POV",
+    "BACK TO",
+    "SERIES OF SHOTS",
+    "ON SCREEN",
+    "LOCATION",
+    "TIME",
+    "SETTING",
+}
+"""Words before a colon that introduce screen text or a camera note, never a speaker."""
 HINT = "start a scene with a heading such as 'INT. KITCHEN - DAY' (or a forced '.HEADING')"
 
 
@@ -83,6 +115,8 @@ class _State:
 def parse(text: str, source: str) -> Script:
     lines = _strip_comments(text).split("\n")
     title, i = _title_page(lines)
+    if not title:
+        title, i = _title_line(lines)
     st = _State()
     while i < len(lines):
         line = lines[i].strip()
@@ -110,6 +144,9 @@ def parse(text: str, source: str) -> Script:
         if (sound := SOUND.match(line)) is not None:
             kind = "music" if sound.group("kind").upper() in ("MUSIC", "BGM") else "sfx"
             st.add(Beat(kind=kind, text=_plain(sound.group("text")), source_line=number))
+            continue
+        if (said := _inline(line, number)) is not None:
+            st.add(said)
             continue
         after_blank = number == 1 or not lines[number - 2].strip()
         next_filled = i < len(lines) and bool(lines[i].strip())
@@ -189,6 +226,32 @@ def _dialogue(lines: list[str], i: int, cue: tuple[str, str], st: _State) -> int
             spoken.append(_plain(part))
     emit()
     return i
+
+
+def _inline(line: str, number: int) -> Beat | None:
+    """``NAME: words`` on one line, as writers mix it into screenplays: the speech a cue block
+    would hold (a NARRATOR's is narration). Screen text (``SUPER: …``) stays action."""
+    m = INLINE.match(line)
+    if m is None or m.group("name").upper() in NOT_SPEAKERS:
+        return None
+    name, text = m.group("name"), _plain(m.group("text"))
+    if name.upper() in NARRATORS:
+        return Beat(kind="narration", text=text, source_line=number)
+    return Beat(kind="dialogue", speaker=_display(name), text=text, source_line=number)
+
+
+def _title_line(lines: list[str]) -> tuple[str, int]:
+    """A screenplay without a title page often opens with its title alone on the first line
+    (``THE LAST TRAIN``): a short line with no sentence ending, before any heading."""
+    first = next((i for i, ln in enumerate(lines) if ln.strip()), len(lines))
+    if first + 1 >= len(lines) or lines[first + 1].strip():
+        return "", 0
+    line = lines[first].strip()
+    if len(line) > 60 or line.endswith((".", "!", "?", ":", "。", "！", "？", "：")):
+        return "", 0
+    if HEADING.match(line) or TRANSITION.match(line) or line.startswith(("!", "@", "#", "=", "~")):
+        return "", 0
+    return _plain(line.strip("*_ ")), first + 1
 
 
 def _display(name: str) -> str:

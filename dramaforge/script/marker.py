@@ -282,7 +282,8 @@ def _place(st: _State, label: Label, rest: str) -> None:
 def _label(line: str, *, in_header: bool) -> tuple[Label | None, str]:
     """What a line's marker says it is, and the text after the marker.
 
-    Unknown bracketed text such as 【林小雨转身离开】 is a stage direction, so it reads as action.
+    Unknown bracketed text such as 【林小雨转身离开】 is a stage direction, so it reads as action;
+    a known kind in round brackets (``（旁白）…``, ``(SFX) …``) is that kind, like 【旁白】.
     """
     if line[:1] in "【[":
         close = next((i for i, ch in enumerate(line[:42]) if ch in "】]"), -1)
@@ -298,6 +299,10 @@ def _label(line: str, *, in_header: bool) -> tuple[Label | None, str]:
         kind = label_of(pair[0], in_header=in_header)
         if kind is not None and kind != "scene":
             return kind, pair[1]
+    if (paren := LEADING_PAREN.match(line)) is not None:  # （旁白）那天之后…, (SFX) thunder
+        kind = label_of(paren.group("paren").strip().lower(), in_header=False)
+        if kind in BEAT_KINDS:
+            return kind, paren.group("text").strip()
     return None, line
 
 
