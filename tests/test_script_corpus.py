@@ -31,7 +31,7 @@ SCRIPTS = sorted(p for p in CORPUS.iterdir() if p.suffix != ".json")
 LIGHT = {  # what a reader takes each written time of day to look like
     "day": {"白天", "日", "下午", "day", "afternoon", "continuous"},
     "dusk": {"傍晚", "黄昏", "evening", "dusk"},
-    "night": {"夜", "晚上", "深夜", "凌晨", "night"},
+    "night": {"夜", "晚上", "深夜", "凌晨", "雨夜", "night"},
     "dawn": {"清晨", "早上", "morning", "dawn"},
 }
 

@@ -29,7 +29,8 @@ _NUM = rf"(?:\d{{1,4}}(?:[-.]\d{{1,4}})?[A-Za-z]?|[{CN_DIGITS}]{{1,6}})"
 TIMES = frozenset(
     _words(
         """清晨 早晨 早上 上午 中午 正午 午后 下午 傍晚 黄昏 日落 白天 白日 日间 晚上 夜晚 夜间 深夜
-    午夜 半夜 凌晨 黎明 拂晓 日出 日 夜 晨 晚 day daytime night nighttime dusk dawn morning noon
+    午夜 半夜 凌晨 黎明 拂晓 日出 日 夜 晨 晚 雨夜 雪夜 月夜 寒夜 夜里 当晚 当夜 晚间
+    day daytime night nighttime dusk dawn morning noon
     midday afternoon evening sunset sunrise twilight midnight continuous later"""
     )
 )

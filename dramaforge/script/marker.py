@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from dramaforge.errors import ScriptError
 from dramaforge.schema import Beat, BeatKind, Character, Scene, Script
-from dramaforge.script import transcripts
+from dramaforge.script import tables, transcripts
 from dramaforge.script.cast import BULLET, cast_entries, split_outside_parens
 from dramaforge.script.finish import finish, heading_title
 from dramaforge.script.headings import (
@@ -31,21 +31,22 @@ from dramaforge.script.headings import (
     split_place,
     strip_markup,
 )
-from dramaforge.script.labels import LABELS, NARRATORS, Label, keyed, label_of
+from dramaforge.script.labels import LABELS, Label, keyed, label_of
 from dramaforge.script.places import place_kind
+from dramaforge.script.speech import (
+    LATIN_SPEECH,
+    LEADING_PAREN,
+    SPEECH,
+    TIMECODE,
+    is_speaker,
+    said_by,
+    speech_beat,
+    spoken_beat,
+)
 
 BEAT_KINDS: dict[str, BeatKind] = {
     "action": "action", "narration": "narration", "sfx": "sfx", "music": "music",
 }  # fmt: skip
-SPEECH = re.compile(
-    r"^(?P<name>[^\s：:，。！？,.!?;；（(【\[“\"]{1,24}?)\s*"
-    r"(?:[（(](?P<paren>[^）)]{0,80})[）)]\s*)?[：:]\s*(?P<text>\S.*)$"
-)
-LATIN_SPEECH = re.compile(  # ``Ms. Green: …``, ``Old Man (quietly): …``
-    r"^(?P<name>[A-Z][A-Za-z'.\-]{0,20}(?: [A-Z][A-Za-z'.\-]{0,20}){0,2}) ?"
-    r"(?:\((?P<paren>[^)]{0,80})\) ?)?: ?(?P<text>\S.*)$"
-)
-LEADING_PAREN = re.compile(r"^[（(](?P<paren>[^）)]{0,80})[）)]\s*(?P<text>.+)$")
 TRANSLATION = re.compile(r"^[（(](?:en|zh|EN|ZH)[）)]\s*(?P<text>\S.{0,400})$")
 RULE = re.compile(r"^(?:[-*_=~]\s*){3,}$|^```")
 SECTIONS: dict[str, Label] = {"正文": "skip", "剧本": "skip", "剧本正文": "skip", "script": "skip"}
@@ -73,6 +74,8 @@ class _State:
     subtitles: bool = False
     chat: bool = False
     scene_level: int = 0
+    table: dict[int, tables.Role] | None = None
+    """The column roles of the table being read (from its header row)."""
     scenes: list[Scene] = field(default_factory=list)
 
     def scene(self, line: int) -> Scene:
@@ -98,10 +101,13 @@ def parse(text: str, source: str) -> Script:
             if (pair := keyed(line)) is not None:
                 _labelled(st, label_of(pair[0], in_header=True), pair[1], number, line)
         elif not line:
+            st.table = None
             if st.section_filled and not st.section_markdown:
                 st.section = None
         elif _structure(line, st):
             continue
+        elif (row := tables.cells(line)) is not None:
+            _row(st, row, number)
         elif st.chat and (name := transcripts.chat_speaker(line)) is not None:
             st.chat_speaker, st.section = name, None
         elif level := markdown_level(line):
@@ -187,8 +193,22 @@ def _new_scene(st: _State, heading: Heading, number: int) -> None:
     )
 
 
+def _row(st: _State, row: list[str], number: int) -> None:
+    """A Markdown table row: the header names the columns, later rows are beats."""
+    if tables.is_separator(row):
+        return
+    if st.table is None and (roles := tables.header(row)) is not None:
+        st.table, st.section = roles, None
+        return
+    for beat in tables.beats(row, st.table, st.names, number):
+        if beat.kind == "dialogue":
+            _speak(st, beat, number)
+        else:
+            st.scene(number).beats.append(beat)
+
+
 def _line(st: _State, line: str, number: int) -> None:
-    line = strip_markup(line)
+    line = TIMECODE.sub("", strip_markup(line), count=1)
     bullet = BULLET.match(line)
     text = line[bullet.end() :] if bullet else line
     if transcripts.PLACEHOLDER.match(text):  # [图片], [表情]: a chat's attachment, not a line
@@ -241,7 +261,7 @@ def _labelled(st: _State, label: Label | None, rest: str, number: int, line: str
             raise ScriptError(
                 "a 对白 line needs a speaker: write 【对白】名字：台词", path=st.source, line=number
             )
-        _speak(st, _speech(speech, number), number)
+        _speak(st, speech_beat(speech, number), number)
     elif (kind := BEAT_KINDS.get(label)) is not None:
         if rest:
             st.scene(number).beats.append(Beat(kind=kind, text=rest, source_line=number))
@@ -313,8 +333,10 @@ def _plain(st: _State, line: str, number: int, pending: BeatKind | None) -> None
     speech = SPEECH.match(line) or LATIN_SPEECH.match(line)
     if pending is not None:
         st.scene(number).beats.append(Beat(kind=pending, text=line, source_line=number))
-    elif speech and _is_speaker(speech.group("name").strip(), st):
-        _speak(st, _speech(speech, number), number)
+    elif speech and is_speaker(speech.group("name").strip(), st.names):
+        _speak(st, speech_beat(speech, number), number)
+    elif speech and (who := said_by(speech.group("name").strip(), speech["text"], st.names)):
+        _speak(st, spoken_beat(who, speech.group("paren"), speech["text"], number), number)
     elif st.chat_speaker is not None:
         _speak(st, Beat(kind="dialogue", speaker=st.chat_speaker, text=line), number)
     elif st.subtitles:
@@ -347,43 +369,3 @@ def _translation(st: _State, m: re.Match[str], number: int) -> bool:
         return False
     beats[-1] = last.model_copy(update={"translation": m.group("text").strip()})
     return True
-
-
-def _is_speaker(name: str, st: _State) -> bool:
-    """A short name, not a clause: ``林小雨`` or ``Maya`` yes; ``他笑着说``, ``note to self`` no."""
-    if name in st.names or name.lower() in NARRATORS:
-        return True
-    if not re.search(r"[A-Za-z\u4e00-\u9fff]", name):
-        return False
-    if re.search(r"[\u4e00-\u9fff]", name):
-        return len(name) <= 8 and not re.search(r"(说|道|问|想着|的时候)$", name)
-    return len(name) <= 24 and len(name.split()) <= 3 and name[:1].isupper()
-
-
-def _speech(m: re.Match[str], line: int) -> Beat:
-    name = m.group("name").strip()
-    if name.isascii() and name.isupper():
-        name = name.title()  # ``KAI:`` reads as ``Kai`` in subtitles, as in Fountain
-    paren = m.group("paren")
-    text = m.group("text").strip()
-    if paren is None and (lead := LEADING_PAREN.match(text)):
-        paren, text = lead.group("paren"), lead.group("text")
-    text = _unquote(text)
-    if name.lower() in NARRATORS:
-        return Beat(kind="narration", text=text, source_line=line)
-    return Beat(
-        kind="dialogue",
-        speaker=name,
-        text=text,
-        parenthetical=paren.strip() if paren else None,
-        source_line=line,
-    )
-
-
-def _unquote(text: str) -> str:
-    """``“你好。”`` -> ``你好。``: the quotes are typography, not something to speak."""
-    for left, right in (("“", "”"), ('"', '"'), ("「", "」")):
-        inner = text[1:-1]
-        if text.startswith(left) and text.endswith(right) and left not in inner:
-            return inner.strip()
-    return text
