@@ -29,7 +29,7 @@ from dramaforge.tools.local.storyboard import render, time_of_day
 CORPUS = Path(__file__).resolve().parent / "scripts_corpus"
 SCRIPTS = sorted(p for p in CORPUS.iterdir() if p.suffix != ".json")
 LIGHT = {  # what a reader takes each written time of day to look like
-    "day": {"白天", "日", "下午", "day", "afternoon", "continuous"},
+    "day": {"白天", "日", "下午", "day", "afternoon", "late afternoon", "continuous"},
     "dusk": {"傍晚", "黄昏", "evening", "dusk"},
     "night": {"夜", "晚上", "深夜", "凌晨", "雨夜", "night"},
     "dawn": {"清晨", "早上", "morning", "dawn"},

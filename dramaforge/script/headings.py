@@ -55,6 +55,10 @@ _ZH_SLUG = re.compile(
 _NUMBERED = re.compile(rf"^{_NUM}(?:[.、．)]|(?=\s))")
 _MARKDOWN = re.compile(r"^(?P<hashes>#{1,6})\s*")
 _SPLIT = re.compile(r"\s+[-–—|]\s+|[-–—|]{2,}|[,，、·|/。；;]|(?<=\S)[–—](?=\S)|(?<=[^\x00-\x7f])-")
+_JOIN = "\u2060"  # a word joiner: not white space, so split() keeps the two words as one
+_EARLY_LATE = re.compile(
+    r"\b(late|early|mid)\s+(morning|afternoon|evening|night|day)\b", re.IGNORECASE
+)
 _SENTENCE_END = re.compile(r"[。！？!?]\s*$")
 
 
@@ -179,6 +183,7 @@ def split_place(text: str) -> Heading:
     """``走廊（傍晚）`` / ``教室 - 白天 - 内`` / ``Hallway, dusk`` -> place, time, inside."""
     text = text[:200].replace("内/外", "内外").replace("（", " / ").replace("）", " / ")
     text = text.replace("(", " / ").replace(")", " / ")
+    text = _EARLY_LATE.sub(f"\\1{_JOIN}\\2", text)  # ``late afternoon`` is one time of day
     parts = [p.strip() for p in _SPLIT.split(text) if p and p.strip()]
     time, interior, places = "", None, []
     for part in parts:
@@ -188,7 +193,7 @@ def split_place(text: str) -> Heading:
             low = word.lower().strip(".")
             kind = _kind(word)
             if kind == "time":
-                time = time or word
+                time = time or word.replace(_JOIN, " ")
             elif kind == "in" or kind == "out":
                 interior = kind == "in"
             elif kind == "both":
@@ -207,7 +212,7 @@ def split_place(text: str) -> Heading:
 
 
 def _kind(word: str) -> str:
-    low = word.lower()
+    low = word.lower().rpartition(_JOIN)[2]  # joined by _EARLY_LATE: the last word
     if low in TIMES or low.rstrip(".") in TIMES:
         return "time"
     if low in BOTH:

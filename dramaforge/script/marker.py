@@ -36,8 +36,10 @@ from dramaforge.script.places import place_kind
 from dramaforge.script.speech import (
     LATIN_SPEECH,
     LEADING_PAREN,
+    PAREN_ONLY,
     SPEECH,
     TIMECODE,
+    cue_names,
     is_speaker,
     said_by,
     speech_beat,
@@ -71,6 +73,10 @@ class _State:
     """A ``## 角色`` section lasts to the next heading; a ``角色：`` block to a blank line."""
     pending: BeatKind | None = None
     chat_speaker: str | None = None
+    cues: set[str] = field(default_factory=set)
+    """Names this file writes alone above their speech (``speech.cue_names``)."""
+    cue: tuple[str, str | None] | None = None
+    """The cue (name, parenthetical) whose speech the next lines are, to a blank line."""
     subtitles: bool = False
     chat: bool = False
     scene_level: int = 0
@@ -94,6 +100,7 @@ def parse(text: str, source: str) -> Script:
     st = _State(
         source, subtitles=transcripts.is_subtitles(lines), chat=transcripts.is_chat_log(lines)
     )
+    st.cues = cue_names(lines)
     front = _front_matter(lines)
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
@@ -101,7 +108,7 @@ def parse(text: str, source: str) -> Script:
             if (pair := keyed(line)) is not None:
                 _labelled(st, label_of(pair[0], in_header=True), pair[1], number, line)
         elif not line:
-            st.table = None
+            st.table = st.cue = None
             if st.section_filled and not st.section_markdown:
                 st.section = None
         elif _structure(line, st):
@@ -177,7 +184,7 @@ def _markdown(st: _State, line: str, level: int, number: int) -> None:
 def _new_scene(st: _State, heading: Heading, number: int) -> None:
     """Open a scene; inside or outside comes from the place (a 走廊 is inside) when the
     heading does not say."""
-    st.section, st.pending, st.chat_speaker = None, None, None
+    st.section, st.pending, st.chat_speaker, st.cue = None, None, None, None
     interior = heading.interior
     if interior is None and heading.location:
         interior = place_kind(heading.location)[1]
@@ -312,6 +319,9 @@ def _label(line: str, *, in_header: bool) -> tuple[Label | None, str]:
             rest = line[close + 1 :].strip().lstrip("：:").strip()
             key = re.sub(r"\s*[\d一二三四五六七八九十]{1,3}$", "", label).lower()
             kind = label_of(key, in_header=in_header)
+            if kind is None and not rest and (pair := keyed(label)) is not None:
+                key, rest = pair  # [SFX: a book falls]
+                kind = label_of(key, in_header=in_header)
             if kind is None or kind == "meta":
                 return "action", f"{label} {rest}".strip()
             return kind, rest
@@ -331,7 +341,9 @@ def _plain(st: _State, line: str, number: int, pending: BeatKind | None) -> None
     reads ``名字：台词`` (or follows a chat stamp), else action; in a subtitle file, narration
     (before the first scene: the title, then the logline)."""
     speech = SPEECH.match(line) or LATIN_SPEECH.match(line)
-    if pending is not None:
+    if st.cue is not None or (line in st.cues and st.scenes):
+        _cued(st, line, number)
+    elif pending is not None:
         st.scene(number).beats.append(Beat(kind=pending, text=line, source_line=number))
     elif speech and is_speaker(speech.group("name").strip(), st.names):
         _speak(st, speech_beat(speech, number), number)
@@ -348,6 +360,16 @@ def _plain(st: _State, line: str, number: int, pending: BeatKind | None) -> None
         st.title = line
     else:
         st.logline.append(line)
+
+
+def _cued(st: _State, line: str, number: int) -> None:
+    """A cue name, its ``（小声）`` line, or a line of the cued speech."""
+    if st.cue is None:
+        st.cue = (line, None)
+    elif PAREN_ONLY.match(line):
+        st.cue = (st.cue[0], line[1:-1].strip())
+    else:
+        _speak(st, spoken_beat(st.cue[0], st.cue[1], line, number), number)
 
 
 def _speak(st: _State, beat: Beat, number: int) -> None:

@@ -6,6 +6,7 @@ Every pattern is bounded, so no line makes one backtrack.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from dramaforge.schema import Beat
 from dramaforge.script.labels import NARRATORS
@@ -26,6 +27,8 @@ SAID = re.compile(
 )
 """``林晓说``, ``陈默低声问``: prose that names the speaker before the quote."""
 QUOTED = ("“", '"', "「")
+CUE = re.compile(r"^[\u4e00-\u9fff·]{2,4}$")
+PAREN_ONLY = re.compile(r"^[（(][^）)]{1,40}[）)]$")
 
 
 def is_speaker(name: str, names: set[str]) -> bool:
@@ -83,3 +86,24 @@ def unquote(text: str) -> str:
         if text.startswith(left) and text.endswith(right) and left not in inner:
             return inner.strip()
     return text
+
+
+def cue_names(lines: list[str]) -> set[str]:
+    """Names written alone on a line above their speech, as Chinese screenplays do::
+
+        林晓
+        （小声）
+        你昨天为什么没来？
+
+    A short name alone after a blank line, with text under it, is a cue once the file shows
+    that it writes speech this way: the name heads a block more than once, or a
+    parenthetical follows one. Then every such name in the file is a cue."""
+    heads: Counter[str] = Counter()
+    styled = False
+    for i, raw in enumerate(lines):
+        line = raw.strip()
+        below = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        if CUE.match(line) and below and (i == 0 or not lines[i - 1].strip()):
+            heads[line] += 1
+            styled = styled or heads[line] > 1 or bool(PAREN_ONLY.match(below))
+    return set(heads) if styled else set()
