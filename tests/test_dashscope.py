@@ -298,6 +298,47 @@ def test_speech_throttle_is_retried_and_a_lost_reply_is_not(
     assert err.value.retryable and server.tts_calls["qwen-tts"] == 2
 
 
+class Killed(BaseException):
+    """Stands for a SIGKILL: nothing after it runs, no except clause catches it."""
+
+
+def test_speech_killed_between_reply_and_file_is_fetched_not_paid_again(
+    server: FakeDashScope, tmp_path: Path
+) -> None:
+    """Qwen-TTS answers synchronously with a file URL. The URL is journaled before the
+    download, so a run killed in between is resumed from it: one paid reply per line."""
+
+    class DiesAfterReply(MemoryJournal):
+        def record_result(self, url: str) -> None:
+            super().record_result(url)
+            raise Killed
+
+    backend = DashScopeSpeech("qwen-tts", Transport(provider(server)), price=2.0)
+    request = SpeechRequest(text="你回来了。", language="zh", voice=Voice(id="Cherry"))
+    dying = DiesAfterReply()
+    with pytest.raises(Killed):
+        backend.synthesize(request, tmp_path / "a.wav", dying)
+    assert not (tmp_path / "a.wav").exists() and dying.entry.result
+    resumed = MemoryJournal()
+    resumed.entry = dying.entry
+    made = backend.synthesize(request, tmp_path / "a.wav", resumed)
+    assert server.tts_calls["qwen-tts"] == 1
+    assert probe(tmp_path / "a.wav").channels == 1
+    assert made.cost == pytest.approx(2.0 * len(request.text) / 1000)
+
+
+def test_speech_whose_kept_reply_expired_is_asked_for_once_more(
+    server: FakeDashScope, tmp_path: Path
+) -> None:
+    backend = DashScopeSpeech("qwen-tts", Transport(provider(server)))
+    request = SpeechRequest(text="Hello there.", language="en", voice=Voice(id="Cherry"))
+    journal = MemoryJournal()
+    journal.entry = JournalEntry(result=f"{server.url}/files/long-gone")
+    backend.synthesize(request, tmp_path / "a.wav", journal)
+    assert server.tts_calls["qwen-tts"] == 1 and probe(tmp_path / "a.wav").has_audio
+    assert journal.entry.result and "long-gone" not in journal.entry.result
+
+
 # -- wiring ---------------------------------------------------------------------------------
 
 

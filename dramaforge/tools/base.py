@@ -111,6 +111,9 @@ class JournalEntry(BaseModel):
 
     task_id: str | None = None
     intent: SubmitIntent | None = None
+    result: str | None = None
+    """A synchronous reply's file URL, kept before it is downloaded: a run killed between the
+    reply and the stored file fetches it again instead of paying for a second reply."""
 
 
 class TaskJournal(Protocol):
@@ -133,6 +136,10 @@ class TaskJournal(Protocol):
 
     def record(self, task_id: str) -> None:
         """Persist ``task_id`` durably before returning; it resolves the intent."""
+        ...
+
+    def record_result(self, url: str) -> None:
+        """Persist a synchronous reply's file URL durably before returning."""
         ...
 
     def forget(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from pathlib import Path
@@ -13,6 +14,8 @@ from dramaforge.tools.base import Generated, SpeechRequest, TaskJournal
 from dramaforge.tools.dashscope.transport import Transport
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
 from dramaforge.tools.media.probe import probe
+
+log = logging.getLogger(__name__)
 
 PATH = "services/aigc/multimodal-generation/generation"
 # Qwen-TTS system voices. Dylan (Beijing), Jada (Shanghai) and Sunny (Sichuan) speak Chinese
@@ -59,34 +62,52 @@ class DashScopeSpeech:
     def synthesize(
         self, request: SpeechRequest, dest: Path, journal: TaskJournal | None = None
     ) -> Generated:
+        """One paid reply per line, even across a crash: the reply's audio URL is journaled
+        before the download, so a resumed run fetches that file instead of asking again
+        (unless the URL has expired meanwhile: then the line is asked for once more)."""
         self.check(request.language)
         assert self.transport is not None
         what = f"{self.model} speech"
+        kept = journal.read().result if journal is not None else None
+        if kept is not None:
+            try:
+                self._fetch(kept, dest, what)
+                cost = self.price * len(request.text) / 1000  # paid by the run that died
+                return Generated(duration=probe(dest).duration, cost=cost, model=self.model)
+            except ProviderError as err:
+                log.warning("%s: the kept reply could not be fetched (%s); asking again", what, err)
         reply = self.transport.post_sync(PATH, self.body(request), what)
         audio = (reply.get("output") or {}).get("audio") or {}
         url = audio.get("url")
         if not url:
             raise ProviderError(f"DashScope {what}: the reply has no audio URL")
-        raw = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.download.wav")
-        try:
-            self.transport.download(str(url), raw, _verify_audio, what)
-            info = probe(raw)
-            if info.channels == 1 and info.acodec.startswith("pcm_"):
-                os.replace(raw, dest)
-            else:
-                tmp = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.mono.wav")
-                try:
-                    run_ffmpeg(
-                        ["-i", raw, "-ac", "1", "-c:a", "pcm_s16le", tmp],
-                        what=f"making {dest.name} mono",
-                    )
-                    os.replace(tmp, dest)
-                finally:
-                    tmp.unlink(missing_ok=True)
-        finally:
-            raw.unlink(missing_ok=True)
+        if journal is not None:
+            journal.record_result(str(url))
+        self._fetch(str(url), dest, what)
         usage = reply.get("usage") or {}
         chars = int(usage.get("characters") or len(request.text))
         return Generated(
             duration=probe(dest).duration, cost=self.price * chars / 1000, model=self.model
         )
+
+    def _fetch(self, url: str, dest: Path, what: str) -> None:
+        """Download the reply's WAV to ``dest`` as mono 16-bit PCM."""
+        assert self.transport is not None
+        raw = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.download.wav")
+        try:
+            self.transport.download(url, raw, _verify_audio, what)
+            info = probe(raw)
+            if info.channels == 1 and info.acodec.startswith("pcm_"):
+                os.replace(raw, dest)
+                return
+            tmp = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.mono.wav")
+            try:
+                run_ffmpeg(
+                    ["-i", raw, "-ac", "1", "-c:a", "pcm_s16le", tmp],
+                    what=f"making {dest.name} mono",
+                )
+                os.replace(tmp, dest)
+            finally:
+                tmp.unlink(missing_ok=True)
+        finally:
+            raw.unlink(missing_ok=True)

@@ -165,6 +165,9 @@ class FileJournal:
         atomic_write(self.path, entry.model_dump_json(), durable=True)
         _append_line(self.ledger, task_id)
 
+    def record_result(self, url: str) -> None:
+        atomic_write(self.path, JournalEntry(result=url).model_dump_json(), durable=True)
+
     def forget(self) -> None:
         self.path.unlink(missing_ok=True)
 
@@ -206,6 +209,9 @@ class MemoryJournal:
 
     def record(self, task_id: str) -> None:
         self.entry = self.entry.model_copy(update={"task_id": task_id})
+
+    def record_result(self, url: str) -> None:
+        self.entry = JournalEntry(result=url)
 
     def forget(self) -> None:
         self.entry = JournalEntry()
