@@ -33,7 +33,8 @@ if TYPE_CHECKING:  # the graph and the modes load inside the command that runs t
 def render(
     settings: Settings,
     script: Annotated[
-        Path | None, typer.Argument(help="Script file: .txt/.md (中文标记), .fountain, .yaml")
+        Path | None,
+        typer.Argument(help="Script file: .txt/.md (中文标记), .docx, .fountain, .yaml"),
     ] = None,
     out: OutOpt = Path("out"),
     resume: Annotated[bool, typer.Option(help="Continue an interrupted render.")] = False,

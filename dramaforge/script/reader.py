@@ -14,6 +14,7 @@ import unicodedata
 from pathlib import Path
 
 from dramaforge.errors import ScriptError
+from dramaforge.script.docx import MAX_DOCX_BYTES, docx_text, is_word
 
 MAX_BYTES = 2 * 1024 * 1024
 """A short-drama episode is a few KB; 2 MB means the wrong file (a video, a whole novel)."""
@@ -32,7 +33,8 @@ def decode(data: bytes, source: str) -> str:
     else:
         if b"\x00" in data[:_SNIFF]:
             raise ScriptError(
-                "this is a binary file, not a script; give a text file (.txt, .fountain, .yaml)",
+                "this is a binary file, not a script; give a text file or a Word document "
+                "(.txt, .docx, .fountain, .yaml)",
                 path=source,
             )
         text = _decode_8bit(data, source)
@@ -41,7 +43,7 @@ def decode(data: bytes, source: str) -> str:
     if _looks_binary(text):
         raise ScriptError(
             "this looks like a binary file, not a script; give a text file "
-            "(.txt, .fountain, .yaml)",
+            "(.txt, .docx, .fountain, .yaml)",
             path=source,
         )
     return normalise_newlines(text)
@@ -136,9 +138,10 @@ def read_script_file(path: Path) -> str:
             "this is a folder, not a script file; give the script's path", path=source
         )
     size = path.stat().st_size
-    if size > MAX_BYTES:
+    limit = MAX_DOCX_BYTES if path.suffix.lower() in (".docx", ".doc", ".wps") else MAX_BYTES
+    if size > limit:
         raise ScriptError(
-            f"the file is {size / 2**20:.1f} MB, more than the {MAX_BYTES // 2**20} MB a script "
+            f"the file is {size / 2**20:.1f} MB, more than the {limit // 2**20} MB a script "
             "may be; check it is the right file, or split it into one file per episode",
             path=source,
         )
@@ -148,4 +151,6 @@ def read_script_file(path: Path) -> str:
         raise ScriptError(
             f"cannot read the file ({err.strerror}); check its permissions", path=source
         ) from err
+    if is_word(data):
+        return normalise_newlines(docx_text(data, source))
     return decode(data, source)
