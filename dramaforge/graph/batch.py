@@ -25,9 +25,8 @@ from dramaforge.graph.context import RenderContext, build_context
 from dramaforge.graph.run import render_episode
 from dramaforge.graph.session import Event
 from dramaforge.graph.threads import episode_name
+from dramaforge.script.reader import SCRIPT_SUFFIXES
 from dramaforge.tools.media.store import atomic_write
-
-SCRIPT_SUFFIXES = {".txt", ".md", ".fountain", ".yaml", ".yml"}
 
 
 class EpisodeReport(BaseModel):

@@ -16,6 +16,8 @@ from pathlib import Path
 from dramaforge.errors import ScriptError
 from dramaforge.script.docx import MAX_DOCX_BYTES, docx_text, is_word
 
+SCRIPT_SUFFIXES = (".txt", ".md", ".docx", ".fountain", ".spmd", ".yaml", ".yml")
+"""What a batch folder or a workspace's ``scripts/`` lists as scripts."""
 MAX_BYTES = 2 * 1024 * 1024
 """A short-drama episode is a few KB; 2 MB means the wrong file (a video, a whole novel)."""
 

@@ -24,10 +24,11 @@ from dramaforge.graph.cost import estimate
 from dramaforge.graph.run import plan_script, render_episode, rerender_shot
 from dramaforge.graph.session import Event
 from dramaforge.schema import Aspect, Manifest, Resolution
+from dramaforge.script.reader import SCRIPT_SUFFIXES
 from dramaforge.tools.media.store import atomic_write
 
 OnEvent = Callable[[Event], None]
-SUFFIXES = (".txt", ".md", ".fountain", ".yaml", ".yml")
+SUFFIXES = SCRIPT_SUFFIXES
 
 
 @dataclass
