@@ -12,6 +12,7 @@ from dramaforge.graph.context import build_context
 from dramaforge.modes.briefs import normalize_brief
 from dramaforge.modes.channels import plan_versions, render_versions
 from dramaforge.modes.fit import fit_plan
+from dramaforge.modes.run import RunArgs
 from dramaforge.script import load_script, parse_text
 from dramaforge.tools.media.analysis import frame_at
 from dramaforge.tools.media.probe import probe
@@ -106,7 +107,7 @@ def test_three_versions_render_with_shared_assets_made_once(tmp_path: Path) -> N
     ctx, calls = counting_context(settings, tmp_path / "out")
     sounds: Counter[str] = Counter()
     ctx.sound = KindCounting(ctx.sound, sounds)
-    done = render_versions(brief, tmp_path / "out", settings, context=ctx)
+    done = render_versions(brief, tmp_path / "out", settings, run=RunArgs(context=ctx))
 
     sizes = {"story": (360, 640), "feed": (360, 640), "page": (640, 360)}
     keyframes: set[str] = set()

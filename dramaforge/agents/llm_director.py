@@ -215,8 +215,6 @@ class LLMDirector:
             where=f"director {self.name}, scene {scene.index}",
             endpoint=self.endpoint,
             key_help="set OPENAI_API_KEY (or DRAMAFORGE_OPENAI__API_KEY) to a valid key",
-            bad_request_hint="if the server rejects response_format or tools, "
-            "set openai.structured_output",
             secrets=self.redact,
         )
 

@@ -22,9 +22,7 @@ from dramaforge import prompts
 from dramaforge.agents.structured import reply_text
 from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError, ScriptError
-from dramaforge.graph.context import RenderContext, build_context
-from dramaforge.graph.run import render_episode
-from dramaforge.graph.session import Event
+from dramaforge.modes.run import PLAIN, RunArgs
 from dramaforge.schema import Language, Manifest
 from dramaforge.script import parse_text
 from dramaforge.script.detect import detect_language
@@ -131,16 +129,14 @@ def render_idea(
     out: Path,
     settings: Settings,
     *,
-    resume: bool = False,
-    on_event: Callable[[Event], None] | None = None,
+    run: RunArgs = PLAIN,
     on_script: Callable[[IdeaScript], None] | None = None,
-    context: RenderContext | None = None,
 ) -> tuple[IdeaScript, Manifest]:
     """Expand ``idea`` into ``OUT/<name>/script.txt`` (shown through ``on_script``), then
     render it into the same folder."""
     idea = read_idea(idea)
     name = idea_name(idea)
-    ctx = context or build_context(settings, settings.state_root(out.resolve()))
+    ctx = run.base(settings, out)
     script = write_script(idea, out / name, ctx.director, settings.render.language)
     if on_script is not None:
         on_script(script)
@@ -148,7 +144,4 @@ def render_idea(
         parse_text(script.text, source=str(script.path))
     except ScriptError as err:
         raise DramaforgeError(f"{err}; fix {script.path} and run the command again") from err
-    manifest = render_episode(
-        script.path, out, settings, resume=resume, on_event=on_event, context=ctx, episode=name
-    )
-    return script, manifest
+    return script, run.render(script.path, out, settings, context=ctx, episode=name)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
@@ -24,18 +23,15 @@ from dramaforge import prompts
 from dramaforge.agents.director import FRAMING_WORDS
 from dramaforge.config import Settings
 from dramaforge.errors import ConfigError, ScriptError
-from dramaforge.graph.context import RenderContext, build_context
-from dramaforge.graph.run import render_episode
-from dramaforge.graph.session import Event
+from dramaforge.modes.run import PLAIN, RunArgs, write_script
 from dramaforge.modes.shared import Delegating
 from dramaforge.schema import CameraMove, Framing, Language, Manifest, Script, ShotPlan
 from dramaforge.script.detect import detect_language
 from dramaforge.script.prose import split_sentences
-from dramaforge.tools.agents import Director
 from dramaforge.tools.base import Generated, SoundRequest, TaskJournal
 from dramaforge.tools.media.audio import RATE, WAV16, fit_audio
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.store import atomic_write, file_digest
+from dramaforge.tools.media.store import file_digest
 
 SR = 22050
 SNAP = 0.06  # a beat moves to an onset at most this far away
@@ -124,11 +120,9 @@ class MusicDirector(Delegating):
     brief, in order over the track, each held for several shots that cycle through framings
     and camera moves."""
 
-    inner: Director
     grid: Beats
     fps: int
     until: float | None = None
-    name: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.name = f"{self.inner.name}+beats"
@@ -208,9 +202,7 @@ def render_music(
     settings: Settings,
     *,
     duration: float | None = None,
-    resume: bool = False,
-    on_event: Callable[[Event], None] | None = None,
-    context: RenderContext | None = None,
+    run: RunArgs = PLAIN,
 ) -> tuple[Path, Manifest]:
     """Cut a video to ``track`` into ``OUT/<track name>/`` (up to ``duration`` seconds)."""
     if not track.is_file():
@@ -220,13 +212,8 @@ def render_music(
     grid = analyse(track)
     name = re.sub(r"[^\w\-]+", "_", track.stem).strip("_") or "music"
     language = settings.render.language or detect_language(brief)
-    script_path = out / name / "script.txt"
-    script_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(script_path, music_script(brief, name, language) + "\n")
-    base = context or build_context(settings, settings.state_root(out.resolve()))
+    script_path = write_script(out, name, music_script(brief, name, language))
+    base = run.base(settings, out)
     director = MusicDirector(base.director, grid, settings.render.fps, duration)
     ctx = replace(base, director=director, sound=TrackSound(track.resolve()))
-    manifest = render_episode(
-        script_path, out, settings, resume=resume, on_event=on_event, context=ctx, episode=name
-    )
-    return script_path, manifest
+    return script_path, run.render(script_path, out, settings, context=ctx, episode=name)

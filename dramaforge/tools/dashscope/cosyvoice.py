@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import uuid
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from dramaforge.schema import Language, Voice
 from dramaforge.tools.base import Generated, SpeechRequest, TaskJournal
 from dramaforge.tools.dashscope.endpoints import api_root
 from dramaforge.tools.dashscope.errors import MODERATION_CODES, TransientError
+from dramaforge.tools.media.files import write_wav
 from dramaforge.tools.media.probe import probe
 
 log = logging.getLogger(__name__)
@@ -99,16 +98,7 @@ class CosyVoice:
         pcm, characters = self._session(request)
         if not pcm:
             raise ProviderError(f"DashScope {self.model} speech: the task finished without audio")
-        tmp = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.pcm.wav")
-        try:
-            with wave.open(str(tmp), "wb") as out:
-                out.setnchannels(1)
-                out.setsampwidth(2)
-                out.setframerate(RATE)
-                out.writeframes(pcm[: len(pcm) - len(pcm) % 2])
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_wav(dest, pcm[: len(pcm) - len(pcm) % 2], channels=1, rate=RATE)
         billed = characters or len(request.text)
         return Generated(
             duration=probe(dest).duration, cost=self.price * billed / 1000, model=self.model

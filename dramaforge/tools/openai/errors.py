@@ -36,13 +36,18 @@ def error_detail(exc: openai.APIError) -> str:
     return exc.message[:300]
 
 
+STRUCTURED_HINT = "if the server rejects response_format or tools, set openai.structured_output"
+"""What to do about an HTTP 400 to a structured request: most servers that refuse one refuse
+the structured-output mode the client picked, not the request."""
+
+
 def api_error(
     exc: openai.APIError,
     *,
     where: str,
     endpoint: str,
     key_help: str,
-    bad_request_hint: str,
+    bad_request_hint: str = STRUCTURED_HINT,
     secrets: Iterable[str] = (),
 ) -> ConfigError | ProviderError:
     """The dramaforge error for ``exc``: ``where`` says who asked (``director X, scene 2``),
