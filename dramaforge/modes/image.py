@@ -15,7 +15,7 @@ and is scaled to cover the frame.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +26,11 @@ from dramaforge.config import Settings
 from dramaforge.errors import ScriptError
 from dramaforge.modes.fit import Extras
 from dramaforge.modes.run import PLAIN, RunArgs, write_script
-from dramaforge.modes.shared import FittedDirector
+from dramaforge.modes.shared import FittedDirector, FromFile
 from dramaforge.schema import Framing, Language, Manifest
 from dramaforge.script.detect import detect_language
 from dramaforge.script.prose import split_sentences
 from dramaforge.tools.base import Generated, ImageRequest, TaskJournal
-from dramaforge.tools.media.store import file_digest
 
 MIN_SECONDS, MAX_SECONDS = 10.0, 30.0
 # How much of the photo each framing shows (the side of the crop, relative to the largest
@@ -68,22 +67,15 @@ def reframe(image: Image.Image, width: int, height: int, zoom: float = 1.0) -> I
 
 
 @dataclass
-class PhotoKeyframes:
-    """An ImageBackend whose every keyframe is the photo, framed as the shot asks.
+class PhotoKeyframes(FromFile):
+    """An ImageBackend whose every keyframe is the photo (``source``), framed as the shot asks."""
 
-    Its name carries the photo's digest, so keyframes of two photos never share a store key.
-    """
-
-    photo: Path
-    name: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = f"image:{file_digest(self.photo)[:16]}"
+    KIND = "image"
 
     def generate(
         self, request: ImageRequest, dest: Path, journal: TaskJournal | None = None
     ) -> Generated:
-        with Image.open(self.photo) as im:
+        with Image.open(self.source) as im:
             image = ImageOps.exif_transpose(im).convert("RGB")
         framed = reframe(image, request.width, request.height, ZOOM.get(request.framing, 1.0))
         framed.save(dest, format="PNG")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -24,14 +24,13 @@ from dramaforge.agents.director import FRAMING_WORDS
 from dramaforge.config import Settings
 from dramaforge.errors import ConfigError, ScriptError
 from dramaforge.modes.run import PLAIN, RunArgs, write_script
-from dramaforge.modes.shared import Delegating
+from dramaforge.modes.shared import Delegating, FromFile
 from dramaforge.schema import CameraMove, Framing, Language, Manifest, Script, ShotPlan
 from dramaforge.script.detect import detect_language
 from dramaforge.script.prose import split_sentences
 from dramaforge.tools.base import Generated, SoundRequest, TaskJournal
 from dramaforge.tools.media.audio import RATE, WAV16, fit_audio
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.store import file_digest
 
 SR = 22050
 SNAP = 0.06  # a beat moves to an onset at most this far away
@@ -156,21 +155,17 @@ class MusicDirector(Delegating):
 
 
 @dataclass
-class TrackSound:
-    """The sound backend for a music video: the track itself as the music, from its start,
-    and silence for ambience and effects (the track is the whole soundtrack)."""
+class TrackSound(FromFile):
+    """The sound backend for a music video: the track (``source``) itself as the music, from
+    its start, and silence for ambience and effects (the track is the whole soundtrack)."""
 
-    track: Path
-    name: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = f"track:{file_digest(self.track)[:16]}"
+    KIND = "track"
 
     def generate(
         self, request: SoundRequest, dest: Path, journal: TaskJournal | None = None
     ) -> Generated:
         if request.kind == "music":
-            fit_audio(self.track, request.duration, dest)
+            fit_audio(self.source, request.duration, dest)
         else:
             samples = round(request.duration * RATE)
             run_ffmpeg(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 from dramaforge.agents.bible import build_bible
 from dramaforge.agents.director import speech_seconds
@@ -33,7 +33,7 @@ from dramaforge.tools.base import (
 )
 from dramaforge.tools.media.audio import RATE, WAV16, stereo
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.store import AssetStore
+from dramaforge.tools.media.store import AssetStore, file_digest
 
 FADE_OUT = 0.6  # a trimmed music bed ends on a fade, not a cut mid-note
 SHARED_KINDS = ("music", "ambience")
@@ -90,6 +90,19 @@ class Wrapper(Generic[B]):
 
     def __post_init__(self) -> None:
         self.name = self.inner.name
+
+
+@dataclass
+class FromFile:
+    """A backend that makes everything from one file the person gave (a photo, a track). It
+    is named by the file's content, so what two files make never shares a store key."""
+
+    source: Path
+    name: str = field(init=False)
+    KIND: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        self.name = f"{self.KIND}:{file_digest(self.source)[:16]}"
 
 
 @dataclass
