@@ -20,7 +20,7 @@ from dramaforge.errors import DramaforgeError
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.threads import episode_name
 from dramaforge.modes.briefs import normalize_brief
-from dramaforge.modes.fit import Extras
+from dramaforge.modes.fit import Extras, Fit
 from dramaforge.modes.run import PLAIN, RunArgs, write_script
 from dramaforge.modes.shared import FittedDirector, SharedSound, shared_length
 from dramaforge.schema import Aspect, Manifest, Script, ShotPlan
@@ -75,6 +75,15 @@ def brief_extras(script: Script) -> Extras:
     return Extras(product=str(data.get("product") or ""), points=[*points, message][:8])
 
 
+def _fit_of(version: Version, settings: Settings, extras: Extras) -> Fit | None:
+    """How ``version``'s plan is fitted: to its duration, keeping its own script's shots as
+    written; None when it names no duration (the plan as directed)."""
+    if version.duration is None:
+        return None
+    r = settings.render
+    return Fit(version.duration, r.fps, r.min_shot, extras, as_written=bool(version.script))
+
+
 def _contexts(
     script: Script,
     versions: list[Version],
@@ -91,16 +100,7 @@ def _contexts(
         vs = settings.model_copy(
             update={"render": settings.render.model_copy(update={"aspect": v.aspect})}
         )
-        director = FittedDirector(
-            base.director,
-            v.duration,
-            vs.render.fps,
-            vs.render.min_shot,
-            extras,
-            plans,
-            ctx=base,
-            as_written=bool(v.script),
-        )
+        director = FittedDirector(base.director, _fit_of(v, vs, extras), plans, ctx=base)
         out.append((v, vs, replace(base, settings=vs, director=director, sound=sound)))
     return out
 
@@ -137,15 +137,7 @@ def plan_versions(
     extras = brief_extras(script)
     found = []
     for v in versions_of(script):
-        director = FittedDirector(
-            context.director,
-            v.duration,
-            settings.render.fps,
-            settings.render.min_shot,
-            extras,
-            plans,
-            as_written=bool(v.script),
-        )
+        director = FittedDirector(context.director, _fit_of(v, settings, extras), plans)
         own = script
         if v.script:
             own = parse_text(v.script, source=f"{v.name}.txt")

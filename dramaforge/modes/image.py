@@ -24,7 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from dramaforge import prompts
 from dramaforge.config import Settings
 from dramaforge.errors import ScriptError
-from dramaforge.modes.fit import Extras
+from dramaforge.modes.fit import Extras, Fit
 from dramaforge.modes.run import PLAIN, RunArgs, write_script
 from dramaforge.modes.shared import FittedDirector, FromFile
 from dramaforge.schema import Framing, Language, Manifest
@@ -124,8 +124,7 @@ def render_image(
     script_path = write_script(out, name, photo_script(brief, name, language))
     base = run.base(settings, out)
     r = settings.render
-    director = FittedDirector(
-        base.director, duration, r.fps, r.min_shot, Extras(product=name), plans={}, ctx=base
-    )
+    fit = Fit(duration, r.fps, r.min_shot, Extras(product=name))
+    director = FittedDirector(base.director, fit, plans={}, ctx=base)
     ctx = replace(base, director=director, image=PhotoKeyframes(photo.resolve()))
     return script_path, run.render(script_path, out, settings, context=ctx, episode=name)

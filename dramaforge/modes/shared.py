@@ -21,7 +21,7 @@ from dramaforge.agents.director import speech_seconds
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.cost import units
 from dramaforge.graph.nodes.score import produce_sound
-from dramaforge.modes.fit import Extras, fit_plan
+from dramaforge.modes.fit import Fit
 from dramaforge.schema import Language, Line, Script, Shot, ShotPlan, StyleBible
 from dramaforge.tools.agents import Director
 from dramaforge.tools.base import (
@@ -116,16 +116,13 @@ class Delegating(Wrapper[Director]):
 @dataclass
 class FittedDirector(Delegating):
     """A director that plans a script once (shared by every version) and fits the plan to
-    one version's duration. ``ctx`` None: lengths are estimated from the text (``plan``,
-    which must not pay for speech); otherwise speech is made and measured."""
+    one version's duration (``fit``; None: the plan as directed). ``ctx`` None: lengths are
+    estimated from the text (``plan``, which must not pay for speech); otherwise speech is
+    made and measured."""
 
-    target: float | None
-    fps: int
-    min_shot: float
-    extras: Extras
+    fit: Fit | None
     plans: dict[str, ShotPlan]
     ctx: RenderContext | None = None
-    as_written: bool = False
 
     def base(self, script: Script) -> ShotPlan:
         key = hashlib.sha256(script.model_dump_json(exclude={"source"}).encode()).hexdigest()
@@ -135,17 +132,9 @@ class FittedDirector(Delegating):
 
     def direct(self, script: Script) -> ShotPlan:
         base = self.base(script)
-        if self.target is None:
+        if self.fit is None:
             return base
-        return fit_plan(
-            base,
-            self.target,
-            line_seconds(self.ctx, script, base),
-            fps=self.fps,
-            min_shot=self.min_shot,
-            extras=self.extras,
-            as_written=self.as_written,
-        )
+        return self.fit.plan(base, line_seconds(self.ctx, script, base))
 
 
 @dataclass

@@ -10,6 +10,7 @@ from typing import Any
 from dramaforge.errors import ConfigError, ProviderError
 from dramaforge.schema import Language, Voice
 from dramaforge.tools.base import Generated, SpeechRequest, TaskJournal
+from dramaforge.tools.dashscope.backend import ModelBackend
 from dramaforge.tools.dashscope.transport import Transport
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
 from dramaforge.tools.media.probe import probe
@@ -30,18 +31,16 @@ def _verify_audio(path: Path) -> None:
         raise ProviderError(f"{path.name} has no audio")
 
 
-class DashScopeVoices:
-    """What both DashScope speech backends share: the model and its name, the system voices
-    it offers (Chinese ones for a language it lacks), and the check made before any text is
-    spoken: a key, and voices for the language. Voices can be listed without a key."""
+class DashScopeVoices(ModelBackend):
+    """What both DashScope speech backends share: the system voices a model offers (Chinese
+    ones for a language it lacks), and the check made before any text is spoken: a key, and
+    voices for the language. Voices can be listed without a key."""
 
     def __init__(
         self, model: str, voices: dict[Language, list[str]], price: float, *, keyed: bool
     ) -> None:
-        self.model = model
-        self.name = f"dashscope:{model}"
+        super().__init__(model, price)
         self.system_voices = voices
-        self.price = price
         self.keyed = keyed
 
     def check(self, language: Language) -> None:
