@@ -14,7 +14,7 @@ from pathlib import Path
 from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError
 from dramaforge.modes.channels import render_versions
-from dramaforge.modes.idea import IdeaScript, render_idea
+from dramaforge.modes.idea import IdeaScript, idea_script, render_idea
 from dramaforge.modes.image import render_image
 from dramaforge.modes.music import render_music
 from dramaforge.modes.rhythm import render_short_drama
@@ -79,8 +79,11 @@ def render_modes(
         )
         return [Outcome("music", manifest, path)]
     if req.idea is not None:
-        made, manifest = render_idea(req.idea, out, settings, run=run, on_script=on_script)
-        return [Outcome("idea", manifest, made.path)]
+        ctx = run.base(settings, out)
+        made = idea_script(req.idea, out, ctx.director, settings.render.language)
+        if on_script is not None:
+            on_script(made)  # seen before anything is spent on it
+        return [Outcome("idea", render_idea(made, out, settings, ctx, run), made.path)]
     if req.script is None:
         raise DramaforgeError("give a SCRIPT file, or --idea, --image or --audio")
     if not req.script.is_file():
