@@ -11,7 +11,8 @@ import pytest
 from dramaforge.graph.context import build_context
 from dramaforge.modes.briefs import normalize_brief
 from dramaforge.modes.channels import plan_versions, render_versions
-from dramaforge.modes.fit import fit_plan
+from dramaforge.modes.fit import Fit
+from dramaforge.modes.run import RunArgs
 from dramaforge.script import load_script, parse_text
 from dramaforge.tools.media.analysis import frame_at
 from dramaforge.tools.media.probe import probe
@@ -89,13 +90,13 @@ def test_plan_condenses_and_expands_to_each_duration() -> None:
 def test_a_short_cut_drops_middle_lines_and_keeps_the_payoff() -> None:
     script = load_script(EXAMPLES / "product_ad.en.yaml")
     base = build_context(settings_for(), Path(".")).director.direct(script)
-    cut = fit_plan(base, 7.0, lambda line: 1.2, fps=25, min_shot=2.0)
+    cut = Fit(7.0, fps=25, min_shot=2.0).plan(base, lambda line: 1.2)
     texts = [ln.text for s in cut.shots for ln in s.lines]
     assert texts[-1] == "Aurora. Warm all day."
     assert len(texts) < len([ln for s in base.shots for ln in s.lines])
     assert abs(sum(s.duration for s in cut.shots) - 7.0) < 0.02
     with pytest.raises(Exception, match="longer duration"):
-        fit_plan(base, 2.0, lambda line: 1.2, fps=25, min_shot=2.0)
+        Fit(2.0, fps=25, min_shot=2.0).plan(base, lambda line: 1.2)
 
 
 @pytest.mark.slow
@@ -106,7 +107,7 @@ def test_three_versions_render_with_shared_assets_made_once(tmp_path: Path) -> N
     ctx, calls = counting_context(settings, tmp_path / "out")
     sounds: Counter[str] = Counter()
     ctx.sound = KindCounting(ctx.sound, sounds)
-    done = render_versions(brief, tmp_path / "out", settings, context=ctx)
+    done = render_versions(brief, tmp_path / "out", settings, run=RunArgs(context=ctx))
 
     sizes = {"story": (360, 640), "feed": (360, 640), "page": (640, 360)}
     keyframes: set[str] = set()

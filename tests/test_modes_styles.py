@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from dramaforge.errors import DramaforgeError
+from dramaforge.modes.run import RunArgs
 from dramaforge.modes.styles import render_styles, style_names, style_words
 from tests.conftest import FIXTURES, counting_context, settings_for
 
@@ -41,7 +42,7 @@ def test_two_styles_share_voices_and_music(tmp_path: Path) -> None:
     sounds: Counter[str] = Counter()
     ctx.sound = KindCounting(ctx.sound, sounds)
     made = render_styles(
-        FIXTURES / "short.zh.txt", ["anime", "ink-wash"], out, settings, context=ctx
+        FIXTURES / "short.zh.txt", ["anime", "ink-wash"], out, settings, run=RunArgs(context=ctx)
     )
     (a_style, a), (b_style, b) = made
     assert (a_style, b_style) == ("anime", "ink-wash")

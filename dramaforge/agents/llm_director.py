@@ -213,11 +213,8 @@ class LLMDirector:
         return api_error(
             exc,
             where=f"director {self.name}, scene {scene.index}",
-            endpoint=self.endpoint,
+            via=self,
             key_help="set OPENAI_API_KEY (or DRAMAFORGE_OPENAI__API_KEY) to a valid key",
-            bad_request_hint="if the server rejects response_format or tools, "
-            "set openai.structured_output",
-            secrets=self.redact,
         )
 
 

@@ -150,11 +150,8 @@ def _ask(
         raise api_error(
             exc,
             where=f"translating subtitles with {provider}:{model}",
-            endpoint=chat.endpoint,
+            via=chat,
             key_help="set OPENAI_API_KEY (or DASHSCOPE_API_KEY for dashscope:) to a valid key",
-            bad_request_hint="if the server rejects response_format or tools, "
-            "set openai.structured_output",
-            secrets=chat.redact,
         ) from None
     if reply is None:
         raise ProviderError(

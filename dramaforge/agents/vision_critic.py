@@ -240,11 +240,10 @@ class VisionCritic:
         error = api_error(
             exc,
             where=f"critic {self.name}",
-            endpoint=self.endpoint,
+            via=self,
             key_help="set DRAMAFORGE_CRITIC_OPENAI__API_KEY (or OPENAI_API_KEY, shared with the "
             "director) to a valid key, or use the local:heuristic critic",
             bad_request_hint="check the model accepts images, or set openai.structured_output",
-            secrets=self.redact,
         )
         if isinstance(error, ConfigError):
             raise error from None

@@ -81,6 +81,7 @@ def render(
     from dramaforge.chat.views import progress
     from dramaforge.graph.run import render_episode
     from dramaforge.modes.entry import ModeRequest, photo_path, render_modes
+    from dramaforge.modes.run import RunArgs
     from dramaforge.modes.styles import style_names
     from dramaforge.modes.views import print_outcomes
 
@@ -109,7 +110,7 @@ def render(
                 shown(e)
 
             made = None if draft else render_modes(
-                request, out, settings, resume=resume, on_event=on_event,
+                request, out, settings, run=RunArgs(resume=resume, on_event=on_event),
                 on_script=lambda s: console.print(s.text, markup=False, highlight=False),
             )  # fmt: skip
             if made is not None:

@@ -9,32 +9,21 @@ the episode and the asset cache they came from.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import shutil
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from dramaforge.agents.consistency import Reference
 from dramaforge.schema import CharacterLook
+from dramaforge.tools.media.files import atomic_file, file_lock
 from dramaforge.tools.media.store import atomic_write
 
-_thread_lock = threading.Lock()
 
-
-@contextmanager
-def locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> AbstractContextManager[None]:
     """Exclusive access to ``path`` across threads and processes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _thread_lock, open(path.with_suffix(".lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return file_lock(path.with_suffix(".lock"))
 
 
 def load(path: Path) -> dict[str, CharacterLook]:
@@ -74,10 +63,8 @@ def share_references(path: Path, picked: dict[str, Reference]) -> dict[str, Refe
             digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
             dest = folder / f"{digest}{source.suffix}"
             if not dest.is_file():
-                folder.mkdir(parents=True, exist_ok=True)
-                tmp = dest.with_name(f".{dest.name}.tmp")
-                shutil.copyfile(source, tmp)
-                tmp.replace(dest)
+                with atomic_file(dest) as tmp:
+                    shutil.copyfile(source, tmp)
             looks[name] = look.model_copy(update={"reference_image": str(dest)})
             shared[name] = ref.model_copy(update={"path": str(dest)})
         save(path, looks)

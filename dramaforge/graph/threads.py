@@ -7,7 +7,6 @@ only one of them runs it at a time (``RunLock``).
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import re
 import threading
@@ -18,6 +17,7 @@ from typing import ClassVar
 
 from dramaforge.config import Settings, frame_size
 from dramaforge.graph.state import RenderOptions
+from dramaforge.tools.media.files import file_lock
 
 
 def episode_name(script_path: Path) -> str:
@@ -92,24 +92,18 @@ class RunLock:
             busy()
             self.lock.acquire()
         try:
-            if self.depth:
+            if self.depth:  # re-entered by the thread that holds the file lock already
                 self.depth += 1
-                yield
-                return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path.with_suffix(".lock"), "a") as handle:
                 try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    busy()
-                    fcntl.flock(handle, fcntl.LOCK_EX)
+                    yield
+                finally:
+                    self.depth -= 1
+                return
+            with file_lock(self.path.with_suffix(".lock"), busy=busy):
                 self.depth = 1
                 try:
                     yield
                 finally:
                     self.depth = 0
-                    fcntl.flock(handle, fcntl.LOCK_UN)
         finally:
-            if self.depth > 1:
-                self.depth -= 1
             self.lock.release()

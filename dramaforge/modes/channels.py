@@ -9,7 +9,6 @@ store, one budget and one music bed per cue, so what they have in common is made
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,16 +17,14 @@ import yaml
 
 from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError
-from dramaforge.graph.context import RenderContext, build_context
-from dramaforge.graph.run import render_episode
-from dramaforge.graph.session import Event
+from dramaforge.graph.context import RenderContext
 from dramaforge.graph.threads import episode_name
 from dramaforge.modes.briefs import normalize_brief
-from dramaforge.modes.fit import Extras
+from dramaforge.modes.fit import Extras, Fit
+from dramaforge.modes.run import PLAIN, RunArgs, write_script
 from dramaforge.modes.shared import FittedDirector, SharedSound, shared_length
 from dramaforge.schema import Aspect, Manifest, Script, ShotPlan
 from dramaforge.script import load_script, parse_text
-from dramaforge.tools.media.store import atomic_write
 
 
 @dataclass
@@ -78,6 +75,15 @@ def brief_extras(script: Script) -> Extras:
     return Extras(product=str(data.get("product") or ""), points=[*points, message][:8])
 
 
+def _fit_of(version: Version, settings: Settings, extras: Extras) -> Fit | None:
+    """How ``version``'s plan is fitted: to its duration, keeping its own script's shots as
+    written; None when it names no duration (the plan as directed)."""
+    if version.duration is None:
+        return None
+    r = settings.render
+    return Fit(version.duration, r.fps, r.min_shot, extras, as_written=bool(version.script))
+
+
 def _contexts(
     script: Script,
     versions: list[Version],
@@ -94,16 +100,7 @@ def _contexts(
         vs = settings.model_copy(
             update={"render": settings.render.model_copy(update={"aspect": v.aspect})}
         )
-        director = FittedDirector(
-            base.director,
-            v.duration,
-            vs.render.fps,
-            vs.render.min_shot,
-            extras,
-            plans,
-            ctx=base,
-            as_written=bool(v.script),
-        )
+        director = FittedDirector(base.director, _fit_of(v, vs, extras), plans, ctx=base)
         out.append((v, vs, replace(base, settings=vs, director=director, sound=sound)))
     return out
 
@@ -114,9 +111,7 @@ def render_versions(
     settings: Settings,
     *,
     only: list[str] | None = None,
-    resume: bool = False,
-    on_event: Callable[[Event], None] | None = None,
-    context: RenderContext | None = None,
+    run: RunArgs = PLAIN,
 ) -> list[Rendered]:
     """Render every version of the brief at ``script_path`` into ``OUT/<name>/<version>/``."""
     script = load_script(script_path, language=settings.render.language)
@@ -124,23 +119,11 @@ def render_versions(
     if not versions:
         raise DramaforgeError(f"{script_path}: lists no channels or versions to render")
     name = episode_name(script_path)
-    base = context or build_context(settings, settings.state_root(out.resolve()))
+    base = run.base(settings, out)
     done = []
     for v, vs, ctx in _contexts(script, versions, settings, base):
-        path = script_path
-        if v.script:
-            path = out / name / v.name / "script.txt"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, v.script + "\n")
-        manifest = render_episode(
-            path,
-            out,
-            vs,
-            resume=resume,
-            on_event=on_event,
-            context=ctx,
-            episode=f"{name}/{v.name}",
-        )
+        path = write_script(out / name, v.name, v.script) if v.script else script_path
+        manifest = run.render(path, out, vs, context=ctx, episode=f"{name}/{v.name}")
         done.append(Rendered(v, manifest))
     return done
 
@@ -154,15 +137,7 @@ def plan_versions(
     extras = brief_extras(script)
     found = []
     for v in versions_of(script):
-        director = FittedDirector(
-            context.director,
-            v.duration,
-            settings.render.fps,
-            settings.render.min_shot,
-            extras,
-            plans,
-            as_written=bool(v.script),
-        )
+        director = FittedDirector(context.director, _fit_of(v, settings, extras), plans)
         own = script
         if v.script:
             own = parse_text(v.script, source=f"{v.name}.txt")

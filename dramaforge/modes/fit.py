@@ -47,23 +47,30 @@ def voiced_frames(shot: Shot, seconds: LineSeconds, min_shot: float, fps: int) -
     return round(max(min_shot, t) * fps)
 
 
-def fit_plan(
-    base: ShotPlan,
-    target: float,
-    seconds: LineSeconds,
-    *,
-    fps: int,
-    min_shot: float,
-    extras: Extras | None = None,
-    as_written: bool = False,
-) -> ShotPlan:
-    """``base`` cut or extended to last ``target`` seconds (to the frame, once voiced).
+@dataclass
+class Fit:
+    """One version's length and what fitting a plan to it may use: ``fps`` (lengths are whole
+    frames), the shortest shot, the brief's ``extras``, and ``as_written``, which keeps every
+    directed shot and line (a version with its own script): only silent shots are added or
+    resized."""
 
-    ``as_written`` keeps every directed shot and line (a version with its own script): only
-    silent shots are added or resized. Raises DramaforgeError when even the shortest cut
-    (the pay-off line alone) is longer than ``target``.
-    """
-    extras = extras or Extras()
+    target: float
+    fps: int
+    min_shot: float
+    extras: Extras = field(default_factory=Extras)
+    as_written: bool = False
+
+    def plan(self, base: ShotPlan, seconds: LineSeconds) -> ShotPlan:
+        """``base`` cut or extended to last ``target`` seconds (to the frame, once voiced).
+
+        Raises DramaforgeError when even the shortest cut (the pay-off line alone) is longer
+        than ``target``.
+        """
+        return _fit(self, base, seconds)
+
+
+def _fit(fit: Fit, base: ShotPlan, seconds: LineSeconds) -> ShotPlan:
+    target, fps, min_shot, extras = fit.target, fit.fps, fit.min_shot, fit.extras
     total = round(target * fps)
     frames = {s.id: voiced_frames(s, seconds, min_shot, fps) for s in base.shots}
     shots = list(base.shots)
@@ -73,7 +80,7 @@ def fit_plan(
         silent = sum(round(MIN_SILENT * fps) for s in plan if frames[s.id] is None)
         return spoken + silent + round(PACK_MIN * fps)
 
-    if not as_written:
+    if not fit.as_written:
         while need(shots) > total:
             drop = _least_needed(shots, frames)
             if drop is None:

@@ -10,7 +10,6 @@ the model's reply is not a script, the rule director writes a simple narrated on
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,8 @@ from dramaforge import prompts
 from dramaforge.agents.structured import reply_text
 from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError, ScriptError
-from dramaforge.graph.context import RenderContext, build_context
-from dramaforge.graph.run import render_episode
-from dramaforge.graph.session import Event
+from dramaforge.graph.context import RenderContext
+from dramaforge.modes.run import RunArgs
 from dramaforge.schema import Language, Manifest
 from dramaforge.script import parse_text
 from dramaforge.script.detect import detect_language
@@ -126,29 +124,20 @@ def write_script(
     return IdeaScript(path, text, who)
 
 
-def render_idea(
-    idea: str,
-    out: Path,
-    settings: Settings,
-    *,
-    resume: bool = False,
-    on_event: Callable[[Event], None] | None = None,
-    on_script: Callable[[IdeaScript], None] | None = None,
-    context: RenderContext | None = None,
-) -> tuple[IdeaScript, Manifest]:
-    """Expand ``idea`` into ``OUT/<name>/script.txt`` (shown through ``on_script``), then
-    render it into the same folder."""
+def idea_script(idea: str, out: Path, director: Director, language: Language | None) -> IdeaScript:
+    """``idea`` (or the one-line file it names) expanded into ``OUT/<name>/script.txt``, for
+    the person to see before it is rendered."""
     idea = read_idea(idea)
-    name = idea_name(idea)
-    ctx = context or build_context(settings, settings.state_root(out.resolve()))
-    script = write_script(idea, out / name, ctx.director, settings.render.language)
-    if on_script is not None:
-        on_script(script)
+    return write_script(idea, out / idea_name(idea), director, language)
+
+
+def render_idea(
+    script: IdeaScript, out: Path, settings: Settings, ctx: RenderContext, run: RunArgs
+) -> Manifest:
+    """Render an idea's script into its own folder; a script edited into one that does not
+    parse names the file to fix."""
     try:
         parse_text(script.text, source=str(script.path))
     except ScriptError as err:
         raise DramaforgeError(f"{err}; fix {script.path} and run the command again") from err
-    manifest = render_episode(
-        script.path, out, settings, resume=resume, on_event=on_event, context=ctx, episode=name
-    )
-    return script, manifest
+    return run.render(script.path, out, settings, context=ctx, episode=script.path.parent.name)

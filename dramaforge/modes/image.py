@@ -15,8 +15,7 @@ and is scaled to cover the frame.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,16 +24,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from dramaforge import prompts
 from dramaforge.config import Settings
 from dramaforge.errors import ScriptError
-from dramaforge.graph.context import RenderContext, build_context
-from dramaforge.graph.run import render_episode
-from dramaforge.graph.session import Event
-from dramaforge.modes.fit import Extras
-from dramaforge.modes.shared import FittedDirector
+from dramaforge.modes.fit import Extras, Fit
+from dramaforge.modes.run import PLAIN, RunArgs, write_script
+from dramaforge.modes.shared import FittedDirector, FromFile
 from dramaforge.schema import Framing, Language, Manifest
 from dramaforge.script.detect import detect_language
 from dramaforge.script.prose import split_sentences
 from dramaforge.tools.base import Generated, ImageRequest, TaskJournal
-from dramaforge.tools.media.store import atomic_write, file_digest
 
 MIN_SECONDS, MAX_SECONDS = 10.0, 30.0
 # How much of the photo each framing shows (the side of the crop, relative to the largest
@@ -71,22 +67,15 @@ def reframe(image: Image.Image, width: int, height: int, zoom: float = 1.0) -> I
 
 
 @dataclass
-class PhotoKeyframes:
-    """An ImageBackend whose every keyframe is the photo, framed as the shot asks.
+class PhotoKeyframes(FromFile):
+    """An ImageBackend whose every keyframe is the photo (``source``), framed as the shot asks."""
 
-    Its name carries the photo's digest, so keyframes of two photos never share a store key.
-    """
-
-    photo: Path
-    name: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = f"image:{file_digest(self.photo)[:16]}"
+    KIND = "image"
 
     def generate(
         self, request: ImageRequest, dest: Path, journal: TaskJournal | None = None
     ) -> Generated:
-        with Image.open(self.photo) as im:
+        with Image.open(self.source) as im:
             image = ImageOps.exif_transpose(im).convert("RGB")
         framed = reframe(image, request.width, request.height, ZOOM.get(request.framing, 1.0))
         framed.save(dest, format="PNG")
@@ -120,9 +109,7 @@ def render_image(
     settings: Settings,
     *,
     duration: float = 15.0,
-    resume: bool = False,
-    on_event: Callable[[Event], None] | None = None,
-    context: RenderContext | None = None,
+    run: RunArgs = PLAIN,
 ) -> tuple[Path, Manifest]:
     """Render ``photo`` with a voice-over of ``brief`` into ``OUT/<photo name>/``."""
     check_photo(photo)
@@ -134,16 +121,10 @@ def render_image(
         raise ScriptError('give --brief "what the voice-over says about the image"')
     name = re.sub(r"[^\w\-]+", "_", photo.stem).strip("_") or "image"
     language = settings.render.language or detect_language(brief)
-    script_path = out / name / "script.txt"
-    script_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(script_path, photo_script(brief, name, language) + "\n")
-    base = context or build_context(settings, settings.state_root(out.resolve()))
+    script_path = write_script(out, name, photo_script(brief, name, language))
+    base = run.base(settings, out)
     r = settings.render
-    director = FittedDirector(
-        base.director, duration, r.fps, r.min_shot, Extras(product=name), plans={}, ctx=base
-    )
+    fit = Fit(duration, r.fps, r.min_shot, Extras(product=name))
+    director = FittedDirector(base.director, fit, plans={}, ctx=base)
     ctx = replace(base, director=director, image=PhotoKeyframes(photo.resolve()))
-    manifest = render_episode(
-        script_path, out, settings, resume=resume, on_event=on_event, context=ctx, episode=name
-    )
-    return script_path, manifest
+    return script_path, run.render(script_path, out, settings, context=ctx, episode=name)

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -24,18 +23,14 @@ from dramaforge import prompts
 from dramaforge.agents.director import FRAMING_WORDS
 from dramaforge.config import Settings
 from dramaforge.errors import ConfigError, ScriptError
-from dramaforge.graph.context import RenderContext, build_context
-from dramaforge.graph.run import render_episode
-from dramaforge.graph.session import Event
-from dramaforge.modes.shared import Delegating
+from dramaforge.modes.run import PLAIN, RunArgs, write_script
+from dramaforge.modes.shared import Delegating, FromFile
 from dramaforge.schema import CameraMove, Framing, Language, Manifest, Script, ShotPlan
 from dramaforge.script.detect import detect_language
 from dramaforge.script.prose import split_sentences
-from dramaforge.tools.agents import Director
 from dramaforge.tools.base import Generated, SoundRequest, TaskJournal
 from dramaforge.tools.media.audio import RATE, WAV16, fit_audio
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.store import atomic_write, file_digest
 
 SR = 22050
 SNAP = 0.06  # a beat moves to an onset at most this far away
@@ -124,11 +119,9 @@ class MusicDirector(Delegating):
     brief, in order over the track, each held for several shots that cycle through framings
     and camera moves."""
 
-    inner: Director
     grid: Beats
     fps: int
     until: float | None = None
-    name: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.name = f"{self.inner.name}+beats"
@@ -162,21 +155,17 @@ class MusicDirector(Delegating):
 
 
 @dataclass
-class TrackSound:
-    """The sound backend for a music video: the track itself as the music, from its start,
-    and silence for ambience and effects (the track is the whole soundtrack)."""
+class TrackSound(FromFile):
+    """The sound backend for a music video: the track (``source``) itself as the music, from
+    its start, and silence for ambience and effects (the track is the whole soundtrack)."""
 
-    track: Path
-    name: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = f"track:{file_digest(self.track)[:16]}"
+    KIND = "track"
 
     def generate(
         self, request: SoundRequest, dest: Path, journal: TaskJournal | None = None
     ) -> Generated:
         if request.kind == "music":
-            fit_audio(self.track, request.duration, dest)
+            fit_audio(self.source, request.duration, dest)
         else:
             samples = round(request.duration * RATE)
             run_ffmpeg(
@@ -208,9 +197,7 @@ def render_music(
     settings: Settings,
     *,
     duration: float | None = None,
-    resume: bool = False,
-    on_event: Callable[[Event], None] | None = None,
-    context: RenderContext | None = None,
+    run: RunArgs = PLAIN,
 ) -> tuple[Path, Manifest]:
     """Cut a video to ``track`` into ``OUT/<track name>/`` (up to ``duration`` seconds)."""
     if not track.is_file():
@@ -220,13 +207,8 @@ def render_music(
     grid = analyse(track)
     name = re.sub(r"[^\w\-]+", "_", track.stem).strip("_") or "music"
     language = settings.render.language or detect_language(brief)
-    script_path = out / name / "script.txt"
-    script_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(script_path, music_script(brief, name, language) + "\n")
-    base = context or build_context(settings, settings.state_root(out.resolve()))
+    script_path = write_script(out, name, music_script(brief, name, language))
+    base = run.base(settings, out)
     director = MusicDirector(base.director, grid, settings.render.fps, duration)
     ctx = replace(base, director=director, sound=TrackSound(track.resolve()))
-    manifest = render_episode(
-        script_path, out, settings, resume=resume, on_event=on_event, context=ctx, episode=name
-    )
-    return script_path, manifest
+    return script_path, run.render(script_path, out, settings, context=ctx, episode=name)

@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dramaforge.agents.bible import build_bible
-from dramaforge.agents.director import speech_seconds
 from dramaforge.config import Settings
-from dramaforge.graph.context import RenderContext, build_context
-from dramaforge.graph.run import render_episode
-from dramaforge.graph.session import Event
+from dramaforge.graph.context import RenderContext
 from dramaforge.modes.fit import voiced_frames
-from dramaforge.modes.shared import Delegating, spoken_seconds
+from dramaforge.modes.run import PLAIN, RunArgs
+from dramaforge.modes.shared import Delegating, line_seconds
 from dramaforge.schema import Line, Manifest, Script, Shot, ShotPlan
 from dramaforge.script.prose import split_sentences
-from dramaforge.tools.agents import Director
 
 HOOK_SECONDS = 3.0
 HOLD_SECONDS = 2.0
@@ -95,26 +91,14 @@ def cliffhanger_shot(shots: list[Shot], fps: int) -> Shot:
 class RhythmDirector(Delegating):
     """Wraps a director: its plan with a cold-open hook and a cliffhanger hold."""
 
-    inner: Director
     fps: int
     ctx: RenderContext | None = None
-    name: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = self.inner.name
 
     def direct(self, script: Script) -> ShotPlan:
         plan = self.inner.direct(script)
         if not plan.shots:
             return plan
-        if self.ctx is None:
-
-            def seconds(line: Line) -> float:
-                return speech_seconds(line.text, script.language)
-        else:
-            voices = self.ctx.speech.voices(script.language)
-            seconds = spoken_seconds(self.ctx, build_bible(script, plan, voices), script.language)
-        hook = hook_shot(plan.shots, seconds, self.fps)
+        hook = hook_shot(plan.shots, line_seconds(self.ctx, script, plan), self.fps)
         shots = [*([hook] if hook else []), *plan.shots, cliffhanger_shot(plan.shots, self.fps)]
         return plan.model_copy(update={"shots": shots})
 
@@ -124,14 +108,9 @@ def render_short_drama(
     out: Path,
     settings: Settings,
     *,
-    resume: bool = False,
-    on_event: Callable[[Event], None] | None = None,
-    context: RenderContext | None = None,
+    run: RunArgs = PLAIN,
 ) -> Manifest:
     """Render ``script_path`` with the short-drama rhythm into ``OUT/<name>/``."""
-    base = context or build_context(settings, settings.state_root(out.resolve()))
+    base = run.base(settings, out)
     director = RhythmDirector(base.director, settings.render.fps, base)
-    return render_episode(
-        script_path, out, settings, resume=resume, on_event=on_event,
-        context=replace(base, director=director),
-    )  # fmt: skip
+    return run.render(script_path, out, settings, context=replace(base, director=director))

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 from dramaforge.agents.bible import build_bible
 from dramaforge.agents.director import speech_seconds
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.cost import units
-from dramaforge.modes.fit import Extras, fit_plan
+from dramaforge.graph.nodes.score import produce_sound
+from dramaforge.modes.fit import Fit
 from dramaforge.schema import Language, Line, Script, Shot, ShotPlan, StyleBible
 from dramaforge.tools.agents import Director
 from dramaforge.tools.base import (
@@ -30,16 +33,27 @@ from dramaforge.tools.base import (
 )
 from dramaforge.tools.media.audio import RATE, WAV16, stereo
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.store import AssetStore
+from dramaforge.tools.media.store import AssetStore, file_digest
 
 FADE_OUT = 0.6  # a trimmed music bed ends on a fade, not a cut mid-note
 SHARED_KINDS = ("music", "ambience")
 
 
-def spoken_seconds(ctx: RenderContext, bible: StyleBible, language: Language) -> partial[float]:
-    """A line's measured length, made through the store under the voice stage's own key,
-    so the speech made to plan a version is the speech the render then uses."""
-    return partial(_measure, ctx, bible, language)
+def line_seconds(
+    ctx: RenderContext | None, script: Script, plan: ShotPlan
+) -> Callable[[Line], float]:
+    """How long each line of ``script`` lasts once spoken. With ``ctx``: measured, the speech
+    made through the store under the voice stage's own key, so the speech made to plan a
+    version is the speech the render then uses. Without: estimated from the text (planning,
+    which must not pay for speech)."""
+    if ctx is None:
+        return partial(_estimate, script.language)
+    voices = ctx.speech.voices(script.language)
+    return partial(_measure, ctx, build_bible(script, plan, voices), script.language)
+
+
+def _estimate(language: Language, line: Line) -> float:
+    return speech_seconds(line.text, language)
 
 
 def _measure(ctx: RenderContext, bible: StyleBible, language: Language, line: Line) -> float:
@@ -59,10 +73,41 @@ def _measure(ctx: RenderContext, bible: StyleBible, language: Language, line: Li
     return made.duration or 0.0
 
 
-class Delegating:
-    """A director wrapper: a prompt the provider refused is the wrapped director's to rewrite."""
+class Named(Protocol):
+    name: str
 
-    inner: Director
+
+B = TypeVar("B", bound=Named)
+
+
+@dataclass
+class Wrapper(Generic[B]):
+    """A backend or director wrapped to change what it makes. It goes by the wrapped one's
+    name, the name store keys and manifests record, unless a subclass says otherwise."""
+
+    inner: B
+    name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.inner.name
+
+
+@dataclass
+class FromFile:
+    """A backend that makes everything from one file the person gave (a photo, a track). It
+    is named by the file's content, so what two files make never shares a store key."""
+
+    source: Path
+    name: str = field(init=False)
+    KIND: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        self.name = f"{self.KIND}:{file_digest(self.source)[:16]}"
+
+
+@dataclass
+class Delegating(Wrapper[Director]):
+    """A director wrapper: a prompt the provider refused is the wrapped director's to rewrite."""
 
     def rewrite(self, shot: Shot, prompt: str, reason: str, language: Language) -> str:
         return self.inner.rewrite(shot, prompt, reason, language)
@@ -71,21 +116,13 @@ class Delegating:
 @dataclass
 class FittedDirector(Delegating):
     """A director that plans a script once (shared by every version) and fits the plan to
-    one version's duration. ``ctx`` None: lengths are estimated from the text (``plan``,
-    which must not pay for speech); otherwise speech is made and measured."""
+    one version's duration (``fit``; None: the plan as directed). ``ctx`` None: lengths are
+    estimated from the text (``plan``, which must not pay for speech); otherwise speech is
+    made and measured."""
 
-    inner: Director
-    target: float | None
-    fps: int
-    min_shot: float
-    extras: Extras
+    fit: Fit | None
     plans: dict[str, ShotPlan]
     ctx: RenderContext | None = None
-    as_written: bool = False
-    name: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = self.inner.name
 
     def base(self, script: Script) -> ShotPlan:
         key = hashlib.sha256(script.model_dump_json(exclude={"source"}).encode()).hexdigest()
@@ -95,39 +132,18 @@ class FittedDirector(Delegating):
 
     def direct(self, script: Script) -> ShotPlan:
         base = self.base(script)
-        if self.target is None:
+        if self.fit is None:
             return base
-        if self.ctx is None:
-            language = script.language
-
-            def seconds(line: Line) -> float:
-                return speech_seconds(line.text, language)
-        else:
-            voices = self.ctx.speech.voices(script.language)
-            seconds = spoken_seconds(self.ctx, build_bible(script, base, voices), script.language)
-        return fit_plan(
-            base,
-            self.target,
-            seconds,
-            fps=self.fps,
-            min_shot=self.min_shot,
-            extras=self.extras,
-            as_written=self.as_written,
-        )
+        return self.fit.plan(base, line_seconds(self.ctx, script, base))
 
 
 @dataclass
-class SharedSound:
+class SharedSound(Wrapper[SoundBackend]):
     """Music and ambience generated once at ``length`` seconds and trimmed (with a fade) to
     what each version's scene needs; effects and longer requests go straight through."""
 
-    inner: SoundBackend
     store: AssetStore
     length: float
-    name: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = self.inner.name
 
     def generate(
         self, request: SoundRequest, dest: Path, journal: TaskJournal | None = None
@@ -135,15 +151,7 @@ class SharedSound:
         if request.kind not in SHARED_KINDS or request.duration > self.length:
             return self.inner.generate(request, dest, journal)
         full = request.model_copy(update={"duration": self.length})
-        asset, _ = self.store.produce(
-            request.kind,
-            self.inner.name,
-            full,
-            "wav",
-            lambda d, j: self.inner.generate(full, d, j),
-            seed=full.seed,
-            prompt=full.description,
-        )
+        asset = produce_sound(self.store, self.inner, full)
         trim_audio(Path(asset.path), request.duration, dest)
         return Generated(duration=request.duration, model=f"{self.inner.name}:trimmed")
 

@@ -12,8 +12,7 @@ the variants look different without a model.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image, ImageFilter, ImageOps
@@ -21,13 +20,10 @@ from PIL import Image, ImageFilter, ImageOps
 from dramaforge import prompts
 from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError
-from dramaforge.graph.context import RenderContext, build_context
-from dramaforge.graph.run import render_episode
-from dramaforge.graph.session import Event
 from dramaforge.graph.threads import episode_name
-from dramaforge.modes.shared import Delegating
+from dramaforge.modes.run import PLAIN, RunArgs
+from dramaforge.modes.shared import Delegating, Wrapper
 from dramaforge.schema import Language, Manifest, Script, ShotPlan
-from dramaforge.tools.agents import Director
 from dramaforge.tools.base import Generated, ImageBackend, ImageRequest, TaskJournal
 
 MAX_STYLES = 6
@@ -54,13 +50,8 @@ def style_words(style: str, language: Language) -> str:
 class StyledDirector(Delegating):
     """Plans once (shared by every style) and puts the style in front of each visual prompt."""
 
-    inner: Director
     style: str
     plans: dict[str, ShotPlan]
-    name: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = self.inner.name
 
     def direct(self, script: Script) -> ShotPlan:
         key = script.model_dump_json(exclude={"source"})
@@ -76,15 +67,10 @@ class StyledDirector(Delegating):
 
 
 @dataclass
-class StyledStoryboard:
+class StyledStoryboard(Wrapper[ImageBackend]):
     """The offline storyboard with a look applied to each drawn keyframe."""
 
-    inner: ImageBackend
     style: str
-    name: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.name = self.inner.name
 
     def generate(
         self, request: ImageRequest, dest: Path, journal: TaskJournal | None = None
@@ -107,12 +93,10 @@ def render_styles(
     out: Path,
     settings: Settings,
     *,
-    resume: bool = False,
-    on_event: Callable[[Event], None] | None = None,
-    context: RenderContext | None = None,
+    run: RunArgs = PLAIN,
 ) -> list[tuple[str, Manifest]]:
     """Render ``script_path`` once per style into ``OUT/<name>/<style>/``."""
-    base = context or build_context(settings, settings.state_root(out.resolve()))
+    base = run.base(settings, out)
     name = episode_name(script_path)
     plans: dict[str, ShotPlan] = {}
     done = []
@@ -121,9 +105,6 @@ def render_styles(
         if image.name.startswith("local:"):
             image = StyledStoryboard(image, style)
         ctx = replace(base, director=StyledDirector(base.director, style, plans), image=image)
-        manifest = render_episode(
-            script_path, out, settings, resume=resume, on_event=on_event, context=ctx,
-            episode=f"{name}/{style}",
-        )  # fmt: skip
+        manifest = run.render(script_path, out, settings, context=ctx, episode=f"{name}/{style}")
         done.append((style, manifest))
     return done

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from dramaforge.schema import Language, ScriptFormat
-from dramaforge.script.headings import parse_heading, strip_markup
+from dramaforge.script.headings import parse_heading, slugline, strip_markup
 from dramaforge.script.labels import keyed, label_of
 from dramaforge.script.transcripts import is_chat_log, is_subtitles
 
@@ -33,7 +33,7 @@ EN_MARKER = re.compile(
 SPEECH = re.compile(
     r"^\s*[^\s：:，。！？,.!?;；]{1,10}(?:（[^）]{0,80}）|\([^)]{0,80}\))?[：:]\s*\S"
 )
-FOUNTAIN_HEADING = re.compile(r"^\s*(?:\d{1,4}[A-Z]?\s+)?(?:INT|EXT|EST|INT\.?/EXT|I/E)[.\s]")
+FOUNTAIN_HEADING = slugline(strict=True)
 YAML_KEY_LINE = re.compile(r"^(?P<key>[a-z_][a-z0-9_\-]{0,30})\s*:(?:\s|$)")
 YAML_OTHER = re.compile(r"^(?:\s|-\s|-$|#|---|\.\.\.|$)")
 

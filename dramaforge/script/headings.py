@@ -43,12 +43,27 @@ _ZH_LABEL = re.compile(
     rf"^(?:场景|场次)\s*(?:(?P<n1>{_NUM})|(?=[：:\s.、]|$))|^第\s*(?P<n2>{_NUM})\s*场(?:戏)?"
 )
 _EN_LABEL = re.compile(rf"^(?:scene|sc\.)\s*(?P<n>{_NUM}|{'|'.join(EN_NUMBERS)})?\b", re.IGNORECASE)
-# Screenplay sluglines: INT. / EXT. / INT./EXT. / I/E, with an optional scene number in front.
-_SLUG = re.compile(
-    r"^(?:\d{1,4}[A-Z]?\.?\s+)?(?P<ie>INT\.?\s?/\s?EXT|EXT\.?\s?/\s?INT|I/E|INT|EXT|EST)"
-    r"(?:\.|\s|$)",
-    re.IGNORECASE,
-)
+
+
+def slugline(*, strict: bool) -> re.Pattern[str]:
+    """A screenplay slugline at the start of a line: an optional scene number, then ``INT``,
+    ``EXT``, ``EST``, ``INT./EXT.`` or ``I/E`` (group ``ie``), then a full stop or a space.
+
+    ``strict`` is the form only Fountain writes, for telling a Fountain file apart (format
+    detection): upper case, a bare scene number, the words as Fountain spells them. Otherwise
+    any case, ``12.`` numbers, ``EXT./INT.`` and ``INT. / EXT.``, or the words alone on a line,
+    as people head scenes in every other format.
+    """
+    if strict:
+        return re.compile(r"^\s*(?:\d{1,4}[A-Z]?\s+)?(?P<ie>INT|EXT|EST|INT\.?/EXT|I/E)[.\s]")
+    return re.compile(
+        r"^(?:\d{1,4}[A-Z]?\.?\s+)?(?P<ie>INT\.?\s?/\s?EXT|EXT\.?\s?/\s?INT|I/E|INT|EXT|EST)"
+        r"(?:\.|\s|$)",
+        re.IGNORECASE,
+    )
+
+
+_SLUG = slugline(strict=False)
 _ZH_SLUG = re.compile(
     rf"^(?:{_NUM}[.、．)]?\s*)?(?P<ie>内外景|内景|外景|室内|室外)(?=[\s。.、，,：:]|$)"
 )

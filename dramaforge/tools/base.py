@@ -9,22 +9,30 @@ only on a miss; backends never see the store, the graph or the settings.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from dramaforge.schema import CameraMove, Framing, Language, Voice
 
 
-def _without_none(data: dict[str, Any], field: str) -> dict[str, Any]:
-    """``data`` without ``field`` when it is None: an optional input added later leaves the
-    store keys of requests made without it as they were."""
-    if data.get(field, "") is None:
-        del data[field]
-    return data
+class Keyed(BaseModel):
+    """A request whose dump is its store key. Optional inputs added after keys were first made
+    (``LATER``) are left out of the dump when None, so the keys of requests made without them
+    are what they were."""
+
+    LATER: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _drop_later_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for name in self.LATER:
+            if data.get(name, "") is None:
+                del data[name]
+        return data
 
 
-class ImageRequest(BaseModel):
+class ImageRequest(Keyed):
     """A keyframe: the prompt plus everything a storyboard renderer needs to compose it."""
 
     prompt: str
@@ -45,12 +53,10 @@ class ImageRequest(BaseModel):
     """The focus character's reference image (series bible), for models that draw from one;
     others ignore it. Left out of the dump when None, so existing store keys are unchanged."""
 
-    @model_serializer(mode="wrap")
-    def _drop_no_reference(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _without_none(handler(self), "reference")
+    LATER = ("reference",)
 
 
-class VideoRequest(BaseModel):
+class VideoRequest(Keyed):
     prompt: str
     keyframe: str
     width: int
@@ -64,9 +70,7 @@ class VideoRequest(BaseModel):
     (``takes_audio``); others ignore it. Left out of the dump when None, so the store keys of
     clips made without audio are what they were before this field existed."""
 
-    @model_serializer(mode="wrap")
-    def _drop_no_audio(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _without_none(handler(self), "audio")
+    LATER = ("audio",)
 
 
 class SpeechRequest(BaseModel):

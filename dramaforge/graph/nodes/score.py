@@ -12,8 +12,9 @@ from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState
 from dramaforge.schema import Asset, LayerKind, Shot
-from dramaforge.tools.base import Generated, SoundRequest
+from dramaforge.tools.base import Generated, SoundBackend, SoundRequest
 from dramaforge.tools.media.audio import sequence_audio
+from dramaforge.tools.media.store import AssetStore
 
 MUSIC_DB = -10.0
 AMBIENCE_DB = -18.0
@@ -62,6 +63,21 @@ def layers(shots: list[Shot], durations: dict[str, float]) -> list[Layer]:
     return found
 
 
+def produce_sound(store: AssetStore, backend: SoundBackend, request: SoundRequest) -> Asset:
+    """``request`` made by ``backend`` through the store, keyed by its kind: a sound asked
+    for again (another version, a re-run) is found there, not generated twice."""
+    asset, _ = store.produce(
+        request.kind,
+        backend.name,
+        request,
+        "wav",
+        lambda dest, journal: backend.generate(request, dest, journal),
+        seed=request.seed,
+        prompt=request.description,
+    )
+    return asset
+
+
 def score(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
     ctx, plan = context_of(runtime, state["options"].out_dir), state["plan"]
     durations = {sid: r.duration for sid, r in state["results"].items()}
@@ -78,15 +94,7 @@ def score(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, obj
             duration=round(layer.length, 3),
             seed=stable_seed(title, layer.kind, layer.description),
         )
-        asset, _ = ctx.store.produce(
-            layer.kind,
-            ctx.sound.name,
-            request,
-            "wav",
-            lambda dest, journal: ctx.sound.generate(request, dest, journal),
-            seed=request.seed,
-            prompt=layer.description,
-        )
+        asset = produce_sound(ctx.store, ctx.sound, request)
         assets.append(asset)
         placed.append((Path(asset.path), layer.at))
         gains.append(layer.gain_db)

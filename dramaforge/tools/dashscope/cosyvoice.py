@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import uuid
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +25,13 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.sync.client import ClientConnection, connect
 
 from dramaforge.config import ProviderSettings
-from dramaforge.errors import ConfigError, ContentRejected, ProviderError
-from dramaforge.schema import Language, Voice
+from dramaforge.errors import ContentRejected, ProviderError
+from dramaforge.schema import Language
 from dramaforge.tools.base import Generated, SpeechRequest, TaskJournal
 from dramaforge.tools.dashscope.endpoints import api_root
 from dramaforge.tools.dashscope.errors import MODERATION_CODES, TransientError
+from dramaforge.tools.dashscope.speech import DashScopeVoices
+from dramaforge.tools.media.files import write_wav
 from dramaforge.tools.media.probe import probe
 
 log = logging.getLogger(__name__)
@@ -59,32 +59,20 @@ def _message(action: str, task_id: str, payload: dict[str, Any]) -> str:
     return json.dumps({"header": header, "payload": payload}, ensure_ascii=False)
 
 
-class CosyVoice:
+class CosyVoice(DashScopeVoices):
     """``dashscope:<model>`` speech backend for CosyVoice models, e.g. ``cosyvoice-v2``."""
 
     def __init__(self, model: str, settings: ProviderSettings | None, price: float = 0.0) -> None:
-        self.model = model or "cosyvoice-v2"
-        self.name = f"dashscope:{self.model}"
+        super().__init__(model or "cosyvoice-v2", VOICES, price, keyed=settings is not None)
         self.settings = settings
-        self.price = price
 
     def __repr__(self) -> str:
         return f"CosyVoice(model={self.model!r})"
 
-    def check(self, language: Language) -> None:
-        if self.settings is None:
-            raise ConfigError("dashscope speech needs an API key: set DASHSCOPE_API_KEY")
-        if language not in VOICES:
-            raise ConfigError(f"{self.name} has no voices for language {language!r}")
-
-    def voices(self, language: Language) -> list[Voice]:
-        return [Voice(id=v) for v in VOICES.get(language, VOICES["zh"])]
-
     def run_task(self, request: SpeechRequest, task_id: str) -> dict[str, Any]:
         """The ``run-task`` payload for ``request``."""
         voice = request.voice.id
-        known = {v for vs in VOICES.values() for v in vs}
-        if voice not in known and not voice.startswith("cosyvoice-"):
+        if not self.system_voice(voice) and not voice.startswith("cosyvoice-"):
             voice = VOICES[request.language][0]
         parameters = {"text_type": "PlainText", "voice": voice, "format": "pcm",
                       "sample_rate": RATE, "volume": 50, "rate": 1.0, "pitch": 1.0}  # fmt: skip
@@ -99,16 +87,7 @@ class CosyVoice:
         pcm, characters = self._session(request)
         if not pcm:
             raise ProviderError(f"DashScope {self.model} speech: the task finished without audio")
-        tmp = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.pcm.wav")
-        try:
-            with wave.open(str(tmp), "wb") as out:
-                out.setnchannels(1)
-                out.setsampwidth(2)
-                out.setframerate(RATE)
-                out.writeframes(pcm[: len(pcm) - len(pcm) % 2])
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_wav(dest, pcm[: len(pcm) - len(pcm) % 2], channels=1, rate=RATE)
         billed = characters or len(request.text)
         return Generated(
             duration=probe(dest).duration, cost=self.price * billed / 1000, model=self.model

@@ -22,6 +22,7 @@ from PIL import Image, ImageOps
 
 from dramaforge.errors import ProviderError
 from dramaforge.tools.base import Generated, ImageRequest, TaskJournal
+from dramaforge.tools.dashscope.backend import TaskBackend
 from dramaforge.tools.dashscope.transport import TaskResult, Transport
 
 PATH = "services/aigc/text2image/image-synthesis"
@@ -107,14 +108,11 @@ def _url(result: TaskResult) -> str:
     raise ProviderError(f"DashScope image task {result.task_id} succeeded without an image URL")
 
 
-class DashScopeImage:
+class DashScopeImage(TaskBackend):
     """``dashscope:<model>`` image backend, e.g. ``dashscope:qwen-image``."""
 
     def __init__(self, model: str, transport: Transport, price: float = 0.0) -> None:
-        self.model = model or "qwen-image"
-        self.name = f"dashscope:{self.model}"
-        self.transport = transport
-        self.price = price
+        super().__init__(model or "qwen-image", "image", transport, price)
         self.takes_reference = takes_reference(self.model)
 
     def _uses_reference(self, request: ImageRequest) -> bool:
@@ -140,19 +138,17 @@ class DashScopeImage:
     def generate(
         self, request: ImageRequest, dest: Path, journal: TaskJournal | None = None
     ) -> Generated:
-        what = f"{self.model} image"
         body = self.body(request)
         scratch = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}")
         raw, copy = scratch.with_suffix(".download"), scratch.with_suffix(".reference.png")
         try:
             if self._uses_reference(request):
                 files = {"input.images[]": reference_file(Path(str(request.reference)), copy)}
-                result = self.transport.run_task(
-                    EDIT_PATH, body, journal=journal, what=what, files=files
+                result = self.fetch(
+                    EDIT_PATH, body, _url, raw, _verify_image, journal=journal, files=files
                 )
             else:
-                result = self.transport.run_task(PATH, body, journal=journal, what=what)
-            self.transport.result_file(result, _url, raw, _verify_image, journal=journal, what=what)
+                result = self.fetch(PATH, body, _url, raw, _verify_image, journal=journal)
             _fit(raw, dest, request.width, request.height)
         finally:
             raw.unlink(missing_ok=True)

@@ -21,21 +21,20 @@ shot another's picture.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from dramaforge.errors import ProviderError
 from dramaforge.tools.base import SubmitIntent, TaskJournal
+from dramaforge.tools.media.files import append_line, atomic_file, file_lock
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +74,8 @@ def claim(task_id: str, ledger: Path | None = None) -> None:
     try:
         if task_id in read_ledger(ledger):
             return
-        with _ledger_lock(ledger, fcntl.LOCK_SH):
-            append_line(ledger, f"{task_id} {int(time.time())}")
+        with _ledger_lock(ledger, shared=True):
+            append_line(ledger, f"{task_id} {int(time.time())}", private=True)
         if ledger.stat().st_size > PRUNE_BYTES:
             _prune(ledger)
     except OSError as err:
@@ -98,21 +97,14 @@ def read_ledger(ledger: Path) -> set[str]:
     return {line.split()[0] for line in text.splitlines() if line.strip()}
 
 
-@contextmanager
-def _ledger_lock(ledger: Path, mode: int) -> Iterator[None]:
+def _ledger_lock(ledger: Path, *, shared: bool) -> AbstractContextManager[None]:
     """Appenders share the lock; pruning, which replaces the file, holds it alone."""
-    ledger.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(ledger.with_name(ledger.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, mode)
-        yield
-    finally:
-        os.close(fd)
+    return file_lock(ledger.with_name(ledger.name + ".lock"), shared=shared)
 
 
 def _prune(ledger: Path) -> None:
     cutoff = time.time() - KEEP
-    with _ledger_lock(ledger, fcntl.LOCK_EX):
+    with _ledger_lock(ledger, shared=False):
         lines = ledger.read_text(encoding="utf-8").splitlines()
         kept = [
             line
@@ -120,20 +112,8 @@ def _prune(ledger: Path) -> None:
             if len(parts := line.split()) >= 1
             and (len(parts) < 2 or not parts[1].isdigit() or int(parts[1]) >= cutoff)
         ]
-        tmp = ledger.with_name(f".{ledger.name}.{os.getpid()}.tmp")
-        tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
-        os.replace(tmp, ledger)
-
-
-def append_line(path: Path, line: str) -> None:
-    """Append one line and flush it to disk (O_APPEND: concurrent writers never interleave)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        os.write(fd, f"{line}\n".encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        with atomic_file(ledger) as tmp:
+            tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
 
 
 def prompt_of(body: dict[str, Any]) -> str | None:

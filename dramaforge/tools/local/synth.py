@@ -9,9 +9,7 @@ stereo 48 kHz 16-bit WAV. Same request, same samples.
 
 from __future__ import annotations
 
-import os
 import re
-import wave
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dramaforge.tools.base import Generated, SoundRequest, TaskJournal
+from dramaforge.tools.media.files import write_wav
 
 RATE = 48_000
 Signal = NDArray[np.float64]
@@ -365,17 +364,7 @@ class SynthBackend:
         self, request: SoundRequest, dest: Path, journal: TaskJournal | None = None
     ) -> Generated:
         samples = synthesize(request)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        try:
-            with wave.open(str(tmp), "wb") as out:
-                out.setnchannels(2)
-                out.setsampwidth(2)
-                out.setframerate(RATE)
-                out.writeframes(samples.tobytes())
-            tmp.replace(dest)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_wav(dest, samples.tobytes(), channels=2, rate=RATE)
         if request.kind == "music":
             model = music_mood(request.description)
         elif request.kind == "sfx":

@@ -10,14 +10,12 @@ it from the store.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from pydantic import BaseModel
 
 from dramaforge.schema import Asset
 from dramaforge.tools.base import Generated, JournalEntry, SubmitIntent
+from dramaforge.tools.media.files import append_line, file_lock
 
 JOURNAL_SUFFIX = ".task.json"
 LEDGER = "tasks.ledger"
@@ -74,7 +73,7 @@ class AssetStore:
         cached = _cached(target, meta_path)
         if cached is not None:
             return stored.model_copy(update={"cached": True}), cached
-        with asset_lock(target):
+        with file_lock(target.with_suffix(".lock")):  # one writer per asset
             cached = _cached(target, meta_path)  # made by whoever held the lock before us
             if cached is not None:
                 return stored.model_copy(update={"cached": True}), cached
@@ -105,23 +104,6 @@ def _sweep(folder: Path, key: str) -> None:
     can own one, and nothing else would ever remove them."""
     for stale in folder.glob(f".*{key}.*"):  # temp names nest: ..<key>.….part
         stale.unlink(missing_ok=True)
-
-
-@contextmanager
-def asset_lock(target: Path) -> Iterator[None]:
-    """Exclusive right to make ``target``, across threads and processes.
-
-    ``flock`` locks belong to an open file description, so two threads of one process that
-    open the lock file each wait for the other as two processes do. The lock file stays (an
-    unlinked lock file could be locked by two holders at once).
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(target.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 class FileJournal:
@@ -163,7 +145,7 @@ class FileJournal:
         """
         entry = self.read().model_copy(update={"task_id": task_id})
         atomic_write(self.path, entry.model_dump_json(), durable=True)
-        _append_line(self.ledger, task_id)
+        append_line(self.ledger, task_id)
 
     def record_result(self, url: str) -> None:
         atomic_write(self.path, JournalEntry(result=url).model_dump_json(), durable=True)
@@ -221,17 +203,6 @@ class MemoryJournal:
 
     def rivals(self) -> list[SubmitIntent]:
         return []
-
-
-def _append_line(path: Path, line: str) -> None:
-    """Append one line and flush it to disk (O_APPEND: concurrent writers never interleave)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        os.write(fd, f"{line}\n".encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def atomic_write(path: Path, text: str, *, durable: bool = False) -> None:

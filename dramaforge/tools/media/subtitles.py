@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +15,18 @@ from dramaforge.tools.media.store import atomic_write
 # --- SRT -------------------------------------------------------------------------------------
 
 
+def clock(t: float, parts: int) -> tuple[int, int, int, int]:
+    """``t`` seconds as hours, minutes, seconds and ``parts``-ths of a second, rounded to the
+    nearest part (SRT counts milliseconds, ASS centiseconds); never negative."""
+    n = max(0, round(t * parts))
+    h, rem = divmod(n, 3600 * parts)
+    m, rem = divmod(rem, 60 * parts)
+    s, frac = divmod(rem, parts)
+    return h, m, s, frac
+
+
 def _stamp(t: float) -> str:
-    ms = max(0, round(t * 1000))
-    h, rem = divmod(ms, 3_600_000)
-    m, rem = divmod(rem, 60_000)
-    s, ms = divmod(rem, 1000)
+    h, m, s, ms = clock(t, 1000)
     return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
 
 
@@ -39,9 +44,7 @@ def write_srt(cues: list[Cue], dest: Path) -> None:
         f"{i}\n{_stamp(c.start)} --> {_stamp(c.end)}\n{_both(c)}\n"
         for i, c in enumerate(cues, start=1)
     ]
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text("\n".join(blocks), encoding="utf-8")
-    os.replace(tmp, dest)
+    atomic_write(dest, "\n".join(blocks))
 
 
 STAMP = re.compile(r"(\d+):(\d+):(\d+)[,.](\d+)\s*-->\s*(\d+):(\d+):(\d+)[,.](\d+)")
@@ -253,10 +256,7 @@ def subtitle_filter(srt: Path, width: int, height: int) -> str:
 
 
 def _ass_time(t: float) -> str:
-    cs = max(0, round(t * 100))
-    h, rem = divmod(cs, 360_000)
-    m, rem = divmod(rem, 6000)
-    s, cs = divmod(rem, 100)
+    h, m, s, cs = clock(t, 100)
     return f"{h}:{m:02d}:{s:02d}.{cs:02d}"
 
 

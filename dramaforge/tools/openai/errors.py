@@ -9,7 +9,8 @@ a proxy never reaches a log or a checkpoint.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 import openai
 
@@ -36,19 +37,34 @@ def error_detail(exc: openai.APIError) -> str:
     return exc.message[:300]
 
 
+STRUCTURED_HINT = "if the server rejects response_format or tools, set openai.structured_output"
+"""What to do about an HTTP 400 to a structured request: most servers that refuse one refuse
+the structured-output mode the client picked, not the request."""
+
+
+class Reached(Protocol):
+    """Where the failed request went, and the secrets no message about it may show: a ``Chat``
+    client, or an agent that keeps both."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+    @property
+    def redact(self) -> Sequence[str]: ...
+
+
 def api_error(
     exc: openai.APIError,
     *,
     where: str,
-    endpoint: str,
+    via: Reached,
     key_help: str,
-    bad_request_hint: str,
-    secrets: Iterable[str] = (),
+    bad_request_hint: str = STRUCTURED_HINT,
 ) -> ConfigError | ProviderError:
     """The dramaforge error for ``exc``: ``where`` says who asked (``director X, scene 2``),
     ``key_help`` what to do about a refused key, ``bad_request_hint`` about an HTTP 400."""
-    secrets = tuple(secrets)
-    endpoint = endpoint or "the OpenAI-compatible endpoint"
+    secrets = tuple(via.redact)
+    endpoint = via.endpoint or "the OpenAI-compatible endpoint"
     status = getattr(exc, "status_code", None)
     detail = error_detail(exc)
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):

@@ -13,24 +13,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from dramaforge.errors import DramaforgeError, EditError
+from dramaforge.errors import EditError
 from dramaforge.serve.studio import views
 from dramaforge.serve.studio.episodes import Studio
-from dramaforge.serve.studio.routes.common import act, back, episode_ref, form, page, studio_of
+from dramaforge.serve.studio.routes.common import (
+    act,
+    episode_page,
+    form,
+)
 from dramaforge.serve.studio.routes.render import start_render
 
 FIELDS = ("prompt", "framing", "camera", "duration")
 
 
 def board(request: Request) -> Response:
-    folder, name = episode_ref(request)
-    studio = studio_of(request)
-    try:
-        data = views.board(studio, folder, name)
-    except DramaforgeError as err:
-        return back("/", str(err))
-    job = studio.jobs.latest(f"{folder}/{name}")
-    return page(request, "board.html", data | {"job": job})
+    return episode_page(request, "board.html", views.board)
 
 
 def _number(text: str, what: str) -> float:

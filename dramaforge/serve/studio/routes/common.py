@@ -49,6 +49,20 @@ def episode_ref(request: Request) -> tuple[str, str]:
     return str(request.path_params["folder"]), str(request.path_params["name"])
 
 
+def episode_page(
+    request: Request, template: str, view: Callable[[Studio, str, str], dict[str, Any]]
+) -> Response:
+    """An episode's page: ``view(studio, folder, name)`` and the episode's latest render job;
+    an episode that cannot be read sends the person home, saying why."""
+    folder, name = episode_ref(request)
+    studio = studio_of(request)
+    try:
+        data = view(studio, folder, name)
+    except DramaforgeError as err:
+        return back("/", str(err))
+    return page(request, template, data | {"job": studio.jobs.latest(f"{folder}/{name}")})
+
+
 def act(request: Request, work: Callable[[Studio, str, str], str | None], to: str = "") -> Response:
     """Run ``work(studio, folder, name)`` on an episode no render is writing to; redirect to
     the board (or ``to``) with its message, or with the refusal when the edit cannot be made."""

@@ -9,11 +9,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from dramaforge.errors import DramaforgeError
 from dramaforge.serve.studio import views
 from dramaforge.serve.studio.episodes import Studio
 from dramaforge.serve.studio.jobs import Job, stream
-from dramaforge.serve.studio.routes.common import act, back, episode_ref, page, studio_of
+from dramaforge.serve.studio.routes.common import act, episode_page, studio_of
 
 
 def start_render(studio: Studio, folder: str, name: str, kind: str) -> Job:
@@ -37,13 +36,7 @@ def start_render(studio: Studio, folder: str, name: str, kind: str) -> Job:
 
 
 def render_page(request: Request) -> Response:
-    folder, name = episode_ref(request)
-    studio = studio_of(request)
-    try:
-        data = views.render_page(studio, folder, name)
-    except DramaforgeError as err:
-        return back("/", str(err))
-    return page(request, "render.html", data | {"job": studio.jobs.latest(f"{folder}/{name}")})
+    return episode_page(request, "render.html", views.render_page)
 
 
 def _starter(kind: str) -> Any:
