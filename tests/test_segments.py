@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from dramaforge.errors import AssemblyError
+from dramaforge.graph.nodes.assemble import SEGMENTS
+from dramaforge.graph.run import render_episode
 from dramaforge.schema import Cue
 from dramaforge.tools.media import segments
 from dramaforge.tools.media.assemble import encode_episode
@@ -19,6 +21,7 @@ from dramaforge.tools.media.ffmpeg import run_ffmpeg
 from dramaforge.tools.media.probe import probe
 from dramaforge.tools.media.segments import Segment, build_segments, window
 from dramaforge.tools.media.subtitles import write_ass
+from tests.conftest import FIXTURES, settings_for
 
 W, H, FPS = 320, 568, 25
 X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
@@ -167,3 +170,45 @@ def test_font_fallback_in_a_segment_is_an_error(
     with pytest.raises(AssemblyError, match="font fallback"):
         build_segments([Segment(clips[0], 0.0, 1.0)], CUES, cache, width=W, height=H, fps=FPS)
     assert list(cache.iterdir()) == []  # nothing half-made is kept
+
+
+def test_render_edit_and_force_through_the_cache(tmp_path: Path) -> None:
+    """A rendered episode keeps one segment per shot; a one-line edit encodes that shot's
+    segment alone (the others are the same files); --force encodes them all again."""
+    script = tmp_path / "short.zh.txt"
+    script.write_text((FIXTURES / "short.zh.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    settings = settings_for()
+    first = render_episode(script, tmp_path / "out", settings)
+    cache = Path(first.episode.path).parent / SEGMENTS
+    before = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    assert len(before) == len(first.shots)
+    script.write_text(
+        script.read_text(encoding="utf-8").replace("你来晚了。", "你今天又来晚了。"),
+        encoding="utf-8",
+    )
+    edited = render_episode(script, tmp_path / "out", settings)
+    after = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    kept = {n for n in after if before.get(n) == after[n]}
+    assert len(after) == len(edited.shots) and len(kept) == len(after) - 1
+    info = probe(Path(edited.episode.path))
+    assert info.duration == pytest.approx(sum(r.duration for r in edited.shots), abs=1 / 25)
+    assert abs(info.video_duration - info.audio_duration) <= 1 / 25
+    assert "你今天又来晚了" in Path(edited.episode.srt).read_text(encoding="utf-8")
+    # A damaged cached segment is encoded again, not joined into the episode.
+    damaged = cache / sorted(kept)[0]
+    whole = damaged.stat().st_size
+    damaged.write_bytes(damaged.read_bytes()[:500])
+    script.write_text(
+        script.read_text(encoding="utf-8").replace("你今天又来晚了。", "你来晚了。"),
+        encoding="utf-8",
+    )
+    reverted = render_episode(script, tmp_path / "out", settings)
+    assert damaged.stat().st_size == whole
+    assert {p.name for p in cache.iterdir()} == set(before)  # the first render's segments again
+    assert probe(Path(reverted.episode.path)).duration == pytest.approx(
+        sum(r.duration for r in reverted.shots), abs=1 / 25
+    )
+    now = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    render_episode(script, tmp_path / "out", settings, force=True)
+    forced = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    assert set(forced) == set(now) and all(forced[n] != now[n] for n in forced)

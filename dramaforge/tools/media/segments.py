@@ -22,10 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from dramaforge.errors import AssemblyError
 from dramaforge.schema import Cue
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
 from dramaforge.tools.media.fonts import font_path
 from dramaforge.tools.media.memo import remembered
+from dramaforge.tools.media.probe import probe
 from dramaforge.tools.media.store import file_digest
 from dramaforge.tools.media.subtitles import ass_filter, ass_script, check_font_log
 
@@ -118,7 +120,7 @@ def build_segments(
         ass = ass_script(own, width, height) if own else None
         dest = cache / f"{segment_key(seg.clip, ass or '', width, height, fps)}.mp4"
         paths.append(dest)
-        if force or not dest.is_file():
+        if force or not _intact(dest, seg.duration, fps):
             jobs.append((seg.clip, ass, dest))
     unique = list({dest: (clip, ass, dest) for clip, ass, dest in jobs}.values())
     if unique:
@@ -135,6 +137,17 @@ def build_segments(
                 future.result()
     _sweep(cache, set(paths))
     return paths, len(unique)
+
+
+def _intact(path: Path, duration: float, fps: int) -> bool:
+    """A cached segment that decodes as the right length (a damaged file is made again)."""
+    if not path.is_file():
+        return False
+    try:
+        info = probe(path)
+    except AssemblyError:
+        return False
+    return info.has_video and abs(info.video_duration - duration) <= 0.5 / fps
 
 
 def _sweep(cache: Path, keep: set[Path]) -> None:
