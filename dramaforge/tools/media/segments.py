@@ -30,10 +30,11 @@ from dramaforge.tools.media.memo import remembered
 from dramaforge.tools.media.probe import probe
 from dramaforge.tools.media.store import file_digest
 from dramaforge.tools.media.subtitles import ass_filter, ass_script, check_font_log
+from dramaforge.tools.media.video import concat_list
 
 SEGMENT_X264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
 """FINAL_X264 without its thread count: segments are encoded side by side, one thread each."""
-FORMAT = 1
+FORMAT = 2
 """Bump when the way a segment is made changes, so older cached segments are not reused."""
 
 
@@ -67,32 +68,62 @@ def segment_key(clip: Path, ass: str, width: int, height: int, fps: int) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def encode_segment(
-    clip: Path, ass: str | None, dest: Path, *, fps: int, threads: int, work: Path
-) -> None:
-    """Encode ``clip`` to ``dest`` at the final settings, ``ass`` burned in when given.
+@dataclass(frozen=True)
+class Job:
+    """A segment to encode: its clip, the cues of its window (timed from its start), where."""
 
-    The clip already conforms (size, rate, length), so every frame is kept as it is; the
-    libass log is checked for a font fallback, as for a whole-episode pass. ``dest`` appears
-    complete or not at all.
+    clip: Path
+    cues: list[Cue]
+    dest: Path
+    frames: int
+
+
+def encode_run(jobs: Sequence[Job], *, width: int, height: int, fps: int, work: Path) -> None:
+    """Encode ``jobs`` in one ffmpeg: their clips joined, their cues burned by one subtitle
+    renderer, split back into one file per job at forced IDR frames.
+
+    One process and one libass for many segments: loading the CJK font is most of what a
+    short segment's encode costs beyond its frames. Each file starts with an IDR frame
+    and holds exactly its clip's frames, so it joins by stream copy wherever it is used.
+    The libass log is checked for a font fallback; every file appears complete or not at all.
     """
+    first = jobs[0].dest.stem
+    cuts, at, placed = [], 0, []
+    for job in jobs:
+        placed += [c.model_copy(update={"start": c.start + at / fps, "end": c.end + at / fps})
+                   for c in job.cues]  # fmt: skip
+        at += job.frames
+        cuts.append(at)
+    listing = concat_list([j.clip for j in jobs], work / f"{first}.txt")
     vf = [f"fps={fps}", "format=yuv420p"]
-    if ass is not None:
-        script = work / f"{dest.stem}.ass"
-        script.write_text("\ufeff" + ass, encoding="utf-8")
+    if placed:
+        script = work / f"{first}.ass"
+        script.write_text("\ufeff" + ass_script(placed, width, height), encoding="utf-8")
         vf.insert(0, ass_filter(script))
-    tmp = dest.with_name(f".{dest.stem}.tmp.mp4")
-    try:
-        log = run_ffmpeg(
-            ["-i", clip, "-map", "0:v:0", "-an", "-vf", ",".join(vf), *SEGMENT_X264,
-             "-threads", str(threads), "-r", str(fps), tmp],
-            what=f"encoding the segment of {clip.name}",
-        )  # fmt: skip
-        if ass is not None:
-            check_font_log(log, f"burning subtitles into the segment of {clip.name}")
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    keys = "+".join(f"eq(n,{n})" for n in [0, *cuts[:-1]])
+    pattern = work / f"{first}-%04d.mp4"
+    split = ["-segment_frames", ",".join(map(str, cuts[:-1]))] if len(jobs) > 1 else []
+    log = run_ffmpeg(
+        ["-f", "concat", "-safe", "0", "-i", listing, "-map", "0:v:0", "-an",
+         "-vf", ",".join(vf), *SEGMENT_X264, "-threads", "1", "-r", str(fps),
+         "-force_key_frames", f"expr:{keys}", "-x264-params", "forced-idr=1",
+         "-f", "segment", *split, "-reset_timestamps", "1", "-segment_format", "mp4", pattern],
+        what=f"encoding {len(jobs)} segments from {jobs[0].clip.name}",
+    )  # fmt: skip
+    if placed:
+        check_font_log(log, f"burning subtitles into {len(jobs)} segments")
+    made = sorted(work.glob(f"{first}-*.mp4"))
+    if len(made) != len(jobs):
+        raise AssemblyError(f"encoding {len(jobs)} segments made {len(made)} files")
+    for job, path in zip(jobs, made, strict=True):
+        info = probe(path)
+        if abs(info.video_duration - job.frames / fps) > 0.5 / fps:
+            raise AssemblyError(
+                f"the segment of {job.clip.name} is {info.video_duration:.3f}s, "
+                f"expected {job.frames / fps:.3f}s"
+            )
+    for job, path in zip(jobs, made, strict=True):
+        os.replace(path, job.dest)
 
 
 def build_segments(
@@ -107,36 +138,48 @@ def build_segments(
 ) -> tuple[list[Path], int]:
     """Each segment's encoded file (from ``cache`` when it is there) and how many were encoded.
 
-    Missing segments are encoded side by side, one single-threaded encoder per core (less CPU
-    in all than fewer encoders with more threads each, and as fast on the wall clock).
-    ``force`` encodes every segment again. Files in ``cache`` that this episode no longer uses
-    are removed, so the folder holds one episode's worth of segments.
+    Missing segments are encoded by one single-threaded encoder per core, each taking a
+    contiguous share of them (less CPU in all than fewer encoders with more threads each, and
+    as fast on the wall clock). ``force`` encodes every segment again. Files in ``cache`` that
+    this episode no longer uses are removed, so the folder holds one episode's worth.
     """
     cache.mkdir(parents=True, exist_ok=True)
-    jobs: list[tuple[Path, str | None, Path]] = []
+    jobs: dict[Path, Job] = {}
     paths: list[Path] = []
     for seg in segments:
         own = window(cues, seg.start, seg.start + seg.duration)
-        ass = ass_script(own, width, height) if own else None
-        dest = cache / f"{segment_key(seg.clip, ass or '', width, height, fps)}.mp4"
+        ass = ass_script(own, width, height) if own else ""
+        dest = cache / f"{segment_key(seg.clip, ass, width, height, fps)}.mp4"
         paths.append(dest)
         if force or not _intact(dest, seg.duration, fps):
-            jobs.append((seg.clip, ass, dest))
-    unique = list({dest: (clip, ass, dest) for clip, ass, dest in jobs}.values())
-    if unique:
-        workers = max(1, min(len(unique), os.cpu_count() or 1))
+            jobs[dest] = Job(seg.clip, own, dest, round(seg.duration * fps))
+    if jobs:
+        runs = _shares(list(jobs.values()), os.cpu_count() or 1)
         with (
             tempfile.TemporaryDirectory(prefix=".segments-", dir=cache) as tmp,
-            ThreadPoolExecutor(workers) as pool,
+            ThreadPoolExecutor(len(runs)) as pool,
         ):
             done = [
-                pool.submit(encode_segment, c, a, d, fps=fps, threads=1, work=Path(tmp))
-                for c, a, d in unique
+                pool.submit(encode_run, run, width=width, height=height, fps=fps, work=Path(tmp))
+                for run in runs
             ]
             for future in done:
                 future.result()
     _sweep(cache, set(paths))
-    return paths, len(unique)
+    return paths, len(jobs)
+
+
+def _shares(jobs: list[Job], workers: int) -> list[list[Job]]:
+    """``jobs`` in at most ``workers`` contiguous runs of about equal frame counts."""
+    total = sum(j.frames for j in jobs)
+    runs: list[list[Job]] = [[]]
+    done = 0
+    for job in jobs:
+        if runs[-1] and done >= total * len(runs) / workers:
+            runs.append([])
+        runs[-1].append(job)
+        done += job.frames
+    return runs
 
 
 def _intact(path: Path, duration: float, fps: int) -> bool:
