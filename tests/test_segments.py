@@ -134,8 +134,10 @@ def test_an_edit_encodes_one_segment(parts: tuple[list[Path], Path, Path], tmp_p
     windows = [
         Segment(c, s, n / FPS) for c, s, (_, n) in zip(clips, (0, 1.0, 2.4), SHOTS, strict=True)
     ]
+    (cache / ".segments-killed").mkdir(parents=True)  # what a killed encode left
+    (cache / ".segments-killed" / "half.mp4").write_bytes(b"\0" * 100)
     first, made = build_segments(windows, CUES, cache, width=W, height=H, fps=FPS)
-    assert made == 3
+    assert made == 3 and sorted(cache.iterdir()) == sorted(first)
     before = {p: p.stat().st_mtime_ns for p in first}
     again, made = build_segments(windows, CUES, cache, width=W, height=H, fps=FPS)
     assert (again, made) == (first, 0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -194,7 +195,10 @@ def _intact(path: Path, duration: float, fps: int) -> bool:
 
 
 def _sweep(cache: Path, keep: set[Path]) -> None:
-    """Remove the segments (and any leftover temp files) this episode no longer uses."""
+    """Remove the segments this episode no longer uses, and what a killed encode left (one
+    render of an episode runs at a time, so any other folder here is a dead one's)."""
     for path in cache.iterdir():
-        if path.is_file() and path not in keep:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path not in keep:
             path.unlink(missing_ok=True)
