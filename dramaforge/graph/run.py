@@ -7,6 +7,7 @@ decided here.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from dramaforge.config import Settings
 from dramaforge.errors import EditError
 from dramaforge.graph.context import RenderContext
+from dramaforge.graph.nodes.assemble import SEGMENTS
 from dramaforge.graph.session import Event, episode_session, session_for
 from dramaforge.graph.uptodate import up_to_date
 from dramaforge.schema import Manifest, Script, ShotPlan
@@ -51,9 +53,9 @@ def render_episode(
     the manifest of a finished run of the same script and options without running anything.
     A finished render whose inputs, settings and files are unchanged is returned as it is
     (an ``{"stage": "episode", "status": "up_to_date"}`` event says so); ``force=True``
-    renders it again. Episodes rendered side by side share one ``checkpointer`` (one SQLite
-    connection: two connections writing one file fail with "database is locked" instead of
-    waiting).
+    renders it again and assembles every shot's segment afresh. Episodes rendered side by
+    side share one ``checkpointer`` (one SQLite connection: two connections writing one file
+    fail with "database is locked" instead of waiting).
     """
     with (
         session_for(
@@ -82,6 +84,8 @@ def render_episode(
             return current
         if not (resume and status == "interrupted") and status != "new":
             session.reset()
+        if force:  # every segment encoded again, not taken from the last render's
+            shutil.rmtree(session.episode_dir / SEGMENTS, ignore_errors=True)
         return session.render(on_event)
 
 

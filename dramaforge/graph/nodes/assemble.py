@@ -1,8 +1,10 @@
 """assemble: the editor's cut. Dialogue over the ducked bed, subtitles, one loud-normalised MP4.
 
-Two ffmpeg passes in all: one over the audio (lines placed, bed ducked, the mix metered) and
-one that makes the file (clips joined, subtitles burned, the loudness gain applied, x264 and
-AAC). Subtitles are timed for reading (at least a second, at most two lines) before either.
+One ffmpeg pass over the audio (lines placed, bed ducked, the mix metered); each shot's
+segment encoded once with its own subtitles burned (cached in ``.segments``, so after an edit
+only the changed shots are encoded); one pass that makes the file (segments joined by stream
+copy, the loudness gain applied, AAC). Subtitles are timed for reading (at least a second, at
+most two lines) before any of it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from dramaforge.tools.media.bilingual import attach
 from dramaforge.tools.media.subtitle_timing import fit_cues, place_cues
 from dramaforge.tools.media.subtitles import Layout, line_units, write_ass, write_srt
 from dramaforge.tools.media.video import normalize_clip
+
+SEGMENTS = ".segments"
+"""The episode's encoded shot segments, kept between renders so an edit encodes one shot."""
 
 
 def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
@@ -75,6 +80,8 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
         true_peak=opts.true_peak,
         measured=measured,
         subtitles=ass,
+        cues=cues,
+        segment_cache=episode_dir / SEGMENTS,
     )
     shutil.rmtree(build, ignore_errors=True)
     stage_event("assemble", "done", duration=report.duration)

@@ -50,10 +50,16 @@ from dramaforge.tools.media.store import atomic_write
 
 def _place(asset: Asset, dest: Path) -> None:
     """Copy a stored asset into the episode folder, atomically. A copy, never a hard link: a
-    person editing an episode file in place must not change the cache under it."""
+    person editing an episode file in place must not change the cache under it. The copy keeps
+    the asset's modification time, so a copy already there with the same size and time is
+    left alone (an edit re-renders one shot: the others' files stay the same files, and what
+    was measured of them is remembered)."""
+    src, there = Path(asset.path).stat(), dest.stat() if dest.is_file() else None
+    if there is not None and (there.st_size, there.st_mtime_ns) == (src.st_size, src.st_mtime_ns):
+        return
     part = dest.with_name(f".{dest.name}.part")
     try:
-        shutil.copyfile(asset.path, part)
+        shutil.copy2(asset.path, part)
         os.replace(part, dest)
     finally:
         part.unlink(missing_ok=True)

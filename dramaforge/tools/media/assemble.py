@@ -9,9 +9,11 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from dramaforge.errors import AssemblyError
+from dramaforge.schema import Cue
 from dramaforge.tools.media.audio import RATE, Loudness, gain_to, measure_loudness
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
 from dramaforge.tools.media.probe import MediaInfo, probe
+from dramaforge.tools.media.segments import Segment, build_segments
 from dramaforge.tools.media.subtitles import ass_filter, check_font_log, subtitle_filter
 from dramaforge.tools.media.video import concat_list
 
@@ -28,8 +30,8 @@ class RenderReport(BaseModel):
     loudness: Loudness
 
 
-def _check_inputs(clips: list[Path], audio: Path, width: int, height: int, fps: int) -> float:
-    """The video's total length; AssemblyError if a clip does not conform or lengths disagree."""
+def _check_inputs(clips: list[Path], audio: Path, width: int, height: int, fps: int) -> list[float]:
+    """Each clip's length; AssemblyError if a clip does not conform or lengths disagree."""
     if not clips:
         raise AssemblyError("nothing to assemble: no clips")
     infos: list[MediaInfo] = [probe(c) for c in clips]
@@ -50,7 +52,7 @@ def _check_inputs(clips: list[Path], audio: Path, width: int, height: int, fps: 
             f"{audio.name} is {sound.duration:.3f}s but the clips add up to {video:.3f}s; "
             "they must agree within one frame"
         )
-    return video
+    return [i.duration for i in infos]
 
 
 def encode_episode(
@@ -66,6 +68,9 @@ def encode_episode(
     true_peak: float = -1.5,
     measured: Loudness | None = None,
     subtitles: Path | None = None,
+    cues: list[Cue] | None = None,
+    segment_cache: Path | None = None,
+    force: bool = False,
 ) -> RenderReport:
     """Encode the episode once: clips joined, ``audio`` loudness-normalised, subtitles burned.
 
@@ -76,32 +81,41 @@ def encode_episode(
     the finished file's audio stream once (never its video). ``subtitles`` is an ASS file
     to burn instead of ``srt`` (see ``subtitles.write_ass``). ``dest`` is replaced
     atomically: nothing half-written is ever at that path.
+
+    With ``segment_cache``, the picture is made of one cached segment per clip, ``cues``
+    burned into each over its own time window (see ``segments``): only segments not in the
+    cache are encoded (all of them with ``force``), and this pass joins them by stream copy
+    and encodes the audio alone.
     """
-    duration = _check_inputs(clips, audio, width, height, fps)
+    lengths = _check_inputs(clips, audio, width, height, fps)
+    duration = sum(lengths)
     samples = round(duration * RATE)
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".assemble-", dir=dest.parent) as tmp:
         work = Path(tmp)
-        listing = concat_list(clips, work / "clips.txt")
         level = measured if measured is not None else measure_loudness(audio)
         # AAC adds up to ~0.5 dB of true peak: leave that room so the final file keeps its ceiling.
         source, gain = gain_to(audio, level, work, target_lufs, true_peak - AAC_HEADROOM_DB)
-        vf = [f"fps={fps}", "format=yuv420p"]
-        if subtitles is not None:
-            vf.insert(0, ass_filter(subtitles))
-        elif srt is not None:
-            vf.insert(0, subtitle_filter(srt, width, height))
+        if segment_cache is not None:
+            parts = [Segment(c, sum(lengths[:i]), lengths[i]) for i, c in enumerate(clips)]
+            files, _ = build_segments(
+                parts, cues or [], segment_cache, width=width, height=height, fps=fps, force=force
+            )
+            listing = concat_list(files, work / "segments.txt")
+            video: list[str | Path] = ["-c:v", "copy"]
+        else:
+            listing = concat_list(clips, work / "clips.txt")
+            video = _burn(srt, subtitles, width, height, fps)
         out = work / f"episode{dest.suffix or '.mp4'}"
         log = run_ffmpeg(
             ["-f", "concat", "-safe", "0", "-i", listing, "-i", source,
-             "-map", "0:v:0", "-map", "1:a:0", "-vf", ",".join(vf),
+             "-map", "0:v:0", "-map", "1:a:0", *video,
              "-af", f"volume={gain:.3f}dB,apad=whole_len={samples},atrim=end_sample={samples}",
-             *FINAL_X264, "-r", str(fps),
              "-c:a", "aac", "-b:a", "160k", "-ar", str(RATE), "-ac", "2",
              "-t", f"{duration:.6f}", "-movflags", "+faststart", out],
             what=f"encoding {dest.name}",
         )  # fmt: skip
-        if srt is not None or subtitles is not None:
+        if segment_cache is None and (srt is not None or subtitles is not None):
             check_font_log(log, f"burning subtitles into {dest.name}")
         info = probe(out)
         if abs(info.video_duration - info.audio_duration) > 1.0 / fps + 1e-3:
@@ -112,3 +126,15 @@ def encode_episode(
         loudness = measure_loudness(out)
         os.replace(out, dest)
     return RenderReport(path=str(dest), duration=info.duration, loudness=loudness)
+
+
+def _burn(
+    srt: Path | None, subtitles: Path | None, width: int, height: int, fps: int
+) -> list[str | Path]:
+    """Output options that encode the joined clips, ``subtitles`` (ASS) or ``srt`` burned."""
+    vf = [f"fps={fps}", "format=yuv420p"]
+    if subtitles is not None:
+        vf.insert(0, ass_filter(subtitles))
+    elif srt is not None:
+        vf.insert(0, subtitle_filter(srt, width, height))
+    return ["-vf", ",".join(vf), *FINAL_X264, "-r", str(fps)]

@@ -8,6 +8,7 @@ import av
 from pydantic import BaseModel
 
 from dramaforge.errors import AssemblyError
+from dramaforge.tools.media.memo import remembered
 
 
 class MediaInfo(BaseModel):
@@ -29,9 +30,16 @@ class MediaInfo(BaseModel):
 
 
 def probe(path: Path) -> MediaInfo:
-    """Streams and duration of ``path``; AssemblyError if it is missing or not media."""
+    """Streams and duration of ``path``; AssemblyError if it is missing or not media.
+
+    Remembered while the file is unchanged (see ``memo``): the exports and the assembly ask
+    about the same unchanged files on every render."""
     if not path.is_file():
         raise AssemblyError(f"{path}: file is missing")
+    return remembered("probe", path, lambda: _probe(path)).model_copy()
+
+
+def _probe(path: Path) -> MediaInfo:
     try:
         with av.open(str(path)) as container:
             info = MediaInfo(

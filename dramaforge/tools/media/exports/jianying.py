@@ -15,16 +15,19 @@ written, or under ``media_root`` (the folder as the editor's machine sees it, e.
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 import pyJianYingDraft as jy
 
 from dramaforge.errors import ExportError
 from dramaforge.schema import LayerKind, Manifest
 from dramaforge.tools.media.exports.timeline import Span, edit_of, lanes, spans
+from dramaforge.tools.media.memo import remembered
 from dramaforge.tools.media.subtitles import MARGIN_LANDSCAPE, MARGIN_PORTRAIT, SAFE_WIDTH
 
 TRACK_NAMES: dict[LayerKind, str] = {
@@ -36,6 +39,7 @@ TRACK_NAMES: dict[LayerKind, str] = {
 }
 AUDIO_KINDS: list[LayerKind] = ["dialogue", "music", "ambience", "sfx"]
 SUBTITLE_TRACK = "字幕"
+M = TypeVar("M")
 LINE_HEIGHT = 0.05  # subtitle line as a share of the frame height, as burned
 
 
@@ -84,10 +88,18 @@ def write_jianying(
     return dest
 
 
+def _material(kind: Callable[[str], M], path: Path) -> M:
+    """A 剪映 material for ``path``, with an id of its own. Reading a file's streams
+    (pymediainfo) is most of the draft's cost: it is done once per unchanged file."""
+    material = copy.copy(remembered(f"jianying-{kind.__name__}", path, lambda: kind(str(path))))
+    material.material_id = uuid.uuid4().hex  # type: ignore[attr-defined]
+    return material
+
+
 def _video(script: Any, lane: list[Span], episode_dir: Path, fps: int) -> None:
     script.append_track(jy.TrackSpec(jy.TrackType.video, TRACK_NAMES["video"]))
     for span in lane:
-        material = jy.VideoMaterial(str(episode_dir / span.item.path))
+        material = _material(jy.VideoMaterial, episode_dir / span.item.path)
         start, length = _us(span.start, fps), _us(span.end, fps) - _us(span.start, fps)
         # A clip shorter than its shot is slowed to fill it (the cut holds its last frame).
         source = jy.Timerange(0, min(length, material.duration))
@@ -100,7 +112,7 @@ def _video(script: Any, lane: list[Span], episode_dir: Path, fps: int) -> None:
 def _audio(script: Any, name: str, lane: list[Span], episode_dir: Path, fps: int) -> None:
     script.append_track(jy.TrackSpec(jy.TrackType.audio, name))
     for span in lane:
-        material = jy.AudioMaterial(str(episode_dir / span.item.path))
+        material = _material(jy.AudioMaterial, episode_dir / span.item.path)
         start = _us(span.start, fps)
         length = min(_us(span.end, fps) - start, material.duration)
         segment = jy.AudioSegment(
