@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dramaforge.tools.media.assemble import FINAL_X264
+from dramaforge.tools.media.assemble import FINAL_AAC, FINAL_X264
 from dramaforge.tools.media.audio import RATE
 from dramaforge.tools.media.ffmpeg import ffmpeg_exe, run_ffmpeg
 
@@ -83,14 +83,7 @@ def bare_transcode(src: Path, dest: Path) -> tuple[float, float]:
                 "-map",
                 "0:a:0",
                 *FINAL_X264,
-                "-c:a",
-                "aac",
-                "-b:a",
-                "160k",
-                "-ar",
-                str(RATE),
-                "-ac",
-                "2",
+                *FINAL_AAC,
                 dest,
             ],
             what="bare transcode",
@@ -114,12 +107,7 @@ def bare_encode(
                 "-i",
                 f"sine=frequency=440:sample_rate={RATE}:duration={seconds}",
                 *FINAL_X264,
-                "-c:a",
-                "aac",
-                "-b:a",
-                "160k",
-                "-ac",
-                "2",
+                *FINAL_AAC,
                 dest,
             ],
             what="bare encode",

@@ -69,7 +69,7 @@ def assemble_with_moviepy(manifest: Manifest, dest: Path) -> None:
         audio_codec="aac",
         audio_bitrate="160k",
         threads=2,
-        ffmpeg_params=["-crf", "20", "-pix_fmt", "yuv420p"],
+        ffmpeg_params=["-crf", "20", "-pix_fmt", "yuv420p", "-aac_coder", "fast"],
         logger=None,
     )
     for clip in (*clips, *voices, final):
