@@ -97,7 +97,8 @@ def _decode_scan(path: Path, samples: int) -> tuple[list[float], VideoStats]:
         raise AssemblyError(f"{path}: cannot decode video ({err})") from err
     if last is None:
         raise AssemblyError(f"{path}: no video frames")
-    picked += [_small_grey(last)] * len(pending)
+    if pending:  # times past the last frame see the last frame
+        picked += [_small_grey(last)] * len(pending)
     frames = [f.astype(np.float32) for f in picked]
     means = [float(f.mean()) for f in frames]
     diffs = [float(np.abs(a - b).mean()) for a, b in itertools.pairwise(frames)]
