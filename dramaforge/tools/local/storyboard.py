@@ -153,7 +153,9 @@ class StoryboardBackend:
         image = render(request)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        image.save(tmp, format="PNG")
+        # Fast zlib: the flat panel still packs small, and it saves and decodes (the critic,
+        # the camera move, the contact sheet each read it) ~2x faster than level 6.
+        image.save(tmp, format="PNG", compress_level=1)
         tmp.replace(dest)
         return Generated(model=self.name)
 
