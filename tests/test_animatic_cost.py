@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dramaforge.errors import ProviderError
 from dramaforge.schema import CameraMove
 from dramaforge.tools.base import VideoRequest
 from dramaforge.tools.local.motion import PAN_ZOOM, MotionBackend
@@ -129,3 +130,14 @@ def test_the_critic_decodes_a_clip_once_for_lumas_and_stats(
     grey = [f.mean() for f in _luma_planes(clip)]
     assert max(abs(a - b) for a, b in zip(lumas, grey, strict=True)) < 1.0
     assert stats.motion > 0.05  # the move is seen between the sampled frames
+
+
+def test_an_unreadable_keyframe_is_a_provider_error_and_leaves_nothing(tmp_path: Path) -> None:
+    (tmp_path / "key.png").write_bytes(b"not a png")
+    req = VideoRequest(
+        prompt="", keyframe=str(tmp_path / "key.png"), width=W, height=H, fps=FPS,
+        duration=1.0, camera="zoom_in", seed=1,
+    )  # fmt: skip
+    with pytest.raises(ProviderError, match="cannot be read"):
+        MotionBackend().generate(req, tmp_path / "clip.mp4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["key.png"]

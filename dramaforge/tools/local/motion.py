@@ -20,13 +20,14 @@ the same or better picture (measured: PSNR against the raw frames).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from dramaforge.errors import AssemblyError, MachineError, ProviderError
 from dramaforge.schema import CameraMove
@@ -83,8 +84,11 @@ def _planes(keyframe: Path, w: int, h: int) -> tuple[Image.Image, Image.Image, I
     """The keyframe cropped to the frame's shape as TV-range Y, Cb, Cr planes (chroma at half
     size), at its own resolution up to the deepest zoom, so zooming in never enlarges pixels
     and a huge keyframe is not filtered down again on every frame."""
-    with Image.open(keyframe) as im:
-        rgb = im.convert("RGB")
+    try:
+        with Image.open(keyframe) as im:
+            rgb = im.convert("RGB")
+    except (OSError, UnidentifiedImageError) as err:
+        raise ProviderError(f"keyframe {keyframe} cannot be read: {err}") from None
     kw, kh = rgb.size
     k = min(max(min(kw / w, kh / h), 1.0), ZOOM)
     ww, wh = _even(w * k), _even(h * k)
@@ -102,30 +106,36 @@ def _planes(keyframe: Path, w: int, h: int) -> tuple[Image.Image, Image.Image, I
     )
 
 
-def frames(keyframe: Path, camera: CameraMove, w: int, h: int, count: int) -> Iterator[bytes]:
+def frames(
+    planes: tuple[Image.Image, Image.Image, Image.Image],
+    camera: CameraMove,
+    w: int,
+    h: int,
+    count: int,
+) -> Iterator[bytes]:
     """The move as raw yuv420p (``w`` x ``h``, ``count`` frames), one plane at a time.
 
     A pan's window keeps its height and top, so each plane is resampled vertically once and
     every frame needs only the horizontal pass (Pillow skips a pass whose box spans the whole
     axis at its own size): about half the cost of a zoom's frame.
     """
-    planes: list[Image.Image] = list(_planes(keyframe, w, h))
+    layers = list(planes)
     sizes = [(w, h), (w // 2, h // 2), (w // 2, h // 2)]
-    ww = planes[0].width
+    ww = layers[0].width
     rows_fixed = camera in ("pan_left", "pan_right")
     if rows_fixed:
         frac, _, top = window(camera, 0.0)
-        planes = [
+        layers = [
             p.resize(
                 (p.width, size[1]),
                 BILINEAR,
                 box=(0, top * p.height, p.width, (top + frac) * p.height),
             )
-            for p, size in zip(planes, sizes, strict=True)
+            for p, size in zip(layers, sizes, strict=True)
         ]
     for i in range(count):
         frac, left, top = window(camera, i / max(count - 1, 1))
-        for plane, size in zip(planes, sizes, strict=True):
+        for plane, size in zip(layers, sizes, strict=True):
             r = plane.width / ww  # 1 for Y, 1/2 for chroma
             x0, x1 = left * ww * r, (left + frac) * ww * r
             if rows_fixed:
@@ -154,14 +164,16 @@ def encode(raw: Iterator[bytes], dest: Path, *, w: int, h: int, fps: int, what: 
         try:
             for frame in raw:
                 proc.stdin.write(frame)
-            proc.stdin.close()
         except BrokenPipeError:
             pass  # ffmpeg stopped early: its exit status and log say why
-        finally:
-            if proc.wait() != 0:
-                log.seek(0)
-                tail = log.read().decode("utf-8", "replace").strip().splitlines()[-12:]
-                raise AssemblyError(f"ffmpeg failed while {what}:\n" + "\n".join(tail))
+        finally:  # also when making a frame failed: ffmpeg must see the end of its input
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+            code = proc.wait()
+        if code != 0:
+            log.seek(0)
+            tail = log.read().decode("utf-8", "replace").strip().splitlines()[-12:]
+            raise AssemblyError(f"ffmpeg failed while {what}:\n" + "\n".join(tail))
 
 
 class MotionBackend:
@@ -183,7 +195,7 @@ class MotionBackend:
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
         try:
             encode(
-                frames(keyframe, request.camera, w, h, count),
+                frames(_planes(keyframe, w, h), request.camera, w, h, count),
                 tmp,
                 w=w,
                 h=h,
