@@ -7,15 +7,17 @@ pans and zooms glide, and a window larger than the frame is filtered down, not p
 (measured: frame-to-frame pan step std 0.28 px for zoompan at 4x against 0.01 px for a
 sub-pixel window).
 
-Why not ffmpeg's ``perspective`` filter (the earlier way, as smooth): with ``-loop 1`` ffmpeg
-decodes and scales the PNG again for every frame, and the filter computes a full-size
-coordinate table per frame; together that was ~90% of the clip's cost. Here the keyframe is
-decoded and converted once, each frame costs three separable resizes of its Y, Cb and Cr
-planes, and the planes go to x264 as raw yuv420p through a pipe (nothing held in memory).
+Why not ffmpeg's ``perspective`` filter (the earlier way): with ``-loop 1`` ffmpeg decoded
+and scaled the PNG again for every frame, and the filter builds a full-size coordinate table
+per frame; the clip cost ~4x what it does now (measured on the same edge: step std 0.07 px
+for a pan against 0.009 px here). Here the keyframe is decoded and converted once, each
+frame costs separable resizes of its Y, Cb and Cr planes, and the planes go to x264 as raw
+yuv420p through a pipe (nothing held in memory).
 
 The clip is an intermediate that the final cut decodes and encodes again, so it is encoded
-with x264 ``ultrafast`` at a lower CRF than the final cut's: a third of ``veryfast``'s CPU at
-the same or better picture (measured: PSNR against the raw frames).
+with x264 ``ultrafast`` at a lower CRF than the final cut's: under half of ``veryfast``'s CPU
+with a better picture (PSNR against the raw frames 59.6 dB, ``veryfast`` CRF 20 48.6 dB),
+and quicker to decode.
 """
 
 from __future__ import annotations
