@@ -151,8 +151,10 @@ class StoryboardBackend:
         self, request: ImageRequest, dest: Path, journal: TaskJournal | None = None
     ) -> Generated:
         image = render(request)
+        # Fast zlib: the flat panel still packs small, and it saves and decodes (the critic,
+        # the camera move, the contact sheet each read it) ~2x faster than level 6.
         with atomic_file(dest) as tmp:
-            image.save(tmp, format="PNG")
+            image.save(tmp, format="PNG", compress_level=1)
         return Generated(model=self.name)
 
 

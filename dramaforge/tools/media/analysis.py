@@ -47,10 +47,41 @@ def _small_grey(frame: av.VideoFrame) -> np.ndarray:
     return frame.reformat(width=w, height=h, format="gray").to_ndarray()
 
 
-def _frames_at(path: Path, times: list[float]) -> list[np.ndarray]:
-    """Grey quarter-size frames at or just after each time (the last frame past the end)."""
-    pending = sorted(times)
-    out: list[np.ndarray] = []
+def video_stats(path: Path, samples: int = 8) -> VideoStats:
+    """Luma at ``samples`` evenly spaced times, motion between them, share of black."""
+    return _scan(path, samples)[1].model_copy(deep=True)
+
+
+def frame_lumas(path: Path) -> list[float]:
+    """Mean luma (0..255) of every frame (remembered per file)."""
+    return list(_scan(path)[0])
+
+
+def _scan(path: Path, samples: int = 8) -> tuple[list[float], VideoStats]:
+    """Every frame's luma and the sampled frames' stats from one decode (remembered): the
+    critic wants both of every clip, and decoding is most of what either costs."""
+    return remembered("scan", path, lambda: _decode_scan(path, samples), samples)
+
+
+_TV_Y = ("yuv420p", "yuv422p", "yuv444p", "nv12")  # 8-bit formats whose first plane is Y
+
+
+def _luma(frame: av.VideoFrame) -> float:
+    """Mean luma on the 0..255 scale of a grey conversion, read from the Y plane (every other
+    pixel and row) with no conversion; other formats are converted at quarter size."""
+    if frame.format.name not in _TV_Y or frame.color_range == 2:  # 2: full (JPEG) range
+        return float(_small_grey(frame).mean())
+    plane = frame.planes[0]
+    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
+    y = float(rows[: frame.height : 2, : frame.width : 2].mean())
+    return (y - 16.0) * 255.0 / 219.0
+
+
+def _decode_scan(path: Path, samples: int) -> tuple[list[float], VideoStats]:
+    duration = probe(path).duration
+    pending = [duration * (i + 0.5) / samples for i in range(samples)]
+    lumas: list[float] = []
+    picked: list[np.ndarray] = []
     last: av.VideoFrame | None = None
     try:
         with av.open(str(path)) as container:
@@ -58,51 +89,25 @@ def _frames_at(path: Path, times: list[float]) -> list[np.ndarray]:
             stream.thread_type = "AUTO"
             for frame in container.decode(stream):
                 last = frame
+                lumas.append(_luma(frame))
                 while pending and float(frame.time or 0.0) + 1e-6 >= pending[0]:
-                    out.append(_small_grey(frame))
+                    picked.append(_small_grey(frame))
                     pending.pop(0)
-                if not pending:
-                    break
     except (av.error.FFmpegError, IndexError) as err:
         raise AssemblyError(f"{path}: cannot decode video ({err})") from err
     if last is None:
         raise AssemblyError(f"{path}: no video frames")
-    out += [_small_grey(last)] * len(pending)
-    return out
-
-
-def video_stats(path: Path, samples: int = 8) -> VideoStats:
-    """Luma at ``samples`` evenly spaced times, motion between them, share of black."""
-    stats = remembered("video_stats", path, lambda: _video_stats(path, samples), samples)
-    return stats.model_copy(deep=True)
-
-
-def _video_stats(path: Path, samples: int) -> VideoStats:
-    duration = probe(path).duration
-    times = [duration * (i + 0.5) / samples for i in range(samples)]
-    frames = [f.astype(np.float32) for f in _frames_at(path, times)]
-    lumas = [float(f.mean()) for f in frames]
+    if pending:  # times past the last frame see the last frame
+        picked += [_small_grey(last)] * len(pending)
+    frames = [f.astype(np.float32) for f in picked]
+    means = [float(f.mean()) for f in frames]
     diffs = [float(np.abs(a - b).mean()) for a, b in itertools.pairwise(frames)]
-    return VideoStats(
-        lumas=lumas,
+    stats = VideoStats(
+        lumas=means,
         motion=float(np.mean(diffs)) if diffs else 0.0,
-        black_fraction=sum(v < BLACK_LUMA for v in lumas) / max(1, len(lumas)),
+        black_fraction=sum(v < BLACK_LUMA for v in means) / max(1, len(means)),
     )
-
-
-def frame_lumas(path: Path) -> list[float]:
-    """Mean luma (0..255) of every frame, decoded at quarter size (remembered per file)."""
-    return list(remembered("frame_lumas", path, lambda: _frame_lumas(path)))
-
-
-def _frame_lumas(path: Path) -> list[float]:
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            return [float(_small_grey(f).mean()) for f in container.decode(stream)]
-    except (av.error.FFmpegError, IndexError) as err:
-        raise AssemblyError(f"{path}: cannot decode video ({err})") from err
+    return lumas, stats
 
 
 def flicker(lumas: list[float], threshold: float, window: int = 3) -> Flicker:
