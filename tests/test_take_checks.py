@@ -21,6 +21,7 @@ from dramaforge.tools.local.storyboard import StoryboardBackend
 from dramaforge.tools.media.analysis import flicker, frame_at, frame_lumas
 from dramaforge.tools.media.audio import measure_loudness, sequence_audio
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
+from dramaforge.tools.media.store import AssetStore
 from dramaforge.tools.media.subtitle_fit import overflows, text_width
 from dramaforge.tools.media.subtitles import subtitle_filter, write_srt
 
@@ -191,3 +192,34 @@ def test_subtitle_overflow_is_a_note_not_a_retry(take: TakeFiles) -> None:
     assert critique.passed and critique.stage_at_fault is None
     [note] = critique.issues
     assert "overflows the safe area" in note and URL[:30] in note
+
+
+def test_a_kept_verdict_is_read_back_until_a_file_or_a_fact_changes(
+    take: TakeFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit re-runs the critic over every cached take: with a store, a take whose files,
+    facts and thresholds are unchanged is not decoded again, in this process or the next."""
+    store = AssetStore(tmp_path / "store")
+    critic = Critic().with_store(store)
+    args = {"keyframe": take.keyframe, "motion": take.motion, "voice": take.voice}
+    first = critic.review(SHOT, **args, duration=take.duration, cues=take.cues, frame=FRAME)
+    keyframe_check = critic.review_keyframe(SHOT, keyframe=take.keyframe)
+    assert first.passed and keyframe_check.passed
+
+    decoded: list[str] = []
+    monkeypatch.setattr(Critic, "_motion", lambda *a: decoded.append("motion") or [])
+    monkeypatch.setattr(Critic, "_keyframe", lambda *a: decoded.append("keyframe") or [])
+    again = Critic().with_store(store)  # a new process would build a new critic
+    assert again.review(SHOT, **args, duration=take.duration, cues=take.cues, frame=FRAME) == first
+    assert again.review_keyframe(SHOT, keyframe=take.keyframe) == keyframe_check
+    assert decoded == []
+
+    longer = again.review(SHOT, **args, duration=take.duration + 0.5, cues=take.cues, frame=FRAME)
+    assert longer.stage_at_fault == "voice"  # another duration: judged again (and too long)
+    stricter = Critic(black_luma=13.0).with_store(store)
+    stricter.review_keyframe(SHOT, keyframe=take.keyframe)
+    assert decoded == ["keyframe"]  # other thresholds: judged again
+    copy = tmp_path / "key.png"
+    copy.write_bytes(take.keyframe.read_bytes())
+    again.review_keyframe(SHOT, keyframe=copy)
+    assert decoded == ["keyframe", "keyframe"]  # another file: judged again

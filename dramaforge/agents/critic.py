@@ -11,13 +11,16 @@ would change it, so it is a note on a passing take (and in the episode review), 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, ImageStat, UnidentifiedImageError
+from pydantic import ValidationError
 
+import dramaforge
 from dramaforge.errors import AssemblyError
 from dramaforge.schema import Critique, Cue, Shot, Stage, StyleBible
 from dramaforge.tools.agents import Frame
@@ -31,7 +34,7 @@ from dramaforge.tools.media.analysis import (
 )
 from dramaforge.tools.media.audio import measure_loudness
 from dramaforge.tools.media.probe import MediaInfo, probe
-from dramaforge.tools.media.store import AssetStore
+from dramaforge.tools.media.store import AssetStore, atomic_write, content_key
 from dramaforge.tools.media.subtitle_fit import overflows
 
 
@@ -59,16 +62,29 @@ class Critic:
     flicker_reversals: int = 3
     aspect_tolerance: float = 0.02
     min_scale: float = 0.95  # a clip smaller than this share of the frame would be upscaled
+    store: AssetStore | None = field(default=None, repr=False, compare=False)
 
     def with_bible(self, bible: StyleBible) -> Critic:
         return self  # objective checks need no cast or look
 
     def with_store(self, store: AssetStore) -> Critic:
-        return self  # measuring again costs less than reading back
+        """The same reviewer, keeping each verdict in ``store`` beside the takes it judged.
+
+        After a one-line edit every cached take passes the critic again (the edit is a new
+        run of the graph); in a fresh process that meant decoding every clip, keyframe and
+        voice again, most of an edit's CPU. A verdict is kept under the files' identity
+        (path, size, modification time: store files are never rewritten), the facts checked
+        against, these thresholds and the package version, so any change checks again."""
+        return dataclasses.replace(self, store=store)
 
     def review_keyframe(
         self, shot: Shot, *, keyframe: Path, asset_key: str | None = None
     ) -> Critique:
+        return self._remembered(
+            "keyframe-check", [keyframe], {}, lambda: self._judge_keyframe(keyframe)
+        )
+
+    def _judge_keyframe(self, keyframe: Path) -> Critique:
         issues = self._keyframe(keyframe)
         if issues:
             return Critique(
@@ -96,12 +112,34 @@ class Critic:
         Without ``frame`` the clip's size is not checked (nothing to check it against) and
         subtitles are measured at the clip's own size.
         """
+        cues = cues or []
+        facts = {
+            "duration": duration,
+            "cues": [c.model_dump(mode="json") for c in cues],
+            "frame": list(frame) if frame else None,
+        }
+        return self._remembered(
+            "take-check",
+            [keyframe, motion, voice],
+            facts,
+            lambda: self._judge(keyframe, motion, voice, duration, cues, frame),
+        )
+
+    def _judge(
+        self,
+        keyframe: Path,
+        motion: Path,
+        voice: Path,
+        duration: float,
+        cues: list[Cue],
+        frame: Frame | None,
+    ) -> Critique:
         checks: list[tuple[Stage, Callable[[], list[str]]]] = [
-            ("voice", lambda: self._voice(voice, duration, cues or [])),
+            ("voice", lambda: self._voice(voice, duration, cues)),
             ("keyframe", lambda: self._keyframe(keyframe)),
             ("motion", lambda: self._motion(motion, duration, frame)),
         ]
-        notes = self._subtitles(cues or [], frame, motion)
+        notes = self._subtitles(cues, frame, motion)
         for stage, check in checks:
             issues = check()
             if issues:
@@ -113,6 +151,41 @@ class Critic:
                     reviewer=self.name,
                 )
         return Critique(passed=True, score=1.0, issues=notes, reviewer=self.name)
+
+    def _remembered(
+        self, kind: str, files: list[Path], facts: dict[str, object], judge: Callable[[], Critique]
+    ) -> Critique:
+        """``judge()``, or the verdict kept for the same unchanged files and facts."""
+        kept = self._kept(kind, files, facts)
+        if kept is not None and kept.is_file():
+            try:
+                return Critique.model_validate_json(kept.read_text(encoding="utf-8"))
+            except (OSError, ValidationError):
+                pass  # a damaged entry: judge again and replace it
+        critique = judge()
+        if kept is not None:
+            atomic_write(kept, critique.model_dump_json())
+        return critique
+
+    def _kept(self, kind: str, files: list[Path], facts: dict[str, object]) -> Path | None:
+        if self.store is None:
+            return None
+        identity = []
+        for path in files:
+            try:
+                st = path.stat()
+            except OSError:
+                return None  # a missing file is judged (and reported), never remembered
+            identity.append([str(path.resolve()), st.st_size, st.st_mtime_ns])
+        thresholds = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        del thresholds["store"]
+        payload = {
+            "files": identity,
+            "facts": facts,
+            "critic": thresholds,
+            "version": dramaforge.__version__,
+        }
+        return self.store.path("check", content_key(kind, self.name, payload), "json")
 
     def _voice(self, path: Path, duration: float, cues: list[Cue]) -> list[str]:
         """Length, clipping, loudness, and speech present while each line's subtitle is up."""

@@ -99,7 +99,7 @@ class VisionCritic:
 
     def with_store(self, store: AssetStore) -> VisionCritic:
         """The same reviewer, keeping its verdicts in ``store`` so none is paid for twice."""
-        return dataclasses.replace(self, store=store)
+        return dataclasses.replace(self, store=store, heuristic=self.heuristic.with_store(store))
 
     def review(self, shot: Shot, **take: Any) -> Critique:
         """The heuristic checks of a finished take: its keyframe had its vision review before

@@ -252,7 +252,8 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
     ctx, shot, opts = context_of(runtime, state["options"].out_dir), state["shot"], state["options"]
     progress(shot.id, "critic")
     voice_asset, key, clip = state["voice"], state["keyframe"], state["motion"]
-    critique = _rejected(state.get("rejected")) or ctx.critic.with_bible(state["bible"]).review(
+    reviewer = ctx.critic.with_bible(state["bible"]).with_store(ctx.store)
+    critique = _rejected(state.get("rejected")) or reviewer.review(
         shot,
         keyframe=Path(key.path),
         motion=Path(clip.path),
