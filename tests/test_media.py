@@ -12,7 +12,7 @@ import pytest
 from dramaforge.errors import AssemblyError
 from dramaforge.schema import Cue
 from dramaforge.tools.media.analysis import audio_stats, pixel_diff, read_audio, video_stats
-from dramaforge.tools.media.assemble import encode_episode
+from dramaforge.tools.media.assemble import Finish, encode_episode
 from dramaforge.tools.media.audio import (
     duck_mix,
     fit_audio,
@@ -344,7 +344,7 @@ def test_encode_episode(conformed: list[Path], speech: Path, tmp_path: Path) -> 
     write_srt([Cue(start=0.5, end=5.5, text="我们终于见面了")], srt)
     dest = tmp_path / "out" / "episode.mp4"
     report = encode_episode(
-        clips=conformed, audio=speech, srt=srt, width=W, height=H, fps=FPS, dest=dest
+        clips=conformed, audio=speech, srt=srt, finish=Finish(W, H, FPS), dest=dest
     )
     info = probe(dest)
     assert (info.vcodec, info.acodec, info.width, info.height) == ("h264", "aac", W, H)
@@ -368,7 +368,5 @@ def test_render_refuses_mismatched_lengths(
     short = lavfi(media / "short.wav", SPEECH.format(d=4), "-af", DUAL_MONO, "-c:a", "pcm_s16le")
     dest = tmp_path / "episode.mp4"
     with pytest.raises(AssemblyError, match="within one frame"):
-        encode_episode(
-            clips=conformed, audio=short, srt=None, width=W, height=H, fps=FPS, dest=dest
-        )
+        encode_episode(clips=conformed, audio=short, srt=None, finish=Finish(W, H, FPS), dest=dest)
     assert not dest.exists()

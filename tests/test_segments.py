@@ -16,7 +16,7 @@ from dramaforge.graph.nodes.assemble import SEGMENTS
 from dramaforge.graph.run import render_episode
 from dramaforge.schema import Cue
 from dramaforge.tools.media import segments
-from dramaforge.tools.media.assemble import encode_episode
+from dramaforge.tools.media.assemble import Finish, encode_episode
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
 from dramaforge.tools.media.probe import probe
 from dramaforge.tools.media.segments import Segment, build_segments, window
@@ -88,7 +88,7 @@ def _encode(
     dest.parent.mkdir(parents=True, exist_ok=True)
     write_ass(CUES, W, H, ass)
     encode_episode(
-        clips=clips, audio=audio, srt=None, width=W, height=H, fps=FPS, dest=dest,
+        clips=clips, audio=audio, srt=None, finish=Finish(W, H, FPS), dest=dest,
         subtitles=ass, cues=CUES, segment_cache=cache, force=force,
     )  # fmt: skip
     ass.unlink()

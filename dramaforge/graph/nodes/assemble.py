@@ -20,7 +20,7 @@ from dramaforge.graph.nodes.score import timeline
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState
 from dramaforge.schema import Cue, Episode
-from dramaforge.tools.media.assemble import encode_episode
+from dramaforge.tools.media.assemble import Finish, encode_episode
 from dramaforge.tools.media.audio import mix_episode
 from dramaforge.tools.media.bilingual import attach
 from dramaforge.tools.media.subtitle_timing import fit_cues, place_cues
@@ -72,12 +72,8 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
         clips=clips,
         audio=mix,
         srt=srt if cues else None,  # nothing spoken (a music video): libass refuses an empty file
-        width=opts.width,
-        height=opts.height,
-        fps=opts.fps,
+        finish=Finish(opts.width, opts.height, opts.fps, opts.target_lufs, opts.true_peak),
         dest=dest,
-        target_lufs=opts.target_lufs,
-        true_peak=opts.true_peak,
         measured=measured,
         subtitles=ass,
         cues=cues,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -25,6 +26,17 @@ FINAL_X264 = [
 FINAL_AAC = ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "160k", "-ar", str(RATE), "-ac", "2"]
 """ffmpeg's AAC with its fast coder: half the CPU of the default two-loop search, the same
 bit rate (an edit re-encodes the whole mix, so this is most of what an edit's audio costs)."""
+
+
+@dataclass(frozen=True)
+class Finish:
+    """What the finished file must be: its frame, its rate, and how loud (EBU R128)."""
+
+    width: int
+    height: int
+    fps: int
+    target_lufs: float = -14.0
+    true_peak: float = -1.5
 
 
 class RenderReport(BaseModel):
@@ -63,12 +75,8 @@ def encode_episode(
     clips: list[Path],
     audio: Path,
     srt: Path | None,
-    width: int,
-    height: int,
-    fps: int,
+    finish: Finish,
     dest: Path,
-    target_lufs: float = -14.0,
-    true_peak: float = -1.5,
     measured: Loudness | None = None,
     subtitles: Path | None = None,
     cues: list[Cue] | None = None,
@@ -90,6 +98,8 @@ def encode_episode(
     cache are encoded (all of them with ``force``), and this pass joins them by stream copy
     and encodes the audio alone.
     """
+    width, height, fps = finish.width, finish.height, finish.fps
+    target_lufs, true_peak = finish.target_lufs, finish.true_peak
     lengths = _check_inputs(clips, audio, width, height, fps)
     duration = sum(lengths)
     samples = round(duration * RATE)
