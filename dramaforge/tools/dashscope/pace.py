@@ -4,7 +4,8 @@ A task is seen done only at the first poll after it ends; every second between i
 that poll is a paid slot left empty (and, for a keyframe, its clip not yet submitted). Polling
 at the base interval throughout costs requests; backing off (x1.5 up to 8x the base) alone
 leaves a slot idle for up to 8 intervals a task. A model's run time is steady enough to learn:
-the shortest of its last few tasks, seen by this process, says when the next may end. Until
+how long its last few tasks were at least running (the last poll that still found them
+running; the poll that found them done may have come late) says when the next may end. Until
 then the poll backs off, never sleeping past that moment; after it, it polls from the base
 interval again, backing off anew for a task that runs long.
 """
@@ -23,7 +24,7 @@ _LOCK = threading.Lock()
 
 
 def observe(root: str, model: str, seconds: float) -> None:
-    """A task of ``model`` was seen done ``seconds`` after its submit was answered."""
+    """A task of ``model`` ran at least ``seconds`` after its submit was answered."""
     with _LOCK:
         _SEEN.setdefault((root, model), deque(maxlen=KEEP)).append(seconds)
 

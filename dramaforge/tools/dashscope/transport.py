@@ -347,14 +347,15 @@ class Transport:
         learn = model if since is not None else None
         due = pace.expected(self.root, learn) if learn is not None else None
         pacer = pace.Pacer(self.settings.poll_interval, due)
+        running = 0.0  # age at the last poll that found it running: its end came after
         while True:
             status, data = self._poll_once(task_id, what)
             age = time.monotonic() - (since or 0.0)
             if status in TERMINAL:
                 if learn is not None and status == "SUCCEEDED":
-                    pace.observe(self.root, learn, age)
+                    pace.observe(self.root, learn, running)
                 return status, data
-            interval = pacer.next(age)
+            running, interval = age, pacer.next(age)
             if time.monotonic() + interval > deadline:
                 raise ProviderError(
                     f"DashScope {what}: task {task_id} still {status} after "
