@@ -218,19 +218,17 @@ class Settings(BaseSettings):
     def shot_workers(self) -> int:
         """``render.concurrency``, or what keeps the providers' slots full.
 
-        Up to twice the result runs at once. With paid DashScope models that is four shots per
-        slot of the image, video and speech models together: besides the shots holding a slot,
-        as many wait for the next free one while others are in local work (speech, checks,
+        Up to twice the result runs at once. With a paid DashScope image or video model that
+        is four shots per slot of the two together: besides the shots holding a slot, as many
+        wait for the next free one while others are in local work (speech, checks,
         conforming), so a slot never waits for a shot to start. A waiting shot costs only a
-        parked thread. Offline, 2: local work is bound by the CPU, not by anyone's slots.
+        parked thread. Otherwise 2: local keyframes and clips are bound by the CPU (a paid
+        voice alone runs beside the keyframe and does not set the pace).
         """
         if self.render.concurrency is not None:
             return self.render.concurrency
-        b = self.backends
-        paid = [
-            n.split(":", 1)[1] for n in (b.image, b.video, b.speech) if n.startswith("dashscope:")
-        ]
-        slots = sum(self.dashscope.limit(model) for model in paid)
+        paid = [n for n in (self.backends.image, self.backends.video) if n.startswith("dashscope:")]
+        slots = sum(self.dashscope.limit(n.split(":", 1)[1]) for n in paid)
         return min(32, 2 * slots) if slots else 2
 
     def openai_for(self, role: str) -> ProviderSettings:

@@ -139,5 +139,7 @@ def test_shot_workers_follow_the_paid_models_slots() -> None:
         update={"dashscope": paid.dashscope.model_copy(update={"concurrency": {"qwen-image": 20}})}
     )
     assert wide.shot_workers() == 32
+    voices = base.model_copy(update={"backends": Backends(speech="dashscope:qwen-tts")})
+    assert voices.shot_workers() == 2  # local keyframes and clips set the pace
     chosen = paid.model_copy(update={"render": paid.render.model_copy(update={"concurrency": 3})})
     assert chosen.shot_workers() == 3
