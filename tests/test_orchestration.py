@@ -87,6 +87,9 @@ def test_paid_slots_stay_full_while_shots_do_local_work(tmp_path: Path) -> None:
         for k, key in enumerate(ends(images))
     ]
     assert late_submits([t.created for t in clips], video_free, CHAIN, skip=SLOTS) == []
+    # The score was made while clips were still with the provider, not after the last one.
+    (bed,) = (tmp_path / "out" / ".dramaforge" / "assets" / "bed").rglob("*.wav")
+    assert bed.stat().st_mtime < max(ends(clips))
     # Paid work as a whole: the keyframe rounds, one clip after the last, little lost between.
     span = max(ends(clips)) - first
     floor = (math.ceil(shots / SLOTS) + 1) * LATENCY
