@@ -123,7 +123,9 @@ class RenderSettings(BaseModel):
     fps: int = Field(default=25, ge=12, le=60)
     language: Language | None = None
     max_takes: int = Field(default=2, ge=1, le=10)
-    concurrency: int = Field(default=2, ge=1, le=32)
+    concurrency: int | None = Field(default=None, ge=1, le=32)
+    """Sets how many shots run at once: up to twice this. Default: enough to keep every paid
+    model's slots busy while other shots do local work (``Settings.shot_workers``)."""
     min_shot: float = Field(default=2.0, gt=0)
     max_shot: float = Field(default=8.0, gt=0)
     target_lufs: float = -14.0
@@ -212,6 +214,22 @@ class Settings(BaseSettings):
 
     def state_root(self, out: Path) -> Path:
         return self.state_dir if self.state_dir is not None else out / ".dramaforge"
+
+    def shot_workers(self) -> int:
+        """``render.concurrency``, or what keeps the providers' slots full.
+
+        Up to twice the result runs at once. With a paid DashScope image or video model that
+        is four shots per slot of the two together: besides the shots holding a slot, as many
+        wait for the next free one while others are in local work (speech, checks,
+        conforming), so a slot never waits for a shot to start. A waiting shot costs only a
+        parked thread. Otherwise 2: local keyframes and clips are bound by the CPU (a paid
+        voice alone runs beside the keyframe and does not set the pace).
+        """
+        if self.render.concurrency is not None:
+            return self.render.concurrency
+        paid = [n for n in (self.backends.image, self.backends.video) if n.startswith("dashscope:")]
+        slots = sum(self.dashscope.limit(n.split(":", 1)[1]) for n in paid)
+        return min(32, 2 * slots) if slots else 2
 
     def openai_for(self, role: str) -> ProviderSettings:
         """The OpenAI-compatible endpoint ``role`` talks to: the critic's own, else ``openai``."""

@@ -2,8 +2,12 @@
 
 ingest -> direct -> bible -> approve -> shot (one per shot to render, via Send) -> score
        -> assemble -> review          (approve interrupts only when a person is directing)
-shot:   voice -> keyframe -> inspect -> (keyframe | motion) -> critic
-        critic -> (voice | keyframe | motion | done)
+shot:   voice || keyframe -> inspect -> (keyframe | motion) -> critic
+        critic -> (voice -> motion | keyframe | motion | done)
+
+A shot's voice and keyframe start together: the keyframe is a paid task that needs nothing
+from the voice, so its provider slot is taken at once instead of after local speech; the
+clip (inspect -> motion) then has both, since a step ends when all its branches have.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ def build_shot_graph() -> CompiledStateGraph[ShotState, RenderContext, ShotInput
     g.add_node("motion", shot_nodes.motion)
     g.add_node("critic", shot_nodes.critic)
     g.add_edge(START, "voice")
-    g.add_edge("voice", "keyframe")
+    g.add_edge(START, "keyframe")
+    g.add_conditional_edges("voice", shot_nodes.after_voice, ["motion", END])
     g.add_edge("keyframe", "inspect")
     g.add_edge("motion", "critic")
     return g.compile(name="shot")

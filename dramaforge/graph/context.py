@@ -17,6 +17,7 @@ from langgraph.runtime import Runtime
 from dramaforge.config import Settings
 from dramaforge.errors import WorkspaceError
 from dramaforge.graph.cost import Ledger, price
+from dramaforge.graph.prefetch import Voiced
 from dramaforge.tools.agents import Director, Reviewer
 from dramaforge.tools.base import (
     Generated,
@@ -40,6 +41,8 @@ class RenderContext:
     sound: SoundBackend
     critic: Reviewer
     ledger: Ledger = field(default_factory=Ledger)
+    voiced: Voiced = field(default_factory=Voiced)
+    """Shot lengths as voices finish, for the score made ahead (``graph/prefetch.py``)."""
 
     def paid(
         self, backend: str, units: float, what: str, call: Callable[[], Generated]

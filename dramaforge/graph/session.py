@@ -52,9 +52,9 @@ class Session:
     def config(self) -> RunnableConfig:
         return {
             "configurable": {"thread_id": self.thread},
-            # A running shot subgraph holds one executor slot itself and one for its current
-            # stage, so N shots at once need 2N slots (N would deadlock at N=1).
-            "max_concurrency": 2 * self.settings.render.concurrency,
+            # Each running shot subgraph holds one executor slot (its stages run on its own),
+            # so up to 2N shots run at once; one slot alone deadlocks (measured at N=1).
+            "max_concurrency": 2 * self.settings.shot_workers(),
         }
 
     @property

@@ -11,7 +11,7 @@ from langgraph.types import Send, interrupt
 
 from dramaforge.agents import translate
 from dramaforge.agents.bible import build_bible
-from dramaforge.graph import series
+from dramaforge.graph import prefetch, series
 from dramaforge.graph.context import RenderContext, confined, context_of, served_root
 from dramaforge.graph.cost import estimate
 from dramaforge.graph.progress import stage_event
@@ -89,6 +89,7 @@ def approve(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, o
     approving are what gets rendered. Nothing before ``interrupt()`` has side effects.
     """
     if not state["options"].approve:
+        _score_ahead(state, runtime, state["plan"], state["bible"])
         return {}
     todo = pending(state)
     cost = estimate(
@@ -110,8 +111,26 @@ def approve(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, o
             update["plan"] = ShotPlan.model_validate(answer["plan"])
         if answer.get("bible") is not None:
             update["bible"] = StyleBible.model_validate(answer["bible"])
+    plan, look = update.get("plan", state["plan"]), update.get("bible", state["bible"])
+    _score_ahead(state, runtime, plan, look)  # type: ignore[arg-type]
     stage_event("approve", "done", to_render=len(todo))
     return update
+
+
+def _score_ahead(
+    state: EpisodeState, runtime: Runtime[RenderContext], plan: ShotPlan, look: StyleBible
+) -> None:
+    """The score starts once the voices of the shots about to render are in (``prefetch``)."""
+    opts = state["options"]
+    todo = pending({**state, "plan": plan, "bible": look})
+    prefetch.score_ahead(
+        context_of(runtime, opts.out_dir),
+        opts.episode_dir,
+        plan,
+        state["script"].title,
+        state.get("results", {}),
+        {s.id: shot_fingerprint(s, look) for s in todo},
+    )
 
 
 def fan_out(state: EpisodeState) -> list[Send] | str:

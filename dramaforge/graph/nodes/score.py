@@ -81,8 +81,17 @@ def produce_sound(store: AssetStore, backend: SoundBackend, request: SoundReques
 def score(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
     ctx, plan = context_of(runtime, state["options"].out_dir), state["plan"]
     durations = {sid: r.duration for sid, r in state["results"].items()}
-    total = sum(durations[shot.id] for shot in plan.shots)
-    title = state["script"].title
+    assets, bed = make_score(ctx, plan.shots, durations, state["script"].title)
+    stage_event("score", "done", layers=len(assets))
+    return {"score": assets, "bed": bed.path}
+
+
+def make_score(
+    ctx: RenderContext, shots: list[Shot], durations: dict[str, float], title: str
+) -> tuple[list[Asset], Asset]:
+    """Every layer and the bed, through the asset store: made once for these lengths, so the
+    score made ahead (``graph/prefetch.py``) is found here, not made again."""
+    total = sum(durations[shot.id] for shot in shots)
     placed: list[tuple[Path, float]] = []
     gains: list[float] = []
     assets: list[Asset] = []
@@ -99,7 +108,7 @@ def score(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, obj
         placed.append((Path(asset.path), layer.at))
         gains.append(layer.gain_db)
 
-    for layer in layers(plan.shots, durations):
+    for layer in layers(shots, durations):
         make(layer)
 
     payload = {
@@ -111,8 +120,7 @@ def score(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, obj
     bed, _ = ctx.store.produce(
         "bed", "local:timeline", payload, "wav", lambda dest, _: _mix(placed, gains, total, dest)
     )
-    stage_event("score", "done", layers=len(assets))
-    return {"score": assets, "bed": bed.path}
+    return assets, bed
 
 
 def _mix(

@@ -1,9 +1,10 @@
-"""The shot subgraph's stages: voice -> keyframe -> motion -> critic.
+"""The shot subgraph's stages: voice and keyframe side by side, then motion -> critic.
 
-Voice comes first because the shot's length is the length of its speech; the keyframe and
-the clip are then made to that length. Every stage goes through the asset store, so a stage
-whose inputs did not change costs nothing on a re-run, and a retry (a new try number in the
-request) makes a new asset while every earlier take stays on disk.
+The voice decides the shot's length (the length of its speech), which only the clip needs:
+the keyframe is made beside it, and the clip to that length once both are in. Every stage
+goes through the asset store, so a stage whose inputs did not change costs nothing on a
+re-run, and a retry (a new try number in the request) makes a new asset while every earlier
+take stays on disk.
 """
 
 from __future__ import annotations
@@ -94,8 +95,15 @@ def voice(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object
         lambda dest, _: _timeline(items, duration, dest),
     )
     track = track.model_copy(update={"cost": cost, "backend": ctx.speech.name})
+    ctx.voiced.add(opts.episode_dir, shot.id, state["fingerprint"], duration)
     progress(shot.id, "voice", "done", duration=duration)
     return {"voice": track, "cues": cues, "duration": duration}
+
+
+def after_voice(state: ShotState) -> Literal["motion", "__end__"]:
+    """A first voice ends its branch (the keyframe's branch goes on to the clip); a voice the
+    critic sent back goes straight to a new clip: the accepted keyframe has not changed."""
+    return "motion" if _try(state, "voice") else "__end__"
 
 
 def _speak(

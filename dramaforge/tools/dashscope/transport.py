@@ -44,7 +44,7 @@ from tenacity import (
 from dramaforge.config import DashScopeSettings, ProviderSettings
 from dramaforge.errors import ConfigError, ContentRejected, ProviderError
 from dramaforge.tools.base import SubmitIntent, TaskJournal
-from dramaforge.tools.dashscope import lookup, reconcile, uploads
+from dramaforge.tools.dashscope import lookup, pace, reconcile, uploads
 from dramaforge.tools.dashscope.download import Policy, Verify, fetch_verified
 from dramaforge.tools.dashscope.endpoints import api_root
 from dramaforge.tools.dashscope.errors import (
@@ -263,7 +263,7 @@ class Transport:
                 log.info("recorded DashScope task %s is %s; submitting anew", task_id, status)
                 journal.forget()
             task_id = self._submit(path, body, journal, what, files or {})
-            status, data = self.poll(task_id, what)
+            status, data = self.poll(task_id, what, model=model, since=time.monotonic())
             if status == "SUCCEEDED":
                 return self._result(task_id, data)
             journal.forget()
@@ -337,14 +337,25 @@ class Transport:
         status = str((data.get("output") or {}).get("task_status") or "UNKNOWN")
         return status, data
 
-    def poll(self, task_id: str, what: str) -> tuple[str, dict[str, Any]]:
-        """Poll until a terminal status (or ``poll_timeout``, a retryable error)."""
+    def poll(
+        self, task_id: str, what: str, *, model: str | None = None, since: float | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """Poll until a terminal status (or ``poll_timeout``, a retryable error). Given the
+        ``model`` and ``since`` (monotonic) of a task just submitted, the polls follow the
+        model's learned run time (``pace``), and learn from it."""
         deadline = time.monotonic() + self.settings.poll_timeout
-        interval = self.settings.poll_interval
+        learn = model if since is not None else None
+        due = pace.expected(self.root, learn) if learn is not None else None
+        pacer = pace.Pacer(self.settings.poll_interval, due)
+        running = 0.0  # age at the last poll that found it running: its end came after
         while True:
             status, data = self._poll_once(task_id, what)
+            age = time.monotonic() - (since or 0.0)
             if status in TERMINAL:
+                if learn is not None and status == "SUCCEEDED":
+                    pace.observe(self.root, learn, running)
                 return status, data
+            running, interval = age, pacer.next(age)
             if time.monotonic() + interval > deadline:
                 raise ProviderError(
                     f"DashScope {what}: task {task_id} still {status} after "
@@ -353,7 +364,6 @@ class Transport:
                     retryable=True,
                 )
             time.sleep(interval)
-            interval = min(interval * 1.5, self.settings.poll_interval * 8)
 
     def _result(self, task_id: str, data: dict[str, Any]) -> TaskResult:
         return TaskResult(task_id, data.get("output") or {}, data.get("usage") or {})
