@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from dramaforge.schema import CueSpeech, EpisodeReview, ReviewCheck
-from dramaforge.tools.media.analysis import band_levels, read_audio
+from dramaforge.tools.media.analysis import speech_levels
 from dramaforge.tools.media.audio import Loudness, measure_loudness
 from dramaforge.tools.media.probe import probe
 from dramaforge.tools.media.subtitle_fit import overflows
@@ -183,8 +183,7 @@ class EpisodeCritic:
         cues = read_srt(srt) if srt.is_file() else []
         if not cues:
             return []
-        samples, rate = read_audio(video)
-        levels = band_levels(samples, rate, HOP)
+        levels = speech_levels(video, HOP)
         spans = [(int(c.start / HOP), max(int(c.end / HOP), int(c.start / HOP) + 1)) for c in cues]
         outside = np.ones(len(levels), dtype=bool)
         for a, b in spans:

@@ -48,16 +48,41 @@ def _tone(freq: float, n: int, partials: tuple[float, ...] = (1.0,), detune: flo
     return out
 
 
+BLOCK = 1 << 18
+"""Samples per block of long noise (5.5 s): a scene-long bed is made block by block, so its
+memory is a few blocks and one output array, not six arrays the length of the scene."""
+
+
 def _noise(rng: Rng, n: int, lo: float, hi: float, tilt: float = 0.0) -> Signal:
-    """White noise band-limited to lo..hi Hz (soft edges); ``tilt`` dB/octave slope."""
-    spec = np.fft.rfft(rng.standard_normal(n))
+    """White noise band-limited to lo..hi Hz (soft edges); ``tilt`` dB/octave slope.
+
+    Longer than two blocks, it is shaped block by block and overlap-added under sine windows
+    (the square roots of periodic Hann: the blocks are independent, so their powers add, and
+    the squared windows of overlapping halves sum to one), keeping spectrum and level steady."""
+    if n <= 2 * BLOCK:
+        out = _shaped(rng.standard_normal(n), lo, hi, tilt)
+    else:
+        hop = BLOCK // 2
+        window = np.sqrt(np.hanning(BLOCK + 1)[:-1])  # squares sum to one: steady power
+        out = np.zeros(n + BLOCK)
+        for start in range(0, n + hop, hop):
+            block = _shaped(rng.standard_normal(BLOCK), lo, hi, tilt) * window
+            out[start : start + BLOCK] += block[: len(out) - start]
+        out = out[hop : hop + n]
+    out /= np.max(np.abs(out)) + 1e-12
+    return out
+
+
+def _shaped(white: Signal, lo: float, hi: float, tilt: float) -> Signal:
+    n = len(white)
+    spec = np.fft.rfft(white)
     f = np.fft.rfftfreq(n, 1 / RATE)
     f[0] = 1.0
     band = 1 / (1 + (lo / f) ** 4) / (1 + (f / hi) ** 4)
     band *= (f / 1000.0) ** (tilt / 6.02)
-    out: Signal = np.fft.irfft(spec * band, n)
-    out /= np.max(np.abs(out)) + 1e-12
-    return out
+    spec *= band
+    shaped: Signal = np.fft.irfft(spec, n)
+    return shaped
 
 
 def _decay(n: int, seconds: float, attack: float = 0.002) -> Signal:
