@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -55,10 +56,11 @@ def test_one_rejection_is_rewritten_and_passes(server: FakeDashScope, tmp_path: 
 def test_rejected_twice_fails_that_shot_and_the_rest_renders(
     server: FakeDashScope, tmp_path: Path
 ) -> None:
-    server.fault("submit", REJECT, REJECT)
+    close_up = replace(REJECT, when="特写")  # one shot's prompt, and its rewrite, both times
+    server.fault("submit", close_up, close_up)
     manifest = _render(server, tmp_path)
     failed = [r for r in manifest.shots if not r.take.critique.passed]
-    assert len(failed) == 1
+    assert [r.shot_id for r in failed] == ["s01-03"]
     take = failed[0].take
     assert "moderation" in take.critique.issues[0] and take.critique.reviewer == "moderation"
     assert take.keyframe.backend == "local:storyboard"  # placeholder keeps the timing

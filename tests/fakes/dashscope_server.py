@@ -133,11 +133,14 @@ class FakeDashScope:
         with self._lock:
             self._faults.setdefault(endpoint, []).extend(faults)
 
-    def next_fault(self, endpoint: str) -> Fault | None:
+    def next_fault(self, endpoint: str, body: dict[str, Any] | None = None) -> Fault | None:
+        """The first queued fault for ``endpoint`` that this request meets (see Fault.when)."""
+        text = json.dumps(body, ensure_ascii=False) if body is not None else ""
         with self._lock:
-            queue = self._faults.get(endpoint)
-            if queue:
-                return queue.pop(0)
+            queue = self._faults.get(endpoint) or []
+            for i, fault in enumerate(queue):
+                if not fault.when or fault.when in text:
+                    return queue.pop(i)
         return self.chaos.draw(endpoint) if self.chaos is not None else None
 
     def first_download(self, token: str) -> bool:
@@ -320,7 +323,7 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                     return
             # A slow submit is slow *after* the task exists, as on the real service, where
             # a client that gives up waiting may already have paid.
-            fault = fake.next_fault("submit")
+            fault = fake.next_fault("submit", body)
             if fault is not None and fault.kind == "status":
                 self._error(fault.status, fault.code, fault.message, fault.retry_after)
                 return

@@ -38,6 +38,8 @@ class Fault:
     message: str = "fault injected by the fake"
     retry_after: float | None = None
     delay: float = 0.0
+    when: str = ""
+    """Only a request whose JSON body holds this text meets the fault; others pass it by."""
 
 
 @dataclass
