@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from dramaforge.schema import ShotPlan, ShotResult
-
-if TYPE_CHECKING:  # the context holds a Voiced
-    from dramaforge.graph.context import RenderContext
+from dramaforge.schema import ShotResult
 
 log = logging.getLogger(__name__)
 
@@ -52,30 +49,32 @@ class Voiced:
             return self._cond.wait_for(ready, timeout)
 
 
+def pays_off(image: str, video: str, sound: str) -> bool:
+    """Whether making the score ahead gains anything: paid image or video models keep the
+    shots waiting on a provider (offline, the shots already keep the CPU busy), and a local
+    sound backend pays nothing ahead of need."""
+    return any(b.startswith("dashscope:") for b in (image, video)) and sound.startswith("local:")
+
+
 def score_ahead(
-    ctx: RenderContext,
+    voiced: Voiced,
     episode: str,
-    plan: ShotPlan,
-    title: str,
-    done: dict[str, ShotResult],
     pending: dict[str, str],
+    done: dict[str, ShotResult],
+    make: Callable[[dict[str, float]], object],
 ) -> None:
-    """Start making the score once the ``pending`` shots' voices are in (id -> fingerprint);
-    ``done`` holds the shots that are not rendered again, with their lengths."""
-    backends = (ctx.settings.backends.image, ctx.settings.backends.video)
-    paid = any(b.startswith("dashscope:") for b in backends)
-    if not pending or not paid or not ctx.sound.name.startswith("local:"):
-        return  # nothing to overlap, or nothing gained, or something paid ahead of need
+    """Call ``make(lengths)`` in the background once the ``pending`` shots' voices are in
+    (id -> fingerprint); ``done`` holds the shots that are not rendered again, with theirs."""
+    if not pending:
+        return
 
     def run() -> None:
-        lengths = ctx.voiced.wait(episode, pending, WAIT)
+        lengths = voiced.wait(episode, pending, WAIT)
         if lengths is None:
             return
         known = {sid: r.duration for sid, r in done.items() if sid not in pending}
-        from dramaforge.graph.nodes.score import make_score  # imports the context: not at the top
-
         try:
-            make_score(ctx, plan.shots, {**known, **lengths}, title)
+            make({**known, **lengths})
         except Exception as err:  # the score node makes it again and reports what fails
             log.debug("score made ahead failed: %s", err)
 

@@ -14,6 +14,7 @@ from dramaforge.agents.bible import build_bible
 from dramaforge.graph import prefetch, series
 from dramaforge.graph.context import RenderContext, confined, context_of, served_root
 from dramaforge.graph.cost import estimate
+from dramaforge.graph.nodes.score import make_score
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState, RenderOptions
 from dramaforge.schema import Shot, ShotPlan, StyleBible
@@ -122,14 +123,19 @@ def _score_ahead(
 ) -> None:
     """The score starts once the voices of the shots about to render are in (``prefetch``)."""
     opts = state["options"]
+    ctx = context_of(runtime, opts.out_dir)
+    if not prefetch.pays_off(
+        ctx.settings.backends.image, ctx.settings.backends.video, ctx.sound.name
+    ):
+        return
     todo = pending({**state, "plan": plan, "bible": look})
+    title = state["script"].title
     prefetch.score_ahead(
-        context_of(runtime, opts.out_dir),
+        ctx.voiced,
         opts.episode_dir,
-        plan,
-        state["script"].title,
-        state.get("results", {}),
         {s.id: shot_fingerprint(s, look) for s in todo},
+        state.get("results", {}),
+        lambda lengths: make_score(ctx, plan.shots, lengths, title),
     )
 
 
