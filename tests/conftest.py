@@ -46,6 +46,17 @@ def settings_for(resolution: str = "360p", aspect: str = "9:16", **render: Any) 
     )
 
 
+class KindCounting:
+    """The sound backend, counting generations by kind (music, ambience, sfx)."""
+
+    def __init__(self, inner: Any, calls: Counter[str]) -> None:
+        self.inner, self.calls, self.name = inner, calls, inner.name
+
+    def generate(self, request: Any, dest: Path, journal: Any = None) -> Any:
+        self.calls[request.kind] += 1
+        return self.inner.generate(request, dest, journal)
+
+
 def counting_context(settings: Settings, out: Path) -> tuple[RenderContext, Counter[str]]:
     calls: Counter[str] = Counter()
     ctx = build_context(settings, settings.state_root(out))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,7 +16,7 @@ from dramaforge.script import load_script, parse_text
 from dramaforge.tools.media.analysis import frame_at
 from dramaforge.tools.media.probe import probe
 from dramaforge.tools.media.subtitles import read_srt
-from tests.conftest import EXAMPLES, counting_context, settings_for
+from tests.conftest import EXAMPLES, KindCounting, counting_context, settings_for
 
 BRIEF = """\
 title: Kettle
@@ -36,17 +35,6 @@ scenes:
     visual: Two cups on a table.
     voiceover: Pico. Tea, now.
 """
-
-
-class KindCounting:
-    """The sound backend, counting generations by kind (music, ambience, sfx)."""
-
-    def __init__(self, inner: Any, calls: Counter[str]) -> None:
-        self.inner, self.calls, self.name = inner, calls, inner.name
-
-    def generate(self, request: Any, dest: Path, journal: Any = None) -> Any:
-        self.calls[request.kind] += 1
-        return self.inner.generate(request, dest, journal)
 
 
 def test_brief_shapes_are_normalised() -> None:

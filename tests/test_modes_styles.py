@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -13,16 +12,7 @@ from PIL import Image
 from dramaforge.errors import DramaforgeError
 from dramaforge.modes.run import RunArgs
 from dramaforge.modes.styles import render_styles, style_names, style_words
-from tests.conftest import FIXTURES, counting_context, settings_for
-
-
-class KindCounting:
-    def __init__(self, inner: Any, calls: Counter[str]) -> None:
-        self.inner, self.calls, self.name = inner, calls, inner.name
-
-    def generate(self, request: Any, dest: Path, journal: Any = None) -> Any:
-        self.calls[request.kind] += 1
-        return self.inner.generate(request, dest, journal)
+from tests.conftest import FIXTURES, KindCounting, counting_context, settings_for
 
 
 def test_style_names_and_words() -> None:
