@@ -340,12 +340,12 @@ def test_font_fallback_is_an_error(conformed: list[Path], media: Path, tmp_path:
 
 
 def test_encode_episode(conformed: list[Path], speech: Path, tmp_path: Path) -> None:
-    srt = tmp_path / "episode.srt"
-    write_srt([Cue(start=0.5, end=5.5, text="我们终于见面了")], srt)
+    cues = [Cue(start=0.5, end=5.5, text="我们终于见面了")]
     dest = tmp_path / "out" / "episode.mp4"
     report = encode_episode(
-        clips=conformed, audio=speech, srt=srt, finish=Finish(W, H, FPS), dest=dest
-    )
+        clips=conformed, audio=speech, cues=cues, finish=Finish(W, H, FPS), dest=dest,
+        segment_cache=tmp_path / "segments",
+    )  # fmt: skip
     info = probe(dest)
     assert (info.vcodec, info.acodec, info.width, info.height) == ("h264", "aac", W, H)
     assert (info.sample_rate, info.channels, info.fps) == (48000, 2, FPS)
@@ -368,5 +368,8 @@ def test_render_refuses_mismatched_lengths(
     short = lavfi(media / "short.wav", SPEECH.format(d=4), "-af", DUAL_MONO, "-c:a", "pcm_s16le")
     dest = tmp_path / "episode.mp4"
     with pytest.raises(AssemblyError, match="within one frame"):
-        encode_episode(clips=conformed, audio=short, srt=None, finish=Finish(W, H, FPS), dest=dest)
+        encode_episode(
+            clips=conformed, audio=short, cues=[], finish=Finish(W, H, FPS), dest=dest,
+            segment_cache=tmp_path / "segments",
+        )  # fmt: skip
     assert not dest.exists()

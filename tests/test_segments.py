@@ -16,11 +16,12 @@ from dramaforge.graph.nodes.assemble import SEGMENTS
 from dramaforge.graph.run import render_episode
 from dramaforge.schema import Cue
 from dramaforge.tools.media import segments
-from dramaforge.tools.media.assemble import Finish, encode_episode
+from dramaforge.tools.media.assemble import FINAL_X264, Finish, encode_episode
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
 from dramaforge.tools.media.probe import probe
 from dramaforge.tools.media.segments import Segment, build_segments, window
-from dramaforge.tools.media.subtitles import write_ass
+from dramaforge.tools.media.subtitles import ass_filter, write_ass
+from dramaforge.tools.media.video import concat_list
 from tests.conftest import FIXTURES, settings_for
 
 W, H, FPS = 320, 568, 25
@@ -81,17 +82,23 @@ def _runs(frames: list[np.ndarray]) -> list[tuple[int, int]]:
     return runs
 
 
-def _encode(
-    clips: list[Path], audio: Path, dest: Path, cache: Path | None, force: bool = False
-) -> None:
-    ass = dest.parent / "whole.ass"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    write_ass(CUES, W, H, ass)
+def _encode(clips: list[Path], audio: Path, dest: Path, cache: Path, force: bool = False) -> None:
     encode_episode(
-        clips=clips, audio=audio, srt=None, finish=Finish(W, H, FPS), dest=dest,
-        subtitles=ass, cues=CUES, segment_cache=cache, force=force,
+        clips=clips, audio=audio, cues=CUES, finish=Finish(W, H, FPS), dest=dest,
+        segment_cache=cache, force=force,
     )  # fmt: skip
-    ass.unlink()
+
+
+def _one_pass(clips: list[Path], dest: Path) -> None:
+    """The reference: the clips joined and the whole episode's ASS burned in one encode."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    listing, ass = concat_list(clips, dest.with_suffix(".txt")), dest.with_suffix(".ass")
+    write_ass(CUES, W, H, ass)
+    run_ffmpeg(
+        ["-f", "concat", "-safe", "0", "-i", listing, "-vf", f"{ass_filter(ass)},fps={FPS}",
+         *FINAL_X264, "-r", str(FPS), dest],
+        what="one-pass reference",
+    )  # fmt: skip
 
 
 def test_window_splits_a_cue_at_the_cut() -> None:
@@ -108,7 +115,7 @@ def test_segmented_episode_matches_one_pass(
     cache = tmp_path / "cache"
     seg, whole = tmp_path / "seg" / "episode.mp4", tmp_path / "whole" / "episode.mp4"
     _encode(clips, audio, seg, cache)
-    _encode(clips, audio, whole, None)
+    _one_pass(clips, whole)
     info = probe(seg)
     assert (info.vcodec, info.acodec, info.fps) == ("h264", "aac", FPS)
     assert info.duration == pytest.approx(TOTAL, abs=1 / FPS)

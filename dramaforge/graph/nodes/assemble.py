@@ -24,7 +24,7 @@ from dramaforge.tools.media.assemble import Finish, encode_episode
 from dramaforge.tools.media.audio import mix_episode
 from dramaforge.tools.media.bilingual import attach
 from dramaforge.tools.media.subtitle_timing import fit_cues, place_cues
-from dramaforge.tools.media.subtitles import Layout, line_units, write_ass, write_srt
+from dramaforge.tools.media.subtitles import Layout, line_units, write_srt
 from dramaforge.tools.media.video import normalize_clip
 
 SEGMENTS = ".segments"
@@ -65,18 +65,14 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
         cues = _bilingual(state, runtime, cues, said)
     srt = episode_dir / "episode.srt"
     write_srt(cues, srt)
-    ass = build / "episode.ass"
-    write_ass(cues, opts.width, opts.height, ass)
     dest = episode_dir / "episode.mp4"
     report = encode_episode(
         clips=clips,
         audio=mix,
-        srt=srt if cues else None,  # nothing spoken (a music video): libass refuses an empty file
+        cues=cues,
         finish=Finish(opts.width, opts.height, opts.fps, opts.target_lufs, opts.true_peak),
         dest=dest,
         measured=measured,
-        subtitles=ass,
-        cues=cues,
         segment_cache=episode_dir / SEGMENTS,
     )
     shutil.rmtree(build, ignore_errors=True)

@@ -14,15 +14,13 @@ from dramaforge.schema import Cue
 from dramaforge.tools.media.audio import RATE, Loudness, gain_to, measure_loudness
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
 from dramaforge.tools.media.probe import MediaInfo, probe
-from dramaforge.tools.media.segments import Segment, build_segments
-from dramaforge.tools.media.subtitles import ass_filter, check_font_log, subtitle_filter
+from dramaforge.tools.media.segments import SEGMENT_X264, Segment, build_segments
 from dramaforge.tools.media.video import concat_list
 
 AAC_HEADROOM_DB = 0.5
-FINAL_X264 = [
-    "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
-    "-threads", "2",
-]  # fmt: skip
+FINAL_X264 = [*SEGMENT_X264, "-threads", "2"]
+"""The picture's x264 settings as one encoder with both threads: what a bare transcode of the
+finished episode costs (the benchmarks' baseline)."""
 FINAL_AAC = ["-c:a", "aac", "-aac_coder", "fast", "-b:a", "160k", "-ar", str(RATE), "-ac", "2"]
 """ffmpeg's AAC with its fast coder: half the CPU of the default two-loop search, the same
 bit rate (an edit re-encodes the whole mix, so this is most of what an edit's audio costs)."""
@@ -74,29 +72,22 @@ def encode_episode(
     *,
     clips: list[Path],
     audio: Path,
-    srt: Path | None,
+    cues: list[Cue],
     finish: Finish,
     dest: Path,
+    segment_cache: Path,
     measured: Loudness | None = None,
-    subtitles: Path | None = None,
-    cues: list[Cue] | None = None,
-    segment_cache: Path | None = None,
     force: bool = False,
 ) -> RenderReport:
-    """Encode the episode once: clips joined, ``audio`` loudness-normalised, subtitles burned.
+    """The episode: one cached segment per clip, joined, with ``audio`` loudness-normalised.
 
-    One ffmpeg pass makes the file: the clips go through the concat demuxer straight into
-    the encoder (no intermediate file, no second pass over the video), the subtitles are
-    drawn on the way, and the loudness gain is applied to the audio in the same command.
+    Each clip becomes a segment encoded at the final settings with the ``cues`` of its own
+    time window burned in (see ``segments``), kept in ``segment_cache`` so that only
+    segments not there are encoded (all of them with ``force``). This pass joins them by
+    stream copy and encodes the audio alone, the loudness gain applied in the same command.
     Loudness is measured on audio alone: ``measured`` if the mixer already metered it, and
-    the finished file's audio stream once (never its video). ``subtitles`` is an ASS file
-    to burn instead of ``srt`` (see ``subtitles.write_ass``). ``dest`` is replaced
+    the finished file's audio stream once (never its video). ``dest`` is replaced
     atomically: nothing half-written is ever at that path.
-
-    With ``segment_cache``, the picture is made of one cached segment per clip, ``cues``
-    burned into each over its own time window (see ``segments``): only segments not in the
-    cache are encoded (all of them with ``force``), and this pass joins them by stream copy
-    and encodes the audio alone.
     """
     width, height, fps = finish.width, finish.height, finish.fps
     target_lufs, true_peak = finish.target_lufs, finish.true_peak
@@ -109,26 +100,19 @@ def encode_episode(
         level = measured if measured is not None else measure_loudness(audio)
         # AAC adds up to ~0.5 dB of true peak: leave that room so the final file keeps its ceiling.
         source, gain = gain_to(audio, level, work, target_lufs, true_peak - AAC_HEADROOM_DB)
-        if segment_cache is not None:
-            parts = [Segment(c, sum(lengths[:i]), lengths[i]) for i, c in enumerate(clips)]
-            files, _ = build_segments(
-                parts, cues or [], segment_cache, width=width, height=height, fps=fps, force=force
-            )
-            listing = concat_list(files, work / "segments.txt")
-            video: list[str | Path] = ["-c:v", "copy"]
-        else:
-            listing = concat_list(clips, work / "clips.txt")
-            video = _burn(srt, subtitles, width, height, fps)
+        parts = [Segment(c, sum(lengths[:i]), lengths[i]) for i, c in enumerate(clips)]
+        files, _ = build_segments(
+            parts, cues, segment_cache, width=width, height=height, fps=fps, force=force
+        )
+        listing = concat_list(files, work / "segments.txt")
         out = work / f"episode{dest.suffix or '.mp4'}"
-        log = run_ffmpeg(
+        run_ffmpeg(
             ["-f", "concat", "-safe", "0", "-i", listing, "-i", source,
-             "-map", "0:v:0", "-map", "1:a:0", *video,
+             "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
              "-af", f"volume={gain:.3f}dB,apad=whole_len={samples},atrim=end_sample={samples}",
              *FINAL_AAC, "-t", f"{duration:.6f}", "-movflags", "+faststart", out],
             what=f"encoding {dest.name}",
         )  # fmt: skip
-        if segment_cache is None and (srt is not None or subtitles is not None):
-            check_font_log(log, f"burning subtitles into {dest.name}")
         info = probe(out)
         if abs(info.video_duration - info.audio_duration) > 1.0 / fps + 1e-3:
             raise AssemblyError(
@@ -138,15 +122,3 @@ def encode_episode(
         loudness = measure_loudness(out)
         os.replace(out, dest)
     return RenderReport(path=str(dest), duration=info.duration, loudness=loudness)
-
-
-def _burn(
-    srt: Path | None, subtitles: Path | None, width: int, height: int, fps: int
-) -> list[str | Path]:
-    """Output options that encode the joined clips, ``subtitles`` (ASS) or ``srt`` burned."""
-    vf = [f"fps={fps}", "format=yuv420p"]
-    if subtitles is not None:
-        vf.insert(0, ass_filter(subtitles))
-    elif srt is not None:
-        vf.insert(0, subtitle_filter(srt, width, height))
-    return ["-vf", ",".join(vf), *FINAL_X264, "-r", str(fps)]

@@ -34,7 +34,7 @@ from dramaforge.tools.media.subtitles import ass_filter, ass_script, check_font_
 from dramaforge.tools.media.video import concat_list
 
 SEGMENT_X264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
-"""FINAL_X264 without its thread count: segments are encoded side by side, one thread each."""
+"""The final picture's x264 settings; segments are encoded side by side, one thread each."""
 FORMAT = 2
 """Bump when the way a segment is made changes, so older cached segments are not reused."""
 
