@@ -132,6 +132,9 @@ class RenderSettings(BaseModel):
     true_peak: float = -1.5
     subtitles: Subtitles | None = None
     """``zh+en``/``en+zh``: two-line bilingual subtitles; None: the script's language only."""
+    ahead: bool = True
+    """With paid image or video models, make the score and encode kept shots' segments while
+    other shots are still with the provider (the episode's tail then is mostly the mix)."""
 
 
 class DraftSettings(BaseModel):

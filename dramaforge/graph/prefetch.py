@@ -1,4 +1,4 @@
-"""The score made while the shots are still with the provider.
+"""The score, and the cut's segments, made while the shots are still with the provider.
 
 The score needs only each shot's length, which its voice decides in the first seconds of the
 shot; paid keyframes and clips take minutes. So once every shot's voice is in, a background
@@ -8,6 +8,13 @@ head start: the store's per-asset lock makes whichever comes second wait and reu
 changed by a voice retry simply key other assets, which the score node makes; a failure here
 is left for the score node to meet and report. Only with paid image or video models (offline,
 the shots already keep the CPU busy) and a local sound backend (nothing paid ahead of need).
+
+The cut goes the same way: once every voice is in, the subtitles' timing is known, and each
+shot the critic has kept can have its segment (its clip with its subtitles burned in, the most
+CPU the assembly spends) encoded into the segment cache while other shots are still with the
+provider. The assemble node first stops this worker (it finishes the segment in hand), then
+encodes only what is not in the cache. A kept take that a later change re-times keys another
+segment, which the assemble node makes: work ahead is a head start, never a result.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from dramaforge.schema import ShotResult
+from dramaforge.schema import Cue, ShotResult, Take
 
 log = logging.getLogger(__name__)
 
@@ -24,36 +31,110 @@ WAIT = 900.0
 """Seconds to wait for the last voice; a shot that fails never sends one."""
 
 
+Spoken = tuple[float, list[Cue]]
+"""A shot's length and its subtitle cues (seconds from the shot's start)."""
+
+
 class Voiced:
-    """Shot lengths as voices finish, per episode folder, for the score made ahead."""
+    """Shots as they come in, per episode folder: each voice (its length and cues) and each
+    finished shot's chosen take, for the work made ahead of the episode's tail."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._seen: dict[tuple[str, str], tuple[str, float]] = {}
+        self._seen: dict[tuple[str, str], tuple[str, float, list[Cue]]] = {}
+        self._kept: dict[tuple[str, str], tuple[str, Take]] = {}
+        self._closed: set[str] = set()
+        self._workers: dict[str, threading.Thread] = {}
+        self._version: dict[str, int] = {}
 
-    def add(self, episode: str, shot: str, fingerprint: str, duration: float) -> None:
+    def add(
+        self, episode: str, shot: str, fingerprint: str, duration: float, cues: list[Cue]
+    ) -> None:
         with self._cond:
-            self._seen[(episode, shot)] = (fingerprint, duration)
+            self._seen[(episode, shot)] = (fingerprint, duration, cues)
+            self._version[episode] = self._version.get(episode, 0) + 1
+            self._cond.notify_all()
+
+    def keep(self, episode: str, shot: str, fingerprint: str, take: Take) -> None:
+        """A shot is finished with ``take`` chosen."""
+        with self._cond:
+            self._kept[(episode, shot)] = (fingerprint, take)
+            self._version[episode] = self._version.get(episode, 0) + 1
             self._cond.notify_all()
 
     def wait(self, episode: str, wanted: dict[str, str], timeout: float) -> dict[str, float] | None:
-        """Lengths of the ``wanted`` shots (id -> fingerprint), once all are in; None: timed out."""
+        """Lengths of the ``wanted`` shots (id -> fingerprint), once all are in; None: timed
+        out, or the episode's tail has begun (``close``)."""
 
-        def ready() -> dict[str, float] | None:
+        def ready() -> dict[str, float] | bool | None:
+            if episode in self._closed:
+                return True
             got = {s: self._seen.get((episode, s)) for s in wanted}
             if any(v is None or v[0] != wanted[s] for s, v in got.items()):
                 return None
             return {s: v[1] for s, v in got.items() if v is not None}
 
         with self._cond:
-            return self._cond.wait_for(ready, timeout)
+            found = self._cond.wait_for(ready, timeout)
+        return found if isinstance(found, dict) else None
+
+    def spoken(self, episode: str, wanted: dict[str, str]) -> dict[str, Spoken]:
+        """The latest voice of each ``wanted`` shot (id -> fingerprint) that is in."""
+        with self._cond:
+            got = {s: self._seen.get((episode, s)) for s in wanted}
+        return {s: (v[1], v[2]) for s, v in got.items() if v is not None and v[0] == wanted[s]}
+
+    def kept(self, episode: str, wanted: dict[str, str]) -> dict[str, Take]:
+        """The chosen takes of the ``wanted`` shots (id -> fingerprint) finished so far."""
+        with self._cond:
+            got = {s: self._kept.get((episode, s)) for s in wanted}
+        return {s: v[1] for s, v in got.items() if v is not None and v[0] == wanted[s]}
+
+    def changed(self, episode: str, since: int, timeout: float) -> int | None:
+        """Once a voice or a finished shot came in after ``since`` (a count of them), the
+        count now; None: timed out, or the episode's tail has begun."""
+
+        def ready() -> int | bool | None:
+            if episode in self._closed:
+                return True
+            now = self._version.get(episode, 0)
+            return now if now > since else None
+
+        with self._cond:
+            found = self._cond.wait_for(ready, timeout)
+        return found if type(found) is int else None
+
+    def start(self, episode: str, shots: list[str], run: Callable[[], None]) -> None:
+        """Run ``run`` in the background as the episode's worker; ``shots`` start unkept."""
+        with self._cond:
+            self._closed.discard(episode)
+            for shot in shots:
+                self._kept.pop((episode, shot), None)
+            worker = threading.Thread(target=run, name="cut-ahead", daemon=True)
+            self._workers[episode] = worker
+        worker.start()
+
+    def close(self, episode: str) -> None:
+        """The episode's tail begins: wake whatever waits, and let the worker finish the
+        segment in hand before the caller touches the cache."""
+        with self._cond:
+            self._closed.add(episode)
+            self._cond.notify_all()
+            worker = self._workers.pop(episode, None)
+        if worker is not None and worker is not threading.current_thread():
+            worker.join()
+
+
+def waits_on_provider(image: str, video: str) -> bool:
+    """Whether the shots wait on a provider (paid image or video models), leaving the CPU
+    idle; offline, the shots themselves keep it busy and nothing is gained ahead."""
+    return any(b.startswith("dashscope:") for b in (image, video))
 
 
 def pays_off(image: str, video: str, sound: str) -> bool:
-    """Whether making the score ahead gains anything: paid image or video models keep the
-    shots waiting on a provider (offline, the shots already keep the CPU busy), and a local
-    sound backend pays nothing ahead of need."""
-    return any(b.startswith("dashscope:") for b in (image, video)) and sound.startswith("local:")
+    """Whether making the score ahead gains anything: the shots wait on a provider, and a
+    local sound backend pays nothing ahead of need."""
+    return waits_on_provider(image, video) and sound.startswith("local:")
 
 
 def score_ahead(
@@ -79,3 +160,38 @@ def score_ahead(
             log.debug("score made ahead failed: %s", err)
 
     threading.Thread(target=run, name="score-ahead", daemon=True).start()
+
+
+def cut_ahead(
+    voiced: Voiced,
+    episode: str,
+    pending: dict[str, str],
+    encode: Callable[[dict[str, Take], set[str]], set[str]],
+) -> None:
+    """In the background, each time a voice or a finished shot of the ``pending`` ones comes
+    in (id -> fingerprint), call ``encode(kept, todo)`` with every shot finished so far and
+    those of them not yet encoded; it returns the ones it encoded (a shot whose subtitles
+    still depend on voices not in waits for the next call). Until all are encoded or the
+    episode's tail begins (``Voiced.close``)."""
+    if not pending:
+        return
+
+    def run() -> None:
+        done: set[str] = set()
+        seen = 0
+        while len(done) < len(pending):
+            now = voiced.changed(episode, seen, WAIT)
+            if now is None:
+                return
+            seen = now
+            kept = voiced.kept(episode, pending)
+            todo = set(kept) - done
+            if not todo:
+                continue
+            try:
+                done |= encode(kept, todo)
+            except Exception as err:  # the assemble node encodes them and reports what fails
+                log.debug("segments made ahead failed: %s", err)
+                done |= todo
+
+    voiced.start(episode, list(pending), run)

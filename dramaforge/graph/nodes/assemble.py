@@ -5,11 +5,16 @@ segment encoded once with its own subtitles burned (cached in ``.segments``, so 
 only the changed shots are encoded); one pass that makes the file (segments joined by stream
 copy, the loudness gain applied, AAC). Subtitles are timed for reading (at least a second, at
 most two lines) before any of it.
+
+With paid models, most segments are already in the cache when this node runs: ``cut_ahead``
+encodes each kept shot's segment while other shots are still with the provider
+(``graph/prefetch.py``), from the same subtitle layout (``cut_layout``) this node makes.
 """
 
 from __future__ import annotations
 
 import shutil
+from itertools import takewhile
 from pathlib import Path
 
 from langgraph.runtime import Runtime
@@ -17,18 +22,84 @@ from langgraph.runtime import Runtime
 from dramaforge.agents import translate
 from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.nodes.score import timeline
+from dramaforge.graph.prefetch import Spoken
 from dramaforge.graph.progress import stage_event
-from dramaforge.graph.state import EpisodeState
-from dramaforge.schema import Cue, Episode
+from dramaforge.graph.state import EpisodeState, RenderOptions
+from dramaforge.schema import Cue, Episode, Shot, Take
 from dramaforge.tools.media.assemble import Finish, encode_episode
 from dramaforge.tools.media.audio import mix_episode
 from dramaforge.tools.media.bilingual import attach
+from dramaforge.tools.media.segments import Segment, build_segments
 from dramaforge.tools.media.subtitle_timing import fit_cues, place_cues
 from dramaforge.tools.media.subtitles import Layout, line_units, write_srt
-from dramaforge.tools.media.video import normalize_clip
+from dramaforge.tools.media.video import conformed, keep_only
 
 SEGMENTS = ".segments"
 """The episode's encoded shot segments, kept between renders so an edit encodes one shot."""
+CONFORMED = ".conformed"
+"""Provider clips conformed to the episode's frame, kept so a render does not conform again."""
+
+
+def cut_layout(
+    shots: list[Shot], spoken: dict[str, Spoken], opts: RenderOptions
+) -> tuple[list[tuple[Shot, float]], float, list[Cue], list[Cue]]:
+    """Where each shot starts, the episode's length, the cues as said (episode times) and as
+    shown (timed for reading): from each shot's length and cues, nothing else, so the cut
+    made ahead and this node's cut agree wherever their inputs do."""
+    placed = timeline(shots, {sid: length for sid, (length, _) in spoken.items()})
+    total = sum(spoken[shot.id][0] for shot, _ in placed)
+    said = place_cues((spoken[shot.id][1], start) for shot, start in placed)
+    return placed, total, said, fit_cues(said, Layout(opts.width, opts.height), total)
+
+
+def _clip(take: Take, opts: RenderOptions) -> Path:
+    return conformed(
+        Path(take.motion.path),
+        Path(opts.episode_dir) / CONFORMED,
+        width=opts.width,
+        height=opts.height,
+        fps=opts.fps,
+        duration=take.duration,
+    )
+
+
+def cut_ahead(
+    shots: list[Shot],
+    spoken: dict[str, Spoken],
+    kept: dict[str, Take],
+    todo: set[str],
+    opts: RenderOptions,
+) -> set[str]:
+    """Encode the segments of the ``todo`` kept shots into the cache (one encoder, in the
+    background: the other core stays with the shots in progress); return the ones encoded.
+
+    ``spoken`` holds the other shots' lengths and cues (their voices, or an earlier render's
+    takes). The layout needs every shot before a segment (where it starts) and the one after
+    (a short last line may run on into it): shots are encoded once those are known.
+    """
+    spoken = spoken | {sid: (take.duration, take.cues) for sid, take in kept.items()}
+    known = list(takewhile(lambda shot: shot.id in spoken, shots))
+    ready = {s.id for s in (known if len(known) == len(shots) else known[:-1])} & todo
+    if not ready:
+        return set()
+    placed, _, _, cues = cut_layout(known, spoken, opts)
+    segments = [
+        Segment(_clip(kept[shot.id], opts), start, kept[shot.id].duration)
+        for shot, start in placed
+        if shot.id in ready
+    ]
+    build_segments(
+        segments,
+        cues,
+        Path(opts.episode_dir) / SEGMENTS,
+        width=opts.width,
+        height=opts.height,
+        fps=opts.fps,
+        sweep=False,
+        workers=1,
+        background=True,
+    )
+    return ready
 
 
 def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
@@ -37,30 +108,15 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
     build = episode_dir / ".build"
     build.mkdir(parents=True, exist_ok=True)
     stage_event("assemble", "start")
-    placed = timeline(plan.shots, {sid: r.duration for sid, r in results.items()})
-    total = sum(results[shot.id].duration for shot, _ in placed)
-
-    clips: list[Path] = []
-    voices: list[tuple[Path, float]] = []
-    spoken: list[tuple[list[Cue], float]] = []
-    for shot, start in placed:
-        take = results[shot.id].take
-        clip = build / f"{shot.id}.mp4"
-        normalize_clip(
-            Path(take.motion.path),
-            clip,
-            width=opts.width,
-            height=opts.height,
-            fps=opts.fps,
-            duration=take.duration,
-        )
-        clips.append(clip)
-        voices.append((Path(take.voice.path), start))
-        spoken.append((take.cues, start))
+    context_of(runtime, opts.out_dir).voiced.close(opts.episode_dir)  # the cut made ahead
+    takes = {shot.id: results[shot.id].take for shot in plan.shots}
+    spoken = {sid: (take.duration, take.cues) for sid, take in takes.items()}
+    placed, total, said, cues = cut_layout(plan.shots, spoken, opts)
+    clips = [_clip(takes[shot.id], opts) for shot, _ in placed]
+    keep_only(episode_dir / CONFORMED, clips)
+    voices = [(Path(takes[shot.id].voice.path), start) for shot, start in placed]
     mix = build / "mix.wav"
     measured = mix_episode(voices, Path(state["bed"]), total, mix)
-    said = place_cues(spoken)
-    cues = fit_cues(said, Layout(opts.width, opts.height), total)
     if opts.subtitles is not None and said:
         cues = _bilingual(state, runtime, cues, said)
     srt = episode_dir / "episode.srt"

@@ -14,10 +14,11 @@ from dramaforge.agents.bible import build_bible
 from dramaforge.graph import prefetch, series
 from dramaforge.graph.context import RenderContext, confined, context_of, served_root
 from dramaforge.graph.cost import estimate
+from dramaforge.graph.nodes.assemble import cut_ahead
 from dramaforge.graph.nodes.score import make_score
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState, RenderOptions
-from dramaforge.schema import Shot, ShotPlan, StyleBible
+from dramaforge.schema import Shot, ShotPlan, StyleBible, Take
 from dramaforge.script import load_script
 
 
@@ -121,22 +122,37 @@ def approve(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, o
 def _score_ahead(
     state: EpisodeState, runtime: Runtime[RenderContext], plan: ShotPlan, look: StyleBible
 ) -> None:
-    """The score starts once the voices of the shots about to render are in (``prefetch``)."""
+    """While the shots are with a provider: the score, once the voices of the shots about
+    to render are in, and each kept shot's segment of the cut (``prefetch``)."""
     opts = state["options"]
     ctx = context_of(runtime, opts.out_dir)
-    if not prefetch.pays_off(
-        ctx.settings.backends.image, ctx.settings.backends.video, ctx.sound.name
+    backends = ctx.settings.backends
+    if not (
+        ctx.settings.render.ahead and prefetch.waits_on_provider(backends.image, backends.video)
     ):
         return
-    todo = pending({**state, "plan": plan, "bible": look})
-    title = state["script"].title
-    prefetch.score_ahead(
-        ctx.voiced,
-        opts.episode_dir,
-        {s.id: shot_fingerprint(s, look) for s in todo},
-        state.get("results", {}),
-        lambda lengths: make_score(ctx, plan.shots, lengths, title),
-    )
+    todo = {
+        s.id: shot_fingerprint(s, look) for s in pending({**state, "plan": plan, "bible": look})
+    }
+    done = state.get("results", {})
+    if prefetch.pays_off(backends.image, backends.video, ctx.sound.name):
+        title = state["script"].title
+        prefetch.score_ahead(
+            ctx.voiced,
+            opts.episode_dir,
+            todo,
+            done,
+            lambda lengths: make_score(ctx, plan.shots, lengths, title),
+        )
+    if opts.subtitles is not None:
+        return  # the bilingual lines come from the chat model at the cut, not ahead of it
+    before = {sid: (r.duration, r.take.cues) for sid, r in done.items() if sid not in todo}
+
+    def encode(kept: dict[str, Take], new: set[str]) -> set[str]:
+        spoken = before | ctx.voiced.spoken(opts.episode_dir, todo)
+        return cut_ahead(plan.shots, spoken, kept, new, opts)
+
+    prefetch.cut_ahead(ctx.voiced, opts.episode_dir, todo, encode)
 
 
 def fan_out(state: EpisodeState) -> list[Send] | str:

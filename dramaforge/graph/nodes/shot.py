@@ -95,7 +95,7 @@ def voice(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object
         lambda dest, _: _timeline(items, duration, dest),
     )
     track = track.model_copy(update={"cost": cost, "backend": ctx.speech.name})
-    ctx.voiced.add(opts.episode_dir, shot.id, state["fingerprint"], duration)
+    ctx.voiced.add(opts.episode_dir, shot.id, state["fingerprint"], duration, cues)
     progress(shot.id, "voice", "done", duration=duration)
     return {"voice": track, "cues": cues, "duration": duration}
 
@@ -300,6 +300,7 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
         keyframe_reviews=state.get("reviews", []),
         fingerprint=state["fingerprint"],
     )
+    ctx.voiced.keep(opts.episode_dir, shot.id, state["fingerprint"], result.take)
     progress(shot.id, "critic", "done", passed=critique.passed, takes=len(takes))
     return Command(goto="__end__", update={"takes": takes, "results": {shot.id: result}})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -25,17 +27,36 @@ def ffmpeg_exe() -> str:
     return str(exe)
 
 
-def run_ffmpeg(args: list[str | Path], *, what: str, cwd: Path | None = None) -> str:
+BACKGROUND_NICE = 10
+"""How much lower a background ffmpeg runs (work made ahead while the shots are in progress):
+the threads that poll the provider and submit the next shot come first."""
+
+
+def run_ffmpeg(
+    args: list[str | Path], *, what: str, cwd: Path | None = None, background: bool = False
+) -> str:
     """Run ffmpeg with ``args`` (no leading binary); return what it printed (stdout, stderr).
 
     Raises AssemblyError naming ``what`` with the tail of ffmpeg's log on failure.
+    ``background`` lowers its CPU priority (where the system has priorities).
     """
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *map(str, args)]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", cwd=cwd)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            cwd=cwd,
+        )
     except OSError as err:  # not executable, removed since it was found
         raise MachineError(f"cannot run ffmpeg at {cmd[0]}: {err.strerror}") from None
+    if background and hasattr(os, "setpriority"):
+        with contextlib.suppress(OSError):  # already ended, or not allowed: run as it is
+            os.setpriority(os.PRIO_PROCESS, proc.pid, BACKGROUND_NICE)
+    out, err_text = proc.communicate()
     if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-12:])
+        tail = "\n".join(err_text.strip().splitlines()[-12:])
         raise AssemblyError(f"ffmpeg failed while {what}:\n{tail}")
-    return proc.stdout + proc.stderr
+    return out + err_text

@@ -79,7 +79,9 @@ class Job:
     frames: int
 
 
-def encode_run(jobs: Sequence[Job], *, width: int, height: int, fps: int, work: Path) -> None:
+def encode_run(
+    jobs: Sequence[Job], *, width: int, height: int, fps: int, work: Path, background: bool = False
+) -> None:
     """Encode ``jobs`` in one ffmpeg: their clips joined, their cues burned by one subtitle
     renderer, split back into one file per job at forced IDR frames.
 
@@ -110,6 +112,7 @@ def encode_run(jobs: Sequence[Job], *, width: int, height: int, fps: int, work: 
          "-force_key_frames", f"expr:{keys}", "-x264-params", "forced-idr=1",
          "-f", "segment", *split, "-reset_timestamps", "1", "-segment_format", "mp4", pattern],
         what=f"encoding {len(jobs)} segments from {jobs[0].clip.name}",
+        background=background,
     )  # fmt: skip
     if placed:
         check_font_log(log, f"burning subtitles into {len(jobs)} segments")
@@ -136,13 +139,19 @@ def build_segments(
     height: int,
     fps: int,
     force: bool = False,
+    sweep: bool = True,
+    workers: int | None = None,
+    background: bool = False,
 ) -> tuple[list[Path], int]:
     """Each segment's encoded file (from ``cache`` when it is there) and how many were encoded.
 
-    Missing segments are encoded by one single-threaded encoder per core, each taking a
-    contiguous share of them (less CPU in all than fewer encoders with more threads each, and
-    as fast on the wall clock). ``force`` encodes every segment again. Files in ``cache`` that
-    this episode no longer uses are removed, so the folder holds one episode's worth.
+    Missing segments are encoded by one single-threaded encoder per core (or ``workers``),
+    each taking a contiguous share of them (less CPU in all than fewer encoders with more
+    threads each, and as fast on the wall clock). ``force`` encodes every segment again.
+    With ``sweep``, files in ``cache`` that these segments do not use are removed, so the
+    folder holds one episode's worth; the segments made ahead of the cut (a few shots at a
+    time, while the others are still with the provider) leave the rest alone, and run at a
+    lower priority (``background``).
     """
     cache.mkdir(parents=True, exist_ok=True)
     jobs: dict[Path, Job] = {}
@@ -155,18 +164,27 @@ def build_segments(
         if force or not _intact(dest, seg.duration, fps):
             jobs[dest] = Job(seg.clip, own, dest, round(seg.duration * fps))
     if jobs:
-        runs = _shares(list(jobs.values()), os.cpu_count() or 1)
+        runs = _shares(list(jobs.values()), workers or os.cpu_count() or 1)
         with (
             tempfile.TemporaryDirectory(prefix=".segments-", dir=cache) as tmp,
             ThreadPoolExecutor(len(runs)) as pool,
         ):
             done = [
-                pool.submit(encode_run, run, width=width, height=height, fps=fps, work=Path(tmp))
+                pool.submit(
+                    encode_run,
+                    run,
+                    width=width,
+                    height=height,
+                    fps=fps,
+                    work=Path(tmp),
+                    background=background,
+                )
                 for run in runs
             ]
             for future in done:
                 future.result()
-    _sweep(cache, set(paths))
+    if sweep:
+        _sweep(cache, set(paths))
     return paths, len(jobs)
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
+from dramaforge.tools.media.memo import remembered
 from dramaforge.tools.media.probe import probe
+from dramaforge.tools.media.store import file_digest
 
 X264 = [
     "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
@@ -65,6 +70,36 @@ def normalize_clip(
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def conformed(
+    src: Path, cache: Path, *, width: int, height: int, fps: int, duration: float
+) -> Path:
+    """``src`` itself if it conforms, else its conformed copy kept in ``cache``.
+
+    A provider's clip rarely comes at the episode's size and rate (a 16:9 480p clip for a
+    9:16 episode): conforming it is an encode, done once per clip and frame, not on every
+    render of the episode (the key is the clip's content, the frame, the length, the encoder).
+    """
+    if conforms(src, width=width, height=height, fps=fps, duration=duration):
+        return src
+    digest = remembered("sha256", src, lambda: file_digest(src))
+    blob = json.dumps([digest, width, height, fps, round(duration, 6), X264])
+    dest = cache / f"{hashlib.sha256(blob.encode()).hexdigest()[:32]}.mp4"
+    if not dest.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        normalize_clip(src, dest, width=width, height=height, fps=fps, duration=duration)
+    return dest
+
+
+def keep_only(cache: Path, used: Iterable[Path]) -> None:
+    """Remove the files in ``cache`` that are not ``used`` (clips no longer in the episode)."""
+    if not cache.is_dir():
+        return
+    keep = {p.resolve() for p in used}
+    for path in cache.iterdir():
+        if path.is_file() and path.resolve() not in keep:
+            path.unlink(missing_ok=True)
 
 
 def concat_list(paths: list[Path], dest: Path) -> Path:

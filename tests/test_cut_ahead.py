@@ -1,0 +1,125 @@
+"""The cut made ahead: segments encoded while shots are still with the provider.
+
+The render against a slow fake DashScope must leave most segments encoded before the
+assemble stage starts, and exactly the segments the assemble node makes by itself (the same
+cache keys: same clip, same subtitles, same frame), so the work ahead is used, not redone.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.measure import dialogue_script
+from bench.orchestration import SlowDashScope
+from dramaforge.graph.nodes.assemble import CONFORMED, SEGMENTS
+from dramaforge.graph.prefetch import Voiced, cut_ahead
+from dramaforge.graph.run import render_episode
+from dramaforge.schema import Take
+from dramaforge.tools.media.ffmpeg import run_ffmpeg
+from dramaforge.tools.media.probe import probe
+from dramaforge.tools.media.video import conformed, keep_only
+from tests.test_orchestration import dashscope_settings
+
+
+@pytest.mark.slow
+def test_segments_are_encoded_while_shots_wait_and_the_cut_reuses_them(tmp_path: Path) -> None:
+    script = dialogue_script(7, "剪辑", tmp_path / "a.zh.txt", scenes=2)
+    out = tmp_path / "out"
+    started: list[float] = []
+
+    def note(event: dict[str, Any]) -> None:
+        if (event.get("stage"), event.get("status")) == ("assemble", "start"):
+            started.append(time.time())
+
+    with SlowDashScope(1.0) as fake:
+        settings = dashscope_settings(fake)
+        manifest = render_episode(script, out, settings, on_event=note)
+        cache = Path(manifest.episode.path).parent / SEGMENTS
+        ahead = {p.name: p.stat().st_mtime for p in cache.glob("*.mp4")}
+        assert len(ahead) >= len(manifest.shots) - 2  # shots alike in all share a segment
+        early = [name for name, at in ahead.items() if at < started[0]]
+        assert len(early) >= len(ahead) // 2, (len(early), len(ahead))  # most made ahead
+
+        # Alone (nothing made ahead, every segment encoded by the assemble node): the same
+        # segments, so each one made ahead had the key the cut looked for.
+        alone = settings.model_copy(
+            update={"render": settings.render.model_copy(update={"ahead": False})}
+        )
+        render_episode(script, out, alone, force=True)
+    assert sorted(p.name for p in cache.glob("*.mp4")) == sorted(ahead)
+    info = probe(Path(manifest.episode.path))
+    assert info.has_video and info.has_audio
+    assert abs(info.duration - sum(r.duration for r in manifest.shots)) < 0.1
+
+
+def _take(shot: str) -> Take:
+    def asset(stage: str, ext: str) -> dict[str, str]:
+        return {"path": f"{shot}.{ext}", "stage": stage, "key": shot, "backend": "x"}
+
+    return Take.model_validate(
+        {
+            "number": 1,
+            "keyframe": asset("keyframe", "png"),
+            "motion": asset("motion", "mp4"),
+            "voice": asset("voice", "wav"),
+            "duration": 2.0,
+            "critique": {"passed": True, "score": 1.0},
+        }
+    )
+
+
+def test_the_worker_encodes_shots_as_they_finish_and_stops_when_the_cut_begins() -> None:
+    voiced = Voiced()
+    calls: list[set[str]] = []
+    went = threading.Event()
+
+    def encode(kept: dict[str, Take], todo: set[str]) -> set[str]:
+        calls.append(set(todo))
+        went.set()
+        return {s for s in todo if s != "s2"}  # s2 waits for a later voice
+
+    pending = {"s1": "f1", "s2": "f2", "s3": "f3"}
+    cut_ahead(voiced, "ep", pending, encode)
+    voiced.keep("ep", "s1", "f1", _take("s1"))
+    assert went.wait(5)
+    went.clear()
+    voiced.keep("ep", "s2", "stale", _take("s2"))  # another render's fingerprint: not this one
+    voiced.keep("ep", "s2", "f2", _take("s2"))
+    assert went.wait(5)
+    went.clear()
+    voiced.add("ep", "s3", "f3", 2.0, [])  # a voice: s2 is tried again
+    assert went.wait(5)
+    voiced.close("ep")  # returns once the worker has stopped
+    assert calls[0] == {"s1"}
+    assert all("s1" not in c for c in calls[1:])
+    assert calls.count({"s2"}) >= 2
+    voiced.keep("ep", "s3", "f3", _take("s3"))
+    time.sleep(0.2)
+    assert {"s3"} not in calls  # closed: nothing more is encoded ahead
+
+
+def test_a_provider_clip_is_conformed_once_and_kept_only_while_used(tmp_path: Path) -> None:
+    src = tmp_path / "wide.mp4"
+    run_ffmpeg(
+        ["-f", "lavfi", "-i", "testsrc2=s=320x180:r=16:d=2", "-c:v", "libx264",
+         "-preset", "ultrafast", "-pix_fmt", "yuv420p", src],
+        what="a provider-shaped clip",
+    )  # fmt: skip
+    cache = tmp_path / CONFORMED
+    frame = {"width": 180, "height": 320, "fps": 25, "duration": 1.6}
+    first = conformed(src, cache, **frame)  # type: ignore[arg-type]
+    info = probe(first)
+    assert first.parent == cache and (info.width, info.height, round(info.fps)) == (180, 320, 25)
+    made = first.stat().st_mtime_ns
+    assert conformed(src, cache, **frame) == first  # type: ignore[arg-type]
+    assert first.stat().st_mtime_ns == made  # not encoded again
+    assert conformed(first, cache, **frame) == first  # type: ignore[arg-type]  # conforms already
+    other = conformed(src, cache, **{**frame, "duration": 1.0})  # type: ignore[arg-type]
+    assert other != first
+    keep_only(cache, [other])
+    assert sorted(cache.iterdir()) == [other]
