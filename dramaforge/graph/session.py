@@ -269,16 +269,19 @@ class Session:
         on_event: Callable[[Event], None] | None = None,
         interrupt_before: list[str] | None = None,
     ) -> None:
-        for _ns, mode, chunk in self.graph.stream(
-            payload,
-            self.config,
-            context=self.context,
-            stream_mode=["custom", "updates"],
-            subgraphs=True,
-            interrupt_before=interrupt_before,
-        ):
-            if mode == "custom" and on_event is not None and isinstance(chunk, dict):
-                on_event(chunk)
+        try:
+            for _ns, mode, chunk in self.graph.stream(
+                payload,
+                self.config,
+                context=self.context,
+                stream_mode=["custom", "updates"],
+                subgraphs=True,
+                interrupt_before=interrupt_before,
+            ):
+                if mode == "custom" and on_event is not None and isinstance(chunk, dict):
+                    on_event(chunk)
+        finally:  # a failed or stopped run leaves no segment being encoded ahead behind it
+            self.context.voiced.close(self.options.episode_dir)
 
 
 @contextmanager

@@ -6,8 +6,9 @@ at the base interval throughout costs requests; backing off (x1.5 up to 8x the b
 leaves a slot idle for up to 8 intervals a task. A model's run time is steady enough to learn:
 how long its last few tasks were at least running (the last poll that still found them
 running; the poll that found them done may have come late) says when the next may end. Until
-then the poll backs off, never sleeping past that moment; after it, it polls from the base
-interval again, backing off anew for a task that runs long.
+then the poll backs off, never sleeping past that moment; after it, it polls from half the
+base interval (a task ends within a poll or two of that moment, and each poll's sleep is
+what its end may wait), backing off anew for a task that runs long.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Pacer:
     def __init__(self, base: float, due: float | None) -> None:
         self.base, self.due = base, due
         self.early = base  # backoff before the task may be done
-        self.late = base  # backoff after
+        self.late = base / 2  # backoff after
 
     def next(self, elapsed: float) -> float:
         """Seconds to sleep before the next poll, ``elapsed`` seconds after the submit."""
