@@ -1,4 +1,4 @@
-"""The cut made ahead: segments encoded while shots are still with the provider.
+"""The cut made ahead: segments and the sound made while shots are still with the provider.
 
 The render against a slow fake DashScope must leave most segments encoded before the
 assemble stage starts, and exactly the segments the assemble node makes by itself (the same
@@ -44,6 +44,9 @@ def test_segments_are_encoded_while_shots_wait_and_the_cut_reuses_them(tmp_path:
         assert len(ahead) >= len(manifest.shots) - 2  # shots alike in all share a segment
         early = [name for name, at in ahead.items() if at < started[0]]
         assert len(early) >= len(ahead) // 2, (len(early), len(ahead))  # most made ahead
+        # The finished sound (mix, loudness, AAC) too: one, made before the cut began.
+        (sound,) = (out / ".dramaforge" / "assets" / "sound").rglob("*.m4a")
+        assert sound.stat().st_mtime < started[0]
 
         # Alone (nothing made ahead, every segment encoded by the assemble node): the same
         # segments, so each one made ahead had the key the cut looked for.

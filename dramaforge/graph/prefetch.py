@@ -9,6 +9,9 @@ changed by a voice retry simply key other assets, which the score node makes; a 
 is left for the score node to meet and report. Only with paid image or video models (offline,
 the shots already keep the CPU busy) and a local sound backend (nothing paid ahead of need).
 
+The episode's finished sound follows the score the same way (the lines over the ducked bed,
+brought to loudness and encoded): it needs only the voices and the bed.
+
 The cut goes the same way: once every voice is in, the subtitles' timing is known, and each
 shot the critic has kept can have its segment (its clip with its subtitles burned in, the most
 CPU the assembly spends) encoded into the segment cache while other shots are still with the
@@ -23,7 +26,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from dramaforge.schema import Cue, ShotResult, Take
+from dramaforge.schema import Asset, Cue, ShotResult, Take
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +44,23 @@ class Voiced:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._seen: dict[tuple[str, str], tuple[str, float, list[Cue]]] = {}
+        self._seen: dict[tuple[str, str], tuple[str, float, list[Cue], Asset | None]] = {}
         self._kept: dict[tuple[str, str], tuple[str, Take]] = {}
         self._closed: set[str] = set()
         self._workers: dict[str, threading.Thread] = {}
         self._version: dict[str, int] = {}
 
     def add(
-        self, episode: str, shot: str, fingerprint: str, duration: float, cues: list[Cue]
+        self,
+        episode: str,
+        shot: str,
+        fingerprint: str,
+        duration: float,
+        cues: list[Cue],
+        voice: Asset | None = None,
     ) -> None:
         with self._cond:
-            self._seen[(episode, shot)] = (fingerprint, duration, cues)
+            self._seen[(episode, shot)] = (fingerprint, duration, cues, voice)
             self._version[episode] = self._version.get(episode, 0) + 1
             self._cond.notify_all()
 
@@ -79,10 +88,21 @@ class Voiced:
         return found if isinstance(found, dict) else None
 
     def spoken(self, episode: str, wanted: dict[str, str]) -> dict[str, Spoken]:
-        """The latest voice of each ``wanted`` shot (id -> fingerprint) that is in."""
+        """The length and cues of the latest voice of each ``wanted`` shot (id ->
+        fingerprint) that is in."""
         with self._cond:
             got = {s: self._seen.get((episode, s)) for s in wanted}
         return {s: (v[1], v[2]) for s, v in got.items() if v is not None and v[0] == wanted[s]}
+
+    def voices(self, episode: str, wanted: dict[str, str]) -> dict[str, Asset]:
+        """The latest voice track of each ``wanted`` shot that is in."""
+        with self._cond:
+            got = {s: self._seen.get((episode, s)) for s in wanted}
+        return {
+            s: v[3]
+            for s, v in got.items()
+            if v is not None and v[0] == wanted[s] and v[3] is not None
+        }
 
     def kept(self, episode: str, wanted: dict[str, str]) -> dict[str, Take]:
         """The chosen takes of the ``wanted`` shots (id -> fingerprint) finished so far."""

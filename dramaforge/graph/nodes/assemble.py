@@ -13,7 +13,7 @@ encodes each kept shot's segment while other shots are still with the provider
 
 from __future__ import annotations
 
-import shutil
+import tempfile
 from itertools import takewhile
 from pathlib import Path
 
@@ -25,11 +25,14 @@ from dramaforge.graph.nodes.score import timeline
 from dramaforge.graph.prefetch import Spoken
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState, RenderOptions
-from dramaforge.schema import Cue, Episode, Shot, Take
-from dramaforge.tools.media.assemble import Finish, encode_episode
-from dramaforge.tools.media.audio import mix_episode
+from dramaforge.schema import Asset, Cue, Episode, Shot, Take
+from dramaforge.tools.base import Generated
+from dramaforge.tools.media.assemble import FINAL_AAC, Finish, encode_episode, finish_audio
+from dramaforge.tools.media.audio import measure_loudness, mix_episode
 from dramaforge.tools.media.bilingual import attach
+from dramaforge.tools.media.memo import remembered
 from dramaforge.tools.media.segments import Segment, build_segments
+from dramaforge.tools.media.store import file_digest
 from dramaforge.tools.media.subtitle_timing import fit_cues, place_cues
 from dramaforge.tools.media.subtitles import Layout, line_units, write_srt
 from dramaforge.tools.media.video import conformed, keep_only
@@ -50,6 +53,53 @@ def cut_layout(
     total = sum(spoken[shot.id][0] for shot, _ in placed)
     said = place_cues((spoken[shot.id][1], start) for shot, start in placed)
     return placed, total, said, fit_cues(said, Layout(opts.width, opts.height), total)
+
+
+def finished_sound(
+    ctx: RenderContext, voices: list[tuple[Asset, float]], bed: Path, total: float, finish: Finish
+) -> Path:
+    """The episode's sound as the file carries it (the lines over the ducked bed, brought to
+    the target loudness, AAC), through the asset store: made once for these voices, this bed
+    and this length, ahead of the cut when the shots wait on a provider (``sound_ahead``)."""
+    payload = {
+        "voices": [[voice.key, round(at, 6)] for voice, at in voices],
+        "bed": remembered("sha256", bed, lambda: file_digest(bed)),
+        "total": round(total, 6),
+        "finish": [finish.target_lufs, finish.true_peak, FINAL_AAC],
+    }
+
+    def make(dest: Path, _journal: object) -> Generated:
+        with tempfile.TemporaryDirectory(prefix=".mix-", dir=dest.parent) as tmp:
+            mix = Path(tmp) / "mix.wav"
+            placed = [(Path(voice.path), at) for voice, at in voices]
+            finish_audio(mix, finish, total, dest, mix_episode(placed, bed, total, mix))
+        return Generated(duration=total)
+
+    asset, _ = ctx.store.produce("sound", "local:mix", payload, "m4a", make)
+    return Path(asset.path)
+
+
+def sound_ahead(
+    ctx: RenderContext,
+    shots: list[Shot],
+    voices: dict[str, tuple[Asset, float]],
+    bed: Path,
+    opts: RenderOptions,
+) -> None:
+    """The finished sound made (and measured) before the cut, from each shot's voice and
+    length: the assemble node finds it in the store when the kept takes have these voices."""
+    if any(shot.id not in voices for shot in shots):
+        return
+    placed = timeline(shots, {sid: length for sid, (_, length) in voices.items()})
+    total = sum(voices[shot.id][1] for shot in shots)
+    sound = finished_sound(
+        ctx, [(voices[s.id][0], at) for s, at in placed], bed, total, _finish(opts)
+    )
+    measure_loudness(sound)  # remembered: the cut reports it without metering again
+
+
+def _finish(opts: RenderOptions) -> Finish:
+    return Finish(opts.width, opts.height, opts.fps, opts.target_lufs, opts.true_peak)
 
 
 def _clip(take: Take, opts: RenderOptions) -> Path:
@@ -105,18 +155,16 @@ def cut_ahead(
 def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
     opts, plan, results = state["options"], state["plan"], state["results"]
     episode_dir = Path(opts.episode_dir)
-    build = episode_dir / ".build"
-    build.mkdir(parents=True, exist_ok=True)
     stage_event("assemble", "start")
-    context_of(runtime, opts.out_dir).voiced.close(opts.episode_dir)  # the cut made ahead
+    ctx = context_of(runtime, opts.out_dir)
+    ctx.voiced.close(opts.episode_dir)  # the segments made ahead: the one in hand finishes
     takes = {shot.id: results[shot.id].take for shot in plan.shots}
     spoken = {sid: (take.duration, take.cues) for sid, take in takes.items()}
     placed, total, said, cues = cut_layout(plan.shots, spoken, opts)
     clips = [_clip(takes[shot.id], opts) for shot, _ in placed]
     keep_only(episode_dir / CONFORMED, clips)
-    voices = [(Path(takes[shot.id].voice.path), start) for shot, start in placed]
-    mix = build / "mix.wav"
-    measured = mix_episode(voices, Path(state["bed"]), total, mix)
+    voices = [(takes[shot.id].voice, start) for shot, start in placed]
+    sound = finished_sound(ctx, voices, Path(state["bed"]), total, _finish(opts))
     if opts.subtitles is not None and said:
         cues = _bilingual(state, runtime, cues, said)
     srt = episode_dir / "episode.srt"
@@ -124,14 +172,13 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
     dest = episode_dir / "episode.mp4"
     report = encode_episode(
         clips=clips,
-        audio=mix,
+        audio=sound,
         cues=cues,
-        finish=Finish(opts.width, opts.height, opts.fps, opts.target_lufs, opts.true_peak),
+        finish=_finish(opts),
         dest=dest,
-        measured=measured,
         segment_cache=episode_dir / SEGMENTS,
+        finished=True,
     )
-    shutil.rmtree(build, ignore_errors=True)
     stage_event("assemble", "done", duration=report.duration)
     episode = Episode(
         path=str(dest),

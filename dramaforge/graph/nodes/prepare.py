@@ -14,7 +14,7 @@ from dramaforge.agents.bible import build_bible
 from dramaforge.graph import prefetch, series
 from dramaforge.graph.context import RenderContext, confined, context_of, served_root
 from dramaforge.graph.cost import estimate
-from dramaforge.graph.nodes.assemble import cut_ahead
+from dramaforge.graph.nodes.assemble import cut_ahead, sound_ahead
 from dramaforge.graph.nodes.score import make_score
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState, RenderOptions
@@ -122,8 +122,9 @@ def approve(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, o
 def _score_ahead(
     state: EpisodeState, runtime: Runtime[RenderContext], plan: ShotPlan, look: StyleBible
 ) -> None:
-    """While the shots are with a provider: the score, once the voices of the shots about
-    to render are in, and each kept shot's segment of the cut (``prefetch``)."""
+    """While the shots are with a provider: the score and the finished sound, once the voices
+    of the shots about to render are in, and each kept shot's segment of the cut
+    (``prefetch``)."""
     opts = state["options"]
     ctx = context_of(runtime, opts.out_dir)
     backends = ctx.settings.backends
@@ -135,21 +136,24 @@ def _score_ahead(
         s.id: shot_fingerprint(s, look) for s in pending({**state, "plan": plan, "bible": look})
     }
     done = state.get("results", {})
+    before = {sid: r for sid, r in done.items() if sid not in todo}
     if prefetch.pays_off(backends.image, backends.video, ctx.sound.name):
         title = state["script"].title
-        prefetch.score_ahead(
-            ctx.voiced,
-            opts.episode_dir,
-            todo,
-            done,
-            lambda lengths: make_score(ctx, plan.shots, lengths, title),
-        )
+
+        def score_and_sound(lengths: dict[str, float]) -> None:
+            _, bed = make_score(ctx, plan.shots, lengths, title)
+            voices = {sid: (r.take.voice, r.duration) for sid, r in before.items()}
+            fresh = ctx.voiced.voices(opts.episode_dir, todo)
+            voices |= {sid: (voice, lengths[sid]) for sid, voice in fresh.items()}
+            sound_ahead(ctx, plan.shots, voices, Path(bed.path), opts)
+
+        prefetch.score_ahead(ctx.voiced, opts.episode_dir, todo, done, score_and_sound)
     if opts.subtitles is not None:
         return  # the bilingual lines come from the chat model at the cut, not ahead of it
-    before = {sid: (r.duration, r.take.cues) for sid, r in done.items() if sid not in todo}
+    said = {sid: (r.duration, r.take.cues) for sid, r in before.items()}
 
     def encode(kept: dict[str, Take], new: set[str]) -> set[str]:
-        spoken = before | ctx.voiced.spoken(opts.episode_dir, todo)
+        spoken = said | ctx.voiced.spoken(opts.episode_dir, todo)
         return cut_ahead(plan.shots, spoken, kept, new, opts)
 
     prefetch.cut_ahead(ctx.voiced, opts.episode_dir, todo, encode)

@@ -95,7 +95,7 @@ def voice(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object
         lambda dest, _: _timeline(items, duration, dest),
     )
     track = track.model_copy(update={"cost": cost, "backend": ctx.speech.name})
-    ctx.voiced.add(opts.episode_dir, shot.id, state["fingerprint"], duration, cues)
+    ctx.voiced.add(opts.episode_dir, shot.id, state["fingerprint"], duration, cues, track)
     progress(shot.id, "voice", "done", duration=duration)
     return {"voice": track, "cues": cues, "duration": duration}
 

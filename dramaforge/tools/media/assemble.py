@@ -1,4 +1,10 @@
-"""The final cut: join conforming clips, normalise the mix, burn subtitles, one encode."""
+"""The final cut: join conforming clips, normalise the mix, burn subtitles, one encode.
+
+The sound is finished on its own (``finish_audio``: the gain, the peaks limited where needed,
+AAC, the exact length) and the file is then the segments and that AAC stream joined by
+stream copy. A finished sound can be made ahead, while shots are still with a provider, and
+kept in the asset store: the episode's tail then encodes nothing of its sound.
+"""
 
 from __future__ import annotations
 
@@ -68,6 +74,29 @@ def _check_inputs(clips: list[Path], audio: Path, width: int, height: int, fps: 
     return [i.duration for i in infos]
 
 
+def finish_audio(
+    audio: Path, finish: Finish, duration: float, dest: Path, measured: Loudness | None = None
+) -> None:
+    """``audio`` (the mix) as the file will carry it, into ``dest`` (AAC, ``.m4a``):
+    brought to the target loudness (its peaks limited first where the gain would push them
+    over the ceiling), exactly ``duration`` long. Loudness is measured on audio alone:
+    ``measured`` if the mixer already metered it."""
+    samples = round(duration * RATE)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".audio-", dir=dest.parent) as tmp:
+        level = measured if measured is not None else measure_loudness(audio)
+        # AAC adds up to ~0.5 dB of true peak: leave that room so the file keeps its ceiling.
+        source, gain = gain_to(
+            audio, level, Path(tmp), finish.target_lufs, finish.true_peak - AAC_HEADROOM_DB
+        )
+        run_ffmpeg(
+            ["-i", source, "-vn",
+             "-af", f"volume={gain:.3f}dB,apad=whole_len={samples},atrim=end_sample={samples}",
+             *FINAL_AAC, "-f", "mp4", dest],
+            what=f"encoding the sound of {dest.stem}",
+        )  # fmt: skip
+
+
 def encode_episode(
     *,
     clips: list[Path],
@@ -78,28 +107,28 @@ def encode_episode(
     segment_cache: Path,
     measured: Loudness | None = None,
     force: bool = False,
+    finished: bool = False,
 ) -> RenderReport:
     """The episode: one cached segment per clip, joined, with ``audio`` loudness-normalised.
 
     Each clip becomes a segment encoded at the final settings with the ``cues`` of its own
     time window burned in (see ``segments``), kept in ``segment_cache`` so that only
-    segments not there are encoded (all of them with ``force``). This pass joins them by
-    stream copy and encodes the audio alone, the loudness gain applied in the same command.
-    Loudness is measured on audio alone: ``measured`` if the mixer already metered it, and
-    the finished file's audio stream once (never its video). ``dest`` is replaced
-    atomically: nothing half-written is ever at that path.
+    segments not there are encoded (all of them with ``force``). ``audio`` is the mix,
+    finished here (``finish_audio``; ``measured``: its loudness, if the mixer metered it),
+    or with ``finished`` the sound ``finish_audio`` made already. The segments and the sound
+    are joined by stream copy; the loudness reported is the finished sound's, the stream the
+    file carries. ``dest`` is replaced atomically: nothing half-written is ever at that path.
     """
     width, height, fps = finish.width, finish.height, finish.fps
-    target_lufs, true_peak = finish.target_lufs, finish.true_peak
     lengths = _check_inputs(clips, audio, width, height, fps)
     duration = sum(lengths)
-    samples = round(duration * RATE)
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".assemble-", dir=dest.parent) as tmp:
         work = Path(tmp)
-        level = measured if measured is not None else measure_loudness(audio)
-        # AAC adds up to ~0.5 dB of true peak: leave that room so the final file keeps its ceiling.
-        source, gain = gain_to(audio, level, work, target_lufs, true_peak - AAC_HEADROOM_DB)
+        sound = audio
+        if not finished:
+            sound = work / "sound.m4a"
+            finish_audio(audio, finish, duration, sound, measured)
         parts = [Segment(c, sum(lengths[:i]), lengths[i]) for i, c in enumerate(clips)]
         files, _ = build_segments(
             parts, cues, segment_cache, width=width, height=height, fps=fps, force=force
@@ -107,11 +136,10 @@ def encode_episode(
         listing = concat_list(files, work / "segments.txt")
         out = work / f"episode{dest.suffix or '.mp4'}"
         run_ffmpeg(
-            ["-f", "concat", "-safe", "0", "-i", listing, "-i", source,
-             "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
-             "-af", f"volume={gain:.3f}dB,apad=whole_len={samples},atrim=end_sample={samples}",
-             *FINAL_AAC, "-t", f"{duration:.6f}", "-movflags", "+faststart", out],
-            what=f"encoding {dest.name}",
+            ["-f", "concat", "-safe", "0", "-i", listing, "-i", sound,
+             "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
+             "-t", f"{duration:.6f}", "-movflags", "+faststart", out],
+            what=f"joining {dest.name}",
         )  # fmt: skip
         info = probe(out)
         if abs(info.video_duration - info.audio_duration) > 1.0 / fps + 1e-3:
@@ -119,6 +147,6 @@ def encode_episode(
                 f"{dest.name}: video is {info.video_duration:.3f}s, audio "
                 f"{info.audio_duration:.3f}s after encoding; expected within one frame"
             )
-        loudness = measure_loudness(out)
+        loudness = measure_loudness(sound)
         os.replace(out, dest)
     return RenderReport(path=str(dest), duration=info.duration, loudness=loudness)
