@@ -87,6 +87,8 @@ def test_the_worker_encodes_shots_as_they_finish_and_stops_when_the_cut_begins()
         return {s for s in todo if s != "s2"}  # s2 waits for a later voice
 
     pending = {"s1": "f1", "s2": "f2", "s3": "f3"}
+    voiced.close("ep")  # an earlier render's end
+    voiced.open("ep", list(pending))
     cut_ahead(voiced, "ep", pending, encode)
     voiced.keep("ep", "s1", "f1", _take("s1"))
     assert went.wait(5)

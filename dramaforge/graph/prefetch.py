@@ -124,13 +124,18 @@ class Voiced:
             found = self._cond.wait_for(ready, timeout)
         return found if type(found) is int else None
 
-    def start(self, episode: str, shots: list[str], run: Callable[[], None]) -> None:
-        """Run ``run`` in the background as the episode's worker; ``shots`` start unkept."""
+    def open(self, episode: str, shots: list[str]) -> None:
+        """A render of the episode begins: the work ahead may wait again, ``shots`` (the ones
+        to render) start unfinished."""
         with self._cond:
             self._closed.discard(episode)
             for shot in shots:
                 self._kept.pop((episode, shot), None)
-            worker = threading.Thread(target=run, name="cut-ahead", daemon=True)
+
+    def start(self, episode: str, run: Callable[[], None]) -> None:
+        """Run ``run`` in the background as the episode's worker (``close`` waits for it)."""
+        worker = threading.Thread(target=run, name="cut-ahead", daemon=True)
+        with self._cond:
             self._workers[episode] = worker
         worker.start()
 
@@ -214,4 +219,4 @@ def cut_ahead(
                 log.debug("segments made ahead failed: %s", err)
                 done |= todo
 
-    voiced.start(episode, list(pending), run)
+    voiced.start(episode, run)

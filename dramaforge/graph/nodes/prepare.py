@@ -137,6 +137,7 @@ def _score_ahead(
     }
     done = state.get("results", {})
     before = {sid: r for sid, r in done.items() if sid not in todo}
+    ctx.voiced.open(opts.episode_dir, list(todo))
     if prefetch.pays_off(backends.image, backends.video, ctx.sound.name):
         title = state["script"].title
 
