@@ -151,9 +151,10 @@ class Voiced:
 
 
 def waits_on_provider(image: str, video: str) -> bool:
-    """Whether the shots wait on a provider (paid image or video models), leaving the CPU
-    idle; offline, the shots themselves keep it busy and nothing is gained ahead."""
-    return any(b.startswith("dashscope:") for b in (image, video))
+    """Whether the shots wait on something outside this process for their pictures (a paid
+    provider, a GPU server), leaving the CPU idle; with the ``local:`` painter and camera the
+    shots themselves keep it busy and nothing is gained ahead."""
+    return any(not b.startswith("local:") for b in (image, video))
 
 
 def pays_off(image: str, video: str, sound: str) -> bool:
