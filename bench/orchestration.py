@@ -25,6 +25,8 @@ from typing import Any
 from bench.measure import dialogue_script
 from dramaforge.config import Backends, ProviderSettings, Settings
 from dramaforge.graph.run import render_episode
+from dramaforge.script import load_script
+from dramaforge.tools.registry import registry
 from tests.fakes.dashscope_server import FakeDashScope
 from tests.fakes.dashscope_tasks import Task
 
@@ -75,8 +77,20 @@ def busy_fraction(tasks: list[Task], slots: int) -> float:
     return work / (slots * span) if span > 0 else 0.0
 
 
+def script_of(shots: int, dest: Path) -> Path:
+    """A dialogue script the default (rule) director cuts into ``shots`` shots, or the
+    nearest fewer: one shot a line, and a wide one opening each scene."""
+    settings = Settings()
+    director = registry().create("director", settings.backends.director, settings)
+    for lines in range(shots, 0, -1):
+        script = dialogue_script(lines, "编排", dest, scenes=4)
+        if len(director.direct(load_script(script)).shots) <= shots:
+            return script
+    raise ValueError(f"no dialogue script makes {shots} shots or fewer")
+
+
 def run(tmp: Path, shots: int, latency: float, slots: int) -> dict[str, Any]:
-    script = dialogue_script(shots - 1, "编排", tmp / "orchestration.zh.txt", scenes=4)
+    script = script_of(shots, tmp / "orchestration.zh.txt")
     with SlowDashScope(latency) as fake:
         base = Settings()
         fast = {"timeout": 30.0, "poll_interval": 0.05, "poll_timeout": 600.0}
