@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dramaforge.errors import ProviderError
+from dramaforge.errors import AssemblyError, MachineError, ProviderError
 from dramaforge.schema import CameraMove
 from dramaforge.tools.base import VideoRequest
-from dramaforge.tools.local.motion import PAN_ZOOM, MotionBackend, window
+from dramaforge.tools.local.motion import PAN_ZOOM, MotionBackend, encode, window
 from dramaforge.tools.media import analysis
 
 W, H, FPS = 320, 192, 25
@@ -167,3 +167,19 @@ def test_every_frame_shows_the_analytic_window(tmp_path: Path, camera: CameraMov
         got = luma[H // 4 : 3 * H // 4].mean(axis=0)
         worst.append(np.abs(got - expected).max())
     assert max(worst) < 8.0, np.round(worst, 2)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+def test_a_full_disk_while_encoding_is_a_machine_error(tmp_path: Path) -> None:
+    # The clip is encoded in this process (PyAV), so the encoder's write errors are ours to
+    # sort: a full disk is the machine's (exit 3, one line), anything else the clip's.
+    grey = np.full((H // 2, W // 2), 128, np.uint8)
+    planes = (np.full((H, W), 90, np.uint8), grey, grey)
+
+    def clip(dest: Path) -> None:
+        encode(planes, "static", dest, w=W, h=H, fps=FPS, count=5, what="testing")
+
+    with pytest.raises(MachineError, match="No space left on device"):
+        clip(Path("/dev/full"))
+    with pytest.raises(AssemblyError, match="x264 failed while testing"):
+        clip(tmp_path / "missing" / "clip.mp4")
