@@ -53,13 +53,11 @@ PUSH = 1.04  # "static": a very slow push-in so the shot never looks frozen
 # Predictive, which browsers (the studio plays takes) and editors do not open.
 CLIP_X264 = {"preset": "ultrafast", "qp": "16"}
 
-BILINEAR = Image.Resampling.BILINEAR  # for the half-size chroma planes (filtered, once)
-
 Plane = NDArray[np.uint8]  # one TV-range Y, Cb or Cr plane, rows by columns
 
-# Pillow's YCbCr is full range (JPEG); H.264 without range tags means limited (TV) range.
-_Y_TV = [16 + round(v * 219 / 255) for v in range(256)]
-_C_TV = [16 + round(v * 224 / 255) for v in range(256)]
+# YCbCr from RGB is full range (JPEG); H.264 without range tags means limited (TV) range.
+_Y_TV = np.array([16 + round(v * 219 / 255) for v in range(256)], dtype=np.uint8)
+_C_TV = np.array([16 + round(v * 224 / 255) for v in range(256)], dtype=np.uint8)
 
 
 def _even(x: float) -> int:
@@ -105,12 +103,18 @@ def _planes(keyframe: Path, w: int, h: int) -> tuple[Plane, Plane, Plane]:
         cw, ch = ww / s, wh / s
         box = ((kw - cw) / 2, (kh - ch) / 2, (kw + cw) / 2, (kh + ch) / 2)
         rgb = rgb.resize((ww, wh), Image.Resampling.BICUBIC, box=box)
-    y, cb, cr = rgb.convert("YCbCr").split()
+    import cv2
+
+    # OpenCV's YCrCb is the full-range (JPEG) conversion, rounded (Pillow's YCbCr truncates,
+    # half a level low on average), then mapped to TV range; chroma halved by 2x2 averages.
+    # 17 ms a 1296x2304 keyframe against Pillow's 35 (Pillow still decodes the PNG: its
+    # errors are the ones a user can act on).
+    y, cr, cb = cv2.split(cv2.cvtColor(np.asarray(rgb), cv2.COLOR_RGB2YCrCb))
     half = (ww // 2, wh // 2)
     return (
-        np.asarray(y.point(_Y_TV)),
-        np.asarray(cb.point(_C_TV).resize(half, BILINEAR)),
-        np.asarray(cr.point(_C_TV).resize(half, BILINEAR)),
+        np.asarray(cv2.LUT(y, _Y_TV), dtype=np.uint8),
+        np.asarray(cv2.resize(cv2.LUT(cb, _C_TV), half, interpolation=cv2.INTER_AREA), np.uint8),
+        np.asarray(cv2.resize(cv2.LUT(cr, _C_TV), half, interpolation=cv2.INTER_AREA), np.uint8),
     )
 
 
