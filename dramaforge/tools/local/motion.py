@@ -90,6 +90,8 @@ def _planes(keyframe: Path, w: int, h: int) -> tuple[Plane, Plane, Plane]:
     """The keyframe cropped to the frame's shape as TV-range Y, Cb, Cr planes (chroma at half
     size), at its own resolution up to the deepest zoom, so zooming in never enlarges pixels
     and a huge keyframe is not filtered down again on every frame."""
+    import cv2  # here, not at the top: only a camera move needs it (CLI start-up is measured)
+
     try:
         with Image.open(keyframe) as im:
             rgb = im.convert("RGB")
@@ -103,8 +105,6 @@ def _planes(keyframe: Path, w: int, h: int) -> tuple[Plane, Plane, Plane]:
         cw, ch = ww / s, wh / s
         box = ((kw - cw) / 2, (kh - ch) / 2, (kw + cw) / 2, (kh + ch) / 2)
         rgb = rgb.resize((ww, wh), Image.Resampling.BICUBIC, box=box)
-    import cv2
-
     # OpenCV's YCrCb is the full-range (JPEG) conversion, rounded (Pillow's YCbCr truncates,
     # half a level low on average), then mapped to TV range; chroma halved by 2x2 averages.
     # 17 ms a 1296x2304 keyframe against Pillow's 35 (Pillow still decodes the PNG: its
