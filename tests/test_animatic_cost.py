@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dramaforge.errors import ProviderError
+from dramaforge.errors import AssemblyError, MachineError, ProviderError
 from dramaforge.schema import CameraMove
 from dramaforge.tools.base import VideoRequest
-from dramaforge.tools.local.motion import PAN_ZOOM, MotionBackend
+from dramaforge.tools.local.motion import PAN_ZOOM, MotionBackend, encode, window
 from dramaforge.tools.media import analysis
 
 W, H, FPS = 320, 192, 25
@@ -141,3 +141,45 @@ def test_an_unreadable_keyframe_is_a_provider_error_and_leaves_nothing(tmp_path:
     with pytest.raises(ProviderError, match="cannot be read"):
         MotionBackend().generate(req, tmp_path / "clip.mp4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["key.png"]
+
+
+@pytest.mark.parametrize("camera", ["pan_left", "pan_right", "zoom_in", "zoom_out", "static"])
+def test_every_frame_shows_the_analytic_window(tmp_path: Path, camera: CameraMove) -> None:
+    # Each decoded frame's luma across a sharp edge is the keyframe's row sampled where the
+    # camera's window puts each pixel centre (linear between keyframe pixels), to the clip's
+    # coding noise (up to ~4 of the 155-level step): a window off by 0.1 px would be ~15
+    # levels off at the edge, half a pixel (a corner instead of a centre convention) ~75, a
+    # frame left behind more.
+    kw, kh = round(W * 1.2), round(H * 1.2)
+    edge = kw * 5 // 8  # inside every window of every move
+    key = Image.new("RGB", (kw, kh), (40, 40, 40))
+    key.paste((220, 220, 220), (edge, 0, kw, kh))
+    row = np.where(np.arange(kw) < edge, 16 + 40 * 219 / 255, 16 + 220 * 219 / 255)
+    with av.open(str(_clip(tmp_path, key, camera))) as container:
+        lumas = [f.to_ndarray()[:H].astype(np.float64) for f in container.decode(video=0)]
+    assert len(lumas) == 2 * FPS
+    worst = []
+    for i, luma in enumerate(lumas):
+        frac, left, _ = window(camera, i / (len(lumas) - 1))
+        scale = frac * kw / W  # keyframe pixels per output pixel
+        centres = left * kw + (np.arange(W) + 0.5) * scale - 0.5  # in keyframe pixel indices
+        expected = np.interp(centres, np.arange(kw), row)
+        got = luma[H // 4 : 3 * H // 4].mean(axis=0)
+        worst.append(np.abs(got - expected).max())
+    assert max(worst) < 8.0, np.round(worst, 2)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+def test_a_full_disk_while_encoding_is_a_machine_error(tmp_path: Path) -> None:
+    # The clip is encoded in this process (PyAV), so the encoder's write errors are ours to
+    # sort: a full disk is the machine's (exit 3, one line), anything else the clip's.
+    grey = np.full((H // 2, W // 2), 128, np.uint8)
+    planes = (np.full((H, W), 90, np.uint8), grey, grey)
+
+    def clip(dest: Path) -> None:
+        encode(planes, "static", dest, w=W, h=H, fps=FPS, count=5, what="testing")
+
+    with pytest.raises(MachineError, match="No space left on device"):
+        clip(Path("/dev/full"))
+    with pytest.raises(AssemblyError, match="x264 failed while testing"):
+        clip(tmp_path / "missing" / "clip.mp4")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from dramaforge.agents.critic import Critic
 from dramaforge.schema import Critique, Cue, Shot
@@ -223,3 +224,33 @@ def test_a_kept_verdict_is_read_back_until_a_file_or_a_fact_changes(
     copy.write_bytes(take.keyframe.read_bytes())
     again.review_keyframe(SHOT, keyframe=copy)
     assert decoded == ["keyframe", "keyframe"]  # another file: judged again
+
+
+def test_the_take_review_reads_the_keyframe_verdict_the_inspect_stage_left(
+    take: TakeFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inspect stage checks a keyframe before its clip is made; the take's review asks
+    the same question and gets the kept answer (the PNG is decoded once), failing or not."""
+    decoded: list[Path] = []
+    real = Critic._keyframe
+
+    def counting(self: Critic, path: Path) -> list[str]:
+        decoded.append(path)
+        return real(self, path)
+
+    monkeypatch.setattr(Critic, "_keyframe", counting)
+    critic = Critic().with_store(AssetStore(tmp_path / "store"))
+    args = {"keyframe": take.keyframe, "motion": take.motion, "voice": take.voice}
+    assert critic.review_keyframe(SHOT, keyframe=take.keyframe).passed
+    assert critic.review(SHOT, **args, duration=take.duration, cues=take.cues, frame=FRAME).passed
+    assert decoded == [take.keyframe]
+
+    black = tmp_path / "black.png"
+    Image.new("RGB", (432, 768)).save(black)
+    early = critic.review_keyframe(SHOT, keyframe=black)
+    late = critic.review(
+        SHOT, **{**args, "keyframe": black}, duration=take.duration, cues=take.cues, frame=FRAME
+    )
+    assert not early.passed and late.stage_at_fault == "keyframe"
+    assert late.issues[: len(early.issues)] == early.issues
+    assert decoded == [take.keyframe, black]

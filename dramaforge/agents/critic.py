@@ -80,6 +80,11 @@ class Critic:
     def review_keyframe(
         self, shot: Shot, *, keyframe: Path, asset_key: str | None = None
     ) -> Critique:
+        return self._keyframe_verdict(keyframe)
+
+    def _keyframe_verdict(self, keyframe: Path) -> Critique:
+        """The keyframe's check, remembered: the inspect stage asks before the clip is made
+        and the take's review asks again, and the second answer costs no decode of the PNG."""
         return self._remembered(
             "keyframe-check", [keyframe], {}, lambda: self._judge_keyframe(keyframe)
         )
@@ -136,7 +141,7 @@ class Critic:
     ) -> Critique:
         checks: list[tuple[Stage, Callable[[], list[str]]]] = [
             ("voice", lambda: self._voice(voice, duration, cues)),
-            ("keyframe", lambda: self._keyframe(keyframe)),
+            ("keyframe", lambda: self._keyframe_verdict(keyframe).issues),
             ("motion", lambda: self._motion(motion, duration, frame)),
         ]
         notes = self._subtitles(cues, frame, motion)

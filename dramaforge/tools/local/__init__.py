@@ -1,9 +1,9 @@
 """Embedded offline backends: the default, so a new user gets a watchable animatic with no key.
 
-Storyboard keyframes (Pillow), camera motion (ffmpeg), speech (piper / espeak-ng, optional
-extra ``voices``) and procedural music, ambience and effects. Modules are imported when a
-backend is built, so registering costs nothing and a missing optional package only matters
-for the backend that needs it.
+Storyboard keyframes (Pillow), camera motion (OpenCV warp, x264 through PyAV), speech (piper /
+espeak-ng, optional extra ``voices``) and procedural music, ambience and effects. Modules are
+imported when a backend is built, so registering costs nothing and a missing optional package
+only matters for the backend that needs it.
 """
 
 from __future__ import annotations

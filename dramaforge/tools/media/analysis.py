@@ -67,13 +67,17 @@ _TV_Y = ("yuv420p", "yuv422p", "yuv444p", "nv12")  # 8-bit formats whose first p
 
 
 def _luma(frame: av.VideoFrame) -> float:
-    """Mean luma on the 0..255 scale of a grey conversion, read from the Y plane (every other
-    pixel and row) with no conversion; other formats are converted at quarter size."""
+    """Mean luma on the 0..255 scale of a grey conversion, read from the Y plane with no
+    conversion; other formats are converted at quarter size. OpenCV sums every pixel of a
+    1080x1920 plane in 0.12 ms, numpy's mean of every other pixel and row took 0.38 (the
+    critic reads every frame of every clip)."""
+    import cv2  # here: importing this module (the critic's) stays cheap
+
     if frame.format.name not in _TV_Y or frame.color_range == 2:  # 2: full (JPEG) range
         return float(_small_grey(frame).mean())
     plane = frame.planes[0]
     rows = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
-    y = float(rows[: frame.height : 2, : frame.width : 2].mean())
+    y = float(cv2.mean(rows[: frame.height, : frame.width])[0])
     return (y - 16.0) * 255.0 / 219.0
 
 
