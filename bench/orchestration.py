@@ -7,8 +7,8 @@ figure is the render's wall time against that ideal plus the assembly, and the s
 time each model's C slots were busy between its first submit and its last result.
 
 The assembly is measured on its own in the same run: the episode rendered again with
-``--force``, nothing made ahead and the finished sound removed from the store (every shot
-from the store; every segment encoded, the sound mixed and encoded, the review), from the
+``--force`` and nothing made ahead (every shot from the store; every segment encoded, the
+sound mixed and encoded, the review), from the
 assemble stage's start to the review's end. In the render itself the sound and most
 segments are made while shots are still with the provider, so its tail is shorter.
 """
@@ -16,7 +16,6 @@ segments are made while shots are still with the provider, so its tail is shorte
 from __future__ import annotations
 
 import math
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -108,8 +107,6 @@ def run(tmp: Path, shots: int, latency: float, slots: int) -> dict[str, Any]:
         alone = settings.model_copy(
             update={"render": settings.render.model_copy(update={"ahead": False})}
         )
-        # Nothing kept from the render: every segment encoded, the sound mixed and encoded.
-        shutil.rmtree(settings.state_root(tmp / "orchestration") / "assets" / "sound")
         _, _, again = _render(script, tmp / "orchestration", alone, force=True)
     tail = stamp.get(("review", "done"), wall) - stamp.get(("assemble", "start"), wall)
     assembly = again[("review", "done")] - again[("assemble", "start")]

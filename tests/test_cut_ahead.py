@@ -16,7 +16,7 @@ import pytest
 
 from bench.measure import dialogue_script
 from bench.orchestration import SlowDashScope
-from dramaforge.graph.nodes.assemble import CONFORMED, SEGMENTS
+from dramaforge.graph.nodes.assemble import CONFORMED, SEGMENTS, SOUND
 from dramaforge.graph.prefetch import Voiced, cut_ahead
 from dramaforge.graph.run import render_episode
 from dramaforge.schema import Take
@@ -36,7 +36,7 @@ def test_segments_are_encoded_while_shots_wait_and_the_cut_reuses_them(tmp_path:
         if (event.get("stage"), event.get("status")) == ("assemble", "start"):
             started.append(time.time())
 
-    with SlowDashScope(1.0) as fake:
+    with SlowDashScope(1.5) as fake:
         settings = dashscope_settings(fake)
         manifest = render_episode(script, out, settings, on_event=note)
         cache = Path(manifest.episode.path).parent / SEGMENTS
@@ -45,8 +45,9 @@ def test_segments_are_encoded_while_shots_wait_and_the_cut_reuses_them(tmp_path:
         early = [name for name, at in ahead.items() if at < started[0]]
         assert len(early) >= len(ahead) // 2, (len(early), len(ahead))  # most made ahead
         # The finished sound (mix, loudness, AAC) too: one, made before the cut began.
-        (sound,) = (out / ".dramaforge" / "assets" / "sound").rglob("*.m4a")
+        (sound,) = (cache.parent / SOUND).glob("*.m4a")
         assert sound.stat().st_mtime < started[0]
+        made = sound.stat().st_mtime_ns
 
         # Alone (nothing made ahead, every segment encoded by the assemble node): the same
         # segments, so each one made ahead had the key the cut looked for.
@@ -55,6 +56,8 @@ def test_segments_are_encoded_while_shots_wait_and_the_cut_reuses_them(tmp_path:
         )
         render_episode(script, out, alone, force=True)
     assert sorted(p.name for p in cache.glob("*.mp4")) == sorted(ahead)
+    (again,) = (cache.parent / SOUND).glob("*.m4a")  # --force made the sound again, same key
+    assert again.name == sound.name and again.stat().st_mtime_ns != made
     info = probe(Path(manifest.episode.path))
     assert info.has_video and info.has_audio
     assert abs(info.duration - sum(r.duration for r in manifest.shots)) < 0.1

@@ -16,7 +16,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from dramaforge.config import Settings
 from dramaforge.errors import EditError
 from dramaforge.graph.context import RenderContext
-from dramaforge.graph.nodes.assemble import SEGMENTS
+from dramaforge.graph.nodes.assemble import SEGMENTS, SOUND
 from dramaforge.graph.session import Event, episode_session, session_for
 from dramaforge.graph.uptodate import up_to_date
 from dramaforge.schema import Manifest, Script, ShotPlan
@@ -84,8 +84,9 @@ def render_episode(
             return current
         if not (resume and status == "interrupted") and status != "new":
             session.reset()
-        if force:  # every segment encoded again, not taken from the last render's
-            shutil.rmtree(session.episode_dir / SEGMENTS, ignore_errors=True)
+        if force:  # every segment and the sound made again, not taken from the last render's
+            for kept in (SEGMENTS, SOUND):
+                shutil.rmtree(session.episode_dir / kept, ignore_errors=True)
         return session.render(on_event)
 
 

@@ -13,6 +13,8 @@ encodes each kept shot's segment while other shots are still with the provider
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tempfile
 from itertools import takewhile
 from pathlib import Path
@@ -26,10 +28,10 @@ from dramaforge.graph.prefetch import Spoken
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState, RenderOptions
 from dramaforge.schema import Asset, Cue, Episode, Shot, Take
-from dramaforge.tools.base import Generated
 from dramaforge.tools.media.assemble import FINAL_AAC, Finish, encode_episode, finish_audio
 from dramaforge.tools.media.audio import measure_loudness, mix_episode
 from dramaforge.tools.media.bilingual import attach
+from dramaforge.tools.media.files import atomic_file, file_lock
 from dramaforge.tools.media.memo import remembered
 from dramaforge.tools.media.segments import Segment, build_segments
 from dramaforge.tools.media.store import file_digest
@@ -39,6 +41,8 @@ from dramaforge.tools.media.video import conformed, keep_only
 
 SEGMENTS = ".segments"
 """The episode's encoded shot segments, kept between renders so an edit encodes one shot."""
+SOUND = ".sound"
+"""The episode's finished sound, kept so an edit of the picture alone does not mix it again."""
 CONFORMED = ".conformed"
 """Provider clips conformed to the episode's frame, kept so a render does not conform again."""
 
@@ -56,27 +60,29 @@ def cut_layout(
 
 
 def finished_sound(
-    ctx: RenderContext, voices: list[tuple[Asset, float]], bed: Path, total: float, finish: Finish
+    voices: list[tuple[Asset, float]], bed: Path, total: float, finish: Finish, folder: Path
 ) -> Path:
     """The episode's sound as the file carries it (the lines over the ducked bed, brought to
-    the target loudness, AAC), through the asset store: made once for these voices, this bed
-    and this length, ahead of the cut when the shots wait on a provider (``sound_ahead``)."""
-    payload = {
-        "voices": [[voice.key, round(at, 6)] for voice, at in voices],
-        "bed": remembered("sha256", bed, lambda: file_digest(bed)),
-        "total": round(total, 6),
-        "finish": [finish.target_lufs, finish.true_peak, FINAL_AAC],
-    }
-
-    def make(dest: Path, _journal: object) -> Generated:
-        with tempfile.TemporaryDirectory(prefix=".mix-", dir=dest.parent) as tmp:
-            mix = Path(tmp) / "mix.wav"
-            placed = [(Path(voice.path), at) for voice, at in voices]
-            finish_audio(mix, finish, total, dest, mix_episode(placed, bed, total, mix))
-        return Generated(duration=total)
-
-    asset, _ = ctx.store.produce("sound", "local:mix", payload, "m4a", make)
-    return Path(asset.path)
+    the target loudness, AAC), kept in ``folder`` under a key of what decides it: made once
+    for these voices, this bed and this length, ahead of the cut when the shots wait on a
+    provider (``sound_ahead``), and not again after an edit of the picture alone."""
+    blob = json.dumps(
+        [
+            [[voice.key, round(at, 6)] for voice, at in voices],
+            remembered("sha256", bed, lambda: file_digest(bed)),
+            round(total, 6),
+            [finish.target_lufs, finish.true_peak, FINAL_AAC],
+        ]
+    )
+    key = hashlib.sha256(blob.encode()).hexdigest()[:32]
+    dest = folder / f"{key}.m4a"
+    with file_lock(folder / f"{key}.lock"):  # the one made ahead finishes, then is found
+        if not dest.is_file():
+            with atomic_file(dest) as tmp, tempfile.TemporaryDirectory(dir=folder) as work:
+                mix = Path(work) / "mix.wav"
+                placed = [(Path(voice.path), at) for voice, at in voices]
+                finish_audio(mix, finish, total, tmp, mix_episode(placed, bed, total, mix))
+    return dest
 
 
 def sound_ahead(
@@ -92,8 +98,9 @@ def sound_ahead(
         return
     placed = timeline(shots, {sid: length for sid, (_, length) in voices.items()})
     total = sum(voices[shot.id][1] for shot in shots)
+    folder = Path(opts.episode_dir) / SOUND
     sound = finished_sound(
-        ctx, [(voices[s.id][0], at) for s, at in placed], bed, total, _finish(opts)
+        [(voices[s.id][0], at) for s, at in placed], bed, total, _finish(opts), folder
     )
     measure_loudness(sound)  # remembered: the cut reports it without metering again
 
@@ -164,7 +171,8 @@ def assemble(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, 
     clips = [_clip(takes[shot.id], opts) for shot, _ in placed]
     keep_only(episode_dir / CONFORMED, clips)
     voices = [(takes[shot.id].voice, start) for shot, start in placed]
-    sound = finished_sound(ctx, voices, Path(state["bed"]), total, _finish(opts))
+    sound = finished_sound(voices, Path(state["bed"]), total, _finish(opts), episode_dir / SOUND)
+    keep_only(episode_dir / SOUND, [sound, sound.with_suffix(".lock")])
     if opts.subtitles is not None and said:
         cues = _bilingual(state, runtime, cues, said)
     srt = episode_dir / "episode.srt"
