@@ -137,9 +137,10 @@ def test_second_render_generates_nothing_and_edit_rerenders_one_shot(tmp_path: P
         encoding="utf-8",
     )
     edited = render_episode(script, tmp_path / "out", settings, context=ctx)
-    # One line re-spoken; its shot is longer, so its clip is remade (the keyframe is not), and
-    # scene 1's ambience and music are remade at the new scene length. Nothing else.
-    assert calls == {"speech": 1, "video": 1, "sound": 2}, calls
+    # One line re-spoken; its shot is longer, so its clip is remade (the keyframe is not).
+    # Scene 1's ambience and music are cut from the ones made before at the next 10 s up
+    # (score.BUCKET), not generated again. Nothing else.
+    assert calls == {"speech": 1, "video": 1}, calls
     assert "你今天又来晚了。" in Path(edited.episode.srt).read_text(encoding="utf-8")
 
 

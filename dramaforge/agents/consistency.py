@@ -30,6 +30,7 @@ from dramaforge.schema import (
     ShotResult,
     StyleBible,
 )
+from dramaforge.tools.media.memo import remembered
 
 SUBJECT_BOX = (0.2, 0.25, 0.8, 1.0)  # where a focus shot's subject stands (x0, y0, x1, y1)
 SETTING_BOX = (0.0, 0.0, 1.0, 0.2)  # sky, walls, ceiling: above the heads in any framing
@@ -84,9 +85,14 @@ def signature(reference: Path) -> np.ndarray:
 
 
 def likeness(sig: np.ndarray, keyframe: Path) -> float:
-    """How much of ``sig`` is present in ``keyframe``, 0..1."""
-    with Image.open(keyframe) as img:
-        counts, total = _colours(img)
+    """How much of ``sig`` is present in ``keyframe``, 0..1. The keyframe's colours are
+    remembered per unchanged file: after an edit only the new keyframes are read again."""
+
+    def colours() -> tuple[np.ndarray, int]:
+        with Image.open(keyframe) as img:
+            return _colours(img)
+
+    counts, total = remembered("colours", keyframe, colours)
     presence = np.minimum(1.0, counts / total / PRESENT)
     return round(float((sig * presence).sum()), 3)
 

@@ -20,6 +20,7 @@ from dramaforge.schema import (
     ShotResult,
     Take,
 )
+from dramaforge.tools.media.memo import remembered
 
 THUMB_WIDTH = 240
 
@@ -45,13 +46,18 @@ h1{margin:0 0 4px}.meta{color:#666;margin-bottom:20px}
 
 
 def thumbnail(path: Path) -> str:
-    """The keyframe as an inline JPEG data URI, so the page needs no other file."""
-    with Image.open(path) as img:
-        rgb = img.convert("RGB")
-    rgb.thumbnail((THUMB_WIDTH, THUMB_WIDTH * 2))
-    buf = io.BytesIO()
-    rgb.save(buf, format="JPEG", quality=80)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+    """The keyframe as an inline JPEG data URI, so the page needs no other file. Remembered
+    per unchanged file: after an edit only the new keyframes are decoded and scaled again."""
+
+    def make() -> str:
+        with Image.open(path) as img:
+            rgb = img.convert("RGB")
+        rgb.thumbnail((THUMB_WIDTH, THUMB_WIDTH * 2))
+        buf = io.BytesIO()
+        rgb.save(buf, format="JPEG", quality=80)
+        return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+    return remembered("thumbnail", path, make)
 
 
 def _take(take: Take, chosen: bool) -> str:

@@ -31,11 +31,9 @@ from dramaforge.tools.base import (
     SpeechRequest,
     TaskJournal,
 )
-from dramaforge.tools.media.audio import RATE, WAV16, stereo
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
+from dramaforge.tools.media.audio import trim_audio
 from dramaforge.tools.media.store import AssetStore, file_digest
 
-FADE_OUT = 0.6  # a trimmed music bed ends on a fade, not a cut mid-note
 SHARED_KINDS = ("music", "ambience")
 
 
@@ -154,17 +152,6 @@ class SharedSound(Wrapper[SoundBackend]):
         asset = produce_sound(self.store, self.inner, full)
         trim_audio(Path(asset.path), request.duration, dest)
         return Generated(duration=request.duration, model=f"{self.inner.name}:trimmed")
-
-
-def trim_audio(src: Path, duration: float, dest: Path) -> None:
-    """The first ``duration`` seconds of ``src``, fading out over its last moments."""
-    samples = round(duration * RATE)
-    fade = min(FADE_OUT, duration / 4)
-    af = (
-        f"{stereo(src)},atrim=end_sample={samples},apad=whole_len={samples},"
-        f"afade=t=out:st={max(duration - fade, 0):.3f}:d={fade:.3f}"
-    )
-    run_ffmpeg(["-i", src, "-vn", "-af", af, *WAV16, dest], what=f"trimming {src.name}")
 
 
 def shared_length(durations: list[float]) -> float:

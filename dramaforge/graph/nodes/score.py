@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import NamedTuple
 
@@ -13,13 +14,15 @@ from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState
 from dramaforge.schema import Asset, LayerKind, Shot
 from dramaforge.tools.base import Generated, SoundBackend, SoundRequest
-from dramaforge.tools.media.audio import sequence_audio
+from dramaforge.tools.media.audio import sequence_audio, trim_audio
 from dramaforge.tools.media.store import AssetStore
 
 MUSIC_DB = -10.0
 AMBIENCE_DB = -18.0
 SFX_DB = -4.0
 SFX_OFFSET = 0.2  # a cue lands just after the cut
+BUCKET = 10.0
+"""Music and ambience are made this many seconds at a time (``_bucketed``)."""
 
 
 def timeline(shots: list[Shot], durations: dict[str, float]) -> list[tuple[Shot, float]]:
@@ -78,6 +81,31 @@ def produce_sound(store: AssetStore, backend: SoundBackend, request: SoundReques
     return asset
 
 
+def _bucketed(store: AssetStore, backend: SoundBackend, request: SoundRequest) -> Asset:
+    """Music and ambience made at the next ``BUCKET`` seconds up and trimmed to the scene's
+    length with a fade: an edit that moves a scene's length by a line finds the sound made
+    (a trim, not a synthesis or a paid generation). Effects are made at their own length."""
+    full = BUCKET * math.ceil(request.duration / BUCKET)
+    if request.kind not in ("music", "ambience") or full <= request.duration:
+        return produce_sound(store, backend, request)
+    whole = produce_sound(store, backend, request.model_copy(update={"duration": full}))
+
+    def trim(dest: Path, _journal: object) -> Generated:
+        trim_audio(Path(whole.path), request.duration, dest)
+        return Generated(duration=request.duration)
+
+    asset, _ = store.produce(
+        request.kind,
+        f"{backend.name}:trimmed",
+        request.model_dump(mode="json") | {"from": whole.key},
+        "wav",
+        trim,
+        seed=request.seed,
+        prompt=request.description,
+    )
+    return asset
+
+
 def score(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
     ctx, plan = context_of(runtime, state["options"].out_dir), state["plan"]
     durations = {sid: r.duration for sid, r in state["results"].items()}
@@ -103,7 +131,7 @@ def make_score(
             duration=round(layer.length, 3),
             seed=stable_seed(title, layer.kind, layer.description),
         )
-        asset = produce_sound(ctx.store, ctx.sound, request)
+        asset = _bucketed(ctx.store, ctx.sound, request)
         assets.append(asset)
         placed.append((Path(asset.path), layer.at))
         gains.append(layer.gain_db)

@@ -306,3 +306,17 @@ def _silence(duration: float) -> list[str | Path]:
     """ffmpeg input arguments for ``duration`` seconds of stereo silence: the timeline that
     every placed sound is mixed onto, so the mix is exactly as long as the cut."""
     return ["-f", "lavfi", "-t", f"{duration:.6f}", "-i", f"anullsrc=r={RATE}:cl=stereo"]
+
+
+FADE_OUT = 0.6  # a trimmed music bed ends on a fade, not a cut mid-note
+
+
+def trim_audio(src: Path, duration: float, dest: Path) -> None:
+    """The first ``duration`` seconds of ``src``, fading out over its last moments."""
+    samples = round(duration * RATE)
+    fade = min(FADE_OUT, duration / 4)
+    af = (
+        f"{stereo(src)},atrim=end_sample={samples},apad=whole_len={samples},"
+        f"afade=t=out:st={max(duration - fade, 0):.3f}:d={fade:.3f}"
+    )
+    run_ffmpeg(["-i", src, "-vn", "-af", af, *WAV16, dest], what=f"trimming {src.name}")
