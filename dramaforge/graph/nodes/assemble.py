@@ -21,7 +21,6 @@ from pathlib import Path
 
 from langgraph.runtime import Runtime
 
-from dramaforge.agents import translate
 from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.nodes.score import timeline
 from dramaforge.graph.prefetch import Spoken
@@ -207,6 +206,8 @@ def _bilingual(
 ) -> list[Cue]:
     """Each cue with the translation of what is said under it: the writer's translations
     first, the rest from the chat model in one cached request."""
+    from dramaforge.agents import translate  # the OpenAI client: only for bilingual subtitles
+
     opts, script = state["options"], state["script"]
     assert opts.subtitles is not None  # the caller's test
     ctx = context_of(runtime, opts.out_dir)

@@ -9,7 +9,6 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
-from dramaforge.agents import translate
 from dramaforge.agents.bible import build_bible
 from dramaforge.graph import prefetch, series
 from dramaforge.graph.context import RenderContext, confined, context_of, served_root
@@ -32,7 +31,10 @@ def ingest(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
         script_path = confined(root, script_path, "script")
         confined(root, Path(opts.out_dir), "output folder")
     script = load_script(script_path, format=opts.format, language=opts.language)
-    translate.check(script, opts.subtitles, context_of(runtime, opts.out_dir).settings)
+    if opts.subtitles is not None:  # the translator (and the OpenAI client) only when asked
+        from dramaforge.agents import translate
+
+        translate.check(script, opts.subtitles, context_of(runtime, opts.out_dir).settings)
     stage_event("ingest", "done", scenes=len(script.scenes))
     return {"script": script, "options": opts}
 
