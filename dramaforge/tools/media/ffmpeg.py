@@ -52,10 +52,15 @@ def run_ffmpeg(
         )
     except OSError as err:  # not executable, removed since it was found
         raise MachineError(f"cannot run ffmpeg at {cmd[0]}: {err.strerror}") from None
-    if background and hasattr(os, "setpriority"):
-        with contextlib.suppress(OSError):  # already ended, or not allowed: run as it is
-            os.setpriority(os.PRIO_PROCESS, proc.pid, BACKGROUND_NICE)
-    out, err_text = proc.communicate()
+    with proc:
+        if background and hasattr(os, "setpriority"):
+            with contextlib.suppress(OSError):  # already ended, or not allowed: run as it is
+                os.setpriority(os.PRIO_PROCESS, proc.pid, BACKGROUND_NICE)
+        try:
+            out, err_text = proc.communicate()
+        except BaseException:  # interrupted: the child goes too, as subprocess.run does it
+            proc.kill()
+            raise
     if proc.returncode != 0:
         tail = "\n".join(err_text.strip().splitlines()[-12:])
         raise AssemblyError(f"ffmpeg failed while {what}:\n{tail}")
