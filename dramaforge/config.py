@@ -133,8 +133,9 @@ class RenderSettings(BaseModel):
     subtitles: Subtitles | None = None
     """``zh+en``/``en+zh``: two-line bilingual subtitles; None: the script's language only."""
     ahead: bool = True
-    """With paid image or video models, make the score and encode kept shots' segments while
-    other shots are still with the provider (the episode's tail then is mostly the mix)."""
+    """When the pictures come from outside this process (a paid model, a GPU server): make the
+    score, the finished sound and each kept shot's segment while other shots are still with
+    the provider (the episode's tail is then the last segments, a stream copy, the review)."""
 
 
 class DraftSettings(BaseModel):

@@ -21,8 +21,9 @@ from dramaforge.graph.prefetch import Voiced, cut_ahead
 from dramaforge.graph.run import render_episode
 from dramaforge.schema import Take
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
+from dramaforge.tools.media.files import keep_only
 from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.video import conformed, keep_only
+from dramaforge.tools.media.video import conformed
 from tests.test_orchestration import dashscope_settings
 
 
@@ -100,7 +101,7 @@ def test_the_worker_encodes_shots_as_they_finish_and_stops_when_the_cut_begins()
     voiced.keep("ep", "s2", "f2", _take("s2"))
     assert went.wait(5)
     went.clear()
-    voiced.add("ep", "s3", "f3", 2.0, [])  # a voice: s2 is tried again
+    voiced.add("ep", "s3", "f3", 2.0, [], _take("s3").voice)  # a voice: s2 is tried again
     assert went.wait(5)
     voiced.close("ep")  # returns once the worker has stopped
     assert calls[0] == {"s1"}

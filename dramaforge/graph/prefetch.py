@@ -6,8 +6,9 @@ thread makes the score's layers and bed through the asset store, and the score n
 the last clip, finds them there instead of spending the episode's tail on them. It is only a
 head start: the store's per-asset lock makes whichever comes second wait and reuse; lengths
 changed by a voice retry simply key other assets, which the score node makes; a failure here
-is left for the score node to meet and report. Only with paid image or video models (offline,
-the shots already keep the CPU busy) and a local sound backend (nothing paid ahead of need).
+is left for the score node to meet and report. Only when the pictures come from outside this
+process (offline, the shots already keep the CPU busy) and with a local sound backend
+(nothing paid ahead of need).
 
 The episode's finished sound follows the score the same way (the lines over the ducked bed,
 brought to loudness and encoded): it needs only the voices and the bed.
@@ -25,10 +26,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 from dramaforge.schema import Asset, Cue, ShotResult, Take
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WAIT = 900.0
 """Seconds to wait for the last voice; a shot that fails never sends one."""
@@ -44,7 +47,7 @@ class Voiced:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._seen: dict[tuple[str, str], tuple[str, float, list[Cue], Asset | None]] = {}
+        self._seen: dict[tuple[str, str], tuple[str, tuple[float, list[Cue], Asset]]] = {}
         self._kept: dict[tuple[str, str], tuple[str, Take]] = {}
         self._closed: set[str] = set()
         self._workers: dict[str, threading.Thread] = {}
@@ -57,10 +60,11 @@ class Voiced:
         fingerprint: str,
         duration: float,
         cues: list[Cue],
-        voice: Asset | None = None,
+        voice: Asset,
     ) -> None:
+        """A shot's voice is in: its length, its cues and its track."""
         with self._cond:
-            self._seen[(episode, shot)] = (fingerprint, duration, cues, voice)
+            self._seen[(episode, shot)] = (fingerprint, (duration, cues, voice))
             self._version[episode] = self._version.get(episode, 0) + 1
             self._cond.notify_all()
 
@@ -78,10 +82,8 @@ class Voiced:
         def ready() -> dict[str, float] | bool | None:
             if episode in self._closed:
                 return True
-            got = {s: self._seen.get((episode, s)) for s in wanted}
-            if any(v is None or v[0] != wanted[s] for s, v in got.items()):
-                return None
-            return {s: v[1] for s, v in got.items() if v is not None}
+            got = _current(self._seen, episode, wanted)
+            return {s: v[0] for s, v in got.items()} if len(got) == len(wanted) else None
 
         with self._cond:
             found = self._cond.wait_for(ready, timeout)
@@ -91,24 +93,19 @@ class Voiced:
         """The length and cues of the latest voice of each ``wanted`` shot (id ->
         fingerprint) that is in."""
         with self._cond:
-            got = {s: self._seen.get((episode, s)) for s in wanted}
-        return {s: (v[1], v[2]) for s, v in got.items() if v is not None and v[0] == wanted[s]}
+            got = _current(self._seen, episode, wanted)
+        return {s: (length, cues) for s, (length, cues, _) in got.items()}
 
     def voices(self, episode: str, wanted: dict[str, str]) -> dict[str, Asset]:
         """The latest voice track of each ``wanted`` shot that is in."""
         with self._cond:
-            got = {s: self._seen.get((episode, s)) for s in wanted}
-        return {
-            s: v[3]
-            for s, v in got.items()
-            if v is not None and v[0] == wanted[s] and v[3] is not None
-        }
+            got = _current(self._seen, episode, wanted)
+        return {s: voice for s, (_, _, voice) in got.items()}
 
     def kept(self, episode: str, wanted: dict[str, str]) -> dict[str, Take]:
         """The chosen takes of the ``wanted`` shots (id -> fingerprint) finished so far."""
         with self._cond:
-            got = {s: self._kept.get((episode, s)) for s in wanted}
-        return {s: v[1] for s, v in got.items() if v is not None and v[0] == wanted[s]}
+            return _current(self._kept, episode, wanted)
 
     def changed(self, episode: str, since: int, timeout: float) -> int | None:
         """Once a voice or a finished shot came in after ``since`` (a count of them), the
@@ -148,6 +145,15 @@ class Voiced:
             worker = self._workers.pop(episode, None)
         if worker is not None and worker is not threading.current_thread():
             worker.join()
+
+
+def _current(
+    table: dict[tuple[str, str], tuple[str, T]], episode: str, wanted: dict[str, str]
+) -> dict[str, T]:
+    """The entries of ``table`` for the ``wanted`` shots (id -> fingerprint) of ``episode``
+    made for those fingerprints: another version's voice or take is not this one's."""
+    got = {s: table.get((episode, s)) for s in wanted}
+    return {s: v[1] for s, v in got.items() if v is not None and v[0] == wanted[s]}
 
 
 def waits_on_provider(image: str, video: str) -> bool:

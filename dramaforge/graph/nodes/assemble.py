@@ -1,14 +1,15 @@
 """assemble: the editor's cut. Dialogue over the ducked bed, subtitles, one loud-normalised MP4.
 
-One ffmpeg pass over the audio (lines placed, bed ducked, the mix metered); each shot's
-segment encoded once with its own subtitles burned (cached in ``.segments``, so after an edit
-only the changed shots are encoded); one pass that makes the file (segments joined by stream
-copy, the loudness gain applied, AAC). Subtitles are timed for reading (at least a second, at
-most two lines) before any of it.
+The finished sound: one ffmpeg pass over the audio (lines placed, bed ducked, the mix
+metered), the loudness gain, AAC (kept in ``.sound``, so an edit of the picture alone does
+not mix again); each shot's segment encoded once with its own subtitles burned (cached in
+``.segments``, so after an edit only the changed shots are encoded); then one pass that joins
+the segments and the sound by stream copy. Subtitles are timed for reading (at least a
+second, at most two lines) before any of it.
 
-With paid models, most segments are already in the cache when this node runs: ``cut_ahead``
-encodes each kept shot's segment while other shots are still with the provider
-(``graph/prefetch.py``), from the same subtitle layout (``cut_layout``) this node makes.
+When the pictures come from a provider, the sound and most segments are already made when
+this node runs: ``sound_ahead`` and ``cut_ahead`` make them while other shots are still with
+it (``graph/prefetch.py``), from the same layout (``cut_layout``) this node makes.
 """
 
 from __future__ import annotations
@@ -30,13 +31,12 @@ from dramaforge.schema import Asset, Cue, Episode, Shot, Take
 from dramaforge.tools.media.assemble import FINAL_AAC, Finish, encode_episode, finish_audio
 from dramaforge.tools.media.audio import measure_loudness, mix_episode
 from dramaforge.tools.media.bilingual import attach
-from dramaforge.tools.media.files import atomic_file, file_lock
-from dramaforge.tools.media.memo import remembered
+from dramaforge.tools.media.files import atomic_file, file_lock, keep_only
 from dramaforge.tools.media.segments import Segment, build_segments
-from dramaforge.tools.media.store import file_digest
+from dramaforge.tools.media.store import content_digest
 from dramaforge.tools.media.subtitle_timing import fit_cues, place_cues
 from dramaforge.tools.media.subtitles import Layout, line_units, write_srt
-from dramaforge.tools.media.video import conformed, keep_only
+from dramaforge.tools.media.video import conformed
 
 SEGMENTS = ".segments"
 """The episode's encoded shot segments, kept between renders so an edit encodes one shot."""
@@ -68,7 +68,7 @@ def finished_sound(
     blob = json.dumps(
         [
             [[voice.key, round(at, 6)] for voice, at in voices],
-            remembered("sha256", bed, lambda: file_digest(bed)),
+            content_digest(bed),
             round(total, 6),
             [finish.target_lufs, finish.true_peak, FINAL_AAC],
         ]
@@ -85,14 +85,10 @@ def finished_sound(
 
 
 def sound_ahead(
-    ctx: RenderContext,
-    shots: list[Shot],
-    voices: dict[str, tuple[Asset, float]],
-    bed: Path,
-    opts: RenderOptions,
+    shots: list[Shot], voices: dict[str, tuple[Asset, float]], bed: Path, opts: RenderOptions
 ) -> None:
     """The finished sound made (and measured) before the cut, from each shot's voice and
-    length: the assemble node finds it in the store when the kept takes have these voices."""
+    length: the assemble node finds it in ``.sound/`` when the kept takes have these voices."""
     if any(shot.id not in voices for shot in shots):
         return
     placed = timeline(shots, {sid: length for sid, (_, length) in voices.items()})
@@ -126,8 +122,8 @@ def cut_ahead(
     todo: set[str],
     opts: RenderOptions,
 ) -> set[str]:
-    """Encode the segments of the ``todo`` kept shots into the cache (one encoder, in the
-    background: the other core stays with the shots in progress); return the ones encoded.
+    """Encode the segments of the ``todo`` kept shots into the cache (``ahead``: one encoder,
+    at a lower priority); return the ones encoded.
 
     ``spoken`` holds the other shots' lengths and cues (their voices, or an earlier render's
     takes). The layout needs every shot before a segment (where it starts) and the one after
@@ -151,9 +147,7 @@ def cut_ahead(
         width=opts.width,
         height=opts.height,
         fps=opts.fps,
-        sweep=False,
-        workers=1,
-        background=True,
+        ahead=True,
     )
     return ready
 

@@ -93,7 +93,7 @@ def approve(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, o
     approving are what gets rendered. Nothing before ``interrupt()`` has side effects.
     """
     if not state["options"].approve:
-        _score_ahead(state, runtime, state["plan"], state["bible"])
+        _work_ahead(state, runtime, state["plan"], state["bible"])
         return {}
     todo = pending(state)
     cost = estimate(
@@ -116,12 +116,12 @@ def approve(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, o
         if answer.get("bible") is not None:
             update["bible"] = StyleBible.model_validate(answer["bible"])
     plan, look = update.get("plan", state["plan"]), update.get("bible", state["bible"])
-    _score_ahead(state, runtime, plan, look)  # type: ignore[arg-type]
+    _work_ahead(state, runtime, plan, look)  # type: ignore[arg-type]
     stage_event("approve", "done", to_render=len(todo))
     return update
 
 
-def _score_ahead(
+def _work_ahead(
     state: EpisodeState, runtime: Runtime[RenderContext], plan: ShotPlan, look: StyleBible
 ) -> None:
     """While the shots are with a provider: the score and the finished sound, once the voices
@@ -148,7 +148,7 @@ def _score_ahead(
             voices = {sid: (r.take.voice, r.duration) for sid, r in before.items()}
             fresh = ctx.voiced.voices(opts.episode_dir, todo)
             voices |= {sid: (voice, lengths[sid]) for sid, voice in fresh.items()}
-            sound_ahead(ctx, plan.shots, voices, Path(bed.path), opts)
+            sound_ahead(plan.shots, voices, Path(bed.path), opts)
 
         prefetch.score_ahead(ctx.voiced, opts.episode_dir, todo, done, score_and_sound)
     if opts.subtitles is not None:

@@ -1,9 +1,10 @@
-"""The final cut: join conforming clips, normalise the mix, burn subtitles, one encode.
+"""The final cut: conforming clips as segments with their subtitles burned, the mix finished,
+both joined by stream copy.
 
 The sound is finished on its own (``finish_audio``: the gain, the peaks limited where needed,
 AAC, the exact length) and the file is then the segments and that AAC stream joined by
 stream copy. A finished sound can be made ahead, while shots are still with a provider, and
-kept in the asset store: the episode's tail then encodes nothing of its sound.
+kept in the episode's ``.sound/``: the episode's tail then encodes nothing of its sound.
 """
 
 from __future__ import annotations

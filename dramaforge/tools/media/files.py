@@ -2,16 +2,18 @@
 appended line that reaches the disk, an output renamed into place only once it is whole.
 
 The asset store, the task ledger, the series bible and the episode run lock all lock through
-``file_lock``; the local backends write their outputs through ``atomic_file``.
+``file_lock``; the local backends write their outputs through ``atomic_file``; an episode's
+caches (segments, conformed clips, the finished sound) are swept by ``keep_only``.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import uuid
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -67,6 +69,20 @@ def atomic_file(dest: Path) -> Iterator[Path]:
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def keep_only(folder: Path, used: Iterable[Path]) -> None:
+    """Remove from ``folder`` every file not ``used`` (what the episode no longer needs) and
+    every subfolder (what a killed run left: one render of an episode runs at a time, so any
+    folder there is a dead one's)."""
+    if not folder.is_dir():
+        return
+    keep = {p.resolve() for p in used}
+    for path in folder.iterdir():
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.resolve() not in keep:
+            path.unlink(missing_ok=True)
 
 
 def write_wav(dest: Path, frames: bytes, *, channels: int, rate: int) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,10 +25,10 @@ from pathlib import Path
 from dramaforge.errors import AssemblyError
 from dramaforge.schema import Cue
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
+from dramaforge.tools.media.files import keep_only
 from dramaforge.tools.media.fonts import font_path
-from dramaforge.tools.media.memo import remembered
 from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.store import file_digest
+from dramaforge.tools.media.store import content_digest
 from dramaforge.tools.media.subtitles import ass_filter, ass_script, check_font_log
 from dramaforge.tools.media.video import concat_list
 
@@ -61,7 +60,7 @@ def segment_key(clip: Path, ass: str, width: int, height: int, fps: int) -> str:
     """What decides a segment's pixels, hashed: clip content, its ASS, size, rate, encoder, font."""
     font = font_path()
     stat = font.stat()
-    digest = remembered("sha256", clip, lambda: file_digest(clip))
+    digest = content_digest(clip)
     blob = json.dumps(
         [FORMAT, digest, ass, width, height, fps, SEGMENT_X264, font.name, stat.st_size],
         ensure_ascii=False,
@@ -139,19 +138,17 @@ def build_segments(
     height: int,
     fps: int,
     force: bool = False,
-    sweep: bool = True,
-    workers: int | None = None,
-    background: bool = False,
+    ahead: bool = False,
 ) -> tuple[list[Path], int]:
     """Each segment's encoded file (from ``cache`` when it is there) and how many were encoded.
 
-    Missing segments are encoded by one single-threaded encoder per core (or ``workers``),
-    each taking a contiguous share of them (less CPU in all than fewer encoders with more
-    threads each, and as fast on the wall clock). ``force`` encodes every segment again.
-    With ``sweep``, files in ``cache`` that these segments do not use are removed, so the
-    folder holds one episode's worth; the segments made ahead of the cut (a few shots at a
-    time, while the others are still with the provider) leave the rest alone, and run at a
-    lower priority (``background``).
+    Missing segments are encoded by one single-threaded encoder per core, each taking a
+    contiguous share of them (less CPU in all than fewer encoders with more threads each, and
+    as fast on the wall clock). ``force`` encodes every segment again. Files in ``cache``
+    that these segments do not use are removed, so the folder holds one episode's worth.
+    Segments made ``ahead`` of the cut (a few shots at a time, while the others are still
+    with the provider) leave the rest alone and take one encoder at a lower priority: the
+    other core stays with the shots in progress.
     """
     cache.mkdir(parents=True, exist_ok=True)
     jobs: dict[Path, Job] = {}
@@ -164,7 +161,7 @@ def build_segments(
         if force or not _intact(dest, seg.duration, fps):
             jobs[dest] = Job(seg.clip, own, dest, round(seg.duration * fps))
     if jobs:
-        runs = _shares(list(jobs.values()), workers or os.cpu_count() or 1)
+        runs = _shares(list(jobs.values()), 1 if ahead else os.cpu_count() or 1)
         with (
             tempfile.TemporaryDirectory(prefix=".segments-", dir=cache) as tmp,
             ThreadPoolExecutor(len(runs)) as pool,
@@ -177,14 +174,14 @@ def build_segments(
                     height=height,
                     fps=fps,
                     work=Path(tmp),
-                    background=background,
+                    background=ahead,
                 )
                 for run in runs
             ]
             for future in done:
                 future.result()
-    if sweep:
-        _sweep(cache, set(paths))
+    if not ahead:
+        keep_only(cache, paths)
     return paths, len(jobs)
 
 
@@ -210,13 +207,3 @@ def _intact(path: Path, duration: float, fps: int) -> bool:
     except AssemblyError:
         return False
     return info.has_video and abs(info.video_duration - duration) <= 0.5 / fps
-
-
-def _sweep(cache: Path, keep: set[Path]) -> None:
-    """Remove the segments this episode no longer uses, and what a killed encode left (one
-    render of an episode runs at a time, so any other folder here is a dead one's)."""
-    for path in cache.iterdir():
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        elif path not in keep:
-            path.unlink(missing_ok=True)

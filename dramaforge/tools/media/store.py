@@ -24,14 +24,23 @@ from pydantic import BaseModel
 from dramaforge.schema import Asset
 from dramaforge.tools.base import Generated, JournalEntry, SubmitIntent
 from dramaforge.tools.media.files import append_line, file_lock
+from dramaforge.tools.media.memo import remembered
 
 JOURNAL_SUFFIX = ".task.json"
 LEDGER = "tasks.ledger"
 
 
 def file_digest(path: Path) -> str:
-    """A file by its content, for store keys that must not depend on where a file lives."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """A file by its content, for store keys that must not depend on where a file lives.
+    Read in chunks: an episode's MP4 is never held in memory to be hashed."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def content_digest(path: Path) -> str:
+    """``file_digest`` of a file that is not rewritten (a stored asset, a clip, a bed),
+    remembered per unchanged file: keys built on every render do not read it again."""
+    return remembered("sha256", path, lambda: file_digest(path))
 
 
 def content_key(stage: str, backend: str, payload: BaseModel | dict[str, Any]) -> str:

@@ -7,13 +7,11 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable
 from pathlib import Path
 
 from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.memo import remembered
 from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.store import file_digest
+from dramaforge.tools.media.store import content_digest
 
 X264 = [
     "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
@@ -83,23 +81,12 @@ def conformed(
     """
     if conforms(src, width=width, height=height, fps=fps, duration=duration):
         return src
-    digest = remembered("sha256", src, lambda: file_digest(src))
-    blob = json.dumps([digest, width, height, fps, round(duration, 6), X264])
+    blob = json.dumps([content_digest(src), width, height, fps, round(duration, 6), X264])
     dest = cache / f"{hashlib.sha256(blob.encode()).hexdigest()[:32]}.mp4"
     if not dest.is_file():
         cache.mkdir(parents=True, exist_ok=True)
         normalize_clip(src, dest, width=width, height=height, fps=fps, duration=duration)
     return dest
-
-
-def keep_only(cache: Path, used: Iterable[Path]) -> None:
-    """Remove the files in ``cache`` that are not ``used`` (clips no longer in the episode)."""
-    if not cache.is_dir():
-        return
-    keep = {p.resolve() for p in used}
-    for path in cache.iterdir():
-        if path.is_file() and path.resolve() not in keep:
-            path.unlink(missing_ok=True)
 
 
 def concat_list(paths: list[Path], dest: Path) -> Path:
