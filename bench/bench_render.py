@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from dramaforge.config import Settings
-from dramaforge.graph.run import render_episode, rerender_shot
+from dramaforge.graph.verbs import render_episode, rerender_shot
 
 ROOT = Path(__file__).resolve().parent.parent
 

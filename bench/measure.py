@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dramaforge.tools.media.assemble import FINAL_AAC, FINAL_X264
-from dramaforge.tools.media.audio import RATE
-from dramaforge.tools.media.ffmpeg import ffmpeg_exe, run_ffmpeg
+from dramaforge.media.audio import RATE
+from dramaforge.media.cut import FINAL_AAC, FINAL_X264
+from dramaforge.media.ffmpeg import ffmpeg_exe, run_ffmpeg
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from bench.measure import dialogue_script
 from dramaforge.config import Backends, ProviderSettings, Settings
-from dramaforge.graph.run import render_episode
+from dramaforge.graph.verbs import render_episode
 from dramaforge.script import load_script
 from dramaforge.tools.registry import registry
 from tests.fakes.dashscope_server import FakeDashScope

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dramaforge.media.fonts import font_path
+from dramaforge.media.subtitles import Layout, read_srt
 from dramaforge.schema import Manifest
-from dramaforge.tools.media.fonts import font_path
-from dramaforge.tools.media.subtitles import Layout, read_srt
 
 
 def assemble_with_moviepy(manifest: Manifest, dest: Path) -> None:

@@ -47,7 +47,7 @@ from bench.measure import (  # noqa: E402
     timed_cpu,
 )
 from dramaforge.config import Settings, frame_size  # noqa: E402
-from dramaforge.graph.run import render_episode  # noqa: E402
+from dramaforge.graph.verbs import render_episode  # noqa: E402
 from dramaforge.schema import Manifest  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.json"

@@ -15,9 +15,9 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.prebuilt import create_react_agent
 
+from dramaforge.media.probe import probe
 from dramaforge.serve.langchain import episode_tools
 from dramaforge.serve.workspace import Workspace
-from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES, settings_for
 
 # create_react_agent is the agent langgraph itself ships (its successor lives in `langchain`).

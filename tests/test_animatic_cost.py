@@ -19,10 +19,10 @@ import pytest
 from PIL import Image
 
 from dramaforge.errors import AssemblyError, MachineError, ProviderError
+from dramaforge.media import analysis
 from dramaforge.schema import CameraMove
-from dramaforge.tools.base import VideoRequest
 from dramaforge.tools.local.motion import PAN_ZOOM, MotionBackend, encode, window
-from dramaforge.tools.media import analysis
+from dramaforge.tools.protocols import VideoRequest
 
 W, H, FPS = 320, 192, 25
 T = TypeVar("T")

@@ -15,13 +15,13 @@ from dramaforge.agents import translate
 from dramaforge.cli.app import app
 from dramaforge.config import ProviderSettings
 from dramaforge.errors import ConfigError
-from dramaforge.graph.run import render_episode
+from dramaforge.graph.verbs import render_episode
+from dramaforge.media.analysis import frame_at
+from dramaforge.media.exports import export
+from dramaforge.media.store import AssetStore
+from dramaforge.media.subtitles import read_srt
 from dramaforge.schema import Manifest
 from dramaforge.script import load_script
-from dramaforge.tools.media.analysis import frame_at
-from dramaforge.tools.media.exports import export
-from dramaforge.tools.media.store import AssetStore
-from dramaforge.tools.media.subtitles import read_srt
 from tests.conftest import settings_for
 from tests.fakes.openai_server import (
     FakeOpenAI,

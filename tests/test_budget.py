@@ -9,8 +9,8 @@ import pytest
 
 from dramaforge.errors import BudgetExceeded
 from dramaforge.graph.cost import Ledger, estimate
-from dramaforge.graph.run import render_episode
-from dramaforge.tools.base import Generated, ImageRequest
+from dramaforge.graph.verbs import render_episode
+from dramaforge.tools.protocols import Generated, ImageRequest
 from tests.conftest import FIXTURES, counting_context, settings_for
 
 

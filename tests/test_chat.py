@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dramaforge.cli.app import app
+from dramaforge.media.probe import probe
 from dramaforge.schema import Manifest
-from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,7 @@ from dramaforge.chat.repl import Chat
 from dramaforge.config import ProviderSettings, Settings
 from dramaforge.errors import ConfigError, ProviderError
 from dramaforge.graph.session import Event, session_for
-from dramaforge.tools.media.probe import probe
+from dramaforge.media.probe import probe
 from tests.conftest import FIXTURES, counting_context, settings_for
 from tests.fakes.openai_server import (
     FakeOpenAI,

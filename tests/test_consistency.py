@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from dramaforge.agents.consistency import OFF_MODEL
-from dramaforge.graph.run import render_episode
+from dramaforge.graph.verbs import render_episode
 from dramaforge.schema import CharacterConsistency, Manifest
-from dramaforge.tools.base import Generated, ImageRequest
+from dramaforge.tools.protocols import Generated, ImageRequest
 from tests.conftest import FIXTURES, counting_context, settings_for
 from tests.test_batch import EPISODE_2
 

@@ -10,11 +10,11 @@ import pytest
 
 from dramaforge.config import ProviderSettings, Settings
 from dramaforge.errors import ConfigError, ContentRejected, ProviderError
+from dramaforge.media.probe import probe
 from dramaforge.schema import Voice
 from dramaforge.tools import dashscope
-from dramaforge.tools.base import SpeechRequest
 from dramaforge.tools.dashscope.cosyvoice import CosyVoice, websocket_url
-from dramaforge.tools.media.probe import probe
+from dramaforge.tools.protocols import SpeechRequest
 from dramaforge.tools.registry import Registry
 from tests.fakes.cosyvoice_server import FakeCosyVoice, billed
 

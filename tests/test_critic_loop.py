@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from dramaforge.graph.run import render_episode
+from dramaforge.graph.verbs import render_episode
+from dramaforge.media.analysis import audio_stats, video_stats
+from dramaforge.media.audio import silence
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.probe import probe
 from dramaforge.schema import Critique, Manifest
-from dramaforge.tools.base import Generated, SpeechRequest, VideoRequest
-from dramaforge.tools.media.analysis import audio_stats, video_stats
-from dramaforge.tools.media.audio import silence
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.probe import probe
+from dramaforge.tools.protocols import Generated, SpeechRequest, VideoRequest
 from tests.conftest import FIXTURES, counting_context, settings_for
 
 pytestmark = pytest.mark.slow

@@ -18,12 +18,12 @@ from bench.measure import dialogue_script
 from bench.orchestration import SlowDashScope
 from dramaforge.graph.nodes.assemble import CONFORMED, SEGMENTS, SOUND
 from dramaforge.graph.prefetch import Voiced, cut_ahead
-from dramaforge.graph.run import render_episode
+from dramaforge.graph.verbs import render_episode
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.files import keep_only
+from dramaforge.media.probe import probe
+from dramaforge.media.video import conformed
 from dramaforge.schema import Take
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.files import keep_only
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.video import conformed
 from tests.test_orchestration import dashscope_settings
 
 

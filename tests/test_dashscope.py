@@ -13,16 +13,16 @@ from PIL import Image
 
 from dramaforge.config import ProviderSettings, Settings
 from dramaforge.errors import ConfigError, ContentRejected, ProviderError
+from dramaforge.media.probe import probe
+from dramaforge.media.store import MemoryJournal
 from dramaforge.schema import Voice
 from dramaforge.tools import dashscope
-from dramaforge.tools.base import ImageRequest, JournalEntry, SpeechRequest, VideoRequest
 from dramaforge.tools.dashscope.endpoints import api_root
 from dramaforge.tools.dashscope.image import DashScopeImage, model_size
 from dramaforge.tools.dashscope.speech import DashScopeSpeech
 from dramaforge.tools.dashscope.transport import Transport
 from dramaforge.tools.dashscope.video import DashScopeVideo, pick_duration, pick_tier
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.store import MemoryJournal
+from dramaforge.tools.protocols import ImageRequest, JournalEntry, SpeechRequest, VideoRequest
 from dramaforge.tools.registry import Registry
 from tests.fakes.dashscope_server import FakeDashScope, Fault
 

@@ -15,8 +15,8 @@ import pytest
 from dramaforge.chat.agent import chat_model
 from dramaforge.config import ProviderSettings, Settings
 from dramaforge.errors import ConfigError
+from dramaforge.media.probe import probe
 from dramaforge.schema import Manifest
-from dramaforge.tools.media.probe import probe
 from dramaforge.tools.openai.client import dashscope_endpoint
 from tests.conftest import FIXTURES
 from tests.fakes.openai_server import (

@@ -11,12 +11,12 @@ import pytest
 from PIL import Image
 
 from dramaforge.config import ProviderSettings
-from dramaforge.tools.base import VideoRequest
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.probe import probe
+from dramaforge.media.store import content_key
 from dramaforge.tools.dashscope.transport import Transport
 from dramaforge.tools.dashscope.video import DashScopeVideo, audio_track, takes_audio
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.store import content_key
+from dramaforge.tools.protocols import VideoRequest
 from tests.fakes.dashscope_server import FakeDashScope
 
 

@@ -17,8 +17,8 @@ import pytest
 
 from dramaforge.config import Backends, DashScopeSettings, Settings
 from dramaforge.graph.batch import run_batch
+from dramaforge.media.probe import probe
 from dramaforge.tools.dashscope import reconcile
-from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES, settings_for
 from tests.fakes.dashscope_server import Chaos, FakeDashScope, Fault
 

@@ -17,11 +17,11 @@ import pytest
 from PIL import Image
 
 from dramaforge.errors import ProviderError
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.probe import probe
 from dramaforge.tools.dashscope import download
 from dramaforge.tools.dashscope.download import Policy, complete, fetch_verified
-from dramaforge.tools.dashscope.errors import TransientError
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.probe import probe
+from dramaforge.tools.dashscope.error_codes import TransientError
 
 Route = dict[str, Any]
 

@@ -18,12 +18,12 @@ from PIL import Image
 
 from dramaforge.config import DashScopeSettings
 from dramaforge.errors import ProviderError
+from dramaforge.media.store import AssetStore, FileJournal, content_key
 from dramaforge.schema import Asset
-from dramaforge.tools.base import Generated, ImageRequest, SubmitIntent
 from dramaforge.tools.dashscope import lookup, reconcile
 from dramaforge.tools.dashscope.image import DashScopeImage
 from dramaforge.tools.dashscope.transport import Transport
-from dramaforge.tools.media.store import AssetStore, FileJournal, content_key
+from dramaforge.tools.protocols import Generated, ImageRequest, SubmitIntent
 from tests.fakes.dashscope_server import FakeDashScope, Fault
 
 ROOT = Path(__file__).resolve().parent.parent

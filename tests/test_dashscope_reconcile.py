@@ -22,18 +22,18 @@ from PIL import Image
 
 from dramaforge.config import ProviderSettings
 from dramaforge.errors import ProviderError
-from dramaforge.schema import Asset
-from dramaforge.tools.base import Generated, ImageRequest, JournalEntry, SubmitIntent
-from dramaforge.tools.dashscope import reconcile
-from dramaforge.tools.dashscope.image import DashScopeImage
-from dramaforge.tools.dashscope.transport import Transport
-from dramaforge.tools.media.store import (
+from dramaforge.media.store import (
     LEDGER,
     AssetStore,
     FileJournal,
     MemoryJournal,
     content_key,
 )
+from dramaforge.schema import Asset
+from dramaforge.tools.dashscope import reconcile
+from dramaforge.tools.dashscope.image import DashScopeImage
+from dramaforge.tools.dashscope.transport import Transport
+from dramaforge.tools.protocols import Generated, ImageRequest, JournalEntry, SubmitIntent
 from tests.fakes.dashscope_server import FakeDashScope, Fault
 
 ROOT = Path(__file__).resolve().parent.parent

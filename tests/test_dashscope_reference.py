@@ -11,11 +11,11 @@ from PIL import Image
 
 from dramaforge.config import ProviderSettings
 from dramaforge.graph.nodes.shot import reference_image
+from dramaforge.media.store import content_key
 from dramaforge.schema import CharacterLook, StyleBible, Voice
-from dramaforge.tools.base import ImageRequest
 from dramaforge.tools.dashscope.image import WAN25_AREA, DashScopeImage, model_size
 from dramaforge.tools.dashscope.transport import Transport
-from dramaforge.tools.media.store import content_key
+from dramaforge.tools.protocols import ImageRequest
 from tests.fakes.dashscope_server import FakeDashScope
 
 

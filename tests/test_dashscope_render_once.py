@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dramaforge.config import Backends, DashScopeSettings, Settings
-from dramaforge.graph.run import render_episode
+from dramaforge.graph.verbs import render_episode
 from dramaforge.script import load_script
 from tests.conftest import FIXTURES, settings_for
 from tests.fakes.dashscope_server import FakeDashScope, Fault

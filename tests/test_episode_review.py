@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from dramaforge.agents.episode_review import EpisodeCritic, Targets
-from dramaforge.graph.run import render_episode
+from dramaforge.graph.verbs import render_episode
+from dramaforge.media.audio import measure_loudness
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.probe import probe
+from dramaforge.media.subtitles import read_srt
 from dramaforge.schema import Manifest
-from dramaforge.tools.media.audio import measure_loudness
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.subtitles import read_srt
 from tests.conftest import FIXTURES, counting_context, settings_for
 from tests.test_critic_loop import SilentFirstLine
 

@@ -17,12 +17,12 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from dramaforge.cli.app import app
-from dramaforge.graph.run import render_episode, rerender_shot
+from dramaforge.graph.verbs import render_episode, rerender_shot
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.fonts import font_dir
+from dramaforge.media.probe import probe
+from dramaforge.media.subtitles import filter_escape, read_srt
 from dramaforge.schema import Manifest
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.fonts import font_dir
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.subtitles import filter_escape, read_srt
 from tests.conftest import FIXTURES, settings_for
 
 pytestmark = pytest.mark.slow

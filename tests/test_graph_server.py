@@ -11,7 +11,7 @@ import pytest
 
 from dramaforge.config import Settings
 from dramaforge.graph.threads import make_options
-from dramaforge.tools.media.probe import probe
+from dramaforge.media.probe import probe
 from tests.conftest import FIXTURES, ROOT
 
 pytestmark = pytest.mark.slow

@@ -17,8 +17,8 @@ from dramaforge.cli.app import app
 from dramaforge.errors import EditError
 from dramaforge.graph import edits
 from dramaforge.graph.batch import collect, episode_names
+from dramaforge.media.probe import probe
 from dramaforge.schema import Line, Shot, ShotPlan
-from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES
 
 

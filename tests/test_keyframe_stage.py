@@ -16,6 +16,7 @@ from dramaforge.graph.context import RenderContext, build_context
 from dramaforge.graph.nodes.shot import keyframe
 from dramaforge.graph.state import ShotState
 from dramaforge.graph.threads import make_options
+from dramaforge.media.store import content_key, file_digest
 from dramaforge.schema import (
     Asset,
     CharacterLook,
@@ -25,9 +26,8 @@ from dramaforge.schema import (
     StyleBible,
     Voice,
 )
-from dramaforge.tools.base import Generated, ImageRequest
 from dramaforge.tools.local.storyboard import StoryboardBackend
-from dramaforge.tools.media.store import content_key, file_digest
+from dramaforge.tools.protocols import Generated, ImageRequest
 from tests.conftest import settings_for
 
 REVISED = "REVISED: 阿明 alone at the blackboard, chalk in hand, morning light"

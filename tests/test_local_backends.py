@@ -14,8 +14,14 @@ from PIL import Image
 
 from dramaforge.agents.consistency import likeness, signature
 from dramaforge.errors import ConfigError, ProviderError
+from dramaforge.media.analysis import pixel_diff
 from dramaforge.schema import CameraMove, Framing, Language, Voice
-from dramaforge.tools.base import (
+from dramaforge.tools.local import register
+from dramaforge.tools.local.motion import MotionBackend
+from dramaforge.tools.local.speech import LocalSpeech
+from dramaforge.tools.local.storyboard import StoryboardBackend, slot_x
+from dramaforge.tools.local.synth import SynthBackend
+from dramaforge.tools.protocols import (
     ImageBackend,
     ImageRequest,
     SoundBackend,
@@ -25,12 +31,6 @@ from dramaforge.tools.base import (
     VideoBackend,
     VideoRequest,
 )
-from dramaforge.tools.local import register
-from dramaforge.tools.local.motion import MotionBackend
-from dramaforge.tools.local.speech import LocalSpeech
-from dramaforge.tools.local.storyboard import StoryboardBackend, slot_x
-from dramaforge.tools.local.synth import SynthBackend
-from dramaforge.tools.media.analysis import pixel_diff
 from dramaforge.tools.registry import Registry
 
 W, H = 180, 320

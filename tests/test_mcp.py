@@ -16,7 +16,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
-from dramaforge.tools.media.probe import probe
+from dramaforge.media.probe import probe
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.slow

@@ -10,10 +10,8 @@ import numpy as np
 import pytest
 
 from dramaforge.errors import AssemblyError
-from dramaforge.schema import Cue
-from dramaforge.tools.media.analysis import audio_stats, pixel_diff, read_audio, video_stats
-from dramaforge.tools.media.assemble import Finish, encode_episode
-from dramaforge.tools.media.audio import (
+from dramaforge.media.analysis import audio_stats, pixel_diff, read_audio, video_stats
+from dramaforge.media.audio import (
     duck_mix,
     fit_audio,
     loudnorm,
@@ -21,9 +19,10 @@ from dramaforge.tools.media.audio import (
     sequence_audio,
     silence,
 )
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.subtitles import (
+from dramaforge.media.cut import Finish, encode_episode
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.probe import probe
+from dramaforge.media.subtitles import (
     _units,
     check_font_log,
     filter_escape,
@@ -33,7 +32,8 @@ from dramaforge.tools.media.subtitles import (
     wrap_text,
     write_srt,
 )
-from dramaforge.tools.media.video import concat_videos, normalize_clip
+from dramaforge.media.video import concat_videos, normalize_clip
+from dramaforge.schema import Cue
 
 W, H, FPS = 320, 568, 25
 X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-threads", "2"]

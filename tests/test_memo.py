@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dramaforge.tools.media.memo import remembered
+from dramaforge.media.memo import remembered
 
 
 def test_remembered_until_the_file_changes(tmp_path: Path) -> None:

@@ -13,9 +13,9 @@ from dramaforge.agents.director import RuleDirector
 from dramaforge.agents.llm_director import LLMDirector
 from dramaforge.config import ProviderSettings
 from dramaforge.graph.context import build_context
-from dramaforge.graph.run import render_episode
+from dramaforge.graph.verbs import render_episode
+from dramaforge.media.probe import probe
 from dramaforge.schema import Language, Manifest, Script, Shot, ShotPlan
-from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES, settings_for
 from tests.fakes.dashscope_server import FakeDashScope, Fault
 from tests.fakes.openai_server import FakeOpenAI, fake_openai, messages_text, says, server_error

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from dramaforge.graph.context import build_context
+from dramaforge.media.analysis import frame_at
+from dramaforge.media.probe import probe
+from dramaforge.media.subtitles import read_srt
 from dramaforge.modes.briefs import normalize_brief
 from dramaforge.modes.channels import plan_versions, render_versions
 from dramaforge.modes.fit import Fit
-from dramaforge.modes.run import RunArgs
+from dramaforge.modes.runner import RunArgs
 from dramaforge.script import load_script, parse_text
-from dramaforge.tools.media.analysis import frame_at
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.subtitles import read_srt
 from tests.conftest import EXAMPLES, KindCounting, counting_context, settings_for
 
 BRIEF = """\

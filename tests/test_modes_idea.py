@@ -13,10 +13,10 @@ from dramaforge.agents.director import RuleDirector
 from dramaforge.agents.plugin import openai_director
 from dramaforge.cli.app import app
 from dramaforge.config import ProviderSettings, Settings
+from dramaforge.media.probe import probe
+from dramaforge.media.subtitles import read_srt
 from dramaforge.modes.idea import expand, idea_name, read_idea, write_script
 from dramaforge.script import load_script
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.subtitles import read_srt
 from tests.fakes.openai_server import FakeOpenAI, Request, completion, fake_openai, first_user
 
 IDEA = "A lonely robot learns to paint."

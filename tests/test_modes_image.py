@@ -9,10 +9,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from dramaforge.errors import ScriptError
+from dramaforge.media.analysis import frame_at, read_audio
+from dramaforge.media.probe import probe
+from dramaforge.media.subtitles import read_srt
 from dramaforge.modes.image import reframe, render_image, subject_centre
-from dramaforge.tools.media.analysis import frame_at, read_audio
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.subtitles import read_srt
 from tests.conftest import settings_for
 
 

@@ -10,10 +10,10 @@ import av
 import numpy as np
 import pytest
 
+from dramaforge.media.analysis import read_audio
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.probe import probe
 from dramaforge.modes.music import Beats, cut_frames, render_music
-from dramaforge.tools.media.analysis import read_audio
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.probe import probe
 from tests.conftest import settings_for
 
 pytest.importorskip("librosa")

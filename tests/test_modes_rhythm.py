@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from dramaforge.agents.director import RuleDirector, speech_seconds
+from dramaforge.media.probe import probe
+from dramaforge.media.subtitles import read_srt
 from dramaforge.modes.rhythm import RhythmDirector, render_short_drama
 from dramaforge.script import load_script
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.subtitles import read_srt
 from tests.conftest import EXAMPLES, FIXTURES, settings_for
 
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from dramaforge.errors import DramaforgeError
-from dramaforge.modes.run import RunArgs
+from dramaforge.modes.runner import RunArgs
 from dramaforge.modes.styles import render_styles, style_names, style_words
 from tests.conftest import FIXTURES, KindCounting, counting_context, settings_for
 

@@ -16,10 +16,10 @@ import pytest
 from bench.measure import dialogue_script
 from bench.orchestration import IMAGE, VIDEO, SlowDashScope
 from dramaforge.config import Backends, ProviderSettings, Settings
-from dramaforge.graph.run import render_episode
-from dramaforge.tools.base import ImageRequest
+from dramaforge.graph.verbs import render_episode
 from dramaforge.tools.dashscope import pace
 from dramaforge.tools.dashscope.pace import Pacer
+from dramaforge.tools.protocols import ImageRequest
 from dramaforge.tools.registry import registry
 from tests.fakes.dashscope_tasks import Task
 

@@ -22,10 +22,10 @@ from dramaforge.agents.plan_repair import (
 )
 from dramaforge.cli.app import app
 from dramaforge.config import Settings
+from dramaforge.media.probe import probe
 from dramaforge.schema import Beat, Manifest, Scene
 from dramaforge.script import load_script
 from dramaforge.serve.workspace import Workspace
-from dramaforge.tools.media.probe import probe
 from tests.fakes.openai_server import (
     FakeOpenAI,
     Request,

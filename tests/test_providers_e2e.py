@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from dramaforge.config import Backends, ProviderOverrides, ProviderSettings, Settings
-from dramaforge.graph.run import render_episode
+from dramaforge.graph.verbs import render_episode
+from dramaforge.media.probe import probe
 from dramaforge.script import load_script
-from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES, settings_for
 from tests.fakes.dashscope_server import FakeDashScope, Fault
 from tests.fakes.openai_server import FakeOpenAI, image_urls, json_reply

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from dramaforge.graph.run import render_episode
+from dramaforge.graph.verbs import render_episode
+from dramaforge.media.analysis import pixel_diff
+from dramaforge.media.audio import measure_loudness
+from dramaforge.media.probe import probe
+from dramaforge.media.subtitles import read_srt
 from dramaforge.schema import Manifest
 from dramaforge.script import load_script
-from dramaforge.tools.media.analysis import pixel_diff
-from dramaforge.tools.media.audio import measure_loudness
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.subtitles import read_srt
 from tests.conftest import EXAMPLES, FIXTURES, counting_context, settings_for
 
 pytestmark = pytest.mark.slow

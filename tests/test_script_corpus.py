@@ -22,9 +22,9 @@ from dramaforge.agents.bible import build_bible
 from dramaforge.agents.director import RuleDirector
 from dramaforge.schema import Script, Voice
 from dramaforge.script import load_script
-from dramaforge.tools.base import ImageRequest
 from dramaforge.tools.local import sets
 from dramaforge.tools.local.storyboard import render, time_of_day
+from dramaforge.tools.protocols import ImageRequest
 
 CORPUS = Path(__file__).resolve().parent / "scripts_corpus"
 SCRIPTS = sorted(p for p in CORPUS.iterdir() if p.suffix != ".json")

@@ -13,15 +13,15 @@ import pytest
 
 from dramaforge.errors import AssemblyError
 from dramaforge.graph.nodes.assemble import SEGMENTS
-from dramaforge.graph.run import render_episode
+from dramaforge.graph.verbs import render_episode
+from dramaforge.media import segments
+from dramaforge.media.cut import FINAL_X264, Finish, encode_episode
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.probe import probe
+from dramaforge.media.segments import Segment, build_segments, window
+from dramaforge.media.subtitles import ass_filter, write_ass
+from dramaforge.media.video import concat_list
 from dramaforge.schema import Cue
-from dramaforge.tools.media import segments
-from dramaforge.tools.media.assemble import FINAL_X264, Finish, encode_episode
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.segments import Segment, build_segments, window
-from dramaforge.tools.media.subtitles import ass_filter, write_ass
-from dramaforge.tools.media.video import concat_list
 from tests.conftest import FIXTURES, settings_for
 
 W, H, FPS = 320, 568, 25

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dramaforge.config import ProviderSettings, Settings
-from dramaforge.graph.run import render_episode
+from dramaforge.graph.verbs import render_episode
 from dramaforge.schema import Manifest
 from tests.conftest import FIXTURES, settings_for
 from tests.fakes.dashscope_server import FakeDashScope, Task

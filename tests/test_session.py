@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from dramaforge.errors import EditError
-from dramaforge.graph.run import rerender_shot
 from dramaforge.graph.session import session_for
+from dramaforge.graph.verbs import rerender_shot
+from dramaforge.media.probe import probe
 from dramaforge.schema import Manifest
-from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES, counting_context, settings_for
 
 pytestmark = pytest.mark.slow

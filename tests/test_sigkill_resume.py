@@ -29,10 +29,10 @@ from typing import Any
 import av
 import pytest
 
+from dramaforge.media.probe import probe
+from dramaforge.media.store import AssetStore, FileJournal, content_key
 from dramaforge.script import load_script
-from dramaforge.tools.base import Generated
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.store import AssetStore, FileJournal, content_key
+from dramaforge.tools.protocols import Generated
 from tests.conftest import FIXTURES
 from tests.fakes.dashscope_server import FakeDashScope
 

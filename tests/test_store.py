@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dramaforge.tools.base import Generated
-from dramaforge.tools.media.store import AssetStore, FileJournal, content_key
+from dramaforge.media.store import AssetStore, FileJournal, content_key
+from dramaforge.tools.protocols import Generated
 
 
 def test_same_request_is_made_once(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dramaforge.media.analysis import speech_levels
 from dramaforge.tools.local.synth import BLOCK, RATE, _noise
-from dramaforge.tools.media.analysis import speech_levels
 
 
 def test_speech_levels_follow_speech_band_energy_frame_by_frame(tmp_path: Path) -> None:

@@ -20,10 +20,10 @@ from typer.testing import CliRunner
 
 from dramaforge.cli.app import app as cli
 from dramaforge.graph.batch import BatchReport, EpisodeReport
-from dramaforge.graph.run import episode_session, render_episode, rerender_shot, session_for
+from dramaforge.graph.verbs import episode_session, render_episode, rerender_shot, session_for
+from dramaforge.media.probe import probe
 from dramaforge.schema import Manifest
 from dramaforge.serve.studio import create_app
-from dramaforge.tools.media.probe import probe
 from tests.conftest import FIXTURES, counting_context, settings_for
 from tests.studio_browser import ARTIFACTS, CHROMIUM, chromium, cjk_font_loaded, hosts, serving
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dramaforge.graph.run import render_episode
+from dramaforge.graph.verbs import render_episode
+from dramaforge.media.analysis import frame_at
+from dramaforge.media.subtitles import MAX_LINES, Layout, read_srt
 from dramaforge.schema import Manifest
-from dramaforge.tools.media.analysis import frame_at
-from dramaforge.tools.media.subtitles import MAX_LINES, Layout, read_srt
 from tests.conftest import EXAMPLES, FIXTURES, settings_for
 
 pytestmark = pytest.mark.slow

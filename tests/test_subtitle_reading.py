@@ -10,15 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dramaforge.schema import Cue
-from dramaforge.tools.base import ImageRequest
-from dramaforge.tools.local.motion import ZOOM
-from dramaforge.tools.local.storyboard import render as paint
-from dramaforge.tools.media.analysis import frame_at
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.subtitle_fit import break_lines, text_width
-from dramaforge.tools.media.subtitle_timing import fit_cues
-from dramaforge.tools.media.subtitles import (
+from dramaforge.media.analysis import frame_at
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.subtitle_fit import break_lines, text_width
+from dramaforge.media.subtitle_timing import fit_cues
+from dramaforge.media.subtitles import (
     CAMERA_ZOOM,
     Layout,
     ass_filter,
@@ -26,6 +22,10 @@ from dramaforge.tools.media.subtitles import (
     label_floor,
     write_ass,
 )
+from dramaforge.schema import Cue
+from dramaforge.tools.local.motion import ZOOM
+from dramaforge.tools.local.storyboard import render as paint
+from dramaforge.tools.protocols import ImageRequest
 
 PORTRAIT, LANDSCAPE = Layout(720, 1280), Layout(1280, 720)
 

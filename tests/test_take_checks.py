@@ -14,17 +14,17 @@ import pytest
 from PIL import Image
 
 from dramaforge.agents.critic import Critic
+from dramaforge.media.analysis import flicker, frame_at, frame_lumas
+from dramaforge.media.audio import measure_loudness, sequence_audio
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.store import AssetStore
+from dramaforge.media.subtitle_fit import overflows, text_width
+from dramaforge.media.subtitles import subtitle_filter, write_srt
 from dramaforge.schema import Critique, Cue, Shot
-from dramaforge.tools.base import ImageRequest, SpeechRequest, VideoRequest
 from dramaforge.tools.local.motion import MotionBackend
 from dramaforge.tools.local.speech import LocalSpeech
 from dramaforge.tools.local.storyboard import StoryboardBackend
-from dramaforge.tools.media.analysis import flicker, frame_at, frame_lumas
-from dramaforge.tools.media.audio import measure_loudness, sequence_audio
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.store import AssetStore
-from dramaforge.tools.media.subtitle_fit import overflows, text_width
-from dramaforge.tools.media.subtitles import subtitle_filter, write_srt
+from dramaforge.tools.protocols import ImageRequest, SpeechRequest, VideoRequest
 
 FPS = 25
 FRAME = (360, 640)

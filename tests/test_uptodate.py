@@ -12,8 +12,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from dramaforge.cli.app import app
-from dramaforge.graph.run import render_episode
-from dramaforge.tools.media.probe import probe
+from dramaforge.graph.verbs import render_episode
+from dramaforge.media.probe import probe
 from tests.conftest import FIXTURES, ROOT, counting_context, settings_for
 
 runner = CliRunner()

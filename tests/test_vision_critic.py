@@ -16,9 +16,9 @@ from dramaforge.agents.plugin import register, vision_critic
 from dramaforge.agents.vision_critic import VisionCritic
 from dramaforge.config import ProviderSettings, Settings
 from dramaforge.errors import ConfigError
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.store import AssetStore
 from dramaforge.schema import CharacterLook, Line, Shot, StyleBible, Voice
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.store import AssetStore
 from dramaforge.tools.registry import Registry
 from tests.fakes.openai_server import (
     FakeOpenAI,

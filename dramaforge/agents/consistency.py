@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel
 
+from dramaforge.media.memo import remembered
 from dramaforge.schema import (
     CharacterConsistency,
     ShotLikeness,
@@ -30,7 +31,6 @@ from dramaforge.schema import (
     ShotResult,
     StyleBible,
 )
-from dramaforge.tools.media.memo import remembered
 
 SUBJECT_BOX = (0.2, 0.25, 0.8, 1.0)  # where a focus shot's subject stands (x0, y0, x1, y1)
 SETTING_BOX = (0.0, 0.0, 1.0, 0.2)  # sky, walls, ceiling: above the heads in any framing

@@ -22,9 +22,7 @@ from pydantic import ValidationError
 
 import dramaforge
 from dramaforge.errors import AssemblyError
-from dramaforge.schema import Critique, Cue, Shot, Stage, StyleBible
-from dramaforge.tools.agents import Frame
-from dramaforge.tools.media.analysis import (
+from dramaforge.media.analysis import (
     clipped_fraction,
     flicker,
     frame_lumas,
@@ -32,10 +30,12 @@ from dramaforge.tools.media.analysis import (
     rms_dbfs,
     video_stats,
 )
-from dramaforge.tools.media.audio import measure_loudness
-from dramaforge.tools.media.probe import MediaInfo, probe
-from dramaforge.tools.media.store import AssetStore, atomic_write, content_key
-from dramaforge.tools.media.subtitle_fit import overflows
+from dramaforge.media.audio import measure_loudness
+from dramaforge.media.probe import MediaInfo, probe
+from dramaforge.media.store import AssetStore, atomic_write, content_key
+from dramaforge.media.subtitle_fit import overflows
+from dramaforge.schema import Critique, Cue, Shot, Stage, StyleBible
+from dramaforge.tools.protocols import Frame
 
 
 @dataclass

@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
+from dramaforge.media.analysis import speech_levels
+from dramaforge.media.audio import Loudness, measure_loudness
+from dramaforge.media.probe import probe
+from dramaforge.media.subtitle_fit import overflows
+from dramaforge.media.subtitle_timing import MIN_CUE
+from dramaforge.media.subtitles import MAX_LINES, read_srt
 from dramaforge.schema import CueSpeech, EpisodeReview, ReviewCheck
-from dramaforge.tools.media.analysis import speech_levels
-from dramaforge.tools.media.audio import Loudness, measure_loudness
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.subtitle_fit import overflows
-from dramaforge.tools.media.subtitle_timing import MIN_CUE
-from dramaforge.tools.media.subtitles import MAX_LINES, read_srt
 
 HOP = 0.05  # seconds per speech-energy frame
 

@@ -48,7 +48,7 @@ from dramaforge.schema import (
     ShotPlan,
 )
 from dramaforge.tools.openai.client import StructuredOutput
-from dramaforge.tools.openai.errors import api_error, redact
+from dramaforge.tools.openai.failures import api_error, redact
 
 SPOKEN = ("dialogue", "narration")
 

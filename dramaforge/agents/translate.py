@@ -24,11 +24,11 @@ from dramaforge.agents.structured import (
 )
 from dramaforge.config import Settings
 from dramaforge.errors import ConfigError, ProviderError
+from dramaforge.media.store import AssetStore, FileJournal
 from dramaforge.schema import Language, Script, Subtitles
-from dramaforge.tools.base import Generated
-from dramaforge.tools.media.store import AssetStore, FileJournal
 from dramaforge.tools.openai.client import PROVIDERS, chat_client
-from dramaforge.tools.openai.errors import api_error
+from dramaforge.tools.openai.failures import api_error
+from dramaforge.tools.protocols import Generated
 
 ATTEMPTS = 3
 NAMES: dict[Language, dict[Language, str]] = {

@@ -43,10 +43,10 @@ from dramaforge.agents.critic import Critic
 from dramaforge.agents.director import FRAMING_WORDS
 from dramaforge.agents.structured import ask, unpack
 from dramaforge.errors import ConfigError
+from dramaforge.media.store import AssetStore, atomic_write, content_key
 from dramaforge.schema import Critique, Language, Shot, StyleBible
-from dramaforge.tools.media.store import AssetStore, atomic_write, content_key
 from dramaforge.tools.openai.client import StructuredOutput
-from dramaforge.tools.openai.errors import api_error, redact
+from dramaforge.tools.openai.failures import api_error, redact
 
 MAX_SIDE = 768  # long side sent to the model: enough to judge a frame, a fraction of the tokens
 CJK = re.compile(r"[\u3400-\u9fff]")

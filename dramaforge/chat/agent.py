@@ -25,7 +25,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 
 from dramaforge import prompts
-from dramaforge.chat.tools import Request, Toolbox, session_tools
+from dramaforge.chat.toolbox import Request, Toolbox, session_tools
 from dramaforge.config import Settings
 from dramaforge.errors import ConfigError, DramaforgeError, ProviderError
 from dramaforge.graph import edits

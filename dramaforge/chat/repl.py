@@ -16,8 +16,8 @@ from typing import Protocol
 from rich.console import Console
 from rich.markup import escape
 
-from dramaforge.chat.tools import Request
-from dramaforge.chat.views import cost_lines, plan_table, safe, shot_detail
+from dramaforge.chat.terminal import cost_lines, plan_table, safe, shot_detail
+from dramaforge.chat.toolbox import Request
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.session import Event, Session
 

@@ -37,7 +37,7 @@ def chat(
     """Direct SCRIPT in a conversation: see the plan and its cost, edit, approve, redo shots."""
     from dramaforge.chat.agent import ChatAgent, chat_model
     from dramaforge.chat.repl import Chat
-    from dramaforge.chat.views import progress
+    from dramaforge.chat.terminal import progress
     from dramaforge.graph.session import session_for
 
     def run() -> None:
@@ -84,9 +84,9 @@ def rerender(
     as_json: JsonOpt = False,
 ) -> None:
     """Redo one shot of a rendered episode (or restore an earlier take) and re-assemble it."""
-    from dramaforge.chat.views import progress
+    from dramaforge.chat.terminal import progress
     from dramaforge.graph.edits import find
-    from dramaforge.graph.run import rerender_shot
+    from dramaforge.graph.verbs import rerender_shot
 
     def run() -> None:
         with progress(console, not as_json and sys.stderr.isatty()) as on_event:

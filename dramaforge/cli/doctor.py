@@ -21,7 +21,7 @@ class Check(BaseModel):
 
 
 def _ffmpeg() -> str:
-    from dramaforge.tools.media.ffmpeg import ffmpeg_exe, run_ffmpeg
+    from dramaforge.media.ffmpeg import ffmpeg_exe, run_ffmpeg
 
     filters = run_ffmpeg(["-filters"], what="listing filters")
     missing = [
@@ -41,7 +41,7 @@ def _probe() -> str:
 
 
 def _font() -> str:
-    from dramaforge.tools.media.fonts import font_path
+    from dramaforge.media.fonts import font_path
 
     path = font_path()
     if not path.is_file():

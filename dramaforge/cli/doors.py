@@ -29,8 +29,8 @@ def export(
     as_json: JsonOpt = False,
 ) -> None:
     """Write editor exports (OTIO, 剪映 draft, SRT, ASS) of an episode already rendered."""
-    from dramaforge.tools.media.exports import FORMATS
-    from dramaforge.tools.media.exports import export as export_episode
+    from dramaforge.media.exports import FORMATS
+    from dramaforge.media.exports import export as export_episode
 
     def run() -> None:
         written = [

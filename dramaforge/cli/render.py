@@ -78,12 +78,12 @@ def render(
     """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html).
 
     A brief listing channels or versions renders each into OUT/<episode>/<channel>/."""
-    from dramaforge.chat.views import progress
-    from dramaforge.graph.run import render_episode
+    from dramaforge.chat.terminal import progress
+    from dramaforge.graph.verbs import render_episode
     from dramaforge.modes.entry import ModeRequest, photo_path, render_modes
-    from dramaforge.modes.run import RunArgs
+    from dramaforge.modes.printout import print_outcomes
+    from dramaforge.modes.runner import RunArgs
     from dramaforge.modes.styles import style_names
-    from dramaforge.modes.views import print_outcomes
 
     image_file = photo_path(image)
     if image and image_file is None:  # --image names the image backend, not a photo
@@ -165,7 +165,7 @@ def render(
 
 def _print_repairs(repairs: list[PlanRepair]) -> None:
     """One line per fix made to the model's plan and per scene planned by rule instead."""
-    from dramaforge.chat.views import safe
+    from dramaforge.chat.terminal import safe
 
     for r in repairs:
         colour = "red" if r.kind == "fallback" else "yellow"
@@ -197,11 +197,11 @@ def plan(
     as_json: JsonOpt = False,
 ) -> None:
     """Print the shot list and the estimated cost without rendering anything."""
-    from dramaforge.chat.views import cost_lines, plan_table
+    from dramaforge.chat.terminal import cost_lines, plan_table
     from dramaforge.graph.context import build_context
     from dramaforge.graph.cost import estimate
-    from dramaforge.graph.run import plan_script
-    from dramaforge.modes.views import print_version_plans
+    from dramaforge.graph.verbs import plan_script
+    from dramaforge.modes.printout import print_version_plans
     from dramaforge.script import load_script
 
     def run() -> None:

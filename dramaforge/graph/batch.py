@@ -22,11 +22,11 @@ from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.checkpoint import open_checkpointer
 from dramaforge.graph.context import RenderContext, build_context
-from dramaforge.graph.run import render_episode
 from dramaforge.graph.session import Event
 from dramaforge.graph.threads import episode_name
+from dramaforge.graph.verbs import render_episode
+from dramaforge.media.store import atomic_write
 from dramaforge.script.reader import SCRIPT_SUFFIXES
-from dramaforge.tools.media.store import atomic_write
 
 
 class EpisodeReport(BaseModel):

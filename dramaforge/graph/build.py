@@ -19,7 +19,7 @@ from langgraph.graph.state import CompiledStateGraph
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.nodes import shot as shot_nodes
 from dramaforge.graph.nodes.assemble import assemble
-from dramaforge.graph.nodes.inspect import inspect
+from dramaforge.graph.nodes.keyframe_check import inspect
 from dramaforge.graph.nodes.prepare import approve, bible, direct, fan_out, ingest
 from dramaforge.graph.nodes.review import review
 from dramaforge.graph.nodes.score import score

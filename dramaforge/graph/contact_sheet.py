@@ -11,6 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from dramaforge.agents.consistency import OFF_MODEL
+from dramaforge.media.memo import remembered
 from dramaforge.schema import (
     CharacterConsistency,
     EpisodeReview,
@@ -20,7 +21,6 @@ from dramaforge.schema import (
     ShotResult,
     Take,
 )
-from dramaforge.tools.media.memo import remembered
 
 THUMB_WIDTH = 240
 

@@ -18,15 +18,16 @@ from dramaforge.config import Settings
 from dramaforge.errors import WorkspaceError
 from dramaforge.graph.cost import Ledger, price
 from dramaforge.graph.prefetch import Voiced
-from dramaforge.tools.agents import Director, Reviewer
-from dramaforge.tools.base import (
+from dramaforge.media.store import AssetStore
+from dramaforge.tools.protocols import (
+    Director,
     Generated,
     ImageBackend,
+    Reviewer,
     SoundBackend,
     SpeechBackend,
     VideoBackend,
 )
-from dramaforge.tools.media.store import AssetStore
 from dramaforge.tools.registry import registry
 
 

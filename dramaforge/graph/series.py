@@ -16,9 +16,9 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from dramaforge.agents.consistency import Reference
+from dramaforge.media.files import atomic_file, file_lock
+from dramaforge.media.store import atomic_write
 from dramaforge.schema import CharacterLook
-from dramaforge.tools.media.files import atomic_file, file_lock
-from dramaforge.tools.media.store import atomic_write
 
 
 def locked(path: Path) -> AbstractContextManager[None]:

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from dramaforge.config import Settings, frame_size
 from dramaforge.graph.state import RenderOptions
-from dramaforge.tools.media.files import file_lock
+from dramaforge.media.files import file_lock
 
 
 def episode_name(script_path: Path) -> str:

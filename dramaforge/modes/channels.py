@@ -21,7 +21,7 @@ from dramaforge.graph.context import RenderContext
 from dramaforge.graph.threads import episode_name
 from dramaforge.modes.briefs import normalize_brief
 from dramaforge.modes.fit import Extras, Fit
-from dramaforge.modes.run import PLAIN, RunArgs, write_script
+from dramaforge.modes.runner import PLAIN, RunArgs, write_script
 from dramaforge.modes.shared import FittedDirector, SharedSound, shared_length
 from dramaforge.schema import Aspect, Manifest, Script, ShotPlan
 from dramaforge.script import load_script, parse_text

@@ -18,7 +18,7 @@ from dramaforge.modes.idea import IdeaScript, idea_script, render_idea
 from dramaforge.modes.image import render_image
 from dramaforge.modes.music import render_music
 from dramaforge.modes.rhythm import render_short_drama
-from dramaforge.modes.run import PLAIN, RunArgs
+from dramaforge.modes.runner import PLAIN, RunArgs
 from dramaforge.modes.styles import render_styles
 from dramaforge.schema import Manifest
 from dramaforge.script import load_script

@@ -22,12 +22,12 @@ from dramaforge.agents.structured import reply_text
 from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError, ScriptError
 from dramaforge.graph.context import RenderContext
-from dramaforge.modes.run import RunArgs
+from dramaforge.media.store import atomic_write
+from dramaforge.modes.runner import RunArgs
 from dramaforge.schema import Language, Manifest
 from dramaforge.script import parse_text
 from dramaforge.script.detect import detect_language
-from dramaforge.tools.agents import Director
-from dramaforge.tools.media.store import atomic_write
+from dramaforge.tools.protocols import Director
 
 IDEA_NOTE = "# Idea: "
 MAX_IDEA = 500

@@ -25,12 +25,12 @@ from dramaforge import prompts
 from dramaforge.config import Settings
 from dramaforge.errors import ScriptError
 from dramaforge.modes.fit import Extras, Fit
-from dramaforge.modes.run import PLAIN, RunArgs, write_script
+from dramaforge.modes.runner import PLAIN, RunArgs, write_script
 from dramaforge.modes.shared import FittedDirector, FromFile
 from dramaforge.schema import Framing, Language, Manifest
 from dramaforge.script.detect import detect_language
 from dramaforge.script.prose import split_sentences
-from dramaforge.tools.base import Generated, ImageRequest, TaskJournal
+from dramaforge.tools.protocols import Generated, ImageRequest, TaskJournal
 
 MIN_SECONDS, MAX_SECONDS = 10.0, 30.0
 # How much of the photo each framing shows (the side of the crop, relative to the largest

@@ -23,14 +23,14 @@ from dramaforge import prompts
 from dramaforge.agents.director import FRAMING_WORDS
 from dramaforge.config import Settings
 from dramaforge.errors import ConfigError, ScriptError
-from dramaforge.modes.run import PLAIN, RunArgs, write_script
+from dramaforge.media.audio import RATE, WAV16, fit_audio
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.modes.runner import PLAIN, RunArgs, write_script
 from dramaforge.modes.shared import Delegating, FromFile
 from dramaforge.schema import CameraMove, Framing, Language, Manifest, Script, ShotPlan
 from dramaforge.script.detect import detect_language
 from dramaforge.script.prose import split_sentences
-from dramaforge.tools.base import Generated, SoundRequest, TaskJournal
-from dramaforge.tools.media.audio import RATE, WAV16, fit_audio
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
+from dramaforge.tools.protocols import Generated, SoundRequest, TaskJournal
 
 SR = 22050
 SNAP = 0.06  # a beat moves to an onset at most this far away

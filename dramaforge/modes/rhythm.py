@@ -19,7 +19,7 @@ from pathlib import Path
 from dramaforge.config import Settings
 from dramaforge.graph.context import RenderContext
 from dramaforge.modes.fit import voiced_frames
-from dramaforge.modes.run import PLAIN, RunArgs
+from dramaforge.modes.runner import PLAIN, RunArgs
 from dramaforge.modes.shared import Delegating, line_seconds
 from dramaforge.schema import Line, Manifest, Script, Shot, ShotPlan
 from dramaforge.script.prose import split_sentences

@@ -21,18 +21,18 @@ from dramaforge.agents.director import speech_seconds
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.cost import units
 from dramaforge.graph.nodes.score import produce_sound
+from dramaforge.media.audio import trim_audio
+from dramaforge.media.store import AssetStore, file_digest
 from dramaforge.modes.fit import Fit
 from dramaforge.schema import Language, Line, Script, Shot, ShotPlan, StyleBible
-from dramaforge.tools.agents import Director
-from dramaforge.tools.base import (
+from dramaforge.tools.protocols import (
+    Director,
     Generated,
     SoundBackend,
     SoundRequest,
     SpeechRequest,
     TaskJournal,
 )
-from dramaforge.tools.media.audio import trim_audio
-from dramaforge.tools.media.store import AssetStore, file_digest
 
 SHARED_KINDS = ("music", "ambience")
 

@@ -21,10 +21,10 @@ from dramaforge import prompts
 from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.threads import episode_name
-from dramaforge.modes.run import PLAIN, RunArgs
+from dramaforge.modes.runner import PLAIN, RunArgs
 from dramaforge.modes.shared import Delegating, Wrapper
 from dramaforge.schema import Language, Manifest, Script, ShotPlan
-from dramaforge.tools.base import Generated, ImageBackend, ImageRequest, TaskJournal
+from dramaforge.tools.protocols import Generated, ImageBackend, ImageRequest, TaskJournal
 
 MAX_STYLES = 6
 

@@ -33,7 +33,7 @@ from dramaforge.script.headings import (
 )
 from dramaforge.script.labels import LABELS, Label, keyed, label_of
 from dramaforge.script.places import place_kind
-from dramaforge.script.speech import (
+from dramaforge.script.speakers import (
     LATIN_SPEECH,
     LEADING_PAREN,
     PAREN_ONLY,

@@ -12,7 +12,7 @@ import re
 from typing import Literal
 
 from dramaforge.schema import Beat
-from dramaforge.script.speech import LATIN_SPEECH, SPEECH, is_speaker, speech_beat, spoken_beat
+from dramaforge.script.speakers import LATIN_SPEECH, SPEECH, is_speaker, speech_beat, spoken_beat
 
 Role = Literal["speaker", "line", "action", "narration", "sfx", "music"]
 _COLUMNS: tuple[tuple[Role, str], ...] = (

@@ -11,7 +11,7 @@ from typing import Any
 
 from langchain_core.tools import BaseTool
 
-from dramaforge.chat.tools import make_tool
+from dramaforge.chat.toolbox import make_tool
 from dramaforge.errors import DramaforgeError
 from dramaforge.serve.operations import OPERATIONS, OnEvent, Operation
 from dramaforge.serve.workspace import Workspace

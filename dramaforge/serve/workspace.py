@@ -21,11 +21,11 @@ from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError, WorkspaceError
 from dramaforge.graph.context import build_context, confined
 from dramaforge.graph.cost import estimate
-from dramaforge.graph.run import plan_script, render_episode, rerender_shot
 from dramaforge.graph.session import Event
+from dramaforge.graph.verbs import plan_script, render_episode, rerender_shot
+from dramaforge.media.store import atomic_write
 from dramaforge.schema import Aspect, Manifest, Resolution
 from dramaforge.script.reader import SCRIPT_SUFFIXES
-from dramaforge.tools.media.store import atomic_write
 
 OnEvent = Callable[[Event], None]
 SUFFIXES = SCRIPT_SUFFIXES

@@ -15,9 +15,10 @@ from typing import Any, Literal, overload
 
 from dramaforge.config import Settings
 from dramaforge.errors import ConfigError
-from dramaforge.tools.agents import Director, Reviewer
-from dramaforge.tools.base import (
+from dramaforge.tools.protocols import (
+    Director,
     ImageBackend,
+    Reviewer,
     SoundBackend,
     SpeechBackend,
     VideoBackend,

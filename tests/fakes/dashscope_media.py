@@ -12,8 +12,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.probe import probe
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.probe import probe
 
 QWEN_IMAGE_SIZES = {"1664*928", "1472*1140", "1328*1328", "1140*1472", "928*1664"}
 AUDIO_MODELS = ("wan2.5-", "wan2.6-", "wan2.7-")  # take input.audio_url

@@ -27,16 +27,16 @@ from dramaforge.graph.nodes.score import timeline
 from dramaforge.graph.prefetch import Spoken
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState, RenderOptions
+from dramaforge.media.audio import measure_loudness, mix_episode
+from dramaforge.media.bilingual import attach
+from dramaforge.media.cut import FINAL_AAC, Finish, encode_episode, finish_audio
+from dramaforge.media.files import atomic_file, file_lock, keep_only
+from dramaforge.media.segments import Segment, build_segments
+from dramaforge.media.store import content_digest
+from dramaforge.media.subtitle_timing import fit_cues, place_cues
+from dramaforge.media.subtitles import Layout, line_units, write_srt
+from dramaforge.media.video import conformed
 from dramaforge.schema import Asset, Cue, Episode, Shot, Take
-from dramaforge.tools.media.assemble import FINAL_AAC, Finish, encode_episode, finish_audio
-from dramaforge.tools.media.audio import measure_loudness, mix_episode
-from dramaforge.tools.media.bilingual import attach
-from dramaforge.tools.media.files import atomic_file, file_lock, keep_only
-from dramaforge.tools.media.segments import Segment, build_segments
-from dramaforge.tools.media.store import content_digest
-from dramaforge.tools.media.subtitle_timing import fit_cues, place_cues
-from dramaforge.tools.media.subtitles import Layout, line_units, write_srt
-from dramaforge.tools.media.video import conformed
 
 SEGMENTS = ".segments"
 """The episode's encoded shot segments, kept between renders so an edit encodes one shot."""

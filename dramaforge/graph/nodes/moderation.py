@@ -18,9 +18,9 @@ from dramaforge.agents.director import safe_prompt
 from dramaforge.errors import ContentRejected
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.progress import shot_event
+from dramaforge.media.store import atomic_write
 from dramaforge.schema import Language, Shot
-from dramaforge.tools.base import Generated
-from dramaforge.tools.media.store import atomic_write
+from dramaforge.tools.protocols import Generated
 from dramaforge.tools.registry import registry
 
 __all__ = ["moderated", "offline", "rewritten", "safe_prompt"]

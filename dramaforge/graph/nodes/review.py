@@ -29,6 +29,11 @@ from dramaforge.graph.nodes.score import layers
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState, RenderOptions
 from dramaforge.graph.uptodate import stamp
+from dramaforge.media.audio import Loudness
+from dramaforge.media.exports import export_all
+from dramaforge.media.exports.timeline import ScoreLayer, layout
+from dramaforge.media.probe import probe
+from dramaforge.media.store import atomic_write
 from dramaforge.schema import (
     Asset,
     CharacterConsistency,
@@ -41,11 +46,6 @@ from dramaforge.schema import (
     ShotResult,
     StyleBible,
 )
-from dramaforge.tools.media.audio import Loudness
-from dramaforge.tools.media.exports import export_all
-from dramaforge.tools.media.exports.timeline import ScoreLayer, layout
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.store import atomic_write
 
 
 def _place(asset: Asset, dest: Path) -> None:

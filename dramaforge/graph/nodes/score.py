@@ -12,10 +12,10 @@ from dramaforge.agents.bible import stable_seed
 from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState
+from dramaforge.media.audio import sequence_audio, trim_audio
+from dramaforge.media.store import AssetStore
 from dramaforge.schema import Asset, LayerKind, Shot
-from dramaforge.tools.base import Generated, SoundBackend, SoundRequest
-from dramaforge.tools.media.audio import sequence_audio, trim_audio
-from dramaforge.tools.media.store import AssetStore
+from dramaforge.tools.protocols import Generated, SoundBackend, SoundRequest
 
 MUSIC_DB = -10.0
 AMBIENCE_DB = -18.0

@@ -23,8 +23,10 @@ from dramaforge.graph.cost import units
 from dramaforge.graph.nodes.moderation import moderated, offline, rewritten
 from dramaforge.graph.progress import shot_event as progress
 from dramaforge.graph.state import ShotState
+from dramaforge.media.audio import sequence_audio
+from dramaforge.media.store import file_digest
 from dramaforge.schema import Asset, Critique, Cue, ShotResult, Stage, StyleBible, Take
-from dramaforge.tools.base import (
+from dramaforge.tools.protocols import (
     Generated,
     ImageBackend,
     ImageRequest,
@@ -33,8 +35,6 @@ from dramaforge.tools.base import (
     VideoBackend,
     VideoRequest,
 )
-from dramaforge.tools.media.audio import sequence_audio
-from dramaforge.tools.media.store import file_digest
 
 LEAD_IN = 0.3  # silence before the first line of a shot
 GAP = 0.35  # between lines in one shot

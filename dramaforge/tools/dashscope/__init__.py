@@ -8,7 +8,7 @@ backend is built (speech: when ``check`` is called, so voices can be listed with
 from __future__ import annotations
 
 from dramaforge.config import Settings
-from dramaforge.tools.base import ImageBackend, SpeechBackend, VideoBackend
+from dramaforge.tools.protocols import ImageBackend, SpeechBackend, VideoBackend
 from dramaforge.tools.registry import Registry
 
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dramaforge.tools.base import TaskJournal
 from dramaforge.tools.dashscope.download import Verify
 from dramaforge.tools.dashscope.transport import TaskResult, Transport
+from dramaforge.tools.protocols import TaskJournal
 
 
 class ModelBackend:

@@ -26,13 +26,13 @@ from websockets.sync.client import ClientConnection, connect
 
 from dramaforge.config import ProviderSettings
 from dramaforge.errors import ContentRejected, ProviderError
+from dramaforge.media.files import write_wav
+from dramaforge.media.probe import probe
 from dramaforge.schema import Language
-from dramaforge.tools.base import Generated, SpeechRequest, TaskJournal
 from dramaforge.tools.dashscope.endpoints import api_root
-from dramaforge.tools.dashscope.errors import MODERATION_CODES, TransientError
+from dramaforge.tools.dashscope.error_codes import MODERATION_CODES, TransientError
 from dramaforge.tools.dashscope.speech import DashScopeVoices
-from dramaforge.tools.media.files import write_wav
-from dramaforge.tools.media.probe import probe
+from dramaforge.tools.protocols import Generated, SpeechRequest, TaskJournal
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from typing import BinaryIO
 import httpx
 
 from dramaforge.errors import ProviderError
-from dramaforge.tools.dashscope.errors import ExpiredResult, TransientError, retry_after_of
+from dramaforge.tools.dashscope.error_codes import ExpiredResult, TransientError, retry_after_of
 
 Verify = Callable[[Path], None]
 MAX_REDIRECTS = 5

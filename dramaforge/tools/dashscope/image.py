@@ -21,9 +21,9 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from dramaforge.errors import ProviderError
-from dramaforge.tools.base import Generated, ImageRequest, TaskJournal
 from dramaforge.tools.dashscope.backend import TaskBackend
 from dramaforge.tools.dashscope.transport import TaskResult, Transport
+from dramaforge.tools.protocols import Generated, ImageRequest, TaskJournal
 
 PATH = "services/aigc/text2image/image-synthesis"
 EDIT_PATH = "services/aigc/image2image/image-synthesis"

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from dramaforge.config import DashScopeSettings
-from dramaforge.tools.base import SubmitIntent, TaskJournal
 from dramaforge.tools.dashscope import reconcile
+from dramaforge.tools.protocols import SubmitIntent, TaskJournal
 
 
 class Transport(Protocol):

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from dramaforge.errors import ProviderError
-from dramaforge.tools.base import SubmitIntent, TaskJournal
-from dramaforge.tools.media.files import append_line, atomic_file, file_lock
+from dramaforge.media.files import append_line, atomic_file, file_lock
+from dramaforge.tools.protocols import SubmitIntent, TaskJournal
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from dramaforge.errors import ConfigError, ProviderError
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.probe import probe
 from dramaforge.schema import Language, Voice
-from dramaforge.tools.base import Generated, SpeechRequest, TaskJournal
 from dramaforge.tools.dashscope.backend import ModelBackend
 from dramaforge.tools.dashscope.transport import Transport
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.probe import probe
+from dramaforge.tools.protocols import Generated, SpeechRequest, TaskJournal
 
 log = logging.getLogger(__name__)
 

@@ -43,11 +43,11 @@ from tenacity import (
 
 from dramaforge.config import DashScopeSettings, ProviderSettings
 from dramaforge.errors import ConfigError, ContentRejected, ProviderError
-from dramaforge.tools.base import SubmitIntent, TaskJournal
+from dramaforge.media.store import MemoryJournal, file_digest
 from dramaforge.tools.dashscope import lookup, pace, reconcile, uploads
 from dramaforge.tools.dashscope.download import Policy, Verify, fetch_verified
 from dramaforge.tools.dashscope.endpoints import api_root
-from dramaforge.tools.dashscope.errors import (
+from dramaforge.tools.dashscope.error_codes import (
     MODERATION_CODES,
     ExpiredResult,
     TransientError,
@@ -55,7 +55,7 @@ from dramaforge.tools.dashscope.errors import (
     redact,
     retry_after_of,
 )
-from dramaforge.tools.media.store import MemoryJournal, file_digest
+from dramaforge.tools.protocols import SubmitIntent, TaskJournal
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from dramaforge.errors import ProviderError
-from dramaforge.tools.dashscope.errors import TransientError
+from dramaforge.tools.dashscope.error_codes import TransientError
 
 RESOLVE_HEADER = "X-DashScope-OssResourceResolve"
 

@@ -22,12 +22,12 @@ from typing import Any
 from PIL import Image
 
 from dramaforge.errors import ProviderError
-from dramaforge.tools.base import Generated, TaskJournal, VideoRequest
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.probe import probe
+from dramaforge.media.video import normalize_clip
 from dramaforge.tools.dashscope.backend import TaskBackend
 from dramaforge.tools.dashscope.transport import TaskResult, Transport
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.video import normalize_clip
+from dramaforge.tools.protocols import Generated, TaskJournal, VideoRequest
 
 PATH = "services/aigc/video-generation/video-synthesis"
 TIERS = {"480P": 480, "720P": 720, "1080P": 1080}

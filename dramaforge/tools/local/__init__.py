@@ -9,7 +9,7 @@ only matters for the backend that needs it.
 from __future__ import annotations
 
 from dramaforge.config import Settings
-from dramaforge.tools.base import ImageBackend, SoundBackend, SpeechBackend, VideoBackend
+from dramaforge.tools.protocols import ImageBackend, SoundBackend, SpeechBackend, VideoBackend
 from dramaforge.tools.registry import Registry
 
 

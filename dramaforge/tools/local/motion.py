@@ -39,7 +39,7 @@ from PIL import Image, UnidentifiedImageError
 
 from dramaforge.errors import MACHINE_ERRNOS, AssemblyError, ProviderError, machine_error
 from dramaforge.schema import CameraMove
-from dramaforge.tools.base import Generated, TaskJournal, VideoRequest
+from dramaforge.tools.protocols import Generated, TaskJournal, VideoRequest
 
 # How far each move goes, as the width of the visible window relative to the keyframe.
 ZOOM = 1.25  # zoom_in ends on (zoom_out starts from) the middle 1/1.25 of the keyframe

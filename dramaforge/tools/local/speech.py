@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from dramaforge.errors import ConfigError, ProviderError
+from dramaforge.media.ffmpeg import run_ffmpeg
 from dramaforge.schema import Language, Voice
-from dramaforge.tools.base import Generated, SpeechRequest, TaskJournal
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
+from dramaforge.tools.protocols import Generated, SpeechRequest, TaskJournal
 
 INSTALL = "pip install 'dramaforge[voices]'"
 ESPEAK_RATE_WPM = 170  # espeak-ng words per minute at rate 1.0

@@ -27,12 +27,12 @@ from pathlib import Path
 
 from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageFont
 
+from dramaforge.media.files import atomic_file
+from dramaforge.media.fonts import FONT_NAME, font_path
+from dramaforge.media.subtitles import label_floor
 from dramaforge.script.places import place_kind
-from dramaforge.tools.base import Generated, ImageRequest, TaskJournal
 from dramaforge.tools.local import sets
-from dramaforge.tools.media.files import atomic_file
-from dramaforge.tools.media.fonts import FONT_NAME, font_path
-from dramaforge.tools.media.subtitles import label_floor
+from dramaforge.tools.protocols import Generated, ImageRequest, TaskJournal
 
 RGB = tuple[int, int, int]
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from dramaforge.tools.base import Generated, SoundRequest, TaskJournal
-from dramaforge.tools.media.files import write_wav
+from dramaforge.media.files import write_wav
+from dramaforge.tools.protocols import Generated, SoundRequest, TaskJournal
 
 RATE = 48_000
 Signal = NDArray[np.float64]

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from dramaforge.errors import EditError
-from dramaforge.serve.studio import views
+from dramaforge.serve.studio import pages as views
 from dramaforge.serve.studio.episodes import Studio
 from dramaforge.serve.studio.routes.common import (
     act,

@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dramaforge.errors import DramaforgeError
-from dramaforge.serve.studio import views
+from dramaforge.serve.studio import pages as views
 from dramaforge.serve.studio.i18n import LANGS
 from dramaforge.serve.studio.routes.common import back, form, page, studio_of
 

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from dramaforge.serve.studio import views
+from dramaforge.serve.studio import pages as views
 from dramaforge.serve.studio.episodes import Studio
 from dramaforge.serve.studio.jobs import Job, stream
 from dramaforge.serve.studio.routes.common import act, episode_page, studio_of

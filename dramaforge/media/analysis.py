@@ -11,8 +11,8 @@ import numpy as np
 from pydantic import BaseModel
 
 from dramaforge.errors import AssemblyError
-from dramaforge.tools.media.memo import remembered
-from dramaforge.tools.media.probe import probe
+from dramaforge.media.memo import remembered
+from dramaforge.media.probe import probe
 
 BLACK_LUMA = 16.0
 

@@ -21,10 +21,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from dramaforge.media.files import append_line, file_lock
+from dramaforge.media.journal import Generated, JournalEntry, SubmitIntent
+from dramaforge.media.memo import remembered
 from dramaforge.schema import Asset
-from dramaforge.tools.base import Generated, JournalEntry, SubmitIntent
-from dramaforge.tools.media.files import append_line, file_lock
-from dramaforge.tools.media.memo import remembered
 
 JOURNAL_SUFFIX = ".task.json"
 LEDGER = "tasks.ledger"

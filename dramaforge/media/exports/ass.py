@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dramaforge.media.bilingual import split_translation
+from dramaforge.media.store import atomic_write
+from dramaforge.media.subtitles import ass_script
 from dramaforge.schema import Cue
-from dramaforge.tools.media.bilingual import split_translation
-from dramaforge.tools.media.store import atomic_write
-from dramaforge.tools.media.subtitles import ass_script
 
 
 def write_ass(

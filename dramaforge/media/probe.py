@@ -8,7 +8,7 @@ import av
 from pydantic import BaseModel
 
 from dramaforge.errors import AssemblyError
-from dramaforge.tools.media.memo import remembered
+from dramaforge.media.memo import remembered
 
 
 class MediaInfo(BaseModel):

@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dramaforge.errors import AssemblyError
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.files import keep_only
+from dramaforge.media.fonts import font_path
+from dramaforge.media.probe import probe
+from dramaforge.media.store import content_digest
+from dramaforge.media.subtitles import ass_filter, ass_script, check_font_log
+from dramaforge.media.video import concat_list
 from dramaforge.schema import Cue
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.files import keep_only
-from dramaforge.tools.media.fonts import font_path
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.store import content_digest
-from dramaforge.tools.media.subtitles import ass_filter, ass_script, check_font_log
-from dramaforge.tools.media.video import concat_list
 
 SEGMENT_X264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
 """The final picture's x264 settings; segments are encoded side by side, one thread each."""

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from dramaforge.config import Settings
 from dramaforge.graph.context import RenderContext, build_context
-from dramaforge.graph.run import render_episode
 from dramaforge.graph.session import Event
+from dramaforge.graph.verbs import render_episode
+from dramaforge.media.store import atomic_write
 from dramaforge.schema import Manifest
-from dramaforge.tools.media.store import atomic_write
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,8 @@ from functools import cache
 from PIL import ImageFont
 from pydantic import BaseModel
 
-from dramaforge.schema import Cue
-from dramaforge.tools.media.fonts import FONT_NAME, font_path
-from dramaforge.tools.media.subtitles import (
+from dramaforge.media.fonts import FONT_NAME, font_path
+from dramaforge.media.subtitles import (
     BREAK_AFTER,
     MAX_LINES,
     WORD_SPACE_EXTRA,
@@ -25,6 +24,7 @@ from dramaforge.tools.media.subtitles import (
     _tokens,
     _units,
 )
+from dramaforge.schema import Cue
 
 MEASURE_SIZE = 1000  # measure at a large size, then scale: no hinting or rounding errors
 # A run libass cannot break: anything but whitespace and wide (CJK) characters, which it

@@ -9,9 +9,9 @@ import shutil
 import uuid
 from pathlib import Path
 
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.store import content_digest
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.probe import probe
+from dramaforge.media.store import content_digest
 
 X264 = [
     "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dramaforge.errors import AssemblyError
+from dramaforge.media.fonts import FONT_NAME, font_dir
+from dramaforge.media.store import atomic_write
 from dramaforge.schema import Cue
-from dramaforge.tools.media.fonts import FONT_NAME, font_dir
-from dramaforge.tools.media.store import atomic_write
 
 # --- SRT -------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from dramaforge.chat.views import plan_table
+from dramaforge.chat.terminal import plan_table
 from dramaforge.config import Settings
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.cost import estimate

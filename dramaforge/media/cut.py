@@ -17,12 +17,12 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from dramaforge.errors import AssemblyError
+from dramaforge.media.audio import RATE, Loudness, gain_to, measure_loudness
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.probe import MediaInfo, probe
+from dramaforge.media.segments import SEGMENT_X264, Segment, build_segments
+from dramaforge.media.video import concat_list
 from dramaforge.schema import Cue
-from dramaforge.tools.media.audio import RATE, Loudness, gain_to, measure_loudness
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.probe import MediaInfo, probe
-from dramaforge.tools.media.segments import SEGMENT_X264, Segment, build_segments
-from dramaforge.tools.media.video import concat_list
 
 AAC_HEADROOM_DB = 0.5
 FINAL_X264 = [*SEGMENT_X264, "-threads", "2"]

@@ -9,8 +9,8 @@ the burned ASS and ``episode.ass`` draw the translation at ``TRANSLATION_SIZE``.
 
 from __future__ import annotations
 
+from dramaforge.media.subtitles import TRANSLATION_SIZE, wrap_text
 from dramaforge.schema import Cue
-from dramaforge.tools.media.subtitles import TRANSLATION_SIZE, wrap_text
 
 
 def attach(

@@ -12,9 +12,9 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
+from dramaforge.media.subtitle_fit import break_lines, join_text, split_cue
+from dramaforge.media.subtitles import MAX_LINES, Layout
 from dramaforge.schema import Cue
-from dramaforge.tools.media.subtitle_fit import break_lines, join_text, split_cue
-from dramaforge.tools.media.subtitles import MAX_LINES, Layout
 
 MIN_CUE = 1.0  # seconds on screen, at least
 

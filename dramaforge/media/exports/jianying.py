@@ -25,10 +25,10 @@ from typing import Any, TypeVar
 import pyJianYingDraft as jy
 
 from dramaforge.errors import ExportError
+from dramaforge.media.exports.timeline import Span, edit_of, lanes, spans
+from dramaforge.media.memo import remembered
+from dramaforge.media.subtitles import MARGIN_LANDSCAPE, MARGIN_PORTRAIT, SAFE_WIDTH
 from dramaforge.schema import LayerKind, Manifest
-from dramaforge.tools.media.exports.timeline import Span, edit_of, lanes, spans
-from dramaforge.tools.media.memo import remembered
-from dramaforge.tools.media.subtitles import MARGIN_LANDSCAPE, MARGIN_PORTRAIT, SAFE_WIDTH
 
 TRACK_NAMES: dict[LayerKind, str] = {
     "video": "视频",

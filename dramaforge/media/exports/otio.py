@@ -21,9 +21,9 @@ from typing import Any
 import opentimelineio as otio
 
 from dramaforge.errors import ExportError
+from dramaforge.media.exports.timeline import Span, edit_of, lanes, spans, take_file
+from dramaforge.media.probe import probe
 from dramaforge.schema import LayerKind, Manifest, ShotResult
-from dramaforge.tools.media.exports.timeline import Span, edit_of, lanes, spans, take_file
-from dramaforge.tools.media.probe import probe
 
 TRACK_NAMES: dict[LayerKind, str] = {
     "video": "Video",

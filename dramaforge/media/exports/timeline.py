@@ -11,9 +11,9 @@ import shutil
 from pathlib import Path
 from typing import NamedTuple
 
+from dramaforge.media.audio import BED_DB
+from dramaforge.media.probe import probe
 from dramaforge.schema import Asset, EditItem, LayerKind, Manifest, ShotPlan, ShotResult
-from dramaforge.tools.media.audio import BED_DB
-from dramaforge.tools.media.probe import probe
 
 AUDIO_DIR = "audio"
 

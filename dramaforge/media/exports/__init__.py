@@ -22,15 +22,15 @@ from typing import Literal, get_args
 from pydantic import ValidationError
 
 from dramaforge.errors import ExportError
+from dramaforge.media.bilingual import split_translation
+from dramaforge.media.exports.ass import write_ass
+from dramaforge.media.exports.jianying import write_jianying
+from dramaforge.media.exports.otio import write_otio
+from dramaforge.media.exports.timeline import edit_of
+from dramaforge.media.probe import probe
+from dramaforge.media.subtitle_timing import fit_cues, place_cues
+from dramaforge.media.subtitles import Layout, read_srt, write_srt
 from dramaforge.schema import Cue, Manifest
-from dramaforge.tools.media.bilingual import split_translation
-from dramaforge.tools.media.exports.ass import write_ass
-from dramaforge.tools.media.exports.jianying import write_jianying
-from dramaforge.tools.media.exports.otio import write_otio
-from dramaforge.tools.media.exports.timeline import edit_of
-from dramaforge.tools.media.probe import probe
-from dramaforge.tools.media.subtitle_timing import fit_cues, place_cues
-from dramaforge.tools.media.subtitles import Layout, read_srt, write_srt
 
 ExportFormat = Literal["srt", "ass", "otio", "jianying"]
 FORMATS: tuple[str, ...] = get_args(ExportFormat)

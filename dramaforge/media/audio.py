@@ -10,9 +10,9 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from dramaforge.errors import AssemblyError
-from dramaforge.tools.media.ffmpeg import run_ffmpeg
-from dramaforge.tools.media.memo import remembered
-from dramaforge.tools.media.probe import probe
+from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.memo import remembered
+from dramaforge.media.probe import probe
 
 RATE = 48000
 # Timelines and mixes are float WAV: sums above full scale survive until loudnorm brings them
