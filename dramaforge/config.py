@@ -32,6 +32,10 @@ class Backends(BaseModel):
     speech: str = "local:tts"
     sound: str = "local:synth"
     critic: str = "local:heuristic"
+    lipsync: str | None = None
+    """Lips moved with on-screen lines (``dashscope:wan2.2-s2v``, ``dashscope:videoretalk``,
+    ``comfyui:WORKFLOW.json``, ``diffusers:wan2.2-s2v``) or ``none``; default: the video model's
+    own audio input where it takes one, else none."""
     chat: str | None = None
     """The model ``dramaforge chat`` talks to (``openai:<model>``); default: the director's."""
 

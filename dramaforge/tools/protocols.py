@@ -37,6 +37,8 @@ __all__ = [
     "ImageRequest",
     "JournalEntry",
     "Keyed",
+    "LipsyncBackend",
+    "LipsyncRequest",
     "Reviewer",
     "SoundBackend",
     "SoundRequest",
@@ -106,6 +108,27 @@ class VideoRequest(Keyed):
     LATER = ("audio",)
 
 
+class LipsyncRequest(Keyed):
+    """One on-screen line made to move its speaker's lips.
+
+    ``video`` is the shot's finished clip for a pass over it (``videoretalk``, a ComfyUI
+    lip-sync workflow); None asks a speech-to-video model to make the clip from ``image`` (the
+    keyframe) and ``audio`` alone (``wan2.2-s2v``). ``face`` is the speaker's reference face,
+    for models that pick one face when several are in frame.
+    """
+
+    image: str
+    audio: str
+    width: int
+    height: int
+    fps: int
+    duration: float
+    seed: int
+    prompt: str = ""
+    video: str | None = None
+    face: str | None = None
+
+
 class SpeechRequest(BaseModel):
     text: str
     language: Language
@@ -142,6 +165,19 @@ class VideoBackend(Protocol):
 
     def generate(
         self, request: VideoRequest, dest: Path, journal: TaskJournal | None = None
+    ) -> Generated:
+        """Write an H.264 MP4 (no audio) of exactly ``duration`` seconds at ``dest``."""
+        ...
+
+
+@runtime_checkable
+class LipsyncBackend(Protocol):
+    """Lips that move with a line: a pass over a finished clip, or speech-to-video."""
+
+    name: str
+
+    def generate(
+        self, request: LipsyncRequest, dest: Path, journal: TaskJournal | None = None
     ) -> Generated:
         """Write an H.264 MP4 (no audio) of exactly ``duration`` seconds at ``dest``."""
         ...

@@ -18,13 +18,14 @@ from dramaforge.errors import ConfigError
 from dramaforge.tools.protocols import (
     Director,
     ImageBackend,
+    LipsyncBackend,
     Reviewer,
     SoundBackend,
     SpeechBackend,
     VideoBackend,
 )
 
-Kind = Literal["image", "video", "speech", "sound", "director", "critic"]
+Kind = Literal["image", "video", "speech", "sound", "lipsync", "director", "critic"]
 Factory = Callable[[str, Settings], Any]
 """(model, settings) -> a backend of the kind it was added for."""
 
@@ -33,6 +34,7 @@ PROTOCOLS: dict[Kind, type] = {
     "video": VideoBackend,
     "speech": SpeechBackend,
     "sound": SoundBackend,
+    "lipsync": LipsyncBackend,
     "director": Director,
     "critic": Reviewer,
 }
@@ -59,6 +61,8 @@ class Registry:
     def create(self, kind: Literal["speech"], spec: str, settings: Settings) -> SpeechBackend: ...
     @overload
     def create(self, kind: Literal["sound"], spec: str, settings: Settings) -> SoundBackend: ...
+    @overload
+    def create(self, kind: Literal["lipsync"], spec: str, settings: Settings) -> LipsyncBackend: ...
     @overload
     def create(self, kind: Literal["director"], spec: str, settings: Settings) -> Director: ...
     @overload
