@@ -63,7 +63,7 @@ def test_estimate_prices_each_backend() -> None:
     )
     cost = estimate(plan, settings)
     seconds = sum(s.duration for s in plan.shots)
-    assert cost.lines["dashscope:qwen-image"] == pytest.approx(0.25 * len(plan.shots))
-    assert cost.lines["dashscope:wan2.5-i2v-preview"] == pytest.approx(0.5 * seconds, abs=0.01)
-    assert cost.total == pytest.approx(0.25 * len(plan.shots) + 0.5 * seconds, abs=0.01)
+    assert cost.one_take["dashscope:qwen-image"] == pytest.approx(0.25 * len(plan.shots))
+    assert cost.one_take["dashscope:wan2.5-i2v-preview"] == pytest.approx(0.5 * seconds, abs=0.01)
+    assert cost.one_take_total == pytest.approx(0.25 * len(plan.shots) + 0.5 * seconds, abs=0.01)
     assert cost.unpriced == []

@@ -156,7 +156,8 @@ class Chat:
         todo = s.to_render()
         cost = s.estimate()
         self.console.print(
-            f"next render: {len(todo)} shot(s), estimated cost {cost.total:.2f}", highlight=False
+            f"next render: {len(todo)} shot(s), estimated cost {cost.describe()}",
+            highlight=False,
         )
         for line in cost_lines(cost):
             self.console.print(line, highlight=False)

@@ -47,7 +47,7 @@ def plan_table(
     table = Table(
         title=f"{safe(plan.title)} — {len(plan.shots)} shots, "
         f"~{sum(s.duration for s in plan.shots):.0f}s (estimated), "
-        f"estimated cost {cost.total:.2f}"
+        f"estimated cost {cost.describe()}"
     )
     columns = ["#", "shot", "framing", "camera", "secs", "lines", "sfx / music", "prompt"]
     if results is not None:
@@ -99,7 +99,18 @@ def shot_detail(shot: Shot, result: ShotResult | None) -> Table:
 
 
 def cost_lines(cost: Estimate) -> list[str]:
-    lines = [f"  {spec}: {amount:.2f}" for spec, amount in cost.lines.items()]
+    """Each backend's share (the most, and one take's), the budget if the most is past it,
+    and the backends with no price."""
+    lines = [
+        f"  {escape(spec)}: {amount:.2f}"
+        + (f" (one take {cost.one_take[spec]:.2f})" if cost.one_take[spec] != amount else "")
+        for spec, amount in cost.lines.items()
+    ]
+    if cost.over_budget():
+        lines.append(
+            f"[yellow]up to {cost.total:.2f} is past the budget of {cost.budget:.2f}[/]: the "
+            "render stops before the paid request that would cross it"
+        )
     if cost.unpriced:
         lines.append(
             f"[yellow]no price configured for {', '.join(cost.unpriced)}[/] "

@@ -190,7 +190,7 @@ def _draft(
 
 
 @app.command()
-@settings_flags("lang", *BACKENDS)
+@settings_flags("lang", "max_takes", *BACKENDS)
 def plan(
     settings: Settings,
     script: Annotated[Path, typer.Argument(help="Script file.")],

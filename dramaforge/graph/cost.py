@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from dramaforge.config import Settings
 from dramaforge.errors import BudgetExceeded
@@ -36,23 +36,74 @@ def price(settings: Settings, spec: str) -> float:
     return settings.prices.get(spec, 0.0)
 
 
+def attempts(kind: str, max_takes: int) -> int:
+    """The most paid requests of ``kind`` one shot may make when it may have ``max_takes``
+    takes. Each take has one clip and one voice; a keyframe may be redrawn before its clip
+    is made (``inspect``: up to ``max_takes`` keyframes) and again for each later take the
+    critic blames on it, so up to ``2 * max_takes - 1`` keyframes."""
+    return 2 * max_takes - 1 if kind == "image" else max_takes
+
+
 class Estimate(BaseModel):
+    """What the next render may pay, in the prices' currency.
+
+    ``lines`` and ``total`` are the most: every shot retried up to ``max_takes`` takes (a
+    render's ledger may reach it, and a budget should allow for it); ``one_take`` and
+    ``one_take_total`` are every shot's first take kept. Both are shown wherever a cost is.
+    """
+
     lines: dict[str, float]
     total: float
+    one_take: dict[str, float]
+    one_take_total: float
+    max_takes: int = Field(ge=1)
     unpriced: list[str]
+    budget: float | None = None
+
+    def describe(self) -> str:
+        """``up to 3.50 (2 takes a shot; 1.50 for one take)``: the figure and what it means."""
+        if self.max_takes == 1 or self.total == self.one_take_total:
+            return f"{self.total:.2f}"
+        return (
+            f"up to {self.total:.2f} ({self.max_takes} takes a shot; "
+            f"{self.one_take_total:.2f} for one take)"
+        )
+
+    def over_budget(self) -> bool:
+        """Whether the most this render may pay is past the budget (the ledger then stops it
+        before the paid request that would cross it)."""
+        return self.budget is not None and self.total > self.budget + 1e-9
 
 
-def estimate(plan: ShotPlan, settings: Settings, max_takes: int = 1) -> Estimate:
-    """Expected spend for one pass over ``plan`` (``max_takes`` gives the worst case)."""
+def estimate(plan: ShotPlan, settings: Settings, max_takes: int | None = None) -> Estimate:
+    """What a render of ``plan`` may pay with up to ``max_takes`` takes a shot (default: the
+    settings' ``render.max_takes``, what the render will use), beside one take's figure."""
+    takes = settings.render.max_takes if max_takes is None else max_takes
     b = settings.backends
     work = {
-        b.image: units("image") * len(plan.shots),
-        b.video: sum(units("video", duration=s.duration) for s in plan.shots),
-        b.speech: sum(units("speech", text=ln.text) for s in plan.shots for ln in s.lines),
+        (b.image, "image"): units("image") * len(plan.shots),
+        (b.video, "video"): sum(units("video", duration=s.duration) for s in plan.shots),
+        (b.speech, "speech"): sum(
+            units("speech", text=ln.text) for s in plan.shots for ln in s.lines
+        ),
     }
-    lines = {spec: round(n * price(settings, spec) * max_takes, 4) for spec, n in work.items()}
-    unpriced = [s for s in work if not s.startswith("local:") and s not in settings.prices]
-    return Estimate(lines=lines, total=round(sum(lines.values()), 4), unpriced=unpriced)
+    once: dict[str, float] = {}
+    most: dict[str, float] = {}
+    for (spec, kind), n in work.items():
+        once[spec] = once.get(spec, 0.0) + n * price(settings, spec)
+        most[spec] = most.get(spec, 0.0) + n * price(settings, spec) * attempts(kind, takes)
+    specs = {spec for spec, _ in work}
+    return Estimate(
+        lines={spec: round(v, 4) for spec, v in most.items()},
+        total=round(sum(most.values()), 4),
+        one_take={spec: round(v, 4) for spec, v in once.items()},
+        one_take_total=round(sum(once.values()), 4),
+        max_takes=takes,
+        unpriced=sorted(
+            s for s in specs if not s.startswith("local:") and s not in settings.prices
+        ),
+        budget=settings.budget,
+    )
 
 
 @dataclass

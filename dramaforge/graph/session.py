@@ -93,9 +93,10 @@ class Session:
         return pending(self._planned())  # type: ignore[arg-type]
 
     def estimate(self) -> Estimate:
-        """What the next render is expected to cost (only the shots it will make)."""
-        plan = self.plan()
-        return estimate(plan.model_copy(update={"shots": self.to_render()}), self.settings)
+        """What the next render may cost (only the shots it will make, up to this session's
+        takes a shot, beside the one-take figure)."""
+        plan = self.plan().model_copy(update={"shots": self.to_render()})
+        return estimate(plan, self.settings, max_takes=self.options.max_takes)
 
     def manifest(self) -> Manifest | None:
         path = self.values().get("manifest")

@@ -99,6 +99,7 @@ def approve(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, o
     cost = estimate(
         ShotPlan(title="", language="zh", shots=todo),
         context_of(runtime, state["options"].out_dir).settings,
+        max_takes=state["options"].max_takes,
     )
     answer: Any = interrupt(
         {

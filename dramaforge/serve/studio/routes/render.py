@@ -22,12 +22,13 @@ def start_render(studio: Studio, folder: str, name: str, kind: str) -> Job:
     def work(on_event: Any) -> dict[str, Any]:
         with studio.session(folder, name) as s:
             todo = [shot.id for shot in s.to_render()]
-            before = s.estimate().total
+            before = s.estimate()
             on_event({"stage": "plan", "status": "start", "to_render": todo})
             made = s.draft(on_event) if kind == "draft" else s.render(on_event)
         return {
             "rendered": todo,
-            "estimated": before,
+            "estimated": before.total,
+            "estimate": before.model_dump(),
             "cost": made.total_cost,
             "seconds": made.episode.duration,
         }
