@@ -2,17 +2,31 @@
 
 Sources, strongest first: values given in code (CLI flags), environment variables
 (``DRAMAFORGE_*``, nested with ``__``), then ``dramaforge.toml`` in the working directory.
-Nothing else in the package reads the environment.
+Nothing else in the package reads the environment. Code changes settings with one call,
+``settings.with_(render={"resolution": "360p"})`` (or ``**{"render.resolution": "360p"}``),
+validated like the file is.
+
+The rule (docs/design/settings.md): **options change the output; settings say how to run.**
+A render's options (``graph.state.RenderOptions``) are what its episode is made of: the
+frame, the takes, the loudness, the language, the subtitles. They travel in the graph's state
+and are part of its thread id, so changing one is a new render (a new thread) and a finished
+render with the same options is the same episode. They are the fields of ``OutputSettings``,
+declared there once; ``RenderOptions`` is built on them, with their defaults. Everything else
+here says how to run: backends and their endpoints, keys, prices, budget, concurrency, the
+work made ahead, where state lives. Nodes read those from the render context
+(``ctx.settings``), never from the state, and changing them never forks a thread (a changed
+backend makes different assets, which the asset store's keys and the up-to-date stamp see).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,11 +34,19 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from dramaforge.errors import ConfigError
 from dramaforge.schema import Aspect, Language, Resolution, Subtitles
+
+BackendKind = Literal["director", "image", "video", "speech", "sound", "critic", "lipsync"]
+"""The jobs a backend does: each is a field of ``Backends``, a Protocol in
+``tools/protocols.py`` and a kind in the registry; the CLI flags, ``doctor`` and the render
+context go through this list."""
+BACKEND_KINDS: tuple[BackendKind, ...] = get_args(BackendKind)
 
 
 class Backends(BaseModel):
-    """Which backend does each job, as ``provider:model``. ``local:*`` needs no key."""
+    """Which backend does each job (one field per ``BackendKind``, plus the chat model), as
+    ``provider:model``. ``local:*`` needs no key."""
 
     director: str = "local:rules"
     image: str = "local:storyboard"
@@ -121,21 +143,29 @@ class ProviderOverrides(BaseModel):
         return getattr(self, name) is not None
 
 
-class RenderSettings(BaseModel):
+class OutputSettings(BaseModel):
+    """The ``[render]`` settings that change the episode: a render's options are these (see
+    the module's rule), so each is part of the thread id. Declared here once."""
+
     aspect: Aspect = "9:16"
     resolution: Resolution = "720p"
     fps: int = Field(default=25, ge=12, le=60)
     language: Language | None = None
     max_takes: int = Field(default=2, ge=1, le=10)
-    concurrency: int | None = Field(default=None, ge=1, le=32)
-    """Sets how many shots run at once: up to twice this. Default: enough to keep every paid
-    model's slots busy while other shots do local work (``Settings.shot_workers``)."""
     min_shot: float = Field(default=2.0, gt=0)
     max_shot: float = Field(default=8.0, gt=0)
     target_lufs: float = -14.0
     true_peak: float = -1.5
     subtitles: Subtitles | None = None
     """``zh+en``/``en+zh``: two-line bilingual subtitles; None: the script's language only."""
+
+
+class RenderSettings(OutputSettings):
+    """``[render]``: the output's settings (``OutputSettings``) and how to run the render."""
+
+    concurrency: int | None = Field(default=None, ge=1, le=32)
+    """Sets how many shots run at once: up to twice this. Default: enough to keep every paid
+    model's slots busy while other shots do local work (``Settings.shot_workers``)."""
     ahead: bool = True
     """When the pictures come from outside this process (a paid model, a GPU server): make the
     score, the finished sound and each kept shot's segment while other shots are still with
@@ -154,6 +184,16 @@ class DraftSettings(BaseModel):
     video: str | None = None
     speech: str | None = None
     max_takes: int = Field(default=1, ge=1, le=10)
+
+    def output(self) -> dict[str, Any]:
+        """The output settings the draft changes: its fields named like ``OutputSettings``'s."""
+        shared = set(type(self).model_fields) & set(OutputSettings.model_fields)
+        return {name: getattr(self, name) for name in sorted(shared)}
+
+    def backends(self) -> dict[str, str]:
+        """The backends the draft sets (the others are the final render's)."""
+        chosen = {"image": self.image, "video": self.video, "speech": self.speech}
+        return {kind: spec for kind, spec in chosen.items() if spec is not None}
 
 
 class Settings(BaseSettings):
@@ -197,20 +237,24 @@ class Settings(BaseSettings):
             TomlConfigSettingsSource(settings_cls),
         )
 
+    def with_(self, changes: Mapping[str, Any] | None = None, /, **more: Any) -> Settings:
+        """These settings with some changed, validated as ``dramaforge.toml`` is.
+
+        A section given as a mapping is merged into the section, not put in its place:
+        ``with_(render={"resolution": "360p"})`` keeps the other render settings. A dotted
+        name reaches into a section: ``with_(**{"render.resolution": "360p"})``. A wrong name
+        or value is a ``ConfigError`` naming it.
+        """
+        try:
+            return type(self).model_validate(_merged(self, {**(changes or {}), **more}))
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"setting {where}: {first['msg']}") from None
+
     def for_draft(self) -> Settings:
         """These settings with the draft pass's resolution, takes and backends."""
-        d = self.draft
-        chosen = {"image": d.image, "video": d.video, "speech": d.speech}
-        return self.model_copy(
-            update={
-                "render": self.render.model_copy(
-                    update={"resolution": d.resolution, "max_takes": d.max_takes}
-                ),
-                "backends": self.backends.model_copy(
-                    update={k: v for k, v in chosen.items() if v is not None}
-                ),
-            }
-        )
+        return self.with_(render=self.draft.output(), backends=self.draft.backends())
 
     @field_validator("dashscope", mode="before")
     @classmethod
@@ -244,6 +288,29 @@ class Settings(BaseSettings):
         if role == "critic":
             return self.critic_openai.over(self.openai)
         return self.openai
+
+
+def _merged(model: BaseModel, changes: Mapping[str, Any], within: str = "") -> dict[str, Any]:
+    """``model``'s fields with ``changes`` applied: sections merged, dotted names followed
+    (``within``: the section's own dotted name, for messages)."""
+    data = {name: getattr(model, name) for name in type(model).model_fields}
+    for key, value in changes.items():
+        head, _, rest = key.partition(".")
+        if head not in data:
+            raise ConfigError(f"no setting {within + key!r}")
+        current, change = data[head], {rest: value} if rest else value
+        if isinstance(current, BaseModel) and isinstance(change, Mapping):
+            try:
+                data[head] = type(current).model_validate(_merged(current, change, f"{head}."))
+            except ValidationError as err:
+                first = err.errors()[0]
+                where = within + ".".join(str(p) for p in (head, *first["loc"]))
+                raise ConfigError(f"setting {where}: {first['msg']}") from None
+        elif rest:
+            raise ConfigError(f"setting {within + head!r} has no field {rest!r}")
+        else:
+            data[head] = change
+    return data
 
 
 STANDARD_ENV = {

@@ -72,7 +72,7 @@ def _typed_lines() -> Iterator[str]:
 
 
 @app.command()
-@settings_flags("budget", "image", "video", "speech", "critic")
+@settings_flags("budget", *(k for k in BACKENDS if k != "director"))
 def rerender(
     settings: Settings,
     episode_dir: Annotated[Path, typer.Argument(help="A rendered episode folder (OUT/<name>).")],

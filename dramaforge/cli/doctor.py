@@ -7,7 +7,14 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from dramaforge.chat.agent import chat_model
-from dramaforge.config import ProviderSettings, Settings, masked, origin, without_password
+from dramaforge.config import (
+    BACKEND_KINDS,
+    ProviderSettings,
+    Settings,
+    masked,
+    origin,
+    without_password,
+)
 from dramaforge.errors import DramaforgeError
 from dramaforge.schema import Language
 from dramaforge.tools.openai.client import dashscope_endpoint
@@ -139,12 +146,9 @@ def _critic_rows(settings: Settings) -> list[Check]:
 
 def run_checks(settings: Settings) -> list[Check]:
     b = settings.backends
-    kinds: list[tuple[Kind, str]] = [
-        ("director", b.director),
-        ("image", b.image),
-        ("video", b.video),
-        ("sound", b.sound),
-        ("critic", b.critic),
+    chosen = {kind: getattr(b, kind) for kind in BACKEND_KINDS if kind != "speech"}
+    kinds: list[tuple[Kind, str]] = [  # speech is checked per language, below
+        (kind, spec) for kind, spec in chosen.items() if spec not in (None, "none")
     ]
     checks: list[tuple[str, Callable[[], str]]] = [
         ("ffmpeg", _ffmpeg),

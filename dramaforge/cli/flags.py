@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from dramaforge.config import Settings
+from dramaforge.config import BACKEND_KINDS, Settings
 from dramaforge.schema import Aspect, Language, Resolution, Subtitles
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -24,6 +24,10 @@ OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 _BACKEND = Annotated[str | None, typer.Option(help="Backend as provider:model.")]
+_LIPSYNC = Annotated[
+    str | None,
+    typer.Option(help="Lip-sync backend as provider:model, or none (default: the video model's)."),
+]
 FLAGS: dict[str, Any] = {
     "aspect": Annotated[Aspect | None, typer.Option(help="9:16, 16:9 or 1:1.")],
     "resolution": Annotated[Resolution | None, typer.Option(help="360p, 480p, 720p or 1080p.")],
@@ -38,33 +42,27 @@ FLAGS: dict[str, Any] = {
     "budget": Annotated[
         float | None, typer.Option(help="Stop before paid work would cost more than this.")
     ],
-    **{kind: _BACKEND for kind in ("director", "image", "video", "speech", "critic")},
+    **{kind: _LIPSYNC if kind == "lipsync" else _BACKEND for kind in BACKEND_KINDS},
 }
 FRAME = ("aspect", "resolution", "lang", "max_takes")
-BACKENDS = ("director", "image", "video", "speech", "critic")
+BACKENDS: tuple[str, ...] = BACKEND_KINDS
+"""A flag per backend kind (``--director``, ``--image``, ... ``--lipsync``)."""
 RENDER_FLAGS = (*FRAME, "subtitles")
 RENDER_NAMES = {"aspect": "aspect", "resolution": "resolution", "lang": "language"}
 
 
 def build_settings(**flags: Any) -> Settings:
     """Settings from dramaforge.toml and the environment, with the given flags on top."""
-    base = Settings()
     given = {k: v for k, v in flags.items() if v is not None}
     render = {RENDER_NAMES.get(k, k): v for k, v in given.items() if k in RENDER_FLAGS}
-    backends = {k: v for k, v in given.items() if k in BACKENDS}
-    update: dict[str, Any] = {
-        "render": base.render.model_copy(update=render),
-        "backends": base.backends.model_copy(update=backends),
-    }
-    if "budget" in given:
-        update["budget"] = given["budget"]
-    return base.model_copy(update=update)
+    backends = {k: v for k, v in given.items() if k in BACKEND_KINDS}
+    budget = {"budget": given["budget"]} if "budget" in given else {}
+    return Settings().with_(render=render, backends=backends, **budget)
 
 
 def with_backend(settings: Settings, kind: str, spec: str) -> Settings:
     """``settings`` with the ``kind`` backend set to ``spec`` (a flag a command reads itself)."""
-    backends = settings.backends.model_copy(update={kind: spec})
-    return settings.model_copy(update={"backends": backends})
+    return settings.with_(backends={kind: spec})
 
 
 def settings_flags(*names: str) -> Callable[[F], F]:

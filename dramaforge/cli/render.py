@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # the graph and the modes load inside the command that runs t
 
 
 @app.command()
-@settings_flags(*FRAME, "subtitles", "budget", "director", "video", "speech", "critic")
+@settings_flags(*FRAME, "subtitles", "budget", *(k for k in BACKENDS if k != "image"))
 def render(
     settings: Settings,
     script: Annotated[

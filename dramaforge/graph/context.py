@@ -6,6 +6,7 @@ configuration or construct backends themselves, and nothing in it is checkpointe
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from dramaforge.config import Settings
+from dramaforge.config import BACKEND_KINDS, BackendKind, Settings
 from dramaforge.errors import WorkspaceError
 from dramaforge.graph.cost import Ledger, price
 from dramaforge.graph.prefetch import Voiced
@@ -60,29 +61,24 @@ class RenderContext:
         return made
 
     def backend_names(self) -> dict[str, str]:
-        return {
-            "director": self.director.name,
-            "image": self.image.name,
-            "video": self.video.name,
-            "speech": self.speech.name,
-            "sound": self.sound.name,
-            "critic": self.critic.name,
-        }
+        return {kind: getattr(self, kind).name for kind in held_kinds()}
+
+
+def held_kinds() -> list[BackendKind]:
+    """The backend kinds (``config.BACKEND_KINDS``) the render context holds, a field each."""
+    fields = {f.name for f in dataclasses.fields(RenderContext)}
+    return [kind for kind in BACKEND_KINDS if kind in fields]
 
 
 def build_context(settings: Settings, state_root: Path, **overrides: Any) -> RenderContext:
     """Resolve every configured backend by name; ``overrides`` replace one (tests, plugins)."""
     reg = registry()
-    b = settings.backends
-    parts: dict[str, Any] = {
-        "director": lambda: reg.create("director", b.director, settings),
-        "image": lambda: reg.create("image", b.image, settings),
-        "video": lambda: reg.create("video", b.video, settings),
-        "speech": lambda: reg.create("speech", b.speech, settings),
-        "sound": lambda: reg.create("sound", b.sound, settings),
-        "critic": lambda: reg.create("critic", b.critic, settings),
+    built: dict[str, Any] = {  # each checked against its kind's Protocol by the registry
+        kind: overrides[kind]
+        if kind in overrides
+        else reg.create(kind, getattr(settings.backends, kind), settings)
+        for kind in held_kinds()
     }
-    built = {k: overrides[k] if k in overrides else make() for k, make in parts.items()}
     return RenderContext(
         settings=settings,
         store=AssetStore(state_root / "assets"),

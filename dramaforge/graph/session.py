@@ -20,7 +20,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from dramaforge.config import Settings, frame_size
+from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError, EditError
 from dramaforge.graph import edits
 from dramaforge.graph.build import build_graph
@@ -218,14 +218,10 @@ class Session:
         """
         values = self._planned()
         settings = self.settings.for_draft()
-        width, height = frame_size(self.options.aspect, settings.render.resolution)
         options = self.options.model_copy(
             update={
+                **self.settings.draft.output(),
                 "episode": f"{self.options.episode}/draft",
-                "resolution": settings.render.resolution,
-                "width": width,
-                "height": height,
-                "max_takes": settings.render.max_takes,
                 "approve": False,
             }
         )

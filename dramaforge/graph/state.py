@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, TypedDict
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
+from dramaforge.config import OutputSettings, frame_size
 from dramaforge.schema import (
-    Aspect,
     Asset,
     Critique,
     Cue,
     Episode,
     KeyframeReview,
     Language,
-    Resolution,
     Script,
     ScriptFormat,
     Shot,
@@ -26,33 +25,38 @@ from dramaforge.schema import (
     ShotResult,
     Stage,
     StyleBible,
-    Subtitles,
     Take,
 )
 
 
-class RenderOptions(BaseModel):
-    out_dir: str
-    episode: str
-    aspect: Aspect
-    resolution: Resolution
-    width: int
-    height: int
-    fps: int
-    max_takes: int
-    min_shot: float
-    max_shot: float
-    target_lufs: float
-    true_peak: float
-    language: Language | None = None
+class RenderOptions(OutputSettings):
+    """What an episode is made of (the settings rule, ``config.py``): the output settings,
+    each with its settings default, plus where the episode goes and how its script is read.
+
+    Every field has a default because a caller may give only some (LangGraph Server passes
+    ``{"options": {"resolution": "360p"}}``); the frame size follows the aspect and the
+    resolution. All of it is part of the thread id (``threads.thread_id``).
+    """
+
+    out_dir: str = "out"
+    episode: str = ""
+    """The episode's folder under ``out_dir``; empty: named after the script (``ingest``)."""
     format: ScriptFormat | None = None
     series: str | None = None
     series_file: str | None = None
     """Series bible (JSON) shared by every episode of ``series``."""
-    subtitles: Subtitles | None = None
-    """Bilingual subtitles (``zh+en``, top line first); None: the script's language only."""
     approve: bool = False
     """Stop after planning until a person approves (chat); batch and render never stop."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def width(self) -> int:
+        return frame_size(self.aspect, self.resolution)[0]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def height(self) -> int:
+        return frame_size(self.aspect, self.resolution)[1]
 
     @property
     def episode_dir(self) -> str:

@@ -8,6 +8,7 @@ only one of them runs it at a time (``RunLock``).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
-from dramaforge.config import Settings, frame_size
+from dramaforge.config import OutputSettings, Settings
 from dramaforge.graph.state import RenderOptions
 from dramaforge.media.files import file_lock
 
@@ -33,29 +34,41 @@ def make_options(
     series: str | None = None,
     episode: str | None = None,
 ) -> RenderOptions:
-    """The render options of ``script_path`` into ``out``; ``episode`` names its folder when
+    """The render options of ``script_path`` into ``out``: the settings' output fields
+    (``config.OutputSettings``) and where the episode goes; ``episode`` names its folder when
     the script's own name would collide with another's (a batch of ``s1/ep01``, ``s2/ep01``)."""
-    r = settings.render
     bible_file = settings.state_root(out.resolve()) / "series" / f"{series}.json"
-    width, height = frame_size(r.aspect, r.resolution)
+    output = {name: getattr(settings.render, name) for name in OutputSettings.model_fields}
     return RenderOptions(
+        **output,
         out_dir=str(out.resolve()),
         episode=episode or episode_name(script_path),
-        aspect=r.aspect,
-        resolution=r.resolution,
-        width=width,
-        height=height,
-        fps=r.fps,
-        max_takes=r.max_takes,
-        min_shot=r.min_shot,
-        max_shot=r.max_shot,
-        target_lufs=r.target_lufs,
-        true_peak=r.true_peak,
-        language=r.language,
-        subtitles=r.subtitles,
         series=series,
         series_file=str(bible_file) if series else None,
     )
+
+
+HASHED = (
+    "episode",
+    "aspect",
+    "resolution",
+    "width",
+    "height",
+    "fps",
+    "max_takes",
+    "min_shot",
+    "max_shot",
+    "target_lufs",
+    "true_peak",
+    "language",
+    "format",
+    "series",
+    "series_file",
+    "subtitles",
+    "approve",
+)
+"""The order the options were hashed in before they were built on ``OutputSettings``: kept,
+so an episode keeps its thread (``--resume``, chat) across the change. A new option goes last."""
 
 
 def thread_id(script_path: Path, options: RenderOptions) -> str:
@@ -65,7 +78,10 @@ def thread_id(script_path: Path, options: RenderOptions) -> str:
     h.update(script_path.read_bytes())
     # An option left unset is left out, so episodes rendered before it existed keep their id.
     unset = {"subtitles"} if options.subtitles is None else set()
-    h.update(options.model_dump_json(exclude={"out_dir", *unset}).encode())
+    data = options.model_dump(mode="json", exclude={"out_dir", *unset})
+    rank = {name: i for i, name in enumerate(HASHED)}
+    ordered = dict(sorted(data.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+    h.update(json.dumps(ordered, ensure_ascii=False, separators=(",", ":")).encode())
     return f"{options.episode}-{h.hexdigest()[:16]}"
 
 

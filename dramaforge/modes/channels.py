@@ -97,9 +97,7 @@ def _contexts(
     sound = SharedSound(base.sound, base.store, shared_length(lengths))
     out = []
     for v in versions:
-        vs = settings.model_copy(
-            update={"render": settings.render.model_copy(update={"aspect": v.aspect})}
-        )
+        vs = settings.with_(render={"aspect": v.aspect})
         director = FittedDirector(base.director, _fit_of(v, vs, extras), plans, ctx=base)
         out.append((v, vs, replace(base, settings=vs, director=director, sound=sound)))
     return out

@@ -147,9 +147,8 @@ class Workspace:
         episode; an interrupted render of it is resumed."""
         path = self.script(script, text, name)
         render = {k: v for k, v in {"aspect": aspect, "resolution": resolution}.items() if v}
-        settings = self.settings.model_copy(
-            update={"render": self.settings.render.model_copy(update=render)}
-            | ({"budget": budget} if budget is not None else {})
+        settings = self.settings.with_(
+            render=render, **({"budget": budget} if budget is not None else {})
         )
         manifest = render_episode(
             path, self.out, settings, resume=True, skip_done=True, on_event=on_event

@@ -13,7 +13,7 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import Any, Literal, overload
 
-from dramaforge.config import Settings
+from dramaforge.config import BackendKind, Settings
 from dramaforge.errors import ConfigError
 from dramaforge.tools.protocols import (
     Director,
@@ -25,7 +25,8 @@ from dramaforge.tools.protocols import (
     VideoBackend,
 )
 
-Kind = Literal["image", "video", "speech", "sound", "lipsync", "director", "critic"]
+Kind = BackendKind
+"""The kinds are declared once, in ``config.BackendKind``."""
 Factory = Callable[[str, Settings], Any]
 """(model, settings) -> a backend of the kind it was added for."""
 

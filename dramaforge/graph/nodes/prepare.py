@@ -17,6 +17,7 @@ from dramaforge.graph.nodes.assemble import cut_ahead, sound_ahead
 from dramaforge.graph.nodes.score import make_score
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState, RenderOptions
+from dramaforge.graph.threads import episode_name
 from dramaforge.schema import Shot, ShotPlan, StyleBible, Take
 from dramaforge.script import load_script
 
@@ -26,6 +27,8 @@ def ingest(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
     A run confined to a workspace (a served graph) refuses a script or output outside it."""
     opts = RenderOptions.model_validate(state["options"])  # JSON when a server passes it
     script_path = Path(state["script_path"])
+    if not opts.episode:  # options given in part (a served graph): named after the script
+        opts = opts.model_copy(update={"episode": episode_name(script_path)})
     root = served_root(runtime)
     if root is not None:
         script_path = confined(root, script_path, "script")
