@@ -1,7 +1,8 @@
-"""Wiring only: the graph as drawn in DESIGN.md.
+"""Wiring only: the graph as docs/design/graph.md draws it (and explains each node).
 
-ingest -> direct -> bible -> approve -> shot (one per shot to render, via Send) -> score
-       -> assemble -> review          (approve interrupts only when a person is directing)
+ingest -> direct -> bible -> approve -> ahead -> shot (one per shot to render, via Send)
+       -> score -> assemble -> review  (approve interrupts only when a person is directing;
+                                        ahead starts the score, sound and segments early)
 shot:   voice || keyframe -> inspect -> (keyframe | motion) -> critic
         critic -> (voice -> motion | keyframe | motion | done)
 
@@ -18,6 +19,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.nodes import shot as shot_nodes
+from dramaforge.graph.nodes.ahead import ahead
 from dramaforge.graph.nodes.assemble import assemble
 from dramaforge.graph.nodes.keyframe_check import inspect
 from dramaforge.graph.nodes.prepare import approve, bible, direct, fan_out, ingest
@@ -51,6 +53,7 @@ def build_graph(
     g.add_node("direct", direct)
     g.add_node("bible", bible)
     g.add_node("approve", approve)
+    g.add_node("ahead", ahead)
     g.add_node("shot", build_shot_graph())
     g.add_node("score", score)
     g.add_node("assemble", assemble)
@@ -59,7 +62,8 @@ def build_graph(
     g.add_edge("ingest", "direct")
     g.add_edge("direct", "bible")
     g.add_edge("bible", "approve")
-    g.add_conditional_edges("approve", fan_out, ["shot", "score"])
+    g.add_edge("approve", "ahead")
+    g.add_conditional_edges("ahead", fan_out, ["shot", "score"])
     g.add_edge("shot", "score")
     g.add_edge("score", "assemble")
     g.add_edge("assemble", "review")

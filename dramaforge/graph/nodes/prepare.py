@@ -1,4 +1,5 @@
-"""ingest -> direct -> bible -> approve, and the fan-out of one shot subgraph per shot."""
+"""ingest -> direct -> bible -> approve, and the fan-out of one shot subgraph per shot
+(after ``ahead``, ``nodes/ahead.py``)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,13 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
 from dramaforge.agents.bible import build_bible
-from dramaforge.graph import prefetch, series
+from dramaforge.graph import series
 from dramaforge.graph.context import RenderContext, confined, context_of, served_root
 from dramaforge.graph.cost import estimate
-from dramaforge.graph.nodes.assemble import cut_ahead, sound_ahead
-from dramaforge.graph.nodes.score import make_score
 from dramaforge.graph.progress import stage_event
 from dramaforge.graph.state import EpisodeState, RenderOptions
 from dramaforge.graph.threads import episode_name
-from dramaforge.schema import Shot, ShotPlan, StyleBible, Take
+from dramaforge.schema import Shot, ShotPlan, StyleBible
 from dramaforge.script import load_script
 
 
@@ -96,7 +95,6 @@ def approve(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, o
     approving are what gets rendered. Nothing before ``interrupt()`` has side effects.
     """
     if not state["options"].approve:
-        _work_ahead(state, runtime, state["plan"], state["bible"])
         return {}
     todo = pending(state)
     cost = estimate(
@@ -119,51 +117,8 @@ def approve(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, o
             update["plan"] = ShotPlan.model_validate(answer["plan"])
         if answer.get("bible") is not None:
             update["bible"] = StyleBible.model_validate(answer["bible"])
-    plan, look = update.get("plan", state["plan"]), update.get("bible", state["bible"])
-    _work_ahead(state, runtime, plan, look)  # type: ignore[arg-type]
     stage_event("approve", "done", to_render=len(todo))
     return update
-
-
-def _work_ahead(
-    state: EpisodeState, runtime: Runtime[RenderContext], plan: ShotPlan, look: StyleBible
-) -> None:
-    """While the shots are with a provider: the score and the finished sound, once the voices
-    of the shots about to render are in, and each kept shot's segment of the cut
-    (``prefetch``)."""
-    opts = state["options"]
-    ctx = context_of(runtime, opts.out_dir)
-    backends = ctx.settings.backends
-    if not (
-        ctx.settings.render.ahead and prefetch.waits_on_provider(backends.image, backends.video)
-    ):
-        return
-    todo = {
-        s.id: shot_fingerprint(s, look) for s in pending({**state, "plan": plan, "bible": look})
-    }
-    done = state.get("results", {})
-    before = {sid: r for sid, r in done.items() if sid not in todo}
-    ctx.voiced.open(opts.episode_dir, list(todo))
-    if prefetch.pays_off(backends.image, backends.video, ctx.sound.name):
-        title = state["script"].title
-
-        def score_and_sound(lengths: dict[str, float]) -> None:
-            _, bed = make_score(ctx, plan.shots, lengths, title)
-            voices = {sid: (r.take.voice, r.duration) for sid, r in before.items()}
-            fresh = ctx.voiced.voices(opts.episode_dir, todo)
-            voices |= {sid: (voice, lengths[sid]) for sid, voice in fresh.items()}
-            sound_ahead(plan.shots, voices, Path(bed.path), opts)
-
-        prefetch.score_ahead(ctx.voiced, opts.episode_dir, todo, done, score_and_sound)
-    if opts.subtitles is not None:
-        return  # the bilingual lines come from the chat model at the cut, not ahead of it
-    said = {sid: (r.duration, r.take.cues) for sid, r in before.items()}
-
-    def encode(kept: dict[str, Take], new: set[str]) -> set[str]:
-        spoken = said | ctx.voiced.spoken(opts.episode_dir, todo)
-        return cut_ahead(plan.shots, spoken, kept, new, opts)
-
-    prefetch.cut_ahead(ctx.voiced, opts.episode_dir, todo, encode)
 
 
 def fan_out(state: EpisodeState) -> list[Send] | str:
