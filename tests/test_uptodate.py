@@ -12,7 +12,11 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from dramaforge.cli.app import app
+from dramaforge.cli.flags import build_settings
+from dramaforge.graph.threads import make_options, thread_id
+from dramaforge.graph.uptodate import finished
 from dramaforge.graph.verbs import render_episode
+from dramaforge.media.files import file_lock
 from dramaforge.media.probe import probe
 from tests.conftest import FIXTURES, ROOT, counting_context, settings_for
 
@@ -45,6 +49,23 @@ def test_unchanged_render_is_up_to_date_and_force_renders_again(tmp_path: Path) 
               "--resolution", "360p"],
     )  # fmt: skip
     assert text.exit_code == 0 and "up to date" in text.output
+    # ... answered before the graph, the export libraries or OpenCV are imported
+    loaded = _render_in_a_new_process(tmp_path)
+    assert loaded["up_to_date"] is True and loaded["heavy"] == [], loaded
+
+    # ... but not while a render of the same episode runs, nor once its checkpoints are gone
+    settings = build_settings(resolution="360p")
+    script = FIXTURES / "short.zh.txt"
+    assert finished(script, tmp_path, settings) is not None
+    thread = thread_id(script, make_options(script, tmp_path, settings))
+    root = settings.state_root(tmp_path)
+    with file_lock(root / "locks" / f"{thread}.lock"):
+        assert finished(script, tmp_path, settings) is None
+    with file_lock(root / "locks" / f"{thread}.lock", shared=True):
+        assert finished(script, tmp_path, settings) is None
+    (root / "state.db").rename(root / "moved.db")
+    assert finished(script, tmp_path, settings) is None
+    (root / "moved.db").rename(root / "state.db")
 
     forced = _render(tmp_path, "--force")
     assert forced["up_to_date"] is False and episode.stat().st_mtime_ns != written
@@ -54,6 +75,33 @@ def test_unchanged_render_is_up_to_date_and_force_renders_again(tmp_path: Path) 
     repaired = _render(tmp_path)
     assert repaired["up_to_date"] is False
     assert probe(episode).has_video and probe(episode).duration > 1
+
+
+HEAVY = ("langgraph", "langchain_core", "openai", "cv2", "av", "opentimelineio", "numpy")
+ASK = """
+import json, sys
+from dramaforge.cli.app import app
+from dramaforge.cli.flags import build_settings
+from dramaforge.graph.threads import make_options, thread_id
+from dramaforge.graph.uptodate import finished
+from dramaforge.media.files import file_lock
+try:
+    app(["render", sys.argv[1], "--out", sys.argv[2], "--resolution", "360p", "--json"])
+except SystemExit:
+    pass
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[3:]))))
+"""
+
+
+def _render_in_a_new_process(out: Path) -> dict[str, object]:
+    """``render --json`` in a fresh interpreter, and which heavy packages it imported."""
+    run = subprocess.run(
+        [sys.executable, "-c", ASK, str(FIXTURES / "short.zh.txt"), str(out), *HEAVY],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )  # fmt: skip
+    *shown, heavy = run.stdout.strip().splitlines()
+    data: dict[str, object] = json.loads("\n".join(shown))
+    return data | {"heavy": json.loads(heavy)}
 
 
 def test_a_changed_setting_renders_again_without_regenerating(tmp_path: Path) -> None:

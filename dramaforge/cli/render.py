@@ -25,6 +25,7 @@ from dramaforge.errors import DramaforgeError
 if TYPE_CHECKING:  # the graph and the modes load inside the command that runs them
     from dramaforge.graph.batch import BatchReport
     from dramaforge.graph.session import Event
+    from dramaforge.modes.request import ModeRequest
     from dramaforge.schema import Manifest, PlanRepair
 
 
@@ -78,89 +79,125 @@ def render(
     """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html).
 
     A brief listing channels or versions renders each into OUT/<episode>/<channel>/."""
-    from dramaforge.chat.terminal import progress
-    from dramaforge.graph.verbs import render_episode
-    from dramaforge.modes.entry import ModeRequest, photo_path, render_modes
-    from dramaforge.modes.printout import print_outcomes
-    from dramaforge.modes.runner import RunArgs
-    from dramaforge.modes.styles import style_names
+    from dramaforge.modes.request import ModeRequest, photo_path
 
     image_file = photo_path(image)
     if image and image_file is None:  # --image names the image backend, not a photo
         settings = with_backend(settings, "image", image)
+    request = ModeRequest(
+        script=script,
+        idea=idea,
+        channels=channel or [],
+        image=image_file,
+        audio=audio,
+        brief=brief,
+        duration=duration,
+        short_drama=short_drama,
+    )
+    modes = (idea, image_file, audio, channel, styles, short_drama)
 
     def run() -> None:
-        request = ModeRequest(
-            script=script,
-            idea=idea,
-            channels=channel or [],
-            image=image_file,
-            audio=audio,
-            brief=brief,
-            duration=duration,
-            styles=style_names(styles) if styles else [],
-            short_drama=short_drama,
-        )
-        seen: list[Event] = []
-        with progress(console, not as_json and sys.stderr.isatty()) as shown:
+        if script is not None and not (any(modes) or draft or force):
+            from dramaforge.graph.uptodate import finished  # no LangGraph: answers at once
 
-            def on_event(e: Event) -> None:
-                if e.get("status") == "up_to_date":
-                    seen.append(e)
-                shown(e)
-
-            made = None if draft else render_modes(
-                request, out, settings, run=RunArgs(resume=resume, on_event=on_event),
-                on_script=lambda s: console.print(s.text, markup=False, highlight=False),
-            )  # fmt: skip
-            if made is not None:
-                print_outcomes(made, as_json, console, out_console)
+            found = finished(script, out, settings)
+            if found is not None:
+                _report(found, as_json, up_to_date=True)
                 return
-            if script is None:  # render_modes said so already, unless --draft
-                raise DramaforgeError("--draft needs a SCRIPT file")
-            if draft:
-                manifest = _draft(script, out, settings, resume, on_event)
-            else:
-                manifest = render_episode(
-                    script, out, settings, resume=resume, force=force, on_event=on_event
-                )
-        ep = manifest.episode
-        if as_json:
-            out_console.print_json(
-                json.dumps(
-                    {
-                        "episode": ep.path,
-                        "srt": ep.srt,
-                        "duration": ep.duration,
-                        "width": ep.width,
-                        "height": ep.height,
-                        "loudness_lufs": ep.loudness_lufs,
-                        "manifest": str(Path(ep.path).parent / "manifest.json"),
-                        "storyboard": str(Path(ep.path).parent / "storyboard.html"),
-                        "shots": len(manifest.shots),
-                        "cost": manifest.total_cost,
-                        "repairs": [r.model_dump() for r in manifest.repairs],
-                        "up_to_date": bool(seen),
-                    }
-                )
-            )
-            return
-        if seen:
-            console.print(
-                f"[green]up to date[/] {ep.duration:.1f}s, {ep.width}x{ep.height}: nothing "
-                "changed since the last render (--force renders it again)"
-            )
-            out_console.print(ep.path, highlight=False)
-            return
-        _print_repairs(manifest.repairs)
-        retried = sum(1 for r in manifest.shots if len(r.takes) > 1)
-        console.print(
-            f"[green]done[/] {len(manifest.shots)} shots, {ep.duration:.1f}s, "
-            f"{ep.width}x{ep.height}, {ep.loudness_lufs} LUFS, {retried} shots retried"
-        )
-        out_console.print(ep.path, highlight=False)
+        if styles:
+            from dramaforge.modes.styles import style_names
+
+            request.styles = style_names(styles)
+        _render(request, out, settings, draft=draft, resume=resume, force=force, as_json=as_json)
 
     guard(run)
+
+
+def _render(
+    request: ModeRequest,
+    out: Path,
+    settings: Settings,
+    *,
+    draft: bool,
+    resume: bool,
+    force: bool,
+    as_json: bool,
+) -> None:
+    from dramaforge.chat.terminal import progress
+    from dramaforge.graph.verbs import render_episode
+    from dramaforge.modes.entry import render_modes
+    from dramaforge.modes.printout import print_outcomes
+    from dramaforge.modes.runner import RunArgs
+
+    script = request.script
+    seen: list[Event] = []
+    with progress(console, not as_json and sys.stderr.isatty()) as shown:
+
+        def on_event(e: Event) -> None:
+            if e.get("status") == "up_to_date":
+                seen.append(e)
+            shown(e)
+
+        made = None
+        if not draft:
+            made = render_modes(
+                request,
+                out,
+                settings,
+                run=RunArgs(resume=resume, on_event=on_event),
+                on_script=lambda s: console.print(s.text, markup=False, highlight=False),
+            )
+        if made is not None:
+            print_outcomes(made, as_json, console, out_console)
+            return
+        if script is None:  # render_modes said so already, unless --draft
+            raise DramaforgeError("--draft needs a SCRIPT file")
+        if draft:
+            manifest = _draft(script, out, settings, resume, on_event)
+        else:
+            manifest = render_episode(
+                script, out, settings, resume=resume, force=force, on_event=on_event
+            )
+    _report(manifest, as_json, up_to_date=bool(seen))
+
+
+def _report(manifest: Manifest, as_json: bool, *, up_to_date: bool) -> None:
+    """What a render made (or found up to date): a line and the episode's path, or JSON."""
+    ep = manifest.episode
+    if as_json:
+        out_console.print_json(
+            json.dumps(
+                {
+                    "episode": ep.path,
+                    "srt": ep.srt,
+                    "duration": ep.duration,
+                    "width": ep.width,
+                    "height": ep.height,
+                    "loudness_lufs": ep.loudness_lufs,
+                    "manifest": str(Path(ep.path).parent / "manifest.json"),
+                    "storyboard": str(Path(ep.path).parent / "storyboard.html"),
+                    "shots": len(manifest.shots),
+                    "cost": manifest.total_cost,
+                    "repairs": [r.model_dump() for r in manifest.repairs],
+                    "up_to_date": up_to_date,
+                }
+            )
+        )
+        return
+    if up_to_date:
+        console.print(
+            f"[green]up to date[/] {ep.duration:.1f}s, {ep.width}x{ep.height}: nothing "
+            "changed since the last render (--force renders it again)"
+        )
+        out_console.print(ep.path, highlight=False)
+        return
+    _print_repairs(manifest.repairs)
+    retried = sum(1 for r in manifest.shots if len(r.takes) > 1)
+    console.print(
+        f"[green]done[/] {len(manifest.shots)} shots, {ep.duration:.1f}s, "
+        f"{ep.width}x{ep.height}, {ep.loudness_lufs} LUFS, {retried} shots retried"
+    )
+    out_console.print(ep.path, highlight=False)
 
 
 def _print_repairs(repairs: list[PlanRepair]) -> None:

@@ -13,11 +13,20 @@ The stamp has three parts:
   and provider settings) and of the package version (a new version may cut differently);
 - ``episode`` and ``srt``: SHA-256 of the files as written, so a deleted, truncated or
   replaced episode is made again.
+
+``finished`` asks the same question before the graph is even imported: ``render`` of an
+unchanged episode answers from the manifest, the checkpoint database and the files alone,
+in about the time ``dramaforge --help`` takes (LangGraph, the export libraries and OpenCV
+are loaded only when something is to be made).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from dramaforge import __version__
@@ -35,6 +44,51 @@ def settings_digest(settings: Settings) -> str:
     exclude["render"] = {"concurrency"}
     data = settings.model_dump_json(exclude=exclude)  # type: ignore[arg-type]
     return hashlib.sha256(f"{__version__}\n{data}".encode()).hexdigest()[:24]
+
+
+def finished(script_path: Path, out: Path, settings: Settings) -> Manifest | None:
+    """The episode a render of ``script_path`` into ``out`` made already, if rendering it
+    again would change nothing (``up_to_date``); None whenever the graph must look: no
+    such render, its thread unknown to the checkpoints, or a render of it running now."""
+    from dramaforge.graph.threads import make_options, thread_id
+
+    if not script_path.is_file():
+        return None
+    options = make_options(script_path, out, settings)
+    thread = thread_id(script_path, options)
+    root = settings.state_root(out.resolve())
+    if not _known(root / "state.db", thread) or _running(root / "locks" / f"{thread}.lock"):
+        return None
+    return up_to_date(Path(options.episode_dir), thread, settings)
+
+
+def _known(database: Path, thread: str) -> bool:
+    """Whether the checkpoint database holds ``thread`` (one query, no LangGraph)."""
+    if not database.is_file():
+        return False
+    try:
+        with closing(sqlite3.connect(database, timeout=5)) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", (thread,)
+            ).fetchone()
+    except sqlite3.Error:
+        return False
+    return row is not None
+
+
+def _running(lock: Path) -> bool:
+    """Whether a render holds the thread's run lock (``threads.RunLock``) now."""
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def file_digest(path: Path) -> str:

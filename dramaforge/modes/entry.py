@@ -8,7 +8,7 @@ command line only parses flags and prints results.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from dramaforge.config import Settings
@@ -17,35 +17,14 @@ from dramaforge.modes.channels import render_versions
 from dramaforge.modes.idea import IdeaScript, idea_script, render_idea
 from dramaforge.modes.image import render_image
 from dramaforge.modes.music import render_music
+from dramaforge.modes.request import PHOTO_SUFFIXES, ModeRequest, photo_path
 from dramaforge.modes.rhythm import render_short_drama
 from dramaforge.modes.runner import PLAIN, RunArgs
 from dramaforge.modes.styles import render_styles
 from dramaforge.schema import Manifest
 from dramaforge.script import load_script
 
-PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
-
-
-def photo_path(value: str | None) -> Path | None:
-    """``--image`` names a photo (image mode) when it is a file or has an image suffix;
-    otherwise it is the image backend (``provider:model``), as it always was."""
-    if value is None:
-        return None
-    path = Path(value)
-    return path if path.is_file() or path.suffix.lower() in PHOTO_SUFFIXES else None
-
-
-@dataclass
-class ModeRequest:
-    script: Path | None = None
-    idea: str | None = None
-    channels: list[str] = field(default_factory=list)
-    image: Path | None = None
-    audio: Path | None = None
-    brief: str | None = None
-    duration: float | None = None
-    styles: list[str] = field(default_factory=list)
-    short_drama: bool = False
+__all__ = ["PHOTO_SUFFIXES", "ModeRequest", "Outcome", "photo_path", "render_modes"]
 
 
 @dataclass
