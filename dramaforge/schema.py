@@ -20,8 +20,16 @@ Framing = Literal["wide", "medium", "close_up", "reaction", "insert"]
 CameraMove = Literal["static", "zoom_in", "zoom_out", "pan_left", "pan_right"]
 BeatKind = Literal["action", "dialogue", "narration", "sfx", "music"]
 Stage = Literal["keyframe", "motion", "voice"]
-RepairKind = Literal["repeated_line", "missing_line", "unknown_line", "line_order",
-                     "speaker", "duration", "scene", "fallback"]  # fmt: skip
+RepairKind = Literal[
+    "repeated_line",
+    "missing_line",
+    "unknown_line",
+    "line_order",
+    "speaker",
+    "duration",
+    "scene",
+    "fallback",
+]
 
 LayerKind = Literal["video", "dialogue", "music", "ambience", "sfx"]
 

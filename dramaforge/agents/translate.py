@@ -126,9 +126,12 @@ def _ask(
     model: str,
 ) -> list[str]:
     chat = chat_client(
-        "director", model, settings, f"{provider}:qwen-plus or {provider}:deepseek-chat",
+        "director",
+        model,
+        settings,
+        f"{provider}:qwen-plus or {provider}:deepseek-chat",
         provider=provider,
-    )  # fmt: skip
+    )
     part = prompts.sections("translate", source)
     values = {"target": NAMES[target][source], "count": str(len(lines))}
     numbered = "\n".join(f"{n}. {' '.join(text.split())}" for n, text in enumerate(lines, 1))

@@ -44,10 +44,14 @@ def silence(duration: float, dest: Path) -> None:
     """``duration`` seconds of digital silence, stereo 48 kHz 16-bit."""
     samples = round(duration * RATE)
     run_ffmpeg(
-        ["-f", "lavfi", "-i", f"anullsrc=r={RATE}:cl=stereo", "-af", f"atrim=end_sample={samples}",
-         *WAV16, dest],
+        [
+            *("-f", "lavfi", "-i", f"anullsrc=r={RATE}:cl=stereo"),
+            *("-af", f"atrim=end_sample={samples}"),
+            *WAV16,
+            dest,
+        ],
         what=f"writing {duration:.2f}s of silence",
-    )  # fmt: skip
+    )
 
 
 def fit_audio(src: Path, duration: float, dest: Path) -> None:
@@ -60,7 +64,7 @@ def fit_audio(src: Path, duration: float, dest: Path) -> None:
     run_ffmpeg(
         ["-i", src, "-vn", "-af", af, *WAV16, dest],
         what=f"fitting {src.name} to {duration:.2f}s",
-    )  # fmt: skip
+    )
 
 
 def sequence_audio(
@@ -228,13 +232,17 @@ def gain_to(
     limited = work / f".limited-{src.stem}.wav"
     ceiling = 10 ** ((true_peak - 1.0) / 20)
     log = run_ffmpeg(
-        ["-i", src, "-filter_complex",
-         f"[0:a]{STEREO},volume={gain:.2f}dB,"
-         f"alimiter=limit={ceiling:.4f}:attack=2:release=60:level=disabled,asplit=2[out][m];"
-         f"[m]{METER},anullsink",
-         "-map", "[out]", *WAV, limited],
+        [
+            *("-i", src, "-filter_complex"),
+            f"[0:a]{STEREO},volume={gain:.2f}dB,"
+            f"alimiter=limit={ceiling:.4f}:attack=2:release=60:level=disabled,asplit=2[out][m];"
+            f"[m]{METER},anullsink",
+            *("-map", "[out]"),
+            *WAV,
+            limited,
+        ],
         what=f"limiting the peaks of {src.name}",
-    )  # fmt: skip
+    )
     after = parse_meter(log)
     rest = target_lufs - after.integrated if math.isfinite(after.integrated) else 0.0
     return limited, min(rest, true_peak - after.true_peak)
@@ -252,8 +260,10 @@ def loudnorm(
     info = probe(src)
     if (info.channels, info.sample_rate) != (2, RATE):  # measure what will be played
         stereo_src = dest.with_name(f".stereo-{dest.stem}.wav")
-        run_ffmpeg(["-i", src, "-vn", "-af", stereo(src), *WAV, stereo_src],
-                   what=f"converting {src.name} to stereo")  # fmt: skip
+        run_ffmpeg(
+            ["-i", src, "-vn", "-af", stereo(src), *WAV, stereo_src],
+            what=f"converting {src.name} to stereo",
+        )
         try:
             return loudnorm(stereo_src, dest, target_lufs, true_peak, lra)
         finally:

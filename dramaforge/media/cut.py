@@ -91,11 +91,14 @@ def finish_audio(
             audio, level, Path(tmp), finish.target_lufs, finish.true_peak - AAC_HEADROOM_DB
         )
         run_ffmpeg(
-            ["-i", source, "-vn",
-             "-af", f"volume={gain:.3f}dB,apad=whole_len={samples},atrim=end_sample={samples}",
-             *FINAL_AAC, "-f", "mp4", dest],
+            [
+                *("-i", source, "-vn", "-af"),
+                f"volume={gain:.3f}dB,apad=whole_len={samples},atrim=end_sample={samples}",
+                *FINAL_AAC,
+                *("-f", "mp4", dest),
+            ],
             what=f"encoding the sound of {dest.stem}",
-        )  # fmt: skip
+        )
 
 
 def encode_episode(
@@ -137,11 +140,13 @@ def encode_episode(
         listing = concat_list(files, work / "segments.txt")
         out = work / f"episode{dest.suffix or '.mp4'}"
         run_ffmpeg(
-            ["-f", "concat", "-safe", "0", "-i", listing, "-i", sound,
-             "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
-             "-t", f"{duration:.6f}", "-movflags", "+faststart", out],
+            [
+                *("-f", "concat", "-safe", "0", "-i", listing, "-i", sound),
+                *("-map", "0:v:0", "-map", "1:a:0", "-c", "copy", "-t", f"{duration:.6f}"),
+                *("-movflags", "+faststart", out),
+            ],
             what=f"joining {dest.name}",
-        )  # fmt: skip
+        )
         info = probe(out)
         if abs(info.video_duration - info.audio_duration) > 1.0 / fps + 1e-3:
             raise AssemblyError(

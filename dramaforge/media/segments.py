@@ -92,8 +92,10 @@ def encode_run(
     first = jobs[0].dest.stem
     cuts, at, placed = [], 0, []
     for job in jobs:
-        placed += [c.model_copy(update={"start": c.start + at / fps, "end": c.end + at / fps})
-                   for c in job.cues]  # fmt: skip
+        placed += [
+            c.model_copy(update={"start": c.start + at / fps, "end": c.end + at / fps})
+            for c in job.cues
+        ]
         at += job.frames
         cuts.append(at)
     listing = concat_list([j.clip for j in jobs], work / f"{first}.txt")
@@ -106,13 +108,18 @@ def encode_run(
     pattern = work / f"{first}-%04d.mp4"
     split = ["-segment_frames", ",".join(map(str, cuts[:-1]))] if len(jobs) > 1 else []
     log = run_ffmpeg(
-        ["-f", "concat", "-safe", "0", "-i", listing, "-map", "0:v:0", "-an",
-         "-vf", ",".join(vf), *SEGMENT_X264, "-threads", "1", "-r", str(fps),
-         "-force_key_frames", f"expr:{keys}", "-x264-params", "forced-idr=1",
-         "-f", "segment", *split, "-reset_timestamps", "1", "-segment_format", "mp4", pattern],
+        [
+            *("-f", "concat", "-safe", "0", "-i", listing, "-map", "0:v:0"),
+            *("-an", "-vf", ",".join(vf)),
+            *SEGMENT_X264,
+            *("-threads", "1", "-r", str(fps), "-force_key_frames", f"expr:{keys}"),
+            *("-x264-params", "forced-idr=1", "-f", "segment"),
+            *split,
+            *("-reset_timestamps", "1", "-segment_format", "mp4", pattern),
+        ],
         what=f"encoding {len(jobs)} segments from {jobs[0].clip.name}",
         background=background,
-    )  # fmt: skip
+    )
     if placed:
         check_font_log(log, f"burning subtitles into {len(jobs)} segments")
     made = sorted(work.glob(f"{first}-*.mp4"))

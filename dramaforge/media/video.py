@@ -14,9 +14,9 @@ from dramaforge.media.probe import probe
 from dramaforge.media.store import content_digest
 
 X264 = [
-    "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
-    "-threads", "2",
-]  # fmt: skip
+    *("-c:v", "libx264", "-preset", "veryfast", "-crf", "18"),
+    *("-pix_fmt", "yuv420p", "-threads", "2"),
+]
 
 
 def _tmp_for(dest: Path) -> Path:

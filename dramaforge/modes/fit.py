@@ -166,9 +166,13 @@ def _silent_shot(
     if action and language != "zh" and not action.endswith("."):
         action += "."
     prompt = prompts.render(
-        "shot", language, framing=FRAMING_WORDS[language][framing], setting=setting, cast="",
+        "shot",
+        language,
+        framing=FRAMING_WORDS[language][framing],
+        setting=setting,
+        cast="",
         action=action,
-    )  # fmt: skip
+    )
     return Shot(
         id=sid,
         index=index,

@@ -36,8 +36,12 @@ MIN_SECONDS, MAX_SECONDS = 10.0, 30.0
 # How much of the photo each framing shows (the side of the crop, relative to the largest
 # crop of the frame's aspect that fits in the photo).
 ZOOM: dict[Framing, float] = {
-    "wide": 1.0, "medium": 0.8, "reaction": 0.8, "close_up": 0.62, "insert": 0.55,
-}  # fmt: skip
+    "wide": 1.0,
+    "medium": 0.8,
+    "reaction": 0.8,
+    "close_up": 0.62,
+    "insert": 0.55,
+}
 
 
 def subject_centre(image: Image.Image) -> tuple[float, float]:

@@ -135,20 +135,31 @@ class MusicDirector(Delegating):
             source = base[min(a * len(base) // max(cuts[-1], 1), len(base) - 1)]
             framing = FRAMINGS[n % len(FRAMINGS)]
             prompt = prompts.render(
-                "shot", script.language, framing=FRAMING_WORDS[script.language][framing],
-                setting=source.scene_heading, cast="", action=source.action,
-            )  # fmt: skip
+                "shot",
+                script.language,
+                framing=FRAMING_WORDS[script.language][framing],
+                setting=source.scene_heading,
+                cast="",
+                action=source.action,
+            )
             shots.append(
                 source.model_copy(
                     update={
-                        "id": f"m{n + 1:03d}", "index": n + 1, "scene_index": 1,
-                        "duration": (b - a) / self.fps, "framing": framing,
-                        "camera": MOVES[n % len(MOVES)], "visual_prompt": prompt,
-                        "lines": [], "sfx": [], "music": "track", "characters": [],
+                        "id": f"m{n + 1:03d}",
+                        "index": n + 1,
+                        "scene_index": 1,
+                        "duration": (b - a) / self.fps,
+                        "framing": framing,
+                        "camera": MOVES[n % len(MOVES)],
+                        "visual_prompt": prompt,
+                        "lines": [],
+                        "sfx": [],
+                        "music": "track",
+                        "characters": [],
                         "focus": None,
                     }
                 )
-            )  # fmt: skip
+            )
         return ShotPlan(
             title=script.title, language=script.language, shots=shots, director=self.name
         )
@@ -169,10 +180,14 @@ class TrackSound(FromFile):
         else:
             samples = round(request.duration * RATE)
             run_ffmpeg(
-                ["-f", "lavfi", "-i", f"anullsrc=r={RATE}:cl=stereo",
-                 "-af", f"atrim=end_sample={samples}", *WAV16, dest],
+                [
+                    *("-f", "lavfi", "-i", f"anullsrc=r={RATE}:cl=stereo"),
+                    *("-af", f"atrim=end_sample={samples}"),
+                    *WAV16,
+                    dest,
+                ],
                 what="silence under a music video",
-            )  # fmt: skip
+            )
         return Generated(duration=request.duration, model=self.name)
 
 

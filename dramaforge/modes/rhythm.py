@@ -50,12 +50,17 @@ def hook_shot(shots: list[Shot], seconds: Callable[[Line], float], fps: int) -> 
     _, shot, line = best
     return shot.model_copy(
         update={
-            "id": "hook", "index": 0, "framing": "close_up", "camera": "zoom_in",
+            "id": "hook",
+            "index": 0,
+            "framing": "close_up",
+            "camera": "zoom_in",
             "scene_index": shots[0].scene_index,  # a scene's shots stay one stretch of score
-            "lines": [line], "sfx": [], "focus": line.speaker or shot.focus,
+            "lines": [line],
+            "sfx": [],
+            "focus": line.speaker or shot.focus,
             "characters": [line.speaker] if line.speaker else shot.characters,
         }
-    )  # fmt: skip
+    )
 
 
 def _parts(line: Line) -> list[Line]:
@@ -79,12 +84,18 @@ def cliffhanger_shot(shots: list[Shot], fps: int) -> Shot:
     face = others[0] if others else speaker
     return last.model_copy(
         update={
-            "id": "cliff", "index": last.index + 1, "framing": "close_up", "camera": "zoom_in",
-            "lines": [], "sfx": ["heartbeat"], "focus": face,
-            "characters": [face] if face else [], "duration": round(HOLD_SECONDS * fps) / fps,
+            "id": "cliff",
+            "index": last.index + 1,
+            "framing": "close_up",
+            "camera": "zoom_in",
+            "lines": [],
+            "sfx": ["heartbeat"],
+            "focus": face,
+            "characters": [face] if face else [],
+            "duration": round(HOLD_SECONDS * fps) / fps,
             "mood": "tense",
         }
-    )  # fmt: skip
+    )
 
 
 @dataclass

@@ -44,9 +44,14 @@ class RunArgs:
         """One episode of the mode on ``context``: the base with the mode's director or
         backends in it."""
         return render_episode(
-            script_path, out, settings, resume=self.resume, on_event=self.on_event,
-            context=context, episode=episode,
-        )  # fmt: skip
+            script_path,
+            out,
+            settings,
+            resume=self.resume,
+            on_event=self.on_event,
+            context=context,
+            episode=episode,
+        )
 
 
 def write_script(out: Path, name: str, text: str) -> Path:

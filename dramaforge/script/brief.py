@@ -214,10 +214,15 @@ def _beats(scene: BriefScene, key: str, brief: Brief, lines: _Lines, i: int) -> 
     """The beats of one key of scene ``i``, each on the YAML line of its own item."""
     if key == "lines":
         return [
-            Beat(kind="dialogue", speaker=ln.speaker, text=ln.text,
-                 parenthetical=ln.parenthetical, source_line=lines.at("scenes", i, "lines", j))
+            Beat(
+                kind="dialogue",
+                speaker=ln.speaker,
+                text=ln.text,
+                parenthetical=ln.parenthetical,
+                source_line=lines.at("scenes", i, "lines", j),
+            )
             for j, ln in enumerate(scene.lines)
-        ]  # fmt: skip
+        ]
     if key == "music" and not scene.music:
         return [Beat(kind="music", text=brief.music, source_line=lines.at("music"))]
     value: Text = getattr(scene, key)

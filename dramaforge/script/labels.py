@@ -12,9 +12,21 @@ import re
 from typing import Literal
 
 Label = Literal[
-    "scene", "cast", "title", "logline", "style", "meta", "time", "place", "skip",
-    "action", "dialogue", "narration", "sfx", "music",
-]  # fmt: skip
+    "scene",
+    "cast",
+    "title",
+    "logline",
+    "style",
+    "meta",
+    "time",
+    "place",
+    "skip",
+    "action",
+    "dialogue",
+    "narration",
+    "sfx",
+    "music",
+]
 
 
 def _keys(words: str) -> list[str]:
@@ -23,18 +35,30 @@ def _keys(words: str) -> list[str]:
 
 _TABLE: list[tuple[Label, str]] = [
     ("scene", "场景|场|场次|scene"),
-    ("cast", "人物|角色|主要人物|主要角色|出场人物|登场人物|人物表|角色表|人物介绍|角色介绍"
-     "|人物小传|人物设定|角色设定|演员表|characters|character|cast|main characters|cast list"),
+    (
+        "cast",
+        "人物|角色|主要人物|主要角色|出场人物|登场人物|人物表|角色表|人物介绍|角色介绍"
+        "|人物小传|人物设定|角色设定|演员表|characters|character|cast|main characters|cast list",
+    ),
     ("title", "标题|剧名|片名|剧集名|title"),
-    ("logline", "简介|梗概|故事梗概|剧情简介|剧情梗概|本集简介|本集梗概|一句话梗概|故事简介|剧情"
-     "|内容简介|logline|synopsis|summary|premise"),
-    ("style", "风格|画风|美术风格|视觉风格|画面风格|影像风格|风格设定|视觉|美术|色调|style|look"
-     "|visual style|art style|tone"),
-    ("meta", "集数|第几集|本集|类型|题材|编剧|作者|原著|导演|时长|片长|总时长|备注|说明|标签|主题"
-     "|平台|比例|画幅|版本|日期|字数|总集数|出品|背景|故事背景|世界观|受众|目标受众|episode|ep"
-     "|genre|author|authors|writer|written by|by|director|duration|runtime|length|notes|note"
-     "|tags|theme|format|aspect|draft|draft date|date|contact|copyright|credit|source|audience"
-     "|setting|series|season|revision|language|lang"),
+    (
+        "logline",
+        "简介|梗概|故事梗概|剧情简介|剧情梗概|本集简介|本集梗概|一句话梗概|故事简介|剧情"
+        "|内容简介|logline|synopsis|summary|premise",
+    ),
+    (
+        "style",
+        "风格|画风|美术风格|视觉风格|画面风格|影像风格|风格设定|视觉|美术|色调|style|look"
+        "|visual style|art style|tone",
+    ),
+    (
+        "meta",
+        "集数|第几集|本集|类型|题材|编剧|作者|原著|导演|时长|片长|总时长|备注|说明|标签|主题"
+        "|平台|比例|画幅|版本|日期|字数|总集数|出品|背景|故事背景|世界观|受众|目标受众|episode|ep"
+        "|genre|author|authors|writer|written by|by|director|duration|runtime|length|notes|note"
+        "|tags|theme|format|aspect|draft|draft date|date|contact|copyright|credit|source|audience"
+        "|setting|series|season|revision|language|lang",
+    ),
     ("time", "时间|time|time of day"),
     ("place", "地点|场地|地点场景|location|place"),
     ("skip", "转场|切换|切至|黑屏|淡入|淡出|transition|cut"),
@@ -43,7 +67,7 @@ _TABLE: list[tuple[Label, str]] = [
     ("narration", "旁白|画外音|独白|内心独白|os|narration|narrator|voiceover|voice over|vo|v.o."),
     ("sfx", "音效|声音|sfx|sound|sound effect"),
     ("music", "背景音乐|音乐|配乐|bgm|music"),
-]  # fmt: skip
+]
 LABELS: dict[str, Label] = {key: label for label, words in _TABLE for key in _keys(words)}
 NARRATORS = frozenset(k for k, v in LABELS.items() if v == "narration")
 

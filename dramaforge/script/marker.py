@@ -47,8 +47,11 @@ from dramaforge.script.speakers import (
 )
 
 BEAT_KINDS: dict[str, BeatKind] = {
-    "action": "action", "narration": "narration", "sfx": "sfx", "music": "music",
-}  # fmt: skip
+    "action": "action",
+    "narration": "narration",
+    "sfx": "sfx",
+    "music": "music",
+}
 TRANSLATION = re.compile(r"^[（(](?:en|zh|EN|ZH)[）)]\s*(?P<text>\S.{0,400})$")
 RULE = re.compile(r"^(?:[-*_=~]\s*){3,}$|^```")
 SECTIONS: dict[str, Label] = {"正文": "skip", "剧本": "skip", "剧本正文": "skip", "script": "skip"}

@@ -18,12 +18,15 @@ Role = Literal["speaker", "line", "action", "narration", "sfx", "music"]
 _COLUMNS: tuple[tuple[Role, str], ...] = (
     ("speaker", "角色|人物|说话人|讲话人|name|character|speaker|who"),
     ("line", "台词|对白|对话|台词/旁白|对白/旁白|dialogue|line|lines|dialogue/vo"),
-    ("action", "画面|画面内容|画面描述|镜头内容|镜头描述|内容|动作|场景描述|visual|visuals"
-     "|action|description|picture"),
+    (
+        "action",
+        "画面|画面内容|画面描述|镜头内容|镜头描述|内容|动作|场景描述|visual|visuals"
+        "|action|description|picture",
+    ),
     ("narration", "旁白|画外音|旁白/字幕|narration|voiceover|voice-over|vo"),
     ("sfx", "音效|声音|sfx|sound|sound effects"),
     ("music", "音乐|背景音乐|配乐|bgm|music"),
-)  # fmt: skip
+)
 _ROLES: dict[str, Role] = {word: role for role, words in _COLUMNS for word in words.split("|")}
 ORDER: tuple[Role, ...] = ("action", "narration", "line", "sfx", "music")
 SEPARATOR = re.compile(r"^:?-{2,}:?$")
@@ -43,8 +46,11 @@ def is_separator(row: list[str]) -> bool:
 
 def header(row: list[str]) -> dict[int, Role] | None:
     """Column roles if ``row`` is a header that names something to render, else None."""
-    roles = {i: _ROLES[c.strip("*_ ").lower()] for i, c in enumerate(row)
-             if c.strip("*_ ").lower() in _ROLES}  # fmt: skip
+    roles = {
+        i: _ROLES[c.strip("*_ ").lower()]
+        for i, c in enumerate(row)
+        if c.strip("*_ ").lower() in _ROLES
+    }
     return roles if set(roles.values()) & {"line", "action", "narration"} else None
 
 

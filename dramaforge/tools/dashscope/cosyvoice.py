@@ -74,10 +74,23 @@ class CosyVoice(DashScopeVoices):
         voice = request.voice.id
         if not self.system_voice(voice) and not voice.startswith("cosyvoice-"):
             voice = VOICES[request.language][0]
-        parameters = {"text_type": "PlainText", "voice": voice, "format": "pcm",
-                      "sample_rate": RATE, "volume": 50, "rate": 1.0, "pitch": 1.0}  # fmt: skip
-        return {"task_group": "audio", "task": "tts", "function": "SpeechSynthesizer",
-                "model": self.model, "parameters": parameters, "input": {}}  # fmt: skip
+        parameters = {
+            "text_type": "PlainText",
+            "voice": voice,
+            "format": "pcm",
+            "sample_rate": RATE,
+            "volume": 50,
+            "rate": 1.0,
+            "pitch": 1.0,
+        }
+        return {
+            "task_group": "audio",
+            "task": "tts",
+            "function": "SpeechSynthesizer",
+            "model": self.model,
+            "parameters": parameters,
+            "input": {},
+        }
 
     def synthesize(
         self, request: SpeechRequest, dest: Path, journal: TaskJournal | None = None

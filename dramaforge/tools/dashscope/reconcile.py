@@ -79,8 +79,9 @@ def claim(task_id: str, ledger: Path | None = None) -> None:
         if ledger.stat().st_size > PRUNE_BYTES:
             _prune(ledger)
     except OSError as err:
-        log.warning("DashScope task ledger %s: %s; task %s is claimed here only", ledger, err,
-                    task_id)  # fmt: skip
+        log.warning(
+            "DashScope task ledger %s: %s; task %s is claimed here only", ledger, err, task_id
+        )
 
 
 def claimed_here() -> set[str]:

@@ -106,12 +106,12 @@ def audio_track(src: Path, dest: Path) -> None:
     shortest, longest = AUDIO_SECONDS
     run_ffmpeg(
         [
-            "-i", src, "-af", f"apad=whole_dur={shortest}", "-t", f"{longest}",
-            "-ac", "1", "-ar", "24000", "-c:a", "pcm_s16le",
-            "-fflags", "+bitexact", "-flags:a", "+bitexact", dest,
+            *("-i", src, "-af", f"apad=whole_dur={shortest}", "-t", f"{longest}"),
+            *("-ac", "1", "-ar", "24000", "-c:a", "pcm_s16le", "-fflags", "+bitexact"),
+            *("-flags:a", "+bitexact", dest),
         ],
         what=f"preparing {src.name} for audio_url",
-    )  # fmt: skip
+    )
 
 
 def _verify_video(path: Path) -> None:

@@ -112,10 +112,14 @@ def _corridor(image: Image.Image, sky: RGB, floor_y: int, rng: random.Random) ->
             return (0 if top else h) + (edge - (0 if top else h)) * (x / far[0]) * 0.95
 
         draw.polygon(
-            [(x0, y_at(x0, True) + h * 0.1), (x1, y_at(x1, True) + h * 0.06),
-             (x1, y_at(x1, False) - h * 0.3), (x0, y_at(x0, False) - h * 0.38)],
+            [
+                (x0, y_at(x0, True) + h * 0.1),
+                (x1, y_at(x1, True) + h * 0.06),
+                (x1, y_at(x1, False) - h * 0.3),
+                (x0, y_at(x0, False) - h * 0.38),
+            ],
             fill=sky,
-        )  # fmt: skip
+        )
     for i in range(3):  # doors on the right wall
         x0 = w - (w - far[2]) * (0.15 + i * 0.3)
         x1 = x0 - (w - far[2]) * 0.14

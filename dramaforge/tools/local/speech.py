@@ -36,12 +36,23 @@ _WORKER = Path(__file__).with_name("_espeak_worker.py")
 # One Piper voice (English) and espeak-ng's Mandarin variants, each at its own pitch and rate
 # so that every character sounds apart: (voice, pitch, rate).
 _TUNED: dict[Language, list[tuple[str, float, float]]] = {
-    "en": [("piper:joe", 1.0, 1.0), ("piper:joe", 1.22, 1.05), ("piper:joe", 0.86, 0.94),
-           ("piper:joe", 1.1, 1.12), ("piper:joe", 0.94, 0.88), ("piper:joe", 1.32, 0.98)],
-    "zh": [("espeak:cmn", 1.0, 1.0), ("espeak:cmn+f3", 1.25, 1.0), ("espeak:cmn+m3", 0.8, 0.95),
-           ("espeak:cmn+f2", 1.15, 1.1), ("espeak:cmn+m1", 0.9, 1.05),
-           ("espeak:cmn+f4", 1.35, 0.95)],
-}  # fmt: skip
+    "en": [
+        ("piper:joe", 1.0, 1.0),
+        ("piper:joe", 1.22, 1.05),
+        ("piper:joe", 0.86, 0.94),
+        ("piper:joe", 1.1, 1.12),
+        ("piper:joe", 0.94, 0.88),
+        ("piper:joe", 1.32, 0.98),
+    ],
+    "zh": [
+        ("espeak:cmn", 1.0, 1.0),
+        ("espeak:cmn+f3", 1.25, 1.0),
+        ("espeak:cmn+m3", 0.8, 0.95),
+        ("espeak:cmn+f2", 1.15, 1.1),
+        ("espeak:cmn+m1", 0.9, 1.05),
+        ("espeak:cmn+f4", 1.35, 0.95),
+    ],
+}
 VOICES: dict[Language, list[Voice]] = {
     lang: [Voice(id=v, pitch=pitch, rate=rate) for v, pitch, rate in tuned]
     for lang, tuned in _TUNED.items()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -76,13 +77,21 @@ def _noise(rng: Rng, n: int, lo: float, hi: float, tilt: float = 0.0) -> Signal:
 def _shaped(white: Signal, lo: float, hi: float, tilt: float) -> Signal:
     n = len(white)
     spec = np.fft.rfft(white)
-    f = np.fft.rfftfreq(n, 1 / RATE)
-    f[0] = 1.0
-    band = 1 / (1 + (lo / f) ** 4) / (1 + (f / hi) ** 4)
-    band *= (f / 1000.0) ** (tilt / 6.02)
-    spec *= band
+    spec *= _band(n, lo, hi, tilt)
     shaped: Signal = np.fft.irfft(spec, n)
     return shaped
+
+
+@lru_cache(maxsize=64)
+def _band(n: int, lo: float, hi: float, tilt: float) -> Signal:
+    """The band-pass and tilt gains of an ``n``-sample spectrum, computed once a shape: a long
+    noise is shaped block by block, every block with the same gains (read-only)."""
+    f = np.fft.rfftfreq(n, 1 / RATE)
+    f[0] = 1.0
+    band: Signal = 1 / (1 + (lo / f) ** 4) / (1 + (f / hi) ** 4)
+    band *= (f / 1000.0) ** (tilt / 6.02)
+    band.flags.writeable = False
+    return band
 
 
 def _decay(n: int, seconds: float, attack: float = 0.002) -> Signal:
