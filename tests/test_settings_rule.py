@@ -17,6 +17,7 @@ from dramaforge.graph.build import build_graph
 from dramaforge.graph.context import build_context
 from dramaforge.graph.state import RenderOptions
 from dramaforge.graph.threads import make_options, thread_id
+from dramaforge.graph.uptodate import settings_digest
 from dramaforge.tools.registry import PROTOCOLS
 from tests.conftest import FIXTURES
 
@@ -130,3 +131,11 @@ def test_the_backend_kinds_are_declared_once(tmp_path: Path) -> None:
     shown = CliRunner().invoke(app, ["plan", "--help"], terminal_width=200).output
     for kind in BACKEND_KINDS:
         assert f"--{kind}" in shown, kind
+
+
+def test_the_up_to_date_stamp_follows_the_same_rule() -> None:
+    base = Settings()
+    for how in ({"render": {"concurrency": 4, "ahead": False}}, {"budget": 2.0}):
+        assert settings_digest(base.with_(how)) == settings_digest(base), how
+    for what in ({"render": {"fps": 30}}, {"backends": {"sound": "local:other"}}):
+        assert settings_digest(base.with_(what)) != settings_digest(base), what

@@ -30,18 +30,19 @@ from contextlib import closing
 from pathlib import Path
 
 from dramaforge import __version__
-from dramaforge.config import Settings
+from dramaforge.config import OutputSettings, RenderSettings, Settings
 from dramaforge.schema import Manifest
 
 # Settings that never change a frame or a sample: budgets, prices, where state lives, and how
-# many shots run at once.
+# the render runs (``[render]`` beyond ``OutputSettings``: shots at once, work made ahead).
 NOT_OUTPUT = {"budget", "prices", "state_dir"}
+HOW_TO_RUN = set(RenderSettings.model_fields) - set(OutputSettings.model_fields)
 
 
 def settings_digest(settings: Settings) -> str:
     """A hash of everything in ``settings`` that can change the episode, and the version."""
     exclude: dict[str, object] = dict.fromkeys(NOT_OUTPUT, True)
-    exclude["render"] = {"concurrency"}
+    exclude["render"] = HOW_TO_RUN
     data = settings.model_dump_json(exclude=exclude)  # type: ignore[arg-type]
     return hashlib.sha256(f"{__version__}\n{data}".encode()).hexdigest()[:24]
 
