@@ -54,21 +54,21 @@ def test_the_estimate_prices_up_to_max_takes_beside_one_take() -> None:
     assert cost.lines["priced:video"] == pytest.approx(3 * one["priced:video"], abs=1e-3)
     assert cost.lines["priced:speech"] == pytest.approx(3 * one["priced:speech"], abs=1e-3)
     assert cost.total == pytest.approx(sum(cost.lines.values()), abs=1e-3)
-    assert cost.describe() == (
+    assert cost.summary == (
         f"up to {cost.total:.2f} (3 takes a shot; {cost.one_take_total:.2f} for one take)"
     )
     single = estimate(plan, priced(max_takes=3), max_takes=1)
     assert single.total == pytest.approx(cost.one_take_total, abs=1e-3)
-    assert single.describe() == f"{single.total:.2f}"
+    assert single.summary == f"{single.total:.2f}"
 
 
 def test_the_budget_is_compared_with_the_most_a_render_may_pay() -> None:
     plan = short_plan()
     cost = estimate(plan, priced(max_takes=2))
     between = (cost.one_take_total + cost.total) / 2
-    assert estimate(plan, priced(max_takes=2, budget=between)).over_budget()
-    assert not estimate(plan, priced(max_takes=2, budget=cost.total)).over_budget()
-    assert not cost.over_budget()  # no budget set
+    assert estimate(plan, priced(max_takes=2, budget=between)).past_budget
+    assert not estimate(plan, priced(max_takes=2, budget=cost.total)).past_budget
+    assert not cost.past_budget  # no budget set
 
 
 def test_plan_shows_up_to_n_takes_and_one_take(tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_plan_shows_up_to_n_takes_and_one_take(tmp_path: Path) -> None:
     assert as_json.exit_code == 0, as_json.output
     data = json.loads(as_json.output)["estimate"]
     shots = len(json.loads(as_json.output)["shots"])
-    assert data["max_takes"] == 3
+    assert data["max_takes"] == 3 and data["summary"].startswith("up to ")
     assert data["one_take_total"] == pytest.approx(0.2 * shots)
     assert data["total"] == pytest.approx(0.2 * shots * 5)
     assert f"up to {0.2 * shots * 5:.2f} (3 takes a shot; {0.2 * shots:.2f} for one take)" in (

@@ -156,7 +156,7 @@ class Chat:
         todo = s.to_render()
         cost = s.estimate()
         self.console.print(
-            f"next render: {len(todo)} shot(s), estimated cost {cost.describe()}",
+            f"next render: {len(todo)} shot(s), estimated cost {cost.summary}",
             highlight=False,
         )
         for line in cost_lines(cost):

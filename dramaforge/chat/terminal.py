@@ -47,7 +47,7 @@ def plan_table(
     table = Table(
         title=f"{safe(plan.title)} — {len(plan.shots)} shots, "
         f"~{sum(s.duration for s in plan.shots):.0f}s (estimated), "
-        f"estimated cost {cost.describe()}"
+        f"estimated cost {cost.summary}"
     )
     columns = ["#", "shot", "framing", "camera", "secs", "lines", "sfx / music", "prompt"]
     if results is not None:
@@ -106,7 +106,7 @@ def cost_lines(cost: Estimate) -> list[str]:
         + (f" (one take {cost.one_take[spec]:.2f})" if cost.one_take[spec] != amount else "")
         for spec, amount in cost.lines.items()
     ]
-    if cost.over_budget():
+    if cost.past_budget:
         lines.append(
             f"[yellow]up to {cost.total:.2f} is past the budget of {cost.budget:.2f}[/]: the "
             "render stops before the paid request that would cross it"

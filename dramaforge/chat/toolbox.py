@@ -311,13 +311,13 @@ def cost_text(session: Session) -> str:
     todo = session.to_render()
     cost = session.estimate()
     out = [f"next render: {len(todo)} shot(s) {', '.join(s.id for s in todo)}"]
-    out.append(f"estimated cost {cost.describe()}")
+    out.append(f"estimated cost {cost.summary}")
     out += [
         f"  {spec}: {amount:.2f}"
         + (f" (one take {cost.one_take[spec]:.2f})" if cost.one_take[spec] != amount else "")
         for spec, amount in cost.lines.items()
     ]
-    if cost.over_budget():
+    if cost.past_budget:
         out.append(f"past the budget of {cost.budget:.2f}: the render stops before crossing it")
     if cost.unpriced:
         out.append(f"no price configured for {', '.join(cost.unpriced)} (counted as 0)")

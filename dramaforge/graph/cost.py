@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from dramaforge.config import Settings
 from dramaforge.errors import BudgetExceeded
@@ -60,7 +60,9 @@ class Estimate(BaseModel):
     unpriced: list[str]
     budget: float | None = None
 
-    def describe(self) -> str:
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def summary(self) -> str:
         """``up to 3.50 (2 takes a shot; 1.50 for one take)``: the figure and what it means."""
         if self.max_takes == 1 or self.total == self.one_take_total:
             return f"{self.total:.2f}"
@@ -69,7 +71,9 @@ class Estimate(BaseModel):
             f"{self.one_take_total:.2f} for one take)"
         )
 
-    def over_budget(self) -> bool:
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def past_budget(self) -> bool:
         """Whether the most this render may pay is past the budget (the ledger then stops it
         before the paid request that would cross it)."""
         return self.budget is not None and self.total > self.budget + 1e-9
