@@ -81,13 +81,17 @@ def _chat(settings: Settings) -> Callable[[], str]:
     return check
 
 
+UNSET = {"chat": "the director", "lipsync": "the video model's own audio input, else none"}
+"""What an unset backend means."""
+
+
 def settings_report(settings: Settings, flags: set[str] | None = None) -> list[Check]:
     """Each resolved backend and provider setting with where it came from; keys masked."""
     rows = [
         Check(
             name=f"{kind} backend",
             ok=True,
-            detail=f"{getattr(settings.backends, kind) or 'the director'} "
+            detail=f"{getattr(settings.backends, kind) or UNSET.get(kind, 'none')} "
             f"({origin(('backends', kind), flags)})",
         )
         for kind in type(settings.backends).model_fields
