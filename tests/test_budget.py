@@ -11,7 +11,7 @@ from dramaforge.errors import BudgetExceeded
 from dramaforge.graph.cost import Ledger, estimate
 from dramaforge.graph.verbs import render_episode
 from dramaforge.tools.protocols import Generated, ImageRequest
-from tests.conftest import FIXTURES, counting_context, settings_for
+from tests.helpers import FIXTURES, counting_context, settings_for
 
 
 class PricedImages:

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dramaforge.cli.app import app
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 runner = CliRunner()
 

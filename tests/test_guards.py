@@ -19,7 +19,7 @@ from dramaforge.graph import edits
 from dramaforge.graph.batch import collect, episode_names
 from dramaforge.media.probe import probe
 from dramaforge.schema import Line, Shot, ShotPlan
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 
 def _plan() -> ShotPlan:

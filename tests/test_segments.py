@@ -22,7 +22,7 @@ from dramaforge.media.segments import Segment, build_segments, window
 from dramaforge.media.subtitles import ass_filter, write_ass
 from dramaforge.media.video import concat_list
 from dramaforge.schema import Cue
-from tests.conftest import FIXTURES, settings_for
+from tests.helpers import FIXTURES, settings_for
 
 W, H, FPS = 320, 568, 25
 X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from dramaforge.cli.app import app
 from dramaforge.graph.verbs import render_episode
 from dramaforge.media.probe import probe
-from tests.conftest import FIXTURES, ROOT, counting_context, settings_for
+from tests.helpers import FIXTURES, ROOT, counting_context, settings_for
 
 runner = CliRunner()
 
