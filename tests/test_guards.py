@@ -97,6 +97,7 @@ def test_an_output_path_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_missing_ffmpeg_is_one_line_with_exit_3(tmp_path: Path) -> None:
     env = {**os.environ, "IMAGEIO_FFMPEG_EXE": str(tmp_path / "no-ffmpeg")}
     result = subprocess.run(

@@ -181,6 +181,7 @@ def test_font_fallback_in_a_segment_is_an_error(
     assert list(cache.iterdir()) == []  # nothing half-made is kept
 
 
+@pytest.mark.slow
 def test_render_edit_and_force_through_the_cache(tmp_path: Path) -> None:
     """A rendered episode keeps one segment per shot; a one-line edit encodes that shot's
     segment alone (the others are the same files); --force encodes them all again."""

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from dramaforge.cli.app import app
@@ -30,6 +31,7 @@ def _render(out: Path, *extra: str) -> dict[str, object]:
     return data
 
 
+@pytest.mark.slow
 def test_unchanged_render_is_up_to_date_and_force_renders_again(tmp_path: Path) -> None:
     first = _render(tmp_path)
     episode = Path(str(first["episode"]))
@@ -56,6 +58,7 @@ def test_unchanged_render_is_up_to_date_and_force_renders_again(tmp_path: Path) 
     assert probe(episode).has_video and probe(episode).duration > 1
 
 
+@pytest.mark.slow
 def test_a_changed_setting_renders_again_without_regenerating(tmp_path: Path) -> None:
     script = FIXTURES / "short.zh.txt"
     settings = settings_for()

@@ -109,6 +109,7 @@ def test_threads_producing_one_asset_pay_once(
     assert_png(results[0])
 
 
+@pytest.mark.slow
 def test_four_processes_producing_one_asset_pay_once(
     dashscope_server: FakeDashScope, tmp_path: Path
 ) -> None:
