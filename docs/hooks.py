@@ -2,7 +2,8 @@
 
 Guides and design pages arrive from several branches; ``mkdocs.yml`` lists each where it
 belongs, and this hook drops the entries whose file is not here yet (mkdocs --strict would
-fail on them) and appends any guide the nav does not list yet, so no page is left out.
+fail on them) and appends a page of ``guides/``, ``design/`` or ``reference/`` that the nav
+does not list to the end of its section, so no page is left out of the nav.
 """
 
 from __future__ import annotations
@@ -10,19 +11,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+SECTIONS = {"Guides": "guides", "Reference": "reference", "Design": "design"}
+
 
 def on_config(config: Any) -> Any:
     docs = Path(config["docs_dir"])
     nav = _present(config["nav"], docs)
     listed = set(_files(nav))
     for section in nav:
-        if isinstance(section, dict) and "Guides" in section:
-            extra = sorted(
-                path.relative_to(docs).as_posix()
-                for path in (docs / "guides").glob("*.md")
-                if path.relative_to(docs).as_posix() not in listed
-            )
-            section["Guides"] = [*section["Guides"], *extra]
+        if not isinstance(section, dict):
+            continue
+        ((title, pages),) = section.items()
+        folder = SECTIONS.get(title)
+        if folder is None or not isinstance(pages, list):
+            continue
+        unlisted = sorted(
+            path.relative_to(docs).as_posix()
+            for path in (docs / folder).glob("*.md")
+            if path.relative_to(docs).as_posix() not in listed
+        )
+        section[title] = [*pages, *unlisted]
     config["nav"] = nav
     return config
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -30,3 +31,24 @@ def test_a_stale_page_fails_the_check_with_its_diff(tmp_path: Path) -> None:
     stale = _gen("--check", cwd=tmp_path)
     assert stale.returncode == 1
     assert "+  --max-takes" in stale.stderr and "make reference" in stale.stderr
+
+
+def test_the_nav_lists_the_pages_present_and_adds_unlisted_guides(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    for page in ("index.md", "guides/chat.md", "guides/gpu.md", "guides/new.md", "design/x.md"):
+        (tmp_path / page).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / page).write_text("# page\n", encoding="utf-8")
+    nav = [
+        {"Home": "index.md"},
+        {"Guides": ["guides/chat.md", "guides/comfyui.md", "guides/gpu.md"]},
+        {"Design": ["design/graph.md"]},
+    ]
+    config = hooks.on_config({"docs_dir": str(tmp_path), "nav": nav})
+    assert config["nav"] == [
+        {"Home": "index.md"},
+        {"Guides": ["guides/chat.md", "guides/gpu.md", "guides/new.md"]},
+        {"Design": ["design/x.md"]},
+    ]
