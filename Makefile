@@ -1,8 +1,9 @@
-# `make check` runs exactly what CI runs (after installing): lint, format check, types, tests.
+# `make check` runs exactly what CI runs (after installing): lint, format check, types, tests,
+# the docs. `make test-fast` is the inner loop: every test but the whole-episode renders.
 PY ?= python3
 BIN := $(if $(wildcard .venv/bin/python),.venv/bin/,)
 
-.PHONY: install check lint typecheck test example
+.PHONY: install check lint typecheck test test-fast docs reference example
 
 install:
 	$(PY) -m venv .venv
@@ -10,16 +11,30 @@ install:
 	.venv/bin/pip install -q -e '.[voices,dev]'
 
 lint:
-	$(BIN)ruff check dramaforge tests bench
-	$(BIN)ruff format --check dramaforge tests bench
+	$(BIN)ruff check dramaforge tests bench docs
+	$(BIN)ruff format --check dramaforge tests bench docs
 
 typecheck:
 	$(BIN)mypy
 
+# --durations=20: the 20 slowest tests, so a test that grows slow is seen in every CI log.
 test:
-	$(BIN)pytest -q
+	$(BIN)pytest -q --durations=20
 
-check: lint typecheck test
+test-fast:
+	$(BIN)pytest -q -m "not slow"
+
+# The reference pages (every command's --help, the settings schema) are generated from the
+# code: `make reference` writes them, `make docs` fails if they are stale, then builds the site
+# with every warning an error.
+reference:
+	$(BIN)python docs/gen_reference.py
+
+docs:
+	$(BIN)python docs/gen_reference.py --check
+	NO_MKDOCS_2_WARNING=1 $(BIN)mkdocs build --strict  # not --quiet: it hides the warnings --strict counts
+
+check: lint typecheck test docs
 
 example:
 	$(BIN)dramaforge render examples/campus_ep01.zh.txt --out out

@@ -1,3 +1,3 @@
 """dramaforge: a script in, a finished short drama out."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

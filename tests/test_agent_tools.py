@@ -18,7 +18,7 @@ from langgraph.prebuilt import create_react_agent
 from dramaforge.media.probe import probe
 from dramaforge.serve.langchain import episode_tools
 from dramaforge.serve.workspace import Workspace
-from tests.conftest import FIXTURES, settings_for
+from tests.helpers import FIXTURES, settings_for
 
 # create_react_agent is the agent langgraph itself ships (its successor lives in `langchain`).
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:create_react_agent")]

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from dramaforge.cli.app import app
 from dramaforge.graph.batch import run_batch
 from dramaforge.schema import Manifest
-from tests.conftest import FIXTURES, counting_context, settings_for
+from tests.helpers import FIXTURES, counting_context, settings_for
 
 pytestmark = pytest.mark.slow
 

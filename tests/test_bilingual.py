@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 
 from dramaforge.agents import translate
 from dramaforge.cli.app import app
-from dramaforge.config import ProviderSettings
 from dramaforge.errors import ConfigError
 from dramaforge.graph.verbs import render_episode
 from dramaforge.media.analysis import frame_at
@@ -22,7 +21,6 @@ from dramaforge.media.store import AssetStore
 from dramaforge.media.subtitles import read_srt
 from dramaforge.schema import Manifest
 from dramaforge.script import load_script
-from tests.conftest import settings_for
 from tests.fakes.openai_server import (
     FakeOpenAI,
     Reply,
@@ -32,6 +30,7 @@ from tests.fakes.openai_server import (
     json_reply,
     messages_text,
 )
+from tests.helpers import provider_settings, settings_for
 
 AUTHORED = """# 雨夜
 【场景1】教室 - 夜 - 内
@@ -162,7 +161,7 @@ def test_chat_model_translates_once_and_the_store_keeps_it(tmp_path: Path) -> No
     settings = base.model_copy(
         update={
             "backends": base.backends.model_copy(update={"director": "openai:qwen-plus"}),
-            "openai": ProviderSettings(api_key="sk-test-bilingual", base_url=server.base_url),
+            "openai": provider_settings(server, api_key="sk-test-bilingual"),
         }
     )
     try:

@@ -11,7 +11,7 @@ from dramaforge.errors import BudgetExceeded
 from dramaforge.graph.cost import Ledger, estimate
 from dramaforge.graph.verbs import render_episode
 from dramaforge.tools.protocols import Generated, ImageRequest
-from tests.conftest import FIXTURES, counting_context, settings_for
+from tests.helpers import FIXTURES, counting_context, settings_for
 
 
 class PricedImages:
@@ -28,6 +28,7 @@ class PricedImages:
         return made.model_copy(update={"cost": 1.0})
 
 
+@pytest.mark.slow
 def test_budget_stops_then_rerun_finishes_without_paying_twice(tmp_path: Path) -> None:
     settings = settings_for(concurrency=1).model_copy(
         update={"prices": {"fake:image": 1.0}, "budget": 2.5}

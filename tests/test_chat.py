@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from dramaforge.cli.app import app
 from dramaforge.media.probe import probe
 from dramaforge.schema import Manifest
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

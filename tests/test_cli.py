@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dramaforge.cli.app import app
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 runner = CliRunner()
 
@@ -49,6 +49,7 @@ def test_doctor_reports_every_part() -> None:
     assert result.exit_code == 0
 
 
+@pytest.mark.slow
 def test_render_json(tmp_path: Path) -> None:
     result = runner.invoke(
         app,

@@ -16,7 +16,7 @@ from dramaforge.config import Settings
 from dramaforge.errors import WorkspaceError
 from dramaforge.serve.langchain import episode_tools
 from dramaforge.serve.workspace import Workspace
-from tests.conftest import FIXTURES, settings_for
+from tests.helpers import FIXTURES, settings_for
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from dramaforge.agents.consistency import OFF_MODEL
 from dramaforge.graph.verbs import render_episode
 from dramaforge.schema import CharacterConsistency, Manifest
 from dramaforge.tools.protocols import Generated, ImageRequest
-from tests.conftest import FIXTURES, counting_context, settings_for
+from tests.helpers import FIXTURES, counting_context, settings_for
 from tests.test_batch import EPISODE_2
 
 pytestmark = pytest.mark.slow

@@ -20,8 +20,8 @@ from dramaforge.errors import ConfigError
 from dramaforge.schema import Line, Shot
 from dramaforge.script import load_script
 from dramaforge.tools.registry import Registry
-from tests.conftest import FIXTURES
 from tests.fakes.openai_server import FakeOpenAI, image_urls, json_reply
+from tests.helpers import FIXTURES, provider_settings
 
 DIRECTOR_KEY = "sk-deepseek-secret-000111"
 CRITIC_KEY = "sk-dashscope-vl-secret-222333"
@@ -48,9 +48,7 @@ def servers() -> Iterator[tuple[FakeOpenAI, FakeOpenAI]]:
 def two_endpoints(director: FakeOpenAI, critic: FakeOpenAI, critic_key: str | None) -> Settings:
     return Settings().model_copy(
         update={
-            "openai": ProviderSettings(
-                api_key=DIRECTOR_KEY, base_url=director.base_url, timeout=10, max_retries=0
-            ),
+            "openai": provider_settings(director, api_key=DIRECTOR_KEY, timeout=10, max_retries=0),
             "critic_openai": ProviderOverrides(
                 api_key=critic_key, base_url=critic.base_url, structured_output="json_mode"
             ),

@@ -14,7 +14,7 @@ from dramaforge.media.ffmpeg import run_ffmpeg
 from dramaforge.media.probe import probe
 from dramaforge.schema import Critique, Manifest
 from dramaforge.tools.protocols import Generated, SpeechRequest, VideoRequest
-from tests.conftest import FIXTURES, counting_context, settings_for
+from tests.helpers import FIXTURES, counting_context, provider_settings, settings_for
 
 pytestmark = pytest.mark.slow
 
@@ -113,7 +113,6 @@ def test_black_clip_and_silent_voice_are_retried_at_their_stage(tmp_path: Path) 
 def test_vision_critic_fail_then_pass_retries_keyframe_with_revised_prompt(
     tmp_path: Path,
 ) -> None:
-    from dramaforge.config import ProviderSettings
     from dramaforge.graph.context import build_context
     from tests.fakes.openai_server import FakeOpenAI, json_reply
     from tests.test_vision_critic import verdict
@@ -126,7 +125,7 @@ def test_vision_critic_fail_then_pass_retries_keyframe_with_revised_prompt(
         settings = base.model_copy(
             update={
                 "backends": base.backends.model_copy(update={"critic": "openai:fake-vl"}),
-                "openai": ProviderSettings(base_url=server.base_url, api_key="sk-vl-test-key-77"),
+                "openai": provider_settings(server, api_key="sk-vl-test-key-77"),
             }
         )
         ctx = build_context(settings, settings.state_root(tmp_path))

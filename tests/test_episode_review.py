@@ -14,7 +14,7 @@ from dramaforge.media.ffmpeg import run_ffmpeg
 from dramaforge.media.probe import probe
 from dramaforge.media.subtitles import read_srt
 from dramaforge.schema import Manifest
-from tests.conftest import FIXTURES, counting_context, settings_for
+from tests.helpers import FIXTURES, counting_context, settings_for
 from tests.test_critic_loop import SilentFirstLine
 
 pytestmark = pytest.mark.slow

@@ -23,7 +23,7 @@ from dramaforge.media.fonts import font_dir
 from dramaforge.media.probe import probe
 from dramaforge.media.subtitles import filter_escape, read_srt
 from dramaforge.schema import Manifest
-from tests.conftest import FIXTURES, settings_for
+from tests.helpers import FIXTURES, settings_for
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import pytest
 from dramaforge.config import Settings
 from dramaforge.graph.threads import make_options
 from dramaforge.media.probe import probe
-from tests.conftest import FIXTURES, ROOT
+from tests.helpers import FIXTURES, ROOT
 
 pytestmark = pytest.mark.slow
 

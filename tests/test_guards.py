@@ -19,7 +19,7 @@ from dramaforge.graph import edits
 from dramaforge.graph.batch import collect, episode_names
 from dramaforge.media.probe import probe
 from dramaforge.schema import Line, Shot, ShotPlan
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 
 def _plan() -> ShotPlan:
@@ -97,6 +97,7 @@ def test_an_output_path_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_missing_ffmpeg_is_one_line_with_exit_3(tmp_path: Path) -> None:
     env = {**os.environ, "IMAGEIO_FFMPEG_EXE": str(tmp_path / "no-ffmpeg")}
     result = subprocess.run(

@@ -28,7 +28,7 @@ from dramaforge.schema import (
 )
 from dramaforge.tools.local.storyboard import StoryboardBackend
 from dramaforge.tools.protocols import Generated, ImageRequest
-from tests.conftest import settings_for
+from tests.helpers import settings_for
 
 REVISED = "REVISED: 阿明 alone at the blackboard, chalk in hand, morning light"
 

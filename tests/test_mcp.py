@@ -17,7 +17,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from dramaforge.media.probe import probe
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 pytestmark = pytest.mark.slow
 TOOLS = {"plan_episode", "render_episode", "rerender_shot", "get_episode", "list_episodes"}

@@ -16,7 +16,7 @@ from dramaforge.modes.channels import plan_versions, render_versions
 from dramaforge.modes.fit import Fit
 from dramaforge.modes.runner import RunArgs
 from dramaforge.script import load_script, parse_text
-from tests.conftest import EXAMPLES, KindCounting, counting_context, settings_for
+from tests.helpers import EXAMPLES, KindCounting, counting_context, settings_for
 
 BRIEF = """\
 title: Kettle

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,13 @@ from typer.testing import CliRunner
 from dramaforge.agents.director import RuleDirector
 from dramaforge.agents.plugin import openai_director
 from dramaforge.cli.app import app
-from dramaforge.config import ProviderSettings, Settings
+from dramaforge.config import Settings
 from dramaforge.media.probe import probe
 from dramaforge.media.subtitles import read_srt
 from dramaforge.modes.idea import expand, idea_name, read_idea, write_script
 from dramaforge.script import load_script
-from tests.fakes.openai_server import FakeOpenAI, Request, completion, fake_openai, first_user
+from tests.fakes.openai_server import FakeOpenAI, Request, completion, first_user
+from tests.helpers import provider_settings
 
 IDEA = "A lonely robot learns to paint."
 MODEL_SCRIPT = """[Title] Brushes
@@ -31,9 +31,10 @@ Unit 7: Again.
 
 
 @pytest.fixture
-def server() -> Iterator[FakeOpenAI]:
-    with fake_openai(lambda r: completion(r, content=MODEL_SCRIPT)) as fake:
-        yield fake
+def writer(openai_server: FakeOpenAI) -> FakeOpenAI:
+    """The shared fake chat server, answering every request with MODEL_SCRIPT."""
+    openai_server.handler = lambda r: completion(r, content=MODEL_SCRIPT)
+    return openai_server
 
 
 def test_offline_idea_becomes_a_narrated_script(tmp_path: Path) -> None:
@@ -60,18 +61,18 @@ def test_idea_from_a_one_line_file_and_names(tmp_path: Path) -> None:
     assert load_script(zh.path).language == "zh"
 
 
-def test_llm_director_writes_the_script_with_the_idea_as_data(server: FakeOpenAI) -> None:
-    provider = ProviderSettings(api_key="k", base_url=server.base_url, timeout=10, max_retries=0)
+def test_llm_director_writes_the_script_with_the_idea_as_data(writer: FakeOpenAI) -> None:
+    provider = provider_settings(writer, api_key="k", timeout=10, max_retries=0)
     director = openai_director("fake-chat", Settings().model_copy(update={"openai": provider}))
     text, who = expand(IDEA, director, None)
     assert text.strip() == MODEL_SCRIPT.strip() and who == director.name
-    asked: Request = server.requests[0]
+    asked: Request = writer.requests[0]
     assert "<<<IDEA\n" + IDEA + "\nIDEA>>>" in first_user(asked)
 
 
-def test_llm_reply_that_is_no_script_falls_back_to_rules(server: FakeOpenAI) -> None:
-    server.then(lambda r: completion(r, content="Sure! Here is an idea."))
-    provider = ProviderSettings(api_key="k", base_url=server.base_url, timeout=10, max_retries=0)
+def test_llm_reply_that_is_no_script_falls_back_to_rules(writer: FakeOpenAI) -> None:
+    writer.then(lambda r: completion(r, content="Sure! Here is an idea."))
+    provider = provider_settings(writer, api_key="k", timeout=10, max_retries=0)
     director = openai_director("fake-chat", Settings().model_copy(update={"openai": provider}))
     text, who = expand(IDEA, director, None)
     assert who == "rules" and IDEA in text

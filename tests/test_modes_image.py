@@ -13,7 +13,7 @@ from dramaforge.media.analysis import frame_at, read_audio
 from dramaforge.media.probe import probe
 from dramaforge.media.subtitles import read_srt
 from dramaforge.modes.image import reframe, render_image, subject_centre
-from tests.conftest import settings_for
+from tests.helpers import settings_for
 
 
 def test_photo(path: Path) -> Path:

@@ -14,7 +14,7 @@ from dramaforge.media.analysis import read_audio
 from dramaforge.media.ffmpeg import run_ffmpeg
 from dramaforge.media.probe import probe
 from dramaforge.modes.music import Beats, cut_frames, render_music
-from tests.conftest import settings_for
+from tests.helpers import settings_for
 
 pytest.importorskip("librosa")
 

@@ -11,7 +11,7 @@ from dramaforge.media.probe import probe
 from dramaforge.media.subtitles import read_srt
 from dramaforge.modes.rhythm import RhythmDirector, render_short_drama
 from dramaforge.script import load_script
-from tests.conftest import EXAMPLES, FIXTURES, settings_for
+from tests.helpers import EXAMPLES, FIXTURES, settings_for
 
 
 def test_plan_opens_on_a_charged_line_and_ends_on_a_hold() -> None:

@@ -12,7 +12,7 @@ from PIL import Image
 from dramaforge.errors import DramaforgeError
 from dramaforge.modes.runner import RunArgs
 from dramaforge.modes.styles import render_styles, style_names, style_words
-from tests.conftest import FIXTURES, KindCounting, counting_context, settings_for
+from tests.helpers import FIXTURES, KindCounting, counting_context, settings_for
 
 
 def test_style_names_and_words() -> None:

@@ -15,13 +15,14 @@ import pytest
 
 from bench.measure import dialogue_script
 from bench.orchestration import IMAGE, VIDEO, SlowDashScope
-from dramaforge.config import Backends, ProviderSettings, Settings
+from dramaforge.config import Backends, Settings
 from dramaforge.graph.verbs import render_episode
 from dramaforge.tools.dashscope import pace
 from dramaforge.tools.dashscope.pace import Pacer
 from dramaforge.tools.protocols import ImageRequest
 from dramaforge.tools.registry import registry
 from tests.fakes.dashscope_tasks import Task
+from tests.helpers import provider_settings
 
 SLOTS, LATENCY = 2, 1.5
 SLACK = 0.75
@@ -37,9 +38,8 @@ def dashscope_settings(fake: SlowDashScope, **extra: object) -> Settings:
     return base.model_copy(
         update={
             "backends": Backends(image=f"dashscope:{IMAGE}", video=f"dashscope:{VIDEO}"),
-            "dashscope": ProviderSettings(
-                api_key=fake.api_key,
-                base_url=fake.url,
+            "dashscope": provider_settings(
+                fake,
                 default_concurrency=SLOTS,
                 timeout=30.0,
                 poll_interval=0.05,

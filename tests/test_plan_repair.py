@@ -224,6 +224,7 @@ EXPECTED = {
 }
 
 
+@pytest.mark.slow
 def test_render_survives_an_inconsistent_director(tmp_path: Path, director_env: FakeOpenAI) -> None:
     args = ["render", str(EXAMPLE), "--out", str(tmp_path), "--resolution", "360p"]
     result = runner.invoke(app, [*args, "--director", "openai:fake-chat"])

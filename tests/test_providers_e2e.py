@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from dramaforge.config import Backends, ProviderOverrides, ProviderSettings, Settings
+from dramaforge.config import Backends, ProviderOverrides, Settings
 from dramaforge.graph.verbs import render_episode
 from dramaforge.media.probe import probe
 from dramaforge.script import load_script
-from tests.conftest import FIXTURES, settings_for
 from tests.fakes.dashscope_server import FakeDashScope, Fault
 from tests.fakes.openai_server import FakeOpenAI, image_urls, json_reply
+from tests.helpers import FIXTURES, provider_settings, settings_for
 
 pytestmark = pytest.mark.slow
 
@@ -51,8 +51,8 @@ def _settings(ds: FakeDashScope, oa: FakeOpenAI, video: str = "wan2.2-i2v-flash"
                 video=f"dashscope:{video}",
                 speech="dashscope:qwen-tts",
             ),
-            "dashscope": ProviderSettings(api_key=ds.api_key, base_url=ds.url, **fast),
-            "openai": ProviderSettings(api_key=OPENAI_KEY, base_url=oa.base_url, **fast),
+            "dashscope": provider_settings(ds, **fast),
+            "openai": provider_settings(oa, api_key=OPENAI_KEY, **fast),
             "prices": {
                 "dashscope:qwen-image": 0.25,
                 f"dashscope:{video}": 0.1,
@@ -116,7 +116,7 @@ def test_deepseek_director_and_qwen_vl_critic_on_two_endpoints(tmp_path: Path) -
                 "backends": base.backends.model_copy(
                     update={"director": "openai:deepseek-chat", "critic": "openai:qwen-vl-max"}
                 ),
-                "openai": ProviderSettings(api_key=OPENAI_KEY, base_url=director.base_url),
+                "openai": provider_settings(director, api_key=OPENAI_KEY),
                 "critic_openai": ProviderOverrides(api_key=critic_key, base_url=critic.base_url),
             }
         )

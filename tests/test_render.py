@@ -17,7 +17,7 @@ from dramaforge.media.probe import probe
 from dramaforge.media.subtitles import read_srt
 from dramaforge.schema import Manifest
 from dramaforge.script import load_script
-from tests.conftest import EXAMPLES, FIXTURES, counting_context, settings_for
+from tests.helpers import EXAMPLES, FIXTURES, counting_context, settings_for
 
 pytestmark = pytest.mark.slow
 

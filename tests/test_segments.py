@@ -22,7 +22,7 @@ from dramaforge.media.segments import Segment, build_segments, window
 from dramaforge.media.subtitles import ass_filter, write_ass
 from dramaforge.media.video import concat_list
 from dramaforge.schema import Cue
-from tests.conftest import FIXTURES, settings_for
+from tests.helpers import FIXTURES, settings_for
 
 W, H, FPS = 320, 568, 25
 X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
@@ -181,6 +181,7 @@ def test_font_fallback_in_a_segment_is_an_error(
     assert list(cache.iterdir()) == []  # nothing half-made is kept
 
 
+@pytest.mark.slow
 def test_render_edit_and_force_through_the_cache(tmp_path: Path) -> None:
     """A rendered episode keeps one segment per shot; a one-line edit encodes that shot's
     segment alone (the others are the same files); --force encodes them all again."""

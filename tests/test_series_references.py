@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from dramaforge.config import ProviderSettings, Settings
+from dramaforge.config import Settings
 from dramaforge.graph.verbs import render_episode
 from dramaforge.schema import Manifest
-from tests.conftest import FIXTURES, settings_for
 from tests.fakes.dashscope_server import FakeDashScope, Task
+from tests.helpers import FIXTURES, provider_settings, settings_for
 from tests.test_batch import EPISODE_2
 
 pytestmark = pytest.mark.slow
@@ -26,9 +26,7 @@ def _settings(fake: FakeDashScope) -> Settings:
     return base.model_copy(
         update={
             "backends": base.backends.model_copy(update={"image": f"dashscope:{I2I}"}),
-            "dashscope": ProviderSettings(
-                api_key=fake.api_key, base_url=fake.url, timeout=10.0, poll_interval=0.01
-            ),
+            "dashscope": provider_settings(fake, timeout=10.0, poll_interval=0.01),
         }
     )
 

@@ -11,7 +11,7 @@ from dramaforge.graph.session import session_for
 from dramaforge.graph.verbs import rerender_shot
 from dramaforge.media.probe import probe
 from dramaforge.schema import Manifest
-from tests.conftest import FIXTURES, counting_context, settings_for
+from tests.helpers import FIXTURES, counting_context, settings_for
 
 pytestmark = pytest.mark.slow
 SCRIPT = FIXTURES / "short.zh.txt"

@@ -33,8 +33,8 @@ from dramaforge.media.probe import probe
 from dramaforge.media.store import AssetStore, FileJournal, content_key
 from dramaforge.script import load_script
 from dramaforge.tools.protocols import Generated
-from tests.conftest import FIXTURES
 from tests.fakes.dashscope_server import FakeDashScope
+from tests.helpers import FIXTURES
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = FIXTURES / "short.zh.txt"

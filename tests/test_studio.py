@@ -24,7 +24,7 @@ from dramaforge.graph.verbs import episode_session, render_episode, rerender_sho
 from dramaforge.media.probe import probe
 from dramaforge.schema import Manifest
 from dramaforge.serve.studio import create_app
-from tests.conftest import FIXTURES, counting_context, settings_for
+from tests.helpers import FIXTURES, counting_context, settings_for
 from tests.studio_browser import ARTIFACTS, CHROMIUM, chromium, cjk_font_loaded, hosts, serving
 
 browser = pytest.mark.skipif(

@@ -13,7 +13,7 @@ from dramaforge.graph.verbs import render_episode
 from dramaforge.media.analysis import frame_at
 from dramaforge.media.subtitles import MAX_LINES, Layout, read_srt
 from dramaforge.schema import Manifest
-from tests.conftest import EXAMPLES, FIXTURES, settings_for
+from tests.helpers import EXAMPLES, FIXTURES, settings_for
 
 pytestmark = pytest.mark.slow
 

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from dramaforge.cli.app import app
@@ -18,7 +19,7 @@ from dramaforge.graph.uptodate import finished
 from dramaforge.graph.verbs import render_episode
 from dramaforge.media.files import file_lock
 from dramaforge.media.probe import probe
-from tests.conftest import FIXTURES, ROOT, counting_context, settings_for
+from tests.helpers import FIXTURES, ROOT, counting_context, settings_for
 
 runner = CliRunner()
 
@@ -34,6 +35,7 @@ def _render(out: Path, *extra: str) -> dict[str, object]:
     return data
 
 
+@pytest.mark.slow
 def test_unchanged_render_is_up_to_date_and_force_renders_again(tmp_path: Path) -> None:
     first = _render(tmp_path)
     episode = Path(str(first["episode"]))
@@ -104,6 +106,7 @@ def _render_in_a_new_process(out: Path) -> dict[str, object]:
     return data | {"heavy": json.loads(heavy)}
 
 
+@pytest.mark.slow
 def test_a_changed_setting_renders_again_without_regenerating(tmp_path: Path) -> None:
     script = FIXTURES / "short.zh.txt"
     settings = settings_for()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from dramaforge.schema import CharacterLook, Line, Shot, StyleBible, Voice
 from dramaforge.tools.registry import Registry
 from tests.fakes.openai_server import (
     FakeOpenAI,
-    fake_openai,
     image_urls,
     invalid_json,
     json_reply,
@@ -31,17 +29,12 @@ from tests.fakes.openai_server import (
     text_parts,
     unauthorized,
 )
+from tests.helpers import provider_settings
 
 KEY = "sk-test-secret-0123456789"
 METHODS = ["json_schema", "function_calling", "json_mode"]
 PROMPT = "Close-up of Lin Xia under a red umbrella at night, rain, neon reflections"
 REVISED = "Close-up of a young woman holding a red umbrella, night street, rain, neon"
-
-
-@pytest.fixture
-def server() -> Iterator[FakeOpenAI]:
-    with fake_openai() as fake:
-        yield fake
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +55,12 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"keyframe": key, "black": black, "motion": motion, "voice": voice}
 
 
-def critic(server: FakeOpenAI, method: str = "json_schema", key: str | None = KEY) -> VisionCritic:
-    provider = ProviderSettings(
+def critic(
+    openai_server: FakeOpenAI, method: str = "json_schema", key: str | None = KEY
+) -> VisionCritic:
+    provider = provider_settings(
+        openai_server,
         api_key=key,
-        base_url=server.base_url,
         structured_output=method,
         timeout=10,
         max_retries=0,
@@ -97,16 +92,16 @@ def review(vc: VisionCritic, media: dict[str, Path], keyframe: str = "keyframe",
 
 
 def test_finished_take_gets_objective_checks_only(
-    server: FakeOpenAI, media: dict[str, Path]
+    openai_server: FakeOpenAI, media: dict[str, Path]
 ) -> None:
-    verdict_ = critic(server).review(
+    verdict_ = critic(openai_server).review(
         shot(),
         keyframe=media["keyframe"],
         motion=media["motion"],
         voice=media["voice"],
         duration=1.0,
     )
-    assert verdict_.passed and not server.requests
+    assert verdict_.passed and not openai_server.requests
 
 
 def verdict(score: float, **extra: Any) -> dict[str, Any]:
@@ -123,13 +118,13 @@ def verdict(score: float, **extra: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("method", METHODS)
 def test_fails_with_revised_prompt_then_passes(
-    server: FakeOpenAI, media: dict[str, Path], method: str
+    openai_server: FakeOpenAI, media: dict[str, Path], method: str
 ) -> None:
-    server.then(
+    openai_server.then(
         json_reply(verdict(0.3, issues=["no umbrella in frame"], revised_prompt=REVISED)),
         json_reply(verdict(0.9)),
     )
-    vc = critic(server, method)
+    vc = critic(openai_server, method)
     first, second = review(vc, media), review(vc, media)
 
     assert not first.passed
@@ -140,8 +135,8 @@ def test_fails_with_revised_prompt_then_passes(
     assert first.reviewer == "openai:fake-vl"
     assert second.passed and second.stage_at_fault is None and second.score == pytest.approx(0.9)
 
-    assert len(server.requests) == 2
-    request = server.requests[0]
+    assert len(openai_server.requests) == 2
+    request = openai_server.requests[0]
     assert request["model"] == "fake-vl"
     assert PROMPT in text_parts(request, "user")
     assert "Lin Xia" in text_parts(request, "user")
@@ -153,64 +148,68 @@ def test_fails_with_revised_prompt_then_passes(
         assert sent.size == (768, 432)
 
 
-def test_blocking_artifact_fails_a_high_score(server: FakeOpenAI, media: dict[str, Path]) -> None:
+def test_blocking_artifact_fails_a_high_score(
+    openai_server: FakeOpenAI, media: dict[str, Path]
+) -> None:
     artifact = {"description": "six fingers on the left hand", "blocking": True}
-    server.then(json_reply(verdict(0.95, artifacts=[artifact])))
-    result = review(critic(server), media)
+    openai_server.then(json_reply(verdict(0.95, artifacts=[artifact])))
+    result = review(critic(openai_server), media)
     assert not result.passed and result.stage_at_fault == "keyframe"
     assert any("six fingers" in issue for issue in result.issues)
 
 
-def test_heuristic_failure_makes_no_request(server: FakeOpenAI, media: dict[str, Path]) -> None:
-    result = review(critic(server), media, keyframe="black")
+def test_heuristic_failure_makes_no_request(
+    openai_server: FakeOpenAI, media: dict[str, Path]
+) -> None:
+    result = review(critic(openai_server), media, keyframe="black")
     assert not result.passed
     assert result.stage_at_fault == "keyframe"
     assert result.reviewer == "local:heuristic"
     assert "black" in result.issues[0]
-    assert server.requests == []
+    assert openai_server.requests == []
 
 
 def test_invalid_json_twice_falls_back_to_heuristic(
-    server: FakeOpenAI, media: dict[str, Path]
+    openai_server: FakeOpenAI, media: dict[str, Path]
 ) -> None:
-    server.then(invalid_json, invalid_json)
-    result = review(critic(server, "json_mode"), media)
+    openai_server.then(invalid_json, invalid_json)
+    result = review(critic(openai_server, "json_mode"), media)
     assert result.passed and result.score == 1.0
     assert result.reviewer == "local:heuristic"
     assert len(result.issues) == 1 and "vision review unavailable" in result.issues[0]
-    assert len(server.requests) == 2
-    assert "could not be used" in text_parts(server.requests[1], "user")
+    assert len(openai_server.requests) == 2
+    assert "could not be used" in text_parts(openai_server.requests[1], "user")
 
 
-def test_invalid_json_once_is_retried(server: FakeOpenAI, media: dict[str, Path]) -> None:
-    server.then(invalid_json, json_reply(verdict(0.8)))
-    result = review(critic(server, "json_mode"), media)
+def test_invalid_json_once_is_retried(openai_server: FakeOpenAI, media: dict[str, Path]) -> None:
+    openai_server.then(invalid_json, json_reply(verdict(0.8)))
+    result = review(critic(openai_server, "json_mode"), media)
     assert result.passed and result.reviewer == "openai:fake-vl"
-    assert len(server.requests) == 2
+    assert len(openai_server.requests) == 2
 
 
 @pytest.mark.parametrize("failure", [rate_limited(), server_error])
-def test_outage_falls_back(server: FakeOpenAI, media: dict[str, Path], failure: Any) -> None:
-    server.handler = failure
-    result = review(critic(server), media)
+def test_outage_falls_back(openai_server: FakeOpenAI, media: dict[str, Path], failure: Any) -> None:
+    openai_server.handler = failure
+    result = review(critic(openai_server), media)
     assert result.passed and result.reviewer == "local:heuristic"
     assert "vision review unavailable" in result.issues[-1]
 
 
 def test_unauthorized_is_config_error_without_key(
-    server: FakeOpenAI, media: dict[str, Path]
+    openai_server: FakeOpenAI, media: dict[str, Path]
 ) -> None:
-    server.handler = unauthorized
+    openai_server.handler = unauthorized
     with pytest.raises(ConfigError) as err:
-        review(critic(server), media)
+        review(critic(openai_server), media)
     assert KEY not in str(err.value)
     assert "OPENAI_API_KEY" in str(err.value)
 
 
 def test_chinese_script_gets_chinese_prompt_with_descriptions(
-    server: FakeOpenAI, media: dict[str, Path]
+    openai_server: FakeOpenAI, media: dict[str, Path]
 ) -> None:
-    server.then(json_reply(verdict(0.9)))
+    openai_server.then(json_reply(verdict(0.9)))
     description = "二十岁女生，白衬衫"
     look = CharacterLook(
         name="林夏", description=description, color="#c33", slot=0, seed=1, voice=Voice(id="v")
@@ -222,8 +221,8 @@ def test_chinese_script_gets_chinese_prompt_with_descriptions(
     zh_shot = shot(
         scene_heading="外景 街道 夜", characters=["林夏"], lines=[Line(text="还在下雨。")]
     )
-    review(critic(server).with_bible(bible), media, shot=zh_shot)
-    text = text_parts(server.requests[0], "user")
+    review(critic(openai_server).with_bible(bible), media, shot=zh_shot)
+    text = text_parts(openai_server.requests[0], "user")
     assert "视觉提示词" in text and "林夏: 二十岁女生，白衬衫" in text and "cinematic" in text
 
 
@@ -240,14 +239,14 @@ def test_factory_needs_key_for_remote_and_registers() -> None:
 
 
 def test_verdicts_are_kept_per_image_prompt_and_reviewer(
-    server: FakeOpenAI, media: dict[str, Path], tmp_path: Path
+    openai_server: FakeOpenAI, media: dict[str, Path], tmp_path: Path
 ) -> None:
     store = AssetStore(tmp_path / "assets")
-    server.handler = json_reply(verdict(0.9))
-    server.then(json_reply(verdict(0.3, issues=["no umbrella"], revised_prompt=REVISED)))
-    vc = critic(server).with_store(store)
+    openai_server.handler = json_reply(verdict(0.9))
+    openai_server.then(json_reply(verdict(0.3, issues=["no umbrella"], revised_prompt=REVISED)))
+    vc = critic(openai_server).with_store(store)
     first, again = review(vc, media), review(vc, media)
-    assert len(server.requests) == 1  # the re-run read the verdict back
+    assert len(openai_server.requests) == 1  # the re-run read the verdict back
     assert first == again and not again.passed and again.revised_prompt == REVISED
     assert again.reviewer == "openai:fake-vl"
     [kept] = (tmp_path / "assets" / "verdict").rglob("*.json")
@@ -259,23 +258,25 @@ def test_verdicts_are_kept_per_image_prompt_and_reviewer(
     with Image.open(media["keyframe"]) as img:
         img.transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(other)
     vc.review_keyframe(shot(), keyframe=other)
-    assert len(server.requests) == 3
+    assert len(openai_server.requests) == 3
     # ...another generation (asset key), even of the very same pixels...
     for key in ("gen-1", "gen-1", "gen-2"):
         vc.review_keyframe(shot(), keyframe=media["keyframe"], asset_key=key)
-    assert len(server.requests) == 5
+    assert len(openai_server.requests) == 5
     # ...and another reviewer model, even on the same endpoint and image.
-    provider = ProviderSettings(api_key=KEY, base_url=server.base_url, max_retries=0)
+    provider = provider_settings(openai_server, api_key=KEY, max_retries=0)
     settings = Settings().model_copy(update={"openai": provider})
     review(vision_critic("fake-vl-2", settings).with_store(store), media)
-    assert len(server.requests) == 6 and server.requests[-1]["model"] == "fake-vl-2"
+    assert len(openai_server.requests) == 6 and openai_server.requests[-1]["model"] == "fake-vl-2"
 
 
-def test_a_fallback_is_not_kept(server: FakeOpenAI, media: dict[str, Path], tmp_path: Path) -> None:
-    server.then(invalid_json, invalid_json, json_reply(verdict(0.8)))
-    vc = critic(server, "json_mode").with_store(AssetStore(tmp_path / "assets"))
+def test_a_fallback_is_not_kept(
+    openai_server: FakeOpenAI, media: dict[str, Path], tmp_path: Path
+) -> None:
+    openai_server.then(invalid_json, invalid_json, json_reply(verdict(0.8)))
+    vc = critic(openai_server, "json_mode").with_store(AssetStore(tmp_path / "assets"))
     assert "vision review unavailable" in review(vc, media).issues[-1]
-    assert len(server.requests) == 2
+    assert len(openai_server.requests) == 2
     later = review(vc, media)  # asked again, since no verdict was ever given
-    assert later.reviewer == "openai:fake-vl" and later.passed and len(server.requests) == 3
-    assert review(vc, media) == later and len(server.requests) == 3
+    assert later.reviewer == "openai:fake-vl" and later.passed and len(openai_server.requests) == 3
+    assert review(vc, media) == later and len(openai_server.requests) == 3

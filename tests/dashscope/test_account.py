@@ -18,7 +18,6 @@ from dramaforge.errors import ConfigError
 from dramaforge.media.probe import probe
 from dramaforge.schema import Manifest
 from dramaforge.tools.openai.client import dashscope_endpoint
-from tests.conftest import FIXTURES
 from tests.fakes.openai_server import (
     FakeOpenAI,
     Reply,
@@ -28,6 +27,7 @@ from tests.fakes.openai_server import (
     image_urls,
     json_reply,
 )
+from tests.helpers import FIXTURES
 
 KEY = "sk-dashscope-test-0123456789"
 

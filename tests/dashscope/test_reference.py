@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from dramaforge.config import ProviderSettings
 from dramaforge.graph.nodes.shot import reference_image
 from dramaforge.media.store import content_key
 from dramaforge.schema import CharacterLook, StyleBible, Voice
@@ -17,18 +15,11 @@ from dramaforge.tools.dashscope.image import WAN25_AREA, DashScopeImage, model_s
 from dramaforge.tools.dashscope.transport import Transport
 from dramaforge.tools.protocols import ImageRequest
 from tests.fakes.dashscope_server import FakeDashScope
+from tests.helpers import provider_settings
 
 
-@pytest.fixture
-def server() -> Iterator[FakeDashScope]:
-    with FakeDashScope() as fake:
-        yield fake
-
-
-def _image(server: FakeDashScope, model: str) -> DashScopeImage:
-    settings = ProviderSettings(
-        api_key=server.api_key, base_url=server.url, timeout=10.0, poll_interval=0.01
-    )
+def _image(dashscope_server: FakeDashScope, model: str) -> DashScopeImage:
+    settings = provider_settings(dashscope_server, timeout=10.0, poll_interval=0.01)
     return DashScopeImage(model, Transport(settings))
 
 
@@ -45,14 +36,16 @@ def _reference(tmp_path: Path, size: tuple[int, int] = (432, 768), mode: str = "
     return path
 
 
-def test_an_i2i_model_draws_from_the_reference(server: FakeDashScope, tmp_path: Path) -> None:
+def test_an_i2i_model_draws_from_the_reference(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
     ref = _reference(tmp_path)
-    _image(server, "wan2.5-i2i-preview").generate(_request(ref), tmp_path / "k.png")
-    (task,) = server.tasks.values()
+    _image(dashscope_server, "wan2.5-i2i-preview").generate(_request(ref), tmp_path / "k.png")
+    (task,) = dashscope_server.tasks.values()
     assert task.body["model"] == "wan2.5-i2i-preview"
     (url,) = task.body["input"]["images"]
     assert url.startswith("oss://")  # through temporary storage, never inline
-    (stored,) = server.uploads.files.values()
+    (stored,) = dashscope_server.uploads.files.values()
     assert stored.data == ref.read_bytes() and stored.model == "wan2.5-i2i-preview"
     assert task.body["parameters"]["size"] == "576*1024"  # 9:16 at the least area it takes
     with Image.open(tmp_path / "k.png") as made:
@@ -61,12 +54,12 @@ def test_an_i2i_model_draws_from_the_reference(server: FakeDashScope, tmp_path: 
 
 @pytest.mark.parametrize(("size", "mode"), [((64, 64), "RGB"), ((432, 768), "RGBA")])
 def test_a_reference_the_model_would_refuse_goes_as_a_copy_it_takes(
-    server: FakeDashScope, tmp_path: Path, size: tuple[int, int], mode: str
+    dashscope_server: FakeDashScope, tmp_path: Path, size: tuple[int, int], mode: str
 ) -> None:
     """input.images: sides of 384 to 5000 pixels, no transparency (the fake refuses others)."""
     ref = _reference(tmp_path, size, mode)
-    _image(server, "wan2.5-i2i-preview").generate(_request(ref), tmp_path / "k.png")
-    (stored,) = server.uploads.files.values()
+    _image(dashscope_server, "wan2.5-i2i-preview").generate(_request(ref), tmp_path / "k.png")
+    (stored,) = dashscope_server.uploads.files.values()
     with Image.open(BytesIO(stored.data)) as sent:
         assert sent.mode == "RGB" and min(sent.size) >= 384
         assert sent.width / sent.height == pytest.approx(size[0] / size[1], rel=0.01)
@@ -84,15 +77,15 @@ def test_wan25_sizes_are_in_the_documented_area(model: str, frame: tuple[int, in
 
 
 def test_without_a_reference_it_draws_from_text_and_others_ignore_it(
-    server: FakeDashScope, tmp_path: Path
+    dashscope_server: FakeDashScope, tmp_path: Path
 ) -> None:
     ref = _reference(tmp_path)
-    _image(server, "wan2.5-i2i-preview").generate(_request(None), tmp_path / "a.png")
-    _image(server, "qwen-image").generate(_request(ref), tmp_path / "b.png")
-    models = [t.body["model"] for t in server.tasks.values()]
+    _image(dashscope_server, "wan2.5-i2i-preview").generate(_request(None), tmp_path / "a.png")
+    _image(dashscope_server, "qwen-image").generate(_request(ref), tmp_path / "b.png")
+    models = [t.body["model"] for t in dashscope_server.tasks.values()]
     assert sorted(models) == ["qwen-image", "wan2.5-t2i-preview"]
-    assert all("images" not in t.body["input"] for t in server.tasks.values())
-    assert not server.uploads.files
+    assert all("images" not in t.body["input"] for t in dashscope_server.tasks.values())
+    assert not dashscope_server.uploads.files
 
 
 def test_the_reference_leaves_old_keys_alone_and_keys_by_content(tmp_path: Path) -> None:

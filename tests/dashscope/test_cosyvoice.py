@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,85 +16,86 @@ from dramaforge.tools.dashscope.cosyvoice import CosyVoice, websocket_url
 from dramaforge.tools.protocols import SpeechRequest
 from dramaforge.tools.registry import Registry
 from tests.fakes.cosyvoice_server import FakeCosyVoice, billed
+from tests.helpers import provider_settings
 
 ZH = "你回来了。我等了你很久。"
 
 
-@pytest.fixture
-def server() -> Iterator[FakeCosyVoice]:
-    with FakeCosyVoice() as fake:
-        yield fake
-
-
 def settings(server: FakeCosyVoice, **over: Any) -> ProviderSettings:
-    values: dict[str, Any] = {
-        "api_key": server.api_key, "websocket_url": server.url, "timeout": 5.0,
-        "max_retries": 2, "poll_interval": 0.01,
-    } | over  # fmt: skip
-    return ProviderSettings(**values)
+    fast = {"timeout": 5.0, "max_retries": 2, "poll_interval": 0.01}
+    return provider_settings(server, **(fast | over))
 
 
-def speak(server: FakeCosyVoice, dest: Path, text: str = ZH, voice: str = "longcheng_v2",
-          **over: Any) -> Any:  # fmt: skip
+def speak(
+    server: FakeCosyVoice, dest: Path, text: str = ZH, voice: str = "longcheng_v2", **over: Any
+) -> Any:
     backend = CosyVoice("cosyvoice-v2", settings(server, **over), price=2.0)
     return backend.synthesize(SpeechRequest(text=text, language="zh", voice=Voice(id=voice)), dest)
 
 
-def test_speech_is_a_mono_wav_billed_by_characters(server: FakeCosyVoice, tmp_path: Path) -> None:
+def test_speech_is_a_mono_wav_billed_by_characters(
+    cosyvoice_server: FakeCosyVoice, tmp_path: Path
+) -> None:
     dest = tmp_path / "line.wav"
-    made = speak(server, dest)
+    made = speak(cosyvoice_server, dest)
     info = probe(dest)
     assert info.has_audio and info.channels == 1 and info.acodec == "pcm_s16le"
     assert made.duration == pytest.approx(info.duration)
     assert info.duration == pytest.approx(0.08 * len(ZH), abs=0.01)
     assert made.cost == pytest.approx(2.0 * billed(ZH) / 1000)  # what the server billed
-    assert server.runs["cosyvoice-v2"] == 1
-    assert server.characters["cosyvoice-v2"] == 10 * 2 + 2  # ten hanzi, two full stops
-    run, text, finish = server.messages
+    assert cosyvoice_server.runs["cosyvoice-v2"] == 1
+    assert cosyvoice_server.characters["cosyvoice-v2"] == 10 * 2 + 2  # ten hanzi, two full stops
+    run, text, finish = cosyvoice_server.messages
     assert run["payload"]["parameters"]["voice"] == "longcheng_v2"
     assert run["payload"]["model"] == "cosyvoice-v2"
     assert text["payload"]["input"]["text"] == ZH
     assert finish["header"]["action"] == "finish-task"
-    assert {m["header"]["task_id"] for m in server.messages} == {run["header"]["task_id"]}
+    assert {m["header"]["task_id"] for m in cosyvoice_server.messages} == {run["header"]["task_id"]}
 
 
-def test_unknown_voice_falls_back_to_a_system_voice(server: FakeCosyVoice, tmp_path: Path) -> None:
-    speak(server, tmp_path / "a.wav", voice="Cherry")  # a Qwen-TTS voice from an old bible
-    assert server.messages[0]["payload"]["parameters"]["voice"] == "longxiaochun_v2"
+def test_unknown_voice_falls_back_to_a_system_voice(
+    cosyvoice_server: FakeCosyVoice, tmp_path: Path
+) -> None:
+    speak(
+        cosyvoice_server, tmp_path / "a.wav", voice="Cherry"
+    )  # a Qwen-TTS voice from an old bible
+    assert cosyvoice_server.messages[0]["payload"]["parameters"]["voice"] == "longxiaochun_v2"
 
 
 def test_throttled_handshake_is_retried_nothing_paid_twice(
-    server: FakeCosyVoice, tmp_path: Path
+    cosyvoice_server: FakeCosyVoice, tmp_path: Path
 ) -> None:
-    server.fault("reject")
-    speak(server, tmp_path / "a.wav")
-    assert server.handshakes == 2 and server.runs["cosyvoice-v2"] == 1
+    cosyvoice_server.fault("reject")
+    speak(cosyvoice_server, tmp_path / "a.wav")
+    assert cosyvoice_server.handshakes == 2 and cosyvoice_server.runs["cosyvoice-v2"] == 1
 
 
-def test_bad_key_is_not_retried_and_not_shown(server: FakeCosyVoice, tmp_path: Path) -> None:
+def test_bad_key_is_not_retried_and_not_shown(
+    cosyvoice_server: FakeCosyVoice, tmp_path: Path
+) -> None:
     secret = "sk-cosy-secret-must-not-leak"
     with pytest.raises(ProviderError, match="DASHSCOPE_API_KEY") as err:
-        speak(server, tmp_path / "a.wav", api_key=secret)
+        speak(cosyvoice_server, tmp_path / "a.wav", api_key=secret)
     assert not err.value.retryable and secret not in str(err.value)
-    assert server.handshakes == 1
+    assert cosyvoice_server.handshakes == 1
 
 
-def test_failed_tasks(server: FakeCosyVoice, tmp_path: Path) -> None:
-    server.fault("fail:DataInspectionFailed")
+def test_failed_tasks(cosyvoice_server: FakeCosyVoice, tmp_path: Path) -> None:
+    cosyvoice_server.fault("fail:DataInspectionFailed")
     with pytest.raises(ContentRejected):
-        speak(server, tmp_path / "a.wav")
-    server.fault("fail:InternalError.Algo")
+        speak(cosyvoice_server, tmp_path / "a.wav")
+    cosyvoice_server.fault("fail:InternalError.Algo")
     with pytest.raises(ProviderError, match=r"InternalError\.Algo") as err:
-        speak(server, tmp_path / "b.wav")
+        speak(cosyvoice_server, tmp_path / "b.wav")
     assert err.value.retryable
     assert not list(tmp_path.iterdir())
 
 
-def test_broken_session_is_not_retried(server: FakeCosyVoice, tmp_path: Path) -> None:
-    server.fault("drop")
+def test_broken_session_is_not_retried(cosyvoice_server: FakeCosyVoice, tmp_path: Path) -> None:
+    cosyvoice_server.fault("drop")
     with pytest.raises(ProviderError, match="bill it twice") as err:
-        speak(server, tmp_path / "a.wav")
-    assert err.value.retryable and server.runs["cosyvoice-v2"] == 1
+        speak(cosyvoice_server, tmp_path / "a.wav")
+    assert err.value.retryable and cosyvoice_server.runs["cosyvoice-v2"] == 1
     assert not list(tmp_path.iterdir())
 
 

@@ -16,8 +16,8 @@ import pytest
 from dramaforge.config import Backends, DashScopeSettings, Settings
 from dramaforge.graph.verbs import render_episode
 from dramaforge.script import load_script
-from tests.conftest import FIXTURES, settings_for
 from tests.fakes.dashscope_server import FakeDashScope, Fault
+from tests.helpers import FIXTURES, provider_settings, settings_for
 
 pytestmark = pytest.mark.slow
 
@@ -93,7 +93,7 @@ def test_a_known_key_is_in_no_file_no_checkpoint_and_no_exception(
                 video="dashscope:wan2.2-i2v-flash",
                 speech="dashscope:qwen-tts",
             ),
-            "dashscope": DashScopeSettings(api_key=KEY, base_url=dashscope.url, **fast),
+            "dashscope": provider_settings(dashscope, DashScopeSettings, **fast),
         }
     )
     render_episode(SCRIPT, tmp_path / "ok", settings)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import io
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from dramaforge.config import ProviderSettings
 from dramaforge.media.ffmpeg import run_ffmpeg
 from dramaforge.media.probe import probe
 from dramaforge.media.store import content_key
@@ -18,12 +16,7 @@ from dramaforge.tools.dashscope.transport import Transport
 from dramaforge.tools.dashscope.video import DashScopeVideo, audio_track, takes_audio
 from dramaforge.tools.protocols import VideoRequest
 from tests.fakes.dashscope_server import FakeDashScope
-
-
-@pytest.fixture
-def server() -> Iterator[FakeDashScope]:
-    with FakeDashScope() as fake:
-        yield fake
+from tests.helpers import provider_settings
 
 
 def tone(path: Path, seconds: float) -> Path:
@@ -43,10 +36,8 @@ def request(tmp_path: Path, audio: Path | None) -> VideoRequest:
     )  # fmt: skip
 
 
-def video(server: FakeDashScope, model: str) -> DashScopeVideo:
-    settings = ProviderSettings(
-        api_key=server.api_key, base_url=server.url, timeout=10.0, poll_interval=0.01
-    )
+def video(dashscope_server: FakeDashScope, model: str) -> DashScopeVideo:
+    settings = provider_settings(dashscope_server, timeout=10.0, poll_interval=0.01)
     return DashScopeVideo(model, Transport(settings))
 
 
@@ -56,16 +47,16 @@ def seconds_of(data: bytes) -> float:
 
 
 def test_wan25_sends_the_voice_track_through_temporary_storage(
-    server: FakeDashScope, tmp_path: Path
+    dashscope_server: FakeDashScope, tmp_path: Path
 ) -> None:
     voice = tone(tmp_path / "voice.wav", 2.4)
     dest = tmp_path / "clip.mp4"
-    made = video(server, "wan2.5-i2v-preview").generate(request(tmp_path, voice), dest)
+    made = video(dashscope_server, "wan2.5-i2v-preview").generate(request(tmp_path, voice), dest)
 
-    (task,) = server.tasks.values()
+    (task,) = dashscope_server.tasks.values()
     url = task.body["input"]["audio_url"]
     assert url.startswith("oss://dashscope-instant/")  # a URL, never inline bytes
-    (stored,) = server.uploads.files.values()
+    (stored,) = dashscope_server.uploads.files.values()
     assert stored.model == "wan2.5-i2v-preview" and task.audio == stored.data
     assert task.audio is not None
     assert seconds_of(task.audio) == pytest.approx(3.0, abs=0.01)  # padded to the API's 3 s
@@ -76,18 +67,22 @@ def test_wan25_sends_the_voice_track_through_temporary_storage(
     assert not list(tmp_path.glob(".*"))  # the prepared track is gone
 
 
-def test_older_models_never_see_the_audio(server: FakeDashScope, tmp_path: Path) -> None:
+def test_older_models_never_see_the_audio(dashscope_server: FakeDashScope, tmp_path: Path) -> None:
     voice = tone(tmp_path / "voice.wav", 2.4)
-    video(server, "wan2.2-i2v-flash").generate(request(tmp_path, voice), tmp_path / "clip.mp4")
-    (task,) = server.tasks.values()
+    video(dashscope_server, "wan2.2-i2v-flash").generate(
+        request(tmp_path, voice), tmp_path / "clip.mp4"
+    )
+    (task,) = dashscope_server.tasks.values()
     assert "audio_url" not in task.body["input"] and task.audio is None
-    assert server.uploads.files == {}
+    assert dashscope_server.uploads.files == {}
 
 
-def test_wan25_without_audio_sends_none(server: FakeDashScope, tmp_path: Path) -> None:
-    video(server, "wan2.5-t2v-preview").generate(request(tmp_path, None), tmp_path / "clip.mp4")
-    (task,) = server.tasks.values()
-    assert "audio_url" not in task.body["input"] and server.uploads.files == {}
+def test_wan25_without_audio_sends_none(dashscope_server: FakeDashScope, tmp_path: Path) -> None:
+    video(dashscope_server, "wan2.5-t2v-preview").generate(
+        request(tmp_path, None), tmp_path / "clip.mp4"
+    )
+    (task,) = dashscope_server.tasks.values()
+    assert "audio_url" not in task.body["input"] and dashscope_server.uploads.files == {}
 
 
 def test_audio_track_is_kept_within_3_to_30_seconds(tmp_path: Path) -> None:

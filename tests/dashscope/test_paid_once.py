@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,15 +24,9 @@ from dramaforge.tools.dashscope.image import DashScopeImage
 from dramaforge.tools.dashscope.transport import Transport
 from dramaforge.tools.protocols import Generated, ImageRequest, SubmitIntent
 from tests.fakes.dashscope_server import FakeDashScope, Fault
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 BACKEND = "dashscope:qwen-image"
-
-
-@pytest.fixture
-def server() -> Iterator[FakeDashScope]:
-    with FakeDashScope() as fake:
-        yield fake
 
 
 def settings(url: str, key: str, ledger: str, **extra: float) -> DashScopeSettings:
@@ -85,16 +78,22 @@ def assert_png(asset: Asset) -> None:
 # -- one writer per asset ---------------------------------------------------------------------
 
 
-def test_threads_producing_one_asset_pay_once(server: FakeDashScope, tmp_path: Path) -> None:
+def test_threads_producing_one_asset_pay_once(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
     """The same line in two shots has one speech key: four threads, one asset, one task."""
-    server.running_polls = 5  # the task takes a while, so the threads overlap
+    dashscope_server.running_polls = 5  # the task takes a while, so the threads overlap
     ledger = str(tmp_path / "ledger")
     results: list[Asset] = []
     errors: list[BaseException] = []
 
     def one() -> None:
         try:
-            results.append(keyframe(server.url, server.api_key, str(tmp_path / "s"), ledger))
+            results.append(
+                keyframe(
+                    dashscope_server.url, dashscope_server.api_key, str(tmp_path / "s"), ledger
+                )
+            )
         except BaseException as err:
             errors.append(err)
 
@@ -104,20 +103,31 @@ def test_threads_producing_one_asset_pay_once(server: FakeDashScope, tmp_path: P
     for thread in threads:
         thread.join(timeout=60)
     assert errors == [] and len(results) == 4
-    assert server.submits["qwen-image"] == 1
+    assert dashscope_server.submits["qwen-image"] == 1
     assert sum(not a.cached for a in results) == 1  # one made it, three read it
     assert len({a.path for a in results}) == 1
     assert_png(results[0])
 
 
-def test_four_processes_producing_one_asset_pay_once(server: FakeDashScope, tmp_path: Path) -> None:
-    server.running_polls = 20
+@pytest.mark.slow
+def test_four_processes_producing_one_asset_pay_once(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
+    dashscope_server.running_polls = 20
     code = (
-        "import sys; from tests.test_dashscope_paid_once import keyframe; "
+        "import sys; from tests.dashscope.test_paid_once import keyframe; "
         "print(keyframe(*sys.argv[1:5]).cached)"
     )
     store, ledger = str(tmp_path / "s"), str(tmp_path / "ledger")
-    args = [sys.executable, "-c", code, server.url, server.api_key, store, ledger]
+    args = [
+        sys.executable,
+        "-c",
+        code,
+        dashscope_server.url,
+        dashscope_server.api_key,
+        store,
+        ledger,
+    ]
     children = [
         subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(4)
@@ -125,7 +135,7 @@ def test_four_processes_producing_one_asset_pay_once(server: FakeDashScope, tmp_
     outs = [child.communicate(timeout=120) for child in children]
     assert all(child.returncode == 0 for child in children), outs
     assert sorted(out.strip() for out, _ in outs) == ["False", "True", "True", "True"]
-    assert server.submits["qwen-image"] == 1
+    assert dashscope_server.submits["qwen-image"] == 1
 
 
 # -- lost replies and a lagging task list --------------------------------------------------------
@@ -150,28 +160,31 @@ class VirtualClock:
 
 
 def test_list_lagging_8s_with_a_lost_reply_is_looked_up_again_not_resubmitted(
-    server: FakeDashScope, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dashscope_server: FakeDashScope, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The reply is lost and the task list shows the new task only 8 s later: the submit is
     looked up again with backoff until timeout + list_lag, and adopted."""
-    clock = VirtualClock(server, monkeypatch)
-    server.list_lag = 8.0
-    server.fault("submit", Fault("drop"))
+    clock = VirtualClock(dashscope_server, monkeypatch)
+    dashscope_server.list_lag = 8.0
+    dashscope_server.fault("submit", Fault("drop"))
     ledger = str(tmp_path / "ledger")
-    asset = keyframe_lagged(server, tmp_path, ledger, list_lag=8.0)
-    assert server.submits["qwen-image"] == 1
-    assert server.lists >= 3  # not shown at first; looked again with backoff
+    asset = keyframe_lagged(dashscope_server, tmp_path, ledger, list_lag=8.0)
+    assert dashscope_server.submits["qwen-image"] == 1
+    assert dashscope_server.lists >= 3  # not shown at first; looked again with backoff
     assert 8.0 <= clock.slept <= 2.0 + 8.0 + 1.0
     assert_png(asset)
-    (task_id,) = server.tasks
+    (task_id,) = dashscope_server.tasks
     assert task_id in reconcile.read_ledger(Path(ledger))
 
 
 def keyframe_lagged(
-    server: FakeDashScope, tmp_path: Path, ledger: str, *, list_lag: float
+    dashscope_server: FakeDashScope, tmp_path: Path, ledger: str, *, list_lag: float
 ) -> Asset:
     image = DashScopeImage(
-        "qwen-image", Transport(settings(server.url, server.api_key, ledger, list_lag=list_lag))
+        "qwen-image",
+        Transport(
+            settings(dashscope_server.url, dashscope_server.api_key, ledger, list_lag=list_lag)
+        ),
     )
     req = request()
     store = AssetStore(tmp_path / "s")
@@ -182,58 +195,63 @@ def keyframe_lagged(
 
 
 def test_lost_reply_still_unknown_stops_the_shot_and_the_next_run_resolves_it(
-    server: FakeDashScope, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dashscope_server: FakeDashScope, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The list lags 8 s but only 2 s were configured: the shot stops saying the paid state
     is unknown (never "nothing was paid"); a later run finds the task and pays nothing more."""
-    VirtualClock(server, monkeypatch)
-    server.list_lag = 8.0
-    server.fault("submit", Fault("drop"))
+    VirtualClock(dashscope_server, monkeypatch)
+    dashscope_server.list_lag = 8.0
+    dashscope_server.fault("submit", Fault("drop"))
     ledger = str(tmp_path / "ledger")
     with pytest.raises(ProviderError) as err:
-        keyframe_lagged(server, tmp_path, ledger, list_lag=2.0)
+        keyframe_lagged(dashscope_server, tmp_path, ledger, list_lag=2.0)
     text = str(err.value)
     assert "paid state unknown" in text and "resolved on the next run" in text
     assert "nothing was paid" not in text and "safe to try again" not in text
     assert not err.value.retryable
     entry = journal_of(tmp_path / "s").read()
     assert entry.intent is not None and entry.task_id is None  # kept for the next run
-    server.advance_clock(8.0)  # the user runs again a little later
-    asset = keyframe_lagged(server, tmp_path, ledger, list_lag=2.0)
-    assert server.submits["qwen-image"] == 1
+    dashscope_server.advance_clock(8.0)  # the user runs again a little later
+    asset = keyframe_lagged(dashscope_server, tmp_path, ledger, list_lag=2.0)
+    assert dashscope_server.submits["qwen-image"] == 1
     assert_png(asset)
 
 
 def test_a_young_intent_is_not_resubmitted_before_the_list_caught_up(
-    server: FakeDashScope, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dashscope_server: FakeDashScope, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A run killed right after sending, re-run at once while the list lags: the resumed run
     waits for the list before it concludes that nothing was created."""
-    VirtualClock(server, monkeypatch)
-    server.list_lag = 8.0
+    VirtualClock(dashscope_server, monkeypatch)
+    dashscope_server.list_lag = 8.0
     req_body = DashScopeImage(
-        "qwen-image", Transport(settings(server.url, server.api_key, str(tmp_path / "l")))
+        "qwen-image",
+        Transport(settings(dashscope_server.url, dashscope_server.api_key, str(tmp_path / "l"))),
     ).body(request())
     journal = journal_of(tmp_path / "s")
     digest = reconcile.body_digest(req_body)
     journal.intend(SubmitIntent(model="qwen-image", body_sha256=digest, sent_at=lookup.clock()))
-    server.create_task("image", req_body, None)  # it did reach the server
-    asset = keyframe_lagged(server, tmp_path, str(tmp_path / "l"), list_lag=8.0)
-    assert server.submits["qwen-image"] == 1
+    dashscope_server.create_task("image", req_body, None)  # it did reach the server
+    asset = keyframe_lagged(dashscope_server, tmp_path, str(tmp_path / "l"), list_lag=8.0)
+    assert dashscope_server.submits["qwen-image"] == 1
     assert_png(asset)
 
 
 def test_a_server_error_on_submit_is_unknown_not_refused(
-    server: FakeDashScope, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dashscope_server: FakeDashScope, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A 500 may come after the task was created: never reported as "nothing was paid"."""
-    VirtualClock(server, monkeypatch)
-    server.fault("submit", Fault("status", status=500))
+    VirtualClock(dashscope_server, monkeypatch)
+    dashscope_server.fault("submit", Fault("status", status=500))
     with pytest.raises(ProviderError, match="paid state unknown"):
-        keyframe(server.url, server.api_key, str(tmp_path / "s"), str(tmp_path / "l"))
-    assert server.submits["qwen-image"] == 0
-    asset = keyframe(server.url, server.api_key, str(tmp_path / "s"), str(tmp_path / "l"))
-    assert server.submits["qwen-image"] == 1
+        keyframe(
+            dashscope_server.url, dashscope_server.api_key, str(tmp_path / "s"), str(tmp_path / "l")
+        )
+    assert dashscope_server.submits["qwen-image"] == 0
+    asset = keyframe(
+        dashscope_server.url, dashscope_server.api_key, str(tmp_path / "s"), str(tmp_path / "l")
+    )
+    assert dashscope_server.submits["qwen-image"] == 1
     assert_png(asset)
 
 
@@ -241,62 +259,68 @@ def test_a_server_error_on_submit_is_unknown_not_refused(
 
 
 def test_another_folders_task_with_another_prompt_is_not_adopted(
-    server: FakeDashScope, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dashscope_server: FakeDashScope, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Same model, same minute, another output folder's episode: its prompt differs, so this
     shot's lost submit is not matched to it even before that folder recorded it."""
-    VirtualClock(server, monkeypatch)
+    VirtualClock(dashscope_server, monkeypatch)
     ledger = str(tmp_path / "ledger")
-    other = DashScopeImage("qwen-image", Transport(settings(server.url, server.api_key, ledger)))
-    foreign = server.create_task("image", other.body(request(7, "a rainy harbour")), None)
+    other = DashScopeImage(
+        "qwen-image", Transport(settings(dashscope_server.url, dashscope_server.api_key, ledger))
+    )
+    foreign = dashscope_server.create_task("image", other.body(request(7, "a rainy harbour")), None)
     mine = journal_of(tmp_path / "a")
     body = other.body(request())
     digest = reconcile.body_digest(body)
     mine.intend(SubmitIntent(model="qwen-image", body_sha256=digest, sent_at=time.time()))
-    asset = keyframe(server.url, server.api_key, str(tmp_path / "a"), ledger)
-    assert server.submits["qwen-image"] == 2  # the foreign task and this shot's own
+    asset = keyframe(dashscope_server.url, dashscope_server.api_key, str(tmp_path / "a"), ledger)
+    assert dashscope_server.submits["qwen-image"] == 2  # the foreign task and this shot's own
     assert foreign.task_id not in reconcile.read_ledger(Path(ledger))
     with Image.open(asset.path) as img:
         assert img.size == (360, 640)
-    (own,) = (t for t in server.tasks.values() if t.task_id != foreign.task_id)
+    (own,) = (t for t in dashscope_server.tasks.values() if t.task_id != foreign.task_id)
     assert reconcile.prompt_of(own.body) == request().prompt
 
 
 def test_the_same_prompt_is_adopted_from_the_task_detail(
-    server: FakeDashScope, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dashscope_server: FakeDashScope, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    VirtualClock(server, monkeypatch)
+    VirtualClock(dashscope_server, monkeypatch)
     ledger = str(tmp_path / "ledger")
-    image = DashScopeImage("qwen-image", Transport(settings(server.url, server.api_key, ledger)))
+    image = DashScopeImage(
+        "qwen-image", Transport(settings(dashscope_server.url, dashscope_server.api_key, ledger))
+    )
     body = image.body(request())
-    server.create_task("image", image.body(request(7, "a rainy harbour")), None)
-    lost = server.create_task("image", body, None)  # two candidates: the prompt decides
+    dashscope_server.create_task("image", image.body(request(7, "a rainy harbour")), None)
+    lost = dashscope_server.create_task("image", body, None)  # two candidates: the prompt decides
     journal = journal_of(tmp_path / "a")
     digest = reconcile.body_digest(body)
     journal.intend(SubmitIntent(model="qwen-image", body_sha256=digest, sent_at=time.time()))
-    keyframe(server.url, server.api_key, str(tmp_path / "a"), ledger)
-    assert server.submits["qwen-image"] == 2
+    keyframe(dashscope_server.url, dashscope_server.api_key, str(tmp_path / "a"), ledger)
+    assert dashscope_server.submits["qwen-image"] == 2
     assert reconcile.read_ledger(Path(ledger)) == {lost.task_id}
 
 
 def test_claims_in_the_ledger_are_seen_by_every_output_folder(
-    server: FakeDashScope, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dashscope_server: FakeDashScope, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Folder A made a keyframe (its task is claimed in the shared ledger); folder B, in a new
     process, has a lost submit of the same prompt: A's task is not B's."""
     ledger = str(tmp_path / "ledger")
-    keyframe(server.url, server.api_key, str(tmp_path / "a"), ledger)
-    (first,) = server.tasks
+    keyframe(dashscope_server.url, dashscope_server.api_key, str(tmp_path / "a"), ledger)
+    (first,) = dashscope_server.tasks
     assert reconcile.read_ledger(Path(ledger)) == {first}
     monkeypatch.setattr(reconcile, "_CLAIMED", set())  # a new process
-    VirtualClock(server, monkeypatch)
-    image = DashScopeImage("qwen-image", Transport(settings(server.url, server.api_key, ledger)))
+    VirtualClock(dashscope_server, monkeypatch)
+    image = DashScopeImage(
+        "qwen-image", Transport(settings(dashscope_server.url, dashscope_server.api_key, ledger))
+    )
     body = image.body(request())
     journal = journal_of(tmp_path / "b")
     digest = reconcile.body_digest(body)
     journal.intend(SubmitIntent(model="qwen-image", body_sha256=digest, sent_at=time.time()))
-    keyframe(server.url, server.api_key, str(tmp_path / "b"), ledger)
-    assert server.submits["qwen-image"] == 2
+    keyframe(dashscope_server.url, dashscope_server.api_key, str(tmp_path / "b"), ledger)
+    assert dashscope_server.submits["qwen-image"] == 2
     assert first in reconcile.read_ledger(Path(ledger))
     assert len(reconcile.read_ledger(Path(ledger))) == 2  # and B's own
 
@@ -329,14 +353,20 @@ def test_old_claims_are_pruned_and_an_unwritable_ledger_only_warns(
 
 
 def test_error_bodies_never_carry_the_key_or_url_credentials(
-    server: FakeDashScope, tmp_path: Path
+    dashscope_server: FakeDashScope, tmp_path: Path
 ) -> None:
-    echo = f"bad key {server.api_key} from https://ann:s3cret-pw@proxy.example:8080/v1"
-    server.fault("submit", Fault("status", status=400, code="InvalidParameter", message=echo))
+    echo = f"bad key {dashscope_server.api_key} from https://ann:s3cret-pw@proxy.example:8080/v1"
+    dashscope_server.fault(
+        "submit", Fault("status", status=400, code="InvalidParameter", message=echo)
+    )
     with pytest.raises(ProviderError) as err:
-        keyframe(server.url, server.api_key, str(tmp_path / "s"), str(tmp_path / "l"))
+        keyframe(
+            dashscope_server.url, dashscope_server.api_key, str(tmp_path / "s"), str(tmp_path / "l")
+        )
     text = f"{err.value!s} {err.value!r}"
     assert "InvalidParameter" in text and "proxy.example" in text  # still says what failed
-    assert server.api_key not in text and "s3cret-pw" not in text
-    assert server.submits["qwen-image"] == 0  # refused outright: nothing paid, journal cleared
+    assert dashscope_server.api_key not in text and "s3cret-pw" not in text
+    assert (
+        dashscope_server.submits["qwen-image"] == 0
+    )  # refused outright: nothing paid, journal cleared
     assert not journal_of(tmp_path / "s").path.exists()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,25 +24,12 @@ from dramaforge.tools.dashscope.video import DashScopeVideo, pick_duration, pick
 from dramaforge.tools.protocols import ImageRequest, JournalEntry, SpeechRequest, VideoRequest
 from dramaforge.tools.registry import Registry
 from tests.fakes.dashscope_server import FakeDashScope, Fault
-
-
-@pytest.fixture
-def server() -> Iterator[FakeDashScope]:
-    with FakeDashScope() as fake:
-        yield fake
+from tests.helpers import provider_settings
 
 
 def provider(server: FakeDashScope, **over: Any) -> ProviderSettings:
-    values: dict[str, Any] = {
-        "api_key": server.api_key,
-        "base_url": server.url,
-        "timeout": 5.0,
-        "max_retries": 3,
-        "poll_interval": 0.01,
-        "poll_timeout": 10.0,
-    }
-    values.update(over)
-    return ProviderSettings(**values)
+    fast = {"timeout": 5.0, "max_retries": 3, "poll_interval": 0.01, "poll_timeout": 10.0}
+    return provider_settings(server, **(fast | over))
 
 
 def image_backend(server: FakeDashScope, model: str = "qwen-image", **over: Any) -> DashScopeImage:
@@ -60,9 +46,9 @@ def image_request(seed: int = 7) -> ImageRequest:
 class Journal(MemoryJournal):
     """An in-memory TaskJournal that notes how many polls the server had seen at record time."""
 
-    def __init__(self, server: FakeDashScope, task_id: str | None = None) -> None:
+    def __init__(self, dashscope_server: FakeDashScope, task_id: str | None = None) -> None:
         super().__init__()
-        self.server = server
+        self.server = dashscope_server
         self.entry = JournalEntry(task_id=task_id)
         self.polls_at_record: dict[str, int] = {}
         self.forgotten = 0
@@ -84,18 +70,18 @@ class Journal(MemoryJournal):
 
 
 def test_image_is_drawn_at_a_model_size_and_fitted_exactly(
-    server: FakeDashScope, tmp_path: Path
+    dashscope_server: FakeDashScope, tmp_path: Path
 ) -> None:
     dest = tmp_path / "key.png"
-    made = image_backend(server).generate(image_request(), dest)
+    made = image_backend(dashscope_server).generate(image_request(), dest)
     with Image.open(dest) as img:
         assert img.size == (360, 640)
-    body = server.bodies[-1]
+    body = dashscope_server.bodies[-1]
     assert body["parameters"]["size"] == "928*1664"
     assert body["parameters"]["seed"] == 7
     assert made.cost == pytest.approx(0.25)
     assert made.model == "qwen-image"
-    assert server.submits["qwen-image"] == 1
+    assert dashscope_server.submits["qwen-image"] == 1
 
 
 def test_size_mapping_per_model() -> None:
@@ -111,10 +97,10 @@ def test_size_mapping_per_model() -> None:
     assert pick_tier("wan2.2-i2v-plus", 720, 1280) == "1080P"
 
 
-def test_video_from_keyframe_is_conformed(server: FakeDashScope, tmp_path: Path) -> None:
+def test_video_from_keyframe_is_conformed(dashscope_server: FakeDashScope, tmp_path: Path) -> None:
     key = tmp_path / "key.png"
     Image.new("RGB", (360, 640), (90, 20, 20)).save(key)
-    backend = DashScopeVideo("wan2.2-i2v-flash", Transport(provider(server)), price=0.1)
+    backend = DashScopeVideo("wan2.2-i2v-flash", Transport(provider(dashscope_server)), price=0.1)
     request = VideoRequest(
         prompt="she turns", keyframe=str(key), width=360, height=640, fps=25,
         duration=3.2, camera="static", seed=3,
@@ -125,7 +111,7 @@ def test_video_from_keyframe_is_conformed(server: FakeDashScope, tmp_path: Path)
     assert (info.width, info.height) == (360, 640)
     assert info.duration == pytest.approx(3.2, abs=0.05)
     assert not info.has_audio
-    body = server.bodies[-1]
+    body = dashscope_server.bodies[-1]
     assert body["input"]["img_url"].startswith("data:image/png;base64,")
     assert body["parameters"] == {
         "duration": 5, "seed": 3, "prompt_extend": False, "watermark": False, "resolution": "480P",
@@ -134,8 +120,8 @@ def test_video_from_keyframe_is_conformed(server: FakeDashScope, tmp_path: Path)
     assert made.duration == pytest.approx(3.2, abs=0.05)
 
 
-def test_speech_is_a_mono_wav(server: FakeDashScope, tmp_path: Path) -> None:
-    backend = DashScopeSpeech("qwen-tts", Transport(provider(server)), price=2.0)
+def test_speech_is_a_mono_wav(dashscope_server: FakeDashScope, tmp_path: Path) -> None:
+    backend = DashScopeSpeech("qwen-tts", Transport(provider(dashscope_server)), price=2.0)
     backend.check("zh")
     voices = backend.voices("zh")
     assert len({v.id for v in voices}) == len(voices) >= 4
@@ -146,115 +132,133 @@ def test_speech_is_a_mono_wav(server: FakeDashScope, tmp_path: Path) -> None:
     assert info.has_audio and info.channels == 1
     assert made.duration == pytest.approx(info.duration) and info.duration > 0.5
     assert made.cost == pytest.approx(2.0 * len(text) / 1000)
-    assert server.bodies[-1]["input"] == {"text": text, "voice": "Ethan"}
+    assert dashscope_server.bodies[-1]["input"] == {"text": text, "voice": "Ethan"}
 
 
 # -- faults ---------------------------------------------------------------------------------
 
 
-def test_throttled_submit_waits_for_retry_after(server: FakeDashScope, tmp_path: Path) -> None:
-    server.fault("submit", Fault("status", status=429, code="Throttling.RateQuota", retry_after=1))
+def test_throttled_submit_waits_for_retry_after(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
+    dashscope_server.fault(
+        "submit", Fault("status", status=429, code="Throttling.RateQuota", retry_after=1)
+    )
     started = time.monotonic()
-    image_backend(server).generate(image_request(), tmp_path / "a.png")
+    image_backend(dashscope_server).generate(image_request(), tmp_path / "a.png")
     assert time.monotonic() - started >= 1.0
-    assert server.submits["qwen-image"] == 1
+    assert dashscope_server.submits["qwen-image"] == 1
 
 
 def test_poll_errors_and_long_runs_are_polled_through(
-    server: FakeDashScope, tmp_path: Path
+    dashscope_server: FakeDashScope, tmp_path: Path
 ) -> None:
-    server.running_polls = 4
-    server.fault("poll", Fault("status", status=500), Fault("status", status=503))
-    image_backend(server).generate(image_request(), tmp_path / "a.png")
-    (task_id,) = server.tasks
-    assert server.polls[task_id] == 5
-    assert server.submits["qwen-image"] == 1
+    dashscope_server.running_polls = 4
+    dashscope_server.fault("poll", Fault("status", status=500), Fault("status", status=503))
+    image_backend(dashscope_server).generate(image_request(), tmp_path / "a.png")
+    (task_id,) = dashscope_server.tasks
+    assert dashscope_server.polls[task_id] == 5
+    assert dashscope_server.submits["qwen-image"] == 1
 
 
-def test_failed_task_carries_the_providers_message(server: FakeDashScope, tmp_path: Path) -> None:
-    server.fault("submit", Fault("fail", code="InternalError.Algo", message="algo exploded"))
-    journal = Journal(server)
+def test_failed_task_carries_the_providers_message(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
+    dashscope_server.fault(
+        "submit", Fault("fail", code="InternalError.Algo", message="algo exploded")
+    )
+    journal = Journal(dashscope_server)
     with pytest.raises(ProviderError, match="algo exploded") as err:
-        image_backend(server).generate(image_request(), tmp_path / "a.png", journal)
+        image_backend(dashscope_server).generate(image_request(), tmp_path / "a.png", journal)
     assert not isinstance(err.value, ContentRejected)
     assert journal.task_id is None and journal.forgotten == 1
 
 
-def test_moderation_is_content_rejected(server: FakeDashScope, tmp_path: Path) -> None:
-    server.fault(
+def test_moderation_is_content_rejected(dashscope_server: FakeDashScope, tmp_path: Path) -> None:
+    dashscope_server.fault(
         "submit",
         Fault("status", status=400, code="DataInspectionFailed", message="inappropriate content"),
     )
     with pytest.raises(ContentRejected):
-        image_backend(server).generate(image_request(), tmp_path / "a.png")
-    server.fault("submit", Fault("fail", code="DataInspectionFailed", message="output flagged"))
+        image_backend(dashscope_server).generate(image_request(), tmp_path / "a.png")
+    dashscope_server.fault(
+        "submit", Fault("fail", code="DataInspectionFailed", message="output flagged")
+    )
     with pytest.raises(ContentRejected):
-        image_backend(server).generate(image_request(), tmp_path / "b.png")
+        image_backend(dashscope_server).generate(image_request(), tmp_path / "b.png")
 
 
-def test_invalid_parameter_is_not_retried(server: FakeDashScope, tmp_path: Path) -> None:
-    server.fault("submit", Fault("status", status=400, code="InvalidParameter", message="bad"))
+def test_invalid_parameter_is_not_retried(dashscope_server: FakeDashScope, tmp_path: Path) -> None:
+    dashscope_server.fault(
+        "submit", Fault("status", status=400, code="InvalidParameter", message="bad")
+    )
     with pytest.raises(ProviderError) as err:
-        image_backend(server).generate(image_request(), tmp_path / "a.png")
+        image_backend(dashscope_server).generate(image_request(), tmp_path / "a.png")
     assert not err.value.retryable
-    assert len(server.bodies) == 1
+    assert len(dashscope_server.bodies) == 1
 
 
-def test_truncated_download_is_fetched_again(server: FakeDashScope, tmp_path: Path) -> None:
-    server.fault("download", Fault("truncated"))
-    image_backend(server).generate(image_request(), tmp_path / "a.png")
-    assert server.submits["qwen-image"] == 1
+def test_truncated_download_is_fetched_again(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
+    dashscope_server.fault("download", Fault("truncated"))
+    image_backend(dashscope_server).generate(image_request(), tmp_path / "a.png")
+    assert dashscope_server.submits["qwen-image"] == 1
 
 
-def test_expired_url_is_read_again_then_given_up(server: FakeDashScope, tmp_path: Path) -> None:
-    server.fault("download", Fault("expired"))
-    image_backend(server).generate(image_request(), tmp_path / "a.png")
-    server.fault("download", Fault("expired"), Fault("expired"))
-    journal = Journal(server)
+def test_expired_url_is_read_again_then_given_up(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
+    dashscope_server.fault("download", Fault("expired"))
+    image_backend(dashscope_server).generate(image_request(), tmp_path / "a.png")
+    dashscope_server.fault("download", Fault("expired"), Fault("expired"))
+    journal = Journal(dashscope_server)
     with pytest.raises(ProviderError, match="expired") as err:
-        image_backend(server).generate(image_request(), tmp_path / "b.png", journal)
+        image_backend(dashscope_server).generate(image_request(), tmp_path / "b.png", journal)
     assert err.value.retryable and journal.task_id is None
-    assert server.submits["qwen-image"] == 2
+    assert dashscope_server.submits["qwen-image"] == 2
 
 
 def test_lost_submit_reply_is_reconciled_not_paid_twice(
-    server: FakeDashScope, tmp_path: Path
+    dashscope_server: FakeDashScope, tmp_path: Path
 ) -> None:
-    server.fault("submit", Fault("drop"))
-    journal = Journal(server)
-    image_backend(server).generate(image_request(), tmp_path / "a.png", journal)
-    assert server.submits["qwen-image"] == 1
-    assert journal.task_id in server.tasks
+    dashscope_server.fault("submit", Fault("drop"))
+    journal = Journal(dashscope_server)
+    image_backend(dashscope_server).generate(image_request(), tmp_path / "a.png", journal)
+    assert dashscope_server.submits["qwen-image"] == 1
+    assert journal.task_id in dashscope_server.tasks
 
 
-def test_submit_timeout_is_reconciled(server: FakeDashScope, tmp_path: Path) -> None:
-    server.fault("submit", Fault("slow", delay=1.0))
-    image_backend(server, timeout=0.3).generate(image_request(), tmp_path / "a.png")
-    assert server.submits["qwen-image"] == 1
+def test_submit_timeout_is_reconciled(dashscope_server: FakeDashScope, tmp_path: Path) -> None:
+    dashscope_server.fault("submit", Fault("slow", delay=1.0))
+    image_backend(dashscope_server, timeout=0.3).generate(image_request(), tmp_path / "a.png")
+    assert dashscope_server.submits["qwen-image"] == 1
 
 
-def test_recorded_task_is_polled_not_submitted(server: FakeDashScope, tmp_path: Path) -> None:
-    body = DashScopeImage("qwen-image", Transport(provider(server))).body(image_request())
-    task = server.create_task("image", body, None)
-    journal = Journal(server, task.task_id)
-    image_backend(server).generate(image_request(), tmp_path / "a.png", journal)
-    assert server.bodies == []  # no POST at all
-    assert server.submits["qwen-image"] == 1 and server.polls[task.task_id] == 1
+def test_recorded_task_is_polled_not_submitted(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
+    body = DashScopeImage("qwen-image", Transport(provider(dashscope_server))).body(image_request())
+    task = dashscope_server.create_task("image", body, None)
+    journal = Journal(dashscope_server, task.task_id)
+    image_backend(dashscope_server).generate(image_request(), tmp_path / "a.png", journal)
+    assert dashscope_server.bodies == []  # no POST at all
+    assert dashscope_server.submits["qwen-image"] == 1 and dashscope_server.polls[task.task_id] == 1
 
 
 def test_unknown_recorded_task_is_forgotten_and_resubmitted(
-    server: FakeDashScope, tmp_path: Path
+    dashscope_server: FakeDashScope, tmp_path: Path
 ) -> None:
-    server.running_polls = 2
-    journal = Journal(server, "no-such-task")
-    image_backend(server).generate(image_request(), tmp_path / "a.png", journal)
-    assert journal.forgotten == 1 and journal.task_id in server.tasks
+    dashscope_server.running_polls = 2
+    journal = Journal(dashscope_server, "no-such-task")
+    image_backend(dashscope_server).generate(image_request(), tmp_path / "a.png", journal)
+    assert journal.forgotten == 1 and journal.task_id in dashscope_server.tasks
     assert journal.polls_at_record[journal.task_id] == 0  # recorded before its first poll
 
 
-def test_key_never_appears_in_errors(server: FakeDashScope, tmp_path: Path) -> None:
+def test_key_never_appears_in_errors(dashscope_server: FakeDashScope, tmp_path: Path) -> None:
     secret = "sk-this-must-stay-secret"
-    settings = provider(server, api_key=secret)
+    settings = provider(dashscope_server, api_key=secret)
     transport = Transport(settings)
     with pytest.raises(ProviderError) as err:
         DashScopeImage("qwen-image", transport).generate(image_request(), tmp_path / "a.png")
@@ -263,9 +267,9 @@ def test_key_never_appears_in_errors(server: FakeDashScope, tmp_path: Path) -> N
         assert secret not in text
 
 
-def test_concurrency_per_model_is_bounded(server: FakeDashScope, tmp_path: Path) -> None:
-    server.running_polls = 3
-    backend = image_backend(server, concurrency={"qwen-image": 2})
+def test_concurrency_per_model_is_bounded(dashscope_server: FakeDashScope, tmp_path: Path) -> None:
+    dashscope_server.running_polls = 3
+    backend = image_backend(dashscope_server, concurrency={"qwen-image": 2})
     errors: list[BaseException] = []
 
     def one(i: int) -> None:
@@ -280,22 +284,22 @@ def test_concurrency_per_model_is_bounded(server: FakeDashScope, tmp_path: Path)
     for t in threads:
         t.join()
     assert errors == []
-    assert server.submits["qwen-image"] == 6
-    assert server.max_in_flight["qwen-image"] == 2
+    assert dashscope_server.submits["qwen-image"] == 6
+    assert dashscope_server.max_in_flight["qwen-image"] == 2
 
 
 def test_speech_throttle_is_retried_and_a_lost_reply_is_not(
-    server: FakeDashScope, tmp_path: Path
+    dashscope_server: FakeDashScope, tmp_path: Path
 ) -> None:
-    backend = DashScopeSpeech("qwen-tts", Transport(provider(server)))
+    backend = DashScopeSpeech("qwen-tts", Transport(provider(dashscope_server)))
     request = SpeechRequest(text="Hello there.", language="en", voice=Voice(id="Cherry"))
-    server.fault("tts", Fault("status", status=429, code="Throttling", retry_after=0))
+    dashscope_server.fault("tts", Fault("status", status=429, code="Throttling", retry_after=0))
     backend.synthesize(request, tmp_path / "a.wav")
-    assert server.tts_calls["qwen-tts"] == 1
-    server.fault("tts", Fault("drop"))
+    assert dashscope_server.tts_calls["qwen-tts"] == 1
+    dashscope_server.fault("tts", Fault("drop"))
     with pytest.raises(ProviderError) as err:
         backend.synthesize(request, tmp_path / "b.wav")
-    assert err.value.retryable and server.tts_calls["qwen-tts"] == 2
+    assert err.value.retryable and dashscope_server.tts_calls["qwen-tts"] == 2
 
 
 class Killed(BaseException):
@@ -303,7 +307,7 @@ class Killed(BaseException):
 
 
 def test_speech_killed_between_reply_and_file_is_fetched_not_paid_again(
-    server: FakeDashScope, tmp_path: Path
+    dashscope_server: FakeDashScope, tmp_path: Path
 ) -> None:
     """Qwen-TTS answers synchronously with a file URL. The URL is journaled before the
     download, so a run killed in between is resumed from it: one paid reply per line."""
@@ -313,7 +317,7 @@ def test_speech_killed_between_reply_and_file_is_fetched_not_paid_again(
             super().record_result(url)
             raise Killed
 
-    backend = DashScopeSpeech("qwen-tts", Transport(provider(server)), price=2.0)
+    backend = DashScopeSpeech("qwen-tts", Transport(provider(dashscope_server)), price=2.0)
     request = SpeechRequest(text="你回来了。", language="zh", voice=Voice(id="Cherry"))
     dying = DiesAfterReply()
     with pytest.raises(Killed):
@@ -322,27 +326,27 @@ def test_speech_killed_between_reply_and_file_is_fetched_not_paid_again(
     resumed = MemoryJournal()
     resumed.entry = dying.entry
     made = backend.synthesize(request, tmp_path / "a.wav", resumed)
-    assert server.tts_calls["qwen-tts"] == 1
+    assert dashscope_server.tts_calls["qwen-tts"] == 1
     assert probe(tmp_path / "a.wav").channels == 1
     assert made.cost == pytest.approx(2.0 * len(request.text) / 1000)
 
 
 def test_speech_whose_kept_reply_expired_is_asked_for_once_more(
-    server: FakeDashScope, tmp_path: Path
+    dashscope_server: FakeDashScope, tmp_path: Path
 ) -> None:
-    backend = DashScopeSpeech("qwen-tts", Transport(provider(server)))
+    backend = DashScopeSpeech("qwen-tts", Transport(provider(dashscope_server)))
     request = SpeechRequest(text="Hello there.", language="en", voice=Voice(id="Cherry"))
     journal = MemoryJournal()
-    journal.entry = JournalEntry(result=f"{server.url}/files/long-gone")
+    journal.entry = JournalEntry(result=f"{dashscope_server.url}/files/long-gone")
     backend.synthesize(request, tmp_path / "a.wav", journal)
-    assert server.tts_calls["qwen-tts"] == 1 and probe(tmp_path / "a.wav").has_audio
+    assert dashscope_server.tts_calls["qwen-tts"] == 1 and probe(tmp_path / "a.wav").has_audio
     assert journal.entry.result and "long-gone" not in journal.entry.result
 
 
 # -- wiring ---------------------------------------------------------------------------------
 
 
-def test_registry_builds_backends_and_needs_a_key(server: FakeDashScope) -> None:
+def test_registry_builds_backends_and_needs_a_key(dashscope_server: FakeDashScope) -> None:
     reg = Registry()
     dashscope.register(reg)
     keyless = Settings(dashscope=ProviderSettings())
@@ -351,7 +355,9 @@ def test_registry_builds_backends_and_needs_a_key(server: FakeDashScope) -> None
     speech = reg.create("speech", "dashscope:qwen-tts", keyless)
     with pytest.raises(ConfigError, match="DASHSCOPE_API_KEY"):
         speech.check("zh")
-    settings = Settings(dashscope=provider(server), prices={"dashscope:wan2.2-i2v-flash": 0.1})
+    settings = Settings(
+        dashscope=provider(dashscope_server), prices={"dashscope:wan2.2-i2v-flash": 0.1}
+    )
     video = reg.create("video", "dashscope:wan2.2-i2v-flash", settings)
     assert video.price == 0.1 and video.name == "dashscope:wan2.2-i2v-flash"
 

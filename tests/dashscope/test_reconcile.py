@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,15 +34,9 @@ from dramaforge.tools.dashscope.image import DashScopeImage
 from dramaforge.tools.dashscope.transport import Transport
 from dramaforge.tools.protocols import Generated, ImageRequest, JournalEntry, SubmitIntent
 from tests.fakes.dashscope_server import FakeDashScope, Fault
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 BACKEND = "dashscope:qwen-image"
-
-
-@pytest.fixture
-def server() -> Iterator[FakeDashScope]:
-    with FakeDashScope() as fake:
-        yield fake
 
 
 def request(seed: int = 7) -> ImageRequest:
@@ -78,8 +71,8 @@ def journal_of(store: Path, seed: int = 7) -> FileJournal:
     return FileJournal(target.with_suffix(".task.json"), store)
 
 
-def body(server: FakeDashScope, seed: int = 7) -> dict[str, Any]:
-    return backend(server.url, server.api_key).body(request(seed))
+def body(dashscope_server: FakeDashScope, seed: int = 7) -> dict[str, Any]:
+    return backend(dashscope_server.url, dashscope_server.api_key).body(request(seed))
 
 
 def intend(journal: FileJournal, body: dict[str, Any], sent_at: float | None = None) -> None:
@@ -97,40 +90,49 @@ def assert_png(asset: Asset) -> None:
 
 
 def test_killed_after_the_server_accepted_resumes_without_paying_twice(
-    server: FakeDashScope, tmp_path: Path
+    dashscope_server: FakeDashScope, tmp_path: Path
 ) -> None:
     """SIGKILL while the submit's reply is in flight: the task exists, its id is nowhere."""
-    server.fault("submit", Fault("hold"))
+    dashscope_server.fault("submit", Fault("hold"))
     code = (
-        "import sys; from tests.test_dashscope_reconcile import keyframe; "
+        "import sys; from tests.dashscope.test_reconcile import keyframe; "
         "keyframe(sys.argv[1], sys.argv[2], sys.argv[3])"
     )
-    args = [sys.executable, "-c", code, server.url, server.api_key, str(tmp_path)]
+    args = [
+        sys.executable,
+        "-c",
+        code,
+        dashscope_server.url,
+        dashscope_server.api_key,
+        str(tmp_path),
+    ]
     child = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
-    while server.submits["qwen-image"] < 1 and time.monotonic() < deadline:
+    while dashscope_server.submits["qwen-image"] < 1 and time.monotonic() < deadline:
         assert child.poll() is None, child.communicate()[0]
         time.sleep(0.02)
-    assert server.submits["qwen-image"] == 1  # accepted: from here on it is paid for
+    assert dashscope_server.submits["qwen-image"] == 1  # accepted: from here on it is paid for
     os.kill(child.pid, signal.SIGKILL)
     child.wait(timeout=10)
-    server.release()
+    dashscope_server.release()
 
     journal = journal_of(tmp_path)
     entry = journal.read()
     assert entry.task_id is None and entry.intent is not None  # only the intent survived
-    assert entry.intent.body_sha256 == reconcile.body_digest(body(server))
+    assert entry.intent.body_sha256 == reconcile.body_digest(body(dashscope_server))
 
-    asset = keyframe(server.url, server.api_key, str(tmp_path))
-    (task_id,) = server.tasks
-    assert server.submits["qwen-image"] == 1  # the resumed run paid nothing more
-    assert server.lists == 1 and server.polls[task_id] >= 1
+    asset = keyframe(dashscope_server.url, dashscope_server.api_key, str(tmp_path))
+    (task_id,) = dashscope_server.tasks
+    assert dashscope_server.submits["qwen-image"] == 1  # the resumed run paid nothing more
+    assert dashscope_server.lists == 1 and dashscope_server.polls[task_id] >= 1
     assert_png(asset)
     assert not journal.path.exists()
     assert (tmp_path / LEDGER).read_text().split() == [task_id]
 
 
-def test_reply_read_but_not_recorded_is_adopted(server: FakeDashScope, tmp_path: Path) -> None:
+def test_reply_read_but_not_recorded_is_adopted(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
     """Death right after the reply arrived, before ``record``: resumed in the same process."""
 
     class Dying(FileJournal):
@@ -138,95 +140,101 @@ def test_reply_read_but_not_recorded_is_adopted(server: FakeDashScope, tmp_path:
             raise KeyboardInterrupt  # the process is gone before the id is written
 
     store = AssetStore(tmp_path)
-    image, req = backend(server.url, server.api_key), request()
+    image, req = backend(dashscope_server.url, dashscope_server.api_key), request()
     with pytest.raises(KeyboardInterrupt):
         store.produce(
             "keyframe", BACKEND, req, "png",
             lambda dest, j: image.generate(req, dest, Dying(j.path, j.root)),
         )  # fmt: skip
-    assert server.submits["qwen-image"] == 1 and server.polls == {}
-    asset = keyframe(server.url, server.api_key, str(tmp_path))
-    assert server.submits["qwen-image"] == 1
+    assert dashscope_server.submits["qwen-image"] == 1 and dashscope_server.polls == {}
+    asset = keyframe(dashscope_server.url, dashscope_server.api_key, str(tmp_path))
+    assert dashscope_server.submits["qwen-image"] == 1
     assert_png(asset)
 
 
 def test_finished_siblings_are_not_mistaken_for_the_lost_task(
-    server: FakeDashScope, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dashscope_server: FakeDashScope, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Shot 1 finished (its journal is gone); shot 2's submit reached the server, reply lost;
     the render resumes in a new process, which only has the store's ledger to go by."""
-    first = keyframe(server.url, server.api_key, str(tmp_path), seed=1)
+    first = keyframe(dashscope_server.url, dashscope_server.api_key, str(tmp_path), seed=1)
     assert not list(tmp_path.rglob("*.task.json"))
     monkeypatch.setattr(reconcile, "_CLAIMED", set())  # a new process
     journal = journal_of(tmp_path, seed=2)
-    intend(journal, body(server, 2))
-    lost = server.create_task("image", body(server, 2), None)
+    intend(journal, body(dashscope_server, 2))
+    lost = dashscope_server.create_task("image", body(dashscope_server, 2), None)
 
-    second = keyframe(server.url, server.api_key, str(tmp_path), seed=2)
-    assert server.submits["qwen-image"] == 2  # shot 1's and the lost one, nothing more
-    assert server.polls[lost.task_id] >= 1
+    second = keyframe(dashscope_server.url, dashscope_server.api_key, str(tmp_path), seed=2)
+    assert dashscope_server.submits["qwen-image"] == 2  # shot 1's and the lost one, nothing more
+    assert dashscope_server.polls[lost.task_id] >= 1
     assert (tmp_path / LEDGER).read_text().split()[-1] == lost.task_id
     assert first.path != second.path
     assert_png(second)
 
 
-def test_no_task_in_the_list_means_submit_once(server: FakeDashScope, tmp_path: Path) -> None:
+def test_no_task_in_the_list_means_submit_once(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
     """The intent was written but the request never reached DashScope (a run killed a while
     ago: the list has surely caught up since)."""
-    intend(journal_of(tmp_path), body(server), sent_at=time.time() - 30)
-    asset = keyframe(server.url, server.api_key, str(tmp_path))
-    assert server.lists == 1 and server.submits["qwen-image"] == 1
+    intend(journal_of(tmp_path), body(dashscope_server), sent_at=time.time() - 30)
+    asset = keyframe(dashscope_server.url, dashscope_server.api_key, str(tmp_path))
+    assert dashscope_server.lists == 1 and dashscope_server.submits["qwen-image"] == 1
     assert_png(asset)
 
 
-def test_two_possible_tasks_stop_without_submitting(server: FakeDashScope, tmp_path: Path) -> None:
+def test_two_possible_tasks_stop_without_submitting(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
     """Another client of the account made the same request meanwhile: no guessing."""
     journal = journal_of(tmp_path)
-    intend(journal, body(server), sent_at=time.time() - 30)
-    server.create_task("image", body(server), None)
-    server.create_task("image", body(server), None)
+    intend(journal, body(dashscope_server), sent_at=time.time() - 30)
+    dashscope_server.create_task("image", body(dashscope_server), None)
+    dashscope_server.create_task("image", body(dashscope_server), None)
     with pytest.raises(ProviderError, match="2 unrecorded") as err:
-        keyframe(server.url, server.api_key, str(tmp_path))
+        keyframe(dashscope_server.url, dashscope_server.api_key, str(tmp_path))
     assert not err.value.retryable
-    assert server.submits["qwen-image"] == 2 and server.bodies == []
+    assert dashscope_server.submits["qwen-image"] == 2 and dashscope_server.bodies == []
     assert journal.read().intent is not None  # kept for the user to decide
 
 
 def test_a_rival_lost_submit_makes_one_candidate_ambiguous(
-    server: FakeDashScope, tmp_path: Path
+    dashscope_server: FakeDashScope, tmp_path: Path
 ) -> None:
     """The one candidate failed, so its detail shows no prompt, and a sibling's lost submit
     could own it as well."""
-    intend(journal_of(tmp_path, seed=1), body(server, 1), sent_at=time.time() - 30)
-    intend(journal_of(tmp_path, seed=2), body(server, 2), sent_at=time.time() - 30)
-    server.create_task("image", body(server, 2), Fault("fail"))
+    intend(journal_of(tmp_path, seed=1), body(dashscope_server, 1), sent_at=time.time() - 30)
+    intend(journal_of(tmp_path, seed=2), body(dashscope_server, 2), sent_at=time.time() - 30)
+    dashscope_server.create_task("image", body(dashscope_server, 2), Fault("fail"))
     with pytest.raises(ProviderError, match="1 other lost submit"):
-        keyframe(server.url, server.api_key, str(tmp_path), seed=1)
-    assert server.bodies == []
+        keyframe(dashscope_server.url, dashscope_server.api_key, str(tmp_path), seed=1)
+    assert dashscope_server.bodies == []
 
 
-def test_old_tasks_outside_the_window_are_ignored(server: FakeDashScope, tmp_path: Path) -> None:
-    old = server.create_task("image", body(server), None)
+def test_old_tasks_outside_the_window_are_ignored(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
+    old = dashscope_server.create_task("image", body(dashscope_server), None)
     old.created -= 3600  # an hour before this intent was sent
-    intend(journal_of(tmp_path), body(server), sent_at=time.time() - 30)
-    keyframe(server.url, server.api_key, str(tmp_path))
-    assert server.submits["qwen-image"] == 2 and server.polls[old.task_id] == 0
+    intend(journal_of(tmp_path), body(dashscope_server), sent_at=time.time() - 30)
+    keyframe(dashscope_server.url, dashscope_server.api_key, str(tmp_path))
+    assert dashscope_server.submits["qwen-image"] == 2 and dashscope_server.polls[old.task_id] == 0
 
 
 def test_lost_reply_with_no_task_yet_is_looked_up_again_in_the_same_run(
-    server: FakeDashScope, tmp_path: Path
+    dashscope_server: FakeDashScope, tmp_path: Path
 ) -> None:
     """The list may lag: it is read again with backoff before anything else happens."""
-    server.fault("submit", Fault("drop"))
-    server.fault("list", Fault("lag"))  # the first read does not show the new task yet
-    asset = keyframe(server.url, server.api_key, str(tmp_path))
-    assert server.submits["qwen-image"] == 1  # the dropped submit's task was adopted
-    assert server.lists == 2 and not journal_of(tmp_path).path.exists()
+    dashscope_server.fault("submit", Fault("drop"))
+    dashscope_server.fault("list", Fault("lag"))  # the first read does not show the new task yet
+    asset = keyframe(dashscope_server.url, dashscope_server.api_key, str(tmp_path))
+    assert dashscope_server.submits["qwen-image"] == 1  # the dropped submit's task was adopted
+    assert dashscope_server.lists == 2 and not journal_of(tmp_path).path.exists()
     assert_png(asset)
 
 
 def test_intent_is_stamped_again_after_a_throttled_attempt(
-    server: FakeDashScope, tmp_path: Path
+    dashscope_server: FakeDashScope, tmp_path: Path
 ) -> None:
     """A 429's wait moves the send time; the window looked up must follow it."""
 
@@ -240,21 +248,23 @@ def test_intent_is_stamped_again_after_a_throttled_attempt(
             super().intend(intent)
 
     limited = Fault("status", status=429, code="Throttling.RateQuota", retry_after=1)
-    server.fault("submit", limited, Fault("drop"))
+    dashscope_server.fault("submit", limited, Fault("drop"))
     journal = Noting()
-    backend(server.url, server.api_key).generate(request(), tmp_path / "a.png", journal)
+    backend(dashscope_server.url, dashscope_server.api_key).generate(
+        request(), tmp_path / "a.png", journal
+    )
     first, second = journal.intents
     assert second.sent_at - first.sent_at >= 1.0
-    assert server.submits["qwen-image"] == 1 and server.lists == 1
+    assert dashscope_server.submits["qwen-image"] == 1 and dashscope_server.lists == 1
 
 
 # -- the task list itself ---------------------------------------------------------------------
 
 
-def test_task_list_speaks_the_documented_shape(server: FakeDashScope) -> None:
+def test_task_list_speaks_the_documented_shape(dashscope_server: FakeDashScope) -> None:
     for seed in range(3):
-        server.create_task("image", body(server, seed), None)
-    headers = {"Authorization": f"Bearer {server.api_key}"}
+        dashscope_server.create_task("image", body(dashscope_server, seed), None)
+    headers = {"Authorization": f"Bearer {dashscope_server.api_key}"}
     now = datetime.now(UTC) + timedelta(hours=8)
     params = {
         "model_name": "qwen-image",
@@ -263,7 +273,7 @@ def test_task_list_speaks_the_documented_shape(server: FakeDashScope) -> None:
         "page_no": 2,
         "page_size": 2,
     }
-    reply = httpx.get(f"{server.url}/api/v1/tasks", params=params, headers=headers).json()
+    reply = httpx.get(f"{dashscope_server.url}/api/v1/tasks", params=params, headers=headers).json()
     assert {"request_id", "data", "total", "total_page", "page_no", "page_size"} <= set(reply)
     assert (reply["total"], reply["total_page"], reply["page_no"], len(reply["data"])) == (
         3, 2, 2, 1,
@@ -272,7 +282,7 @@ def test_task_list_speaks_the_documented_shape(server: FakeDashScope) -> None:
     assert {"task_id", "model_name", "status", "gmt_create", "request_id", "region"} <= set(item)
     assert isinstance(item["gmt_create"], int) and item["model_name"] == "qwen-image"
     too_long = params | {"start_time": (now - timedelta(hours=25)).strftime("%Y%m%d%H%M%S")}
-    refused = httpx.get(f"{server.url}/api/v1/tasks", params=too_long, headers=headers)
+    refused = httpx.get(f"{dashscope_server.url}/api/v1/tasks", params=too_long, headers=headers)
     assert refused.status_code == 400 and refused.json()["code"] == "InvalidParameter"
 
 

@@ -10,7 +10,6 @@ MP4.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,18 +18,12 @@ from dramaforge.config import Backends, DashScopeSettings, Settings
 from dramaforge.graph.batch import run_batch
 from dramaforge.media.probe import probe
 from dramaforge.tools.dashscope import reconcile
-from tests.conftest import FIXTURES, settings_for
 from tests.fakes.dashscope_server import Chaos, FakeDashScope, Fault
+from tests.helpers import FIXTURES, provider_settings, settings_for
 
 pytestmark = pytest.mark.slow
 
 ROUNDS = 8
-
-
-@pytest.fixture
-def dashscope() -> Iterator[FakeDashScope]:
-    with FakeDashScope() as fake:
-        yield fake
 
 
 def scripts(folder: Path) -> list[Path]:
@@ -46,9 +39,9 @@ def scripts(folder: Path) -> list[Path]:
 
 
 def test_three_episode_batch_under_faults_pays_once_and_delivers(
-    dashscope: FakeDashScope, tmp_path: Path
+    dashscope_server: FakeDashScope, tmp_path: Path
 ) -> None:
-    dashscope.chaos = Chaos(
+    dashscope_server.chaos = Chaos(
         seed=15,
         submit={"429": 0.20, "5xx": 0.10, "drop": 0.05, "fail": 0.05},
         tts={"429": 0.20, "5xx": 0.10},
@@ -57,16 +50,16 @@ def test_three_episode_batch_under_faults_pays_once_and_delivers(
     )
     # Every kind of fault happens at least once whatever order the threads draw in: queued
     # first (random draws only start once a queue is empty), then chaos at the odds above.
-    dashscope.fault(
+    dashscope_server.fault(
         "submit",
         Fault("status", status=429, code="Throttling.RateQuota", retry_after=0.01),
         Fault("status", status=503, code="ServiceUnavailable"),
         Fault("fail", code="InternalError.Algo", message="the model failed"),
         Fault("drop"),
     )
-    dashscope.fault("download", Fault("expired"), Fault("truncated"))
-    dashscope.list_lag = 1.0  # new tasks show in the task list a second late
-    settings = settings_against(dashscope)
+    dashscope_server.fault("download", Fault("expired"), Fault("truncated"))
+    dashscope_server.list_lag = 1.0  # new tasks show in the task list a second late
+    settings = settings_against(dashscope_server)
     paths, out = scripts(tmp_path / "series"), tmp_path / "out"
     reports = []
     for _ in range(ROUNDS):
@@ -80,16 +73,16 @@ def test_three_episode_batch_under_faults_pays_once_and_delivers(
         if report.failed == 0:
             break
     assert reports[-1].failed == 0, [e.error for r in reports for e in r.episodes if e.error]
-    assert not any(dashscope._faults.values())  # every queued fault was served
+    assert not any(dashscope_server._faults.values())  # every queued fault was served
 
     # Zero duplicate paid submissions: a submit paid twice leaves a task that no asset ever
     # recorded or adopted (the first of the two). Every task that cost money (any not FAILED)
     # is in the account-wide ledger, and failed tasks were redone.
     claimed = reconcile.read_ledger(settings.dashscope.ledger)
-    paid = {t.task_id for t in dashscope.tasks.values() if t.status != "FAILED"}
+    paid = {t.task_id for t in dashscope_server.tasks.values() if t.status != "FAILED"}
     assert paid and paid <= claimed, paid - claimed
-    assert all(t.status in ("SUCCEEDED", "FAILED") for t in dashscope.tasks.values())
-    assert len(paid) < len(dashscope.tasks)  # the failed tasks were redone
+    assert all(t.status in ("SUCCEEDED", "FAILED") for t in dashscope_server.tasks.values())
+    assert len(paid) < len(dashscope_server.tasks)  # the failed tasks were redone
 
     # Zero corrupt outputs: every episode decodes, with picture and sound.
     for episode in reports[-1].episodes:
@@ -111,6 +104,6 @@ def settings_against(fake: FakeDashScope) -> Settings:
                 video="dashscope:wan2.2-i2v-flash",
                 speech="dashscope:qwen-tts",
             ),
-            "dashscope": DashScopeSettings(api_key=fake.api_key, base_url=fake.url, **fast),
+            "dashscope": provider_settings(fake, DashScopeSettings, **fast),
         }
     )

@@ -1,0 +1,1 @@
+"""DashScope: transport, adapters, CosyVoice, paid-once guarantees and moderation."""

@@ -1,0 +1,95 @@
+"""What tests import: paths, render settings, provider settings aimed at a fake, counting wrappers.
+
+Fixtures live in ``conftest.py``; everything a test module imports by name lives here, so a
+test reads ``from tests.helpers import settings_for`` and pytest's own file stays fixtures only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dramaforge.config import ProviderSettings, Settings
+from dramaforge.graph.context import RenderContext, build_context
+from tests.fakes.cosyvoice_server import FakeCosyVoice
+from tests.fakes.dashscope_server import FakeDashScope
+from tests.fakes.openai_server import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+P = TypeVar("P", bound=ProviderSettings)
+
+
+def settings_for(resolution: str = "360p", aspect: str = "9:16", **render: Any) -> Settings:
+    """Default settings with a small frame (tests render 360p unless they test the size)."""
+    base = Settings()
+    return base.model_copy(
+        update={
+            "render": base.render.model_copy(
+                update={"resolution": resolution, "aspect": aspect, **render}
+            ),
+        }
+    )
+
+
+def provider_settings(
+    fake: FakeDashScope | FakeOpenAI | FakeCosyVoice,
+    kind: type[P] = ProviderSettings,  # type: ignore[assignment]
+    **fields: Any,
+) -> P:
+    """A provider's settings aimed at a fake server: its key and address, then ``fields``.
+
+    The one place that knows where each fake listens: a DashScope fake's HTTP base URL and key,
+    a CosyVoice fake's WebSocket URL and key, an OpenAI-compatible fake's ``/v1`` base URL (it
+    checks no key; pass ``api_key`` where a test reads it back). ``kind`` is
+    ``DashScopeSettings`` where the ledger or list lag matter.
+    """
+    if isinstance(fake, FakeDashScope):
+        where: dict[str, Any] = {"api_key": fake.api_key, "base_url": fake.url}
+    elif isinstance(fake, FakeCosyVoice):
+        where = {"api_key": fake.api_key, "websocket_url": fake.url}
+    else:
+        where = {"base_url": fake.base_url}
+    return kind(**(where | fields))
+
+
+class Counting:
+    """Wraps a real backend and counts the calls that do generation work."""
+
+    def __init__(self, inner: Any, calls: Counter[str], kind: str) -> None:
+        self._inner, self._calls, self._kind = inner, calls, kind
+        self.name = inner.name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._inner, attr)
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        self._calls[self._kind] += 1
+        return self._inner.generate(*args, **kwargs)
+
+    def synthesize(self, *args: Any, **kwargs: Any) -> Any:
+        self._calls[self._kind] += 1
+        return self._inner.synthesize(*args, **kwargs)
+
+
+class KindCounting:
+    """The sound backend, counting generations by kind (music, ambience, sfx)."""
+
+    def __init__(self, inner: Any, calls: Counter[str]) -> None:
+        self.inner, self.calls, self.name = inner, calls, inner.name
+
+    def generate(self, request: Any, dest: Path, journal: Any = None) -> Any:
+        self.calls[request.kind] += 1
+        return self.inner.generate(request, dest, journal)
+
+
+def counting_context(settings: Settings, out: Path) -> tuple[RenderContext, Counter[str]]:
+    """A render context whose image, video, speech and sound backends count their calls."""
+    calls: Counter[str] = Counter()
+    ctx = build_context(settings, settings.state_root(out))
+    for kind in ("image", "video", "speech", "sound"):
+        setattr(ctx, kind, Counting(getattr(ctx, kind), calls, kind))
+    return ctx, calls
