@@ -14,6 +14,7 @@ interrupt when it is the one running) before the error goes up.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -22,7 +23,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dramaforge.config import ComfyUISettings
 from dramaforge.errors import ProviderError
@@ -30,6 +31,9 @@ from dramaforge.media.store import MemoryJournal
 from dramaforge.tools.comfyui.client import Client, Refused, Unreachable, message
 from dramaforge.tools.comfyui.workflow import Workflow
 from dramaforge.tools.protocols import TaskJournal
+
+if TYPE_CHECKING:
+    from websockets.sync.client import ClientConnection
 
 log = logging.getLogger(__name__)
 NAMESPACE = uuid.UUID("6b1f3c52-3a4e-5d0c-9a57-2f1c0de4c0f1")
@@ -96,20 +100,24 @@ class Runner:
         if recorded and "@" in recorded:
             pid, _, url = recorded.partition("@")
             client = self.client(url)
-            if self._where(client, pid) == "unknown":
+            fresh = self._where(client, pid) == "unknown"
+            if fresh:
                 self.report(f"{job.what}: {client.shown} no longer knows the job; queued again")
-                self._queue(client, pid, job, journal)
         else:
             client = self.pick(job.key)
             pid, known = self._fresh(client, job.key)
             journal.record(f"{pid}@{client.url}")
-            if not known:
-                self._queue(client, pid, job, journal)
-        try:
-            return self._wait(client, pid, job, journal)
-        except (KeyboardInterrupt, SystemExit):
-            self._cancel(client, pid, journal)
-            raise
+            fresh = not known
+        tick = min(self.settings.poll_seconds, 1.0)
+        with Socket(client, pid, tick) as sock:
+            sock.open()  # before queueing: messages go only to sockets already there
+            try:
+                if fresh:
+                    self._queue(client, pid, job, journal)
+                return self._wait(client, pid, job, journal, sock)
+            except (KeyboardInterrupt, SystemExit):
+                self._cancel(client, pid, journal)
+                raise
 
     def pick(self, key: str) -> Client:
         """The reachable server with the shortest queue (ties spread by the key)."""
@@ -177,36 +185,37 @@ class Runner:
             return
         journal.forget()
 
-    def _wait(self, client: Client, pid: str, job: Job, journal: TaskJournal) -> Finished:
+    def _wait(
+        self, client: Client, pid: str, job: Job, journal: TaskJournal, sock: Socket
+    ) -> Finished:
         s = self.settings
         deadline = time.monotonic() + s.job_minutes * 60
         watch = Progress(job, self.report)
         requeued = 0
         next_check = 0.0
-        with Socket(client, pid, min(s.poll_seconds, 1.0)) as sock:
-            while True:
-                self._guard(client, pid, job, journal, deadline)
-                if sock.listen(watch):
-                    next_check = 0.0
-                if time.monotonic() < next_check:
-                    continue
-                next_check = time.monotonic() + s.poll_seconds
-                where = self._look(client, pid, job, sock)
-                if where == "done":
-                    entry = client.history(pid)
-                    if entry is not None:
-                        return self._finished(client, pid, entry, job, journal)
-                elif where == "unknown":
-                    if requeued >= s.requeues:
-                        journal.forget()
-                        raise ProviderError(
-                            f"{job.what}: ComfyUI at {client.shown} lost the job {requeued + 1} "
-                            "times (restarted mid-job); giving up ([comfyui] requeues)",
-                            retryable=True,
-                        )
-                    requeued += 1
-                    self.report(f"{job.what}: {client.shown} lost the job; queued again")
-                    self._queue(client, pid, job, journal)
+        while True:
+            self._guard(client, pid, job, journal, deadline)
+            if sock.listen(watch):
+                next_check = 0.0
+            if time.monotonic() < next_check:
+                continue
+            next_check = time.monotonic() + s.poll_seconds
+            where = self._look(client, pid, job, sock)
+            if where == "done":
+                entry = client.history(pid)
+                if entry is not None:
+                    return self._finished(client, pid, entry, job, journal)
+            elif where == "unknown":
+                if requeued >= s.requeues:
+                    journal.forget()
+                    raise ProviderError(
+                        f"{job.what}: ComfyUI at {client.shown} lost the job {requeued + 1} "
+                        "times (restarted mid-job); giving up ([comfyui] requeues)",
+                        retryable=True,
+                    )
+                requeued += 1
+                self.report(f"{job.what}: {client.shown} lost the job; queued again")
+                self._queue(client, pid, job, journal)
 
     def _guard(
         self, client: Client, pid: str, job: Job, journal: TaskJournal, deadline: float
@@ -346,8 +355,9 @@ class Socket:
         self.client = client
         self.pid = pid
         self.tick = tick
-        self.ws: Any = None
+        self.ws: ClientConnection | None = None
         self.down_since: float | None = None
+        self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Socket:
         return self
@@ -356,9 +366,22 @@ class Socket:
         self.close()
 
     def close(self) -> None:
-        if self.ws is not None:
-            self.ws.close()
-            self.ws = None
+        self._stack.close()
+        self._stack = contextlib.ExitStack()
+        self.ws = None
+
+    def open(self) -> None:
+        """Connect unless connected, or the server is known to be down."""
+        from websockets.exceptions import InvalidHandshake
+        from websockets.sync.client import connect
+
+        if self.ws is not None or self.down_since is not None:
+            return
+        url = self.client.ws_url(client_id(self.pid))
+        try:
+            self.ws = self._stack.enter_context(connect(url, open_timeout=5, close_timeout=1))
+        except (OSError, InvalidHandshake, TimeoutError):
+            self.close()
 
     def down(self) -> None:
         self.close()
@@ -374,14 +397,9 @@ class Socket:
     def listen(self, watch: Progress) -> bool:
         """Wait up to a tick for a message; True when the queue should be looked at now
         (the prompt ended, or the socket dropped as it does when the server restarts)."""
-        from websockets.exceptions import ConnectionClosed, InvalidHandshake
-        from websockets.sync.client import connect
+        from websockets.exceptions import ConnectionClosed
 
-        if self.ws is None and self.down_since is None:
-            try:
-                self.ws = connect(self.client.ws_url(client_id(self.pid)), open_timeout=5)
-            except (OSError, InvalidHandshake, TimeoutError):
-                self.ws = None
+        self.open()
         if self.ws is None:
             time.sleep(self.tick)
             return False
@@ -390,7 +408,7 @@ class Socket:
         except TimeoutError:
             return False
         except ConnectionClosed:
-            self.ws = None
+            self.close()
             return True
         return msg is not None and watch.seen(msg, self.pid)
 

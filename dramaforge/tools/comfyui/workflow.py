@@ -89,8 +89,8 @@ class Workflow:
     def title(self, node: str) -> str:
         """How the user named ``node`` in ComfyUI (its title), else its class."""
         spec = self.graph.get(node) or {}
-        meta = spec.get("_meta") or {}
-        return str(meta.get("title") or spec.get("class_type") or f"node {node}")
+        title = MARKER.sub("", str((spec.get("_meta") or {}).get("title") or "")).strip()
+        return title or str(spec.get("class_type") or f"node {node}")
 
     def describe(self, node: str) -> str:
         spec = self.graph.get(node) or {}
