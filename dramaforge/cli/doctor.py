@@ -10,6 +10,7 @@ from dramaforge.chat.agent import chat_model
 from dramaforge.config import ProviderSettings, Settings, masked, origin, without_password
 from dramaforge.errors import DramaforgeError
 from dramaforge.schema import Language
+from dramaforge.tools.comfyui.doctor import checks as comfyui_checks
 from dramaforge.tools.openai.client import dashscope_endpoint
 from dramaforge.tools.registry import Kind, registry
 
@@ -154,6 +155,7 @@ def run_checks(settings: Settings) -> list[Check]:
         ("voice en", _speech(settings, "en")),
         *[(f"backend {k}", _backend(k, spec, settings)) for k, spec in kinds],
         *([("backend chat", _chat(settings))] if b.chat else []),
+        *comfyui_checks(settings),
     ]
     results = []
     for name, fn in checks:
