@@ -182,6 +182,8 @@ class FakeComfyUI:
         self.failing: dict[str, str] = {}
         self.started = threading.Event()
         """Set when a job starts running (a test kills the client then)."""
+        self.history_written = threading.Event()
+        """Set when a job's history entry is written."""
         self._cond = threading.Condition()
         self._generation = 0
         self._interrupt = False
@@ -495,6 +497,7 @@ class FakeComfyUI:
                     "meta": {n: {"node_id": n, "display_node": n} for n in outputs},
                 }
                 self._running = None
+            self.history_written.set()
             self._send(sid, "executing", {"node": None, "prompt_id": item.prompt_id})
 
     def _check(self, item: Item) -> None:

@@ -204,6 +204,7 @@ class Runner:
             if where == "done":
                 entry = client.history(pid)
                 if entry is not None:
+                    sock.drain(watch)
                     return self._finished(client, pid, entry, job, journal)
             elif where == "unknown":
                 if requeued >= s.requeues:
@@ -372,7 +373,7 @@ class Socket:
 
     def open(self) -> None:
         """Connect unless connected, or the server is known to be down."""
-        from websockets.exceptions import InvalidHandshake
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake
         from websockets.sync.client import connect
 
         if self.ws is not None or self.down_since is not None:
@@ -380,7 +381,8 @@ class Socket:
         url = self.client.ws_url(client_id(self.pid))
         try:
             self.ws = self._stack.enter_context(connect(url, open_timeout=5, close_timeout=1))
-        except (OSError, InvalidHandshake, TimeoutError):
+            self.ws.recv(timeout=5)  # "status": sent once the server has registered us
+        except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed):
             self.close()
 
     def down(self) -> None:
@@ -393,6 +395,18 @@ class Socket:
 
     def down_for(self) -> float:
         return 0.0 if self.down_since is None else time.monotonic() - self.down_since
+
+    def drain(self, watch: Progress) -> None:
+        """Show what the socket already holds (a fast job ends before it is all read)."""
+        from websockets.exceptions import ConnectionClosed
+
+        while self.ws is not None:
+            try:
+                msg = message(self.ws.recv(timeout=0))
+            except (TimeoutError, ConnectionClosed):
+                return
+            if msg is not None:
+                watch.seen(msg, self.pid)
 
     def listen(self, watch: Progress) -> bool:
         """Wait up to a tick for a message; True when the queue should be looked at now
