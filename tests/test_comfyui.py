@@ -517,3 +517,31 @@ def test_decoded_clip_moves(comfy: FakeComfyUI, tmp_path: Path) -> None:
         frames = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
     assert len(frames) == 25
     assert np.abs(frames[0].astype(int) - frames[12].astype(int)).mean() > 0.5
+
+
+@pytest.mark.slow
+def test_episode_renders_end_to_end_through_comfyui_workflows(
+    comfy: FakeComfyUI, tmp_path: Path
+) -> None:
+    from dramaforge.graph.verbs import render_episode
+    from tests.conftest import FIXTURES, settings_for
+
+    base = settings_for()
+    s = base.model_copy(
+        update={
+            "backends": base.backends.model_copy(
+                update={"image": "comfyui:qwen_image", "video": "comfyui:wan22_i2v"}
+            ),
+            "comfyui": ComfyUISettings(url=comfy.url, poll_seconds=0.1),
+        }
+    )
+    manifest = render_episode(FIXTURES / "short.zh.txt", tmp_path / "out", s)
+    shots = len(manifest.plan.shots)
+    assert set(comfy.accepted.values()) == {1}  # every job queued once
+    assert len(comfy.accepted) >= 2 * shots  # a keyframe and a clip per shot (and retakes)
+    assert manifest.backends["video"].startswith("comfyui:wan22_i2v#")
+    episode = probe(Path(manifest.episode.path))
+    assert episode.has_video and episode.has_audio and episode.vcodec == "h264"
+    assert episode.duration == pytest.approx(sum(r.duration for r in manifest.shots), abs=0.2)
+    again = render_episode(FIXTURES / "short.zh.txt", tmp_path / "out", s)
+    assert len(again.plan.shots) == shots and set(comfy.accepted.values()) == {1}
