@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -380,6 +381,32 @@ def test_ctrl_c_interrupts_the_running_job_and_drops_the_journal(tmp_path: Path)
         assert not (tmp_path / "out.png").exists()
 
 
+def test_ctrl_c_while_queued_behind_another_job_deletes_it_from_the_queue(
+    tmp_path: Path,
+) -> None:
+    with FakeComfyUI(tmp_path / "comfyui", steps=100, step_seconds=0.05) as fake:
+        other = registry().create("image", "comfyui:qwen_image", settings(fake))
+        blocker = threading.Thread(
+            target=lambda: _quietly(other.generate, image_request(seed=1), tmp_path / "x.png"),
+            daemon=True,
+        )
+        blocker.start()
+        assert fake.started.wait(10)
+
+        def interrupt_once_pending() -> None:
+            while len(fake.queue_ids()[1]) < 1:
+                time.sleep(0.02)
+            _thread.interrupt_main()
+
+        threading.Thread(target=interrupt_once_pending, daemon=True).start()
+        backend = registry().create("image", "comfyui:qwen_image", settings(fake))
+        with pytest.raises(KeyboardInterrupt):
+            backend.generate(image_request(seed=2), tmp_path / "y.png")
+        running, pending = fake.queue_ids()
+        assert len(running) == 1 and pending == [] and fake.interrupts == 0
+        assert len(fake.accepted) == 2
+
+
 def test_server_restart_mid_job_queues_it_once_more(tmp_path: Path) -> None:
     with FakeComfyUI(tmp_path / "comfyui", steps=20, step_seconds=0.05) as fake:
         backend = registry().create("video", "comfyui:wan22_i2v", settings(fake))
@@ -412,7 +439,11 @@ backend.generate(VideoRequest.model_validate_json(request), folder / "clip.mp4",
 """
 
 
-@pytest.mark.parametrize("finished", [False, True], ids=["still-running", "finished-meanwhile"])
+@pytest.mark.parametrize(
+    "finished",
+    [False, pytest.param(True, marks=pytest.mark.slow)],
+    ids=["still-running", "finished-meanwhile"],
+)
 def test_killed_mid_job_then_resumed_queues_nothing_twice(tmp_path: Path, finished: bool) -> None:
     with FakeComfyUI(tmp_path / "comfyui", steps=20, step_seconds=0.05) as fake:
         request = video_request(tmp_path)
