@@ -381,6 +381,29 @@ def test_ctrl_c_interrupts_the_running_job_and_drops_the_journal(tmp_path: Path)
         assert not (tmp_path / "out.png").exists()
 
 
+def test_ctrl_c_during_a_render_cancels_jobs_waited_on_in_worker_threads(tmp_path: Path) -> None:
+    """The graph runs shots in worker threads and its main thread waits for them after a
+    KeyboardInterrupt: the jobs must notice the Ctrl-C themselves and cancel."""
+    with FakeComfyUI(tmp_path / "comfyui", steps=100, step_seconds=0.05) as fake:
+        backend = registry().create("image", "comfyui:qwen_image", settings(fake))
+        failed: list[BaseException] = []
+
+        def shot() -> None:
+            try:
+                backend.generate(image_request(), tmp_path / "out.png")
+            except ProviderError as err:
+                failed.append(err)
+
+        worker = threading.Thread(target=shot)
+        worker.start()
+        assert fake.started.wait(10)
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        worker.join(10)
+        assert not worker.is_alive() and "cancelled (Ctrl-C)" in str(failed[0])
+        assert fake.interrupts == 1
+
+
 def test_ctrl_c_while_queued_behind_another_job_deletes_it_from_the_queue(
     tmp_path: Path,
 ) -> None:

@@ -17,12 +17,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import signal
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from dramaforge.config import ComfyUISettings
@@ -72,8 +74,30 @@ def prompt_id(key: str, attempt: int = 0) -> str:
     return str(uuid.uuid5(NAMESPACE, key if attempt == 0 else f"{key}#{attempt}"))
 
 
+_SIGINTS = [0]
+"""Ctrl-Cs seen by this process: a job in a worker thread stops when the count moves (the
+main thread's KeyboardInterrupt waits for the graph's running tasks, so they must end)."""
+
+
+def watch_ctrl_c() -> None:
+    """Count Ctrl-Cs, keeping Python's own behaviour (KeyboardInterrupt in the main thread).
+
+    Only from the main thread, and only over Python's default handler: a program that set
+    its own keeps it (its jobs then stop on a timeout or when the program ends)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return
+
+    def counted(signum: int, frame: FrameType | None) -> None:
+        _SIGINTS[0] += 1
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, counted)
+
+
 def _shutting_down() -> bool:
-    """The main thread has ended (Ctrl-C went up through it): jobs in worker threads stop."""
+    """The main thread has ended: jobs in worker threads stop."""
     return not threading.main_thread().is_alive()
 
 
@@ -86,6 +110,7 @@ class Runner:
             url: Client(url, timeout=settings.request_seconds) for url in settings.servers()
         }
         self.report = report or (lambda text: log.info("%s", text))
+        watch_ctrl_c()
 
     def client(self, url: str) -> Client:
         if url not in self.clients:  # journaled by a run with another [comfyui] url
@@ -96,6 +121,7 @@ class Runner:
 
     def run(self, job: Job, journal: TaskJournal | None) -> Finished:
         journal = journal if journal is not None else MemoryJournal()
+        ctrl_c = _SIGINTS[0]
         recorded = journal.read().task_id
         if recorded and "@" in recorded:
             pid, _, url = recorded.partition("@")
@@ -114,7 +140,7 @@ class Runner:
             try:
                 if fresh:
                     self._queue(client, pid, job, journal)
-                return self._wait(client, pid, job, journal, sock)
+                return self._wait(client, pid, job, journal, sock, ctrl_c)
             except (KeyboardInterrupt, SystemExit):
                 self._cancel(client, pid, journal)
                 raise
@@ -186,7 +212,13 @@ class Runner:
         journal.forget()
 
     def _wait(
-        self, client: Client, pid: str, job: Job, journal: TaskJournal, sock: Socket
+        self,
+        client: Client,
+        pid: str,
+        job: Job,
+        journal: TaskJournal,
+        sock: Socket,
+        ctrl_c: int,
     ) -> Finished:
         s = self.settings
         deadline = time.monotonic() + s.job_minutes * 60
@@ -194,7 +226,7 @@ class Runner:
         requeued = 0
         next_check = 0.0
         while True:
-            self._guard(client, pid, job, journal, deadline)
+            self._guard(client, pid, job, journal, deadline, ctrl_c)
             if sock.listen(watch):
                 next_check = 0.0
             if time.monotonic() < next_check:
@@ -219,12 +251,18 @@ class Runner:
                 self._queue(client, pid, job, journal)
 
     def _guard(
-        self, client: Client, pid: str, job: Job, journal: TaskJournal, deadline: float
+        self,
+        client: Client,
+        pid: str,
+        job: Job,
+        journal: TaskJournal,
+        deadline: float,
+        ctrl_c: int,
     ) -> None:
-        """Cancel the job when the program is ending or it has run out of time."""
-        if _shutting_down():
+        """Cancel the job on Ctrl-C, when the program is ending or past its time."""
+        if _shutting_down() or _SIGINTS[0] != ctrl_c:
             self._cancel(client, pid, journal)
-            raise ProviderError(f"{job.what}: cancelled, the program is ending")
+            raise ProviderError(f"{job.what}: cancelled (Ctrl-C)")
         if time.monotonic() > deadline:
             self._cancel(client, pid, journal)
             minutes = self.settings.job_minutes
