@@ -494,6 +494,17 @@ def test_killed_mid_job_then_resumed_queues_nothing_twice(tmp_path: Path, finish
         assert (info.vcodec, info.width, info.height) == ("h264", 360, 640)
 
 
+def test_a_server_that_picks_its_own_prompt_ids_is_journaled_with_its_id(tmp_path: Path) -> None:
+    with FakeComfyUI(tmp_path / "comfyui", own_ids=True) as fake:
+        backend = registry().create("image", "comfyui:qwen_image", settings(fake))
+        journal = FileJournal(tmp_path / "store" / "im" / "ab" / "k.task.json", tmp_path / "store")
+        backend.generate(image_request(), tmp_path / "out.png", journal)
+        assert journal.read().task_id == f"{only_id(fake)}@{fake.url}"
+        backend.generate(image_request(), tmp_path / "again.png", journal)  # resumed: found
+        assert len(fake.accepted) == 1
+        assert (tmp_path / "again.png").read_bytes() == (tmp_path / "out.png").read_bytes()
+
+
 def test_shots_go_to_the_server_with_the_shorter_queue(tmp_path: Path) -> None:
     with (
         FakeComfyUI(tmp_path / "a", steps=100, step_seconds=0.05) as busy,

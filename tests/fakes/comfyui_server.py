@@ -19,7 +19,8 @@ report ``steps`` progress (``step_seconds`` each: a slow job), saving nodes writ
 SaveAudio ``audio``. The history entry is written, and the running item dropped, in one step
 just after ``execution_success``, as in ComfyUI.
 
-Faults: ``fail_node(class_type, message)`` (that node raises), ``restart()`` (the process
+Faults: ``own_ids`` (a server older than client-chosen prompt ids),
+``fail_node(class_type, message)`` (that node raises), ``restart()`` (the process
 restarts: the socket closes, queue and history are lost, the files stay), ``accepted``
 counts each prompt id queued, for paid-once checks.
 """
@@ -169,8 +170,12 @@ class Item:
 
 
 class FakeComfyUI:
-    def __init__(self, root: Path, *, steps: int = 3, step_seconds: float = 0.0) -> None:
+    def __init__(
+        self, root: Path, *, steps: int = 3, step_seconds: float = 0.0, own_ids: bool = False
+    ) -> None:
         self.root = root
+        self.own_ids = own_ids
+        """Ignore a client's ``prompt_id`` and pick one, as ComfyUI did before spring 2025."""
         for sub in ("input", "output", "temp"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         self.steps = steps
@@ -321,7 +326,7 @@ class FakeComfyUI:
             }
             return JSONResponse({"error": no, "node_errors": []}, status_code=400)
         prompt = body["prompt"]
-        pid = str(body.get("prompt_id", uuid.uuid4()))
+        pid = str(uuid.uuid4() if self.own_ids else body.get("prompt_id", uuid.uuid4()))
         refused = self.validate(prompt)
         if refused is not None:
             return JSONResponse(refused, status_code=400)

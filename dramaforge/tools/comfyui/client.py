@@ -132,12 +132,16 @@ class Client:
         sub = str(data.get("subfolder") or "")
         return f"{sub}/{data['name']}" if sub else str(data["name"])
 
-    def submit(self, graph: dict[str, Any], prompt_id: str, client_id: str) -> None:
-        """Queue ``graph`` as ``prompt_id``; Refused carries ComfyUI's reasons."""
+    def submit(self, graph: dict[str, Any], prompt_id: str, client_id: str) -> str:
+        """Queue ``graph`` as ``prompt_id``; the id the server gave it (an old ComfyUI picks
+        its own). Refused carries ComfyUI's reasons."""
         body = {"prompt": graph, "client_id": client_id, "prompt_id": prompt_id}
         reply = self._post("/prompt", "queueing a prompt", body)
         if reply.status_code == 200:
-            return
+            try:
+                return str(reply.json().get("prompt_id") or prompt_id)
+            except (ValueError, AttributeError):
+                return prompt_id
         try:
             data = reply.json()
         except ValueError:

@@ -42,6 +42,8 @@ NAMESPACE = uuid.UUID("6b1f3c52-3a4e-5d0c-9a57-2f1c0de4c0f1")
 SNAPPED = ("width", "height", "frames")
 """Values moved onto the node's own grid (``step``, ``min``, ``max`` from /object_info)."""
 Report = Callable[[str], None]
+MAX_MESSAGE = 64 * 1024 * 1024
+"""Largest websocket message read: ComfyUI sends sampler previews as binary frames."""
 
 
 @dataclass
@@ -139,7 +141,7 @@ class Runner:
             sock.open()  # before queueing: messages go only to sockets already there
             try:
                 if fresh:
-                    self._queue(client, pid, job, journal)
+                    pid = sock.pid = self._queue(client, pid, job, journal)
                 return self._wait(client, pid, job, journal, sock, ctrl_c)
             except (KeyboardInterrupt, SystemExit):
                 self._cancel(client, pid, journal)
@@ -191,17 +193,24 @@ class Runner:
                 return pid, True
         raise ProviderError(f"ComfyUI at {client.shown} holds 1000 failed jobs of one shot")
 
-    def _queue(self, client: Client, pid: str, job: Job, journal: TaskJournal) -> None:
+    def _queue(self, client: Client, pid: str, job: Job, journal: TaskJournal) -> str:
+        """Upload the inputs and queue the prompt as ``pid``; the id the server took.
+
+        ComfyUI before client-chosen ids (spring 2025) picks its own: that one is journaled
+        then, so a resume still finds the job (only the look-up by key is lost)."""
         values = dict(job.values)
         for marker, path in job.files.items():
             digest = hashlib.sha256(path.read_bytes()).hexdigest()[:20]
             values[marker] = client.upload(path, f"dramaforge-{digest}{path.suffix.lower()}")
         graph = job.workflow.filled(snapped(job.workflow, values, _info(client)))
         try:
-            client.submit(graph, pid, client_id(pid))
+            taken = client.submit(graph, pid, client_id(pid))
         except Refused as err:
             journal.forget()  # refused outright: nothing is queued
             raise ProviderError(refusal(job.workflow, err.body, client.shown)) from None
+        if taken != pid:
+            journal.record(f"{taken}@{client.url}")
+        return taken
 
     def _cancel(self, client: Client, pid: str, journal: TaskJournal) -> None:
         try:
@@ -248,7 +257,7 @@ class Runner:
                     )
                 requeued += 1
                 self.report(f"{job.what}: {client.shown} lost the job; queued again")
-                self._queue(client, pid, job, journal)
+                pid = sock.pid = self._queue(client, pid, job, journal)
 
     def _guard(
         self,
@@ -393,6 +402,8 @@ class Socket:
     def __init__(self, client: Client, pid: str, tick: float) -> None:
         self.client = client
         self.pid = pid
+        self.cid = client_id(pid)
+        """The session stays the one the prompt was first queued for, whatever id it has."""
         self.tick = tick
         self.ws: ClientConnection | None = None
         self.down_since: float | None = None
@@ -416,9 +427,10 @@ class Socket:
 
         if self.ws is not None or self.down_since is not None:
             return
-        url = self.client.ws_url(client_id(self.pid))
+        url = self.client.ws_url(self.cid)
         try:
-            self.ws = self._stack.enter_context(connect(url, open_timeout=5, close_timeout=1))
+            session = connect(url, open_timeout=5, close_timeout=1, max_size=MAX_MESSAGE)
+            self.ws = self._stack.enter_context(session)
             self.ws.recv(timeout=5)  # "status": sent once the server has registered us
         except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed):
             self.close()
