@@ -207,9 +207,11 @@ def test_image_workflow_renders_a_png_of_the_frame(comfy: FakeComfyUI, tmp_path:
 def test_video_workflow_uploads_the_keyframe_and_conforms_the_clip(
     comfy: FakeComfyUI, tmp_path: Path
 ) -> None:
-    backend = registry().create("video", "comfyui:wan22_i2v", settings(comfy))
+    priced = settings(comfy).model_copy(update={"prices": {"comfyui:wan22_i2v": 0.5}})
+    backend = registry().create("video", "comfyui:wan22_i2v", priced)
     dest = tmp_path / "clip.mp4"
     made = backend.generate(video_request(tmp_path), dest)
+    assert made.cost == pytest.approx(0.5 * 2.3)  # priced per second, as the estimate is
     info = probe(dest)
     assert (info.vcodec, info.width, info.height, info.fps) == ("h264", 360, 640, 25.0)
     assert info.duration == pytest.approx(2.3, abs=FRAME) and not info.has_audio

@@ -28,7 +28,9 @@ def _factory(kind: Kind) -> Any:
             "lipsync": backends.ComfyLipsync,
         }
         runner = Runner(settings.comfyui, report)
-        return classes[kind](model, load(model), runner, settings.comfyui.negative)
+        backend = classes[kind](model, load(model), runner, settings.comfyui.negative)
+        backend.price = float(settings.prices.get(f"comfyui:{model}", 0.0))
+        return backend
 
     return build
 

@@ -48,6 +48,9 @@ class WorkflowBackend:
         self.negative = negative
         self.model = f"{workflow.name}@{workflow.digest[:8]}"
         self.name = f"comfyui:{spec}#{workflow.digest[:8]}"
+        self.price = 0.0
+        """Per image, second of clip or thousand characters, from ``prices["comfyui:<spec>"]``
+        (what a GPU-hour costs you, spread over what it makes), like every priced backend."""
 
     def _job(self, request: Any, values: dict[str, Any], files: dict[str, str | None]) -> Job:
         wf = self.workflow
@@ -93,7 +96,8 @@ class WorkflowBackend:
             normalize_clip(raw, dest, width=w, height=h, fps=fps, duration=d)
         finally:
             raw.unlink(missing_ok=True)
-        return Generated(duration=probe(dest).duration, model=self.model)
+        duration = probe(dest).duration
+        return Generated(duration=duration, model=self.model, cost=self.price * d)
 
 
 class ComfyImage(WorkflowBackend):
@@ -121,7 +125,7 @@ class ComfyImage(WorkflowBackend):
         finally:
             raw.unlink(missing_ok=True)
         frame.save(dest, format="PNG")
-        return Generated(model=self.model)
+        return Generated(model=self.model, cost=self.price)
 
 
 class ComfyVideo(WorkflowBackend):
@@ -201,4 +205,5 @@ class ComfySpeech(WorkflowBackend):
             )
         finally:
             raw.unlink(missing_ok=True)
-        return Generated(duration=probe(dest).duration, model=self.model)
+        cost = self.price * len(request.text) / 1000
+        return Generated(duration=probe(dest).duration, model=self.model, cost=cost)
