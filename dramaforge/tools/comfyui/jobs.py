@@ -141,7 +141,7 @@ class Runner:
             sock.open()  # before queueing: messages go only to sockets already there
             try:
                 if fresh:
-                    pid = sock.pid = self._queue(client, pid, job, journal)
+                    pid = sock.pid = self._queue(client, pid, job, journal, sock.cid)
                 return self._wait(client, pid, job, journal, sock, ctrl_c)
             except (KeyboardInterrupt, SystemExit):
                 self._cancel(client, pid, journal)
@@ -193,8 +193,9 @@ class Runner:
                 return pid, True
         raise ProviderError(f"ComfyUI at {client.shown} holds 1000 failed jobs of one shot")
 
-    def _queue(self, client: Client, pid: str, job: Job, journal: TaskJournal) -> str:
-        """Upload the inputs and queue the prompt as ``pid``; the id the server took.
+    def _queue(self, client: Client, pid: str, job: Job, journal: TaskJournal, cid: str) -> str:
+        """Upload the inputs and queue the prompt as ``pid`` for the websocket session
+        ``cid``; the id the server took.
 
         ComfyUI before client-chosen ids (spring 2025) picks its own: that one is journaled
         then, so a resume still finds the job (only the look-up by key is lost)."""
@@ -204,7 +205,7 @@ class Runner:
             values[marker] = client.upload(path, f"dramaforge-{digest}{path.suffix.lower()}")
         graph = job.workflow.filled(snapped(job.workflow, values, _info(client)))
         try:
-            taken = client.submit(graph, pid, client_id(pid))
+            taken = client.submit(graph, pid, cid)
         except Refused as err:
             journal.forget()  # refused outright: nothing is queued
             raise ProviderError(refusal(job.workflow, err.body, client.shown)) from None
@@ -257,7 +258,7 @@ class Runner:
                     )
                 requeued += 1
                 self.report(f"{job.what}: {client.shown} lost the job; queued again")
-                pid = sock.pid = self._queue(client, pid, job, journal)
+                pid = sock.pid = self._queue(client, pid, job, journal, sock.cid)
 
     def _guard(
         self,
