@@ -44,6 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "dramaforge" / "tools" / "comfyui" / "workflows"
 FRAME = 1 / 25 + 1e-6
 """Clips are conformed to whole frames at 25 fps: within a frame of the shot's length."""
+GIVE_UP = {"unreachable_minutes": 0.01}
+"""For a background job still waiting when its fake server stops at the end of a test."""
 
 
 @pytest.fixture
@@ -410,7 +412,7 @@ def test_ctrl_c_while_queued_behind_another_job_deletes_it_from_the_queue(
     tmp_path: Path,
 ) -> None:
     with FakeComfyUI(tmp_path / "comfyui", steps=100, step_seconds=0.05) as fake:
-        other = registry().create("image", "comfyui:qwen_image", settings(fake))
+        other = registry().create("image", "comfyui:qwen_image", settings(fake, **GIVE_UP))
         blocker = threading.Thread(
             target=lambda: _quietly(other.generate, image_request(seed=1), tmp_path / "x.png"),
             daemon=True,
@@ -512,7 +514,7 @@ def test_shots_go_to_the_server_with_the_shorter_queue(tmp_path: Path) -> None:
         FakeComfyUI(tmp_path / "a", steps=100, step_seconds=0.05) as busy,
         FakeComfyUI(tmp_path / "b") as idle,
     ):
-        other = registry().create("image", "comfyui:qwen_image", settings(busy))
+        other = registry().create("image", "comfyui:qwen_image", settings(busy, **GIVE_UP))
         blocker = threading.Thread(
             target=lambda: _quietly(other.generate, image_request(seed=1), tmp_path / "x.png"),
             daemon=True,
@@ -612,3 +614,40 @@ def test_episode_renders_end_to_end_through_comfyui_workflows(
     assert episode.duration == pytest.approx(sum(r.duration for r in manifest.shots), abs=0.2)
     again = render_episode(FIXTURES / "short.zh.txt", tmp_path / "out", s)
     assert len(again.plan.shots) == shots and set(comfy.accepted.values()) == {1}
+
+
+@pytest.mark.slow
+def test_render_killed_mid_job_then_resumed_queues_each_job_once(tmp_path: Path) -> None:
+    """``dramaforge render`` SIGKILLed while ComfyUI runs its jobs, then ``--resume``: the
+    store's journal finds every job on the server, none is queued twice."""
+    from tests.conftest import FIXTURES
+
+    with FakeComfyUI(tmp_path / "comfyui", steps=10, step_seconds=0.05) as fake:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "DRAMAFORGE_COMFYUI__URL": fake.url,
+            "DRAMAFORGE_COMFYUI__POLL_SECONDS": "0.1",
+            "DRAMAFORGE_BACKENDS__IMAGE": "comfyui:qwen_image",
+            "DRAMAFORGE_BACKENDS__VIDEO": "comfyui:wan22_i2v",
+        }
+        out = tmp_path / "out"
+        cmd = [sys.executable, "-m", "dramaforge", "render", str(FIXTURES / "short.zh.txt")]
+        cmd += ["--out", str(out), "--resolution", "360p", "--json"]
+        first = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE)
+        try:
+            while len(fake.accepted) < 3 and first.poll() is None:
+                time.sleep(0.02)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+        assert len(fake.accepted) >= 3, "the render ended before the kill"
+        journaled = [p for p in out.rglob("*.task.json") if "@http" in p.read_text()]
+        assert journaled, "the kill should leave jobs journaled"
+        second = subprocess.run(
+            [*cmd, "--resume"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
+        assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
+        shots = json.loads(second.stdout)["shots"]
+        assert set(fake.accepted.values()) == {1}  # no job queued twice
+        assert len(fake.accepted) >= 2 * shots
