@@ -83,7 +83,8 @@ class Workflow:
     @property
     def digest(self) -> str:
         """Identifies the workflow's content (a changed workflow is a different asset)."""
-        blob = json.dumps([self.graph, sorted(self.bindings)], sort_keys=True)
+        bound = sorted((m, b.node, b.input) for m, bs in self.bindings.items() for b in bs)
+        blob = json.dumps([self.graph, bound, self.output], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def title(self, node: str) -> str:
