@@ -29,7 +29,7 @@ from dramaforge.config import ComfyUISettings, Settings
 from dramaforge.errors import ConfigError, ProviderError
 from dramaforge.media.probe import probe
 from dramaforge.media.store import FileJournal
-from dramaforge.tools.comfyui.doctor import checks
+from dramaforge.tools.comfyui.health import checks
 from dramaforge.tools.comfyui.workflow import load
 from dramaforge.tools.protocols import (
     ImageRequest,
@@ -569,7 +569,7 @@ def test_doctor_reaches_each_server_and_finds_missing_node_classes(
 
 
 def test_progress_is_reported_per_node_and_step(comfy: FakeComfyUI, tmp_path: Path) -> None:
-    from dramaforge.tools.comfyui.jobs import Runner
+    from dramaforge.tools.comfyui.execution import Runner
 
     lines: list[str] = []
     backend = registry().create("image", "comfyui:qwen_image", settings(comfy))

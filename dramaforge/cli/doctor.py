@@ -10,7 +10,7 @@ from dramaforge.chat.agent import chat_model
 from dramaforge.config import ProviderSettings, Settings, masked, origin, without_password
 from dramaforge.errors import DramaforgeError
 from dramaforge.schema import Language
-from dramaforge.tools.comfyui.doctor import checks as comfyui_checks
+from dramaforge.tools.comfyui.health import checks as comfyui_checks
 from dramaforge.tools.openai.client import dashscope_endpoint
 from dramaforge.tools.registry import Kind, registry
 

@@ -17,8 +17,8 @@ from dramaforge.tools.registry import Kind, Registry
 def _factory(kind: Kind) -> Any:
     def build(model: str, settings: Settings) -> Any:
         from dramaforge.tools.comfyui import backends
-        from dramaforge.tools.comfyui.jobs import Runner
-        from dramaforge.tools.comfyui.progress import report
+        from dramaforge.tools.comfyui.execution import Runner
+        from dramaforge.tools.comfyui.reporting import report
         from dramaforge.tools.comfyui.workflow import load
 
         classes: dict[str, type[backends.WorkflowBackend]] = {

@@ -1,7 +1,7 @@
 """Image, video, speech and lip-sync backends that run the user's ComfyUI workflow.
 
 Each translates its request into values for the workflow's markers, runs the job (see
-``jobs``) and turns the file ComfyUI saved into what the Protocol promises: a PNG of the
+``execution``) and turns the file ComfyUI saved into what the Protocol promises: a PNG of the
 frame's size, an H.264 MP4 of exactly the shot's length (no audio), a mono WAV.
 """
 
@@ -21,7 +21,7 @@ from dramaforge.media.probe import probe
 from dramaforge.media.store import content_key
 from dramaforge.media.video import normalize_clip
 from dramaforge.schema import Language, Voice
-from dramaforge.tools.comfyui.jobs import Finished, Job, Runner
+from dramaforge.tools.comfyui.execution import Finished, Job, Runner
 from dramaforge.tools.comfyui.workflow import Workflow
 from dramaforge.tools.protocols import (
     Generated,

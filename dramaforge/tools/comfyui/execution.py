@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from dramaforge.config import ComfyUISettings
 from dramaforge.errors import ProviderError
 from dramaforge.media.store import MemoryJournal
-from dramaforge.tools.comfyui.client import Client, Refused, Unreachable, message
+from dramaforge.tools.comfyui.api import Client, Refused, Unreachable, message
 from dramaforge.tools.comfyui.workflow import Workflow
 from dramaforge.tools.protocols import TaskJournal
 

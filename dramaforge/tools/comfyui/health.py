@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from dramaforge.config import Settings
 from dramaforge.errors import ConfigError, ProviderError
-from dramaforge.tools.comfyui.client import Client
+from dramaforge.tools.comfyui.api import Client
 from dramaforge.tools.comfyui.workflow import load
 
 Check = tuple[str, Callable[[], str]]
