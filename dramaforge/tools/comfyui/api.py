@@ -128,9 +128,15 @@ class Client:
                 f"ComfyUI at {self.shown} refused the upload of {path.name} "
                 f"({reply.status_code}: {reply.text[:200]})"
             )
-        data = reply.json()
-        sub = str(data.get("subfolder") or "")
-        return f"{sub}/{data['name']}" if sub else str(data["name"])
+        try:
+            data = reply.json()
+            name, sub = str(data["name"]), str(data.get("subfolder") or "")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ProviderError(
+                f"ComfyUI at {self.shown} answered the upload of {path.name} without a file "
+                "name; is this URL a ComfyUI server?"
+            ) from None
+        return f"{sub}/{name}" if sub else name
 
     def submit(self, graph: dict[str, Any], prompt_id: str, client_id: str) -> str:
         """Queue ``graph`` as ``prompt_id``; the id the server gave it (an old ComfyUI picks
@@ -167,10 +173,10 @@ class Client:
                     fh.write(chunk)
 
     def cancel(self, prompt_id: str) -> None:
-        """Take ``prompt_id`` out of the queue, and stop it if it is the one running."""
-        running, pending = self.queue()
-        if prompt_id in pending:
-            self._post("/queue", "cancelling a queued prompt", {"delete": [prompt_id]})
+        """Take ``prompt_id`` out of the queue, and stop it if it is the one running (only
+        then: an older ComfyUI interrupts whatever runs, whoever queued it)."""
+        self._post("/queue", "cancelling a queued prompt", {"delete": [prompt_id]})
+        running, _ = self.queue()
         if prompt_id in running:
             self._post("/interrupt", "interrupting a prompt", {"prompt_id": prompt_id})
 

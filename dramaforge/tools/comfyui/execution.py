@@ -408,6 +408,9 @@ class Socket:
         self.tick = tick
         self.ws: ClientConnection | None = None
         self.down_since: float | None = None
+        self.retry_at = 0.0
+        """When to try the socket again after it could not be opened (a proxy without
+        websockets): until then the queue checks alone follow the job."""
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Socket:
@@ -428,6 +431,8 @@ class Socket:
 
         if self.ws is not None or self.down_since is not None:
             return
+        if time.monotonic() < self.retry_at:
+            return
         url = self.client.ws_url(self.cid)
         try:
             session = connect(url, open_timeout=5, close_timeout=1, max_size=MAX_MESSAGE)
@@ -435,6 +440,7 @@ class Socket:
             self.ws.recv(timeout=5)  # "status": sent once the server has registered us
         except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed):
             self.close()
+            self.retry_at = time.monotonic() + 10.0
 
     def down(self) -> None:
         self.close()
@@ -442,6 +448,9 @@ class Socket:
             self.down_since = time.monotonic()
 
     def up(self) -> None:
+        """The server answers again: the socket may be opened at once."""
+        if self.down_since is not None:
+            self.retry_at = 0.0
         self.down_since = None
 
     def down_for(self) -> float:
