@@ -345,6 +345,14 @@ def test_validation_errors_name_the_node_title(comfy: FakeComfyUI, tmp_path: Pat
     )
     with pytest.raises(ProviderError, match="VAEDecodeTiledMissing does not exist"):
         backend.generate(image_request(), tmp_path / "out.png")
+    comfy.models = {"qwen_image_vae.safetensors", "qwen_2.5_vl_7b_fp8_scaled.safetensors"}
+    backend = registry().create("image", "comfyui:qwen_image", settings(comfy))
+    with pytest.raises(
+        ProviderError,
+        match=r"'Load Diffusion Model' \(node 37, UNETLoader\): Value not in list: "
+        r"unet_name: 'qwen_image_fp8_e4m3fn.safetensors' not in",
+    ):
+        backend.generate(image_request(), tmp_path / "out.png")
     assert not comfy.accepted
 
 

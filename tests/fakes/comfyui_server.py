@@ -123,6 +123,7 @@ NODES: dict[str, dict[str, Any]] = {
     "TextToSpeech": {"required": {"text": ["STRING", {}], "seed": SEED}},
 }
 OUTPUT_NODES = {"SaveImage", "SaveVideo", "VHS_VideoCombine", "SaveAudio"}
+MODEL_INPUTS = {"ckpt_name", "unet_name", "clip_name", "vae_name", "audio_encoder_name"}
 FILE_INPUTS = {"LoadImage": "image", "LoadAudio": "audio", "LoadVideo": "file"}
 
 
@@ -175,6 +176,8 @@ class FakeComfyUI:
     ) -> None:
         self.root = root
         self.own_ids = own_ids
+        self.models: set[str] | None = None
+        """Model files the server has; set, loaders' names are checked against it."""
         """Ignore a client's ``prompt_id`` and pick one, as ComfyUI did before spring 2025."""
         for sub in ("input", "output", "temp"):
             (root / sub).mkdir(parents=True, exist_ok=True)
@@ -382,6 +385,11 @@ class FakeComfyUI:
                 errors.append(_reason("required_input_missing", "Required input is missing", name))
             elif isinstance(inputs[name], list) and inputs[name] and inputs[name][0] not in prompt:
                 errors.append(_reason("bad_linked_input", "Bad linked input", name))
+        for name, value in inputs.items():
+            if self.models is not None and name in MODEL_INPUTS and value not in self.models:
+                listed = sorted(self.models)
+                detail = f"{name}: '{value}' not in {listed}"
+                errors.append(_reason("value_not_in_list", "Value not in list", detail))
         field_name = FILE_INPUTS.get(spec["class_type"])
         if field_name and not (self.root / "input" / str(inputs.get(field_name, ""))).is_file():
             detail = f"{field_name} - Invalid image file: {inputs.get(field_name)}"
