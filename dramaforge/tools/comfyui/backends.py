@@ -46,8 +46,10 @@ class WorkflowBackend:
         self.workflow = workflow
         self.runner = runner
         self.negative = negative
-        self.model = f"{workflow.name}@{workflow.digest[:8]}"
-        self.name = f"comfyui:{spec}#{workflow.digest[:8]}"
+        # Everything that changes the picture besides the request: a new asset when it changes.
+        ident = hashlib.sha256(f"{workflow.digest}|{negative}".encode()).hexdigest()[:8]
+        self.model = f"{workflow.name}@{ident}"
+        self.name = f"comfyui:{spec}#{ident}"
         self.price = 0.0
         """Per image, second of clip or thousand characters, from ``prices["comfyui:<spec>"]``
         (what a GPU-hour costs you, spread over what it makes), like every priced backend."""
