@@ -242,23 +242,29 @@ class Runner:
             if time.monotonic() < next_check:
                 continue
             next_check = time.monotonic() + s.poll_seconds
-            where = self._look(client, pid, job, sock)
-            if where == "done":
-                entry = client.history(pid)
-                if entry is not None:
-                    sock.drain(watch)
-                    return self._finished(client, pid, entry, job, journal)
-            elif where == "unknown":
-                if requeued >= s.requeues:
-                    journal.forget()
-                    raise ProviderError(
-                        f"{job.what}: ComfyUI at {client.shown} lost the job {requeued + 1} "
-                        "times (restarted mid-job); giving up ([comfyui] requeues)",
-                        retryable=True,
-                    )
-                requeued += 1
-                self.report(f"{job.what}: {client.shown} lost the job; queued again")
-                pid = sock.pid = self._queue(client, pid, job, journal, sock.cid)
+            try:  # a server going down between any two of these calls is waited for
+                where = self._where(client, pid)
+                if where == "done":
+                    entry = client.history(pid)
+                    if entry is not None:
+                        sock.drain(watch)
+                        return self._finished(client, pid, entry, job, journal)
+                elif where == "unknown":
+                    if requeued >= s.requeues:
+                        journal.forget()
+                        raise ProviderError(
+                            f"{job.what}: ComfyUI at {client.shown} lost the job "
+                            f"{requeued + 1} times (restarted mid-job); giving up "
+                            "([comfyui] requeues)",
+                            retryable=True,
+                        )
+                    requeued += 1
+                    self.report(f"{job.what}: {client.shown} lost the job; queued again")
+                    pid = sock.pid = self._queue(client, pid, job, journal, sock.cid)
+            except Unreachable:
+                self._down(client, job, sock)
+                continue
+            sock.up()
 
     def _guard(
         self,
@@ -282,22 +288,16 @@ class Runner:
                 retryable=True,
             )
 
-    def _look(self, client: Client, pid: str, job: Job, sock: Socket) -> str:
-        """Where the job is; ``down`` while the server does not answer (for a while)."""
-        try:
-            where = self._where(client, pid)
-        except Unreachable:
-            sock.down()
-            minutes = self.settings.unreachable_minutes
-            if sock.down_for() > minutes * 60:
-                raise ProviderError(
-                    f"{job.what}: ComfyUI at {client.shown} has not answered for {minutes:g} "
-                    "minutes; the job is kept and looked up when the render is resumed",
-                    retryable=True,
-                ) from None
-            return "down"
-        sock.up()
-        return where
+    def _down(self, client: Client, job: Job, sock: Socket) -> None:
+        """The server does not answer: wait for it (a restart), up to a point."""
+        sock.down()
+        minutes = self.settings.unreachable_minutes
+        if sock.down_for() > minutes * 60:
+            raise ProviderError(
+                f"{job.what}: ComfyUI at {client.shown} has not answered for {minutes:g} "
+                "minutes; the job is kept and looked up when the render is resumed",
+                retryable=True,
+            ) from None
 
     def _finished(
         self, client: Client, pid: str, entry: dict[str, Any], job: Job, journal: TaskJournal
