@@ -356,6 +356,30 @@ def test_validation_errors_name_the_node_title(comfy: FakeComfyUI, tmp_path: Pat
     assert not comfy.accepted
 
 
+def test_output_that_fails_validation_beside_a_good_one_is_refused(
+    comfy: FakeComfyUI, tmp_path: Path
+) -> None:
+    """ComfyUI queues a prompt whose other outputs are valid and lists the failed one in
+    ``node_errors``: when that is the shot's output, the job is withdrawn and reported."""
+    graph = bundled_graph("qwen_image")
+    graph["70"] = {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64}}
+    graph["71"] = {
+        "class_type": "SaveImage",
+        "inputs": {"images": ["70", 0], "filename_prefix": "p"},
+    }
+    del graph["8"]["inputs"]["vae"]
+    backend = registry().create(
+        "image", f"comfyui:{write_workflow(tmp_path, 'preview', graph)}", settings(comfy)
+    )
+    with pytest.raises(ProviderError, match=r"'VAE Decode' \(node 8, VAEDecode\): Required input"):
+        backend.generate(image_request(), tmp_path / "out.png")
+    pid = only_id(comfy)
+    running, pending = comfy.queue_ids()
+    assert pid not in running + pending  # withdrawn (or done with its other output)
+    if pid in comfy.history:
+        assert "60" not in comfy.history[pid]["outputs"]
+
+
 def test_unreachable_server_is_one_clear_error(tmp_path: Path) -> None:
     s = Settings(comfyui=ComfyUISettings(url="http://127.0.0.1:9", request_seconds=2))
     backend = registry().create("image", "comfyui:qwen_image", s)

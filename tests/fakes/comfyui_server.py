@@ -330,13 +330,12 @@ class FakeComfyUI:
             return JSONResponse({"error": no, "node_errors": []}, status_code=400)
         prompt = body["prompt"]
         pid = str(uuid.uuid4() if self.own_ids else body.get("prompt_id", uuid.uuid4()))
-        refused = self.validate(prompt)
+        refused, node_errors, outputs = self.validate(prompt)
         if refused is not None:
             return JSONResponse(refused, status_code=400)
         extra = dict(body.get("extra_data") or {})
         if "client_id" in body:
             extra["client_id"] = body["client_id"]
-        outputs = [n for n, s in prompt.items() if s["class_type"] in OUTPUT_NODES]
         with self._cond:
             number = self._number
             self._number += 1
@@ -344,38 +343,49 @@ class FakeComfyUI:
             heapq.heappush(self._pending, item)
             self.accepted[pid] += 1
             self._cond.notify_all()
-        return JSONResponse({"prompt_id": pid, "number": number, "node_errors": {}})
+        return JSONResponse({"prompt_id": pid, "number": number, "node_errors": node_errors})
 
-    def validate(self, prompt: Any) -> dict[str, Any] | None:
-        """``execution.validate_prompt``'s answers for what this fake checks."""
+    def validate(self, prompt: Any) -> tuple[dict[str, Any] | None, dict[str, Any], list[str]]:
+        """``execution.validate_prompt``'s answer for what this fake checks: a refusal, or the
+        node errors of the outputs that failed and the outputs that will run (a prompt with
+        at least one good output is queued, its failed outputs reported in ``node_errors``)."""
         if not isinstance(prompt, dict):
-            return _invalid("invalid_prompt", "Prompt is not a dict", "")
+            return _invalid("invalid_prompt", "Prompt is not a dict", ""), {}, []
         for node, spec in prompt.items():
             cls = spec.get("class_type") if isinstance(spec, dict) else None
             if cls not in NODES:
-                return _invalid(
+                refused = _invalid(
                     "invalid_prompt",
                     f"Cannot execute because node {cls} does not exist.",
                     f"Node ID '#{node}'",
                 )
-        if not any(s["class_type"] in OUTPUT_NODES for s in prompt.values()):
-            return _invalid("prompt_no_outputs", "Prompt has no outputs", "")
+                return refused, {}, []
+        outputs = [n for n, s in prompt.items() if s["class_type"] in OUTPUT_NODES]
+        if not outputs:
+            return _invalid("prompt_no_outputs", "Prompt has no outputs", ""), {}, []
         node_errors: dict[str, Any] = {}
-        for node, spec in prompt.items():
-            errors = self._node_errors(prompt, spec)
-            if errors:
-                node_errors[node] = {
-                    "errors": errors,
-                    "dependent_outputs": [],
-                    "class_type": spec["class_type"],
-                }
-        if node_errors:
+        good = []
+        for output in outputs:
+            bad = [n for n in _upstream(prompt, [output]) if self._node_errors(prompt, prompt[n])]
+            if not bad:
+                good.append(output)
+            for node in bad:
+                info = node_errors.setdefault(
+                    node,
+                    {
+                        "errors": self._node_errors(prompt, prompt[node]),
+                        "dependent_outputs": [],
+                        "class_type": prompt[node]["class_type"],
+                    },
+                )
+                info["dependent_outputs"].append(output)
+        if not good:
             refused = _invalid(
                 "prompt_outputs_failed_validation", "Prompt outputs failed validation", ""
             )
             refused["node_errors"] = node_errors
-            return refused
-        return None
+            return refused, node_errors, []
+        return None, node_errors, good
 
     def _node_errors(self, prompt: dict[str, Any], spec: dict[str, Any]) -> list[dict[str, Any]]:
         errors = []
@@ -533,7 +543,7 @@ class FakeComfyUI:
         note("execution_cached", {"nodes": []})
         outputs: dict[str, Any] = {}
         executed: list[str] = []
-        for node in _order(item.prompt):
+        for node in _upstream(item.prompt, item.outputs):
             spec = item.prompt[node]
             cls = spec["class_type"]
             self._send(sid, "executing", {"node": node, "display_node": node, "prompt_id": pid})
@@ -640,8 +650,8 @@ def _reason(kind: str, message: str, details: str) -> dict[str, Any]:
     return {"type": kind, "message": message, "details": details, "extra_info": {}}
 
 
-def _order(prompt: dict[str, Any]) -> list[str]:
-    """Nodes in an order where every node runs after the nodes it takes inputs from."""
+def _upstream(prompt: dict[str, Any], outputs: list[str]) -> list[str]:
+    """The nodes ``outputs`` need, each after the nodes it takes inputs from."""
     done: list[str] = []
     seen: set[str] = set()
 
@@ -654,7 +664,7 @@ def _order(prompt: dict[str, Any]) -> list[str]:
                 visit(str(value[0]))
         done.append(node)
 
-    for node in prompt:
+    for node in outputs:
         visit(node)
     return done
 

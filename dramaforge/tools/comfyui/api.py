@@ -138,16 +138,21 @@ class Client:
             ) from None
         return f"{sub}/{name}" if sub else name
 
-    def submit(self, graph: dict[str, Any], prompt_id: str, client_id: str) -> str:
-        """Queue ``graph`` as ``prompt_id``; the id the server gave it (an old ComfyUI picks
-        its own). Refused carries ComfyUI's reasons."""
+    def submit(
+        self, graph: dict[str, Any], prompt_id: str, client_id: str
+    ) -> tuple[str, dict[str, Any]]:
+        """Queue ``graph`` as ``prompt_id``: the id the server gave it (an old ComfyUI picks
+        its own) and the ``node_errors`` of outputs it will not run (it queues a prompt
+        whose other outputs are good). Refused carries ComfyUI's reasons."""
         body = {"prompt": graph, "client_id": client_id, "prompt_id": prompt_id}
         reply = self._post("/prompt", "queueing a prompt", body)
         if reply.status_code == 200:
             try:
-                return str(reply.json().get("prompt_id") or prompt_id)
-            except (ValueError, AttributeError):
-                return prompt_id
+                data = reply.json()
+                errors = data.get("node_errors") or {}
+                return str(data.get("prompt_id") or prompt_id), dict(errors)
+            except (ValueError, AttributeError, TypeError):
+                return prompt_id, {}
         try:
             data = reply.json()
         except ValueError:

@@ -205,12 +205,19 @@ class Runner:
             values[marker] = client.upload(path, f"dramaforge-{digest}{path.suffix.lower()}")
         graph = job.workflow.filled(snapped(job.workflow, values, _info(client)))
         try:
-            taken = client.submit(graph, pid, cid)
+            taken, errors = client.submit(graph, pid, cid)
         except Refused as err:
             journal.forget()  # refused outright: nothing is queued
             raise ProviderError(refusal(job.workflow, err.body, client.shown)) from None
         if taken != pid:
             journal.record(f"{taken}@{client.url}")
+        if any(
+            job.workflow.output in (e or {}).get("dependent_outputs", []) for e in errors.values()
+        ):
+            # queued for its other outputs only: ours would never come
+            client.cancel(taken)
+            journal.forget()
+            raise ProviderError(refusal(job.workflow, {"node_errors": errors}, client.shown))
         return taken
 
     def _cancel(self, client: Client, pid: str, journal: TaskJournal) -> None:

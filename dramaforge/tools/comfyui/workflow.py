@@ -187,7 +187,7 @@ def load(spec: str) -> Workflow:
         wf.bindings.setdefault(marker, []).extend(bindings)
     mapped, output = file_bindings(wf)
     wf.bindings.update(mapped)
-    wf.output = output or find_output(wf)
+    wf.output = output or wf.output or find_output(wf)
     return wf
 
 
