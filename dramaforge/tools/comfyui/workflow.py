@@ -114,12 +114,6 @@ class Workflow:
                     f"{mapping_path(self.path).name}"
                 )
 
-    def literal(self, marker: str) -> Any:
-        """The value the workflow itself holds where ``marker`` binds (its native fps)."""
-        for b in self.bindings.get(marker, []):
-            return self.graph[b.node]["inputs"].get(b.input)
-        return None
-
     def native(self, names: tuple[str, ...]) -> float | None:
         """The first literal number in any node input called one of ``names``."""
         for spec in self.graph.values():
