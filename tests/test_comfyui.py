@@ -388,9 +388,9 @@ def test_unreachable_server_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_slow_job_past_its_time_is_cancelled_on_the_server(tmp_path: Path) -> None:
-    with FakeComfyUI(tmp_path / "comfyui", steps=50, step_seconds=0.05) as fake:
-        backend = registry().create("image", "comfyui:qwen_image", settings(fake, job_minutes=0.01))
-        with pytest.raises(ProviderError, match=r"did not finish in 0.01 minutes; cancelled"):
+    with FakeComfyUI(tmp_path / "comfyui", steps=200, step_seconds=0.05) as fake:
+        backend = registry().create("image", "comfyui:qwen_image", settings(fake, job_minutes=0.03))
+        with pytest.raises(ProviderError, match=r"did not finish in 0.03 minutes; cancelled"):
             backend.generate(image_request(), tmp_path / "out.png")
         pid = only_id(fake)
         assert fake.interrupts == 1
