@@ -611,6 +611,28 @@ def test_progress_is_reported_per_node_and_step(comfy: FakeComfyUI, tmp_path: Pa
     assert any(line.endswith(": Save Image") for line in lines), lines
 
 
+def test_progress_streams_from_inside_a_graph_run_without_markup() -> None:
+    from typing import TypedDict
+
+    from langgraph.graph import StateGraph
+
+    from dramaforge.tools.comfyui.reporting import report
+
+    class State(TypedDict):
+        n: int
+
+    def node(state: State) -> State:
+        report("wan22_i2v 3fa2b1: Upscale [2x] 3/20")
+        return state
+
+    graph = StateGraph(State)
+    graph.add_node("motion", node)
+    graph.set_entry_point("motion")
+    events = list(graph.compile().stream({"n": 0}, stream_mode="custom"))
+    assert events == [{"stage": "comfyui", "status": "wan22_i2v 3fa2b1: Upscale (2x) 3/20"}]
+    report("outside a run: logged only")
+
+
 def test_decoded_clip_moves(comfy: FakeComfyUI, tmp_path: Path) -> None:
     backend = registry().create("video", "comfyui:wan22_i2v", settings(comfy))
     backend.generate(video_request(tmp_path, duration=1.0), tmp_path / "clip.mp4")
@@ -636,8 +658,13 @@ def test_episode_renders_end_to_end_through_comfyui_workflows(
             "comfyui": ComfyUISettings(url=comfy.url, poll_seconds=0.1),
         }
     )
-    manifest = render_episode(FIXTURES / "short.zh.txt", tmp_path / "out", s)
+    events: list[dict[str, Any]] = []
+    manifest = render_episode(
+        FIXTURES / "short.zh.txt", tmp_path / "out", s, on_event=events.append
+    )
     shots = len(manifest.plan.shots)
+    steps = [e["status"] for e in events if e.get("stage") == "comfyui"]
+    assert any(status.endswith("KSampler 3/3") for status in steps)  # sampler steps, live
     assert set(comfy.accepted.values()) == {1}  # every job queued once
     assert len(comfy.accepted) >= 2 * shots  # a keyframe and a clip per shot (and retakes)
     assert manifest.backends["video"].startswith("comfyui:wan22_i2v#")

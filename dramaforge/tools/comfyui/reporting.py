@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 log = logging.getLogger("dramaforge.tools.comfyui")
+PLAIN = str.maketrans("[]", "()")
+"""Node titles are the user's text: square brackets would be markup on a rich progress line."""
 
 
 def report(text: str) -> None:
@@ -16,4 +18,4 @@ def report(text: str) -> None:
         writer = get_stream_writer()
     except RuntimeError:  # called outside a graph run (a test, a script)
         return
-    writer({"stage": "comfyui", "status": text})
+    writer({"stage": "comfyui", "status": text.translate(PLAIN)})
