@@ -143,6 +143,29 @@ class ProviderOverrides(BaseModel):
         return getattr(self, name) is not None
 
 
+class ComfyUISettings(BaseModel):
+    """``[comfyui]``: the ComfyUI servers that run ``comfyui:WORKFLOW.json`` backends."""
+
+    url: str = "http://127.0.0.1:8188"
+    urls: list[str] = Field(default_factory=list)
+    """Several servers (each with its own GPU): shots are spread over them. Replaces ``url``."""
+    job_minutes: float = Field(default=60.0, gt=0)
+    """Longest wait for one job, queued and running, before it is cancelled."""
+    unreachable_minutes: float = Field(default=5.0, gt=0)
+    """How long a server may be unreachable mid-job (a restart) before the shot fails."""
+    request_seconds: float = Field(default=30.0, gt=0)
+    """One HTTP request (upload, queue, history, download)."""
+    poll_seconds: float = Field(default=2.0, gt=0)
+    """How often the queue and history are checked besides the websocket's messages."""
+    requeues: int = Field(default=2, ge=0)
+    """Times a job the server forgot (restarted mid-job) is queued again."""
+    negative: str | None = None
+    """Text for ``{{negative}}`` nodes; unset: each workflow keeps its own."""
+
+    def servers(self) -> list[str]:
+        return [u.rstrip("/") for u in (self.urls or [self.url])]
+
+
 class OutputSettings(BaseModel):
     """The ``[render]`` settings that change the episode: a render's options are these (see
     the module's rule), so each is part of the thread id. Declared here once."""
@@ -209,6 +232,7 @@ class Settings(BaseSettings):
     draft: DraftSettings = Field(default_factory=DraftSettings)
     dashscope: DashScopeSettings = Field(default_factory=DashScopeSettings)
     openai: ProviderSettings = Field(default_factory=ProviderSettings)
+    comfyui: ComfyUISettings = Field(default_factory=ComfyUISettings)
     critic_openai: ProviderOverrides = Field(default_factory=ProviderOverrides)
     """The vision critic's endpoint when it is not the director's; unset fields: ``openai``."""
     prices: dict[str, float] = Field(default_factory=dict)

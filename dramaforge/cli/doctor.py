@@ -17,6 +17,7 @@ from dramaforge.config import (
 )
 from dramaforge.errors import DramaforgeError
 from dramaforge.schema import Language
+from dramaforge.tools.comfyui.health import checks as comfyui_checks
 from dramaforge.tools.openai.client import dashscope_endpoint
 from dramaforge.tools.registry import Kind, registry
 
@@ -162,6 +163,7 @@ def run_checks(settings: Settings) -> list[Check]:
         ("voice en", _speech(settings, "en")),
         *[(f"backend {k}", _backend(k, spec, settings)) for k, spec in kinds],
         *([("backend chat", _chat(settings))] if b.chat else []),
+        *comfyui_checks(settings),
     ]
     results = []
     for name, fn in checks:
