@@ -37,6 +37,10 @@ class WorkspaceError(DramaforgeError):
     exit_code = 2
 
 
+class Busy(WorkspaceError):
+    """The episode is being rendered (or edited) by someone else; try again when it is done."""
+
+
 class ConfigError(DramaforgeError):
     """Settings or a backend name are wrong, or a required local component is missing."""
 

@@ -29,6 +29,8 @@ from dramaforge.script.reader import SCRIPT_SUFFIXES
 
 OnEvent = Callable[[Event], None]
 SUFFIXES = SCRIPT_SUFFIXES
+MAX_NAME = 100
+"""Characters in a script's name (a file name must stay within the file system's 255 bytes)."""
 
 
 @dataclass
@@ -52,8 +54,12 @@ class Workspace:
         """``given`` resolved inside the root (symlinks followed), or a WorkspaceError."""
         if not str(given).strip():
             raise WorkspaceError("a path is needed")
-        path = confined(self.root, Path(given))
-        if must_exist and not path.exists():
+        try:
+            path = confined(self.root, Path(given))
+            missing = must_exist and not path.exists()
+        except (ValueError, OSError):  # a NUL byte, a name longer than the file system takes
+            raise WorkspaceError(f"{str(given)[:80]!r} is not a usable path") from None
+        if missing:
             raise WorkspaceError(f"{str(given)!r} does not exist in the workspace")
         return path
 
@@ -85,6 +91,8 @@ class Workspace:
                 raise WorkspaceError(f"{script!r} is not a file")
             return path
         stem = re.sub(r"[^\w\-]+", "_", name).strip("_") or "script"
+        if len(stem) > MAX_NAME:
+            raise WorkspaceError(f"a script name may have at most {MAX_NAME} characters")
         given = Path("scripts") / (stem if stem.endswith(SUFFIXES) else f"{stem}.txt")
         folder = self.inside(given.parent, must_exist=False)
         folder.mkdir(parents=True, exist_ok=True)
