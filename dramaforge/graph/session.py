@@ -72,7 +72,9 @@ class Session:
             return "new"
         if snap.next == ("approve",) and self.options.approve:
             return "awaiting_approval"
-        return "interrupted" if snap.next else "done"
+        # A run stopped mid-step (Ctrl-C, a cancelled MCP call) can leave every task of the
+        # step finished but the step not committed: no ``next``, yet tasks with their writes.
+        return "interrupted" if snap.next or snap.tasks else "done"
 
     def plan(self) -> ShotPlan:
         """The current plan; a new interactive session is planned first (nothing is paid)."""

@@ -109,13 +109,7 @@ class Studio:
     def plan(self, script: str | None, text: str | None, name: str) -> tuple[str, str]:
         """Plan a workspace script, or pasted text saved as ``scripts/<name>.txt``; nothing paid.
 
-        Pasted text never overwrites a different script of the same name."""
-        if text is not None:
-            stem = re.sub(r"[^\w\-]+", "_", name).strip("_") or "script"
-            existing = self.root / "scripts" / f"{stem}.txt"
-            if existing.is_file() and existing.read_text(encoding="utf-8") != text:
-                raise WorkspaceError(f"scripts/{stem}.txt exists already; choose another name")
-            name = stem
+        Pasted text never overwrites a different script of the same name (``Workspace.script``)."""
         with self.editing(OUT, name):
             path = self.workspace.script(script, text, name)
             out = self.workspace.inside(OUT, must_exist=False)
