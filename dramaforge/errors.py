@@ -10,6 +10,11 @@ class DramaforgeError(Exception):
 
     exit_code = 1
 
+    def _asdict(self) -> dict[str, str]:
+        """The error as a LangGraph server streams it to its client: class and message. (The
+        server sends "An internal error occurred" for an exception it cannot serialise.)"""
+        return {"error": type(self).__name__, "message": str(self)}
+
 
 class ScriptError(DramaforgeError):
     """The script cannot be read or understood. Names the file and, where known, the line."""
