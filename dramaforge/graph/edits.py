@@ -106,6 +106,10 @@ def edit_shot(plan: ShotPlan, ref: str | int, field: str, value: Any) -> ShotPla
         raise EditError(f"cannot edit {field!r}; editable: {', '.join(sorted(EDITABLE))}, line N")
     target = EDITABLE[name]
     data = shot.model_dump() | {target: _value(target, value)}
+    if target == "visual_prompt" and data[target] != shot.visual_prompt:
+        # A new prompt is a new take: a new seed too, so even a painter that draws no words
+        # of the prompt (the offline storyboard) makes a visibly different keyframe.
+        data["revision"] = shot.revision + 1
     try:
         edited = Shot.model_validate(data)
     except ValidationError as err:
