@@ -74,6 +74,7 @@ def test_wrong_argument_types_get_one_short_line(tmp_path: Path) -> None:
             ("get_episode", {"episode": ["short"]}),
             ("rerender_shot", {"episode": "short", "shot": {"n": 2}}),
             ("render_episode", {"script": "short.zh.txt", "budget": "lots"}),
+            ("render_episode", {"script": "short.zh.txt", "budget": "nan"}),
         ):
             refused = await client.call_tool(tool, args)
             text = _text(refused)

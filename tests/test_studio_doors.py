@@ -203,6 +203,9 @@ def test_the_budget_guard_refuses_a_cost_it_cannot_compare() -> None:
     assert ledger.spent == 0.5
     with pytest.raises(BudgetExceeded):
         ledger.reserve(0.75, "another clip")
+    for budget in (math.nan, math.inf, -1.0):  # a budget of NaN would refuse nothing
+        with pytest.raises(BudgetExceeded, match="not an amount"):
+            Ledger(budget=budget).reserve(0.0, "a clip")
 
 
 # ---- planning is a POST; the home page survives odd folders ----------------------------------

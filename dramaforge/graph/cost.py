@@ -66,6 +66,8 @@ class Ledger:
 
     def reserve(self, amount: float, what: str) -> None:
         """Claim ``amount`` before submitting paid work; refuse if it would break the budget."""
+        if self.budget is not None and not (math.isfinite(self.budget) and self.budget >= 0):
+            raise BudgetExceeded(f"the budget {self.budget!r} is not an amount; give a number >= 0")
         if not math.isfinite(amount) or amount < 0:
             # NaN compares false with everything: it would switch the guard off for good.
             raise BudgetExceeded(

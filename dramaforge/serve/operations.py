@@ -29,7 +29,9 @@ class RenderArgs(ScriptArgs):
     name: str = Field("episode", description="file name for a script given as text")
     aspect: Aspect | None = Field(None, description="9:16, 16:9 or 1:1")
     resolution: Resolution | None = Field(None, description="360p, 480p, 720p or 1080p")
-    budget: float | None = Field(None, description="stop before paid work would exceed this")
+    budget: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="stop before paid work would exceed this"
+    )
 
 
 class RerenderArgs(BaseModel):

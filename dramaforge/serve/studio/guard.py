@@ -102,7 +102,7 @@ def hosts_for(bound: str) -> Hosts:
     like one."""
     bound = bound.lower().strip("[]")
     address = _ip(bound)
-    here = {socket.gethostname().lower(), socket.getfqdn().lower()} - {""}
+    here = {socket.gethostname().lower()} - {""}  # no DNS lookup (getfqdn) at start
     if bound in WILDCARD:
         return Hosts(frozenset({"localhost", "127.0.0.1", "[::1]"} | here), any_address=True)
     if address is None:
