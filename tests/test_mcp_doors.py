@@ -186,3 +186,26 @@ def test_cancelled_render_stops_and_the_next_call_resumes(tmp_path: Path) -> Non
         assert str(tmp_path) not in content.text and '"/' not in content.text  # type: ignore[union-attr]
 
     _run(root, session)
+
+
+def test_http_transport_answers_only_loopback_names(tmp_path: Path) -> None:
+    """The streamable HTTP app (``--http``) on loopback refuses a rebound ``Host``."""
+    from starlette.testclient import TestClient
+
+    server = build_server(Workspace(_workspace(tmp_path), settings_for()))
+    hello = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "probe", "version": "1"},
+        },
+    }
+    headers = {"accept": "application/json, text/event-stream"}
+    with TestClient(server.streamable_http_app(), base_url="http://127.0.0.1:8765") as http:
+        for host in ("127.0.0.1.evil.example:8765", "evil.example"):
+            refused = http.post("/mcp", json=hello, headers=headers | {"host": host})
+            assert refused.status_code in (403, 421), (host, refused.status_code)
+        assert http.post("/mcp", json=hello, headers=headers).status_code == 200
