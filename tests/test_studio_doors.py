@@ -230,10 +230,16 @@ def test_home_lists_only_episodes_inside_and_survives_a_broken_manifest(tmp_path
     outside.mkdir(parents=True)
     (outside / "manifest.json").write_text('{"title": "SECRET TITLE"}')
     (root / "out" / "leaked").symlink_to(outside)
-    home = _client(root).get("/")
+    client = _client(root)
+    home = client.get("/")
     assert home.status_code == 200
     assert "out/broken" in home.text and "unreadable" in home.text
     assert "leaked" not in home.text and "SECRET" not in home.text
+    for url in ("/e/out/broken", "/e/out/broken/render"):  # its pages say so, not 500
+        page = client.get(url)
+        assert page.status_code == 404 and "not a readable dramaforge manifest" in page.text
+    edit = client.post("/e/out/broken/shots/1/edit", data={"framing": "wide"})
+    assert edit.status_code == 404 and "not a readable dramaforge manifest" in edit.text
 
 
 # ---- simultaneous edits, on a real server ----------------------------------------------------

@@ -347,7 +347,13 @@ def episode_session(
     manifest_path = episode_dir / "manifest.json"
     if not manifest_path.is_file():
         raise DramaforgeError(f"{episode_dir}: no manifest.json here; render the episode first")
-    manifest = Manifest.model_validate_json(manifest_path.read_text(encoding="utf-8"))
+    try:
+        manifest = Manifest.model_validate_json(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:  # pydantic's ValidationError is a ValueError
+        raise DramaforgeError(
+            f"{manifest_path}: not a readable dramaforge manifest ({type(err).__name__}); "
+            "render the episode again"
+        ) from None
     if not manifest.thread:
         raise DramaforgeError(f"{episode_dir} was rendered by an older version; render it again")
     root = settings.state_root(episode_dir.resolve().parent)
