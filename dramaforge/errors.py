@@ -10,6 +10,11 @@ class DramaforgeError(Exception):
 
     exit_code = 1
 
+    def _asdict(self) -> dict[str, str]:
+        """The error as a LangGraph server streams it to its client: class and message. (The
+        server sends "An internal error occurred" for an exception it cannot serialise.)"""
+        return {"error": type(self).__name__, "message": str(self)}
+
 
 class ScriptError(DramaforgeError):
     """The script cannot be read or understood. Names the file and, where known, the line."""
@@ -35,6 +40,10 @@ class WorkspaceError(DramaforgeError):
     """A path given by another agent (MCP, LangChain tools) is outside the workspace or absent."""
 
     exit_code = 2
+
+
+class Busy(WorkspaceError):
+    """The episode is being rendered (or edited) by someone else; try again when it is done."""
 
 
 class ConfigError(DramaforgeError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, FiniteFloat
 
 Language = Literal["zh", "en"]
 Aspect = Literal["9:16", "16:9", "1:1"]
@@ -119,7 +119,8 @@ class Shot(BaseModel):
     index: int
     scene_index: int
     scene_heading: str
-    duration: float
+    duration: FiniteFloat
+    """Seconds; NaN or infinity from any source (a plan, an edit) is refused here."""
     framing: Framing
     camera: CameraMove
     visual_prompt: str

@@ -95,7 +95,8 @@ def test_otio_keeps_every_take(episode: tuple[Manifest, Path]) -> None:
     redone = next(r for r in manifest.shots if r.shot_id == REDONE)
     assert len(redone.takes) == 2 and redone.take.number == 2
     timeline = otio.adapters.read_from_file(str(episode_dir / "episode.otio"))
-    clip = next(c for c in timeline.tracks[0].find_clips() if c.name.startswith(REDONE))
+    cut = next(t for t in timeline.tracks if t.name == "Video")
+    clip = next(c for c in cut.find_clips() if c.name.startswith(REDONE))
     refs = clip.media_references()
     assert clip.active_media_reference_key == "DEFAULT_MEDIA"
     assert refs["DEFAULT_MEDIA"].target_url.endswith("take2_clip.mp4")
@@ -105,7 +106,7 @@ def test_otio_keeps_every_take(episode: tuple[Manifest, Path]) -> None:
     assert not alternates.enabled
     (other,) = alternates.find_clips()
     assert other.media_reference.target_url == f"shots/{REDONE}/take1_clip.mp4"
-    assert alternates.range_of_child(other) == timeline.tracks[0].range_of_child(clip)
+    assert alternates.range_of_child(other) == cut.range_of_child(clip)
 
 
 def test_otio_tools_and_fcp_xml_read_it(episode: tuple[Manifest, Path]) -> None:
@@ -271,7 +272,79 @@ def test_an_episode_rendered_before_exports_still_exports(
     result = CliRunner().invoke(app, ["export", str(episode_dir), "-f", "otio"])
     assert result.exit_code == 0, result.output
     timeline = otio.adapters.read_from_file(str(episode_dir / "episode.otio"))
-    assert [t.name for t in timeline.tracks] == ["Video", "Alternate takes 1", "Dialogue"]
-    assert timeline.tracks[0].duration().rate == 25
+    assert [t.name for t in timeline.tracks] == ["Alternate takes 1", "Video", "Dialogue"]
+    cut = timeline.tracks[1]
+    assert cut.duration().rate == 25
     length = probe(episode_dir / "episode.mp4").duration
-    assert abs(timeline.tracks[0].duration().to_seconds() - length) <= 1 / 25 + 1e-6
+    assert abs(cut.duration().to_seconds() - length) <= 1 / 25 + 1e-6
+
+
+# ---- what editors (MLT under Kdenlive and Shotcut, Premiere, Resolve) misread ---------------
+
+
+def test_alternates_sit_under_the_cut_and_every_clip_has_its_own_name(
+    episode: tuple[Manifest, Path],
+) -> None:
+    _, episode_dir = episode
+    timeline = otio.adapters.read_from_file(str(episode_dir / "episode.otio"))
+    video = [t.name for t in timeline.video_tracks()]
+    assert video == ["Alternate takes 1", "Video"]  # a stack lists bottom first: the cut on top
+    names = [c.name for c in timeline.find_clips()]
+    assert len(names) == len(set(names)), sorted(names)
+    tracks = {t.name: t for t in timeline.tracks}
+    picture = next(c for c in tracks["Video"].find_clips())
+    dialogue = next(c for c in tracks["Dialogue"].find_clips())
+    assert picture.name != dialogue.name and picture.name.startswith("s01-01 take 1")
+    levels = [e for c in timeline.audio_tracks()[0].find_clips() for e in c.effects]
+    assert levels and all(e.effect_name == "AudioLevels" for e in levels)
+
+
+def test_fcp_xml_says_its_format_and_levels(episode: tuple[Manifest, Path]) -> None:
+    import xml.etree.ElementTree as ET
+
+    manifest, episode_dir = episode
+    tree = ET.parse(episode_dir / "episode.fcp.xml")
+    sample = tree.find(".//sequence/media/video/format/samplecharacteristics")
+    assert sample is not None
+    assert (sample.findtext("width"), sample.findtext("height")) == ("360", "640")
+    assert sample.findtext("rate/timebase") == "25"
+    gains = {
+        i.path.rsplit("/", 1)[-1]: 10 ** (i.gain_db / 20)
+        for i in manifest.edit
+        if i.kind != "video"
+    }
+    checked = 0
+    for item in tree.iter("clipitem"):
+        level = item.find("filter/effect/parameter[parameterid='level']/value")
+        url = item.findtext("file/pathurl") or ""
+        name = url.rsplit("/", 1)[-1]
+        if name in gains and level is not None:
+            assert abs(float(level.text or "nan") - gains[name]) < 1e-4, name
+            checked += 1
+    assert checked >= 5  # every dialogue clip at least; music, ambience and effects too
+
+
+def _tags(path: Path) -> tuple[int, int, int, int]:
+    import av
+
+    with av.open(str(path)) as container:
+        cc = container.streams.video[0].codec_context
+        return int(cc.color_primaries), int(cc.color_trc), int(cc.colorspace), int(cc.color_range)
+
+
+def test_every_picture_written_says_its_colour(episode: tuple[Manifest, Path]) -> None:
+    _, episode_dir = episode
+    bt601_tv = (1, 1, 6, 1)  # BT.709 primaries and transfer (sRGB), BT.601 matrix, TV range
+    files = [episode_dir / "episode.mp4", *sorted((episode_dir / "shots").glob("*/*_clip.mp4"))]
+    assert len(files) == 7
+    for path in files:
+        assert _tags(path) == bt601_tv, path
+    assert probe(episode_dir / "episode.mp4").colour is not None
+
+
+def test_a_new_prompt_is_a_visibly_new_offline_take(episode: tuple[Manifest, Path]) -> None:
+    _, episode_dir = episode
+    first = np.asarray(Image.open(episode_dir / "shots" / REDONE / "take1_keyframe.png"), float)
+    second = np.asarray(Image.open(episode_dir / "shots" / REDONE / "take2_keyframe.png"), float)
+    assert first.shape == second.shape
+    assert np.abs(first - second).mean() > 2.0  # another view and light, not the same pixels

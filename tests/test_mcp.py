@@ -43,9 +43,11 @@ async def _session(client: Client, root: Path) -> None:
     assert len(planned["shots"]) == 5 and planned["language"] == "zh"
 
     progress: list[tuple[float, str | None]] = []
+    totals: list[float | None] = []
 
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         progress.append((done, message))
+        totals.append(total)
 
     made = await client.call_tool(
         "render_episode", {"script": "short.zh.txt"}, progress_callback=on_progress
@@ -57,6 +59,7 @@ async def _session(client: Client, root: Path) -> None:
     assert len(progress) > 10
     assert [d for d, _ in progress] == sorted(d for d, _ in progress)
     assert any(m and "keyframe done" in m for _, m in progress)
+    assert None not in totals and totals[-1] == progress[-1][0]  # a percentage, to 100%
 
     listed = await client.call_tool("list_episodes", {})
     assert [e["episode"] for e in (listed.structured_content or {})["episodes"]] == ["short"]

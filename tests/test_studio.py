@@ -288,7 +288,8 @@ def test_guard_refuses_other_hosts_other_origins_and_missing_tokens(tmp_path: Pa
     assert not (tmp_path / "scripts").exists()
 
     remote = TestClient(
-        create_app(tmp_path, settings_for(), token="s3cret"), base_url="http://192.0.2.7:8700"
+        create_app(tmp_path, settings_for(), host="0.0.0.0", token="s3cret"),
+        base_url="http://192.0.2.7:8700",
     )
     assert remote.get("/").status_code == 403
     assert remote.get("/?token=wrong").status_code == 403

@@ -17,7 +17,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from dramaforge.graph.context import RenderContext
+from dramaforge.graph.context import RenderContext, accept_served
 from dramaforge.graph.nodes import shot as shot_nodes
 from dramaforge.graph.nodes.ahead import ahead
 from dramaforge.graph.nodes.assemble import assemble
@@ -42,7 +42,9 @@ def build_shot_graph() -> CompiledStateGraph[ShotState, RenderContext, ShotInput
     g.add_conditional_edges("voice", shot_nodes.after_voice, ["motion", END])
     g.add_edge("keyframe", "inspect")
     g.add_edge("motion", "critic")
-    return g.compile(name="shot")
+    graph = g.compile(name="shot")
+    accept_served(graph)
+    return graph
 
 
 def build_graph(
@@ -68,4 +70,6 @@ def build_graph(
     g.add_edge("score", "assemble")
     g.add_edge("assemble", "review")
     g.add_edge("review", END)
-    return g.compile(checkpointer=checkpointer, name="dramaforge")
+    graph = g.compile(checkpointer=checkpointer, name="dramaforge")
+    accept_served(graph)
+    return graph

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.runtime import Runtime
+from typing_extensions import TypedDict
 
 from dramaforge.config import BACKEND_KINDS, BackendKind, Settings
 from dramaforge.errors import WorkspaceError
@@ -87,13 +88,29 @@ def build_context(settings: Settings, state_root: Path, **overrides: Any) -> Ren
     )
 
 
+class ServedContext(TypedDict, total=False):
+    """The context a LangGraph Server run passes: a JSON object, nothing required in it.
+
+    The graphs declare this as their ``context_schema`` (``accept_served``), so a dict (or
+    None) reaches the nodes as it is and ``context_of`` builds the ``RenderContext`` from
+    ``Settings()``; a caller of ours passes a ``RenderContext`` and it is used as given."""
+
+
+def accept_served(graph: Any) -> None:
+    """Let ``graph`` run with a server's context dict. Declared with ``RenderContext`` (what
+    the nodes get, for the type checker), LangGraph would build ``RenderContext(**context)``
+    from the dict and fail on its required fields before the first node."""
+    graph.context_schema = ServedContext
+
+
 _served: dict[Path, RenderContext] = {}
 _served_lock = threading.Lock()
 
 
 def context_of(runtime: Runtime[RenderContext], out_dir: str) -> RenderContext:
     """The run's context; when a server runs the graph without one (``langgraph dev`` passes
-    none, or a plain dict), one built from ``Settings()`` for the episode's output folder."""
+    a plain dict, ``invoke`` without ``context`` None), one built from ``Settings()`` for the
+    episode's output folder."""
     if isinstance(runtime.context, RenderContext):
         return runtime.context
     settings = Settings()

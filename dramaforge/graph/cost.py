@@ -8,6 +8,7 @@ holds across parallel work.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 
@@ -120,6 +121,14 @@ class Ledger:
 
     def reserve(self, amount: float, what: str) -> None:
         """Claim ``amount`` before submitting paid work; refuse if it would break the budget."""
+        if self.budget is not None and not (math.isfinite(self.budget) and self.budget >= 0):
+            raise BudgetExceeded(f"the budget {self.budget!r} is not an amount; give a number >= 0")
+        if not math.isfinite(amount) or amount < 0:
+            # NaN compares false with everything: it would switch the guard off for good.
+            raise BudgetExceeded(
+                f"{what} has no usable price ({amount!r}); check the shot's duration and the "
+                "prices in settings, then run the same command again"
+            )
         with self._lock:
             if self.budget is not None and self.spent + amount > self.budget + 1e-9:
                 raise BudgetExceeded(
@@ -131,5 +140,6 @@ class Ledger:
 
     def settle(self, reserved: float, actual: float) -> None:
         """Replace a reservation with what the provider actually charged."""
+        charged = actual if math.isfinite(actual) and actual >= 0 else reserved
         with self._lock:
-            self.spent += actual - reserved
+            self.spent += charged - reserved

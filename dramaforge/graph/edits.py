@@ -37,6 +37,9 @@ DURATION = (0.5, 60.0)
 MAX_TEXT = 2000
 """Characters in an edited prompt, action or line: longer than any provider accepts is no use."""
 
+MAX_NAME = 100
+"""Characters in a speaker's or character's name."""
+
 FRAMINGS: tuple[str, ...] = get_args(Framing)
 CAMERAS: tuple[str, ...] = get_args(CameraMove)
 
@@ -64,12 +67,19 @@ def _replace(plan: ShotPlan, i: int, shot: Shot) -> ShotPlan:
 def _value(field: str, raw: Any) -> Any:
     if field == "duration":
         return _seconds(raw)
-    if isinstance(raw, str) and len(raw) > MAX_TEXT:
-        raise EditError(f"{field} is {len(raw)} characters; at most {MAX_TEXT}")
+    if isinstance(raw, str):
+        _text(field, raw)
     if field in ("sfx", "characters") and isinstance(raw, str):
         return [p.strip() for p in raw.replace("，", ",").split(",") if p.strip()]
     if field in ("focus", "music") and raw in ("", "none", None):
         return None
+    return raw
+
+
+def _text(what: str, raw: str, limit: int = MAX_TEXT) -> str:
+    """Text from a person, within ``limit`` characters: the one bound every edit path shares."""
+    if len(raw) > limit:
+        raise EditError(f"{what} is {len(raw)} characters; at most {limit}")
     return raw
 
 
@@ -96,6 +106,10 @@ def edit_shot(plan: ShotPlan, ref: str | int, field: str, value: Any) -> ShotPla
         raise EditError(f"cannot edit {field!r}; editable: {', '.join(sorted(EDITABLE))}, line N")
     target = EDITABLE[name]
     data = shot.model_dump() | {target: _value(target, value)}
+    if target == "visual_prompt" and data[target] != shot.visual_prompt:
+        # A new prompt is a new take: a new seed too, so even a painter that draws no words
+        # of the prompt (the offline storyboard) makes a visibly different keyframe.
+        data["revision"] = shot.revision + 1
     try:
         edited = Shot.model_validate(data)
     except ValidationError as err:
@@ -112,8 +126,7 @@ def _edit_line(shot: Shot, name: str, text: str) -> Shot:
         raise EditError(f"shot {shot.id} has {len(shot.lines)} spoken line(s); no line {n}")
     if not text.strip():
         raise EditError("a spoken line cannot be empty; remove the shot or edit another field")
-    if len(text) > MAX_TEXT:
-        raise EditError(f"a spoken line of {len(text)} characters; at most {MAX_TEXT}")
+    _text("a spoken line", text)
     lines = list(shot.lines)
     lines[n - 1] = lines[n - 1].model_copy(update={"text": text.strip()})
     return shot.model_copy(update={"lines": lines})
@@ -158,6 +171,10 @@ def add_shot(
     at = 0 if text == "0" else find(plan, after) + 1
     if not prompt.strip():
         raise EditError("a new shot needs a visual prompt")
+    _text("the prompt", prompt)
+    _text("the spoken line", line or "")
+    _text("the speaker", speaker or "", MAX_NAME)
+    duration = _seconds(duration)
     near = plan.shots[max(at - 1, 0)]
     index = max(s.index for s in plan.shots) + 1
     lines = [Line(text=line, speaker=speaker, narration=speaker is None)] if line else []
@@ -196,8 +213,10 @@ def set_voice(
     pitch: float | None = None,
 ) -> StyleBible:
     """Change a character's (or the narrator's) voice id, speed or pitch."""
+    if voice is not None:
+        _text("a voice id", voice, MAX_NAME)
     for value, low, high, what in ((rate, 0.5, 2.0, "rate"), (pitch, 0.5, 2.0, "pitch")):
-        if value is not None and not low <= value <= high:
+        if value is not None and not (math.isfinite(value) and low <= value <= high):
             raise EditError(f"{what} must be between {low} and {high}, not {value}")
     changes = {
         k: v for k, v in {"id": voice, "rate": rate, "pitch": pitch}.items() if v is not None
@@ -216,6 +235,7 @@ def set_look(bible: StyleBible, name: str, description: str) -> StyleBible:
     who = _person(bible, name)
     if not description.strip():
         raise EditError("a look needs a description")
+    _text("a look", description)
     looks = dict(bible.characters)
     looks[who] = looks[who].model_copy(update={"description": description.strip()})
     return bible.model_copy(update={"characters": looks})

@@ -72,7 +72,9 @@ class Session:
             return "new"
         if snap.next == ("approve",) and self.options.approve:
             return "awaiting_approval"
-        return "interrupted" if snap.next else "done"
+        # A run stopped mid-step (Ctrl-C, a cancelled MCP call) can leave every task of the
+        # step finished but the step not committed: no ``next``, yet tasks with their writes.
+        return "interrupted" if snap.next or snap.tasks else "done"
 
     def plan(self) -> ShotPlan:
         """The current plan; a new interactive session is planned first (nothing is paid)."""
@@ -342,7 +344,13 @@ def episode_session(
     manifest_path = episode_dir / "manifest.json"
     if not manifest_path.is_file():
         raise DramaforgeError(f"{episode_dir}: no manifest.json here; render the episode first")
-    manifest = Manifest.model_validate_json(manifest_path.read_text(encoding="utf-8"))
+    try:
+        manifest = Manifest.model_validate_json(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:  # pydantic's ValidationError is a ValueError
+        raise DramaforgeError(
+            f"{manifest_path}: not a readable dramaforge manifest ({type(err).__name__}); "
+            "render the episode again"
+        ) from None
     if not manifest.thread:
         raise DramaforgeError(f"{episode_dir} was rendered by an older version; render it again")
     root = settings.state_root(episode_dir.resolve().parent)

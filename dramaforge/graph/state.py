@@ -1,14 +1,17 @@
 """What the graph carries: small, serialisable, paths and ids rather than bytes.
 
 Domain models come from ``schema.py``; this module only says which of them the graph holds
-and how parallel shot results are merged (a dict keyed by shot id).
+and how parallel shot results are merged (a dict keyed by shot id). The TypedDicts are
+``typing_extensions``' (pydantic reads those on Python 3.11, so a LangGraph server publishes
+the input and output schemas and LangGraph Studio shows an input form).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, TypedDict
+from typing import Annotated
 
 from pydantic import BaseModel, computed_field
+from typing_extensions import TypedDict
 
 from dramaforge.config import OutputSettings, frame_size
 from dramaforge.schema import (

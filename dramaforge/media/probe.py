@@ -8,6 +8,7 @@ import av
 from pydantic import BaseModel
 
 from dramaforge.errors import AssemblyError
+from dramaforge.media.colour import Colour, colour_of
 from dramaforge.media.memo import remembered
 
 
@@ -25,6 +26,8 @@ class MediaInfo(BaseModel):
     acodec: str = ""
     sample_rate: int = 0
     channels: int = 0
+    colour: Colour | None = None
+    """The video's colour tags (primaries, transfer, matrix, range); None when untagged."""
     video_duration: float = 0.0  # of the first video stream, where the container says
     audio_duration: float = 0.0  # of the first audio stream, where the container says
 
@@ -56,6 +59,13 @@ def _probe(path: Path) -> MediaInfo:
                 info.sar = f"{sar.numerator}:{sar.denominator}" if sar else "1:1"
                 info.pix_fmt = v.format.name if v.format else ""
                 info.vcodec = v.codec_context.name
+                cc = v.codec_context
+                info.colour = colour_of(
+                    int(cc.color_primaries),
+                    int(cc.color_trc),
+                    int(cc.colorspace),
+                    int(cc.color_range),
+                )
                 info.video_duration = _stream_duration(v)
             if container.streams.audio:
                 a = container.streams.audio[0]

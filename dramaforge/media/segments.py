@@ -29,12 +29,12 @@ from dramaforge.media.fonts import font_path
 from dramaforge.media.probe import probe
 from dramaforge.media.store import content_digest
 from dramaforge.media.subtitles import ass_filter, ass_script, check_font_log
-from dramaforge.media.video import concat_list
+from dramaforge.media.video import colour_args, concat_list
 from dramaforge.schema import Cue
 
 SEGMENT_X264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
 """The final picture's x264 settings; segments are encoded side by side, one thread each."""
-FORMAT = 2
+FORMAT = 3
 """Bump when the way a segment is made changes, so older cached segments are not reused."""
 
 
@@ -112,6 +112,7 @@ def encode_run(
             *("-f", "concat", "-safe", "0", "-i", listing, "-map", "0:v:0"),
             *("-an", "-vf", ",".join(vf)),
             *SEGMENT_X264,
+            *colour_args(jobs[0].clip),
             *("-threads", "1", "-r", str(fps), "-force_key_frames", f"expr:{keys}"),
             *("-x264-params", "forced-idr=1", "-f", "segment"),
             *split,

@@ -9,6 +9,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from dramaforge.media.colour import OFFLINE
 from dramaforge.media.ffmpeg import run_ffmpeg
 from dramaforge.media.probe import probe
 from dramaforge.media.store import content_digest
@@ -17,6 +18,11 @@ X264 = [
     *("-c:v", "libx264", "-preset", "veryfast", "-crf", "18"),
     *("-pix_fmt", "yuv420p", "-threads", "2"),
 ]
+
+
+def colour_args(src: Path) -> list[str]:
+    """Tags for an encode of ``src``'s pixels: its own, or the offline pictures' (``colour``)."""
+    return (probe(src).colour or OFFLINE).ffmpeg_args()
 
 
 def _tmp_for(dest: Path) -> Path:
@@ -62,7 +68,7 @@ def normalize_clip(
                 f"trim=duration={duration:.6f},setpts=PTS-STARTPTS"
             )
             run_ffmpeg(
-                ["-i", src, "-vf", vf, "-an", *X264, "-r", str(fps), tmp],
+                ["-i", src, "-vf", vf, "-an", *X264, *colour_args(src), "-r", str(fps), tmp],
                 what=f"conforming {src.name} to {width}x{height}@{fps}",
             )
         os.replace(tmp, dest)
@@ -81,7 +87,7 @@ def conformed(
     """
     if conforms(src, width=width, height=height, fps=fps, duration=duration):
         return src
-    blob = json.dumps([content_digest(src), width, height, fps, round(duration, 6), X264])
+    blob = json.dumps([content_digest(src), width, height, fps, round(duration, 6), X264, "tagged"])
     dest = cache / f"{hashlib.sha256(blob.encode()).hexdigest()[:32]}.mp4"
     if not dest.is_file():
         cache.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,13 @@
 """``dramaforge mcp``: the workspace's operations as an MCP server (stdio or streamable HTTP).
 
 A thin adapter: each tool calls ``Workspace`` in a worker thread (the graph is synchronous)
-and forwards the graph's progress events as MCP progress notifications. A ``DramaforgeError``
-becomes a tool error the calling model can read; the server keeps running. Episode files are
-resources: ``dramaforge://episodes/{name}/manifest`` (JSON), ``.../srt``, ``.../storyboard``.
+and forwards the graph's progress events as MCP progress notifications, with an estimated
+``total`` so a client can show a percentage. A ``notifications/cancelled`` stops the render at
+its next progress event (a safe point: what is paid for is checkpointed, and the same call
+again resumes). A ``DramaforgeError`` becomes a tool error the calling model can read, and
+arguments of the wrong type a one-line error; the server keeps running. Episode files are
+resources with their types: ``dramaforge://episodes/{name}/manifest`` (JSON, paths relative
+to the workspace), ``.../srt`` (SubRip text), ``.../storyboard`` (HTML).
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,8 +26,10 @@ import anyio.from_thread
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
-from pydantic import Field
+from mcp.types import CallToolResult, TextContent
+from pydantic import Field, ValidationError
 
+from dramaforge import __version__
 from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.session import Event
@@ -30,6 +38,11 @@ from dramaforge.serve.workspace import Workspace
 
 Transport = Literal["stdio", "http"]
 FILES = {"manifest": "manifest.json", "srt": "episode.srt", "storyboard": "storyboard.html"}
+KINDS = {
+    "manifest": ("application/json", "manifest: shots, takes, prompts, costs (paths relative)"),
+    "srt": ("application/x-subrip", "subtitles (SubRip)"),
+    "storyboard": ("text/html", "storyboard page (HTML)"),
+}
 
 
 def describe(event: Event) -> str:
@@ -38,22 +51,96 @@ def describe(event: Event) -> str:
     return " ".join(str(p) for p in parts if p)
 
 
+class Stopped(Exception):
+    """Raised in the worker at the render's next event once the caller has cancelled."""
+
+
+SHOT_EVENTS = 10
+"""Events one shot to render sends: voice, keyframe, inspect, motion, critic; start and done."""
+FIXED_EVENTS = 7
+"""Events of the episode itself: ingest, direct, approve, score, assemble (2), review."""
+
+
+@dataclass
+class Progress:
+    """Counts events into MCP progress: ``progress`` rises by one per event and ``total`` is
+    the estimate from the plan (known once ``approve`` says how many shots will be made); a
+    retry makes more events than estimated, so ``total`` stays ahead until the last one."""
+
+    sent: int = 0
+    total: int = FIXED_EVENTS
+
+    def step(self, event: Event) -> tuple[float, float]:
+        self.sent += 1
+        if event.get("stage") == "approve" and event.get("status") == "done":
+            todo = event.get("to_render")
+            if isinstance(todo, int):
+                self.total = self.sent + SHOT_EVENTS * todo + FIXED_EVENTS - 3
+        last = event.get("stage") == "review" and event.get("status") == "done"
+        self.total = self.sent if last else max(self.total, self.sent + 1)
+        return float(self.sent), float(self.total)
+
+
 async def _call(
     workspace: Workspace, ctx: Context | None, work: Callable[[Callable[[Event], None]], Any]
 ) -> Any:
-    """Run ``work(on_event)`` in a worker thread, sending each event as a progress notification."""
-    sent = 0
+    """Run ``work(on_event)`` in a worker thread, sending each event as a progress notification.
+
+    Cancelled (``notifications/cancelled``, or the client gone), the call returns at once and
+    the worker stops at its next event; the episode's run lock keeps a second call waiting
+    until it has."""
+    progress = Progress()
+    stop = threading.Event()
 
     def on_event(event: Event) -> None:
-        nonlocal sent
-        sent += 1
+        if stop.is_set():
+            raise Stopped
+        done, total = progress.step(event)
         if ctx is not None:
-            anyio.from_thread.run(ctx.report_progress, float(sent), None, describe(event))
+            anyio.from_thread.run(ctx.report_progress, done, total, describe(event))
+
+    def run() -> Any:
+        try:
+            return work(on_event)
+        except Stopped:
+            return None
 
     try:
-        return await anyio.to_thread.run_sync(lambda: work(on_event))
+        return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+    except anyio.get_cancelled_exc_class():
+        stop.set()
+        raise
     except DramaforgeError as err:
         raise ToolError(str(workspace.quiet(err))) from None
+
+
+def _brief(err: ValidationError) -> str:
+    """A model's wrong arguments in one line it can act on (not pydantic's dump and URL)."""
+    parts = []
+    for e in err.errors()[:4]:
+        where = ".".join(str(p) for p in e["loc"]) or "arguments"
+        parts.append(f"{where}: {e['msg'].lower()}")
+    return "wrong arguments: " + "; ".join(parts)
+
+
+class ArgumentCheck:
+    """Server middleware: a tool's arguments checked against its operation's model before the
+    SDK sees them, a mismatch answered as a short tool error."""
+
+    def __init__(self, operations: tuple[Operation, ...]) -> None:
+        self.models = {op.name: op.args for op in operations}
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        params = ctx.params if isinstance(ctx.params, dict) else {}
+        model = self.models.get(str(params.get("name"))) if ctx.method == "tools/call" else None
+        if model is not None:
+            try:
+                model.model_validate(params.get("arguments") or {})
+            except ValidationError as err:
+                return CallToolResult(
+                    content=[TextContent(type="text", text=_brief(err))], is_error=True
+                )
+        return await call_next(ctx)
 
 
 def _mcp_tool(op: Operation, workspace: Workspace) -> Callable[..., Any]:
@@ -89,9 +176,21 @@ def _mcp_tool(op: Operation, workspace: Workspace) -> Callable[..., Any]:
     return tool
 
 
+def _reader(read: Callable[[str, str], str], part: str) -> Callable[[str], str]:
+    """The resource function of one kind of episode file (the SDK reads its signature)."""
+
+    def episode_file(name: str) -> str:
+        return read(name, part)
+
+    episode_file.__name__ = f"episode_{part}"
+    return episode_file
+
+
 def build_server(workspace: Workspace) -> MCPServer:
     server: MCPServer = MCPServer(
         "dramaforge",
+        version=__version__,
+        middleware=[ArgumentCheck(OPERATIONS)],
         instructions=(
             "Turns scripts (Chinese marker scripts, Fountain, YAML briefs, prose) into finished "
             "short videos. plan_episode first (free), render_episode to make it, rerender_shot "
@@ -102,18 +201,23 @@ def build_server(workspace: Workspace) -> MCPServer:
     for op in OPERATIONS:
         server.add_tool(_mcp_tool(op, workspace), name=op.name, description=op.description)
 
-    @server.resource(
-        "dramaforge://episodes/{name}/{part}",
-        description="An episode's manifest (JSON), subtitles (SRT) or storyboard (HTML)",
-    )
-    def episode_file(name: str, part: str) -> str:
-        if part not in FILES:
-            raise ResourceNotFoundError(f"no {part!r}; one of: {', '.join(FILES)}")
+    def read(name: str, part: str) -> str:
         try:
             folder = workspace.episode_dir(name)
-            return workspace.served_file(folder, FILES[part]).read_text(encoding="utf-8")
+            text = workspace.served_file(folder, FILES[part]).read_text(encoding="utf-8")
         except DramaforgeError as err:
             raise ResourceNotFoundError(str(workspace.quiet(err))) from None
+        if part == "manifest":
+            return json.dumps(workspace.relative_paths(json.loads(text)), ensure_ascii=False)
+        return text
+
+    for part, (mime, what) in KINDS.items():
+        server.resource(
+            f"dramaforge://episodes/{{name}}/{part}",
+            name=f"episode_{part}",
+            description=f"An episode's {what}",
+            mime_type=mime,
+        )(_reader(read, part))
 
     @server.resource("dramaforge://episodes", mime_type="application/json")
     def episodes() -> str:

@@ -29,12 +29,14 @@ class RenderArgs(ScriptArgs):
     name: str = Field("episode", description="file name for a script given as text")
     aspect: Aspect | None = Field(None, description="9:16, 16:9 or 1:1")
     resolution: Resolution | None = Field(None, description="360p, 480p, 720p or 1080p")
-    budget: float | None = Field(None, description="stop before paid work would exceed this")
+    budget: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="stop before paid work would exceed this"
+    )
 
 
 class RerenderArgs(BaseModel):
     episode: str = Field(description="episode name, as list_episodes shows it")
-    shot: str = Field(description="shot number (from 1) or shot id")
+    shot: int | str = Field(description="shot number (from 1), or shot id such as s01-02")
     prompt: str | None = Field(None, description="new visual prompt for the shot")
     take: int | None = Field(None, description="restore this earlier take instead (free)")
 
@@ -75,13 +77,14 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "plan_episode",
         "Shot list and estimated cost of a script (a workspace path, or its text); free, "
-        "nothing is rendered.",
+        "nothing is rendered and text given here is not saved.",
         ScriptArgs,
         lambda w, a, _e: w.plan_episode(a.script, a.text),
     ),
     Operation(
         "render_episode",
-        "Render a script (workspace path, or text saved as scripts/<name>.txt) into "
+        "Render a script (workspace path, or text saved as scripts/<name>.txt, never over a "
+        "different file of that name) into "
         "out/<episode>/: episode.mp4, episode.srt, manifest.json, storyboard.html. Long-running; "
         "reports progress; spends money with paid models. The same script again returns the "
         "finished episode.",

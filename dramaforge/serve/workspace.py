@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ from dramaforge.script.reader import SCRIPT_SUFFIXES
 
 OnEvent = Callable[[Event], None]
 SUFFIXES = SCRIPT_SUFFIXES
+MAX_NAME = 100
+"""Characters in a script's name (a file name must stay within the file system's 255 bytes)."""
 
 
 @dataclass
@@ -52,8 +55,12 @@ class Workspace:
         """``given`` resolved inside the root (symlinks followed), or a WorkspaceError."""
         if not str(given).strip():
             raise WorkspaceError("a path is needed")
-        path = confined(self.root, Path(given))
-        if must_exist and not path.exists():
+        try:
+            path = confined(self.root, Path(given))
+            missing = must_exist and not path.exists()
+        except (ValueError, OSError):  # a NUL byte, a name longer than the file system takes
+            raise WorkspaceError(f"{str(given)[:80]!r} is not a usable path") from None
+        if missing:
             raise WorkspaceError(f"{str(given)!r} does not exist in the workspace")
         return path
 
@@ -85,14 +92,31 @@ class Workspace:
                 raise WorkspaceError(f"{script!r} is not a file")
             return path
         stem = re.sub(r"[^\w\-]+", "_", name).strip("_") or "script"
+        if len(stem) > MAX_NAME:
+            raise WorkspaceError(f"a script name may have at most {MAX_NAME} characters")
         given = Path("scripts") / (stem if stem.endswith(SUFFIXES) else f"{stem}.txt")
         folder = self.inside(given.parent, must_exist=False)
         folder.mkdir(parents=True, exist_ok=True)
         path = self.inside(given, must_exist=False)  # a symlink planted there is refused
         if path.is_symlink() or (path.exists() and not path.is_file()):
             raise WorkspaceError(f"{given} is not a plain file; refused")
+        if path.is_file():  # the same text again is the same script; a different one is not
+            if path.read_text(encoding="utf-8", errors="replace") != text:
+                raise WorkspaceError(f"{given} exists already with other text; choose another name")
+            return path
         atomic_write(path, text or "")
         return path
+
+    def relative_paths(self, data: Any) -> Any:
+        """``data`` (parsed JSON) with every absolute path made relative to the root, and one
+        outside it replaced by ``<outside>``: an agent never learns where the workspace is."""
+        if isinstance(data, dict):
+            return {k: self.relative_paths(v) for k, v in data.items()}
+        if isinstance(data, list):
+            return [self.relative_paths(v) for v in data]
+        if isinstance(data, str) and data.startswith(os.sep) and "\n" not in data:
+            return self.relative(data)
+        return data
 
     def episode_dir(self, episode: str) -> Path:
         """An episode by its name (``out/<name>``) or its folder path in the workspace."""
@@ -106,12 +130,19 @@ class Workspace:
 
     def plan_episode(self, script: str | None = None, text: str | None = None) -> dict[str, Any]:
         """Shot list and estimated cost; nothing is rendered or paid for."""
-        path = self.script(script, text, name="planned")
-        context = build_context(self.settings, self.settings.state_root(self.out))
-        parsed, plan = plan_script(path, self.settings, context)
+        with tempfile.TemporaryDirectory(prefix="dramaforge-plan-") as scratch:
+            if text is not None and script is None:  # free: the text is planned, not saved
+                path = Path(scratch) / "planned.txt"
+                path.write_text(text, encoding="utf-8")
+                shown = None
+            else:
+                path = self.script(script, text)
+                shown = self.relative(path)
+            context = build_context(self.settings, self.settings.state_root(self.out))
+            parsed, plan = plan_script(path, self.settings, context)
         cost = estimate(plan, self.settings)
         return {
-            "script": self.relative(path),
+            "script": shown,
             "title": plan.title,
             "language": parsed.language,
             "shots": [
@@ -158,7 +189,7 @@ class Workspace:
     def rerender_shot(
         self,
         episode: str,
-        shot: str,
+        shot: str | int,
         prompt: str | None = None,
         take: int | None = None,
         on_event: OnEvent | None = None,
@@ -173,7 +204,7 @@ class Workspace:
     def get_episode(self, episode: str) -> dict[str, Any]:
         """The episode's manifest: every shot, take, prompt, seed, cost and review."""
         manifest = self._manifest(self.episode_dir(episode))
-        data: dict[str, Any] = manifest.model_dump(mode="json")
+        data: dict[str, Any] = self.relative_paths(manifest.model_dump(mode="json"))
         return data
 
     def list_episodes(self) -> list[dict[str, Any]]:

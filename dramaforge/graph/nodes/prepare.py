@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
 from dramaforge.agents.bible import build_bible
+from dramaforge.errors import WorkspaceError
 from dramaforge.graph import series
 from dramaforge.graph.context import RenderContext, confined, context_of, served_root
 from dramaforge.graph.cost import estimate
@@ -30,8 +31,17 @@ def ingest(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
         opts = opts.model_copy(update={"episode": episode_name(script_path)})
     root = served_root(runtime)
     if root is not None:
-        script_path = confined(root, script_path, "script")
-        confined(root, Path(opts.out_dir), "output folder")
+        try:
+            script_path = confined(root, script_path, "script")
+            confined(root, Path(opts.out_dir), "output folder")
+        except WorkspaceError as err:
+            if isinstance(runtime.context, RenderContext):
+                raise
+            raise WorkspaceError(
+                f"{err}: a LangGraph server renders only scripts and output folders inside "
+                "the folder it serves (its working folder, or DRAMAFORGE_WORKSPACE); copy the "
+                "script there and give its path relative to it"
+            ) from None
     script = load_script(script_path, format=opts.format, language=opts.language)
     if opts.subtitles is not None:  # the translator (and the OpenAI client) only when asked
         from dramaforge.agents import translate

@@ -2,14 +2,17 @@
 
 One video track of chosen takes (one clip per shot), the other takes of a shot both as extra
 media references on its clip (OTIO's own way to carry alternates; ``otiocat`` and the JSON
-adapter keep them) and stacked on disabled "Alternate takes" tracks, which any editor keeps
-and shows. Each audio layer (dialogue, music, ambience, effects) has its own track(s); a
-layer whose sounds overlap gets as many tracks as it needs. Media paths are relative to the
-episode folder, where the ``.otio`` file sits, so the folder moves as a whole.
+adapter keep them) and on disabled "Alternate takes" tracks stacked under the cut, which any
+editor keeps and shows. Each audio layer (dialogue, music, ambience, effects) has its own
+track(s); a layer whose sounds overlap gets as many tracks as it needs; each sound's level
+is an "Audio Levels" effect (and its metadata). Every clip has a name of its own. Media paths
+are relative to the episode folder, where the ``.otio`` file sits, so the folder moves as a
+whole.
 
 The FCP 7 XML written beside it (Premiere's import format) needs absolute file URLs, so it
 names the folder where it was written: export again after moving the folder. It has no
-disabled tracks, so it carries the cut without the alternate takes.
+disabled tracks, so it carries the cut without the alternate takes; its sequence format says
+the frame size and rate, and each sound's level is an Audio Levels filter.
 """
 
 from __future__ import annotations
@@ -118,14 +121,16 @@ def build_timeline(manifest: Manifest, episode_dir: Path, fps: int) -> otio.sche
         }
         return clip
 
-    video = otio.schema.Track(name=TRACK_NAMES["video"], kind=otio.schema.TrackKind.Video)
-    _fill(video, [s for s in placed if s.item.kind == "video"], fps, shot_clip)
-    timeline.tracks.append(video)
+    # Tracks stack bottom to top: the alternates go first, under the cut, so an editor or a
+    # converter that ignores their disabled flag still shows the chosen take on top.
     for n, lane in enumerate(_alternates(manifest, placed), start=1):
         track = otio.schema.Track(name=f"Alternate takes {n}", kind=otio.schema.TrackKind.Video)
         track.enabled = False
         _fill(track, lane, fps, lambda s: _plain_clip(s, episode_dir, fps))
         timeline.tracks.append(track)
+    video = otio.schema.Track(name=TRACK_NAMES["video"], kind=otio.schema.TrackKind.Video)
+    _fill(video, [s for s in placed if s.item.kind == "video"], fps, shot_clip)
+    timeline.tracks.append(video)
     for kind in AUDIO_KINDS:
         found = lanes([s for s in placed if s.item.kind == kind])
         for n, lane in enumerate(found, start=1):
@@ -133,7 +138,20 @@ def build_timeline(manifest: Manifest, episode_dir: Path, fps: int) -> otio.sche
             track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio)
             _fill(track, lane, fps, lambda s: _plain_clip(s, episode_dir, fps))
             timeline.tracks.append(track)
+    _distinct_names(timeline)
     return timeline
+
+
+def _distinct_names(timeline: otio.schema.Timeline) -> None:
+    """Every clip a name of its own: a shot's picture and its dialogue were both
+    "s01-01 take 1", and a converter that keys clips by name dropped the dialogue."""
+    seen: dict[str, int] = {}
+    for track in timeline.tracks:
+        what = "picture" if track.kind == otio.schema.TrackKind.Video else track.name.lower()
+        for clip in track.find_clips(shallow_search=True):
+            name = f"{clip.name} ({what})"
+            seen[name] = seen.get(name, 0) + 1
+            clip.name = name if seen[name] == 1 else f"{name} #{seen[name]}"
 
 
 def _plain_clip(span: Span, episode_dir: Path, fps: int) -> otio.schema.Clip:
@@ -143,7 +161,66 @@ def _plain_clip(span: Span, episode_dir: Path, fps: int) -> otio.schema.Clip:
         source_range=_range(0, span.end - span.start, fps),
     )
     clip.metadata["dramaforge"] = {"kind": span.item.kind, "gain_db": span.item.gain_db}
+    if span.item.kind != "video":  # OTIO has no volume of its own: an effect names the level
+        clip.effects.append(
+            otio.schema.Effect(
+                name="Audio Levels",
+                effect_name="AudioLevels",
+                metadata={"gain_db": span.item.gain_db, "gain": _gain(span.item.gain_db)},
+            )
+        )
     return clip
+
+
+def _gain(db: float) -> float:
+    """A level in dB as the linear factor editors store (FCP 7's "level", 剪映's volume)."""
+    return round(10 ** (db / 20), 5)
+
+
+def _fcp_levels(clip: otio.schema.Clip) -> None:
+    """The clip's level as FCP 7 XML's Audio Levels filter, which Premiere and Resolve read."""
+    gain = clip.metadata.get("dramaforge", {}).get("gain_db")
+    if gain is None:
+        return
+    clip.metadata["fcp_xml"] = {
+        "filter": {
+            "effect": {
+                "name": "Audio Levels",
+                "effectid": "audiolevels",
+                "effectcategory": "audiolevels",
+                "effecttype": "audiolevels",
+                "mediatype": "audio",
+                "parameter": {
+                    "parameterid": "level",
+                    "name": "Level",
+                    "valuemin": "0",
+                    "valuemax": "3.98109",
+                    "value": f"{_gain(float(gain)):.5f}",
+                },
+            }
+        }
+    }
+    clip.effects[:] = []  # the filter above is the level; the adapter does not write effects
+
+
+def _fcp_format(timeline: otio.schema.Timeline, width: int, height: int, fps: int) -> None:
+    """The sequence's frame size and rate (the adapter leaves ``<format/>`` empty)."""
+    timeline.metadata["fcp_xml"] = {
+        "media": {
+            "video": {
+                "format": {
+                    "samplecharacteristics": {
+                        "rate": {"timebase": str(fps), "ntsc": "FALSE"},
+                        "width": str(width),
+                        "height": str(height),
+                        "anamorphic": "FALSE",
+                        "pixelaspectratio": "square",
+                        "fielddominance": "none",
+                    }
+                }
+            }
+        }
+    }
 
 
 def _alternates(manifest: Manifest, placed: list[Span]) -> list[list[Span]]:
@@ -183,6 +260,9 @@ def write_otio(manifest: Manifest, episode_dir: Path, fps: int) -> list[Path]:
                 if isinstance(ref, otio.schema.ExternalReference):
                     path = (episode_dir / ref.target_url).resolve()
                     ref.target_url = otio.url_utils.url_from_filepath(str(path))
+            _fcp_levels(clip)
+        ep = manifest.episode
+        _fcp_format(absolute, ep.width, ep.height, fps)
         _atomic(xml, lambda tmp: otio.adapters.write_to_file(absolute, str(tmp), "fcp_xml"))
     except (otio.exceptions.OTIOError, OSError, ValueError) as err:
         raise ExportError(f"writing the OpenTimelineIO timeline for {episode_dir}: {err}") from err

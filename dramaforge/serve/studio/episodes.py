@@ -39,6 +39,7 @@ class Studio:
     """One render context per episode folder (its asset store and budget ledger), made once."""
     jobs: Jobs = field(default_factory=Jobs)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _editing: dict[str, threading.RLock] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -80,6 +81,16 @@ class Studio:
         return next((p for p in self.scripts() if episode_name(p) == name), None)
 
     @contextmanager
+    def editing(self, folder: str, name: str) -> Iterator[None]:
+        """Hold episode ``folder/name`` for one change: simultaneous edits (two tabs, a script
+        posting in parallel) wait their turn, each reading what the one before saved, so
+        none is lost. Reading (the pages) needs no turn."""
+        with self._lock:
+            lock = self._editing.setdefault(f"{folder}/{name}", threading.RLock())
+        with lock:
+            yield
+
+    @contextmanager
     def session(self, folder: str, name: str) -> Iterator[Session]:
         """The session of episode ``folder/name``: rendered, or planned from its script."""
         path = self.folder(folder, name)
@@ -98,20 +109,15 @@ class Studio:
     def plan(self, script: str | None, text: str | None, name: str) -> tuple[str, str]:
         """Plan a workspace script, or pasted text saved as ``scripts/<name>.txt``; nothing paid.
 
-        Pasted text never overwrites a different script of the same name."""
-        if text is not None:
-            stem = re.sub(r"[^\w\-]+", "_", name).strip("_") or "script"
-            existing = self.root / "scripts" / f"{stem}.txt"
-            if existing.is_file() and existing.read_text(encoding="utf-8") != text:
-                raise WorkspaceError(f"scripts/{stem}.txt exists already; choose another name")
-            name = stem
-        path = self.workspace.script(script, text, name)
-        out = self.workspace.inside(OUT, must_exist=False)
-        with session_for(
-            path, out, self.settings, approve=True, context=self.context(OUT)
-        ) as session:
-            session.plan()
-            return OUT, session.options.episode
+        Pasted text never overwrites a different script of the same name (``Workspace.script``)."""
+        with self.editing(OUT, name):
+            path = self.workspace.script(script, text, name)
+            out = self.workspace.inside(OUT, must_exist=False)
+            with session_for(
+                path, out, self.settings, approve=True, context=self.context(OUT)
+            ) as session:
+                session.plan()
+                return OUT, session.options.episode
 
     # ---- listing -------------------------------------------------------------------------
 
@@ -123,9 +129,18 @@ class Studio:
             folder, name = manifest_path.parent.parent.name, manifest_path.parent.name
             if not (SEGMENT.match(folder) and SEGMENT.match(name)):
                 continue
-            manifest = Manifest.model_validate_json(manifest_path.read_text("utf-8"))
-            rows.append(self._row(folder, name, manifest))
+            try:  # a folder (or manifest) linked in from outside the workspace is not listed
+                self.folder(folder, name)
+                self.workspace.inside(manifest_path)
+            except WorkspaceError:
+                continue
             seen.add(f"{folder}/{name}")
+            try:
+                manifest = Manifest.model_validate_json(manifest_path.read_text("utf-8"))
+            except (OSError, ValueError):  # one broken manifest does not hide the others
+                rows.append(_unreadable(folder, name))
+                continue
+            rows.append(self._row(folder, name, manifest))
         for script in self.scripts():
             name = episode_name(script)
             if f"{OUT}/{name}" in seen:
@@ -202,3 +217,18 @@ class Studio:
         if not real.is_file() or not real.is_relative_to(self.root):
             return None
         return "/files/" + real.relative_to(self.root).as_posix()
+
+
+def _unreadable(folder: str, name: str) -> dict[str, Any]:
+    """The home page's row for an episode whose manifest cannot be read."""
+    return {
+        "folder": folder,
+        "name": name,
+        "title": "",
+        "status": "unreadable",
+        "seconds": 0.0,
+        "shots": 0,
+        "cost": 0.0,
+        "aspect": "",
+        "passed": None,
+    }

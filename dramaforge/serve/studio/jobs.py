@@ -20,7 +20,7 @@ from typing import Any
 
 import anyio
 
-from dramaforge.errors import DramaforgeError, WorkspaceError
+from dramaforge.errors import Busy, DramaforgeError
 from dramaforge.graph.session import Event
 
 Work = Callable[[Callable[[Event], None]], dict[str, Any]]
@@ -73,7 +73,7 @@ class Jobs:
         with self._lock:
             busy = self.running()
             if busy is not None:
-                raise WorkspaceError(
+                raise Busy(
                     f"a render of {busy.ref} is running; wait for it to finish, then try again"
                 )
             job = Job(id=uuid.uuid4().hex[:12], ref=ref, kind=kind)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dramaforge.errors import WorkspaceError
 from dramaforge.graph.batch import BatchReport
 from dramaforge.graph.edits import CAMERAS, FRAMINGS
+from dramaforge.graph.session import Session
 from dramaforge.schema import Manifest, ShotResult, Take
 from dramaforge.serve.studio.episodes import SEGMENT, Studio
 
@@ -46,8 +48,16 @@ def _takes(studio: Studio, result: ShotResult | None) -> list[dict[str, Any]]:
     return [_take(studio, t, i == result.chosen) for i, t in enumerate(result.takes)]
 
 
+def _planned(s: Session, folder: str, name: str) -> None:
+    """Pages only show: a script not planned yet is planned by a POST (``/plan``), never by
+    a GET that any page elsewhere can make with an ``<img>``."""
+    if s.status() == "new":
+        raise WorkspaceError(f"{folder}/{name} is not planned yet: plan it on the home page")
+
+
 def board(studio: Studio, folder: str, name: str) -> dict[str, Any]:
     with studio.session(folder, name) as s:
+        _planned(s, folder, name)
         plan, results, bible, status = s.plan(), s.results(), s.bible(), s.status()
         todo = {shot.id for shot in s.to_render()}
         cost = s.estimate()
@@ -98,6 +108,7 @@ def board(studio: Studio, folder: str, name: str) -> dict[str, Any]:
 
 def render_page(studio: Studio, folder: str, name: str) -> dict[str, Any]:
     with studio.session(folder, name) as s:
+        _planned(s, folder, name)
         plan, status, todo, cost = s.plan(), s.status(), s.to_render(), s.estimate()
     path = studio.folder(folder, name)
     on_disk = _disk_manifest(path)

@@ -38,6 +38,7 @@ from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
 from dramaforge.errors import MACHINE_ERRNOS, AssemblyError, ProviderError, machine_error
+from dramaforge.media.colour import MATRICES, OFFLINE, PRIMARIES, RANGES, TRANSFERS
 from dramaforge.schema import CameraMove
 from dramaforge.tools.protocols import Generated, TaskJournal, VideoRequest
 
@@ -184,6 +185,7 @@ def encode(
             stream = out.add_stream("libx264", rate=fps, options=CLIP_X264)
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
             stream.codec_context.thread_count = 1
+            _tag(stream.codec_context)
             frame = av.VideoFrame(w, h, "yuv420p")
             for i in frames(planes, camera, _views(frame), count):
                 frame.pts = i
@@ -193,6 +195,15 @@ def encode(
         if isinstance(err, OSError) and err.errno in MACHINE_ERRNOS:
             raise machine_error(err) from None
         raise AssemblyError(f"x264 failed while {what}: {err}") from None
+
+
+def _tag(codec: av.video.codeccontext.VideoCodecContext) -> None:
+    """Say in the clip what its pixels are (``media/colour.py``): BT.601 matrix, TV range."""
+    names = {v: k for k, v in MATRICES.items()}, {v: k for k, v in PRIMARIES.items()}
+    codec.colorspace = names[0][OFFLINE.matrix]
+    codec.color_primaries = names[1][OFFLINE.primaries]
+    codec.color_trc = {v: k for k, v in TRANSFERS.items()}[OFFLINE.transfer]
+    codec.color_range = {v: k for k, v in RANGES.items()}[OFFLINE.range]
 
 
 class MotionBackend:

@@ -6,6 +6,7 @@ to the episode's checkpoint thread before the redirect comes back.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import anyio.to_thread
@@ -31,10 +32,14 @@ def board(request: Request) -> Response:
 
 
 def _number(text: str, what: str) -> float:
+    """A finite number from a form field (``nan``, ``inf`` are words here, not numbers)."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise EditError(f"{what} must be a number, not {text!r}") from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise EditError(f"{what} must be a number, not {text!r}")
+    return value
 
 
 async def edit(request: Request) -> Response:

@@ -1,7 +1,10 @@
 """What every route shares: the studio, page rendering, and acting on an episode.
 
 Actions are plain form posts answered with a redirect (303) back to the page, so the studio
-works with or without JavaScript; a refused edit comes back as a one-line message on the page.
+works with or without JavaScript. A refused edit is answered with a 4xx status and the page,
+its one-line message on top (a script tells a refusal from a success by the status: 400 a
+bad value, 404 no such episode, 409 the episode is busy). Edits of one episode are made one
+at a time (``Studio.session`` holds its lock), so simultaneous posts are all kept.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from dramaforge.errors import DramaforgeError, WorkspaceError
+from dramaforge.errors import Busy, DramaforgeError
+from dramaforge.serve.studio import pages as views
 from dramaforge.serve.studio.episodes import Studio
 from dramaforge.serve.studio.i18n import choose, words
 
@@ -24,7 +28,18 @@ def studio_of(request: Request) -> Studio:
     return studio
 
 
-def page(request: Request, name: str, data: dict[str, Any], status_code: int = 200) -> Response:
+def status_of(err: DramaforgeError) -> int:
+    """The HTTP status of a refusal: 409 busy, 400 anything else the person can fix."""
+    return 409 if isinstance(err, Busy) else 400
+
+
+def page(
+    request: Request,
+    name: str,
+    data: dict[str, Any],
+    status_code: int = 200,
+    msg: str | None = None,
+) -> Response:
     lang = choose(request)
     templates: Jinja2Templates = request.app.state.templates
     studio = studio_of(request)
@@ -34,7 +49,7 @@ def page(request: Request, name: str, data: dict[str, Any], status_code: int = 2
         "lang": lang,
         "other_lang": "en" if lang == "zh" else "zh",
         "here": request.url.path,
-        "msg": request.query_params.get("msg"),
+        "msg": msg or request.query_params.get("msg"),
         "running": running,
         **data,
     }
@@ -49,32 +64,56 @@ def episode_ref(request: Request) -> tuple[str, str]:
     return str(request.path_params["folder"]), str(request.path_params["name"])
 
 
+def home_page(request: Request, msg: str | None = None, status_code: int = 200) -> Response:
+    studio = studio_of(request)
+    rows = studio.episodes()
+    data = {"episodes": rows, "scripts": studio.unplanned(rows), "series": studio.series()}
+    return page(request, "home.html", data, status_code, msg)
+
+
 def episode_page(
-    request: Request, template: str, view: Callable[[Studio, str, str], dict[str, Any]]
+    request: Request,
+    template: str,
+    view: Callable[[Studio, str, str], dict[str, Any]],
+    msg: str | None = None,
+    status_code: int = 200,
 ) -> Response:
     """An episode's page: ``view(studio, folder, name)`` and the episode's latest render job;
-    an episode that cannot be read sends the person home, saying why."""
+    an episode that cannot be read (or is not planned yet) is the home page, saying why, 404."""
     folder, name = episode_ref(request)
     studio = studio_of(request)
     try:
         data = view(studio, folder, name)
     except DramaforgeError as err:
-        return back("/", str(err))
-    return page(request, template, data | {"job": studio.jobs.latest(f"{folder}/{name}")})
+        return home_page(request, str(err), 404)
+    job = studio.jobs.latest(f"{folder}/{name}")
+    return page(request, template, data | {"job": job}, status_code, msg)
 
 
-def act(request: Request, work: Callable[[Studio, str, str], str | None], to: str = "") -> Response:
+def act(
+    request: Request,
+    work: Callable[[Studio, str, str], str | None],
+    to: str = "",
+    refused: Callable[[Request, str, int], Response] | None = None,
+) -> Response:
     """Run ``work(studio, folder, name)`` on an episode no render is writing to; redirect to
-    the board (or ``to``) with its message, or with the refusal when the edit cannot be made."""
+    the board (or ``to``) with its message. A refusal is ``refused(request, message, status)``
+    (the board, by default) answered with its 4xx status."""
     folder, name = episode_ref(request)
     studio = studio_of(request)
     url = f"/e/{folder}/{name}{to}"
     try:
-        if studio.jobs.running(f"{folder}/{name}") is not None:
-            raise WorkspaceError("a render of this episode is running; edit it when it is done")
-        return back(url, work(studio, folder, name))
+        with studio.editing(folder, name):
+            if studio.jobs.running(f"{folder}/{name}") is not None:
+                raise Busy("a render of this episode is running; edit it when it is done")
+            return back(url, work(studio, folder, name))
     except DramaforgeError as err:
-        return back(url, str(err))
+        show = refused or _board_refusal
+        return show(request, str(err), status_of(err))
+
+
+def _board_refusal(request: Request, msg: str, status_code: int) -> Response:
+    return episode_page(request, "board.html", views.board, msg, status_code)
 
 
 async def form(request: Request) -> dict[str, str]:

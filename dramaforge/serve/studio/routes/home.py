@@ -10,17 +10,18 @@ from starlette.routing import BaseRoute, Route
 from dramaforge.errors import DramaforgeError
 from dramaforge.serve.studio import pages as views
 from dramaforge.serve.studio.i18n import LANGS
-from dramaforge.serve.studio.routes.common import back, form, page, studio_of
+from dramaforge.serve.studio.routes.common import (
+    back,
+    form,
+    home_page,
+    page,
+    status_of,
+    studio_of,
+)
 
 
 def home(request: Request) -> Response:
-    studio = studio_of(request)
-    rows = studio.episodes()
-    return page(
-        request,
-        "home.html",
-        {"episodes": rows, "scripts": studio.unplanned(rows), "series": studio.series()},
-    )
+    return home_page(request)
 
 
 async def plan(request: Request) -> Response:
@@ -34,7 +35,7 @@ async def plan(request: Request) -> Response:
             lambda: studio.plan(script, text, data.get("name", "") or "script")
         )
     except DramaforgeError as err:
-        return back("/", str(err))
+        return home_page(request, str(err), status_of(err))
     return back(f"/e/{folder}/{name}")
 
 
@@ -43,7 +44,7 @@ def batch(request: Request) -> Response:
     try:
         data = views.batch(studio_of(request), folder)
     except DramaforgeError as err:
-        return back("/", str(err))
+        return home_page(request, str(err), 404)
     return page(request, "batch.html", data)
 
 

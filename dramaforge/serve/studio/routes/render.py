@@ -20,7 +20,7 @@ def start_render(studio: Studio, folder: str, name: str, kind: str) -> Job:
     makes only new, edited and redone shots, then re-assembles)."""
 
     def work(on_event: Any) -> dict[str, Any]:
-        with studio.session(folder, name) as s:
+        with studio.editing(folder, name), studio.session(folder, name) as s:
             todo = [shot.id for shot in s.to_render()]
             before = s.estimate()
             on_event({"stage": "plan", "status": "start", "to_render": todo})
@@ -40,13 +40,19 @@ def render_page(request: Request) -> Response:
     return episode_page(request, "render.html", views.render_page)
 
 
+def _render_refusal(request: Request, msg: str, status_code: int) -> Response:
+    return episode_page(request, "render.html", views.render_page, msg, status_code)
+
+
 def _starter(kind: str) -> Any:
     async def endpoint(request: Request) -> Response:
         def work(studio: Studio, folder: str, name: str) -> str | None:
             start_render(studio, folder, name, kind)
             return None
 
-        return await anyio.to_thread.run_sync(lambda: act(request, work, "/render"))
+        return await anyio.to_thread.run_sync(
+            lambda: act(request, work, "/render", _render_refusal)
+        )
 
     return endpoint
 
