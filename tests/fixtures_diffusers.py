@@ -37,7 +37,12 @@ def _umt5() -> Any:
 
     torch.manual_seed(0)
     config = UMT5Config(
-        vocab_size=128, d_model=32, d_kv=8, d_ff=32, num_layers=1, num_heads=4,
+        vocab_size=128,
+        d_model=32,
+        d_kv=8,
+        d_ff=32,
+        num_layers=1,
+        num_heads=4,
         relative_attention_num_buckets=8,
     )
     return UMT5EncoderModel(config).eval()
@@ -71,7 +76,10 @@ def _wan_vae() -> Any:
 
     torch.manual_seed(0)
     return AutoencoderKLWan(
-        base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+        base_dim=3,
+        z_dim=16,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
         temperal_downsample=[False, True, True],
     )
 
@@ -100,8 +108,13 @@ def save_wan_i2v(folder: Path) -> Path:
     torch.manual_seed(0)
     image_encoder = CLIPVisionModelWithProjection(
         CLIPVisionConfig(
-            hidden_size=4, projection_dim=4, num_hidden_layers=2, num_attention_heads=2,
-            image_size=32, intermediate_size=16, patch_size=1,
+            hidden_size=4,
+            projection_dim=4,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=32,
+            intermediate_size=16,
+            patch_size=1,
         )
     ).eval()
     pipe = WanImageToVideoPipeline(
@@ -130,25 +143,43 @@ def save_qwen_image(folder: Path) -> Path:
 
     torch.manual_seed(0)
     transformer = QwenImageTransformer2DModel(
-        patch_size=2, in_channels=16, out_channels=4, num_layers=2, attention_head_dim=16,
-        num_attention_heads=3, joint_attention_dim=16, guidance_embeds=False,
+        patch_size=2,
+        in_channels=16,
+        out_channels=4,
+        num_layers=2,
+        attention_head_dim=16,
+        num_attention_heads=3,
+        joint_attention_dim=16,
+        guidance_embeds=False,
         axes_dims_rope=(8, 4, 4),
     )
     torch.manual_seed(0)
     vae = AutoencoderKLQwenImage(
-        base_dim=24, z_dim=4, dim_mult=[1, 2, 4], num_res_blocks=1,
-        temperal_downsample=[False, True], latents_mean=[0.0] * 4, latents_std=[1.0] * 4,
+        base_dim=24,
+        z_dim=4,
+        dim_mult=[1, 2, 4],
+        num_res_blocks=1,
+        temperal_downsample=[False, True],
+        latents_mean=[0.0] * 4,
+        latents_std=[1.0] * 4,
     )
     torch.manual_seed(0)
     config = Qwen2_5_VLConfig(
         text_config={
-            "hidden_size": 16, "intermediate_size": 16, "num_hidden_layers": 2,
-            "num_attention_heads": 2, "num_key_value_heads": 2, "vocab_size": 128,
+            "hidden_size": 16,
+            "intermediate_size": 16,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 2,
+            "vocab_size": 128,
             "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
             "rope_theta": 1000000.0,
         },
         vision_config={
-            "depth": 2, "hidden_size": 16, "intermediate_size": 16, "num_heads": 2,
+            "depth": 2,
+            "hidden_size": 16,
+            "intermediate_size": 16,
+            "num_heads": 2,
             "out_hidden_size": 16,
         },
         hidden_size=16,

@@ -161,7 +161,7 @@ def test_close_cancels_waiting_jobs_and_refuses_new_ones() -> None:
     gpu = SleepingGpu()
     scheduler = GpuScheduler(["gpu0"], gpu)
     first = scheduler.submit("wan", lambda p: gpu.denoise(p, 0))
-    later = [scheduler.submit("wan", lambda p: gpu.denoise(p, i)) for i in range(1, 5)]
+    later = [scheduler.submit("wan", lambda p, i=i: gpu.denoise(p, i)) for i in range(1, 5)]
     first.result()
     scheduler.close()
     assert any(f.cancelled() for f in later)

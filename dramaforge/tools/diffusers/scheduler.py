@@ -98,7 +98,7 @@ class GpuScheduler:
         future: Future[tuple[T, float]] = Future()
         with self._cond:
             self._start_threads()
-            self._pending.append(_Job(model, work, future))  # type: ignore[arg-type]
+            self._pending.append(_Job(model, work, future))
             self._cond.notify_all()
         return future
 
