@@ -103,10 +103,10 @@ def save_wan_i2v(folder: Path) -> Path:
     """A tiny ``WanImageToVideoPipeline`` (Wan 2.1 I2V: CLIP image encoder) at ``folder``."""
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
     torch.manual_seed(0)
-    image_encoder = CLIPVisionModelWithProjection(
+    image_encoder = CLIPVisionModel(
         CLIPVisionConfig(
             hidden_size=4,
             projection_dim=4,

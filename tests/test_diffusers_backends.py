@@ -80,8 +80,8 @@ def test_video_is_fitted_to_the_shot_and_seeded(
     settings = tiny_settings(models_dir)
     backend = registry().create("video", f"diffusers:{name}", settings)
     made = backend.generate(video_request(tmp_path), tmp_path / "a.mp4")
-    again = backend.generate(video_request(tmp_path), tmp_path / "b.mp4")
-    other = backend.generate(video_request(tmp_path, seed=8), tmp_path / "c.mp4")
+    backend.generate(video_request(tmp_path), tmp_path / "b.mp4")
+    backend.generate(video_request(tmp_path, seed=8), tmp_path / "c.mp4")
 
     info = probe(tmp_path / "a.mp4")
     assert (info.width, info.height, info.vcodec) == (72, 128, "h264")
@@ -123,7 +123,7 @@ def test_missing_weights_name_the_folder_and_the_fetch_command(tmp_path: Path) -
 
 def test_unknown_model_and_speech_to_video_are_clear_errors(tmp_path: Path) -> None:
     settings = tiny_settings(tmp_path)
-    with pytest.raises(ConfigError, match="known: diffusers:wan2.1-t2v-1.3b"):
+    with pytest.raises(ConfigError, match=r"known: diffusers:wan2\.1-t2v-1\.3b"):
         registry().create("video", "diffusers:wan9", settings)
     with pytest.raises(ConfigError, match="unknown image model"):
         registry().create("image", "diffusers:wan2.1-t2v-1.3b", settings)
@@ -157,3 +157,41 @@ def test_retime_plays_at_the_models_speed_and_slows_only_to_fill() -> None:
     assert MODELS["wan2.1-t2v-1.3b"].frame_count(2.0) == 33
     assert MODELS["wan2.1-t2v-1.3b"].frame_count(9.0) == 81
     assert MODELS["wan2.1-t2v-1.3b"].frame_count(2.0, cap=9) == 9
+
+
+@pytest.mark.slow
+def test_episode_on_open_models_loads_each_pipeline_once(models_dir: Path, tmp_path: Path) -> None:
+    """A whole episode with Qwen-Image keyframes and Wan I2V clips on the (CPU) device."""
+    from dramaforge.graph.verbs import render_episode
+    from dramaforge.tools.diffusers.pipelines import shared_scheduler
+    from tests.conftest import FIXTURES
+
+    close_all()  # a fresh scheduler: its loads are this episode's
+    base = tiny_settings(models_dir)
+    settings = base.model_copy(
+        update={
+            "backends": base.backends.model_copy(
+                update={"image": "diffusers:qwen-image", "video": "diffusers:wan2.1-i2v-14b-480p"}
+            ),
+            "render": base.render.model_copy(update={"resolution": "360p", "fps": 12}),
+        }
+    )
+    manifest = render_episode(FIXTURES / "short.zh.txt", tmp_path / "out", settings)
+
+    scheduler = shared_scheduler(settings.diffusers)
+    assert sorted(m for _, m in scheduler.loads()) == ["qwen-image", "wan2.1-i2v-14b-480p"]
+    takes = [take for shot in manifest.shots for take in shot.takes]
+    assert len(manifest.shots) >= 2
+    for take in takes:
+        clip = probe(Path(take.motion.path))
+        assert (clip.width, clip.height) == (360, 640)
+        assert clip.duration == pytest.approx(take.duration, abs=1 / 12)
+        assert take.motion.backend == "diffusers:wan2.1-i2v-14b-480p"
+        assert take.keyframe.backend == "diffusers:qwen-image"
+        for asset in (take.keyframe, take.motion):
+            assert asset.seed is not None
+            assert asset.gpu_seconds is not None and asset.gpu_seconds > 0
+        assert take.critique.reviewer == "local:heuristic", "the critic judged every take"
+    episode = probe(Path(manifest.episode.path))
+    assert (episode.width, episode.height) == (360, 640)
+    assert manifest.total_cost > 0
