@@ -10,6 +10,7 @@ from dramaforge.chat.agent import chat_model
 from dramaforge.config import ProviderSettings, Settings, masked, origin, without_password
 from dramaforge.errors import DramaforgeError
 from dramaforge.schema import Language
+from dramaforge.tools.diffusers.doctor import rows as gpu_rows
 from dramaforge.tools.openai.client import dashscope_endpoint
 from dramaforge.tools.registry import Kind, registry
 
@@ -161,4 +162,5 @@ def run_checks(settings: Settings) -> list[Check]:
             results.append(Check(name=name, ok=True, detail=fn()))
         except (DramaforgeError, ImportError, OSError) as err:
             results.append(Check(name=name, ok=False, detail=str(err)))
+    results += [Check(name=n, ok=ok, detail=d) for n, ok, d in gpu_rows(settings)]
     return results

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from dramaforge.config import Settings
 from dramaforge.errors import BudgetExceeded
 from dramaforge.schema import ShotPlan
+from dramaforge.tools.diffusers.estimate import GPU_HOUR, gpu_seconds
 
 
 def units(kind: str, *, duration: float = 0.0, text: str = "") -> float:
@@ -51,7 +52,13 @@ def estimate(plan: ShotPlan, settings: Settings, max_takes: int = 1) -> Estimate
         b.speech: sum(units("speech", text=ln.text) for s in plan.shots for ln in s.lines),
     }
     lines = {spec: round(n * price(settings, spec) * max_takes, 4) for spec, n in work.items()}
-    unpriced = [s for s in work if not s.startswith("local:") and s not in settings.prices]
+    # Open models on this machine's GPU: their estimated GPU-seconds at the GPU-hour price.
+    gpu_hour = settings.prices.get(GPU_HOUR)
+    timed = {k: v for k, v in gpu_seconds(plan, settings).items() if v is not None}
+    if gpu_hour is not None:
+        lines |= {spec: round(s / 3600 * gpu_hour * max_takes, 4) for spec, s in timed.items()}
+    priced = set(settings.prices) | (set(timed) if gpu_hour is not None else set())
+    unpriced = [s for s in work if not s.startswith("local:") and s not in priced]
     return Estimate(lines=lines, total=round(sum(lines.values()), 4), unpriced=unpriced)
 
 

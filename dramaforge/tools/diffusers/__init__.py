@@ -14,9 +14,9 @@ from dramaforge.tools.registry import Registry
 
 
 def _price(settings: Settings) -> float:
-    from dramaforge.tools.diffusers.backends import PRICE_KEY
+    from dramaforge.tools.diffusers.estimate import GPU_HOUR
 
-    return float(settings.prices.get(PRICE_KEY, 0.0))
+    return float(settings.prices.get(GPU_HOUR, 0.0))
 
 
 def _video(model: str, settings: Settings) -> VideoBackend:

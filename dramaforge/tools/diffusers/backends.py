@@ -5,7 +5,7 @@ size and frame count, queued on the process's GPU scheduler; the frames that com
 fitted to the shot (``media/fit.py``) on the calling thread, so the device is already
 denoising the next job while this one is encoded. The seed goes into a CPU generator, so the
 same seed gives the same noise on any device. Cost is the device-seconds the job held the GPU
-at ``[prices] "diffusers:gpu-hour"``.
+at ``[prices] "diffusers:gpu-hour"`` (``estimate.GPU_HOUR``).
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ from dramaforge.tools.protocols import (
     TaskJournal,
     VideoRequest,
 )
-
-PRICE_KEY = "diffusers:gpu-hour"
 
 
 def denoise(
