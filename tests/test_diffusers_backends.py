@@ -178,7 +178,7 @@ def test_episode_on_open_models_loads_each_pipeline_once(models_dir: Path, tmp_p
     )
     manifest = render_episode(FIXTURES / "short.zh.txt", tmp_path / "out", settings)
 
-    scheduler = shared_scheduler(settings.diffusers)
+    scheduler = shared_scheduler(settings)
     assert sorted(m for _, m in scheduler.loads()) == ["qwen-image", "wan2.1-i2v-14b-480p"]
     takes = [take for shot in manifest.shots for take in shot.takes]
     assert len(manifest.shots) >= 2

@@ -94,3 +94,21 @@ def test_doctor_names_the_device_the_need_and_the_missing_weights(
     assert not model["ok"]
     assert "model 24 GB" in model["detail"] and "Wan2.2 README" in model["detail"]
     assert "huggingface-cli download Wan-AI/Wan2.2-TI2V-5B-Diffusers" in model["detail"]
+
+
+def test_auto_offload_keeps_an_image_and_a_video_model_loaded_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On 80 GB free, Qwen-Image (60 GB whole) and Wan 14B I2V (48 GB) do not both fit whole:
+    each is loaded with model offload, so neither evicts the other; alone, each goes whole."""
+    from dramaforge.config import DiffusersSettings
+    from dramaforge.tools.diffusers import pipelines
+
+    monkeypatch.setattr(pipelines, "free_gb", lambda device: 80.0)
+    pair = pipelines.TorchLoader(DiffusersSettings(), ("qwen-image", "wan2.1-i2v-14b-480p"))
+    assert pair.first_offload("qwen-image", "cuda:0") == "model"
+    assert pair.first_offload("wan2.1-i2v-14b-480p", "cuda:0") == "model"
+    alone = pipelines.TorchLoader(DiffusersSettings(), ("wan2.1-i2v-14b-480p",))
+    assert alone.first_offload("wan2.1-i2v-14b-480p", "cuda:0") == "none"
+    fixed = pipelines.TorchLoader(DiffusersSettings(offload="sequential"), ())
+    assert fixed.first_offload("wan2.1-t2v-1.3b", "cuda:0") == "sequential"

@@ -27,7 +27,7 @@ def _video(model: str, settings: Settings) -> VideoBackend:
 
     spec = open_model(model, "video")
     weights_folder(spec, settings.diffusers)  # a missing model fails now, not mid-episode
-    scheduler = shared_scheduler(settings.diffusers)
+    scheduler = shared_scheduler(settings)
     return DiffusersVideo(spec, settings.diffusers, scheduler, _price(settings))
 
 
@@ -39,7 +39,7 @@ def _image(model: str, settings: Settings) -> ImageBackend:
 
     spec = open_model(model, "image")
     weights_folder(spec, settings.diffusers)  # a missing model fails now, not mid-episode
-    scheduler = shared_scheduler(settings.diffusers)
+    scheduler = shared_scheduler(settings)
     return DiffusersImage(spec, settings.diffusers, scheduler, _price(settings))
 
 

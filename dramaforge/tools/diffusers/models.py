@@ -207,12 +207,15 @@ def weights_folder(spec: OpenModel, settings: DiffusersSettings) -> Path:
     return folder
 
 
-def choose_offload(spec: OpenModel, free_gb: float | None) -> Offload:
-    """The fastest setting whose need fits in ``free_gb`` (None: the CPU, nothing to spare),
-    else the lightest; out-of-memory then steps further down the ladder."""
+def choose_offload(
+    spec: OpenModel, free_gb: float | None, lightest_first: Offload = "none"
+) -> Offload:
+    """The fastest setting, from ``lightest_first`` down, whose need fits in ``free_gb``
+    (None: the CPU, nothing to offload to), else the lightest; out-of-memory then steps
+    further down the ladder."""
     if free_gb is None:
         return "none"
-    for setting in LADDER:
+    for setting in LADDER[LADDER.index(lightest_first) :]:
         if spec.vram[setting] <= free_gb:
             return setting
     return "sequential"

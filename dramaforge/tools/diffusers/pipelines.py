@@ -12,7 +12,7 @@ import gc
 import threading
 from typing import Any
 
-from dramaforge.config import DiffusersSettings
+from dramaforge.config import DiffusersSettings, Settings
 from dramaforge.errors import ConfigError
 from dramaforge.tools.diffusers.models import (
     MODELS,
@@ -63,15 +63,28 @@ def dtype_for(settings: DiffusersSettings, device: str) -> Any:
 
 
 class TorchLoader:
-    """The scheduler's Loader for real pipelines (``diffusers`` classes from the table)."""
+    """The scheduler's Loader for real pipelines (``diffusers`` classes from the table).
 
-    def __init__(self, settings: DiffusersSettings) -> None:
+    ``together`` are the models one render uses (its image and video models): under
+    ``offload = "auto"`` they are kept on the GPU whole only if all of them fit at once;
+    otherwise each is offloaded as its own need requires, so both stay loaded (in host
+    memory) instead of evicting each other at every switch between keyframes and clips.
+    """
+
+    def __init__(self, settings: DiffusersSettings, together: tuple[str, ...] = ()) -> None:
         self.settings = settings
+        self.together = together
 
     def first_offload(self, model: str, device: str) -> Offload:
         if self.settings.offload != "auto":
             return self.settings.offload
-        return choose_offload(MODELS[model], free_gb(device))
+        free = free_gb(device)
+        chosen = choose_offload(MODELS[model], free)
+        others = [MODELS[m] for m in self.together if m != model and m in MODELS]
+        whole = sum(m.vram["none"] for m in [MODELS[model], *others])
+        if chosen == "none" and free is not None and whole > free:
+            return choose_offload(MODELS[model], free, lightest_first="model")
+        return chosen
 
     def load(self, model: str, device: str, offload: Offload) -> Any:
         spec = MODELS[model]
@@ -127,20 +140,18 @@ _schedulers: dict[tuple[object, ...], GpuScheduler] = {}
 _lock = threading.Lock()
 
 
-def shared_scheduler(settings: DiffusersSettings) -> GpuScheduler:
+def shared_scheduler(settings: Settings) -> GpuScheduler:
     """The process's scheduler for these settings: every backend and every episode in the
     process queues on it, so one thread owns each device and pipelines load once."""
-    key = (
-        tuple(settings.devices),
-        str(settings.models_dir),
-        settings.model_dump_json(include={"models", "offload", "dtype", "resident"}),
-    )
+    own = settings.diffusers
+    b = settings.backends
+    together = tuple(n.split(":", 1)[1] for n in (b.image, b.video) if n.startswith("diffusers:"))
+    key = (own.model_dump_json(), together)
     with _lock:
         found = _schedulers.get(key)
         if found is None or found.stopping.is_set():
-            found = GpuScheduler(
-                devices(settings), TorchLoader(settings), resident=settings.resident
-            )
+            loader = TorchLoader(own, together)
+            found = GpuScheduler(devices(own), loader, resident=own.resident)
             _schedulers[key] = found
         return found
 
