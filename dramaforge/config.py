@@ -219,6 +219,45 @@ class DraftSettings(BaseModel):
         return {kind: spec for kind, spec in chosen.items() if spec is not None}
 
 
+class DiffusersModelSettings(BaseModel):
+    """``[diffusers.models."<name>"]``: one open model's own folder and overrides."""
+
+    path: Path | None = None
+    """Its weights (``save_pretrained`` layout); default ``models_dir/<name>``."""
+    steps: int | None = Field(default=None, ge=1)
+    """Denoising steps; default: the model table's (fewer: a quicker, rougher draft)."""
+    frames: int | None = Field(default=None, ge=1)
+    """Most frames one clip is made with; default: the model's native count."""
+    size: tuple[int, int] | None = None
+    """(width, height) generated at; default: the model's native size for the shot's aspect."""
+
+
+class DiffusersSettings(BaseModel):
+    """``[diffusers]``: open models run on this machine's GPUs (``pip install 'dramaforge[gpu]'``).
+
+    Weights are read only from folders the user filled; nothing is ever downloaded.
+    """
+
+    models_dir: Path = Field(default_factory=lambda: user_cache_dir() / "models")
+    """One folder per model name (``models_dir/wan2.1-t2v-1.3b/``)."""
+    models: dict[str, DiffusersModelSettings] = Field(default_factory=dict)
+    devices: list[str] = Field(default_factory=list)
+    """Torch devices that each take shots (``["cuda:0", "cuda:1"]``); default: every CUDA
+    device, else the CPU."""
+    offload: Literal["auto", "none", "model", "sequential"] = "auto"
+    """Where weights wait between uses: all on the GPU (none), each component moved on when
+    used (model), layer by layer (sequential, least VRAM, slowest); auto: chosen from free
+    VRAM and the model table."""
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    """auto: bfloat16 on a GPU that has it, float16 on older GPUs, float32 on the CPU."""
+    resident: int = Field(default=2, ge=1)
+    """Pipelines kept loaded per device (an image and a video model: 2), so switching between
+    them does not load weights again."""
+    gpu: str | None = None
+    """The card ``dramaforge plan`` estimates for (``"RTX 4090"``, ``"H100"``); default: the
+    first CUDA device found."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DRAMAFORGE_",
@@ -235,6 +274,7 @@ class Settings(BaseSettings):
     comfyui: ComfyUISettings = Field(default_factory=ComfyUISettings)
     critic_openai: ProviderOverrides = Field(default_factory=ProviderOverrides)
     """The vision critic's endpoint when it is not the director's; unset fields: ``openai``."""
+    diffusers: DiffusersSettings = Field(default_factory=DiffusersSettings)
     prices: dict[str, float] = Field(default_factory=dict)
     """``provider:model`` -> price per unit (image, second of video, 1k characters of speech)."""
     budget: float | None = None

@@ -233,6 +233,8 @@ class Asset(BaseModel):
     cost: float = 0.0
     seconds: float = 0.0
     cached: bool = False
+    gpu_seconds: float | None = None
+    """Device time of a model run on this machine's GPU (``diffusers:*``)."""
 
 
 class Cue(BaseModel):

@@ -18,6 +18,7 @@ from dramaforge.config import (
 from dramaforge.errors import DramaforgeError
 from dramaforge.schema import Language
 from dramaforge.tools.comfyui.health import checks as comfyui_checks
+from dramaforge.tools.diffusers.doctor import rows as gpu_rows
 from dramaforge.tools.openai.client import dashscope_endpoint
 from dramaforge.tools.registry import Kind, registry
 
@@ -171,4 +172,5 @@ def run_checks(settings: Settings) -> list[Check]:
             results.append(Check(name=name, ok=True, detail=fn()))
         except (DramaforgeError, ImportError, OSError) as err:
             results.append(Check(name=name, ok=False, detail=str(err)))
+    results += [Check(name=n, ok=ok, detail=d) for n, ok, d in gpu_rows(settings)]
     return results

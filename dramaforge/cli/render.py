@@ -234,12 +234,15 @@ def plan(
     as_json: JsonOpt = False,
 ) -> None:
     """Print the shot list and the estimated cost without rendering anything."""
+    from rich.markup import escape
+
     from dramaforge.chat.terminal import cost_lines, plan_table
     from dramaforge.graph.context import build_context
     from dramaforge.graph.cost import estimate
     from dramaforge.graph.verbs import plan_script
     from dramaforge.modes.printout import print_version_plans
     from dramaforge.script import load_script
+    from dramaforge.tools.diffusers.estimate import plan_lines as gpu_plan_lines
 
     def run() -> None:
         ctx = build_context(settings, Path(".dramaforge"))
@@ -256,6 +259,8 @@ def plan(
         _print_repairs(shot_plan.repairs)
         for line in cost_lines(cost):
             console.print(line, highlight=False)
+        for line in gpu_plan_lines(shot_plan, settings):  # open models: time per shot on the GPU
+            console.print(escape(line), highlight=False)
 
     guard(run)
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, computed_field
 from dramaforge.config import Settings
 from dramaforge.errors import BudgetExceeded
 from dramaforge.schema import ShotPlan
+from dramaforge.tools.diffusers.estimate import GPU_HOUR, gpu_seconds
 
 
 def units(kind: str, *, duration: float = 0.0, text: str = "") -> float:
@@ -94,19 +95,26 @@ def estimate(plan: ShotPlan, settings: Settings, max_takes: int | None = None) -
     }
     once: dict[str, float] = {}
     most: dict[str, float] = {}
+    kinds: dict[str, str] = {}
     for (spec, kind), n in work.items():
+        kinds[spec] = kind
         once[spec] = once.get(spec, 0.0) + n * price(settings, spec)
         most[spec] = most.get(spec, 0.0) + n * price(settings, spec) * attempts(kind, takes)
-    specs = {spec for spec, _ in work}
+    # Open models on this machine's GPU: their estimated GPU-seconds at the GPU-hour price.
+    gpu_hour = settings.prices.get(GPU_HOUR)
+    timed = {k: v for k, v in gpu_seconds(plan, settings).items() if v is not None}
+    if gpu_hour is not None:
+        for spec, seconds in timed.items():
+            once[spec] = seconds / 3600 * gpu_hour
+            most[spec] = once[spec] * attempts(kinds.get(spec, "video"), takes)
+    priced = set(settings.prices) | (set(timed) if gpu_hour is not None else set())
     return Estimate(
         lines={spec: round(v, 4) for spec, v in most.items()},
         total=round(sum(most.values()), 4),
         one_take={spec: round(v, 4) for spec, v in once.items()},
         one_take_total=round(sum(once.values()), 4),
         max_takes=takes,
-        unpriced=sorted(
-            s for s in specs if not s.startswith("local:") and s not in settings.prices
-        ),
+        unpriced=sorted(s for s in kinds if not s.startswith("local:") and s not in priced),
         budget=settings.budget,
     )
 

@@ -19,6 +19,9 @@ class Generated(BaseModel):
     duration: float | None = None
     cost: float = 0.0
     model: str = ""
+    gpu_seconds: float | None = None
+    """Device time a local model held a GPU (or CPU) for this result; its ``cost`` is these
+    seconds at the configured price per GPU-hour."""
 
 
 class SubmitIntent(BaseModel):

@@ -98,6 +98,8 @@ class AssetStore:
             atomic_write(meta_path, generated.model_dump_json())
             journal.forget()
         made = {"cost": generated.cost, "seconds": round(time.perf_counter() - started, 3)}
+        if generated.gpu_seconds is not None:
+            made["gpu_seconds"] = round(generated.gpu_seconds, 3)
         return stored.model_copy(update=made), generated
 
 
