@@ -106,10 +106,11 @@ def test_output_settings_fork_the_thread_and_run_settings_do_not(tmp_path: Path)
         assert tid(base.with_(how)) == tid(base), how
 
 
-def test_a_served_run_given_part_of_its_options_is_named_after_its_script(
+def test_a_served_run_given_part_of_its_options_completes_them_from_its_settings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DRAMAFORGE_WORKSPACE", str(tmp_path))
+    monkeypatch.setenv("DRAMAFORGE_RENDER__FPS", "30")  # the server's own settings fill the rest
     script = tmp_path / "ep07.zh.txt"
     shutil.copyfile(FIXTURES / "short.zh.txt", script)
     graph = build_graph(InMemorySaver())
@@ -120,7 +121,7 @@ def test_a_served_run_given_part_of_its_options_is_named_after_its_script(
     )
     options = graph.get_state(config).values["options"]
     assert (options.episode, options.width, options.height) == ("ep07", 360, 640)
-    assert options.max_takes == RenderSettings().max_takes
+    assert options.fps == 30 and options.max_takes == RenderSettings().max_takes
 
 
 def test_the_backend_kinds_are_declared_once(tmp_path: Path) -> None:

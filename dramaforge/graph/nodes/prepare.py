@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
 from dramaforge.agents.bible import build_bible
+from dramaforge.config import OutputSettings
 from dramaforge.errors import WorkspaceError
 from dramaforge.graph import series
 from dramaforge.graph.context import RenderContext, confined, context_of, served_root
@@ -24,11 +25,14 @@ from dramaforge.script import load_script
 
 def ingest(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
     """Read and parse the script; a bad file stops here with a ScriptError naming the line.
-    A run confined to a workspace (a served graph) refuses a script or output outside it."""
-    opts = RenderOptions.model_validate(state["options"])  # JSON when a server passes it
+    A run confined to a workspace (a served graph) refuses a script or output outside it.
+
+    Options a server passes as JSON may be partial: what they leave out is the serving
+    process's own settings (its ``dramaforge.toml`` and environment), and the episode is
+    named after the script."""
+    given: Any = state["options"]
+    opts = RenderOptions.model_validate(given)
     script_path = Path(state["script_path"])
-    if not opts.episode:  # options given in part (a served graph): named after the script
-        opts = opts.model_copy(update={"episode": episode_name(script_path)})
     root = served_root(runtime)
     if root is not None:
         try:
@@ -42,6 +46,12 @@ def ingest(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
                 "the folder it serves (its working folder, or DRAMAFORGE_WORKSPACE); copy the "
                 "script there and give its path relative to it"
             ) from None
+    if isinstance(given, dict):
+        render = context_of(runtime, opts.out_dir).settings.render
+        own = {name: getattr(render, name) for name in OutputSettings.model_fields}
+        opts = RenderOptions.model_validate(own | given)
+    if not opts.episode:
+        opts = opts.model_copy(update={"episode": episode_name(script_path)})
     script = load_script(script_path, format=opts.format, language=opts.language)
     if opts.subtitles is not None:  # the translator (and the OpenAI client) only when asked
         from dramaforge.agents import translate
