@@ -40,8 +40,10 @@ def test_a_planted_scripts_symlink_cannot_write_outside(tmp_path: Path) -> None:
     root.mkdir()
     (root / "scripts").symlink_to(outside)
     workspace = Workspace(root, settings_for())
+    text = "场景：教室\n林小雨：你好。"
+    assert workspace.plan_episode(text=text)["script"] is None  # a free plan saves nothing
     with pytest.raises(WorkspaceError, match="outside the workspace") as caught:
-        workspace.plan_episode(text="场景：教室\n林小雨：你好。")
+        workspace.render_episode(text=text, name="planned")  # a render saves it: refused
     assert str(root) not in str(caught.value) and str(outside) not in str(caught.value)
     assert sorted(p.name for p in outside.iterdir()) == ["victim.txt"]
 
@@ -52,7 +54,7 @@ def test_a_planted_script_file_symlink_is_not_overwritten(tmp_path: Path) -> Non
     (root / "scripts" / "planned.txt").symlink_to(outside / "victim.txt")
     workspace = Workspace(root, settings_for())
     with pytest.raises(WorkspaceError):
-        workspace.plan_episode(text="场景：教室\n林小雨：你好。")
+        workspace.render_episode(text="场景：教室\n林小雨：你好。", name="planned")
     assert (outside / "victim.txt").read_text(encoding="utf-8") == "keep me"
 
 

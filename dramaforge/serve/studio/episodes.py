@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from dramaforge.config import Settings
-from dramaforge.errors import DramaforgeError, WorkspaceError
+from dramaforge.errors import Busy, DramaforgeError, WorkspaceError
 from dramaforge.graph.context import RenderContext, build_context
-from dramaforge.graph.session import Session, episode_session, session_for
+from dramaforge.graph.session import Event, Session, episode_session, session_for
 from dramaforge.graph.threads import episode_name
 from dramaforge.schema import Manifest
 from dramaforge.serve.studio.jobs import Jobs
@@ -104,6 +104,20 @@ class Studio:
             raise WorkspaceError(f"{folder}/{name} is neither rendered nor planned from a script")
         out = self.workspace.inside(folder, must_exist=False)
         with session_for(script, out, self.settings, approve=True, context=context) as session:
+            yield session
+
+    @contextmanager
+    def edit_session(self, folder: str, name: str) -> Iterator[Session]:
+        """The session of an episode to change, holding its run lock (``Session.running``):
+        a render of it running elsewhere (a terminal, another studio) refuses the edit at
+        once, rather than the two writing its thread over each other."""
+
+        def elsewhere(_event: Event) -> None:
+            raise Busy(
+                f"{folder}/{name} is being rendered by another dramaforge; edit it when done"
+            )
+
+        with self.session(folder, name) as session, session.running(elsewhere):
             yield session
 
     def plan(self, script: str | None, text: str | None, name: str) -> tuple[str, str]:

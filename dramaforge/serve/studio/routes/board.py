@@ -50,7 +50,7 @@ async def edit(request: Request) -> Response:
 
     def work(studio: Studio, folder: str, name: str) -> str | None:
         changed = 0
-        with studio.session(folder, name) as s:
+        with studio.edit_session(folder, name) as s:
             shot = s.takes(sid)[0]
             now: dict[str, Any] = {
                 "prompt": shot.visual_prompt.strip(),
@@ -88,7 +88,7 @@ def _simple(op: str) -> Any:
         sid = str(request.path_params.get("shot", ""))
 
         def work(studio: Studio, folder: str, name: str) -> str | None:
-            with studio.session(folder, name) as s:
+            with studio.edit_session(folder, name) as s:
                 if op == "restore":
                     s.restore(sid, int(request.path_params["take"]))
                 elif op == "remove":
