@@ -195,3 +195,30 @@ def test_episode_on_open_models_loads_each_pipeline_once(models_dir: Path, tmp_p
     episode = probe(Path(manifest.episode.path))
     assert (episode.width, episode.height) == (360, 640)
     assert manifest.total_cost > 0
+
+
+def test_edit_model_without_a_reference_draws_with_qwen_image(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    """Qwen-Image-Edit draws from the focus character's reference; a shot with nobody in
+    focus has none, and is drawn by the text-to-image model (its tiny weights here).
+
+    The edit pipeline itself is not built here: its Qwen2VLProcessor will not construct
+    without torchvision's video processor in transformers 5, so the path that draws from a
+    reference is not exercised on the CPU."""
+    edit = models_dir / "qwen-image-edit"
+    edit.mkdir(exist_ok=True)
+    (edit / "model_index.json").write_text("{}")
+    backend = registry().create("image", "diffusers:qwen-image-edit", tiny_settings(models_dir))
+    request = ImageRequest(
+        prompt="an empty classroom",
+        width=64,
+        height=64,
+        seed=5,
+        framing="wide",
+        scene_heading="INT. CLASSROOM - DAY",
+    )
+    made = backend.generate(request, tmp_path / "k.png")
+    with Image.open(tmp_path / "k.png") as img:
+        assert img.size == (64, 64)
+    assert made.model == "diffusers:qwen-image"
