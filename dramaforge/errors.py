@@ -89,6 +89,12 @@ MACHINE_ERRNOS = frozenset(
 def machine_error(err: OSError) -> MachineError:
     """``err`` as one line that says what to do."""
     where = f" {err.filename}" if err.filename else ""
+    if err.errno in (errno.ENOENT, errno.ENOTDIR):  # a folder on the way cannot be made or found
+        return MachineError(
+            f"cannot create or open{where}: {err.strerror}; check the path (--out) and run again"
+        )
+    if err.errno not in MACHINE_ERRNOS and not err.strerror:
+        return MachineError(f"the machine refused{where}: {err}; check the path and run again")
     advice = {
         errno.ENOSPC: "free some space or choose another --out",
         errno.EDQUOT: "free some space or choose another --out",

@@ -78,7 +78,7 @@ def plan_table(
 
 def shot_detail(shot: Shot, result: ShotResult | None) -> Table:
     """One shot in full, with every take made of it and what the critic said."""
-    table = Table(title=f"{shot.id}", show_header=False)
+    table = Table(title=safe(shot.id), show_header=False)
     table.add_column("field")
     table.add_column("value")
     for field in ("framing", "camera", "duration", "mood", "time_of_day", "focus"):
@@ -93,17 +93,18 @@ def shot_detail(shot: Shot, result: ShotResult | None) -> Table:
         verdict = "passed" if take.critique.passed else "; ".join(take.critique.issues)
         table.add_row(
             f"take {take.number}{mark}",
-            f"{take.duration:.1f}s score {take.critique.score:.2f} {verdict}\n{take.motion.path}",
+            f"{take.duration:.1f}s score {take.critique.score:.2f} {safe(verdict)}\n"
+            f"{safe(take.motion.path)}",
         )
     return table
 
 
 def cost_lines(cost: Estimate) -> list[str]:
-    lines = [f"  {spec}: {amount:.2f}" for spec, amount in cost.lines.items()]
+    lines = [f"  {safe(spec)}: {amount:.2f}" for spec, amount in cost.lines.items()]
     if cost.unpriced:
         lines.append(
-            f"[yellow]no price configured for {', '.join(cost.unpriced)}[/] "
-            "(add them under [prices] in dramaforge.toml)"
+            f"[yellow]no price configured for {safe(', '.join(cost.unpriced))}[/] "
+            f"(add them under {escape('[prices]')} in dramaforge.toml)"
         )
     return lines
 
@@ -114,7 +115,9 @@ def progress(console: Console, enabled: bool) -> Iterator[Callable[[Event], None
     if not enabled:  # no bar; only what a person must know (waiting for another render)
         yield (
             lambda e: (
-                console.print(e["status"], highlight=False) if e.get("stage") == "wait" else None
+                console.print(safe(str(e["status"])), highlight=False)
+                if e.get("stage") == "wait"
+                else None
             )
         )
         return
@@ -132,16 +135,16 @@ def progress(console: Console, enabled: bool) -> Iterator[Callable[[Event], None
         def on_event(e: Event) -> None:
             sid = e.get("shot")
             if sid is None:
-                bar.update(episode, description=f"episode: {e['stage']} {e['status']}")
+                bar.update(episode, description=safe(f"episode: {e['stage']} {e['status']}"))
                 return
             if sid not in shots:
-                shots[sid] = bar.add_task(sid, total=4)
+                shots[sid] = bar.add_task(safe(sid), total=4)
             note = e["status"] if e["status"] != "start" else "…"
             if e["status"] == "retry":
                 note = f"retry {e.get('fault')}: {'; '.join(e.get('issues', []))}"
             bar.update(
                 shots[sid],
-                description=f"{sid} {e['stage']} {note}",
+                description=safe(f"{sid} {e['stage']} {note}"),
                 completed=steps.get(e["stage"], 0) - (e["status"] == "start"),
             )
 
