@@ -44,11 +44,14 @@ class ConfigError(DramaforgeError):
 
 
 class ProviderError(DramaforgeError):
-    """A backend failed. ``retryable`` says whether trying again may help."""
+    """A backend failed. ``retryable`` says whether trying again may help; ``maybe_paid``
+    that the provider may have charged for the failed call all the same (a synchronous reply
+    that never came: the budget counts it)."""
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, retryable: bool = False, maybe_paid: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.maybe_paid = maybe_paid
 
 
 class ContentRejected(ProviderError):

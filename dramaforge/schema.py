@@ -224,6 +224,9 @@ class Asset(BaseModel):
     cost: float = 0.0
     seconds: float = 0.0
     cached: bool = False
+    note: str = ""
+    """What the person should know about how it was made: "possibly paid twice" when a
+    synchronous request (no task to look up) was sent again after its reply was lost."""
 
 
 class Cue(BaseModel):

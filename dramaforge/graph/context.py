@@ -15,7 +15,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from dramaforge.config import Settings
-from dramaforge.errors import WorkspaceError
+from dramaforge.errors import ProviderError, WorkspaceError
 from dramaforge.graph.cost import Ledger, price
 from dramaforge.graph.prefetch import Voiced
 from dramaforge.media.store import AssetStore
@@ -53,6 +53,9 @@ class RenderContext:
         self.ledger.reserve(expected, what)
         try:
             made = call()
+        except ProviderError as err:  # a lost synchronous reply may have been charged
+            self.ledger.settle(expected, expected if err.maybe_paid else 0.0)
+            raise
         except BaseException:
             self.ledger.settle(expected, 0.0)
             raise

@@ -19,6 +19,8 @@ class Generated(BaseModel):
     duration: float | None = None
     cost: float = 0.0
     model: str = ""
+    note: str = ""
+    """What the person should know about how it was made (e.g. possibly paid twice)."""
 
 
 class SubmitIntent(BaseModel):

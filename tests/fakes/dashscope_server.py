@@ -257,6 +257,18 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             body = {"request_id": uuid.uuid4().hex, "code": code, "message": message}
             self._json(status, body, headers)
 
+        def _gateway(self, status: int) -> None:
+            """A proxy in front of the service gave up: its own bare page, no DashScope body
+            (the task behind it was created all the same)."""
+            page = (f"<html><head><title>{status} Bad Gateway</title></head><body><center>"
+                    f"<h1>{status} Bad Gateway</h1></center><hr><center>Tengine</center>"
+                    "</body></html>").encode()  # fmt: skip
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
         def _drop(self) -> None:
             self.close_connection = True
             with contextlib.suppress(OSError):
@@ -347,6 +359,9 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                 fake._released.wait(timeout=60)
             if fault is not None and fault.kind in ("drop", "hold"):
                 self._drop()
+                return
+            if fault is not None and fault.kind == "gateway":
+                self._gateway(fault.status)
                 return
             if fault is not None and fault.kind == "slow":
                 time.sleep(fault.delay)
