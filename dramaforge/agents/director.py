@@ -119,10 +119,16 @@ class RuleDirector:
         for scene in script.scenes:
             shots.extend(self._scene(script, scene, start=len(shots)))
         return ShotPlan(
-            title=script.title, language=script.language, shots=shots, director=self.name
+            title=script.title,
+            language=script.language,
+            shots=shots,
+            director=self.name,
+            repairs=list(script.notes),
         )
 
     def _scene(self, script: Script, scene: Scene, start: int) -> list[Shot]:
+        if scene.shots:
+            return self._listed(script, scene, start)
         drafts = self._drafts(scene, script.language)
         present = _speakers(scene) or [c.name for c in script.characters][:2]
         music = next((b.text for b in scene.beats if b.kind == "music"), None)
@@ -149,6 +155,45 @@ class RuleDirector:
                     music=music,
                     mood=mood,
                     time_of_day=scene.time_of_day,
+                )
+            )
+        return shots
+
+    def _listed(self, script: Script, scene: Scene, start: int) -> list[Shot]:
+        """A shot list's shots as listed: their order, framing, camera and length kept; only
+        what the list leaves out is chosen here (a framing from who speaks, a camera move,
+        a length from the speech)."""
+        language = script.language
+        present = _speakers(scene) or [c.name for c in script.characters][:2]
+        shots = []
+        for n, listed in enumerate(scene.shots):
+            index = start + n + 1
+            lines = [line_from_beat(b) for b in listed.beats if b.kind in ("dialogue", "narration")]
+            speakers = list(dict.fromkeys(ln.speaker for ln in lines if ln.speaker))
+            framing = listed.framing or _listed_framing(n, speakers, listed.characters)
+            cast = listed.characters or (speakers if framing != "wide" else present)
+            focus = speakers[0] if len(speakers) == 1 else (cast[0] if len(cast) == 1 else None)
+            estimated = estimate_seconds(lines, language, self.min_shot, self.max_shot)
+            music = next((b.text for b in listed.beats if b.kind == "music"), None)
+            shots.append(
+                Shot(
+                    id=f"s{scene.index:02d}-{n + 1:02d}",
+                    index=index,
+                    scene_index=scene.index,
+                    scene_heading=scene.heading,
+                    duration=listed.duration or estimated,
+                    framing=framing,
+                    camera=listed.camera or _camera(framing, index),
+                    visual_prompt=scene_prompt(language, scene, framing, cast, listed.visual),
+                    action=listed.visual,
+                    characters=cast,
+                    focus=focus,
+                    lines=lines,
+                    sfx=[b.text for b in listed.beats if b.kind == "sfx"],
+                    music=music,
+                    mood=mood_of(music or "", scene.time_of_day, scene.heading, listed.visual),
+                    time_of_day=scene.time_of_day,
+                    hold=listed.duration,
                 )
             )
         return shots
@@ -239,6 +284,18 @@ def line_from_beat(beat: Beat) -> Line:
         parenthetical=beat.parenthetical,
         source_line=beat.source_line,
     )
+
+
+def _listed_framing(n: int, speakers: list[str], cast: list[str]) -> Framing:
+    """A listed shot's framing when the list gives none: a scene opens wide, one speaker is
+    a close-up, several a medium shot, a picture without people an insert."""
+    if n == 0:
+        return "wide"
+    if len(speakers) == 1:
+        return "close_up"
+    if speakers or cast:
+        return "medium"
+    return "insert"
 
 
 def _speakers(scene: Scene) -> list[str]:

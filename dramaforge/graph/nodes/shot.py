@@ -81,7 +81,7 @@ def voice(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object
         notes += [f"{line.text[:20]}: {asset.note}"] if asset.note else []
         t += length + GAP
     spoken = t - GAP + TAIL if shot.lines else 0.0
-    seconds = max(opts.min_shot, spoken) if shot.lines else shot.duration
+    seconds = max(opts.min_shot, spoken, shot.hold or 0.0) if shot.lines else shot.duration
     duration = round(seconds * opts.fps) / opts.fps
     payload = {
         "lines": keys,
