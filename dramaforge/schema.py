@@ -18,7 +18,8 @@ Resolution = Literal["360p", "480p", "720p", "1080p"]  # 360p/480p: drafts and t
 ScriptFormat = Literal["fountain", "marker", "yaml", "prose", "shotlist"]
 Framing = Literal["wide", "medium", "close_up", "reaction", "insert"]
 CameraMove = Literal["static", "zoom_in", "zoom_out", "pan_left", "pan_right"]
-BeatKind = Literal["action", "dialogue", "narration", "sfx", "music"]
+BeatKind = Literal["action", "dialogue", "narration", "sfx", "music", "card"]
+"""``card``: text shown on screen as a title card (Fountain's ``> THE END <``, a titles scene)."""
 Stage = Literal["keyframe", "motion", "voice"]
 RepairKind = Literal["repeated_line", "missing_line", "unknown_line", "line_order",
                      "speaker", "duration", "scene", "fallback"]  # fmt: skip
@@ -145,6 +146,9 @@ class Shot(BaseModel):
     time_of_day: str = ""
     hold: float | None = None
     """Seconds a shot list gave this shot: its speech may make it longer, never shorter."""
+    card: str | None = None
+    """A title card's text, shown on screen for the whole shot (centred in the picture where
+    the painter draws it, and as an on-screen caption in every render)."""
     revision: int = 0
     """Bumped by "redo this shot": a new keyframe and clip for an otherwise unchanged shot."""
 

@@ -85,6 +85,32 @@ class _Draft:
     lines: list[Line] = field(default_factory=list)
     sfx: list[str] = field(default_factory=list)
     focus: str | None = None
+    card: str | None = None
+
+
+def card_seconds(text: str) -> float:
+    """Long enough to read a title card: 2.5 s, and more for a long one."""
+    return round(min(6.0, 2.5 + len(text) / 12), 2)
+
+
+def card_shot(
+    script: Script, scene: Scene, text: str, n: int, index: int, sfx: list[str] | None = None
+) -> Shot:
+    """A title card: its words on a plain background, on screen for the whole shot."""
+    return Shot(
+        id=f"s{scene.index:02d}-{n:02d}",
+        index=index,
+        scene_index=scene.index,
+        scene_heading=scene.heading,
+        duration=card_seconds(text),
+        framing="insert",
+        camera="static",
+        visual_prompt=prompts.render("card", script.language, text=text),
+        action=text,
+        card=text,
+        sfx=sfx or [],
+        time_of_day=scene.time_of_day,
+    )
 
 
 def safe_prompt(shot: Shot, language: Language) -> str:
@@ -136,6 +162,9 @@ class RuleDirector:
         shots = []
         for n, d in enumerate(drafts):
             index = start + n + 1
+            if d.card is not None:
+                shots.append(card_shot(script, scene, d.card, n + 1, index, d.sfx))
+                continue
             cast = present if d.framing in ("wide", "medium") else [d.focus] if d.focus else []
             shots.append(
                 Shot(
@@ -209,7 +238,10 @@ class RuleDirector:
         while i < len(beats):
             beat = beats[i]
             i += 1
-            if beat.kind == "action":
+            if beat.kind == "card":
+                _place_card(beat.text, drafts, opening, pending_action, pending_sfx)
+                pending_action, pending_sfx = [], []
+            elif beat.kind == "action":
                 pending_action.append(beat.text)
             elif beat.kind == "sfx":
                 pending_sfx.append(beat.text)
@@ -237,7 +269,7 @@ class RuleDirector:
                 draft.sfx += pending_sfx
                 pending_action, pending_sfx = [], []
                 drafts.append(draft)
-        if pending_action and len(drafts) > 1:
+        if pending_action and (len(drafts) > 1 or drafts[-1].card is not None):
             drafts.append(_Draft("medium", action=pending_action, sfx=pending_sfx))
         else:
             drafts[-1].action += pending_action
@@ -273,6 +305,21 @@ class RuleDirector:
         if action and language != "zh" and not action.endswith("."):
             action += ". "
         return scene_prompt(language, scene, d.framing, cast, action)
+
+
+def _place_card(
+    text: str, drafts: list[_Draft], opening: _Draft, action: list[str], sfx: list[str]
+) -> None:
+    """A title card after what happens before it (the action not yet on a shot goes on the
+    opening wide, or on a shot of its own); a scene that opens on its card opens there."""
+    empty = opening is drafts[-1] and not (opening.lines or opening.action)
+    if empty and action:
+        opening.action, opening.sfx = list(action), list(sfx)
+    elif action:
+        drafts.append(_Draft("medium", action=list(action), sfx=list(sfx)))
+    elif empty:
+        drafts.pop()
+    drafts.append(_Draft("insert", card=text))
 
 
 def line_from_beat(beat: Beat) -> Line:

@@ -116,7 +116,8 @@ class LLMDirector:
         model has been told why is repaired in code; one beyond repair, or no usable reply
         at all, gives the rule director's shots for this scene alone."""
         language = self.language or script.language
-        if scene.shots:  # a shot list's shots are kept as listed: nothing to ask the model
+        if scene.shots or any(b.kind == "card" for b in scene.beats):
+            # a shot list's shots are kept as listed, a title card is a card: rules place them
             return self._by_rule(script, scene, language), []
         spoken = [b for b in scene.beats if b.kind in SPOKEN]
         sections = prompts.sections("director", language)

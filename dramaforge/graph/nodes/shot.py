@@ -83,6 +83,8 @@ def voice(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object
     spoken = t - GAP + TAIL if shot.lines else 0.0
     seconds = max(opts.min_shot, spoken, shot.hold or 0.0) if shot.lines else shot.duration
     duration = round(seconds * opts.fps) / opts.fps
+    if shot.card and not shot.lines:  # a title card's words stay on screen for the shot
+        cues.append(Cue(start=0.0, end=round(duration - 0.1, 3), text=shot.card))
     payload = {
         "lines": keys,
         "at": [at for _, at in items],
