@@ -18,7 +18,7 @@ from dramaforge.agents.adapter import MEMORY_CHARS, Adapter, group
 from dramaforge.agents.plugin import llm_director
 from dramaforge.cli.app import app
 from dramaforge.config import ProviderSettings, Settings
-from dramaforge.graph.batch import run_batch
+from dramaforge.graph.batch import collect, run_batch
 from dramaforge.media.probe import probe
 from dramaforge.script import load_script
 from dramaforge.script.novel import chapters, gather_cast, said
@@ -89,6 +89,13 @@ def test_each_episode_is_a_script_with_the_same_cast(tmp_path: Path) -> None:
     bible = tomllib.loads((tmp_path / "scripts" / "bible.toml").read_text(encoding="utf-8"))
     assert [c["name"] for c in bible["character"]] == ["闰土", "杨二嫂", "母亲", "我"]
     assert "海边" in bible["places"]
+
+
+def test_batch_takes_the_episodes_not_the_state_or_the_bible(tmp_path: Path) -> None:
+    out = tmp_path / "scripts"
+    Adapter().adapt(NOVEL, 2, out)
+    assert (out / ".adapt.json").is_file() and (out / "bible.toml").is_file()
+    assert [p.name for p in collect([out])] == ["ep01.zh.txt", "ep02.zh.txt"]
 
 
 def test_a_second_run_resumes(tmp_path: Path) -> None:

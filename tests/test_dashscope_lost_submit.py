@@ -109,3 +109,24 @@ def test_an_unknown_submit_holds_up_no_other_shot(server: FakeDashScope, tmp_pat
     assert server.submits["qwen-image"] == 1  # B's; A's made no task
     assert told and told[0].startswith("waiting: a submit got no reply")
     assert "s left" in told[0]
+
+
+@pytest.mark.slow
+def test_the_wait_shows_on_the_shots_progress_line(tmp_path: Path) -> None:
+    """A render whose first keyframe submit meets a gateway page: the shot's progress events
+    say it is looking the task up, and the render finishes with that task adopted."""
+    from dramaforge.graph.verbs import render_episode
+    from tests.conftest import FIXTURES
+    from tests.test_orchestration import dashscope_settings
+
+    events: list[dict[str, object]] = []
+    with FakeDashScope() as fake:
+        fake.fault("submit", Fault("gateway", status=502))
+        settings = dashscope_settings(fake, timeout=2.0, list_lag=0.5)  # type: ignore[arg-type]
+        manifest = render_episode(
+            FIXTURES / "short.zh.txt", tmp_path / "out", settings, on_event=events.append
+        )
+        submits = sum(fake.submits.values())
+    waits = [e for e in events if str(e.get("status", "")).startswith("waiting: a submit")]
+    assert waits and all(e.get("shot") for e in waits)
+    assert submits == sum(1 for _ in manifest.shots) * 2  # a keyframe and a clip each, once

@@ -20,9 +20,12 @@ from typer.testing import CliRunner
 from dramaforge.agents.director import RuleDirector
 from dramaforge.cli.app import app
 from dramaforge.errors import ScriptError
+from dramaforge.graph.verbs import render_episode
+from dramaforge.media.probe import probe
 from dramaforge.schema import ShotPlan
 from dramaforge.script import load_script, parse_text
 from dramaforge.script.shotlist import camera_of, field_of, framing_of, seconds_of
+from tests.conftest import settings_for
 
 LISTS = Path(__file__).resolve().parent / "shotlists"
 EXPECTED = [  # framing, camera, seconds, lines (speaker or None for narration), sound effects
@@ -167,3 +170,15 @@ def test_values_read_by_meaning() -> None:
     assert [seconds_of(v) for v in (3, "2.5s", "4秒", "00:06", "3-5秒", "", "很长")] == [
         3.0, 2.5, 4.0, 6.0, 4.0, None, None,
     ]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_an_excel_shot_list_renders_at_its_listed_lengths(tmp_path: Path) -> None:
+    manifest = render_episode(excel_list(tmp_path / "late.xlsx"), tmp_path / "out", settings_for())
+    lengths = [r.duration for r in manifest.shots]
+    assert all(
+        got >= listed - 0.05 for got, listed in zip(lengths, [4.0, 3.0, 2.5, 5.0, 3.0], strict=True)
+    )
+    assert probe(Path(manifest.episode.path)).duration >= 17.4
+    voiced = [ln.text for s in manifest.plan.shots for ln in s.lines]
+    assert voiced.count("对不起，我来晚了！") == 1

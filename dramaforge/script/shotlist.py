@@ -34,6 +34,7 @@ from dramaforge.schema import (
     Script,
 )
 from dramaforge.script.cast import cast_entries, split_outside_parens
+from dramaforge.script.clean import clean_script
 from dramaforge.script.detect import detect_language
 from dramaforge.script.speakers import LATIN_SPEECH, SPEECH, is_speaker, spoken_beat, unquote
 
@@ -495,31 +496,34 @@ def build(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any], source: st
         if beat.kind == "dialogue" and beat.speaker and beat.speaker not in names:
             names.add(beat.speaker)
             cast.append(Character(name=beat.speaker))
-    return Script(
-        title=title or source.rsplit("/", 1)[-1].rsplit(".", 1)[0],
-        language=detect_language("\n".join(all_text)),
-        format="shotlist",
-        characters=cast,
-        scenes=scenes,
-        source=source,
-        logline=next(
-            (
-                _text(v)
-                for k, v in info.items()
-                if normalise(str(k)) in ("logline", "synopsis", "简介", "梗概", "故事梗概")
-                and _text(v)
+    # Values can spell controls with escapes (JSON ``\u202e``) or hold them (a sheet's cell).
+    return clean_script(
+        Script(
+            title=title or source.rsplit("/", 1)[-1].rsplit(".", 1)[0],
+            language=detect_language("\n".join(all_text)),
+            format="shotlist",
+            characters=cast,
+            scenes=scenes,
+            source=source,
+            logline=next(
+                (
+                    _text(v)
+                    for k, v in info.items()
+                    if normalise(str(k)) in ("logline", "synopsis", "简介", "梗概", "故事梗概")
+                    and _text(v)
+                ),
+                "",
             ),
-            "",
-        ),
-        style=next(
-            (
-                _text(v)
-                for k, v in info.items()
-                if normalise(str(k)) in ("style", "风格", "画风", "visual_style") and _text(v)
+            style=next(
+                (
+                    _text(v)
+                    for k, v in info.items()
+                    if normalise(str(k)) in ("style", "风格", "画风", "visual_style") and _text(v)
+                ),
+                "",
             ),
-            "",
-        ),
-        notes=notes,
+            notes=notes,
+        )
     )
 
 
