@@ -122,7 +122,7 @@ def test_the_wait_shows_on_the_shots_progress_line(tmp_path: Path) -> None:
     events: list[dict[str, object]] = []
     with FakeDashScope() as fake:
         fake.fault("submit", Fault("gateway", status=502))
-        settings = dashscope_settings(fake, timeout=2.0, list_lag=0.5)  # type: ignore[arg-type]
+        settings = dashscope_settings(fake, list_lag=0.5)  # type: ignore[arg-type]
         manifest = render_episode(
             FIXTURES / "short.zh.txt", tmp_path / "out", settings, on_event=events.append
         )
