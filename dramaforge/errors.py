@@ -96,8 +96,9 @@ def machine_error(err: OSError) -> MachineError:
         return MachineError(
             f"cannot create or open{where}: {err.strerror}; check the path (--out) and run again"
         )
-    if err.errno not in MACHINE_ERRNOS and not err.strerror:
-        return MachineError(f"the machine refused{where}: {err}; check the path and run again")
+    if err.errno not in MACHINE_ERRNOS:  # a port in use, a broken pipe, a device gone
+        reason = err.strerror or str(err) or type(err).__name__
+        return MachineError(f"the machine refused{where}: {reason}; fix that and run again")
     advice = {
         errno.ENOSPC: "free some space or choose another --out",
         errno.EDQUOT: "free some space or choose another --out",

@@ -110,3 +110,15 @@ def test_the_batch_table_shows_a_bracketed_script_name(tmp_path: Path) -> None:
     result = runner.invoke(app, ["batch", str(bad), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "[ep1].txt" in result.output
+
+
+def test_any_other_refusal_of_the_machine_is_one_line_too() -> None:
+    import errno
+
+    from dramaforge.errors import machine_error
+
+    busy = machine_error(OSError(errno.EADDRINUSE, "Address already in use"))
+    assert str(busy) == "the machine refused: Address already in use; fix that and run again"
+    assert busy.exit_code == 3
+    full = machine_error(OSError(errno.ENOSPC, "No space left on device", "/out/x.mp4"))
+    assert "cannot write /out/x.mp4" in str(full) and "free some space" in str(full)

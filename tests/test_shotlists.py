@@ -182,3 +182,11 @@ def test_an_excel_shot_list_renders_at_its_listed_lengths(tmp_path: Path) -> Non
     assert probe(Path(manifest.episode.path)).duration >= 17.4
     voiced = [ln.text for s in manifest.plan.shots for ln in s.lines]
     assert voiced.count("对不起，我来晚了！") == 1
+
+
+def test_an_edit_of_a_listed_shots_length_is_kept() -> None:
+    from dramaforge.graph.edits import edit_shot
+
+    plan = _plan(LISTS / "late.llm.json")
+    edited = edit_shot(plan, 4, "duration", "2")
+    assert (edited.shots[3].duration, edited.shots[3].hold) == (2.0, 2.0)

@@ -96,6 +96,8 @@ def edit_shot(plan: ShotPlan, ref: str | int, field: str, value: Any) -> ShotPla
         raise EditError(f"cannot edit {field!r}; editable: {', '.join(sorted(EDITABLE))}, line N")
     target = EDITABLE[name]
     data = shot.model_dump() | {target: _value(target, value)}
+    if target == "duration" and shot.hold is not None:  # a listed length: the person's now
+        data["hold"] = data["duration"]
     try:
         edited = Shot.model_validate(data)
     except ValidationError as err:
