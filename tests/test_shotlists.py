@@ -190,3 +190,22 @@ def test_an_edit_of_a_listed_shots_length_is_kept() -> None:
     plan = _plan(LISTS / "late.llm.json")
     edited = edit_shot(plan, 4, "duration", "2")
     assert (edited.shots[3].duration, edited.shots[3].hold) == (2.0, 2.0)
+
+
+def test_a_markdown_storyboard_table_keeps_its_shots() -> None:
+    """``| 镜号 | 景别 | 画面 | 台词 | 音效 | 时长 |``: a 分镜表 in a script lists shots too."""
+    plan = _plan(Path(__file__).resolve().parent / "scripts_corpus" / "zh_storyboard_table.md")
+    assert [(s.framing, s.duration) for s in plan.shots] == [
+        ("wide", 3.0), ("close_up", 2.0), ("close_up", 2.0), ("medium", 3.0),
+    ]  # fmt: skip
+    assert [ln.speaker for s in plan.shots for ln in s.lines] == ["王总", "苏晴", None]
+
+
+def test_a_scene_with_beats_beside_its_table_is_cut_by_the_director() -> None:
+    text = (
+        "【场景1】会议室\n【旁白】那天下午。\n\n| 镜号 | 画面 | 台词 | 时长 |\n|---|---|---|---|\n"
+        "| 1 | 王总拍桌而起。 | 王总：谁做的？ | 2s |\n"
+    )
+    script = parse_text(text, source="mixed.txt")
+    assert script.scenes[0].shots == []  # the 旁白 would be lost from listed shots
+    assert "那天下午。" in [ln.text for s in RuleDirector().direct(script).shots for ln in s.lines]

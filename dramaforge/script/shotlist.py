@@ -624,3 +624,23 @@ def parse(text: str, source: str) -> Script:
             path=source,
         )
     return script
+
+
+SHOT_ONLY: frozenset[Field] = frozenset({"id", "framing", "duration", "camera"})
+"""Fields only a shot list has: a table naming one lists shots, not just beats."""
+
+
+def listed_row(head: list[str], row: list[str], beats: list[Beat]) -> ListedShot | None:
+    """A Markdown 分镜表 row (``| 镜号 | 景别 | 画面 | 台词 | 时长 |``) as the shot it lists, its
+    ``beats`` read by the table reader; None when the header names no shot-only field."""
+    if not any(field_of(h) in SHOT_ONLY for h in head):
+        return None
+    got = _fields({h: c for h, c in zip(head, row, strict=False) if h.strip()})
+    return ListedShot(
+        label=_text(got.get("id")),
+        framing=framing_of(_text(got.get("framing"))),
+        camera=camera_of(_text(got.get("camera"))),
+        duration=seconds_of(got.get("duration")),
+        visual=" ".join(b.text for b in beats if b.kind == "action"),
+        beats=[b for b in beats if b.kind != "action"],
+    )
