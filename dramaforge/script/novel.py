@@ -35,6 +35,8 @@ NOT_NAMES = {
     "我们", "你们", "大家", "有人", "别人", "人们", "众人", "一个", "这个", "那个", "自己",
     "于是", "然而", "但是", "因为", "所以", "只是", "便", "又", "也", "都", "却", "就",
     "忽然", "后来", "接着", "一面", "一边", "笑", "只", "还", "再", "便是", "这时",
+    "从旁", "分明", "人都", "大声", "低声", "轻声", "冷笑", "笑着", "慢慢", "终于", "立刻",
+    "连忙", "赶紧", "随即", "说着", "一齐", "同声", "高声", "小声", "回头", "对我", "对他",
 }  # fmt: skip
 LOOK_WORDS = re.compile(
     r"脸|头|眼|眉|鼻|嘴|唇|颧骨|胡子|辫|发|皱纹|身材|个子|穿|戴|衣|裙|帽|圈|手|脚|皮肤|瘦|胖|"
@@ -190,6 +192,8 @@ def gather_cast(book: list[Chapter], limit: int = 12) -> dict[str, Person]:
     speakers: Counter[str] = Counter()
     mentions: Counter[str] = Counter()
     for m in QUOTE.finditer(text):
+        if _a_term(m.group("text")):  # 人都叫伊“豆腐西施”: a nickname, nobody speaking
+            continue
         windows = [text[max(0, m.start() - 12) : m.start()], text[m.end() : m.end() + 12]]
         for window in windows:
             said_at = re.search(SAY, window)
@@ -216,8 +220,8 @@ def _likely_name(words: str, text: str, mentions: Counter[str]) -> str | None:
     for size in (4, 3, 2):
         for i in range(len(words) - size + 1):
             name = words[i : i + size]
-            if not _plausible(name):
-                continue
+            if not _plausible(name) or words[i + size : i + size + 1] in ("的", "地"):
+                continue  # ``分明的叫道``: how it is said, not who says it
             if name not in mentions:
                 mentions[name] = text.count(name)
             count = mentions[name]
