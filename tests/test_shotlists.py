@@ -141,6 +141,8 @@ def test_a_yaml_brief_is_still_a_brief() -> None:
     assert parse_text(brief, source="ad.yaml").format == "yaml"
     listed = "title: 迟到\nshots:\n  - 镜号: 1\n    画面: 校门口\n    台词: 林晓：早。\n"
     assert parse_text(listed, source="late.yaml").format == "shotlist"
+    bare = "title: 迟到\n分镜:\n  - 画面: 校门口\n    台词: 林晓：早。\n"  # no shot-only field
+    assert parse_text(bare, source="late.yaml").format == "shotlist"
 
 
 def test_json_that_is_no_shot_list_is_one_clear_error() -> None:

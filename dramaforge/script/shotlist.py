@@ -89,6 +89,7 @@ _LIST_KEYS = (
     "items",
     "data",
 )
+_SHOT_LIST_KEYS = frozenset(_LIST_KEYS) - {"scenes", "items", "data"}
 _INFO_KEYS = ("script_info", "info", "meta", "metadata", "剧本信息", "基本信息", "project")
 _NAME_KEYS = ("name", "名字", "姓名", "角色", "角色名", "character")
 _TITLE_KEYS = ("title", "name", "剧名", "标题", "片名", "名称", "script_title")
@@ -603,6 +604,10 @@ def is_shot_list(data: Any) -> bool:
     found = find_shots(data)
     if found is None:
         return False
+    if isinstance(data, Mapping) and any(
+        normalise(str(k)) in _SHOT_LIST_KEYS and isinstance(v, list) for k, v in data.items()
+    ):
+        return True  # ``shots:``/``分镜:`` says so, whatever its fields
     shot_only: set[Field | None] = {"id", "framing", "duration", "camera"}
     return any(field_of(str(k)) in shot_only for row in found[0][:20] for k in row)
 
