@@ -122,3 +122,14 @@ def test_any_other_refusal_of_the_machine_is_one_line_too() -> None:
     assert busy.exit_code == 3
     full = machine_error(OSError(errno.ENOSPC, "No space left on device", "/out/x.mp4"))
     assert "cannot write /out/x.mp4" in str(full) and "free some space" in str(full)
+
+
+def test_without_a_bar_a_shots_wait_is_said_once() -> None:
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    with progress(console, False) as on_event:
+        for left in (52, 40, 20):
+            status = f"waiting: a submit got no reply; looking ({left}s left)"
+            on_event({"shot": "s01-02", "stage": "keyframe", "status": status})
+        on_event({"shot": "s01-02", "stage": "keyframe", "status": "done"})
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert shown.count("waiting:") == 1 and "s01-02 keyframe: waiting" in shown

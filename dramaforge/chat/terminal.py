@@ -109,17 +109,34 @@ def cost_lines(cost: Estimate) -> list[str]:
     return lines
 
 
+NOTICES = ("waiting:", "asked again")
+"""Shot statuses a backend tells while it waits or may pay twice: said even without a bar."""
+
+
+def _plain(console: Console) -> Callable[[Event], None]:
+    """Without a bar (a log, a pipe): another render's turn, and once per shot and stage
+    what its backend tells (a lost submit being looked up, a line asked again)."""
+    told: set[tuple[str, str, str]] = set()
+
+    def on_event(e: Event) -> None:
+        status = str(e.get("status", ""))
+        if e.get("stage") == "wait":
+            console.print(safe(status), highlight=False)
+            return
+        notice = next((n for n in NOTICES if status.startswith(n)), None)
+        key = (str(e.get("shot")), str(e.get("stage")), notice or "")
+        if notice is not None and key not in told:
+            told.add(key)
+            console.print(safe(f"{e.get('shot')} {e.get('stage')}: {status}"), highlight=False)
+
+    return on_event
+
+
 @contextmanager
 def progress(console: Console, enabled: bool) -> Iterator[Callable[[Event], None]]:
     """One line per shot showing its current stage, plus the episode-level stages."""
     if not enabled:  # no bar; only what a person must know (waiting for another render)
-        yield (
-            lambda e: (
-                console.print(safe(str(e["status"])), highlight=False)
-                if e.get("stage") == "wait"
-                else None
-            )
-        )
+        yield _plain(console)
         return
     with Progress(
         SpinnerColumn(),
