@@ -211,3 +211,17 @@ def test_a_scene_with_beats_beside_its_table_is_cut_by_the_director() -> None:
     script = parse_text(text, source="mixed.txt")
     assert script.scenes[0].shots == []  # the 旁白 would be lost from listed shots
     assert "那天下午。" in [ln.text for s in RuleDirector().direct(script).shots for ln in s.lines]
+
+
+def test_a_chat_model_director_keeps_the_listed_shots_without_asking() -> None:
+    from dramaforge.agents.plugin import openai_director
+    from dramaforge.config import ProviderSettings, Settings
+    from tests.fakes.openai_server import fake_openai
+
+    with fake_openai() as server:
+        provider = ProviderSettings(api_key="sk-t", base_url=server.base_url, max_retries=0)
+        director = openai_director("fake-chat", Settings().model_copy(update={"openai": provider}))
+        plan = director.direct(load_script(LISTS / "late.llm.json"))
+        assert server.requests == []  # nothing to re-plan
+    assert _shape(plan) == EXPECTED
+    assert any(r.kind == "speaker" for r in plan.repairs)
