@@ -92,3 +92,20 @@ def test_the_budget_counts_a_lost_synchronous_reply(tmp_path: Path) -> None:
     with pytest.raises(ProviderError):
         ctx.paid("dashscope:qwen-tts", 2.0, "a line", lost)
     assert ctx.ledger.spent == pytest.approx(1.0)  # counted as paid: it may have been
+
+
+def test_the_line_is_streamed_and_a_stream_cut_short_may_pay_twice(
+    server: FakeDashScope, tmp_path: Path
+) -> None:
+    """Qwen-TTS is asked for as a stream (its audio arrives within a second, so a slow line
+    no longer times out before any reply); a stream that breaks off may still have been
+    charged: asked again, and said so."""
+    store, speech = AssetStore(tmp_path / "store"), _speech(server)
+    server.fault("tts", Fault("cut"))
+    with pytest.raises(ProviderError, match="stream broke off") as cut:
+        _line(store, speech)
+    assert cut.value.maybe_paid
+    note, _, path = _line(store, speech)
+    assert note == TWICE and server.tts_calls["qwen-tts"] == 2 and server.streamed == 2
+    info = probe(Path(path))
+    assert info.channels == 1 and info.duration == pytest.approx(0.08 * len(LINE.text), abs=0.1)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -86,6 +87,28 @@ def _redacting(
 
 class _LostReply(Exception):
     """The submit may have reached the server but no answer came back."""
+
+
+def sse_events(lines: Iterator[str]) -> list[dict[str, Any]]:
+    """The JSON ``data:`` of each server-sent event; an event that carries an error (its
+    ``code``, no ``output``) is raised as the provider's error."""
+    events: list[dict[str, Any]] = []
+    for line in lines:
+        if not line.startswith("data:"):
+            continue
+        try:
+            data = json.loads(line[5:].strip())
+        except ValueError:  # a garbled event: the stream is judged by its last good one
+            continue
+        if isinstance(data, dict) and data.get("code") and not data.get("output"):
+            raise ProviderError(
+                f"DashScope stream: {data.get('code')}: {data.get('message', '')}",
+                retryable=True,
+                maybe_paid=True,
+            )
+        if isinstance(data, dict):
+            events.append(data)
+    return events
 
 
 @dataclass
@@ -179,6 +202,50 @@ class Transport:
                 maybe_paid=True,
             ) from None
         return reply
+
+    def post_stream(self, path: str, body: dict[str, Any], what: str) -> list[dict[str, Any]]:
+        """The same synchronous call streamed (``X-DashScope-SSE: enable``): its events, in
+        order, the last one finished. Refusals are handled as ``post_sync`` does; a stream
+        that breaks or ends before it is finished is a lost reply (it may have been charged)."""
+        url = f"{self.root}/{path.lstrip('/')}"
+        sent = self._headers() | {"X-DashScope-SSE": "enable", "Accept": "text/event-stream"}
+        with self._redacted():
+            for attempt in range(self.settings.max_retries + 1):
+                try:
+                    with self._client.stream("POST", url, json=body, headers=sent) as response:
+                        if response.status_code != 200:
+                            response.read()
+                            if self._refused(response, attempt):
+                                continue
+                            if response.status_code >= 500:
+                                raise _LostReply
+                            raise map_error(response, what)
+                        events = sse_events(response.iter_lines())
+                except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError):
+                    events = []
+                except _LostReply:
+                    events = []
+                if events and str((events[-1].get("output") or {}).get("finish_reason")) == "stop":
+                    return events
+                raise ProviderError(
+                    f"DashScope {what}: the stream broke off (timeout, dropped connection or "
+                    "gateway error); it may have been charged, and asking again (a synchronous "
+                    "call has no task to look up) may charge it twice",
+                    retryable=True,
+                    maybe_paid=True,
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _refused(self, response: httpx.Response, attempt: int) -> bool:
+        """A 429, or DashScope's own 5xx error reply, with tries left: waited for, True."""
+        refused = response.status_code == 429 or (
+            response.status_code >= 500 and says_no_task(response)
+        )
+        if not refused or attempt >= self.settings.max_retries:
+            return False
+        delay = retry_after_of(response)
+        time.sleep(delay if delay is not None else self.settings.poll_interval * 2**attempt)
+        return True
 
     @_redacting
     def result_file(
