@@ -38,7 +38,7 @@ from dramaforge.script.clean import clean_script
 from dramaforge.script.detect import detect_language
 from dramaforge.script.speakers import LATIN_SPEECH, SPEECH, is_speaker, spoken_beat, unquote
 
-Field = Literal[
+ShotField = Literal[
     "id",
     "framing",
     "duration",
@@ -54,7 +54,7 @@ Field = Literal[
     "characters",
 ]
 
-_NAMES: dict[Field, str] = {
+_NAMES: dict[ShotField, str] = {
     "id": "shot_id|shotid|shot_no|shot_number|shot|no|number|id|index|镜号|镜头号|镜头编号|序号"
     "|编号|镜次|分镜号",
     "framing": "shot_type|shot_size|framing|size|type|景别|镜头类型|景别类型|镜头景别",
@@ -73,7 +73,7 @@ _NAMES: dict[Field, str] = {
     "time": "time_of_day|daytime|时间段|日夜",
     "characters": "characters|character|cast|roles|人物|角色|出场人物|出场角色|登场人物",
 }
-_BY_NAME: dict[str, Field] = {n: f for f, names in _NAMES.items() for n in names.split("|")}
+_BY_NAME: dict[str, ShotField] = {n: f for f, names in _NAMES.items() for n in names.split("|")}
 _LIST_KEYS = (
     "shots",
     "shot_list",
@@ -124,7 +124,7 @@ def normalise(key: str) -> str:
     return re.sub(r"[\s\-/.]+", "_", key).strip("_*:：#")
 
 
-def field_of(key: str) -> Field | None:
+def field_of(key: str) -> ShotField | None:
     """What a header means, by name (then by a Chinese name inside it: ``画面描述（中文）``)."""
     name = normalise(key)
     if name in _BY_NAME:
@@ -312,8 +312,8 @@ def _text(value: Any) -> str:
     return "" if text.lower() in _EMPTY else text
 
 
-def _fields(row: Mapping[str, Any]) -> dict[Field, Any]:
-    out: dict[Field, Any] = {}
+def _fields(row: Mapping[str, Any]) -> dict[ShotField, Any]:
+    out: dict[ShotField, Any] = {}
     for key, value in row.items():
         found = field_of(str(key))
         if found is not None and found not in out and value not in (None, ""):
@@ -363,7 +363,7 @@ def seconds_of(value: Any) -> float | None:
     return round(total, 2) if 0 < total <= 600 else None
 
 
-def _names(info: Mapping[str, Any], rows: Iterable[dict[Field, Any]]) -> list[Character]:
+def _names(info: Mapping[str, Any], rows: Iterable[dict[ShotField, Any]]) -> list[Character]:
     """The cast: the header block's characters (names, or entries with a look), then
     speakers named in the shots."""
     cast: dict[str, str] = {}
@@ -390,7 +390,7 @@ def _person(entry: Any) -> list[Character]:
     return [Character(name=name, description=look)] if name else []
 
 
-def _speakers_in(row: dict[Field, Any]) -> list[str]:
+def _speakers_in(row: dict[ShotField, Any]) -> list[str]:
     """Names a shot gives its lines: a speaker column, dialogue entries, ``林晓：你好``."""
     names = [_text(row.get("speaker"))]
     line = row.get("line")
@@ -528,7 +528,7 @@ def build(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any], source: st
     )
 
 
-def _shot(row: dict[Field, Any], names: set[str], number: int) -> tuple[ListedShot, list[str]]:
+def _shot(row: dict[ShotField, Any], names: set[str], number: int) -> tuple[ListedShot, list[str]]:
     frame = _text(row.get("visual"))
     speaker = _text(row.get("speaker"))
     speaker = speaker if speaker and is_speaker(speaker, names | {speaker}) else ""
@@ -608,7 +608,7 @@ def is_shot_list(data: Any) -> bool:
         normalise(str(k)) in _SHOT_LIST_KEYS and isinstance(v, list) for k, v in data.items()
     ):
         return True  # ``shots:``/``分镜:`` says so, whatever its fields
-    shot_only: set[Field | None] = {"id", "framing", "duration", "camera"}
+    shot_only: set[ShotField | None] = {"id", "framing", "duration", "camera"}
     return any(field_of(str(k)) in shot_only for row in found[0][:20] for k in row)
 
 
@@ -631,7 +631,7 @@ def parse(text: str, source: str) -> Script:
     return script
 
 
-SHOT_ONLY: frozenset[Field] = frozenset({"id", "framing", "duration", "camera"})
+SHOT_ONLY: frozenset[ShotField] = frozenset({"id", "framing", "duration", "camera"})
 """Fields only a shot list has: a table naming one lists shots, not just beats."""
 
 
