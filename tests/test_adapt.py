@@ -186,3 +186,19 @@ def test_a_long_book_adapts_in_seconds_with_the_same_cast(tmp_path: Path) -> Non
     assert time.monotonic() - started < 20
     assert len(season.episodes) == 30
     assert set(season.cast) == {"闰土", "杨二嫂", "母亲", "我"}
+
+
+def test_an_english_novel_gives_its_quotes_to_their_speakers(tmp_path: Path) -> None:
+    novel = tmp_path / "storm.txt"
+    novel.write_text(
+        "The Storm\n\nChapter 1\n\nThe wind rose over the harbour. Old Tom tied the boats.\n\n"
+        '"Get inside," Tom said.\n\n"Not yet," said Mary.\n\nChapter 2\n\n'
+        'By morning the sea was calm.\n\nMary said, "It is over."\n',
+        encoding="utf-8",
+    )
+    season = Adapter().adapt(novel, 2, tmp_path / "s")
+    assert set(season.cast) == {"Tom", "Mary"}
+    scripts = [load_script(p) for p in season.episodes]
+    said_ = [(b.speaker, b.text) for s in scripts for b in s.spoken_lines() if b.speaker]
+    assert said_ == [("Tom", "Get inside"), ("Mary", "Not yet"), ("Mary", "It is over.")]
+    assert scripts[0].title == "The Storm, episode 1"

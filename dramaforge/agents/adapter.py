@@ -87,7 +87,9 @@ def _inline(text: str) -> str:
 
 
 def cast_line(cast: dict[str, Person]) -> str:
-    """The ``人物：`` line every episode carries, word for word the same."""
+    """The ``人物：`` line every episode carries, word for word the same (none: no one speaks)."""
+    if not cast:
+        return ""
     parts = []
     for person in cast.values():
         notes = [*(f"又名{a}" for a in person.aliases), _inline(person.look).rstrip("。")]
@@ -137,10 +139,16 @@ def _clauses(sentence: str) -> list[str]:
 
 
 def episode_by_rule(
-    title: str, number: int, part: list[Chapter], cast: dict[str, Person], where: list[str]
+    title: str,
+    number: int,
+    part: list[Chapter],
+    cast: dict[str, Person],
+    where: list[str],
+    language: Language = "zh",
 ) -> str:
     """One episode in the marker format: a scene per chapter, its narration and lines."""
-    out = [f"# {title} 第{number}集", cast_line(cast), ""]
+    name = f"{title} 第{number}集" if language == "zh" else f"{title}, episode {number}"
+    out = [f"# {name}", cast_line(cast), ""]
     for k, chapter in enumerate(part, 1):
         place = (places(chapter.text) or where or [title])[0]
         out.append(f"【场景{k}】{_inline(place)}")
@@ -154,8 +162,17 @@ def _beat_lines(beat: Said) -> list[str]:
     if beat.speaker is not None:
         return [f"{beat.speaker}：{_inline(beat.text)}"]
     text = _inline(beat.text)
-    picture = (_sentences(text) or [text])[0][:PICTURE_CHARS].rstrip("，,；;：:")
+    first = (_sentences(text) or [text])[0]
+    picture = first if len(first) <= PICTURE_CHARS else _cut(first)
     return [f"【画面】{picture}", *(f"【旁白】{line}" for line in _narration(text))]
+
+
+def _cut(text: str) -> str:
+    """``text`` cut to the picture's length, at a word where the text has words."""
+    cut = text[:PICTURE_CHARS]
+    if " " in cut and text[PICTURE_CHARS : PICTURE_CHARS + 1] not in (" ", ""):
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip("，,；;：: ")
 
 
 @dataclass
@@ -230,7 +247,7 @@ class Adapter:
                 + f": {lines} lines by {', '.join(speakers) or 'no one'} -> episode {number}"
             )
         places_here = [p for c in part for p in where.get(c.number, [])]
-        by_rule = episode_by_rule(title, number, part, cast, places_here)
+        by_rule = episode_by_rule(title, number, part, cast, places_here, language)
         if self.chat_model is None:
             return by_rule, memory
         return self._written(title, number, part, cast, memory, language, by_rule)

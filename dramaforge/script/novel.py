@@ -26,7 +26,13 @@ CHAPTER = re.compile(
     r")(?P<rest>.{0,40})$",
     re.IGNORECASE,
 )
-QUOTE = re.compile(r"[“「](?P<text>[^”」]{1,600})[”」]")
+QUOTE = re.compile(r"[“「](?P<text>[^”」]{1,600})[”」]|\"(?P<plain>[^\"\n]{1,600})\"")
+EN_SAY = r"(?:said|asked|replied|answered|cried|shouted|whispered|called|added)"
+EN_AFTER = re.compile(
+    rf"^\s*,?\s*(?:(?P<who>[A-Z][a-z]+(?: [A-Z][a-z]+)?) {EN_SAY}\b"
+    rf"|{EN_SAY} (?P<after>[A-Z][a-z]+))"
+)
+EN_BEFORE = re.compile(rf"(?P<who>[A-Z][a-z]+(?: [A-Z][a-z]+)?) {EN_SAY}[,:]?\s*$")
 SAY = r"(?:说|道|问|叫|喊|嚷|答|笑道|笑着说|回答|接着说|大声说|低声说|慢慢地说|说道|问道)"
 BEFORE = re.compile(rf"(?P<who>[\u4e00-\u9fff]{{1,4}}?)(?:[^，。：“”]{{0,6}}?){SAY}[，,：:]?\s*$")
 AFTER = re.compile(rf"^\s*[，,]?(?P<who>[\u4e00-\u9fff]{{1,4}}?)(?:[^，。“”]{{0,6}}?){SAY}")
@@ -129,22 +135,23 @@ def said(chapter: str, cast: dict[str, Person]) -> list[Said]:
             before, after = para[at : m.start()], para[m.end() :]
             last_named = _last_name(before, known, alias_of) or last_named
             who, cut = _who(before, after, last_named, known, alias_of)
-            if who is None and _a_term(m.group("text")):
+            if who is None and _a_term(_quoted(m)):
                 continue  # 人都叫伊“豆腐西施”: a quoted name, part of the narration
 
-            if before[: len(before) - cut].strip("，,：: 。"):
+            if _worded(before[: len(before) - cut]):
                 out.append(Said(_clean(before[: len(before) - cut])))
             if who is None and len(talk) >= 2:
                 who = talk[-2]  # the other side of the conversation
             if who is not None:
                 talk = talk if talk and talk[-1] == who else [*talk[-1:], who]
                 last_named = who if who != "我" else last_named
-            out.append(Said(m.group("text").strip(), who))
+            out.append(Said(_quoted(m).strip().rstrip(",，"), who))
             at = m.end()
-            if (tail := AFTER.match(after)) is not None and who is not None:
+            tail = AFTER.match(after) or EN_AFTER.match(after)
+            if tail is not None and who is not None:
                 at = m.end() + tail.end()
         rest = para[at:]
-        if rest.strip("，,。： "):
+        if _worded(rest):
             out.append(Said(_clean(rest)))
             last_named = _last_name(rest, known, alias_of) or last_named
     return [s for s in out if s.text]
@@ -164,7 +171,21 @@ def _who(
     if (behind := AFTER.match(after[:30])) is not None:
         name = _speaker(after[: behind.end()], last, known)
         return (alias_of.get(name, name) if name else last), 0
+    if (en := EN_BEFORE.search(tail)) is not None:  # Tom said, "…"
+        return alias_of.get(en.group("who"), en.group("who")), len(tail) - en.start()
+    if (en := EN_AFTER.match(after[:40])) is not None:  # "…," Tom said. / "…," said Mary.
+        who = en.group("who") or en.group("after")
+        return alias_of.get(who, who), 0
     return None, 0
+
+
+def _worded(text: str) -> bool:
+    """Whether narration has words in it (not the ``.`` left after ``Tom said``)."""
+    return bool(re.search(r"[^\W_]", text))
+
+
+def _quoted(m: re.Match[str]) -> str:
+    return m.group("text") or m.group("plain") or ""
 
 
 def _a_term(text: str) -> bool:
@@ -192,8 +213,13 @@ def gather_cast(book: list[Chapter], limit: int = 12) -> dict[str, Person]:
     speakers: Counter[str] = Counter()
     mentions: Counter[str] = Counter()
     for m in QUOTE.finditer(text):
-        if _a_term(m.group("text")):  # 人都叫伊“豆腐西施”: a nickname, nobody speaking
+        if _a_term(_quoted(m)):  # 人都叫伊“豆腐西施”: a nickname, nobody speaking
             continue
+        for en in (EN_BEFORE.search(text[max(0, m.start() - 40) : m.start()]),
+                   EN_AFTER.match(text[m.end() : m.end() + 40])):  # fmt: skip
+            who = (en.group("who") or en.groupdict().get("after")) if en is not None else None
+            if who and text.count(who) >= 2:
+                speakers[who] += 1
         windows = [text[max(0, m.start() - 12) : m.start()], text[m.end() : m.end() + 12]]
         for window in windows:
             said_at = re.search(SAY, window)
