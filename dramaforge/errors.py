@@ -53,11 +53,14 @@ class ConfigError(DramaforgeError):
 
 
 class ProviderError(DramaforgeError):
-    """A backend failed. ``retryable`` says whether trying again may help."""
+    """A backend failed. ``retryable`` says whether trying again may help; ``maybe_paid``
+    that the provider may have charged for the failed call all the same (a synchronous reply
+    that never came: the budget counts it)."""
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, retryable: bool = False, maybe_paid: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.maybe_paid = maybe_paid
 
 
 class ContentRejected(ProviderError):
@@ -98,6 +101,13 @@ MACHINE_ERRNOS = frozenset(
 def machine_error(err: OSError) -> MachineError:
     """``err`` as one line that says what to do."""
     where = f" {err.filename}" if err.filename else ""
+    if err.errno in (errno.ENOENT, errno.ENOTDIR):  # a folder on the way cannot be made or found
+        return MachineError(
+            f"cannot create or open{where}: {err.strerror}; check the path (--out) and run again"
+        )
+    if err.errno not in MACHINE_ERRNOS:  # a port in use, a broken pipe, a device gone
+        reason = err.strerror or str(err) or type(err).__name__
+        return MachineError(f"the machine refused{where}: {reason}; fix that and run again")
     advice = {
         errno.ENOSPC: "free some space or choose another --out",
         errno.EDQUOT: "free some space or choose another --out",

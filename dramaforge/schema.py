@@ -15,10 +15,11 @@ Aspect = Literal["9:16", "16:9", "1:1"]
 Subtitles = Literal["zh+en", "en+zh"]
 """Bilingual subtitles: both languages, the first on the top line."""
 Resolution = Literal["360p", "480p", "720p", "1080p"]  # 360p/480p: drafts and tests
-ScriptFormat = Literal["fountain", "marker", "yaml", "prose"]
+ScriptFormat = Literal["fountain", "marker", "yaml", "prose", "shotlist"]
 Framing = Literal["wide", "medium", "close_up", "reaction", "insert"]
 CameraMove = Literal["static", "zoom_in", "zoom_out", "pan_left", "pan_right"]
-BeatKind = Literal["action", "dialogue", "narration", "sfx", "music"]
+BeatKind = Literal["action", "dialogue", "narration", "sfx", "music", "card"]
+"""``card``: text shown on screen as a title card (Fountain's ``> THE END <``, a titles scene)."""
 Stage = Literal["keyframe", "motion", "voice"]
 RepairKind = Literal[
     "repeated_line",
@@ -57,6 +58,22 @@ class Beat(BaseModel):
     """The writer's own translation of a spoken line (``（en）…`` on the line after it)."""
 
 
+class ListedShot(BaseModel):
+    """A shot as a shot list gives it (JSON/CSV/Excel from another tool or an LLM). The
+    director keeps it as listed and fills only what is missing: ``None`` framing, camera or
+    duration are the director's to choose."""
+
+    label: str = ""
+    """The list's own number for it (``镜号``), shown in repairs."""
+    framing: Framing | None = None
+    camera: CameraMove | None = None
+    duration: float | None = None
+    visual: str = ""
+    characters: list[str] = Field(default_factory=list)
+    beats: list[Beat] = Field(default_factory=list)
+    """Its lines, narration, sound effects and music, in order."""
+
+
 class Scene(BaseModel):
     """One place and time in the script: its heading, what happens (beats) and who is in it."""
 
@@ -67,6 +84,8 @@ class Scene(BaseModel):
     interior: bool | None = None
     beats: list[Beat] = Field(default_factory=list)
     source_line: int | None = None
+    shots: list[ListedShot] = Field(default_factory=list)
+    """The shots a shot list gives, kept as listed; empty: the director cuts the beats."""
 
 
 class Channel(BaseModel):
@@ -95,6 +114,8 @@ class Script(BaseModel):
     logline: str = ""
     style: str = ""
     """The look the script asks for (a ``风格：`` / ``Style:`` line); the bible's look when set."""
+    notes: list[PlanRepair] = Field(default_factory=list)
+    """What reading filled in (a speaker inferred from the frame): the plan's repairs."""
 
     def spoken_lines(self) -> list[Beat]:
         return [b for s in self.scenes for b in s.beats if b.kind in ("dialogue", "narration")]
@@ -132,6 +153,11 @@ class Shot(BaseModel):
     music: str | None = None
     mood: str = "neutral"
     time_of_day: str = ""
+    hold: float | None = None
+    """Seconds a shot list gave this shot: its speech may make it longer, never shorter."""
+    card: str | None = None
+    """A title card's text, shown on screen for the whole shot (centred in the picture where
+    the painter draws it, and as an on-screen caption in every render)."""
     revision: int = 0
     """Bumped by "redo this shot": a new keyframe and clip for an otherwise unchanged shot."""
 
@@ -235,6 +261,9 @@ class Asset(BaseModel):
     cached: bool = False
     gpu_seconds: float | None = None
     """Device time of a model run on this machine's GPU (``diffusers:*``)."""
+    note: str = ""
+    """What the person should know about how it was made: "possibly paid twice" when a
+    synchronous request (no task to look up) was sent again after its reply was lost."""
 
 
 class Cue(BaseModel):

@@ -85,6 +85,32 @@ class _Draft:
     lines: list[Line] = field(default_factory=list)
     sfx: list[str] = field(default_factory=list)
     focus: str | None = None
+    card: str | None = None
+
+
+def card_seconds(text: str) -> float:
+    """Long enough to read a title card: 2.5 s, and more for a long one."""
+    return round(min(6.0, 2.5 + len(text) / 12), 2)
+
+
+def card_shot(
+    script: Script, scene: Scene, text: str, n: int, index: int, sfx: list[str] | None = None
+) -> Shot:
+    """A title card: its words on a plain background, on screen for the whole shot."""
+    return Shot(
+        id=f"s{scene.index:02d}-{n:02d}",
+        index=index,
+        scene_index=scene.index,
+        scene_heading=scene.heading,
+        duration=card_seconds(text),
+        framing="insert",
+        camera="static",
+        visual_prompt=prompts.render("card", script.language, text=text),
+        action=text,
+        card=text,
+        sfx=sfx or [],
+        time_of_day=scene.time_of_day,
+    )
 
 
 def safe_prompt(shot: Shot, language: Language) -> str:
@@ -119,10 +145,16 @@ class RuleDirector:
         for scene in script.scenes:
             shots.extend(self._scene(script, scene, start=len(shots)))
         return ShotPlan(
-            title=script.title, language=script.language, shots=shots, director=self.name
+            title=script.title,
+            language=script.language,
+            shots=shots,
+            director=self.name,
+            repairs=list(script.notes),
         )
 
     def _scene(self, script: Script, scene: Scene, start: int) -> list[Shot]:
+        if scene.shots:
+            return self._listed(script, scene, start)
         drafts = self._drafts(scene, script.language)
         present = _speakers(scene) or [c.name for c in script.characters][:2]
         music = next((b.text for b in scene.beats if b.kind == "music"), None)
@@ -130,6 +162,9 @@ class RuleDirector:
         shots = []
         for n, d in enumerate(drafts):
             index = start + n + 1
+            if d.card is not None:
+                shots.append(card_shot(script, scene, d.card, n + 1, index, d.sfx))
+                continue
             cast = present if d.framing in ("wide", "medium") else [d.focus] if d.focus else []
             shots.append(
                 Shot(
@@ -153,6 +188,45 @@ class RuleDirector:
             )
         return shots
 
+    def _listed(self, script: Script, scene: Scene, start: int) -> list[Shot]:
+        """A shot list's shots as listed: their order, framing, camera and length kept; only
+        what the list leaves out is chosen here (a framing from who speaks, a camera move,
+        a length from the speech)."""
+        language = script.language
+        present = _speakers(scene) or [c.name for c in script.characters][:2]
+        shots = []
+        for n, listed in enumerate(scene.shots):
+            index = start + n + 1
+            lines = [line_from_beat(b) for b in listed.beats if b.kind in ("dialogue", "narration")]
+            speakers = list(dict.fromkeys(ln.speaker for ln in lines if ln.speaker))
+            framing = listed.framing or _listed_framing(n, speakers, listed.characters)
+            cast = listed.characters or (speakers if framing != "wide" else present)
+            focus = speakers[0] if len(speakers) == 1 else (cast[0] if len(cast) == 1 else None)
+            estimated = estimate_seconds(lines, language, self.min_shot, self.max_shot)
+            music = next((b.text for b in listed.beats if b.kind == "music"), None)
+            shots.append(
+                Shot(
+                    id=f"s{scene.index:02d}-{n + 1:02d}",
+                    index=index,
+                    scene_index=scene.index,
+                    scene_heading=scene.heading,
+                    duration=listed.duration or estimated,
+                    framing=framing,
+                    camera=listed.camera or _camera(framing, index),
+                    visual_prompt=scene_prompt(language, scene, framing, cast, listed.visual),
+                    action=listed.visual,
+                    characters=cast,
+                    focus=focus,
+                    lines=lines,
+                    sfx=[b.text for b in listed.beats if b.kind == "sfx"],
+                    music=music,
+                    mood=mood_of(music or "", scene.time_of_day, scene.heading, listed.visual),
+                    time_of_day=scene.time_of_day,
+                    hold=listed.duration,
+                )
+            )
+        return shots
+
     def _drafts(self, scene: Scene, language: Language) -> list[_Draft]:
         """Walk the beats in order, cutting a new shot at each spoken line or pair of lines."""
         opening = _Draft("wide")
@@ -164,7 +238,10 @@ class RuleDirector:
         while i < len(beats):
             beat = beats[i]
             i += 1
-            if beat.kind == "action":
+            if beat.kind == "card":
+                _place_card(beat.text, drafts, opening, pending_action, pending_sfx)
+                pending_action, pending_sfx = [], []
+            elif beat.kind == "action":
                 pending_action.append(beat.text)
             elif beat.kind == "sfx":
                 pending_sfx.append(beat.text)
@@ -192,7 +269,7 @@ class RuleDirector:
                 draft.sfx += pending_sfx
                 pending_action, pending_sfx = [], []
                 drafts.append(draft)
-        if pending_action and len(drafts) > 1:
+        if pending_action and (len(drafts) > 1 or drafts[-1].card is not None):
             drafts.append(_Draft("medium", action=pending_action, sfx=pending_sfx))
         else:
             drafts[-1].action += pending_action
@@ -230,6 +307,21 @@ class RuleDirector:
         return scene_prompt(language, scene, d.framing, cast, action)
 
 
+def _place_card(
+    text: str, drafts: list[_Draft], opening: _Draft, action: list[str], sfx: list[str]
+) -> None:
+    """A title card after what happens before it (the action not yet on a shot goes on the
+    opening wide, or on a shot of its own); a scene that opens on its card opens there."""
+    empty = opening is drafts[-1] and not (opening.lines or opening.action)
+    if empty and action:
+        opening.action, opening.sfx = list(action), list(sfx)
+    elif action:
+        drafts.append(_Draft("medium", action=list(action), sfx=list(sfx)))
+    elif empty:
+        drafts.pop()
+    drafts.append(_Draft("insert", card=text))
+
+
 def line_from_beat(beat: Beat) -> Line:
     """A script beat as a spoken line on a shot (narration has no speaker)."""
     return Line(
@@ -239,6 +331,18 @@ def line_from_beat(beat: Beat) -> Line:
         parenthetical=beat.parenthetical,
         source_line=beat.source_line,
     )
+
+
+def _listed_framing(n: int, speakers: list[str], cast: list[str]) -> Framing:
+    """A listed shot's framing when the list gives none: a scene opens wide, one speaker is
+    a close-up, several a medium shot, a picture without people an insert."""
+    if n == 0:
+        return "wide"
+    if len(speakers) == 1:
+        return "close_up"
+    if speakers or cast:
+        return "medium"
+    return "insert"
 
 
 def _speakers(scene: Scene) -> list[str]:

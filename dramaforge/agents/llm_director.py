@@ -89,7 +89,7 @@ class LLMDirector:
                 raise
         shots = [s for scene_shots, _ in per_scene for s in scene_shots]
         shots = [s.model_copy(update={"index": i + 1}) for i, s in enumerate(shots)]
-        repairs = [r for _, scene_repairs in per_scene for r in scene_repairs]
+        repairs = [*script.notes, *(r for _, scene_repairs in per_scene for r in scene_repairs)]
         return ShotPlan(
             title=script.title,
             language=script.language,
@@ -116,6 +116,9 @@ class LLMDirector:
         model has been told why is repaired in code; one beyond repair, or no usable reply
         at all, gives the rule director's shots for this scene alone."""
         language = self.language or script.language
+        if scene.shots or any(b.kind == "card" for b in scene.beats):
+            # a shot list's shots are kept as listed, a title card is a card: rules place them
+            return self._by_rule(script, scene, language), []
         spoken = [b for b in scene.beats if b.kind in SPOKEN]
         sections = prompts.sections("director", language)
         limits = {"min_shot": f"{self.min_shot:g}", "max_shot": f"{self.max_shot:g}"}
@@ -159,7 +162,7 @@ class LLMDirector:
     def _by_rule(self, script: Script, scene: Scene, language: Language) -> list[Shot]:
         """This scene alone, planned by the rule director (ids as the model's would be)."""
         rules = RuleDirector(min_shot=self.min_shot, max_shot=self.max_shot)
-        alone = script.model_copy(update={"scenes": [scene], "language": language})
+        alone = script.model_copy(update={"scenes": [scene], "language": language, "notes": []})
         return rules.direct(alone).shots
 
     def _shots(

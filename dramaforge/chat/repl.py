@@ -21,6 +21,13 @@ from dramaforge.chat.toolbox import Request
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.session import Event, Session
 
+NO_CHAT_MODEL = (
+    "no chat model is configured, so only commands work here (/help); to talk to the "
+    'director, set [backends] chat = "openai:MODEL" (or an openai:/dashscope: director) in '
+    "dramaforge.toml"
+)
+"""Printed without markup: rich would take ``[backends]`` for a style and drop it."""
+
 HELP = """\
 Commands (shots are numbered as in /plan, or named by id):
   /plan                      the shot list, which take each shot uses, what will be rendered
@@ -90,11 +97,7 @@ class Chat:
 
     def say(self, text: str) -> None:
         if self.agent is None:
-            self.console.print(
-                "no chat model is configured, so only commands work here (/help); "
-                "set [openai] in dramaforge.toml to talk to the director",
-                highlight=False,
-            )
+            self.console.print(NO_CHAT_MODEL, highlight=False, markup=False)
             return
         answer = self.agent.reply(text)
         self.console.print(answer, highlight=False, markup=False)

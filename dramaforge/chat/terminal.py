@@ -78,7 +78,7 @@ def plan_table(
 
 def shot_detail(shot: Shot, result: ShotResult | None) -> Table:
     """One shot in full, with every take made of it and what the critic said."""
-    table = Table(title=f"{shot.id}", show_header=False)
+    table = Table(title=safe(shot.id), show_header=False)
     table.add_column("field")
     table.add_column("value")
     for field in ("framing", "camera", "duration", "mood", "time_of_day", "focus"):
@@ -93,7 +93,8 @@ def shot_detail(shot: Shot, result: ShotResult | None) -> Table:
         verdict = "passed" if take.critique.passed else "; ".join(take.critique.issues)
         table.add_row(
             f"take {take.number}{mark}",
-            f"{take.duration:.1f}s score {take.critique.score:.2f} {verdict}\n{take.motion.path}",
+            f"{take.duration:.1f}s score {take.critique.score:.2f} {safe(verdict)}\n"
+            f"{safe(take.motion.path)}",
         )
     return table
 
@@ -102,7 +103,7 @@ def cost_lines(cost: Estimate) -> list[str]:
     """Each backend's share (the most, and one take's), the budget if the most is past it,
     and the backends with no price."""
     lines = [
-        f"  {escape(spec)}: {amount:.2f}"
+        f"  {safe(spec)}: {amount:.2f}"
         + (f" (one take {cost.one_take[spec]:.2f})" if cost.one_take[spec] != amount else "")
         for spec, amount in cost.lines.items()
     ]
@@ -113,21 +114,40 @@ def cost_lines(cost: Estimate) -> list[str]:
         )
     if cost.unpriced:
         lines.append(
-            f"[yellow]no price configured for {', '.join(cost.unpriced)}[/] "
-            "(add them under [prices] in dramaforge.toml)"
+            f"[yellow]no price configured for {safe(', '.join(cost.unpriced))}[/] "
+            f"(add them under {escape('[prices]')} in dramaforge.toml)"
         )
     return lines
+
+
+NOTICES = ("waiting:", "asked again")
+"""Shot statuses a backend tells while it waits or may pay twice: said even without a bar."""
+
+
+def _plain(console: Console) -> Callable[[Event], None]:
+    """Without a bar (a log, a pipe): another render's turn, and once per shot and stage
+    what its backend tells (a lost submit being looked up, a line asked again)."""
+    told: set[tuple[str, str, str]] = set()
+
+    def on_event(e: Event) -> None:
+        status = str(e.get("status", ""))
+        if e.get("stage") == "wait":
+            console.print(safe(status), highlight=False)
+            return
+        notice = next((n for n in NOTICES if status.startswith(n)), None)
+        key = (str(e.get("shot")), str(e.get("stage")), notice or "")
+        if notice is not None and key not in told:
+            told.add(key)
+            console.print(safe(f"{e.get('shot')} {e.get('stage')}: {status}"), highlight=False)
+
+    return on_event
 
 
 @contextmanager
 def progress(console: Console, enabled: bool) -> Iterator[Callable[[Event], None]]:
     """One line per shot showing its current stage, plus the episode-level stages."""
     if not enabled:  # no bar; only what a person must know (waiting for another render)
-        yield (
-            lambda e: (
-                console.print(e["status"], highlight=False) if e.get("stage") == "wait" else None
-            )
-        )
+        yield _plain(console)
         return
     with Progress(
         SpinnerColumn(),
@@ -143,16 +163,16 @@ def progress(console: Console, enabled: bool) -> Iterator[Callable[[Event], None
         def on_event(e: Event) -> None:
             sid = e.get("shot")
             if sid is None:
-                bar.update(episode, description=f"episode: {e['stage']} {e['status']}")
+                bar.update(episode, description=safe(f"episode: {e['stage']} {e['status']}"))
                 return
             if sid not in shots:
-                shots[sid] = bar.add_task(sid, total=4)
+                shots[sid] = bar.add_task(safe(sid), total=4)
             note = e["status"] if e["status"] != "start" else "…"
             if e["status"] == "retry":
                 note = f"retry {e.get('fault')}: {'; '.join(e.get('issues', []))}"
             bar.update(
                 shots[sid],
-                description=f"{sid} {e['stage']} {note}",
+                description=safe(f"{sid} {e['stage']} {note}"),
                 completed=steps.get(e["stage"], 0) - (e["status"] == "start"),
             )
 

@@ -1,4 +1,4 @@
-"""The command line: render, plan, batch, chat, rerender, export, mcp, studio, doctor.
+"""The command line: render, plan, batch, chat, rerender, export, mcp, studio, doctor, adapt.
 
 ``app`` is the entry point; each command lives in the module of its kind and registers itself
 on the shared app when imported here.
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dramaforge.cli import render  # noqa: F401  # isort: skip
 from dramaforge.cli import direct  # noqa: F401  # isort: skip
 from dramaforge.cli import doors  # noqa: F401  # isort: skip
+from dramaforge.cli import adapt  # noqa: F401  # isort: skip
 from dramaforge.cli.common import app
 
 __all__ = ["app", "main"]

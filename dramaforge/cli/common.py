@@ -1,7 +1,7 @@
 """What every command shares: the typer app, the two consoles, and the error edge.
 
-Errors become one clear line and an exit code; a refusing machine (read-only or full disk)
-too, never a traceback.
+Errors become one clear line and an exit code; a refusing machine (read-only or full disk, a
+folder that cannot be made) too, never a traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from dramaforge.errors import MACHINE_ERRNOS, DramaforgeError, machine_error
+from dramaforge.errors import DramaforgeError, machine_error
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Script in, finished short drama out."
@@ -29,9 +29,7 @@ def guard(fn: Callable[[], T]) -> T:
     except DramaforgeError as err:
         console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         raise typer.Exit(err.exit_code) from None
-    except OSError as err:
-        if err.errno not in MACHINE_ERRNOS:
-            raise
+    except OSError as err:  # every refusal of the machine, a path that cannot be made too
         problem = machine_error(err)
         console.print(
             f"[bold red]error:[/] {escape(str(problem))}", highlight=False, soft_wrap=True

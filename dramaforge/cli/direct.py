@@ -37,7 +37,7 @@ def chat(
     """Direct SCRIPT in a conversation: see the plan and its cost, edit, approve, redo shots."""
     from dramaforge.chat.agent import ChatAgent, chat_model
     from dramaforge.chat.repl import Chat
-    from dramaforge.chat.terminal import progress
+    from dramaforge.chat.terminal import progress, safe
     from dramaforge.graph.session import session_for
 
     def run() -> None:
@@ -56,7 +56,7 @@ def chat(
             )
             if agent is not None:
                 for who, text in agent.history():
-                    out_console.print(f"[bold]{who}:[/] {text}", highlight=False)
+                    out_console.print(f"[bold]{safe(who)}:[/] {safe(text)}", highlight=False)
             talk.start()
             talk.loop(_typed_lines())
 
@@ -112,6 +112,6 @@ def rerender(
             f"of {len(chosen.takes)}",
             highlight=False,
         )
-        out_console.print(manifest.episode.path, highlight=False)
+        out_console.print(manifest.episode.path, highlight=False, markup=False)
 
     guard(run)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from dramaforge.cli.common import app, console, guard, out_console
 from dramaforge.cli.flags import (
@@ -92,7 +93,7 @@ def doctor(as_json: JsonOpt = False) -> None:
     else:
         for c in checks:
             mark = "[green]ok[/]  " if c.ok else "[red]FAIL[/]"
-            console.print(f"{mark} {c.name}: {c.detail}", highlight=False)
+            console.print(f"{mark} {escape(c.name)}: {escape(c.detail)}", highlight=False)
         for row in settings_report(settings):
             console.print(f"     {row.name}: {row.detail}", highlight=False, markup=False)
     if not all(c.ok for c in checks):

@@ -189,7 +189,7 @@ def _report(manifest: Manifest, as_json: bool, *, up_to_date: bool) -> None:
             f"[green]up to date[/] {ep.duration:.1f}s, {ep.width}x{ep.height}: nothing "
             "changed since the last render (--force renders it again)"
         )
-        out_console.print(ep.path, highlight=False)
+        out_console.print(ep.path, highlight=False, markup=False)
         return
     _print_repairs(manifest.repairs)
     retried = sum(1 for r in manifest.shots if len(r.takes) > 1)
@@ -197,7 +197,7 @@ def _report(manifest: Manifest, as_json: bool, *, up_to_date: bool) -> None:
         f"[green]done[/] {len(manifest.shots)} shots, {ep.duration:.1f}s, "
         f"{ep.width}x{ep.height}, {ep.loudness_lufs} LUFS, {retried} shots retried"
     )
-    out_console.print(ep.path, highlight=False)
+    out_console.print(ep.path, highlight=False, markup=False)
 
 
 def _print_repairs(repairs: list[PlanRepair]) -> None:
@@ -222,6 +222,7 @@ def _draft(
     console.print(
         f"draft only: review it, then `dramaforge chat {script} --resume` to edit and /approve",
         highlight=False,
+        markup=False,
     )
     return made
 
@@ -278,6 +279,7 @@ def batch(
     """Render many episodes as one series; resumable; writes OUT/report.json."""
     from rich.table import Table
 
+    from dramaforge.chat.terminal import safe
     from dramaforge.graph.batch import run_batch
 
     def run() -> BatchReport:
@@ -287,18 +289,18 @@ def batch(
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
-        table = Table(title=f"series {report.series}: {len(report.episodes)} episodes")
+        table = Table(title=f"series {safe(report.series)}: {len(report.episodes)} episodes")
         for col in ("script", "status", "secs", "shots", "takes", "cost", "episode / error"):
             table.add_column(col)
         for e in report.episodes:
             table.add_row(
-                Path(e.script).name,
+                safe(Path(e.script).name),
                 e.status,
                 f"{e.duration:.1f}",
                 str(e.shots),
                 str(e.takes),
                 f"{e.cost:.2f}",
-                e.episode or e.error or "",
+                safe(e.episode or e.error or ""),
             )
         out_console.print(table)
     if report.failed:

@@ -52,11 +52,16 @@ class BatchReport(BaseModel):
 
 def collect(paths: list[Path]) -> list[Path]:
     """Script files named directly or found (not recursively) in the folders given, in order;
-    one file named twice (or by two spellings of its path) is rendered once."""
+    one file named twice (or by two spellings of its path) is rendered once. Hidden files in
+    a folder (``.adapt.json``, an editor's ``.ep01.txt.swp``) are not scripts."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.suffix.lower() in SCRIPT_SUFFIXES)
+            found += sorted(
+                p
+                for p in path.iterdir()
+                if p.suffix.lower() in SCRIPT_SUFFIXES and not p.name.startswith(".")
+            )
         else:
             found.append(path)
     first = {p.resolve(): p for p in reversed(found)}  # the first spelling of each file wins

@@ -17,7 +17,7 @@ from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
 from dramaforge.config import BACKEND_KINDS, BackendKind, Settings
-from dramaforge.errors import WorkspaceError
+from dramaforge.errors import ProviderError, WorkspaceError
 from dramaforge.graph.cost import Ledger, price
 from dramaforge.graph.prefetch import Voiced
 from dramaforge.media.store import AssetStore
@@ -55,6 +55,9 @@ class RenderContext:
         self.ledger.reserve(expected, what)
         try:
             made = call()
+        except ProviderError as err:  # a lost synchronous reply may have been charged
+            self.ledger.settle(expected, expected if err.maybe_paid else 0.0)
+            raise
         except BaseException:
             self.ledger.settle(expected, 0.0)
             raise

@@ -110,6 +110,8 @@ def edit_shot(plan: ShotPlan, ref: str | int, field: str, value: Any) -> ShotPla
         # A new prompt is a new take: a new seed too, so even a painter that draws no words
         # of the prompt (the offline storyboard) makes a visibly different keyframe.
         data["revision"] = shot.revision + 1
+    if target == "duration" and shot.hold is not None:  # a listed length: the person's now
+        data["hold"] = data["duration"]
     try:
         edited = Shot.model_validate(data)
     except ValidationError as err:

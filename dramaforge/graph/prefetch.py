@@ -50,7 +50,7 @@ class Voiced:
         self._seen: dict[tuple[str, str], tuple[str, tuple[float, list[Cue], Asset]]] = {}
         self._kept: dict[tuple[str, str], tuple[str, Take]] = {}
         self._closed: set[str] = set()
-        self._workers: dict[str, threading.Thread] = {}
+        self._workers: dict[str, list[threading.Thread]] = {}
         self._version: dict[str, int] = {}
 
     def add(
@@ -130,21 +130,25 @@ class Voiced:
                 self._kept.pop((episode, shot), None)
 
     def start(self, episode: str, run: Callable[[], None]) -> None:
-        """Run ``run`` in the background as the episode's worker (``close`` waits for it)."""
+        """Run ``run`` in the background as one of the episode's workers (``close`` waits for
+        each: a render that failed before its cut left its worker waiting, and a second
+        render's worker must not take its place in the list, or the first keeps encoding into
+        the cache while the cut sweeps it)."""
         worker = threading.Thread(target=run, name="cut-ahead", daemon=True)
         with self._cond:
-            self._workers[episode] = worker
+            self._workers.setdefault(episode, []).append(worker)
         worker.start()
 
     def close(self, episode: str) -> None:
-        """The episode's tail begins: wake whatever waits, and let the worker finish the
+        """The episode's tail begins: wake whatever waits, and let every worker finish the
         segment in hand before the caller touches the cache."""
         with self._cond:
             self._closed.add(episode)
             self._cond.notify_all()
-            worker = self._workers.pop(episode, None)
-        if worker is not None and worker is not threading.current_thread():
-            worker.join()
+            workers = self._workers.pop(episode, [])
+        for worker in workers:
+            if worker is not threading.current_thread():
+                worker.join()
 
 
 def _current(

@@ -22,6 +22,8 @@ class Generated(BaseModel):
     gpu_seconds: float | None = None
     """Device time a local model held a GPU (or CPU) for this result; its ``cost`` is these
     seconds at the configured price per GPU-hour."""
+    note: str = ""
+    """What the person should know about how it was made (e.g. possibly paid twice)."""
 
 
 class SubmitIntent(BaseModel):

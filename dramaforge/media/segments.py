@@ -106,7 +106,10 @@ def encode_run(
         vf.insert(0, ass_filter(script))
     keys = "+".join(f"eq(n,{n})" for n in [0, *cuts[:-1]])
     pattern = work / f"{first}-%04d.mp4"
-    split = ["-segment_frames", ",".join(map(str, cuts[:-1]))] if len(jobs) > 1 else []
+    # Every cut is listed, the last (the frame count, never reached) too: without a list the
+    # segment muxer cuts every 2 s at the encoder's own keyframes (a scene change), and a run
+    # of one segment (what work made ahead often leaves to the cut) came out as two files.
+    split = ["-segment_frames", ",".join(map(str, cuts))]
     log = run_ffmpeg(
         [
             *("-f", "concat", "-safe", "0", "-i", listing, "-map", "0:v:0"),

@@ -97,7 +97,11 @@ class AssetStore:
                 tmp.unlink(missing_ok=True)
             atomic_write(meta_path, generated.model_dump_json())
             journal.forget()
-        made = {"cost": generated.cost, "seconds": round(time.perf_counter() - started, 3)}
+        made = {
+            "cost": generated.cost,
+            "seconds": round(time.perf_counter() - started, 3),
+            "note": generated.note,
+        }
         if generated.gpu_seconds is not None:
             made["gpu_seconds"] = round(generated.gpu_seconds, 3)
         return stored.model_copy(update=made), generated

@@ -45,8 +45,10 @@ def print_outcomes(made: list[Outcome], as_json: bool, console: Console, out: Co
             highlight=False,
         )
         if o.script is not None:
-            console.print(f"script: {o.script} (edit it and run again)", highlight=False)
-        out.print(ep.path, highlight=False)
+            console.print(
+                f"script: {o.script} (edit it and run again)", highlight=False, markup=False
+            )
+        out.print(ep.path, highlight=False, markup=False)
 
 
 def print_version_plans(

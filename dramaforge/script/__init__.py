@@ -15,17 +15,26 @@ from pathlib import Path
 
 from dramaforge.errors import ScriptError
 from dramaforge.schema import Language, Script, ScriptFormat
-from dramaforge.script import brief, fountain, marker, prose
+from dramaforge.script import bounded_yaml, brief, fountain, marker, prose, shotlist
 from dramaforge.script.clean import check_lines, clean_text
 from dramaforge.script.detect import detect_format, detect_language
-from dramaforge.script.reader import MAX_BYTES, decode, normalise_newlines, read_script_file
+from dramaforge.script.reader import (
+    MAX_BYTES,
+    decode,
+    normalise_newlines,
+    read_excel_file,
+    read_script_file,
+)
 
 PARSERS: dict[ScriptFormat, Callable[[str, str], Script]] = {
     "fountain": fountain.parse,
     "marker": marker.parse,
     "yaml": brief.parse,
     "prose": prose.parse,
+    "shotlist": shotlist.parse,
 }
+SHOT_LIST_SUFFIXES = (".json", ".csv", ".tsv")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 
 
 def parse_text(
@@ -47,7 +56,7 @@ def parse_text(
         )
     check_lines(text, source)
     text = clean_text(text)
-    fmt = format or detect_format(text, Path(source).suffix)
+    fmt = format or _shape(text, Path(source).suffix.lower(), source)
     try:
         script = PARSERS[fmt](text, source)
     except RecursionError as err:  # a parser's last resort; each limits nesting itself
@@ -55,10 +64,26 @@ def parse_text(
     return script.model_copy(update={"language": language}) if language else script
 
 
+def _shape(text: str, suffix: str, source: str) -> ScriptFormat:
+    """The format by suffix and content; a YAML whose shots carry shot fields, and any JSON,
+    CSV or TSV, is a shot list."""
+    if suffix in SHOT_LIST_SUFFIXES:
+        return "shotlist"
+    fmt = detect_format(text, suffix)
+    if fmt == "yaml" and shotlist.is_shot_list(bounded_yaml.load(text, source)[0]):
+        return "shotlist"
+    if fmt == "prose" and text.lstrip()[:1] in ("{", "["):
+        return "shotlist"
+    return fmt
+
+
 def load_script(
     path: Path, *, format: ScriptFormat | None = None, language: Language | None = None
 ) -> Script:
     """Read, detect and parse ``path``; any problem is a ScriptError naming the file and line."""
+    if path.suffix.lower() in EXCEL_SUFFIXES and path.is_file():
+        script = shotlist.from_xlsx(read_excel_file(path), str(path))
+        return script.model_copy(update={"language": language}) if language else script
     return parse_text(read_script_file(path), source=str(path), format=format, language=language)
 
 

@@ -8,6 +8,7 @@ becomes one narrated scene per point.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,13 +16,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dramaforge.errors import ScriptError
-from dramaforge.modes.briefs import normalize_brief
+from dramaforge.modes.briefs import meanings, normalize_brief
 from dramaforge.schema import Aspect, Beat, BeatKind, Channel, Character, Language, Scene, Script
 from dramaforge.script import bounded_yaml
 from dramaforge.script.clean import escape_controls
 from dramaforge.script.detect import detect_language
 from dramaforge.script.finish import finish
 
+log = logging.getLogger(__name__)
 Text = str | list[str]
 HINT = "give the brief a 'scenes' list, or a 'message' or 'points' to narrate"
 SCENE_KEYS: dict[str, BeatKind] = {
@@ -142,7 +144,7 @@ class _Lines:
                 break
             line = node.start_mark.line + 1
             if isinstance(node, yaml.MappingNode):
-                node = next((v for k, v in node.value if k.value == key), None)
+                node = next((v for k, v in node.value if key in meanings(k.value)), None)
             elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
                 node = node.value[key] if key < len(node.value) else None
             else:
@@ -157,7 +159,8 @@ def parse(text: str, source: str) -> Script:
             f"a brief is a YAML mapping of keys such as title and scenes; {HINT}", path=source
         )
     lines = _Lines(root)
-    data = normalize_brief(data)  # versions:, duration_s:, ratio:, sentence scenes...
+    # versions:, duration_s:, ratio:, sentence scenes, channel:/平台: names, 时长/比例 ...
+    data = normalize_brief(data, warn=lambda text: log.warning("%s: %s", source, text))
     try:
         brief = Brief.model_validate(data)
     except ValidationError as err:

@@ -1,9 +1,12 @@
 """Fountain screenplays (https://fountain.io): headings, action, cues, parentheticals, dialogue.
 
-What matters for rendering is kept and the rest is read past: transitions, sections,
-synopses, lyrics, ``[[notes]]`` and ``/* boneyard */`` are ignored (line numbers still count
-them). Sound is not part of Fountain, so action lines beginning ``SFX:`` or ``MUSIC:`` carry
-it, and a NARRATOR cue is narration rather than a character.
+What matters for rendering is kept and the rest is read past: sections, synopses, lyrics,
+``[[notes]]`` and ``/* boneyard */`` are ignored (line numbers still count them); transitions
+(``CUT TO:``, ``> FADE OUT.``) are the cuts between shots. What is meant to be read on screen
+becomes a title card: centred text (``> THE END <``) and a scene with nothing in it but its
+heading (``.OPENING TITLES``), so no shot is ever empty. Sound is not part of Fountain, so
+action lines beginning ``SFX:`` or ``MUSIC:`` carry it, and a NARRATOR cue is narration
+rather than a character.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ CUE = re.compile(
     r"(?P<ext>(?: {0,3}\([^)]{0,20}\))*) {0,3}\^?$"
 )
 TRANSITION = re.compile(r"^(?:>.*|[A-Z .]+ TO:|FADE (?:IN|OUT)[:.]?|CUT TO BLACK\.?)$")
+CENTRED = re.compile(r"^>\s*(?P<text>.*?)\s*<$")
 SOUND = re.compile(r"^(?P<kind>SFX|SOUND|MUSIC|BGM)\s*[:：]\s*(?P<text>.+)$", re.IGNORECASE)
 TITLE_KEY = re.compile(
     r"^(?P<key>title|credit|authors?|source|draft date|date|contact|copyright|notes|revision)"
@@ -125,21 +129,7 @@ def parse(text: str, source: str) -> Script:
         if not line:
             st.flush()
             continue
-        if TRANSITION.match(line) or line.startswith(("=", "#", "~")):
-            st.flush()
-            continue
-        if line.startswith("!"):  # forced action: never a heading, cue or sound cue
-            st.add_action(line[1:], number)
-            continue
-        if m := HEADING.match(line):
-            st.flush()
-            heading = (m.group("forced") or m.group("h") or "").strip()
-            head, _, last = heading.rpartition(" ")
-            if line[:1].isdigit() and re.fullmatch(r"\d{1,4}[A-Z]?", last):
-                heading = head.rstrip()  # ``12 INT. DINER - NIGHT 12``: shooting-script numbers
-            if heading.endswith("#") and (num := SCENE_NUMBER.search(heading[-16:])):
-                heading = heading[: len(heading) - 16 + num.start()].strip()
-            st.scenes.append(_scene(len(st.scenes) + 1, heading, number))
+        if _layout(line, number, st):
             continue
         if (sound := SOUND.match(line)) is not None:
             kind = "music" if sound.group("kind").upper() in ("MUSIC", "BGM") else "sfx"
@@ -156,6 +146,9 @@ def parse(text: str, source: str) -> Script:
             continue
         st.add_action(line, number)
     st.flush()
+    for scene in st.scenes:  # ``.OPENING TITLES`` alone: its heading is the card
+        if not scene.beats and scene.heading:
+            scene.beats.append(Beat(kind="card", text=scene.heading, source_line=scene.source_line))
     return finish(
         text=text,
         source=source,
@@ -165,6 +158,32 @@ def parse(text: str, source: str) -> Script:
         title=title,
         hint=HINT,
     )
+
+
+def _layout(line: str, number: int, st: _State) -> bool:
+    """Handle a line that lays the script out (a title card, a transition or section, forced
+    action, a heading); False for one that says what happens."""
+    if (centred := CENTRED.match(line)) is not None:
+        if text := _plain(centred.group("text")):
+            st.add(Beat(kind="card", text=text, source_line=number))
+        return True
+    if TRANSITION.match(line) or line.startswith(("=", "#", "~")):
+        st.flush()
+        return True
+    if line.startswith("!"):  # forced action: never a heading, cue or sound cue
+        st.add_action(line[1:], number)
+        return True
+    if m := HEADING.match(line):
+        st.flush()
+        heading = (m.group("forced") or m.group("h") or "").strip()
+        head, _, last = heading.rpartition(" ")
+        if line[:1].isdigit() and re.fullmatch(r"\d{1,4}[A-Z]?", last):
+            heading = head.rstrip()  # ``12 INT. DINER - NIGHT 12``: shooting-script numbers
+        if heading.endswith("#") and (num := SCENE_NUMBER.search(heading[-16:])):
+            heading = heading[: len(heading) - 16 + num.start()].strip()
+        st.scenes.append(_scene(len(st.scenes) + 1, heading, number))
+        return True
+    return False
 
 
 def _cast(st: _State) -> list[Character]:

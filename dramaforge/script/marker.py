@@ -33,6 +33,7 @@ from dramaforge.script.headings import (
 )
 from dramaforge.script.labels import LABELS, Label, keyed, label_of
 from dramaforge.script.places import place_kind
+from dramaforge.script.shotlist import listed_row
 from dramaforge.script.speakers import (
     LATIN_SPEECH,
     LEADING_PAREN,
@@ -85,6 +86,9 @@ class _State:
     scene_level: int = 0
     table: dict[int, tables.Role] | None = None
     """The column roles of the table being read (from its header row)."""
+    table_head: list[str] = field(default_factory=list)
+    listed: dict[int, int] = field(default_factory=dict)
+    """Per scene, the beats its 分镜表 rows gave (all of them: its shots are kept as listed)."""
     scenes: list[Scene] = field(default_factory=list)
 
     def scene(self, line: int) -> Scene:
@@ -124,6 +128,9 @@ def parse(text: str, source: str) -> Script:
             _markdown(st, line, level, number)
         else:
             _line(st, line, number)
+    for scene in st.scenes:  # a scene with beats outside its 分镜表 is cut by the director
+        if scene.shots and st.listed.get(scene.index) != len(scene.beats):
+            scene.shots = []
     return finish(
         text=text,
         source=source,
@@ -208,13 +215,19 @@ def _row(st: _State, row: list[str], number: int) -> None:
     if tables.is_separator(row):
         return
     if st.table is None and (roles := tables.header(row)) is not None:
-        st.table, st.section = roles, None
+        st.table, st.section, st.table_head = roles, None, row
         return
-    for beat in tables.beats(row, st.table, st.names, number):
+    scene = st.scene(number)
+    before = len(scene.beats)
+    made = tables.beats(row, st.table, st.names, number)
+    for beat in made:
         if beat.kind == "dialogue":
             _speak(st, beat, number)
         else:
-            st.scene(number).beats.append(beat)
+            scene.beats.append(beat)
+    if st.table is not None and (shot := listed_row(st.table_head, row, made)) is not None:
+        scene.shots.append(shot)
+        st.listed[scene.index] = st.listed.get(scene.index, 0) + len(scene.beats) - before
 
 
 def _line(st: _State, line: str, number: int) -> None:

@@ -16,7 +16,19 @@ from pathlib import Path
 from dramaforge.errors import ScriptError
 from dramaforge.script.docx import MAX_DOCX_BYTES, docx_text, is_word
 
-SCRIPT_SUFFIXES = (".txt", ".md", ".docx", ".fountain", ".spmd", ".yaml", ".yml")
+SCRIPT_SUFFIXES = (
+    ".txt",
+    ".md",
+    ".docx",
+    ".fountain",
+    ".spmd",
+    ".yaml",
+    ".yml",
+    ".json",
+    ".csv",
+    ".tsv",
+    ".xlsx",
+)
 """What a batch folder or a workspace's ``scripts/`` lists as scripts."""
 MAX_BYTES = 2 * 1024 * 1024
 """A short-drama episode is a few KB; 2 MB means the wrong file (a video, a whole novel)."""
@@ -128,6 +140,18 @@ def _looks_binary(text: str) -> bool:
         if ch not in "\n\r\t\f" and unicodedata.category(ch) in ("Cc", "Cn", "Co", "Cs")
     )
     return odd > max(8, len(sample) // 50)
+
+
+def read_excel_file(path: Path) -> bytes:
+    """The bytes of an Excel shot list, refused past the size a Word script may have."""
+    size = path.stat().st_size
+    if size > MAX_DOCX_BYTES:
+        raise ScriptError(
+            f"the workbook is {size / 2**20:.1f} MB, more than the "
+            f"{MAX_DOCX_BYTES // 2**20} MB a shot list may be; check it is the right file",
+            path=str(path),
+        )
+    return path.read_bytes()
 
 
 def read_script_file(path: Path) -> str:

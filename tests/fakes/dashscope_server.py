@@ -31,12 +31,15 @@ request consumes the first one queued for its endpoint::
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import json
 import socket
 import threading
 import time
 import uuid
+import wave
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -85,6 +88,8 @@ class FakeDashScope:
         """Polls for which each new task answers RUNNING before it finishes."""
         self.submits: Counter[str] = Counter()
         self.tts_calls: Counter[str] = Counter()
+        self.streamed = 0
+        """Speech calls answered as a stream (``X-DashScope-SSE: enable``)."""
         self.polls: Counter[str] = Counter()
         self.lists = 0
         """Task-list requests answered."""
@@ -257,6 +262,18 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             body = {"request_id": uuid.uuid4().hex, "code": code, "message": message}
             self._json(status, body, headers)
 
+        def _gateway(self, status: int) -> None:
+            """A proxy in front of the service gave up: its own bare page, no DashScope body
+            (the task behind it was created all the same)."""
+            page = (f"<html><head><title>{status} Bad Gateway</title></head><body><center>"
+                    f"<h1>{status} Bad Gateway</h1></center><hr><center>Tengine</center>"
+                    "</body></html>").encode()  # fmt: skip
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
         def _drop(self) -> None:
             self.close_connection = True
             with contextlib.suppress(OSError):
@@ -348,6 +365,9 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             if fault is not None and fault.kind in ("drop", "hold"):
                 self._drop()
                 return
+            if fault is not None and fault.kind == "gateway":
+                self._gateway(fault.status)
+                return
             if fault is not None and fault.kind == "slow":
                 time.sleep(fault.delay)
             reply = {
@@ -369,6 +389,9 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             if fault is not None and fault.kind == "drop":
                 self._drop()
                 return
+            if self.headers.get("X-DashScope-SSE") == "enable":
+                self._tts_stream(url, len(str(inputs["text"])), fault)
+                return
             reply = {
                 "request_id": uuid.uuid4().hex,
                 "output": {
@@ -379,6 +402,34 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                 "usage": {"characters": len(str(inputs["text"]))},
             }  # fmt: skip
             self._json(200, reply)
+
+        def _tts_stream(self, url: str, characters: int, fault: Fault | None) -> None:
+            """The same call streamed (``X-DashScope-SSE: enable``): events of base64 PCM
+            (24 kHz, 16-bit, mono), the last with ``finish_reason`` stop and the file's URL.
+            A ``cut`` fault closes the stream after its first event."""
+            fake.streamed += 1
+            with wave.open(io.BytesIO(fake.media(url.rsplit("/", 1)[-1]) or b""), "rb") as w:
+                pcm = w.readframes(w.getnframes())
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            self.close_connection = True
+            expires = int(time.time()) + 86400
+            chunks = [pcm[i : i + 9600] for i in range(0, len(pcm), 9600)]
+            for n, chunk in enumerate(chunks, 1):
+                audio = {"data": base64.b64encode(chunk).decode(), "id": "a", "expires_at": expires}
+                self._event(n, {"output": {"finish_reason": "null", "audio": audio}})
+                if fault is not None and fault.kind == "cut":
+                    self._drop()
+                    return
+            audio = {"url": url, "data": "", "id": "a", "expires_at": expires}
+            self._event(len(chunks) + 1, {"output": {"finish_reason": "stop", "audio": audio},
+                                          "usage": {"characters": characters}})  # fmt: skip
+
+        def _event(self, n: int, data: dict[str, Any]) -> None:
+            body = json.dumps({"request_id": uuid.uuid4().hex, **data})
+            self.wfile.write(f"id:{n}\nevent:result\n:HTTP_STATUS/200\ndata:{body}\n\n".encode())
+            self.wfile.flush()
 
         def do_GET(self) -> None:
             parsed = urlparse(self.path)

@@ -26,6 +26,8 @@ class Fault:
     kinds: ``status`` (answer ``status`` with a DashScope error body), ``slow`` (sleep ``delay``
     then behave), ``drop`` (do the work, then close the connection without a reply),
     ``fail`` (submit accepted; the task ends FAILED with ``code``/``message``),
+    ``gateway`` (submit accepted, then a proxy's bare HTML page with ``status`` instead of
+    the reply: the client cannot tell whether a task was made),
     ``hold`` (submit accepted, the reply held until ``release()``, then the connection closed:
     a client killed meanwhile never learns the task id),
     ``lag`` (the task list answers, but without any task yet),

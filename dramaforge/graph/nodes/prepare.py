@@ -89,7 +89,9 @@ def shot_fingerprint(shot: Shot, bible: StyleBible) -> str:
     and voices (plus the narrator's). Equal fingerprints mean the result can be reused."""
     people = [bible.characters[n] for n in sorted(shot.characters) if n in bible.characters]
     speakers = {ln.speaker for ln in shot.lines if ln.speaker in bible.characters}
-    h = hashlib.sha256(shot.model_dump_json().encode())
+    # Fields added later are left out while unset, so earlier episodes' fingerprints hold.
+    unheld = {name for name in ("hold", "card") if getattr(shot, name) is None}
+    h = hashlib.sha256(shot.model_dump_json(exclude=unheld).encode())
     for look in people + [bible.characters[n] for n in sorted(s for s in speakers if s)]:
         h.update(look.model_dump_json().encode())
     h.update(bible.narrator.model_dump_json().encode())

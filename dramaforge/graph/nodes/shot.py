@@ -54,6 +54,7 @@ def voice(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object
     cues: list[Cue] = []
     keys: list[str] = []
     cost = 0.0
+    notes: list[str] = []
     t = LEAD_IN
     retry = _try(state, "voice")
     for line in shot.lines:
@@ -77,10 +78,13 @@ def voice(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object
         )
         keys.append(asset.key)
         cost += asset.cost
+        notes += [f"{line.text[:20]}: {asset.note}"] if asset.note else []
         t += length + GAP
     spoken = t - GAP + TAIL if shot.lines else 0.0
-    seconds = max(opts.min_shot, spoken) if shot.lines else shot.duration
+    seconds = max(opts.min_shot, spoken, shot.hold or 0.0) if shot.lines else shot.duration
     duration = round(seconds * opts.fps) / opts.fps
+    if shot.card and not shot.lines:  # a title card's words stay on screen for the shot
+        cues.append(Cue(start=0.0, end=round(duration - 0.1, 3), text=shot.card))
     payload = {
         "lines": keys,
         "at": [at for _, at in items],
@@ -94,7 +98,9 @@ def voice(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object
         "wav",
         lambda dest, _: _timeline(items, duration, dest),
     )
-    track = track.model_copy(update={"cost": cost, "backend": ctx.speech.name})
+    track = track.model_copy(
+        update={"cost": cost, "backend": ctx.speech.name, "note": "; ".join(notes)}
+    )
     ctx.voiced.add(opts.episode_dir, shot.id, state["fingerprint"], duration, cues, track)
     progress(shot.id, "voice", "done", duration=duration)
     return {"voice": track, "cues": cues, "duration": duration}

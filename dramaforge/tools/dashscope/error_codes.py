@@ -10,6 +10,9 @@ from dramaforge.errors import ContentRejected, ProviderError
 
 MODERATION_CODES = {"DataInspectionFailed", "DataInspection", "IPInfringementSuspect"}
 NOT_RETRYABLE_CODES = {"InvalidParameter", "InvalidApiKey", "AccessDenied", "Arrearage"}
+UNSURE_CODES = {"RequestTimeOut", "InternalError.Timeout"}
+"""Documented 5xx codes that say the service itself lost track of the request (it timed out
+inside): like a lost reply, the task may exist."""
 
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
@@ -59,6 +62,30 @@ def _error_of(response: httpx.Response) -> tuple[str, str]:
     if not isinstance(body, dict):
         return "", str(body)[:200]
     return str(body.get("code") or ""), str(body.get("message") or "")
+
+
+def says_no_task(response: httpx.Response) -> bool:
+    """Whether a failed submit's reply says no task was made.
+
+    DashScope's own error replies (the documented ones: ``InternalError``, ``SystemError``,
+    ``ServiceUnavailable``, ``Throttling.*``, every 4xx) are JSON with its ``request_id`` and a
+    ``code`` and carry no task id: the service answered, and answered no. A reply that cannot
+    say stays unknown: a bare gateway page (HTML, text, JSON in another shape), a task id in
+    the body, or a code that says the service timed out inside (``UNSURE_CODES``).
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    if not isinstance(body, dict):
+        return False
+    code, request_id = body.get("code"), body.get("request_id")
+    if not (isinstance(code, str) and code and isinstance(request_id, str) and request_id):
+        return False
+    output = body.get("output")
+    if isinstance(output, dict) and output.get("task_id"):
+        return False
+    return code not in UNSURE_CODES and "timeout" not in code.lower()
 
 
 def map_error(response: httpx.Response, what: str) -> ProviderError:

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from dramaforge.config import DashScopeSettings
+from dramaforge.errors import ProviderError
+from dramaforge.tools import notices
 from dramaforge.tools.dashscope import reconcile
 from dramaforge.tools.protocols import SubmitIntent, TaskJournal
 
@@ -79,11 +81,11 @@ def resume(t: Transport, journal: TaskJournal, what: str, body: dict[str, Any]) 
         return entry.task_id
     if entry.intent is None:
         return None
-    with submit_lock(t.root, entry.intent.model):
-        found = look_until_settled(t, entry.intent, journal, what, body)
-        if found is not None:
-            t.record(journal, found)
-            return found
+    # Outside the model's submit lock, as after a fresh submit: other shots go on meanwhile.
+    found = look_until_settled(t, entry.intent, journal, what, body)
+    if found is not None:
+        t.record(journal, found)
+        return found
     log.info("DashScope %s: the earlier submit created no task; submitting anew", what)
     return None
 
@@ -92,10 +94,25 @@ def look_until_settled(
     t: Transport, intent: SubmitIntent, journal: TaskJournal, what: str, body: dict[str, Any]
 ) -> str | None:
     """Read the task list, again with backoff, until the intent's task shows or the list has
-    surely caught up; None means no task was created."""
+    surely caught up; None means no task was created.
+
+    Each look is told to the shot's progress line (the wait is the shot's, not a hang). A look
+    that cannot decide (another shot's submit in flight, whose task shows before its reply is
+    recorded; a list read that failed) is tried again until the list has caught up."""
     delay = t.settings.poll_interval
     while True:
-        found = find(t, intent, journal, what, body)
+        left = settled(t, intent) - clock()
+        notices.tell(
+            f"waiting: a submit got no reply; looking for its task in the task list "
+            f"({max(left, 0.0):.0f}s left)"
+        )
+        try:
+            found = find(t, intent, journal, what, body)
+        except ProviderError as err:
+            if settled(t, intent) - clock() <= 0:
+                raise
+            log.info("DashScope %s: task list undecided (%s); looking again", what, err)
+            found = None
         left = settled(t, intent) - clock()
         if found is not None or left <= 0:
             return found

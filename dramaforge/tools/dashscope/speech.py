@@ -1,24 +1,42 @@
-"""Voices from Qwen-TTS (``multimodal-generation/generation``, synchronous, WAV by URL)."""
+"""Voices from Qwen-TTS (``multimodal-generation/generation``), asked for as a stream.
+
+Qwen-TTS has no task form: DashScope offers it synchronously, as an SSE stream of the same
+call and as a realtime WebSocket, none with an id to look up afterwards. The stream is
+preferred: its audio (16-bit PCM at 24 kHz) starts within a second, so a long line no longer
+waits out a read timeout for one late reply. A stream that breaks off still cannot be
+reconciled the way an image or video submit is: the line is asked for again and may be paid
+twice. That is said where it happens: the line's journal remembers a request sent without its
+answer, and the next try's asset carries the note "possibly paid twice" (the manifest), its
+cost counts both calls, and the shot's progress line says so.
+"""
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from dramaforge.errors import ConfigError, ProviderError
 from dramaforge.media.ffmpeg import run_ffmpeg
+from dramaforge.media.files import write_wav
 from dramaforge.media.probe import probe
 from dramaforge.schema import Language, Voice
+from dramaforge.tools import notices
 from dramaforge.tools.dashscope.backend import ModelBackend
+from dramaforge.tools.dashscope.reconcile import body_digest
 from dramaforge.tools.dashscope.transport import Transport
-from dramaforge.tools.protocols import Generated, SpeechRequest, TaskJournal
+from dramaforge.tools.protocols import Generated, SpeechRequest, SubmitIntent, TaskJournal
 
 log = logging.getLogger(__name__)
 
 PATH = "services/aigc/multimodal-generation/generation"
+STREAM_RATE = 24000
+"""Qwen-TTS streams 16-bit mono PCM at 24 kHz."""
+TWICE = "possibly paid twice: an earlier request for this line got no reply and was sent again"
 # Qwen-TTS system voices. Dylan (Beijing), Jada (Shanghai) and Sunny (Sichuan) speak Chinese
 # dialects, so English gets the four bilingual voices only.
 VOICES: dict[Language, list[str]] = {
@@ -26,6 +44,11 @@ VOICES: dict[Language, list[str]] = {
     "en": ["Cherry", "Ethan", "Serena", "Chelsie"],
 }
 LANGUAGE_TYPE: dict[Language, str] = {"zh": "Chinese", "en": "English"}
+
+
+def _audio(event: dict[str, Any]) -> dict[str, Any]:
+    audio = (event.get("output") or {}).get("audio")
+    return audio if isinstance(audio, dict) else {}
 
 
 def _verify_audio(path: Path) -> None:
@@ -92,19 +115,47 @@ class DashScopeSpeech(DashScopeVoices):
                 return Generated(duration=probe(dest).duration, cost=cost, model=self.model)
             except ProviderError as err:
                 log.warning("%s: the kept reply could not be fetched (%s); asking again", what, err)
-        reply = self.transport.post_sync(PATH, self.body(request), what)
-        audio = (reply.get("output") or {}).get("audio") or {}
-        url = audio.get("url")
-        if not url:
-            raise ProviderError(f"DashScope {what}: the reply has no audio URL")
-        if journal is not None:
-            journal.record_result(str(url))
-        self._fetch(str(url), dest, what)
-        usage = reply.get("usage") or {}
+        body = self.body(request)
+        again = self._sending(body, journal)
+        if again:
+            notices.tell(f"asked again after a lost reply: {TWICE.split(':')[0]}")
+        try:
+            events = self.transport.post_stream(PATH, body, what)
+        except ProviderError as err:
+            if journal is not None and not err.maybe_paid:
+                journal.forget()  # answered, and answered no: nothing was charged
+            raise
+        last = events[-1]
+        pcm = b"".join(base64.b64decode(a["data"]) for a in map(_audio, events) if a.get("data"))
+        url = _audio(last).get("url")
+        if url and journal is not None:
+            journal.record_result(str(url))  # replaces the note of the request in flight
+        if pcm:
+            write_wav(dest, pcm, channels=1, rate=STREAM_RATE)
+        elif url:
+            self._fetch(str(url), dest, what)
+        else:
+            raise ProviderError(f"DashScope {what}: the reply has no audio")
+        usage = last.get("usage") or {}
         chars = int(usage.get("characters") or len(request.text))
+        cost = self.price * chars / 1000
         return Generated(
-            duration=probe(dest).duration, cost=self.price * chars / 1000, model=self.model
+            duration=probe(dest).duration,
+            cost=cost * 2 if again else cost,
+            model=self.model,
+            note=TWICE if again else "",
         )
+
+    def _sending(self, body: dict[str, Any], journal: TaskJournal | None) -> bool:
+        """Note in the journal that ``body`` goes out now; True when an earlier request for
+        it went out and its reply never came (this one may pay a second time)."""
+        if journal is None:
+            return False
+        earlier = journal.read().intent
+        journal.intend(
+            SubmitIntent(model=self.model, body_sha256=body_digest(body), sent_at=time.time())
+        )
+        return earlier is not None and earlier.model == self.model
 
     def _fetch(self, url: str, dest: Path, what: str) -> None:
         """Download the reply's WAV to ``dest`` as mono 16-bit PCM."""

@@ -7,15 +7,19 @@ HTTP lives here. Rules that protect the bill:
   task id as soon as the reply arrives, before the first poll. A run killed anywhere and
   resumed polls the recorded task, or looks a lost reply's task up in the task list
   (``reconcile``) before anything is submitted again.
-* A lost reply (timeout, dropped connection, 5xx) means "paid state unknown", never "nothing
-  was paid": the task list is read again with backoff until ``timeout + list_lag`` after the
-  send (the list shows new tasks late). Still not found, the shot stops saying so and the
-  next run resolves it. DashScope documents no idempotency header for submits, so none is
-  sent; the journal and the task list are the only guard.
+* A lost reply (timeout, dropped connection, a 5xx that is not DashScope's own error reply)
+  means "paid state unknown", never "nothing was paid": the task list is read again with
+  backoff until ``timeout + list_lag`` after the send (the list shows new tasks late), outside
+  the model's submit lock, so other shots' submits go on meanwhile, and the wait is told to
+  the shot's progress line. Still not found, the shot stops saying so and the next run
+  resolves it. DashScope's own error reply (JSON with its ``request_id`` and a documented
+  code, ``says_no_task``) says no task was made: the journal is cleared at once. DashScope
+  documents no idempotency header for submits, so none is sent; the journal and the task list
+  are the only guard.
 * Every id submitted or adopted goes to the account-wide ledger (``[dashscope] ledger``),
   so no output folder on the machine adopts another's task.
-* A submit is never retried automatically once it may have reached the server. A 429 is the
-  one exception (the server refused it before accepting).
+* A submit is never retried automatically once it may have reached the server. A 429 and a
+  5xx that says no task was made are the exceptions (the server refused it).
 * Submits of one model go out one at a time per process, so a crash leaves at most one
   unresolved intent per model to reconcile; polls run concurrently up to the model's limit.
 * Polls, downloads and task-list reads are idempotent and retried with tenacity.
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -54,6 +59,7 @@ from dramaforge.tools.dashscope.error_codes import (
     map_error,
     redact,
     retry_after_of,
+    says_no_task,
 )
 from dramaforge.tools.protocols import SubmitIntent, TaskJournal
 
@@ -81,6 +87,28 @@ def _redacting(
 
 class _LostReply(Exception):
     """The submit may have reached the server but no answer came back."""
+
+
+def sse_events(lines: Iterator[str]) -> list[dict[str, Any]]:
+    """The JSON ``data:`` of each server-sent event; an event that carries an error (its
+    ``code``, no ``output``) is raised as the provider's error."""
+    events: list[dict[str, Any]] = []
+    for line in lines:
+        if not line.startswith("data:"):
+            continue
+        try:
+            data = json.loads(line[5:].strip())
+        except ValueError:  # a garbled event: the stream is judged by its last good one
+            continue
+        if isinstance(data, dict) and data.get("code") and not data.get("output"):
+            raise ProviderError(
+                f"DashScope stream: {data.get('code')}: {data.get('message', '')}",
+                retryable=True,
+                maybe_paid=True,
+            )
+        if isinstance(data, dict):
+            events.append(data)
+    return events
 
 
 @dataclass
@@ -167,11 +195,57 @@ class Transport:
                 reply: dict[str, Any] = self._post(path, body, what, async_task=False)
         except _LostReply:
             raise ProviderError(
-                f"DashScope {what}: no reply (timeout, dropped connection or server error); "
-                "trying again may bill the call twice",
+                f"DashScope {what}: no reply (timeout, dropped connection or gateway error); "
+                "it may have been charged, and asking again (a synchronous call has no task "
+                "to look up) may charge it twice",
                 retryable=True,
+                maybe_paid=True,
             ) from None
         return reply
+
+    def post_stream(self, path: str, body: dict[str, Any], what: str) -> list[dict[str, Any]]:
+        """The same synchronous call streamed (``X-DashScope-SSE: enable``): its events, in
+        order, the last one finished. Refusals are handled as ``post_sync`` does; a stream
+        that breaks or ends before it is finished is a lost reply (it may have been charged)."""
+        url = f"{self.root}/{path.lstrip('/')}"
+        sent = self._headers() | {"X-DashScope-SSE": "enable", "Accept": "text/event-stream"}
+        with self._redacted():
+            for attempt in range(self.settings.max_retries + 1):
+                try:
+                    with self._client.stream("POST", url, json=body, headers=sent) as response:
+                        if response.status_code != 200:
+                            response.read()
+                            if self._refused(response, attempt):
+                                continue
+                            if response.status_code >= 500:
+                                raise _LostReply
+                            raise map_error(response, what)
+                        events = sse_events(response.iter_lines())
+                except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError):
+                    events = []
+                except _LostReply:
+                    events = []
+                if events and str((events[-1].get("output") or {}).get("finish_reason")) == "stop":
+                    return events
+                raise ProviderError(
+                    f"DashScope {what}: the stream broke off (timeout, dropped connection or "
+                    "gateway error); it may have been charged, and asking again (a synchronous "
+                    "call has no task to look up) may charge it twice",
+                    retryable=True,
+                    maybe_paid=True,
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _refused(self, response: httpx.Response, attempt: int) -> bool:
+        """A 429, or DashScope's own 5xx error reply, with tries left: waited for, True."""
+        refused = response.status_code == 429 or (
+            response.status_code >= 500 and says_no_task(response)
+        )
+        if not refused or attempt >= self.settings.max_retries:
+            return False
+        delay = retry_after_of(response)
+        time.sleep(delay if delay is not None else self.settings.poll_interval * 2**attempt)
+        return True
 
     @_redacting
     def result_file(
@@ -224,11 +298,14 @@ class Transport:
             if response.status_code == 200:
                 return response.json()
             err = map_error(response, what)
-            if response.status_code == 429 and attempt < self.settings.max_retries:
+            refused = response.status_code == 429 or (
+                response.status_code >= 500 and says_no_task(response)
+            )
+            if refused and attempt < self.settings.max_retries:
                 delay = retry_after_of(response)
                 time.sleep(delay if delay is not None else self.settings.poll_interval * 2**attempt)
                 continue
-            if response.status_code >= 500:
+            if response.status_code >= 500 and not refused:
                 raise _LostReply from None
             raise err
         raise AssertionError("unreachable")  # pragma: no cover
@@ -310,26 +387,30 @@ class Transport:
                     path, sent, what, async_task=True, headers=headers, before_send=stamp
                 )
             except _LostReply:
-                found = lookup.look_until_settled(self, intents[-1], journal, what, body)
-                if found is None:
-                    wait = self.settings.timeout + self.settings.list_lag
-                    raise ProviderError(
-                        f"DashScope {what}: the submit got no reply (timeout, dropped "
-                        f"connection or server error) and the task list showed no {model} "
-                        f"task for it within {wait:.0f}s; paid state unknown. The submit is "
-                        "kept in the journal and will be resolved on the next run (looked up "
-                        "again before anything is submitted)"
-                    ) from None
-                self.record(journal, found)
-                return found
+                reply = None
             except ProviderError:
                 journal.forget()  # refused outright: no task exists
                 raise
-            task_id = str((reply.get("output") or {}).get("task_id") or "")
-            if not task_id:
-                raise ProviderError(f"DashScope {what}: the submit reply has no task_id")
-            self.record(journal, task_id)
-            return task_id
+            if reply is not None:
+                task_id = str((reply.get("output") or {}).get("task_id") or "")
+                if not task_id:
+                    raise ProviderError(f"DashScope {what}: the submit reply has no task_id")
+                self.record(journal, task_id)
+                return task_id
+        # Looked up outside the submit lock: the other shots' submits go on meanwhile (each
+        # recorded at once, so never a candidate for this one).
+        found = lookup.look_until_settled(self, intents[-1], journal, what, body)
+        if found is None:
+            wait = self.settings.timeout + self.settings.list_lag
+            raise ProviderError(
+                f"DashScope {what}: the submit got no reply (timeout, dropped "
+                f"connection or a gateway error) and the task list showed no {model} "
+                f"task for it within {wait:.0f}s; paid state unknown. The submit is "
+                "kept in the journal and will be resolved on the next run (looked up "
+                "again before anything is submitted)"
+            )
+        self.record(journal, found)
+        return found
 
     def _poll_once(self, task_id: str, what: str) -> tuple[str, dict[str, Any]]:
         # An id DashScope does not know is answered 200 with task_status UNKNOWN.
