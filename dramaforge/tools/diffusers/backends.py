@@ -135,6 +135,8 @@ class DiffusersImage(_Backend):
     def generate(
         self, request: ImageRequest, dest: Path, journal: TaskJournal | None = None
     ) -> Generated:
+        if self.spec.kind == "edit" and not request.reference:
+            return self.drawer().generate(request, dest, journal)
         width, height = self._size(request.width, request.height)
         arguments: dict[str, Any] = {
             "prompt": request.prompt,
@@ -145,13 +147,9 @@ class DiffusersImage(_Backend):
             "true_cfg_scale": self.spec.guidance,
             "output_type": "np",
         }
-        backend: _Backend = self
-        if self.spec.kind == "edit":
-            if request.reference:
-                arguments["image"] = _picture(request.reference, width, height)
-            else:
-                backend = self.drawer()
-        images, made = backend._run(arguments, request.seed)
+        if self.spec.kind == "edit" and request.reference:
+            arguments["image"] = _picture(request.reference, width, height)
+        images, made = self._run(arguments, request.seed)
         picture = cover(to_rgb8(np.asarray(images[0])), request.width, request.height)
         Image.fromarray(picture).save(dest, format="PNG")
         return made
