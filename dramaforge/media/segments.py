@@ -104,7 +104,10 @@ def encode_run(
         vf.insert(0, ass_filter(script))
     keys = "+".join(f"eq(n,{n})" for n in [0, *cuts[:-1]])
     pattern = work / f"{first}-%04d.mp4"
-    split = ["-segment_frames", ",".join(map(str, cuts[:-1]))] if len(jobs) > 1 else []
+    # One job: no cut at all. Without a limit the segment muxer cuts every 2 s at the next
+    # keyframe, and x264 puts one at a scene change (a generated clip with fast motion).
+    one = ["-segment_time", "86400"]
+    split = ["-segment_frames", ",".join(map(str, cuts[:-1]))] if len(jobs) > 1 else one
     log = run_ffmpeg(
         ["-f", "concat", "-safe", "0", "-i", listing, "-map", "0:v:0", "-an",
          "-vf", ",".join(vf), *SEGMENT_X264, "-threads", "1", "-r", str(fps),
