@@ -79,6 +79,7 @@ def test_video_is_fitted_to_the_shot_and_seeded(
 ) -> None:
     settings = tiny_settings(models_dir)
     backend = registry().create("video", f"diffusers:{name}", settings)
+    assert backend.name == f"diffusers:{name}[steps=2,frames=9,size=32x16]", "keys the store"
     made = backend.generate(video_request(tmp_path), tmp_path / "a.mp4")
     backend.generate(video_request(tmp_path), tmp_path / "b.mp4")
     backend.generate(video_request(tmp_path, seed=8), tmp_path / "c.mp4")
@@ -186,8 +187,8 @@ def test_episode_on_open_models_loads_each_pipeline_once(models_dir: Path, tmp_p
         clip = probe(Path(take.motion.path))
         assert (clip.width, clip.height) == (360, 640)
         assert clip.duration == pytest.approx(take.duration, abs=1 / 12)
-        assert take.motion.backend == "diffusers:wan2.1-i2v-14b-480p"
-        assert take.keyframe.backend == "diffusers:qwen-image"
+        assert take.motion.backend == "diffusers:wan2.1-i2v-14b-480p[steps=2,frames=9,size=32x16]"
+        assert take.keyframe.backend == "diffusers:qwen-image[steps=2,frames=9,size=32x32]"
         for asset in (take.keyframe, take.motion):
             assert asset.seed is not None
             assert asset.gpu_seconds is not None and asset.gpu_seconds > 0

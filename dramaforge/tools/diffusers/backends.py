@@ -61,12 +61,26 @@ def _picture(path: str, width: int, height: int) -> Image.Image:
     return Image.fromarray(cover(rgb, width, height))
 
 
+def tuning(spec: OpenModel, settings: DiffusersSettings) -> str:
+    """``[steps=20,frames=49]`` for a model whose defaults the user changed, else empty."""
+    own = settings.models.get(spec.name)
+    if own is None:
+        return ""
+    size = "x".join(str(n) for n in own.size) if own.size else None
+    parts = [
+        f"{k}={v}" for k, v in (("steps", own.steps), ("frames", own.frames), ("size", size)) if v
+    ]
+    return f"[{','.join(parts)}]" if parts else ""
+
+
 class _Backend:
     def __init__(
         self, spec: OpenModel, settings: DiffusersSettings, scheduler: GpuScheduler, price: float
     ) -> None:
         self.spec = spec
-        self.name = f"diffusers:{spec.name}"
+        self.name = f"diffusers:{spec.name}{tuning(spec, settings)}"
+        """The store keys clips by it: a clip made with other steps, frames or size is another
+        asset, never the cached one."""
         self.settings = settings
         self.scheduler = scheduler
         self.price = price
@@ -88,7 +102,9 @@ class _Backend:
             self.spec.name, lambda pipe: denoise(pipe, arguments, seed, stopping)
         )
         made = Generated(
-            cost=round(seconds / 3600 * self.price, 6), model=self.name, gpu_seconds=seconds
+            cost=round(seconds / 3600 * self.price, 6),
+            model=f"diffusers:{self.spec.name}",
+            gpu_seconds=seconds,
         )
         return frames, made
 
@@ -135,6 +151,8 @@ class DiffusersImage(_Backend):
     def generate(
         self, request: ImageRequest, dest: Path, journal: TaskJournal | None = None
     ) -> Generated:
+        if self.spec.kind == "edit" and not request.reference:
+            return self.drawer().generate(request, dest, journal)
         width, height = self._size(request.width, request.height)
         arguments: dict[str, Any] = {
             "prompt": request.prompt,
@@ -145,13 +163,9 @@ class DiffusersImage(_Backend):
             "true_cfg_scale": self.spec.guidance,
             "output_type": "np",
         }
-        backend: _Backend = self
-        if self.spec.kind == "edit":
-            if request.reference:
-                arguments["image"] = _picture(request.reference, width, height)
-            else:
-                backend = self.drawer()
-        images, made = backend._run(arguments, request.seed)
+        if self.spec.kind == "edit" and request.reference:
+            arguments["image"] = _picture(request.reference, width, height)
+        images, made = self._run(arguments, request.seed)
         picture = cover(to_rgb8(np.asarray(images[0])), request.width, request.height)
         Image.fromarray(picture).save(dest, format="PNG")
         return made
