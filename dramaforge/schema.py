@@ -224,6 +224,8 @@ class Asset(BaseModel):
     cost: float = 0.0
     seconds: float = 0.0
     cached: bool = False
+    node: str | None = None
+    """The machine that made it, on a cluster (its Ray node id); None on one machine."""
 
 
 class Cue(BaseModel):
