@@ -1,0 +1,205 @@
+"""The cluster's shared state against a real PostgreSQL 15 and a real S3 server (SeaweedFS):
+paid once across claimants, a killed claimant's submit reconciled (never paid again),
+provider slots that hold cluster-wide, a budget across processes, assets shared by bucket.
+
+Counts are the fake DashScope's own (tasks created, most in flight at once).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("psycopg")
+pytest.importorskip("boto3")
+
+from dramaforge.cluster import pg, slots  # noqa: E402
+from dramaforge.cluster.blobs import FolderBlobs, S3Blobs  # noqa: E402
+from dramaforge.cluster.budget import PgLedger  # noqa: E402
+from dramaforge.cluster.claims import AssetClaim  # noqa: E402
+from dramaforge.cluster.store import ClusterStore  # noqa: E402
+from dramaforge.config import ClusterSettings, ProviderSettings  # noqa: E402
+from dramaforge.errors import BudgetExceeded  # noqa: E402
+from dramaforge.media.store import content_key  # noqa: E402
+from dramaforge.tools.dashscope.image import DashScopeImage  # noqa: E402
+from dramaforge.tools.dashscope.transport import Transport  # noqa: E402
+from dramaforge.tools.protocols import Generated, ImageRequest, TaskJournal  # noqa: E402
+from tests.fakes.dashscope_server import FakeDashScope, Fault  # noqa: E402
+from tests.fixtures_cluster import Postgres, S3Server, postgres, s3_server  # noqa: E402, F401
+
+ROOT = Path(__file__).resolve().parent.parent
+BACKEND = "dashscope:qwen-image"
+
+
+@pytest.fixture(scope="module")
+def db(postgres: Postgres) -> str:  # noqa: F811
+    pg.init(postgres.dsn)
+    return postgres.dsn
+
+
+@pytest.fixture
+def fake() -> FakeDashScope:
+    with FakeDashScope() as server:
+        yield server
+
+
+def request(seed: int) -> ImageRequest:
+    return ImageRequest(
+        prompt=f"a lantern-lit alley at night, take {seed}", width=360, height=640, seed=seed,
+        framing="wide", scene_heading="EXT. ALLEY - NIGHT",
+    )  # fmt: skip
+
+
+def keyframe(url: str, key: str, dsn: str, shared: str, local: str, seed: int, node: str) -> str:
+    """One keyframe through a node's cluster store, as the graph makes it (also in a child)."""
+    settings = ProviderSettings(
+        api_key=key, base_url=url, timeout=5.0, max_retries=2, poll_interval=0.01
+    )
+    image, req = DashScopeImage("qwen-image", Transport(settings)), request(seed)
+
+    def make(dest: Path, journal: TaskJournal) -> Generated:
+        return image.generate(req, dest, journal)
+
+    store = ClusterStore(Path(local), FolderBlobs(Path(shared)), dsn, node)
+    asset, _ = store.produce("keyframe", BACKEND, req, "png", make)
+    return f"{asset.path} {asset.node}"
+
+
+def test_init_run_twice_at_once_makes_the_tables_once(db: str) -> None:
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda _: pg.init(db), range(2)))
+    assert all("LangGraph checkpoint tables" in d for d in done)
+    with pg.connect(db) as conn:
+        names = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables").fetchall()}
+    assert {"dramaforge_journal", "dramaforge_slots", "checkpoints"} <= names
+
+
+def test_eight_nodes_claiming_one_asset_make_one_provider_call(
+    db: str, fake: FakeDashScope, tmp_path: Path
+) -> None:
+    fake.running_polls = 5  # the first claimant is still polling while the others arrive
+    shared = tmp_path / "bucket"
+
+    def node(i: int) -> str:
+        local = tmp_path / f"node{i}"
+        return keyframe(fake.url, fake.api_key, db, str(shared), str(local), 1, f"node{i}")
+
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(node, range(8)))
+    assert fake.submits["qwen-image"] == 1
+    makers = {line.split()[1] for line in made}
+    assert len(makers) == 1  # every node names the one that made it
+    sizes = {Image.open(line.split()[0]).size for line in made}
+    assert sizes == {(360, 640)}
+
+
+def test_a_killed_claimant_leaves_its_submit_in_doubt_and_it_is_never_paid_again(
+    db: str, fake: FakeDashScope, tmp_path: Path
+) -> None:
+    fake.fault("submit", Fault("hold"))  # the task is created, its reply never comes
+    shared, seed = tmp_path / "bucket", 2
+    code = (
+        "import sys; from tests.test_cluster_state import keyframe; "
+        f"keyframe({fake.url!r}, {fake.api_key!r}, {db!r}, {str(shared)!r}, "
+        f"{str(tmp_path / 'a')!r}, {seed}, 'node-a')"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while fake.submits["qwen-image"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fake.submits["qwen-image"] == 1
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    fake.release()
+
+    key = content_key("keyframe", BACKEND, request(seed))
+    claim = AssetClaim(db, key, "node-b")
+    try:
+        assert claim.try_acquire()  # the dead owner's session lock went with it
+        journal = claim.journal()
+        assert journal.read().intent is not None
+        assert journal.state() == "in_doubt"
+    finally:
+        claim.release()
+    made = keyframe(fake.url, fake.api_key, db, str(shared), str(tmp_path / "b"), seed, "node-b")
+    assert Path(made.split()[0]).is_file()
+    assert fake.submits["qwen-image"] == 1  # found in the task list, not paid again
+    with pg.connect(db) as conn:
+        row = conn.execute(
+            "SELECT state FROM dramaforge_journal WHERE asset = %s", (key,)
+        ).fetchone()
+    assert row is not None and row[0] == "finished"
+
+
+def test_provider_slots_never_exceed_the_limit_across_connections(db: str) -> None:
+    held, most, lock = 0, 0, threading.Lock()
+
+    def call(i: int) -> None:
+        nonlocal held, most
+        with slots.provider_slot(db, "wan-test", 3, f"node{i % 3}"):
+            with lock:
+                held += 1
+                most = max(most, held)
+            time.sleep(0.05)
+            with lock:
+                held -= 1
+
+    with ThreadPoolExecutor(12) as pool:
+        list(pool.map(call, range(24)))
+    assert most == 3
+    with pg.connect(db) as conn:
+        assert slots.in_use(conn)["wan-test"] == (0, 3)
+
+
+def test_the_budget_holds_across_ledgers(db: str) -> None:
+    a = PgLedger(budget=1.0, dsn=db, scope="budget-test").open()
+    b = PgLedger(budget=1.0, dsn=db, scope="budget-test").open()
+    a.reserve(0.6, "clip 1")
+    with pytest.raises(BudgetExceeded, match="across the cluster"):
+        b.reserve(0.6, "clip 2")
+    a.settle(0.6, 0.3)
+    b.reserve(0.6, "clip 2")
+    with pg.connect(db) as conn:
+        spent = conn.execute(
+            "SELECT spent FROM dramaforge_budget WHERE scope = 'budget-test'"
+        ).fetchone()
+    assert spent is not None and spent[0] == pytest.approx(0.9)
+
+
+@pytest.mark.slow  # starts SeaweedFS (about 20 s on two cores)
+def test_an_asset_made_on_one_node_is_read_from_the_bucket_on_another(
+    db: str,
+    s3_server: S3Server,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    settings = ClusterSettings(
+        store=f"s3://{s3_server.bucket}/season-1",
+        s3_endpoint=s3_server.endpoint,
+        s3_access_key=s3_server.access_key,
+        s3_secret_key=s3_server.secret_key,
+    )
+    made: list[str] = []
+
+    def make(dest: Path, journal: TaskJournal) -> Generated:
+        made.append(str(dest))
+        dest.write_bytes(b"clip bytes")
+        return Generated(duration=2.0, cost=0.5, model="m")
+
+    one = ClusterStore(tmp_path / "one", S3Blobs(settings), db, "node-one")
+    two = ClusterStore(tmp_path / "two", S3Blobs(settings), db, "node-two")
+    first, _ = one.produce("motion", "dashscope:m", {"shot": 1}, "mp4", make)
+    second, generated = two.produce("motion", "dashscope:m", {"shot": 1}, "mp4", make)
+    assert len(made) == 1
+    assert (first.node, second.node, second.cached) == ("node-one", "node-one", True)
+    assert Path(second.path).read_bytes() == b"clip bytes"
+    assert generated.cost == 0.5
+    assert S3Blobs(settings).exists(f"assets/motion/{first.key[:2]}/{first.key}.mp4")
