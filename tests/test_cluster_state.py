@@ -22,19 +22,19 @@ from PIL import Image
 pytest.importorskip("psycopg")
 pytest.importorskip("boto3")
 
-from dramaforge.cluster import pg, slots  # noqa: E402
-from dramaforge.cluster.blobs import FolderBlobs, S3Blobs  # noqa: E402
-from dramaforge.cluster.budget import PgLedger  # noqa: E402
-from dramaforge.cluster.claims import AssetClaim  # noqa: E402
-from dramaforge.cluster.store import ClusterStore  # noqa: E402
-from dramaforge.config import ClusterSettings, ProviderSettings  # noqa: E402
-from dramaforge.errors import BudgetExceeded  # noqa: E402
-from dramaforge.media.store import content_key  # noqa: E402
-from dramaforge.tools.dashscope.image import DashScopeImage  # noqa: E402
-from dramaforge.tools.dashscope.transport import Transport  # noqa: E402
-from dramaforge.tools.protocols import Generated, ImageRequest, TaskJournal  # noqa: E402
-from tests.fakes.dashscope_server import FakeDashScope, Fault  # noqa: E402
-from tests.fixtures_cluster import Postgres, S3Server, postgres, s3_server  # noqa: E402, F401
+from dramaforge.cluster import pg, slots
+from dramaforge.cluster.blobs import FolderBlobs, S3Blobs
+from dramaforge.cluster.budget import PgLedger
+from dramaforge.cluster.claims import AssetClaim
+from dramaforge.cluster.store import ClusterStore
+from dramaforge.config import ClusterSettings, ProviderSettings
+from dramaforge.errors import BudgetExceeded
+from dramaforge.media.store import content_key
+from dramaforge.tools.dashscope.image import DashScopeImage
+from dramaforge.tools.dashscope.transport import Transport
+from dramaforge.tools.protocols import Generated, ImageRequest, TaskJournal
+from tests.fakes.dashscope_server import FakeDashScope, Fault
+from tests.fixtures_cluster import Postgres, S3Server, postgres, s3_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKEND = "dashscope:qwen-image"
