@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,13 @@ def postgres() -> Iterator[Postgres]:
         pytest.skip(
             f"PostgreSQL server binaries not found in {PG_BIN} (apt-get install postgresql)"
         )
+    with running_postgres() as server:
+        yield server
+
+
+@contextmanager
+def running_postgres() -> Iterator[Postgres]:
+    """A PostgreSQL server in a temp folder on a free loopback port, for as long as the block."""
     folder = Path(tempfile.mkdtemp(prefix="dramaforge-pg-"))
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")

@@ -153,7 +153,7 @@ def _render(
 ) -> EpisodeReport:
     root = settings.state_root(out)
     ctx = worker.context(settings, spec.batch, spec.batch, node, root)
-    saver = worker.saver(settings.cluster.database or "", settings.cluster.pool_size)
+    saver = worker.saver(settings.cluster.database or "", settings.cluster.pool_size, node)
     try:
         manifest = render_episode(
             script,

@@ -41,7 +41,7 @@ class ClusterContext(RenderContext):
             return super().paid(backend, units, what, call)
 
 
-def saver(dsn: str, pool_size: int) -> PostgresSaver:
+def saver(dsn: str, pool_size: int, node: str) -> PostgresSaver:
     """This process's checkpointer (tables made by ``cluster init``, never here)."""
     from langgraph.checkpoint.postgres import PostgresSaver
     from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -60,7 +60,7 @@ def saver(dsn: str, pool_size: int) -> PostgresSaver:
                     "autocommit": True,
                     "prepare_threshold": 0,
                     "row_factory": dict_row,
-                    "application_name": "dramaforge checkpoints",
+                    "application_name": f"dramaforge checkpoints {node[:12]}",
                     "keepalives": 1,
                     "keepalives_idle": 10,
                 },
