@@ -22,14 +22,18 @@ from PIL import Image
 pytest.importorskip("psycopg")
 pytest.importorskip("boto3")
 
+from dramaforge.agents.consistency import Reference
 from dramaforge.cluster import pg, slots
+from dramaforge.cluster.bible import PgBook
 from dramaforge.cluster.blobs import FolderBlobs, S3Blobs
 from dramaforge.cluster.budget import PgLedger
 from dramaforge.cluster.claims import AssetClaim
 from dramaforge.cluster.store import ClusterStore
 from dramaforge.config import ClusterSettings, ProviderSettings
 from dramaforge.errors import BudgetExceeded
+from dramaforge.graph import series
 from dramaforge.media.store import content_key
+from dramaforge.schema import CharacterLook, Voice
 from dramaforge.tools.dashscope.image import DashScopeImage
 from dramaforge.tools.dashscope.transport import Transport
 from dramaforge.tools.protocols import Generated, ImageRequest, TaskJournal
@@ -203,3 +207,32 @@ def test_an_asset_made_on_one_node_is_read_from_the_bucket_on_another(
     assert Path(second.path).read_bytes() == b"clip bytes"
     assert generated.cost == 0.5
     assert S3Blobs(settings).exists(f"assets/motion/{first.key[:2]}/{first.key}.mp4")
+
+
+def test_the_series_bible_is_shared_by_nodes_with_its_reference_images(
+    db: str, tmp_path: Path
+) -> None:
+    shared = FolderBlobs(tmp_path / "bucket")
+    here, there = PgBook(db, shared, "node-one"), PgBook(db, shared, "node-two")
+    voice = Voice(id="v1")
+    look = CharacterLook(name="阿明", description="d", color="red", slot=0, seed=7, voice=voice)
+    path_one = tmp_path / "one" / "series" / "campus.json"
+    path_two = tmp_path / "two" / "series" / "campus.json"
+    with here.locked(path_one):
+        here.save(path_one, {"阿明": look})
+    picked = tmp_path / "one" / "pick.png"
+    picked.parent.mkdir()
+    Image.new("RGB", (8, 8), "blue").save(picked)
+    first = series.share_references(
+        path_one, {"阿明": Reference(path=str(picked), origin="take")}, here
+    )
+    other = tmp_path / "two" / "other.png"
+    other.parent.mkdir()
+    Image.new("RGB", (8, 8), "green").save(other)
+    second = series.share_references(
+        path_two, {"阿明": Reference(path=str(other), origin="take")}, there
+    )
+    assert second["阿明"].origin == "bible"  # the first node's pick holds for the series
+    assert Path(second["阿明"].path).is_relative_to(tmp_path / "two")
+    assert Path(second["阿明"].path).read_bytes() == Path(first["阿明"].path).read_bytes()
+    assert there.load(path_two)["阿明"].voice == voice

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dramaforge.cluster import slots
+from dramaforge.cluster.bible import PgBook
 from dramaforge.cluster.blobs import Blobs, open_blobs
 from dramaforge.cluster.budget import PgLedger
 from dramaforge.cluster.store import ClusterStore
@@ -82,5 +83,6 @@ def context(settings: Settings, batch: str, scope: str, node: str, root: Path) -
             parts = {f.name: getattr(base, f.name) for f in fields(base)}
             parts["store"] = ClusterStore(root / "assets", blobs, dsn, node)
             parts["ledger"] = PgLedger(budget=settings.budget, dsn=dsn, scope=scope).open()
+            parts["series_book"] = PgBook(dsn, blobs, node)
             _contexts[key] = ClusterContext(**parts, dsn=dsn, node=node)
         return _contexts[key]
