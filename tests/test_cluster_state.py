@@ -7,6 +7,7 @@ Counts are the fake DashScope's own (tasks created, most in flight at once).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,11 +19,13 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
 pytest.importorskip("psycopg")
 pytest.importorskip("boto3")
 
 from dramaforge.agents.consistency import Reference
+from dramaforge.cli.app import app
 from dramaforge.cluster import pg, slots
 from dramaforge.cluster.bible import PgBook
 from dramaforge.cluster.blobs import FolderBlobs, S3Blobs
@@ -236,3 +239,31 @@ def test_the_series_bible_is_shared_by_nodes_with_its_reference_images(
     assert Path(second["阿明"].path).is_relative_to(tmp_path / "two")
     assert Path(second["阿明"].path).read_bytes() == Path(first["阿明"].path).read_bytes()
     assert there.load(path_two)["阿明"].voice == voice
+
+
+def test_cluster_init_and_status_from_the_command_line(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRAMAFORGE_CLUSTER__DATABASE", db)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    runner = CliRunner()
+    made = runner.invoke(app, ["cluster", "init"])
+    assert made.exit_code == 0, made.output
+    assert "LangGraph checkpoint tables" in made.output
+    with slots.provider_slot(db, "wan-status", 2, "node-status"):
+        shown = runner.invoke(app, ["cluster", "status", "--json"])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert data["nodes"] is None
+    assert data["slots"]["wan-status"] == [1, 2]
+
+
+def test_an_unreachable_database_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fixtures_cluster import free_port
+
+    dsn = f"postgresql://someone:hunter2@127.0.0.1:{free_port()}/nothing"
+    monkeypatch.setenv("DRAMAFORGE_CLUSTER__DATABASE", dsn)
+    shown = CliRunner().invoke(app, ["cluster", "status"])
+    assert shown.exit_code == 3
+    assert "cannot reach PostgreSQL" in shown.output
+    assert "hunter2" not in shown.output and "Traceback" not in shown.output
