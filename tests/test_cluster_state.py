@@ -267,3 +267,14 @@ def test_an_unreachable_database_is_one_line(monkeypatch: pytest.MonkeyPatch) ->
     assert shown.exit_code == 3
     assert "cannot reach PostgreSQL" in shown.output
     assert "hunter2" not in shown.output and "Traceback" not in shown.output
+
+
+@pytest.mark.parametrize("name", ["batch-a", "batch-b", "batch-c", "batch-d"])
+def test_a_held_advisory_lock_is_seen_by_another_session(db: str, name: str) -> None:
+    key = pg.lock_key("batch", name)
+    with pg.connect(db) as holder, pg.connect(db) as other:
+        assert not pg.lock_held(other, key)
+        holder.execute("SELECT pg_advisory_lock(%s)", (key,))
+        assert pg.lock_held(other, key)
+        holder.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        assert not pg.lock_held(other, key)

@@ -22,7 +22,7 @@ from typing import Any
 
 from dramaforge.cluster.blobs import Blobs, open_blobs
 from dramaforge.cluster.episode import EpisodeSpec, deliverable_prefix
-from dramaforge.cluster.pg import connect, dsn_of, lock_key, require_init
+from dramaforge.cluster.pg import connect, dsn_of, lock_held, lock_key, require_init
 from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.batch import BatchReport, EpisodeReport, collect, episode_names
@@ -111,10 +111,14 @@ def _run_or_follow(
     take over if it dies before the batch is finished)."""
     batch = specs[0].batch
     key = lock_key("batch", batch)
+    said = False
     while not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
-        on_line(f"batch {batch} is already running from another driver; following it")
+        if not said:
+            on_line(f"batch {batch} is already running from another driver; following it")
+            said = True
         if _follow(conn, specs, on_line):
             return
+        time.sleep(POLL)
     try:
         _lead(conn, specs, settings, on_line)
     finally:
@@ -259,12 +263,7 @@ def _follow(conn: Any, specs: list[EpisodeSpec], on_line: Callable[[str], None])
         ).fetchone()
         if row and row[0] == "finished":
             return True
-        held = conn.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND ((classid::bigint << 32) | objid::bigint) = %s",
-            (key & 0xFFFFFFFFFFFFFFFF,),
-        ).fetchone()[0]
-        if not held:
+        if not lock_held(conn, key):
             return False
         time.sleep(POLL)
 

@@ -81,6 +81,17 @@ def lock_key(kind: str, name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def lock_held(conn: psycopg.Connection[Any], key: int) -> bool:
+    """Whether any session holds the advisory lock ``key`` (pg_locks shows a bigint key as
+    its high and low 32 bits, with objsubid 1)."""
+    row = conn.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND classid = %s::bigint::oid AND objid = %s::bigint::oid AND objsubid = 1",
+        ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def dsn_of(settings: ClusterSettings) -> str:
     if not settings.database:
         raise ConfigError(
