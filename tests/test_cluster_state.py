@@ -278,3 +278,17 @@ def test_a_held_advisory_lock_is_seen_by_another_session(db: str, name: str) -> 
         assert pg.lock_held(other, key)
         holder.execute("SELECT pg_advisory_unlock(%s)", (key,))
         assert not pg.lock_held(other, key)
+
+
+def test_episodes_ask_ray_for_an_episode_slot_and_a_gpu_for_diffusers_backends() -> None:
+    from dramaforge.cluster.job import episode_options
+    from dramaforge.config import Backends, Settings
+
+    plain = Settings()
+    assert episode_options(plain, {"CPU": 4.0}) == {"num_cpus": 1}
+    assert episode_options(plain, {"CPU": 4.0, "episode_slot": 2.0}) == {
+        "num_cpus": 0,
+        "resources": {"episode_slot": 1},
+    }
+    gpu = Settings(backends=Backends(video="diffusers:wan2.1-i2v-14b-480p"))
+    assert episode_options(gpu, {"CPU": 4.0})["num_gpus"] == 1.0
