@@ -41,6 +41,8 @@ class EpisodeSpec(BaseModel):
     episode: str
     script_name: str
     script_text: str
+    source: str = ""
+    """The script's path where the batch was started (for the report)."""
 
 
 def deliverable_prefix(batch: str, episode: str) -> str:

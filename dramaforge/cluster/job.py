@@ -56,6 +56,7 @@ def specs_of(paths: list[Path], settings: Settings, series: str | None) -> list[
             episode=names[s],
             script_name=names[s] + "".join(s.suffixes[-2:]),
             script_text=texts[s],
+            source=str(s),
         )
         for s in scripts
     ]
@@ -163,11 +164,14 @@ def _lead(
     on_line(f"batch {batch}: {len(specs)} episodes, {len(done)} already done")
     if todo:
         if not ray.is_initialized():
+            from ray.job_config import JobConfig
+
             ray.init(
                 address=settings.cluster.address,
                 namespace="dramaforge",
                 log_to_driver=False,
                 logging_level=logging.WARNING,
+                job_config=JobConfig(metadata={"dramaforge_batch": batch}),
             )
         offered: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
         options = episode_options(settings, offered)
@@ -285,6 +289,7 @@ def _collect(conn: Any, specs: list[EpisodeSpec], blobs: Blobs, out: Path) -> li
             )
             continue
         report = EpisodeReport.model_validate(data)
+        report.script = spec.source or report.script
         if report.status == "done":
             folder = _fetch_episode(blobs, spec, out)
             if report.episode:
