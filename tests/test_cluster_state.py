@@ -292,3 +292,14 @@ def test_episodes_ask_ray_for_an_episode_slot_and_a_gpu_for_diffusers_backends()
     }
     gpu = Settings(backends=Backends(video="diffusers:wan2.1-i2v-14b-480p"))
     assert episode_options(gpu, {"CPU": 4.0})["num_gpus"] == 1.0
+
+
+def test_doctor_checks_the_cluster_database_and_store(db: str, tmp_path: Path) -> None:
+    from dramaforge.cli.cluster import cluster_checks
+    from dramaforge.config import Settings
+
+    assert cluster_checks(Settings()) == []
+    settings = Settings(cluster=ClusterSettings(database=db, store=str(tmp_path / "store")))
+    rows = {name: check() for name, check in cluster_checks(settings)}
+    assert rows["cluster database"].startswith("PostgreSQL 15")
+    assert rows["cluster store"] == f"{tmp_path / 'store'} answers"

@@ -66,6 +66,34 @@ def cluster_batch(
     )()
 
 
+def cluster_checks(settings: Settings) -> list[tuple[str, Callable[[], str]]]:
+    """``doctor``'s rows for a configured cluster: the database answers and is initialised,
+    the store answers. None when no ``[cluster]`` database or store is set."""
+    c = settings.cluster
+    if not (c.database or c.store):
+        return []
+
+    def database() -> str:
+        from dramaforge.cluster.pg import connect, dsn_of, require_init
+
+        with connect(dsn_of(c), role="dramaforge doctor") as conn:
+            require_init(conn)
+            version = conn.execute("SHOW server_version").fetchone()
+        return f"PostgreSQL {version[0] if version else '?'}, tables ready"
+
+    def store() -> str:
+        from dramaforge.cluster.blobs import open_blobs
+
+        blobs = open_blobs(c)
+        blobs.exists("doctor-probe")
+        return f"{blobs.where} answers"
+
+    return [
+        ("cluster database", _cluster_errors(database)),
+        ("cluster store", _cluster_errors(store)),
+    ]
+
+
 @cluster_app.command("init")
 @settings_flags()
 def init(settings: Settings) -> None:

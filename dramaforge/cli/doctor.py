@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from dramaforge.chat.agent import chat_model
+from dramaforge.cli.cluster import cluster_checks
 from dramaforge.config import ProviderSettings, Settings, masked, origin, without_password
 from dramaforge.errors import DramaforgeError
 from dramaforge.schema import Language
@@ -154,6 +155,7 @@ def run_checks(settings: Settings) -> list[Check]:
         ("voice en", _speech(settings, "en")),
         *[(f"backend {k}", _backend(k, spec, settings)) for k, spec in kinds],
         *([("backend chat", _chat(settings))] if b.chat else []),
+        *cluster_checks(settings),
     ]
     results = []
     for name, fn in checks:
