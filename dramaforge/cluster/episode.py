@@ -1,9 +1,11 @@
 """One episode of a batch as a Ray task: one LangGraph thread, checkpointed in PostgreSQL,
-held to itself by an advisory lock for the whole run (two writers on a thread fork its
-history), its progress written where the driver reads it, its deliverables put in the store.
+held to itself by an advisory lock on the episode for the whole run (two writers on a thread
+fork its history), its progress written where the driver reads it, its deliverables put in
+the store.
 
 A task Ray starts again after its node died runs here on another node: the thread's
-checkpoints name files on the dead node, so the thread is started afresh there; every asset
+checkpoints name files on the dead node (a node's thread ids include its own folders), so the
+episode starts afresh on a thread of its own there; every asset
 already made comes back from the store and every paid submit is found in the journal, so
 nothing is paid twice and only local work is redone. On the same node it resumes.
 """
@@ -25,7 +27,6 @@ from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.batch import EpisodeReport
 from dramaforge.graph.session import Event
-from dramaforge.graph.threads import make_options, thread_id
 from dramaforge.graph.verbs import render_episode
 from dramaforge.media.files import atomic_file
 
@@ -61,15 +62,13 @@ def run(spec: EpisodeSpec, settings: Settings) -> dict[str, Any]:
     node = node_id()
     dsn = settings.cluster.database or ""
     here = settings.cluster.scratch / node[:12]
-    local = settings.model_copy(update={"state_dir": here / "state" / spec.batch})
+    local = settings.model_copy(update={"state_dir": here / "state"})  # its asset copies
     script = _script(settings.cluster.scratch, spec)
     out = here / "out" / spec.batch
-    options = make_options(script, out, local, spec.series, spec.episode)
-    thread = thread_id(script, options)
     started = time.perf_counter()
     with connect(dsn, role=f"dramaforge episode {node[:12]}") as conn:
         require_init(conn)
-        _hold_thread(conn, thread, spec)
+        key = _hold(conn, spec)
         try:
             same_node = _start(conn, spec, node)
             progress = _Progress(conn, spec)
@@ -83,12 +82,12 @@ def run(spec: EpisodeSpec, settings: Settings) -> dict[str, Any]:
                 (report.status, report.model_dump_json(), spec.batch, spec.episode),
             )
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key("thread", thread),))
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
     return report.model_dump(mode="json")
 
 
 def _script(scratch: Path, spec: EpisodeSpec) -> Path:
-    """The script at one path on every node, so its thread id is the same everywhere."""
+    """The script, at one path on every node (a thread's id depends on it)."""
     path = scratch / "scripts" / spec.batch / spec.script_name
     if not path.is_file() or path.read_text(encoding="utf-8") != spec.script_text:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,10 +96,13 @@ def _script(scratch: Path, spec: EpisodeSpec) -> Path:
     return path
 
 
-def _hold_thread(conn: Any, thread: str, spec: EpisodeSpec) -> None:
-    key = lock_key("thread", thread)
+def _hold(conn: Any, spec: EpisodeSpec) -> int:
+    """The episode's lock, held while its thread runs: one writer per episode on the whole
+    cluster (a thread's id names the node's folders, so the lock is the episode's)."""
+    key = lock_key("episode", f"{spec.batch}/{spec.episode}")
     while not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
-        time.sleep(LOCK_WAIT)  # a live run of this thread elsewhere: wait for it to end
+        time.sleep(LOCK_WAIT)  # a live run of this episode elsewhere: wait for it to end
+    return key
 
 
 def _start(conn: Any, spec: EpisodeSpec, node: str) -> bool:
