@@ -108,8 +108,8 @@ def run_cluster_batch(
 def _run_or_follow(
     conn: Any, specs: list[EpisodeSpec], settings: Settings, on_line: Callable[[str], None]
 ) -> None:
-    """Run the batch holding its lock; while another driver holds it, follow that one (and
-    take over if it dies before the batch is finished)."""
+    """Run the batch holding its lock; while another driver holds it, follow that one's
+    progress, then take the lock: what it finished is skipped, what it left (it died) is run."""
     batch = specs[0].batch
     key = lock_key("batch", batch)
     said = False
@@ -117,9 +117,7 @@ def _run_or_follow(
         if not said:
             on_line(f"batch {batch} is already running from another driver; following it")
             said = True
-        if _follow(conn, specs, on_line):
-            return
-        time.sleep(POLL)
+        _follow(conn, batch, key, on_line)
     try:
         _lead(conn, specs, settings, on_line)
     finally:
@@ -254,22 +252,13 @@ def _line(episode: str, status: str, node: str, report: Any) -> str:
     return f"{episode}: {status}{where}"
 
 
-def _follow(conn: Any, specs: list[EpisodeSpec], on_line: Callable[[str], None]) -> bool:
-    """Follow another driver's run until the batch is finished (True) or its driver is gone
-    (False: the caller takes the lock and runs what is left)."""
-    batch = specs[0].batch
+def _follow(conn: Any, batch: str, key: int, on_line: Callable[[str], None]) -> None:
+    """Print another driver's progress for as long as it holds the batch's lock."""
     watch = _Watch(conn, batch, on_line)
-    key = lock_key("batch", batch)
-    while True:
+    while lock_held(conn, key):
         watch.look()
-        row = conn.execute(
-            "SELECT status FROM dramaforge_batches WHERE id = %s", (batch,)
-        ).fetchone()
-        if row and row[0] == "finished":
-            return True
-        if not lock_held(conn, key):
-            return False
         time.sleep(POLL)
+    watch.look()
 
 
 def _collect(conn: Any, specs: list[EpisodeSpec], blobs: Blobs, out: Path) -> list[EpisodeReport]:
