@@ -308,3 +308,5 @@ def test_worker_nodes_killed_mid_batch_lose_no_episode_and_pay_nothing_twice(
     assert_delivered(out, 4)
     assert_paid_once(fake, db)
     assert advisory_locks(db) == 0
+    tries = [r[3] for r in episode_rows(db, folder)]
+    print(f"{killed} worker nodes killed; starts per episode {tries}; {len(fake.tasks)} paid tasks")
