@@ -296,8 +296,9 @@ def test_worker_nodes_killed_mid_batch_lose_no_episode_and_pay_nothing_twice(
     """Worker nodes running an episode killed without grace, each a random moment after
     the episode started (a new node joins after each kill)."""
     kills = int(os.environ.get("DRAMAFORGE_TEST_NODE_KILLS", "3"))
+    episodes = int(os.environ.get("DRAMAFORGE_TEST_CHAOS_EPISODES", "4"))
     fake.running_polls = 6  # tasks long enough for a kill to land mid-call
-    folder = series(tmp_path / "chaos", "混沌", 4)
+    folder = series(tmp_path / "chaos", "混沌", episodes)
     out = tmp_path / "out"
     env = driver_env(fake, ray_cluster, db, s3_server, tmp_path)
     env["DRAMAFORGE_CLUSTER__EPISODE_RETRIES"] = str(kills + 3)
@@ -315,7 +316,7 @@ def test_worker_nodes_killed_mid_batch_lose_no_episode_and_pay_nothing_twice(
         ray_cluster.workers.append(ray_cluster.add())
     finish(driver)
     assert killed >= 1
-    assert_delivered(out, 4)
+    assert_delivered(out, episodes)
     # A task whose poller died runs on at the provider until the retry adopts it; its slot
     # went with the dead session, so the fake may briefly count one more than the limit.
     assert_paid_once(fake, db, within_limits=False)
