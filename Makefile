@@ -12,6 +12,8 @@ install:
 	# The MCP Inspector CLI, the client MCP users test servers with (tests/test_mcp_inspector.py
 	# skips without it); only where npm is installed.
 	if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund --prefix .ci/node @modelcontextprotocol/inspector@2.12.0 || echo 'no MCP Inspector: its test skips'; fi
+	# the cluster's code and tests: ray, psycopg, boto3 and a real S3 server (SeaweedFS)
+	.venv/bin/pip install -q -e '.[cluster,cluster-test]'
 
 lint:
 	$(BIN)ruff check dramaforge tests bench docs

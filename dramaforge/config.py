@@ -21,6 +21,7 @@ backend makes different assets, which the asset store's keys and the up-to-date 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -258,6 +259,38 @@ class DiffusersSettings(BaseModel):
     first CUDA device found."""
 
 
+class ClusterSettings(BaseModel):
+    """``[cluster]``: where a season rendered on several machines keeps what they share.
+
+    Used only by ``--cluster`` runs and ``dramaforge cluster``; nothing else reads it.
+    """
+
+    address: str | None = Field(default_factory=lambda: os.environ.get("RAY_ADDRESS") or None)
+    """The Ray cluster (``ray://host:10001``, ``host:6379`` or ``auto``); default ``RAY_ADDRESS``;
+    unset: a one-machine Ray started for the run."""
+    database: str | None = None
+    """``postgresql://user:password@host:5432/db``: checkpoints, the paid-submit journal, the
+    task ledger, budgets, the series bible, provider slots, batch progress. A direct
+    connection (advisory locks are session locks: not through a transaction-mode pooler)."""
+    store: str | None = None
+    """Shared assets and finished episodes: ``s3://bucket/prefix`` or a folder every node mounts."""
+    s3_endpoint: str | None = None
+    """An S3-compatible server's URL (SeaweedFS, Ceph, MinIO, a cloud's); default: AWS."""
+    s3_region: str = "us-east-1"
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    scratch: Path = Field(
+        default_factory=lambda: Path(tempfile.gettempdir()) / "dramaforge-cluster"
+    )
+    """Each node's own working folder (episodes in the making, its copy of the assets)."""
+    pool_size: int = Field(default=2, ge=1, le=16)
+    """Checkpoint connections per worker process (one saver per process serialises its calls)."""
+    episode_retries: int = Field(default=3, ge=0)
+    """Times an episode is started again on another node after its node died."""
+    gpu_per_episode: float = Field(default=1.0, gt=0)
+    """GPUs an episode asks Ray for when an image or video backend is ``diffusers:*``."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DRAMAFORGE_",
@@ -280,6 +313,7 @@ class Settings(BaseSettings):
     budget: float | None = None
     state_dir: Path | None = None
     """Checkpoints and the asset cache; default ``<out>/.dramaforge``."""
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     workspace: Path | None = None
     """When set, every script read and every output written must stay inside this folder
     (``DRAMAFORGE_WORKSPACE``); a graph served by LangGraph Server defaults to its working

@@ -264,6 +264,8 @@ class Asset(BaseModel):
     note: str = ""
     """What the person should know about how it was made: "possibly paid twice" when a
     synchronous request (no task to look up) was sent again after its reply was lost."""
+    node: str | None = None
+    """The machine that made it, on a cluster (its Ray node id); None on one machine."""
 
 
 class Cue(BaseModel):

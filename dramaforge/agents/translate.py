@@ -24,11 +24,11 @@ from dramaforge.agents.structured import (
 )
 from dramaforge.config import Settings
 from dramaforge.errors import ConfigError, ProviderError
-from dramaforge.media.store import AssetStore, FileJournal
+from dramaforge.media.store import AssetStore
 from dramaforge.schema import Language, Script, Subtitles
 from dramaforge.tools.openai.client import PROVIDERS, chat_client
 from dramaforge.tools.openai.failures import api_error
-from dramaforge.tools.protocols import Generated
+from dramaforge.tools.protocols import Generated, TaskJournal
 
 ATTEMPTS = 3
 NAMES: dict[Language, dict[Language, str]] = {
@@ -106,7 +106,7 @@ def translate(
         "prompt": prompts.template("translate", source),
     }
 
-    def make(dest: Path, _journal: FileJournal) -> Generated:
+    def make(dest: Path, _journal: TaskJournal) -> Generated:
         done = _ask(lines, source, target, settings, provider, model)
         dest.write_text(json.dumps(done, ensure_ascii=False), encoding="utf-8")
         return Generated(model=model)

@@ -11,6 +11,7 @@ from dramaforge.cli import render  # noqa: F401  # isort: skip
 from dramaforge.cli import direct  # noqa: F401  # isort: skip
 from dramaforge.cli import doors  # noqa: F401  # isort: skip
 from dramaforge.cli import adapt  # noqa: F401  # isort: skip
+from dramaforge.cli import cluster  # noqa: F401  # isort: skip
 from dramaforge.cli.common import app
 
 __all__ = ["app", "main"]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from dramaforge.chat.agent import chat_model
+from dramaforge.cli.cluster import cluster_checks
 from dramaforge.config import (
     BACKEND_KINDS,
     ProviderSettings,
@@ -165,6 +166,7 @@ def run_checks(settings: Settings) -> list[Check]:
         *[(f"backend {k}", _backend(k, spec, settings)) for k, spec in kinds],
         *([("backend chat", _chat(settings))] if b.chat else []),
         *comfyui_checks(settings),
+        *cluster_checks(settings),
     ]
     results = []
     for name, fn in checks:

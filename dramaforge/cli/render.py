@@ -275,6 +275,9 @@ def batch(
     jobs: Annotated[int, typer.Option(min=1, help="Episodes rendered at once.")] = 1,
     series: Annotated[str | None, typer.Option(help="Series name (default: the folder).")] = None,
     as_json: JsonOpt = False,
+    cluster: Annotated[
+        bool, typer.Option(help="One Ray task per episode on the [cluster] (see cluster init).")
+    ] = False,
 ) -> None:
     """Render many episodes as one series; resumable; writes OUT/report.json."""
     from rich.table import Table
@@ -283,6 +286,10 @@ def batch(
     from dramaforge.graph.batch import run_batch
 
     def run() -> BatchReport:
+        if cluster:
+            from dramaforge.cli.cluster import cluster_batch
+
+            return cluster_batch(paths, out, settings, series)
         return run_batch(paths, out, settings, jobs=jobs, series=series)
 
     report = guard(run)

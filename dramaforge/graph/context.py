@@ -20,6 +20,7 @@ from dramaforge.config import BACKEND_KINDS, BackendKind, Settings
 from dramaforge.errors import ProviderError, WorkspaceError
 from dramaforge.graph.cost import Ledger, price
 from dramaforge.graph.prefetch import Voiced
+from dramaforge.graph.series import FileBook, SeriesBook
 from dramaforge.media.store import AssetStore
 from dramaforge.tools.protocols import (
     Director,
@@ -46,6 +47,8 @@ class RenderContext:
     ledger: Ledger = field(default_factory=Ledger)
     voiced: Voiced = field(default_factory=Voiced)
     """Shot lengths as voices finish, for the score made ahead (``graph/prefetch.py``)."""
+    series_book: SeriesBook = field(default_factory=FileBook)
+    """Where the series bible is kept: a file here, PostgreSQL on a cluster."""
 
     def paid(
         self, backend: str, units: float, what: str, call: Callable[[], Generated]

@@ -14,6 +14,7 @@ import json
 import shutil
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Protocol
 
 from dramaforge.agents.consistency import Reference
 from dramaforge.media.files import atomic_file, file_lock
@@ -38,7 +39,34 @@ def save(path: Path, looks: dict[str, CharacterLook]) -> None:
     atomic_write(path, json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def share_references(path: Path, picked: dict[str, Reference]) -> dict[str, Reference]:
+class SeriesBook(Protocol):
+    """Where a series' bible is kept: a JSON file here (``FileBook``), PostgreSQL rows on a
+    cluster (``dramaforge.cluster.bible``). ``path`` is the bible's file; its stem names the
+    series, its folder (``path.with_suffix("")``) holds this machine's reference images."""
+
+    def locked(self, path: Path) -> AbstractContextManager[None]: ...
+
+    def load(self, path: Path) -> dict[str, CharacterLook]: ...
+
+    def save(self, path: Path, looks: dict[str, CharacterLook]) -> None: ...
+
+
+class FileBook:
+    """The bible as ``<state>/series/<name>.json``, locked across threads and processes."""
+
+    def locked(self, path: Path) -> AbstractContextManager[None]:
+        return locked(path)
+
+    def load(self, path: Path) -> dict[str, CharacterLook]:
+        return load(path)
+
+    def save(self, path: Path, looks: dict[str, CharacterLook]) -> None:
+        save(path, looks)
+
+
+def share_references(
+    path: Path, picked: dict[str, Reference], book: SeriesBook | None = None
+) -> dict[str, Reference]:
     """The series' reference for each character in ``picked``, fixing the missing ones.
 
     A character whose reference the bible already holds (and whose file still exists) keeps
@@ -46,10 +74,11 @@ def share_references(path: Path, picked: dict[str, Reference]) -> dict[str, Refe
     bible and recorded. Characters the bible does not know yet are left out of it (the
     bible stage adds them).
     """
+    book = book or FileBook()
     folder = path.with_suffix("")
     shared: dict[str, Reference] = {}
-    with locked(path):
-        looks = load(path)
+    with book.locked(path):
+        looks = book.load(path)
         for name, ref in picked.items():
             look = looks.get(name)
             kept = look.reference_image if look else None
@@ -67,5 +96,5 @@ def share_references(path: Path, picked: dict[str, Reference]) -> dict[str, Refe
                     shutil.copyfile(source, tmp)
             looks[name] = look.model_copy(update={"reference_image": str(dest)})
             shared[name] = ref.model_copy(update={"path": str(dest)})
-        save(path, looks)
+        book.save(path, looks)
     return shared

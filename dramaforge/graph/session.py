@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
@@ -45,7 +45,7 @@ class Session:
     thread: str
     settings: Settings
     context: RenderContext
-    saver: SqliteSaver
+    saver: BaseCheckpointSaver[str]
     graph: Graph
 
     @property
@@ -291,11 +291,13 @@ def open_session(
     settings: Settings,
     *,
     context: RenderContext | None = None,
-    checkpointer: SqliteSaver | None = None,
+    checkpointer: BaseCheckpointSaver[str] | None = None,
 ) -> Iterator[Session]:
     """A session on ``thread``; the checkpointer is closed on exit unless it was passed in."""
     root = settings.state_root(Path(options.out_dir))
-    saver = checkpointer or open_checkpointer(root)
+    own = open_checkpointer(root) if checkpointer is None else None
+    saver = own or checkpointer
+    assert saver is not None
     try:
         yield Session(
             script_path=script_path.resolve(),
@@ -307,8 +309,8 @@ def open_session(
             graph=build_graph(saver),
         )
     finally:
-        if checkpointer is None:
-            saver.conn.close()
+        if own is not None:
+            own.conn.close()
 
 
 @contextmanager
@@ -321,7 +323,7 @@ def session_for(
     series: str | None = None,
     episode: str | None = None,
     context: RenderContext | None = None,
-    checkpointer: SqliteSaver | None = None,
+    checkpointer: BaseCheckpointSaver[str] | None = None,
 ) -> Iterator[Session]:
     """The session of ``script_path`` rendered into ``out`` with these settings."""
     if not script_path.is_file():

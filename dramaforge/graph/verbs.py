@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from dramaforge.config import Settings
 from dramaforge.errors import EditError
@@ -43,7 +43,7 @@ def render_episode(
     episode: str | None = None,
     on_event: Callable[[Event], None] | None = None,
     context: RenderContext | None = None,
-    checkpointer: SqliteSaver | None = None,
+    checkpointer: BaseCheckpointSaver[str] | None = None,
 ) -> Manifest:
     """Render one episode; return its manifest.
 

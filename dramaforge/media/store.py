@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from dramaforge.media.files import append_line, file_lock
-from dramaforge.media.journal import Generated, JournalEntry, SubmitIntent
+from dramaforge.media.journal import Generated, JournalEntry, SubmitIntent, TaskJournal
 from dramaforge.media.memo import remembered
 from dramaforge.schema import Asset
 
@@ -63,7 +63,7 @@ class AssetStore:
         backend: str,
         payload: BaseModel | dict[str, Any],
         ext: str,
-        make: Callable[[Path, FileJournal], Generated],
+        make: Callable[[Path, TaskJournal], Generated],
         *,
         seed: int | None = None,
         prompt: str = "",

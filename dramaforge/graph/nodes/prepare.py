@@ -13,7 +13,6 @@ from langgraph.types import Send, interrupt
 from dramaforge.agents.bible import build_bible
 from dramaforge.config import OutputSettings
 from dramaforge.errors import WorkspaceError
-from dramaforge.graph import series
 from dramaforge.graph.context import RenderContext, confined, context_of, served_root
 from dramaforge.graph.cost import estimate
 from dramaforge.graph.progress import stage_event
@@ -70,17 +69,18 @@ def direct(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
 def bible(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
     """Fix each character's look, seed and voice; fail early if the language cannot be spoken."""
     opts = state["options"]
-    speech = context_of(runtime, opts.out_dir).speech
+    ctx = context_of(runtime, opts.out_dir)
+    speech, book = ctx.speech, ctx.series_book
     language = state["script"].language
     speech.check(language)
     voices = speech.voices(language)
     if opts.series_file is None:
         return {"bible": build_bible(state["script"], state["plan"], voices)}
     path = Path(opts.series_file)
-    with series.locked(path):
-        known = series.load(path)
+    with book.locked(path):
+        known = book.load(path)
         made = build_bible(state["script"], state["plan"], voices, series=opts.series, known=known)
-        series.save(path, {**known, **made.characters})
+        book.save(path, {**known, **made.characters})
     return {"bible": made}
 
 

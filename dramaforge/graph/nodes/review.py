@@ -99,7 +99,9 @@ def review(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
                 _place(asset, folder / f"take{take.number}_{name}{Path(asset.path).suffix}")
     assets = [a for r in results for t in r.takes for a in (t.keyframe, t.motion, t.voice)]
     verdict = _review_episode(state["script"], state["plan"], results, opts, episode)
-    bible, likeness = _consistency(state["bible"], state["plan"], state["results"], opts)
+    bible, likeness = _consistency(
+        state["bible"], state["plan"], state["results"], opts, ctx.series_book
+    )
     cost = round(sum(a.cost for a in assets + state.get("score", [])), 4)
     manifest = Manifest(
         title=state["script"].title,
@@ -148,12 +150,16 @@ def _edit(state: EpisodeState, results: list[ShotResult], episode_dir: Path) -> 
 
 
 def _consistency(
-    bible: StyleBible, plan: ShotPlan, results: dict[str, ShotResult], opts: RenderOptions
+    bible: StyleBible,
+    plan: ShotPlan,
+    results: dict[str, ShotResult],
+    opts: RenderOptions,
+    book: series.SeriesBook,
 ) -> tuple[StyleBible, list[CharacterConsistency]]:
     """Fix the references (shared through the series bible), score the shots against them."""
     refs = consistency.pick_references(bible, plan, results)
     if opts.series_file:
-        refs = series.share_references(Path(opts.series_file), refs)
+        refs = series.share_references(Path(opts.series_file), refs, book)
     looks = {
         name: look.model_copy(update={"reference_image": refs[name].path}) if name in refs else look
         for name, look in bible.characters.items()

@@ -1,0 +1,177 @@
+"""Scale on a cluster: 12 short episodes against the fake DashScope whose tasks take L seconds,
+on a local Ray cluster of 1 node and then of 3, each node given one episode slot.
+
+Every paid model allows C tasks at once cluster-wide (slot rows in PostgreSQL). Figures:
+episodes per minute on 3 nodes over 1 node (target >= 2.5), the share of the C slots of
+each model busy between its first submit and its last result on 3 nodes (target >= 0.9),
+and the most PostgreSQL connections each node held at once (sampled from pg_stat_activity).
+
+Run: ``python -m bench.cluster`` (PostgreSQL 15 server binaries and the cluster extras
+installed); writes ``cluster`` in bench/results.json. The nodes share this machine's cores,
+so the local work of three episodes at once (voices, checks, encoding) competes for them;
+on separate machines it does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.orchestration import IMAGE, VIDEO, SlowDashScope, busy_fraction
+from dramaforge.cluster import pg
+from dramaforge.cluster.job import run_cluster_batch
+from dramaforge.config import Backends, ClusterSettings, DashScopeSettings, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.json"
+MB = 1024 * 1024
+
+
+def scripts(folder: Path, tag: str, episodes: int) -> Path:
+    folder.mkdir(parents=True)
+    for i in range(1, episodes + 1):
+        (folder / f"ep{i:02d}.zh.txt").write_text(
+            f"# {tag} 第{i}集\n人物：阿明（男，高中生）；小雪（女，高中生）\n"
+            f"【场景1】教室 - 白天 - 内\n【画面】阿明推门进来，{tag}第{i}集。\n"
+            f"阿明：{tag}，第{i}集，早上好。\n小雪：你来晚了。\n",
+            encoding="utf-8",
+        )
+    return folder
+
+
+class Connections:
+    """The most PostgreSQL connections each node held at once (by the application name the
+    cluster's connections carry: ``dramaforge <role> <node>``)."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.most: dict[str, int] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        with pg.connect(self.dsn, role="bench watcher") as conn:
+            while not self.stop.wait(0.25):
+                names = conn.execute(
+                    "SELECT application_name FROM pg_stat_activity "
+                    "WHERE application_name LIKE 'dramaforge %%'"
+                ).fetchall()
+                now: dict[str, int] = {}
+                for (name,) in names:
+                    node = str(name).split()[-1]
+                    if len(node) == 12:  # a node's connection (not the driver's)
+                        now[node] = now.get(node, 0) + 1
+                for node, n in now.items():
+                    self.most[node] = max(self.most.get(node, 0), n)
+
+    def __enter__(self) -> Connections:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def run_on(
+    nodes: int, tmp: Path, dsn: str, episodes: int, latency: float, slots: int
+) -> dict[str, Any]:
+    import ray
+    from ray.cluster_utils import Cluster
+
+    node_args = {
+        "num_cpus": 1,
+        "object_store_memory": 80 * MB,
+        "resources": {"episode_slot": 1},
+        "include_dashboard": False,
+    }
+    cluster = Cluster(initialize_head=True, connect=False, head_node_args=node_args)
+    for _ in range(nodes - 1):
+        cluster.add_node(**node_args)
+    cluster.wait_for_nodes()
+    folder = scripts(tmp / f"series-{nodes}", f"规模{nodes}", episodes)
+    try:
+        with SlowDashScope(latency) as fake:
+            settings = Settings(
+                backends=Backends(
+                    image=f"dashscope:{IMAGE}", video=f"dashscope:{VIDEO}", speech="local:tts"
+                ),
+                dashscope=DashScopeSettings(
+                    api_key=fake.api_key,
+                    base_url=fake.url,
+                    timeout=30.0,
+                    poll_interval=0.05,
+                    poll_timeout=600.0,
+                    list_lag=1.0,
+                    default_concurrency=slots,
+                    ledger=tmp / f"ledger-{nodes}",
+                ),
+                render=Settings().render.model_copy(update={"resolution": "360p", "max_takes": 1}),
+                cluster=ClusterSettings(
+                    address=str(cluster.address),
+                    database=dsn,
+                    store=str(tmp / f"store-{nodes}"),
+                    scratch=tmp / f"nodes-{nodes}",
+                ),
+            )
+            with Connections(dsn) as watched:
+                started = time.perf_counter()
+                report = run_cluster_batch([folder], tmp / f"out-{nodes}", settings, on_line=print)
+                wall = time.perf_counter() - started
+            tasks = list(fake.tasks.values())
+            done = sum(e.status == "done" for e in report.episodes)
+            return {
+                "nodes": nodes,
+                "episodes_done": done,
+                "seconds": round(wall, 2),
+                "episodes_per_minute": round(60 * done / wall, 3),
+                "busy_fraction": {
+                    m: round(busy_fraction([t for t in tasks if t.model == m], slots), 3)
+                    for m in (IMAGE, VIDEO)
+                },
+                "max_in_flight": dict(fake.max_in_flight),
+                "pg_connections_per_node": sorted(watched.most.values()),
+            }
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+def main() -> None:
+    from tests.fixtures_cluster import running_postgres  # the tests' real PostgreSQL
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--episodes", type=int, default=12)
+    parser.add_argument("--latency", type=float, default=3.0)
+    parser.add_argument("--slots", type=int, default=3)
+    args = parser.parse_args()
+    with running_postgres() as db, tempfile.TemporaryDirectory(prefix="df-cluster-") as name:
+        pg.init(db.dsn)
+        one = run_on(1, Path(name), db.dsn, args.episodes, args.latency, args.slots)
+        three = run_on(3, Path(name), db.dsn, args.episodes, args.latency, args.slots)
+    figure = {
+        "ratio": round(three["episodes_per_minute"] / one["episodes_per_minute"], 3),
+        "seconds": {"one_node": one["seconds"], "three_nodes": three["seconds"]},
+        "one_node": one,
+        "three_nodes": three,
+        "latency_s": args.latency,
+        "concurrency_per_model": args.slots,
+        "target": "ratio >= 2.5 (3 nodes over 1), busy >= 0.9 on 3 nodes",
+        "ratio_is": "episodes per minute on 3 nodes / on 1 node, one episode slot per node",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    }
+    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    results["cluster"] = figure
+    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps(figure, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

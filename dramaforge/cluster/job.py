@@ -1,0 +1,301 @@
+"""A batch on the cluster: one driver, one Ray task per episode, state in PostgreSQL.
+
+The batch id is a hash of the series, its scripts and the render settings, so the same batch
+started twice is one batch: the first driver holds the batch's advisory lock and runs it; a
+second one follows its progress and, should the first die, takes over. A driver killed and
+started again skips the episodes PostgreSQL records as done and resumes the others (Ray
+ends the tasks of a dead driver; their threads, journal and assets are all in PostgreSQL and
+the store).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dramaforge.cluster.blobs import Blobs, open_blobs
+from dramaforge.cluster.episode import EpisodeSpec, deliverable_prefix
+from dramaforge.cluster.pg import connect, dsn_of, lock_held, lock_key, require_init
+from dramaforge.config import Settings
+from dramaforge.errors import DramaforgeError
+from dramaforge.graph.batch import BatchReport, EpisodeReport, collect, episode_names
+from dramaforge.media.store import atomic_write
+
+POLL = 0.5
+"""Seconds between looks at the episodes' progress."""
+SLOT = "episode_slot"
+"""A node's custom Ray resource: how many episodes it runs at once (``ray start
+--resources '{"episode_slot": 2}'``). Without it an episode takes one CPU."""
+
+
+def specs_of(paths: list[Path], settings: Settings, series: str | None) -> list[EpisodeSpec]:
+    scripts = collect(paths)
+    if not scripts:
+        raise DramaforgeError(f"no scripts found in {', '.join(map(str, paths))}")
+    name = series or (paths[0].resolve().name if paths[0].is_dir() else "series")
+    names = episode_names(scripts)
+    texts = {s: s.read_text(encoding="utf-8") for s in scripts}
+    h = hashlib.sha256(name.encode())
+    for s in scripts:
+        h.update(f"\0{names[s]}\0{texts[s]}".encode())
+    h.update(settings.render.model_dump_json().encode())
+    h.update(settings.backends.model_dump_json().encode())
+    slug = re.sub(r"[^\w\-]+", "_", name).strip("_")[:40] or "series"
+    batch = f"{slug}-{h.hexdigest()[:12]}"
+    return [
+        EpisodeSpec(
+            batch=batch,
+            series=name,
+            episode=names[s],
+            script_name=names[s] + "".join(s.suffixes[-2:]),
+            script_text=texts[s],
+            source=str(s),
+        )
+        for s in scripts
+    ]
+
+
+def episode_options(settings: Settings, resources: dict[str, float]) -> dict[str, Any]:
+    """What one episode asks Ray for: an episode slot where nodes offer them (no CPU: the
+    episode mostly waits on providers and its own threads), else a CPU; a GPU when an image
+    or video backend runs on one (``diffusers:*``)."""
+    b = settings.backends
+    options: dict[str, Any] = (
+        {"num_cpus": 0, "resources": {SLOT: 1}} if resources.get(SLOT) else {"num_cpus": 1}
+    )
+    if any(n.startswith("diffusers:") for n in (b.image, b.video, b.lipsync or "")):
+        options["num_gpus"] = settings.cluster.gpu_per_episode
+    return options
+
+
+def _episode_task(spec: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    from dramaforge.cluster.episode import run
+
+    return run(EpisodeSpec.model_validate(spec), settings)
+
+
+def run_cluster_batch(
+    paths: list[Path],
+    out: Path,
+    settings: Settings,
+    *,
+    series: str | None = None,
+    on_line: Callable[[str], None] = print,
+) -> BatchReport:
+    """Render the series on the cluster; write ``out/report.json``; never raise for one bad
+    episode. Ctrl-C cancels every episode task (their paid work stays journaled)."""
+    specs = specs_of(paths, settings, series)
+    dsn = dsn_of(settings.cluster)
+    blobs = open_blobs(settings.cluster)
+    with connect(dsn, role="dramaforge driver") as conn:
+        require_init(conn)
+        _register(conn, specs)
+        _run_or_follow(conn, specs, settings, on_line)
+        reports = _collect(conn, specs, blobs, out)
+    result = BatchReport(series=specs[0].series, episodes=reports)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "report.json", result.model_dump_json(indent=2))
+    return result
+
+
+def _run_or_follow(
+    conn: Any, specs: list[EpisodeSpec], settings: Settings, on_line: Callable[[str], None]
+) -> None:
+    """Run the batch holding its lock; while another driver holds it, follow that one's
+    progress, then take the lock: what it finished is skipped, what it left (it died) is run."""
+    batch = specs[0].batch
+    key = lock_key("batch", batch)
+    said = False
+    while not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+        if not said:
+            on_line(f"batch {batch} is already running from another driver; following it")
+            said = True
+        _follow(conn, batch, key, on_line)
+    try:
+        _lead(conn, specs, settings, on_line)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+def _register(conn: Any, specs: list[EpisodeSpec]) -> None:
+    batch = specs[0].batch
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO dramaforge_batches (id, series, status) VALUES (%s, %s, 'new') "
+            "ON CONFLICT (id) DO NOTHING",
+            (batch, specs[0].series),
+        )
+        for spec in specs:
+            conn.execute(
+                "INSERT INTO dramaforge_episodes (batch, episode, script, status) "
+                "VALUES (%s, %s, %s, 'pending') ON CONFLICT (batch, episode) DO NOTHING",
+                (batch, spec.episode, spec.script_name),
+            )
+
+
+def _lead(
+    conn: Any, specs: list[EpisodeSpec], settings: Settings, on_line: Callable[[str], None]
+) -> None:
+    import ray
+
+    batch = specs[0].batch
+    done = {
+        str(r[0])
+        for r in conn.execute(
+            "SELECT episode FROM dramaforge_episodes WHERE batch = %s AND status = 'done'",
+            (batch,),
+        ).fetchall()
+    }
+    todo = [s for s in specs if s.episode not in done]
+    conn.execute(
+        "UPDATE dramaforge_batches SET status = 'running', driver = %s, finished_at = NULL "
+        "WHERE id = %s",
+        (f"{socket.gethostname()}:{os.getpid()}", batch),
+    )
+    on_line(f"batch {batch}: {len(specs)} episodes, {len(done)} already done")
+    if todo:
+        if not ray.is_initialized():
+            from ray.job_config import JobConfig
+
+            ray.init(
+                address=settings.cluster.address,
+                namespace="dramaforge",
+                log_to_driver=False,
+                logging_level=logging.WARNING,
+                job_config=JobConfig(metadata={"dramaforge_batch": batch}),
+            )
+        offered: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        options = episode_options(settings, offered)
+        task = ray.remote(_episode_task).options(
+            max_retries=settings.cluster.episode_retries, retry_exceptions=False, **options
+        )
+        refs = {task.remote(s.model_dump(), settings): s for s in todo}
+        watch = _Watch(conn, batch, on_line)
+        try:
+            pending = list(refs)
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL)
+                for ref in ready:
+                    _settle(conn, refs[ref], ref)
+                watch.look()
+            watch.look()
+        except KeyboardInterrupt:
+            for ref in refs:
+                ray.cancel(ref, force=True)
+            conn.execute(
+                "UPDATE dramaforge_batches SET status = 'cancelled' WHERE id = %s", (batch,)
+            )
+            raise
+    conn.execute(
+        "UPDATE dramaforge_batches SET status = 'finished', finished_at = now() WHERE id = %s",
+        (batch,),
+    )
+
+
+def _settle(conn: Any, spec: EpisodeSpec, ref: Any) -> None:
+    """A finished task: its report is in PostgreSQL already, unless the task itself died
+    (its node lost more often than the retries allow)."""
+    import ray
+
+    try:
+        ray.get(ref)
+    except Exception as err:  # ray's task errors: the episode failed, the batch goes on
+        report = EpisodeReport(
+            script=spec.script_name, status="failed", error=f"{type(err).__name__}: {err}"[:500]
+        )
+        conn.execute(
+            "UPDATE dramaforge_episodes SET status = 'failed', report = %s, updated_at = now() "
+            "WHERE batch = %s AND episode = %s",
+            (report.model_dump_json(), spec.batch, spec.episode),
+        )
+
+
+class _Watch:
+    """One line per episode each time its status or node changes."""
+
+    def __init__(self, conn: Any, batch: str, on_line: Callable[[str], None]) -> None:
+        self.conn, self.batch, self.on_line = conn, batch, on_line
+        self.seen: dict[str, tuple[str, str]] = {}
+
+    def look(self) -> list[tuple[str, str]]:
+        rows = self.conn.execute(
+            "SELECT episode, status, coalesce(node, ''), report FROM dramaforge_episodes "
+            "WHERE batch = %s ORDER BY episode",
+            (self.batch,),
+        ).fetchall()
+        for episode, status, node, report in rows:
+            now = (str(status), str(node))
+            if self.seen.get(episode) == now or status == "pending":
+                self.seen[episode] = now
+                continue
+            self.seen[episode] = now
+            self.on_line(_line(str(episode), str(status), str(node), report))
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def _line(episode: str, status: str, node: str, report: Any) -> str:
+    where = f" on node {node[:12]}" if node else ""
+    if status == "done" and report:
+        return (
+            f"{episode}: done{where} ({report.get('shots', 0)} shots, "
+            f"{report.get('duration', 0):.1f}s, {report.get('seconds', 0):.0f}s to make)"
+        )
+    if status == "failed" and report:
+        return f"{episode}: failed{where}: {report.get('error')}"
+    return f"{episode}: {status}{where}"
+
+
+def _follow(conn: Any, batch: str, key: int, on_line: Callable[[str], None]) -> None:
+    """Print another driver's progress for as long as it holds the batch's lock."""
+    watch = _Watch(conn, batch, on_line)
+    while lock_held(conn, key):
+        watch.look()
+        time.sleep(POLL)
+    watch.look()
+
+
+def _collect(conn: Any, specs: list[EpisodeSpec], blobs: Blobs, out: Path) -> list[EpisodeReport]:
+    """Every episode's report, and each finished one's files brought into ``out``."""
+    rows = {
+        str(r[0]): r[1]
+        for r in conn.execute(
+            "SELECT episode, report FROM dramaforge_episodes WHERE batch = %s", (specs[0].batch,)
+        ).fetchall()
+    }
+    reports = []
+    for spec in specs:
+        data = rows.get(spec.episode)
+        if not data:
+            reports.append(
+                EpisodeReport(script=spec.script_name, status="failed", error="not rendered")
+            )
+            continue
+        report = EpisodeReport.model_validate(data)
+        report.script = spec.source or report.script
+        if report.status == "done":
+            folder = _fetch_episode(blobs, spec, out)
+            if report.episode:
+                report.episode = str(folder / Path(report.episode).name)
+        reports.append(report)
+    return reports
+
+
+def _fetch_episode(blobs: Blobs, spec: EpisodeSpec, out: Path) -> Path:
+    import json
+
+    prefix = deliverable_prefix(spec.batch, spec.episode)
+    folder = out / spec.episode
+    listing = folder / ".delivered.json"
+    if not blobs.get(prefix + "files.json", listing):
+        raise DramaforgeError(f"{spec.episode}: its files are missing from {blobs.where}")
+    for name in [*json.loads(listing.read_text(encoding="utf-8")), "manifest.json"]:
+        blobs.get(prefix + name, folder / name)
+    listing.unlink(missing_ok=True)
+    return folder
