@@ -31,13 +31,13 @@ test-fast:
 
 # The reference pages (every command's --help, the settings schema) are generated from the
 # code: `make reference` writes them, `make docs` fails if they are stale, then builds the site
-# with every warning an error.
+# with every warning an error (not --quiet: it hides the warnings --strict counts).
 reference:
 	$(BIN)python docs/gen_reference.py
 
 docs:
 	$(BIN)python docs/gen_reference.py --check
-	NO_MKDOCS_2_WARNING=1 $(BIN)mkdocs build --strict  # not --quiet: it hides the warnings --strict counts
+	NO_MKDOCS_2_WARNING=1 $(BIN)mkdocs build --strict
 
 check: lint typecheck test docs
 
