@@ -295,8 +295,8 @@ def test_worker_nodes_killed_mid_batch_lose_no_episode_and_pay_nothing_twice(
 ) -> None:
     """Worker nodes running an episode killed without grace, each a random moment after
     the episode started (a new node joins after each kill)."""
-    kills = int(os.environ.get("DRAMAFORGE_TEST_NODE_KILLS", "3"))
-    episodes = int(os.environ.get("DRAMAFORGE_TEST_CHAOS_EPISODES", "4"))
+    kills = int(os.environ.get("CHAOS_NODE_KILLS", "3"))
+    episodes = int(os.environ.get("CHAOS_EPISODES", "4"))
     fake.running_polls = 6  # tasks long enough for a kill to land mid-call
     folder = series(tmp_path / "chaos", "混沌", episodes)
     out = tmp_path / "out"
