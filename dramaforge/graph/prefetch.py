@@ -19,6 +19,11 @@ CPU the assembly spends) encoded into the segment cache while other shots are st
 provider. The assemble node first stops this worker (it finishes the segment in hand), then
 encodes only what is not in the cache. A kept take that a later change re-times keys another
 segment, which the assemble node makes: work ahead is a head start, never a result.
+
+Every worker belongs to its render: the render stops them (``Voiced.close``) when its tail
+begins and whenever it ends, failed or interrupted too, and returns only once they have
+stopped, each at its next safe point (a layer of the score, a step of the sound, the segments
+in hand), so no file of the episode changes after the render returned and no temp file is left.
 """
 
 from __future__ import annotations
@@ -41,6 +46,11 @@ Spoken = tuple[float, list[Cue]]
 """A shot's length and its subtitle cues (seconds from the shot's start)."""
 
 
+class Stopped(Exception):
+    """The render the work ahead was for has ended or reached its tail: the work stops at the
+    safe point that raised this (``Voiced.safe_point``)."""
+
+
 class Voiced:
     """Shots as they come in, per episode folder: each voice (its length and cues) and each
     finished shot's chosen take, for the work made ahead of the episode's tail."""
@@ -50,7 +60,7 @@ class Voiced:
         self._seen: dict[tuple[str, str], tuple[str, tuple[float, list[Cue], Asset]]] = {}
         self._kept: dict[tuple[str, str], tuple[str, Take]] = {}
         self._closed: set[str] = set()
-        self._workers: dict[str, threading.Thread] = {}
+        self._workers: dict[str, list[threading.Thread]] = {}
         self._version: dict[str, int] = {}
 
     def add(
@@ -129,22 +139,32 @@ class Voiced:
             for shot in shots:
                 self._kept.pop((episode, shot), None)
 
-    def start(self, episode: str, run: Callable[[], None]) -> None:
-        """Run ``run`` in the background as the episode's worker (``close`` waits for it)."""
-        worker = threading.Thread(target=run, name="cut-ahead", daemon=True)
+    def start(self, episode: str, run: Callable[[], None], name: str) -> None:
+        """Run ``run`` in the background as one of the episode's workers (``close`` stops and
+        waits for them)."""
+        worker = threading.Thread(target=run, name=name, daemon=True)
         with self._cond:
-            self._workers[episode] = worker
+            self._workers.setdefault(episode, []).append(worker)
         worker.start()
 
+    def safe_point(self, episode: str) -> None:
+        """Where a worker may stop: raise ``Stopped`` once the episode's render has ended or
+        its tail has begun (``close``)."""
+        with self._cond:
+            if episode in self._closed:
+                raise Stopped(episode)
+
     def close(self, episode: str) -> None:
-        """The episode's tail begins: wake whatever waits, and let the worker finish the
-        segment in hand before the caller touches the cache."""
+        """The episode's render reaches its tail or ends: wake whatever waits, and return once
+        every worker has stopped at its next safe point (the segment in hand finishes), so
+        nothing made ahead is written after this returns."""
         with self._cond:
             self._closed.add(episode)
             self._cond.notify_all()
-            worker = self._workers.pop(episode, None)
-        if worker is not None and worker is not threading.current_thread():
-            worker.join()
+            workers = self._workers.pop(episode, [])
+        for worker in workers:
+            if worker is not threading.current_thread():
+                worker.join()
 
 
 def _current(
@@ -177,7 +197,8 @@ def score_ahead(
     make: Callable[[dict[str, float]], object],
 ) -> None:
     """Call ``make(lengths)`` in the background once the ``pending`` shots' voices are in
-    (id -> fingerprint); ``done`` holds the shots that are not rendered again, with theirs."""
+    (id -> fingerprint); ``done`` holds the shots that are not rendered again, with theirs.
+    ``make`` stops at ``voiced.safe_point(episode)`` once the render no longer wants it."""
     if not pending:
         return
 
@@ -188,10 +209,12 @@ def score_ahead(
         known = {sid: r.duration for sid, r in done.items() if sid not in pending}
         try:
             make({**known, **lengths})
+        except Stopped:
+            return
         except Exception as err:  # the score node makes it again and reports what fails
             log.debug("score made ahead failed: %s", err)
 
-    threading.Thread(target=run, name="score-ahead", daemon=True).start()
+    voiced.start(episode, run, "score-ahead")
 
 
 def cut_ahead(
@@ -226,4 +249,4 @@ def cut_ahead(
                 log.debug("segments made ahead failed: %s", err)
                 done |= todo
 
-    voiced.start(episode, run)
+    voiced.start(episode, run, "cut-ahead")
