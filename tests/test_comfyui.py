@@ -665,6 +665,8 @@ def test_episode_renders_end_to_end_through_comfyui_workflows(
     shots = len(manifest.plan.shots)
     steps = [e["status"] for e in events if e.get("stage") == "comfyui"]
     assert any(status.endswith("KSampler 3/3") for status in steps)  # sampler steps, live
+    ids = {shot.id for shot in manifest.plan.shots}  # each on the line of the shot it is for
+    assert {e.get("shot") for e in events if e.get("stage") == "comfyui"} <= ids
     assert set(comfy.accepted.values()) == {1}  # every job queued once
     assert len(comfy.accepted) >= 2 * shots  # a keyframe and a clip per shot (and retakes)
     assert manifest.backends["video"].startswith("comfyui:wan22_i2v#")
