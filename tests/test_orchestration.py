@@ -13,6 +13,7 @@ import statistics
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,8 +103,14 @@ def late_submits(
 @pytest.mark.slow
 def test_paid_slots_stay_full_while_shots_do_local_work(tmp_path: Path) -> None:
     script = dialogue_script(7, "编排", tmp_path / "o.zh.txt", scenes=2)
+    ready: dict[str, float] = {}  # when each shot began its clip (its keyframe in and checked)
+
+    def note(event: dict[str, Any]) -> None:
+        if (event.get("stage"), event.get("status")) == ("motion", "start"):
+            ready.setdefault(str(event["shot"]), time.time())
+
     with SlowDashScope(LATENCY) as fake, Lateness() as lateness:
-        manifest = render_episode(script, tmp_path / "out", dashscope_settings(fake))
+        manifest = render_episode(script, tmp_path / "out", dashscope_settings(fake), on_event=note)
         tasks = list(fake.tasks.values())
     slack, chain = SLACK + WAKES * lateness.high(), CHAIN + WAKES * lateness.high()
     shots = len(manifest.shots)
@@ -119,11 +126,14 @@ def test_paid_slots_stay_full_while_shots_do_local_work(tmp_path: Path) -> None:
     first = min(t.created for t in images)
     image_free = [first] * SLOTS + ends(images)[: shots - SLOTS]
     assert late_submits([t.created for t in images], image_free, slack) == [], slack
-    # The k-th clip waits for the k-th keyframe and a free video slot, nothing else; the
-    # first round is not judged (every shot's voice and the first media are made meanwhile).
+    # The k-th clip waits for the k-th shot ready for it (its own keyframe in and checked:
+    # CPU work that takes longer on a loaded machine) and a free video slot, nothing else;
+    # the first round is not judged (every shot's voice and the first media are made
+    # meanwhile).
+    assert len(ready) == shots
     video_free = [
-        max(key, ends(clips)[k - SLOTS] if k >= SLOTS else 0.0)
-        for k, key in enumerate(ends(images))
+        max(key, at, ends(clips)[k - SLOTS] if k >= SLOTS else 0.0)
+        for k, (key, at) in enumerate(zip(ends(images), sorted(ready.values()), strict=True))
     ]
     assert late_submits([t.created for t in clips], video_free, chain, skip=SLOTS) == [], chain
     # The score was made while clips were still with the provider, not after the last one.
