@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from bench.measure import dialogue_script
-from bench.orchestration import SlowDashScope
+from bench.orchestration import VIDEO, SlowDashScope
+from dramaforge.config import Settings
 from dramaforge.graph.nodes.assemble import CONFORMED, SEGMENTS, SOUND
 from dramaforge.graph.prefetch import Voiced, cut_ahead
 from dramaforge.graph.verbs import render_episode
@@ -24,7 +25,48 @@ from dramaforge.media.files import keep_only
 from dramaforge.media.probe import probe
 from dramaforge.media.video import conformed
 from dramaforge.schema import Take
+from dramaforge.script import load_script
+from dramaforge.tools.registry import registry
+from tests.fakes.dashscope_tasks import Task
 from tests.test_orchestration import dashscope_settings
+
+HOLD = 120.0
+"""Seconds the last clip may wait for the work made ahead (it takes a few on a quiet machine)."""
+
+
+class LastClipWaits(SlowDashScope):
+    """The fake provider, but the episode's last clip stays running until the work made ahead
+    has encoded half the shots' segments and the finished sound (at most ``HOLD`` seconds).
+
+    A fixed task latency alone races the background encoder, which runs at a lower priority:
+    on a loaded machine every clip may be in before it had the CPU. Held, the last clip is
+    the event the work ahead must beat; a render that makes nothing ahead still fails."""
+
+    def __init__(self, latency: float, shots: int, out: Path) -> None:
+        super().__init__(latency)
+        self.shots, self.out = shots, out
+        self.held_from: float | None = None
+
+    def advance(self, task: Task) -> None:
+        if task.model == VIDEO and self._last(task) and not self._ahead_made():
+            self.held_from = self.held_from or time.time()
+            if time.time() - self.held_from < HOLD:
+                with self._lock:
+                    self.polls[task.task_id] += 1
+                    task.status = "RUNNING"
+                return
+        super().advance(task)
+
+    def _last(self, task: Task) -> bool:
+        with self._lock:
+            clips = [t for t in self.tasks.values() if t.model == VIDEO]
+        others = [t for t in clips if t is not task]
+        unfinished = task.status not in ("SUCCEEDED", "FAILED")
+        return unfinished and len(clips) == self.shots and all(t.ended for t in others)
+
+    def _ahead_made(self) -> bool:
+        segments = list(self.out.rglob(f"{SEGMENTS}/*.mp4"))
+        return len(segments) >= self.shots // 2 and any(self.out.rglob(f"{SOUND}/*.m4a"))
 
 
 @pytest.mark.slow
@@ -37,7 +79,9 @@ def test_segments_are_encoded_while_shots_wait_and_the_cut_reuses_them(tmp_path:
         if (event.get("stage"), event.get("status")) == ("assemble", "start"):
             started.append(time.time())
 
-    with SlowDashScope(1.5) as fake:
+    director = registry().create("director", Settings().backends.director, Settings())
+    shots = len(director.direct(load_script(script)).shots)
+    with LastClipWaits(1.5, shots, out) as fake:
         settings = dashscope_settings(fake)
         manifest = render_episode(script, out, settings, on_event=note)
         cache = Path(manifest.episode.path).parent / SEGMENTS

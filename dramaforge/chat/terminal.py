@@ -143,6 +143,10 @@ def _plain(console: Console) -> Callable[[Event], None]:
     return on_event
 
 
+SHOT_STAGES = frozenset({"voice", "keyframe", "inspect", "motion", "critic"})
+"""The shot subgraph's own stages; any other stage on a shot's event is its backend's."""
+
+
 @contextmanager
 def progress(console: Console, enabled: bool) -> Iterator[Callable[[Event], None]]:
     """One line per shot showing its current stage, plus the episode-level stages."""
@@ -157,6 +161,7 @@ def progress(console: Console, enabled: bool) -> Iterator[Callable[[Event], None
         console=console,
     ) as bar:
         shots: dict[str, TaskID] = {}
+        stage_of: dict[str, str] = {}  # each shot's stage now, for its backend's own progress
         steps = {"voice": 1, "keyframe": 2, "motion": 3, "critic": 4}
         episode = bar.add_task("episode: reading script", total=None)
 
@@ -167,6 +172,11 @@ def progress(console: Console, enabled: bool) -> Iterator[Callable[[Event], None
                 return
             if sid not in shots:
                 shots[sid] = bar.add_task(safe(sid), total=4)
+            if e["stage"] not in SHOT_STAGES:  # a backend's progress (a ComfyUI sampler's steps)
+                said = f"{sid} {stage_of.get(sid, e['stage'])} · {e['status']}"
+                bar.update(shots[sid], description=safe(said))
+                return
+            stage_of[sid] = e["stage"]
             note = e["status"] if e["status"] != "start" else "…"
             if e["status"] == "retry":
                 note = f"retry {e.get('fault')}: {'; '.join(e.get('issues', []))}"

@@ -19,6 +19,11 @@ CPU the assembly spends) encoded into the segment cache while other shots are st
 provider. The assemble node first stops this worker (it finishes the segment in hand), then
 encodes only what is not in the cache. A kept take that a later change re-times keys another
 segment, which the assemble node makes: work ahead is a head start, never a result.
+
+Every worker belongs to its render: the render stops them (``Voiced.close``) when its tail
+begins and whenever it ends, failed or interrupted too, and returns only once they have
+stopped, each at its next safe point (a layer of the score, a step of the sound, the segments
+in hand), so no file of the episode changes after the render returned and no temp file is left.
 """
 
 from __future__ import annotations
@@ -39,6 +44,11 @@ WAIT = 900.0
 
 Spoken = tuple[float, list[Cue]]
 """A shot's length and its subtitle cues (seconds from the shot's start)."""
+
+
+class Stopped(Exception):
+    """The render the work ahead was for has ended or reached its tail: the work stops at the
+    safe point that raised this (``Voiced.safe_point``)."""
 
 
 class Voiced:
@@ -129,19 +139,27 @@ class Voiced:
             for shot in shots:
                 self._kept.pop((episode, shot), None)
 
-    def start(self, episode: str, run: Callable[[], None]) -> None:
-        """Run ``run`` in the background as one of the episode's workers (``close`` waits for
-        each: a render that failed before its cut left its worker waiting, and a second
-        render's worker must not take its place in the list, or the first keeps encoding into
-        the cache while the cut sweeps it)."""
-        worker = threading.Thread(target=run, name="cut-ahead", daemon=True)
+    def start(self, episode: str, run: Callable[[], None], name: str) -> None:
+        """Run ``run`` in the background as one of the episode's workers (``close`` stops and
+        waits for each: a render that failed before its cut left its worker waiting, and a
+        second render's worker must not take its place in the list, or the first keeps
+        encoding into the cache while the cut sweeps it)."""
+        worker = threading.Thread(target=run, name=name, daemon=True)
         with self._cond:
             self._workers.setdefault(episode, []).append(worker)
         worker.start()
 
+    def safe_point(self, episode: str) -> None:
+        """Where a worker may stop: raise ``Stopped`` once the episode's render has ended or
+        its tail has begun (``close``)."""
+        with self._cond:
+            if episode in self._closed:
+                raise Stopped(episode)
+
     def close(self, episode: str) -> None:
-        """The episode's tail begins: wake whatever waits, and let every worker finish the
-        segment in hand before the caller touches the cache."""
+        """The episode's render reaches its tail or ends: wake whatever waits, and return once
+        every worker has stopped at its next safe point (the segment in hand finishes), so
+        nothing made ahead is written after this returns."""
         with self._cond:
             self._closed.add(episode)
             self._cond.notify_all()
@@ -181,7 +199,8 @@ def score_ahead(
     make: Callable[[dict[str, float]], object],
 ) -> None:
     """Call ``make(lengths)`` in the background once the ``pending`` shots' voices are in
-    (id -> fingerprint); ``done`` holds the shots that are not rendered again, with theirs."""
+    (id -> fingerprint); ``done`` holds the shots that are not rendered again, with theirs.
+    ``make`` stops at ``voiced.safe_point(episode)`` once the render no longer wants it."""
     if not pending:
         return
 
@@ -192,10 +211,12 @@ def score_ahead(
         known = {sid: r.duration for sid, r in done.items() if sid not in pending}
         try:
             make({**known, **lengths})
+        except Stopped:
+            return
         except Exception as err:  # the score node makes it again and reports what fails
             log.debug("score made ahead failed: %s", err)
 
-    threading.Thread(target=run, name="score-ahead", daemon=True).start()
+    voiced.start(episode, run, "score-ahead")
 
 
 def cut_ahead(
@@ -230,4 +251,4 @@ def cut_ahead(
                 log.debug("segments made ahead failed: %s", err)
                 done |= todo
 
-    voiced.start(episode, run)
+    voiced.start(episode, run, "cut-ahead")

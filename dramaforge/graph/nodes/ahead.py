@@ -11,6 +11,7 @@ what is missing themselves (work ahead is a head start, never a result).
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from langgraph.runtime import Runtime
@@ -39,15 +40,16 @@ def ahead(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, obj
     done = state.get("results", {})
     before = {sid: r for sid, r in done.items() if sid not in todo}
     ctx.voiced.open(opts.episode_dir, list(todo))
+    safe_point = partial(ctx.voiced.safe_point, opts.episode_dir)
     if prefetch.pays_off(backends.image, backends.video, ctx.sound.name):
         title = state["script"].title
 
         def score_and_sound(lengths: dict[str, float]) -> None:
-            _, bed = make_score(ctx, plan.shots, lengths, title)
+            _, bed = make_score(ctx, plan.shots, lengths, title, safe_point)
             voices = {sid: (r.take.voice, r.duration) for sid, r in before.items()}
             fresh = ctx.voiced.voices(opts.episode_dir, todo)
             voices |= {sid: (voice, lengths[sid]) for sid, voice in fresh.items()}
-            sound_ahead(plan.shots, voices, Path(bed.path), opts)
+            sound_ahead(plan.shots, voices, Path(bed.path), opts, safe_point)
 
         prefetch.score_ahead(ctx.voiced, opts.episode_dir, todo, done, score_and_sound)
     if opts.subtitles is not None:

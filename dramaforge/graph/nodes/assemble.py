@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from collections.abc import Callable
 from itertools import takewhile
 from pathlib import Path
 
@@ -59,12 +60,19 @@ def cut_layout(
 
 
 def finished_sound(
-    voices: list[tuple[Asset, float]], bed: Path, total: float, finish: Finish, folder: Path
+    voices: list[tuple[Asset, float]],
+    bed: Path,
+    total: float,
+    finish: Finish,
+    folder: Path,
+    safe_point: Callable[[], None] = lambda: None,
 ) -> Path:
     """The episode's sound as the file carries it (the lines over the ducked bed, brought to
     the target loudness, AAC), kept in ``folder`` under a key of what decides it: made once
     for these voices, this bed and this length, ahead of the cut when the shots wait on a
-    provider (``sound_ahead``), and not again after an edit of the picture alone."""
+    provider (``sound_ahead``), and not again after an edit of the picture alone.
+    ``safe_point`` is called between the mix and its encoding: the sound made ahead stops
+    there (it raises, the temp files go) once its render has ended."""
     blob = json.dumps(
         [
             [[voice.key, round(at, 6)] for voice, at in voices],
@@ -80,23 +88,32 @@ def finished_sound(
             with atomic_file(dest) as tmp, tempfile.TemporaryDirectory(dir=folder) as work:
                 mix = Path(work) / "mix.wav"
                 placed = [(Path(voice.path), at) for voice, at in voices]
-                finish_audio(mix, finish, total, tmp, mix_episode(placed, bed, total, mix))
+                measured = mix_episode(placed, bed, total, mix)
+                safe_point()
+                finish_audio(mix, finish, total, tmp, measured)
     return dest
 
 
 def sound_ahead(
-    shots: list[Shot], voices: dict[str, tuple[Asset, float]], bed: Path, opts: RenderOptions
+    shots: list[Shot],
+    voices: dict[str, tuple[Asset, float]],
+    bed: Path,
+    opts: RenderOptions,
+    safe_point: Callable[[], None],
 ) -> None:
     """The finished sound made (and measured) before the cut, from each shot's voice and
-    length: the assemble node finds it in ``.sound/`` when the kept takes have these voices."""
+    length: the assemble node finds it in ``.sound/`` when the kept takes have these voices.
+    Stops at each ``safe_point`` (it raises) once the render no longer wants it."""
     if any(shot.id not in voices for shot in shots):
         return
     placed = timeline(shots, {sid: length for sid, (_, length) in voices.items()})
     total = sum(voices[shot.id][1] for shot in shots)
     folder = Path(opts.episode_dir) / SOUND
+    safe_point()
     sound = finished_sound(
-        [(voices[s.id][0], at) for s, at in placed], bed, total, _finish(opts), folder
+        [(voices[s.id][0], at) for s, at in placed], bed, total, _finish(opts), folder, safe_point
     )
+    safe_point()
     measure_loudness(sound)  # remembered: the cut reports it without metering again
 
 

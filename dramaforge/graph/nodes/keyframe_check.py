@@ -14,13 +14,14 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from dramaforge.graph.context import RenderContext, context_of
-from dramaforge.graph.progress import shot_event
+from dramaforge.graph.progress import for_shot, shot_event
 from dramaforge.graph.state import ShotState
 from dramaforge.schema import KeyframeReview
 
 Next = Literal["keyframe", "motion"]
 
 
+@for_shot
 def inspect(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
     ctx, shot, opts = context_of(runtime, state["options"].out_dir), state["shot"], state["options"]
     if state.get("rejected"):  # a moderation placeholder: nothing to judge

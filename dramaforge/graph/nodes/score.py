@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -115,10 +116,16 @@ def score(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, obj
 
 
 def make_score(
-    ctx: RenderContext, shots: list[Shot], durations: dict[str, float], title: str
+    ctx: RenderContext,
+    shots: list[Shot],
+    durations: dict[str, float],
+    title: str,
+    safe_point: Callable[[], None] = lambda: None,
 ) -> tuple[list[Asset], Asset]:
     """Every layer and the bed, through the asset store: made once for these lengths, so the
-    score made ahead (``graph/prefetch.py``) is found here, not made again."""
+    score made ahead (``graph/prefetch.py``) is found here, not made again. ``safe_point``
+    is called before each layer and the bed: the score made ahead stops there (it raises)
+    once its render has ended."""
     total = sum(durations[shot.id] for shot in shots)
     placed: list[tuple[Path, float]] = []
     gains: list[float] = []
@@ -137,7 +144,9 @@ def make_score(
         gains.append(layer.gain_db)
 
     for layer in layers(shots, durations):
+        safe_point()
         make(layer)
+    safe_point()
 
     payload = {
         "layers": [a.key for a in assets],

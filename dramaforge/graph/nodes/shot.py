@@ -21,6 +21,7 @@ from dramaforge.agents.critic import best_take_index
 from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.cost import units
 from dramaforge.graph.nodes.moderation import moderated, offline, rewritten
+from dramaforge.graph.progress import for_shot
 from dramaforge.graph.progress import shot_event as progress
 from dramaforge.graph.state import ShotState
 from dramaforge.media.audio import sequence_audio
@@ -46,6 +47,7 @@ def _try(state: ShotState, stage: Stage) -> int:
     return state.get("tries", {}).get(stage, 0)
 
 
+@for_shot
 def voice(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object]:
     """Speak each line in its character's voice and lay the lines out on the shot's timeline."""
     ctx, shot, opts = context_of(runtime, state["options"].out_dir), state["shot"], state["options"]
@@ -128,6 +130,7 @@ def _timeline(items: list[tuple[Path, float]], duration: float, dest: Path) -> G
     return Generated(duration=duration)
 
 
+@for_shot
 def keyframe(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object]:
     shot, opts, bible = state["shot"], state["options"], state["bible"]
     ctx = context_of(runtime, opts.out_dir)
@@ -203,6 +206,7 @@ def _keyframe(ctx: RenderContext, image: ImageBackend, request: ImageRequest, wh
     return asset
 
 
+@for_shot
 def motion(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object]:
     ctx, shot, opts = context_of(runtime, state["options"].out_dir), state["shot"], state["options"]
     progress(shot.id, "motion")
@@ -261,6 +265,7 @@ def _clip(
 Next = Literal["voice", "keyframe", "motion", "__end__"]
 
 
+@for_shot
 def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
     """Review the take; send it back to the stage at fault, or keep the best take and finish."""
     ctx, shot, opts = context_of(runtime, state["options"].out_dir), state["shot"], state["options"]

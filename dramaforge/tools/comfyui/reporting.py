@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import logging
 
+from dramaforge.tools import progress
+
 log = logging.getLogger("dramaforge.tools.comfyui")
 PLAIN = str.maketrans("[]", "()")
 """Node titles are the user's text: square brackets would be markup on a rich progress line."""
 
 
 def report(text: str) -> None:
-    """Log ``text`` and stream it as a ``comfyui`` stage event when inside a graph run."""
+    """Log ``text`` and stream it as a ``comfyui`` stage event when inside a graph run, on
+    the line of the shot the job is for."""
     log.info("%s", text)
-    from langgraph.config import get_stream_writer
-
-    try:
-        writer = get_stream_writer()
-    except RuntimeError:  # called outside a graph run (a test, a script)
-        return
-    writer({"stage": "comfyui", "status": text.translate(PLAIN)})
+    progress.report("comfyui", text.translate(PLAIN))
