@@ -6,6 +6,7 @@ These are what agents exchange. What the graph carries between nodes lives in
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field
@@ -19,7 +20,7 @@ ScriptFormat = Literal["fountain", "marker", "yaml", "prose"]
 Framing = Literal["wide", "medium", "close_up", "reaction", "insert"]
 CameraMove = Literal["static", "zoom_in", "zoom_out", "pan_left", "pan_right"]
 BeatKind = Literal["action", "dialogue", "narration", "sfx", "music"]
-Stage = Literal["keyframe", "motion", "voice"]
+Stage = Literal["keyframe", "motion", "voice", "lipsync"]
 RepairKind = Literal["repeated_line", "missing_line", "unknown_line", "line_order",
                      "speaker", "duration", "scene", "fallback"]  # fmt: skip
 
@@ -92,6 +93,13 @@ class Script(BaseModel):
         return [b for s in self.scenes for b in s.beats if b.kind in ("dialogue", "narration")]
 
 
+OFF_SCREEN = re.compile(
+    r"^\W*(v\.?\s?o|o\.?\s?s|o\.?\s?c|voice[- ]?over|off[- ]?(screen|camera))\W*$|画外|旁白|内心",
+    re.IGNORECASE,
+)
+"""Parentheticals that say a line is heard, not seen spoken: (V.O.), (O.S.), （画外音）."""
+
+
 class Line(BaseModel):
     """A spoken line placed on a shot. ``speaker`` is None for narration."""
 
@@ -100,6 +108,13 @@ class Line(BaseModel):
     narration: bool = False
     parenthetical: str | None = None
     source_line: int | None = None
+
+    @property
+    def heard_only(self) -> bool:
+        """Narration, or a line marked voice-over / off-screen: no lips move with it."""
+        if self.narration or self.speaker is None:
+            return True
+        return OFF_SCREEN.search(self.parenthetical or "") is not None
 
 
 class Shot(BaseModel):
@@ -125,6 +140,18 @@ class Shot(BaseModel):
     time_of_day: str = ""
     revision: int = 0
     """Bumped by "redo this shot": a new keyframe and clip for an otherwise unchanged shot."""
+
+    def visible(self) -> list[str]:
+        """Who is in frame: nobody in an insert, the focus alone in a close-up."""
+        if self.framing == "insert":
+            return []
+        if self.framing == "close_up" and self.focus in self.characters:
+            return [self.focus]
+        return list(self.characters)
+
+    def on_screen(self, line: Line) -> bool:
+        """Whether ``line`` is spoken by someone in frame, so their lips must move with it."""
+        return not line.heard_only and line.speaker in self.visible()
 
 
 class PlanRepair(BaseModel):
@@ -210,6 +237,9 @@ class Critique(BaseModel):
     stage_at_fault: Stage | None = None
     revised_prompt: str | None = None
     reviewer: str = "local:heuristic"
+    sync: float | None = None
+    """Lip sync: the worst on-screen speaker's mouth opening against their voice's loudness
+    (correlation, 1 = in step); None where nobody on screen speaks."""
 
 
 class Asset(BaseModel):
@@ -251,6 +281,8 @@ class Take(BaseModel):
     critique: Critique
     shot: Shot | None = None
     """The shot as planned when this take was made; restoring the take restores it."""
+    unsynced: Asset | None = None
+    """The clip before the lip-sync stage, where one ran (``motion`` is then its result)."""
 
 
 class KeyframeReview(BaseModel):

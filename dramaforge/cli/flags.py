@@ -39,9 +39,16 @@ FLAGS: dict[str, Any] = {
         float | None, typer.Option(help="Stop before paid work would cost more than this.")
     ],
     **{kind: _BACKEND for kind in ("director", "image", "video", "speech", "critic")},
+    "lipsync": Annotated[
+        str | None,
+        typer.Option(
+            help="Lip sync for on-screen lines: dashscope:wan2.2-s2v, dashscope:videoretalk, "
+            "comfyui:WORKFLOW.json, diffusers:wan2.2-s2v or none."
+        ),
+    ],
 }
 FRAME = ("aspect", "resolution", "lang", "max_takes")
-BACKENDS = ("director", "image", "video", "speech", "critic")
+BACKENDS = ("director", "image", "video", "speech", "critic", "lipsync")
 RENDER_FLAGS = (*FRAME, "subtitles")
 RENDER_NAMES = {"aspect": "aspect", "resolution": "resolution", "lang": "language"}
 

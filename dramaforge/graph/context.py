@@ -23,6 +23,7 @@ from dramaforge.tools.protocols import (
     Director,
     Generated,
     ImageBackend,
+    LipsyncBackend,
     Reviewer,
     SoundBackend,
     SpeechBackend,
@@ -44,6 +45,9 @@ class RenderContext:
     ledger: Ledger = field(default_factory=Ledger)
     voiced: Voiced = field(default_factory=Voiced)
     """Shot lengths as voices finish, for the score made ahead (``graph/prefetch.py``)."""
+    lipsync: LipsyncBackend | None = None
+    """Lips moved with on-screen lines after the clip (None: the video model's own audio
+    input, where it takes one, or no lip sync)."""
 
     def paid(
         self, backend: str, units: float, what: str, call: Callable[[], Generated]
@@ -60,7 +64,7 @@ class RenderContext:
         return made
 
     def backend_names(self) -> dict[str, str]:
-        return {
+        names = {
             "director": self.director.name,
             "image": self.image.name,
             "video": self.video.name,
@@ -68,6 +72,7 @@ class RenderContext:
             "sound": self.sound.name,
             "critic": self.critic.name,
         }
+        return names | ({"lipsync": self.lipsync.name} if self.lipsync is not None else {})
 
 
 def build_context(settings: Settings, state_root: Path, **overrides: Any) -> RenderContext:
@@ -83,10 +88,14 @@ def build_context(settings: Settings, state_root: Path, **overrides: Any) -> Ren
         "critic": lambda: reg.create("critic", b.critic, settings),
     }
     built = {k: overrides[k] if k in overrides else make() for k, make in parts.items()}
+    lipsync = overrides.get("lipsync")
+    if "lipsync" not in overrides and b.lipsync not in (None, "", "none"):
+        lipsync = reg.create("lipsync", b.lipsync, settings)
     return RenderContext(
         settings=settings,
         store=AssetStore(state_root / "assets"),
         ledger=Ledger(budget=settings.budget),
+        lipsync=lipsync,
         **built,
     )
 

@@ -172,7 +172,14 @@ class VideoBackend(Protocol):
 
 @runtime_checkable
 class LipsyncBackend(Protocol):
-    """Lips that move with a line: a pass over a finished clip, or speech-to-video."""
+    """Lips that move with a line: a pass over a finished clip, or speech-to-video.
+
+    A backend that makes the clip from the keyframe and the voice alone says so with a
+    ``speech_to_video = True`` attribute: the graph then sends no ``video``, and gives a shot
+    with several on-screen speakers one request per turn (the shot split at the turns).
+    Others get the finished clip, one pass per on-screen speaker with that speaker's lines
+    alone in ``audio`` and their reference face in ``face`` when several people are in frame.
+    """
 
     name: str
 

@@ -97,7 +97,13 @@ def review(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
                 ("voice", take.voice),
             ):
                 _place(asset, folder / f"take{take.number}_{name}{Path(asset.path).suffix}")
-    assets = [a for r in results for t in r.takes for a in (t.keyframe, t.motion, t.voice)]
+    assets = [
+        a
+        for r in results
+        for t in r.takes
+        for a in (t.keyframe, t.motion, t.voice, t.unsynced)
+        if a is not None
+    ]
     verdict = _review_episode(state["script"], state["plan"], results, opts, episode)
     bible, likeness = _consistency(state["bible"], state["plan"], state["results"], opts)
     cost = round(sum(a.cost for a in assets + state.get("score", [])), 4)

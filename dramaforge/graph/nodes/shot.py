@@ -252,14 +252,16 @@ def _clip(
     return asset
 
 
-Next = Literal["voice", "keyframe", "motion", "__end__"]
+Next = Literal["voice", "keyframe", "motion", "lipsync", "__end__"]
 
 
 def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
     """Review the take; send it back to the stage at fault, or keep the best take and finish."""
     ctx, shot, opts = context_of(runtime, state["options"].out_dir), state["shot"], state["options"]
     progress(shot.id, "critic")
-    voice_asset, key, clip = state["voice"], state["keyframe"], state["motion"]
+    voice_asset, key = state["voice"], state["keyframe"]
+    synced = state.get("synced")
+    clip = synced or state["motion"]
     reviewer = ctx.critic.with_bible(state["bible"]).with_store(ctx.store)
     critique = _rejected(state.get("rejected")) or reviewer.review(
         shot,
@@ -270,6 +272,8 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
         cues=state["cues"],
         frame=(opts.width, opts.height),
     )
+    if state.get("lipsync_note"):
+        critique = critique.model_copy(update={"issues": [*critique.issues, state["lipsync_note"]]})
     previous = state.get("previous", [])
     takes = [
         *state.get("takes", []),
@@ -282,9 +286,12 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
             duration=state["duration"],
             critique=critique,
             shot=shot,
+            unsynced=state["motion"] if synced else None,
         ),
     ]
     stage = critique.stage_at_fault
+    if stage == "lipsync" and synced is None:
+        stage = "motion"  # no lip-sync stage ran: the clip's own mouths are at fault
     if not critique.passed and stage is not None and len(takes) < opts.max_takes:
         progress(shot.id, "critic", "retry", fault=stage, issues=critique.issues)
         tries = dict(state.get("tries", {}))
