@@ -8,6 +8,8 @@ install:
 	$(PY) -m venv .venv
 	.venv/bin/pip install -q --upgrade pip
 	.venv/bin/pip install -q -e '.[voices,dev]'
+	# faces: dlib and its shipped models, so the lip-sync and identity checks run on real faces
+	.venv/bin/pip install -q -e '.[faces]'
 
 lint:
 	$(BIN)ruff check dramaforge tests bench

@@ -7,15 +7,18 @@ import io
 import wave
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from dramaforge.config import ProviderSettings, Settings, frame_size
+from dramaforge.graph.context import build_context
 from dramaforge.graph.nodes.lipsync import turns
 from dramaforge.graph.verbs import render_episode
 from dramaforge.media.probe import probe
 from dramaforge.schema import Cue, Line, Manifest, Shot
+from dramaforge.tools.protocols import Generated, VideoRequest
 from tests.conftest import settings_for
 from tests.fakes.dashscope_server import FakeDashScope, Fault, Task
 
@@ -212,3 +215,63 @@ def test_a_refused_picture_keeps_the_clip_and_says_why(
         if result.shot_id in synced:
             assert result.take.motion.backend == "local:motion"
             assert any("lips not synced" in i for i in result.take.critique.issues)
+
+
+class Mute:
+    """The offline camera move given no voice: its faces never talk (a video model that
+    does not take audio)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.name = real, real.name
+
+    def generate(self, request: VideoRequest, dest: Path, journal: object = None) -> Generated:
+        result: Generated = self.real.generate(request, dest)
+        return result
+
+
+@pytest.mark.slow
+def test_a_take_whose_lips_do_not_follow_the_voice_goes_back_to_the_lipsync_stage(
+    dashscope: FakeDashScope, tmp_path: Path
+) -> None:
+    """The clip's faces do not talk and the fake's retalk gives the clip back unchanged: the
+    critic measures mouths that do not follow the voice and sends each such take back to lip
+    sync (a new try, a new task), then keeps the best of ``max_takes``."""
+    settings = _settings(dashscope, "dashscope:videoretalk")
+    ctx = build_context(settings, settings.state_root(tmp_path / "out"))
+    ctx.video = Mute(ctx.video)  # type: ignore[assignment]
+    script = tmp_path / "two.zh.txt"
+    script.write_text(TWO_SPEAKERS, encoding="utf-8")
+    manifest = render_episode(script, tmp_path / "out", settings, context=ctx)
+    synced = _synced(manifest)
+    pairs = sum(len(v) for v in synced.values())
+    assert dashscope.submits["videoretalk"] == 2 * pairs  # each take synced again
+    for result in manifest.shots:
+        if result.shot_id not in synced:
+            assert len(result.takes) == 1
+            continue
+        first, second = result.takes
+        assert first.critique.stage_at_fault == "lipsync"
+        assert first.critique.sync is not None and first.critique.sync < 0.5
+        assert "lips out of sync" in first.critique.issues[0]
+        assert first.unsynced is not None and second.unsynced is not None
+        assert first.unsynced.key == second.unsynced.key  # the clip was not made again
+        assert first.motion.key != second.motion.key  # the lip sync was
+
+
+def test_without_a_lipsync_route_unmoving_lips_are_noted_not_retried(tmp_path: Path) -> None:
+    """A video model that does not take the voice and no lip-sync backend: nothing was asked
+    to move the lips, so no retry (and no paid clip) can help; the take says how to fix it."""
+    settings = settings_for()
+    ctx = build_context(settings, settings.state_root(tmp_path / "out"))
+    ctx.video = Mute(ctx.video)  # type: ignore[assignment]
+    script = tmp_path / "two.zh.txt"
+    script.write_text(TWO_SPEAKERS, encoding="utf-8")
+    manifest = render_episode(script, tmp_path / "out", settings, context=ctx)
+    synced = _synced(manifest)
+    assert synced
+    for result in manifest.shots:
+        assert len(result.takes) == 1
+        if result.shot_id in synced:
+            critique = result.take.critique
+            assert critique.passed and critique.sync is not None and critique.sync < 0.5
+            assert any("no lip-sync route" in i for i in critique.issues)

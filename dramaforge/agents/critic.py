@@ -31,6 +31,7 @@ from dramaforge.media.analysis import (
     video_stats,
 )
 from dramaforge.media.audio import measure_loudness
+from dramaforge.media.mouths import speaker_sync
 from dramaforge.media.probe import MediaInfo, probe
 from dramaforge.media.store import AssetStore, atomic_write, content_key
 from dramaforge.media.subtitle_fit import overflows
@@ -62,6 +63,9 @@ class Critic:
     flicker_reversals: int = 3
     aspect_tolerance: float = 0.02
     min_scale: float = 0.95  # a clip smaller than this share of the frame would be upscaled
+    min_sync: float = 0.5
+    """Lowest correlation of an on-screen speaker's mouth opening with their voice's loudness
+    (``media/mouths.py``); the offline animatic measures 0.95-0.99, a frozen mouth about 0."""
     store: AssetStore | None = field(default=None, repr=False, compare=False)
 
     def with_bible(self, bible: StyleBible) -> Critic:
@@ -118,16 +122,18 @@ class Critic:
         subtitles are measured at the clip's own size.
         """
         cues = cues or []
+        lines = speaking(shot, cues)
         facts = {
             "duration": duration,
             "cues": [c.model_dump(mode="json") for c in cues],
             "frame": list(frame) if frame else None,
+            "speaking": lines,
         }
         return self._remembered(
             "take-check",
             [keyframe, motion, voice],
             facts,
-            lambda: self._judge(keyframe, motion, voice, duration, cues, frame),
+            lambda: self._judge(keyframe, motion, voice, duration, cues, frame, lines),
         )
 
     def _judge(
@@ -138,11 +144,14 @@ class Critic:
         duration: float,
         cues: list[Cue],
         frame: Frame | None,
+        lines: dict[str, list[tuple[float, float]]] | None = None,
     ) -> Critique:
+        sync: list[float] = []
         checks: list[tuple[Stage, Callable[[], list[str]]]] = [
             ("voice", lambda: self._voice(voice, duration, cues)),
             ("keyframe", lambda: self._keyframe_verdict(keyframe).issues),
             ("motion", lambda: self._motion(motion, duration, frame)),
+            ("lipsync", lambda: self._sync(motion, voice, lines or {}, sync, notes)),
         ]
         notes = self._subtitles(cues, frame, motion)
         for stage, check in checks:
@@ -154,8 +163,46 @@ class Critic:
                     issues=issues + notes,
                     stage_at_fault=stage,
                     reviewer=self.name,
+                    sync=sync[0] if sync else None,
                 )
-        return Critique(passed=True, score=1.0, issues=notes, reviewer=self.name)
+        return Critique(
+            passed=True,
+            score=1.0,
+            issues=notes,
+            reviewer=self.name,
+            sync=sync[0] if sync else None,
+        )
+
+    def _sync(
+        self,
+        motion: Path,
+        voice: Path,
+        lines: dict[str, list[tuple[float, float]]],
+        measured: list[float],
+        notes: list[str],
+    ) -> list[str]:
+        """Each on-screen speaker's mouth against their voice; the worst goes in ``measured``.
+        A clip where no face is found is noted, not failed: no retry would make one found."""
+        if not lines:
+            return []
+        try:
+            scores = speaker_sync(motion, voice, round(probe(motion).fps) or 25, lines)
+        except AssemblyError as err:
+            return [f"lip sync not measured: {err}"]
+        if not scores:
+            notes.append(
+                "lip sync not measured: no face found in the clip (real faces need the "
+                "'faces' extra)"
+            )
+            return []
+        worst = min(scores, key=lambda s: scores[s])
+        measured.append(round(scores[worst], 3))
+        if scores[worst] >= self.min_sync:
+            return []
+        return [
+            f"lips out of sync: {worst}'s mouth follows their voice at {scores[worst]:.2f} "
+            f"(needs {self.min_sync:.2f})"
+        ]
 
     def _remembered(
         self, kind: str, files: list[Path], facts: dict[str, object], judge: Callable[[], Critique]
@@ -304,6 +351,15 @@ class Critic:
             for cue in cues
             for o in overflows(cue.text, *frame)
         ]
+
+
+def speaking(shot: Shot, cues: list[Cue]) -> dict[str, list[tuple[float, float]]]:
+    """On-screen speakers and the spans of their lines: whose lips must move, and when."""
+    lines: dict[str, list[tuple[float, float]]] = {}
+    for line, cue in zip(shot.lines, cues, strict=False):
+        if shot.on_screen(line) and line.speaker:
+            lines.setdefault(line.speaker, []).append((cue.start, cue.end))
+    return lines
 
 
 def best_take_index(scores: list[float]) -> int:

@@ -103,9 +103,13 @@ class VideoRequest(Keyed):
     audio: str | None = None
     """The shot's voice track (WAV), for backends that make the clip in sync with it
     (``takes_audio``); others ignore it. Left out of the dump when None, so the store keys of
-    clips made without audio are what they were before this field existed."""
+    clips made without audio are what they were before this field existed. Only on-screen
+    lines are audible in it: narration and off-screen voices move no lips."""
+    speaking: list[Cue] | None = None
+    """Who speaks when (the on-screen lines' cues), for backends that draw each speaker's
+    mouth themselves (``takes_speakers``, the offline animatic); None for others."""
 
-    LATER = ("audio",)
+    LATER = ("audio", "speaking")
 
 
 class LipsyncRequest(Keyed):

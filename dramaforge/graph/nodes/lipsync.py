@@ -30,10 +30,9 @@ from langgraph.runtime import Runtime
 from dramaforge.errors import ContentRejected, ProviderError
 from dramaforge.graph.context import RenderContext, context_of
 from dramaforge.graph.cost import units
-from dramaforge.graph.nodes.shot import reference_image
+from dramaforge.graph.nodes.shot import lines_track, on_screen_cues, reference_image
 from dramaforge.graph.progress import shot_event as progress
 from dramaforge.graph.state import ShotState
-from dramaforge.media.audio import only_spans
 from dramaforge.media.store import file_digest
 from dramaforge.media.video import concat_videos
 from dramaforge.schema import Asset, Cue
@@ -45,9 +44,7 @@ Span = tuple[float, float]
 def lipsync(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object]:
     ctx, shot = context_of(runtime, state["options"].out_dir), state["shot"]
     backend = ctx.lipsync
-    spoken = [
-        cue for line, cue in zip(shot.lines, state["cues"], strict=False) if shot.on_screen(line)
-    ]
+    spoken = on_screen_cues(state)
     if backend is None or not spoken or state.get("rejected"):
         return {"synced": None, "lipsync_note": None}
     progress(shot.id, "lipsync")
@@ -88,18 +85,6 @@ def turns(spoken: list[Cue], duration: float, fps: int) -> list[tuple[str, Span]
         cuts.append(min(max(round((before + after) / 2 * fps), cuts[-1] + 1), frames - 1))
     cuts.append(frames)
     return [(g[0], (cuts[i] / fps, cuts[i + 1] / fps)) for i, g in enumerate(groups)]
-
-
-def _track(ctx: RenderContext, voice: Asset, spans: list[Span], start: float, end: float) -> Asset:
-    """The shot's voice with only ``spans`` audible, from ``start`` to ``end``."""
-    payload = {"from": voice.key, "spans": spans, "start": start, "end": end}
-
-    def make(dest: Path, _journal: TaskJournal) -> Generated:
-        only_spans(Path(voice.path), spans, dest, start=start, end=end)
-        return Generated(duration=end - start)
-
-    asset, _ = ctx.store.produce("voice", "local:lines", payload, "wav", make)
-    return asset
 
 
 def _spans(spoken: list[Cue], speaker: str) -> list[Span]:
@@ -165,7 +150,7 @@ def _passes(
     shot, clip, duration = state["shot"], state["motion"], state["duration"]
     cost = 0.0
     for speaker in speakers(spoken):
-        track = _track(ctx, state["voice"], _spans(spoken, speaker), 0.0, duration)
+        track = lines_track(ctx, state["voice"], _spans(spoken, speaker), 0.0, duration)
         face, face_key = _face(state, speaker)
         request = _request(state, audio=track.path, video=clip.path, face=face)
         inputs = {"from": clip.key, "keyframe": state["keyframe"].key, "audio": track.key}
@@ -181,13 +166,15 @@ def _talking(
     shot, opts, key = state["shot"], state["options"], state["keyframe"]
     pieces = turns(spoken, state["duration"], opts.fps)
     if len(pieces) == 1:
-        track = _track(ctx, state["voice"], _spans(spoken, pieces[0][0]), 0.0, state["duration"])
+        track = lines_track(
+            ctx, state["voice"], _spans(spoken, pieces[0][0]), 0.0, state["duration"]
+        )
         request = _request(state, audio=track.path)
         inputs = {"keyframe": key.key, "audio": track.key}
         return _made(ctx, backend, request, inputs, f"talking clip {shot.id}")
     made: list[Asset] = []
     for speaker, (start, end) in pieces:
-        track = _track(ctx, state["voice"], _spans(spoken, speaker), start, end)
+        track = lines_track(ctx, state["voice"], _spans(spoken, speaker), start, end)
         picture = reference_image(state["bible"], speaker)
         image = {"picture": file_digest(Path(picture))} if picture else {"keyframe": key.key}
         request = _request(
