@@ -8,6 +8,7 @@ import shutil
 import wave
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -15,7 +16,7 @@ from starlette.testclient import TestClient
 
 from dramaforge.agents.critic import Critic
 from dramaforge.graph.verbs import render_episode
-from dramaforge.media.mouths import _frames, drawn_faces, frame_loudness, mouth_tracks
+from dramaforge.media.mouths import STRIDE, drawn_faces, frame_loudness, mouth_tracks
 from dramaforge.schema import Cue, Line, Manifest, Shot
 from dramaforge.serve.studio import create_app
 from dramaforge.tools.local.faces import FACES_CHUNK, SKIN
@@ -85,9 +86,16 @@ def _clip(tmp_path: Path, key: Path, voice: Path | None, speaking: list[Cue] | N
 
 
 def _envelope(voice: Path, count: int, span: tuple[float, float]) -> np.ndarray:
-    level = frame_loudness(voice, FPS, count)
-    times = np.arange(count) / FPS
+    """The voice's loudness in the frames the mouths are measured in, inside ``span`` only."""
+    level = frame_loudness(voice, FPS, count * STRIDE)[::STRIDE][:count]
+    times = np.arange(count) * STRIDE / FPS
     return np.where((times >= span[0]) & (times < span[1]), level, 0.0)
+
+
+def _frames(clip: Path) -> list[np.ndarray]:
+    """Every frame of ``clip`` as RGB."""
+    with av.open(str(clip)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
 
 def test_the_storyboard_notes_each_head_it_draws(tmp_path: Path) -> None:

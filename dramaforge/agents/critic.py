@@ -65,7 +65,7 @@ class Critic:
     min_scale: float = 0.95  # a clip smaller than this share of the frame would be upscaled
     min_sync: float = 0.5
     """Lowest correlation of an on-screen speaker's mouth opening with their voice's loudness
-    (``media/mouths.py``); the offline animatic measures 0.95-0.99, a frozen mouth about 0."""
+    (``media/mouths.py``); the offline examples measure 0.92-0.98, a frozen mouth 0."""
     store: AssetStore | None = field(default=None, repr=False, compare=False)
 
     def with_bible(self, bible: StyleBible) -> Critic:
