@@ -275,3 +275,23 @@ def test_without_a_lipsync_route_unmoving_lips_are_noted_not_retried(tmp_path: P
             critique = result.take.critique
             assert critique.passed and critique.sync is not None and critique.sync < 0.5
             assert any("no lip-sync route" in i for i in critique.issues)
+
+
+def test_the_estimate_counts_a_pass_per_on_screen_speaker() -> None:
+    from dramaforge.graph.cost import estimate
+    from dramaforge.schema import ShotPlan
+
+    talk = _shot(lines=[Line(text="a", speaker="阿明"), Line(text="b", speaker="小雪")])
+    told = _shot(id="s01-02", index=1, lines=[Line(text="c", narration=True)])
+    plan = ShotPlan(title="t", language="zh", shots=[talk, told])
+    settings = settings_for().model_copy(
+        update={
+            "backends": settings_for().backends.model_copy(
+                update={"lipsync": "dashscope:videoretalk"}
+            ),
+            "prices": {"dashscope:videoretalk": 0.1},
+        }
+    )
+    cost = estimate(plan, settings)
+    assert cost.lines["dashscope:videoretalk"] == pytest.approx(2 * 3.0 * 0.1)  # narration: none
+    assert "dashscope:videoretalk" not in estimate(plan, settings_for()).lines

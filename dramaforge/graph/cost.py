@@ -50,6 +50,14 @@ def estimate(plan: ShotPlan, settings: Settings, max_takes: int = 1) -> Estimate
         b.video: sum(units("video", duration=s.duration) for s in plan.shots),
         b.speech: sum(units("speech", text=ln.text) for s in plan.shots for ln in s.lines),
     }
+    if b.lipsync not in (None, "", "none"):
+        # A pass per on-screen speaker (a pass backend), or the shot once (speech-to-video):
+        # the larger, so the estimate never falls short of the bill.
+        work[b.lipsync] = sum(
+            units("video", duration=s.duration)
+            * len({ln.speaker for ln in s.lines if s.on_screen(ln)})
+            for s in plan.shots
+        )
     lines = {spec: round(n * price(settings, spec) * max_takes, 4) for spec, n in work.items()}
     unpriced = [s for s in work if not s.startswith("local:") and s not in settings.prices]
     return Estimate(lines=lines, total=round(sum(lines.values()), 4), unpriced=unpriced)
