@@ -240,6 +240,9 @@ class Critique(BaseModel):
     sync: float | None = None
     """Lip sync: the worst on-screen speaker's mouth opening against their voice's loudness
     (correlation, 1 = in step); None where nobody on screen speaks."""
+    identity: float | None = None
+    """A keyframe's least like character against their reference picture (cosine, 1 = the
+    same face); None where no character in frame has a reference."""
 
 
 class Asset(BaseModel):
@@ -376,6 +379,34 @@ class CharacterConsistency(BaseModel):
     shots: list[ShotLikeness] = Field(default_factory=list)
 
 
+class CharacterIdentity(BaseModel):
+    """One character's faces across the episode: against their reference picture (``cross``,
+    per shot) and against each other (``self``), cosine similarity (1 = the same face)."""
+
+    name: str
+    shots: dict[str, float] = Field(default_factory=dict)
+    """Shot id -> cross score of the chosen keyframe (the reference's own shot left out)."""
+    cross_mean: float | None = None
+    cross_worst: float | None = None
+    self_mean: float | None = None
+    self_worst: float | None = None
+
+
+class IdentityReport(BaseModel):
+    """Is it still them, measured: per character, and the episode's means and worst, with
+    the count check (faces seen against people in frame) and the copy guard."""
+
+    characters: list[CharacterIdentity] = Field(default_factory=list)
+    cross_mean: float | None = None
+    cross_worst: float | None = None
+    self_mean: float | None = None
+    self_worst: float | None = None
+    miscounted: list[str] = Field(default_factory=list)
+    """Shots whose keyframe shows more or fewer faces than people in frame."""
+    copies: list[str] = Field(default_factory=list)
+    """Shots whose keyframe is near-identical to a reference picture (left out of the means)."""
+
+
 class EditItem(BaseModel):
     """One piece of the cut where the assembly placed it: what editors' timelines are built from.
 
@@ -414,6 +445,8 @@ class Manifest(BaseModel):
     """Duration, loudness, A/V sync and subtitles of the finished file, measured."""
     consistency: list[CharacterConsistency] = Field(default_factory=list)
     """Per character: each shot's keyframe against the character's reference image."""
+    identity: IdentityReport | None = None
+    """Per character: faces against the reference picture and each other (face embeddings)."""
     passes: dict[str, float] = Field(default_factory=dict)
     """Cost of each pass over this episode: ``draft`` (if one was made) and ``final``."""
     repairs: list[PlanRepair] = Field(default_factory=list)

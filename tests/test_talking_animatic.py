@@ -229,6 +229,12 @@ def test_the_studio_shows_each_takes_lip_sync(tmp_path: Path) -> None:
     assert [r.take.critique.sync for r in on_disk.shots] == [
         r.take.critique.sync for r in manifest.shots
     ]
+    # Identity: every character's chosen keyframes against their reference, in the manifest
+    # and the review (the painter draws a character the same in every shot).
+    assert on_disk.identity is not None and on_disk.identity.cross_worst == pytest.approx(1.0)
+    assert on_disk.identity.self_worst == pytest.approx(1.0) and not on_disk.identity.copies
+    assert on_disk.review is not None
+    assert any(c.name == "identity" and c.passed for c in on_disk.review.checks)
     client = TestClient(create_app(tmp_path, settings_for()), base_url="http://127.0.0.1")
     page = client.get("/e/out/talk", headers={"accept-language": "en"}).text
     for sync in measured:

@@ -21,6 +21,7 @@ from PIL import Image, ImageStat, UnidentifiedImageError
 from pydantic import ValidationError
 
 import dramaforge
+from dramaforge.agents import identity
 from dramaforge.errors import AssemblyError
 from dramaforge.media.analysis import (
     clipped_fraction,
@@ -33,7 +34,7 @@ from dramaforge.media.analysis import (
 from dramaforge.media.audio import measure_loudness
 from dramaforge.media.mouths import speaker_sync
 from dramaforge.media.probe import MediaInfo, probe
-from dramaforge.media.store import AssetStore, atomic_write, content_key
+from dramaforge.media.store import AssetStore, atomic_write, content_key, file_digest
 from dramaforge.media.subtitle_fit import overflows
 from dramaforge.schema import Critique, Cue, Shot, Stage, StyleBible
 from dramaforge.tools.protocols import Frame
@@ -67,9 +68,11 @@ class Critic:
     """Lowest correlation of an on-screen speaker's mouth opening with their voice's loudness
     (``media/mouths.py``); the offline examples measure 0.92-0.98, a frozen mouth 0."""
     store: AssetStore | None = field(default=None, repr=False, compare=False)
+    bible: StyleBible | None = field(default=None, repr=False, compare=False)
 
     def with_bible(self, bible: StyleBible) -> Critic:
-        return self  # objective checks need no cast or look
+        """The same reviewer, told the characters' reference pictures (the identity check)."""
+        return dataclasses.replace(self, bible=bible)
 
     def with_store(self, store: AssetStore) -> Critic:
         """The same reviewer, keeping each verdict in ``store`` beside the takes it judged.
@@ -84,7 +87,51 @@ class Critic:
     def review_keyframe(
         self, shot: Shot, *, keyframe: Path, asset_key: str | None = None
     ) -> Critique:
-        return self._keyframe_verdict(keyframe)
+        verdict = self._keyframe_verdict(keyframe)
+        references = self._references(shot)
+        if not verdict.passed or not references:
+            return verdict
+        facts = {"references": {n: file_digest(p) for n, p in references.items()}}
+        return self._remembered(
+            "identity-check",
+            [keyframe],
+            facts | {"in_frame": len(shot.visible())},
+            lambda: self._identity(keyframe, references, len(shot.visible())),
+        )
+
+    def _references(self, shot: Shot) -> dict[str, Path]:
+        """The reference pictures (series bible) of the characters in frame."""
+        if self.bible is None:
+            return {}
+        looks = self.bible.characters
+        return {
+            n: Path(ref)
+            for n in shot.visible()
+            if n in looks and (ref := looks[n].reference_image) and Path(ref).is_file()
+        }
+
+    def _identity(self, keyframe: Path, references: dict[str, Path], in_frame: int) -> Critique:
+        """Redraw a keyframe whose characters do not look like themselves before the clip is
+        paid for. A copy of a reference picture is noted (the episode's identity report
+        leaves it out): a redraw from the same reference may well copy it again."""
+        seen = identity.judge(keyframe, references, in_frame)
+        issues = [
+            f"{name} does not look like their reference ({score:.2f}, needs "
+            f"{identity.LIKENESS[seen.kinds[name]]:.2f})"
+            for name, score in seen.below().items()
+        ]
+        notes = [f"the keyframe copies {name}'s reference picture" for name in seen.copies]
+        likeness = min(seen.scores.values(), default=None)
+        if issues:
+            return Critique(
+                passed=False,
+                score=0.0,
+                issues=issues + notes,
+                stage_at_fault="keyframe",
+                reviewer=self.name,
+                identity=likeness,
+            )
+        return Critique(passed=True, score=1.0, issues=notes, reviewer=self.name, identity=likeness)
 
     def _keyframe_verdict(self, keyframe: Path) -> Critique:
         """The keyframe's check, remembered: the inspect stage asks before the clip is made
@@ -230,7 +277,7 @@ class Critic:
                 return None  # a missing file is judged (and reported), never remembered
             identity.append([str(path.resolve()), st.st_size, st.st_mtime_ns])
         thresholds = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        del thresholds["store"]
+        del thresholds["store"], thresholds["bible"]
         payload = {
             "files": identity,
             "facts": facts,

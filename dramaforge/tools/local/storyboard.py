@@ -333,7 +333,10 @@ def _bust(image: Image.Image, name: str, colour: RGB, x: float, size: float, uni
     _head(image, name, x, head_y, head_r, colour)
     size = max(unit // 22, 10)
     floor = label_floor(image.width, image.height) * image.height - size  # above the subtitles
-    _label(draw, (x, min(head_y + head_r * 2.1, floor)), name, size)
+    below = head_y + head_r * 2.1
+    if below > floor and floor < head_y + head_r + size:  # it would cover the face: above it
+        below = head_y - head_r - size * 0.9
+    _label(draw, (x, min(below, floor)), name, size)
 
 
 SKIN = (238, 204, 176)
