@@ -32,6 +32,7 @@ from PIL import Image
 from dramaforge.media.mouths import Box, drawn_faces
 from dramaforge.schema import CharacterIdentity, IdentityReport, ShotPlan, ShotResult, StyleBible
 
+SIDE = 540  # pictures are searched for faces with their short side reduced to about this
 COPY_MAE = 2.0  # mean absolute difference (0-255) of two 64 px thumbnails: the same picture
 LIKENESS = {"drawn": 0.5, "real": 0.9}
 """Lowest ``cross`` that counts as the same character, per kind of face. dlib's descriptors
@@ -105,9 +106,14 @@ def faces_in(picture: Path | NDArray[np.uint8]) -> list[SeenFace]:
     """Every face in a picture: drawn heads if it has any, else real faces (if installed)."""
     if isinstance(picture, Path):
         with Image.open(picture) as im:
-            rgb = np.asarray(im.convert("RGB"))
+            im.draft("RGB", (SIDE, SIDE))  # JPEGs decode small; PNGs are reduced below
+            image = im.convert("RGB")
     else:
-        rgb = picture
+        image = Image.fromarray(picture)
+    factor = min(image.size) // SIDE
+    if factor > 1:  # a 1080p keyframe's faces are found as well at a third of its pixels
+        image = image.reduce(factor)
+    rgb = np.asarray(image)
     drawn = [SeenFace(b, _drawn_vector(rgb, b), "drawn") for b in drawn_faces(rgb)]
     if drawn:
         return drawn
