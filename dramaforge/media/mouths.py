@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from dramaforge.errors import AssemblyError
 from dramaforge.media.analysis import read_audio
 
-SKIN = (238, 204, 176)
+SKIN = (238, 204, 176)  # the storyboard's (tools/local/faces.py: media cannot import it)
 SKIN_SPREAD = (20, 8, 8)  # Y, Cb, Cr: how far a drawn face's skin strays after x264
 MEASURE_SIDE = 540  # frames are measured with their short side at most about this
 MIN_FACE = 5  # pixels wide, at chroma size (about 10 in the frame's measured luma)
@@ -71,9 +71,28 @@ def _skin() -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
 
 
 def drawn_faces(rgb: NDArray[np.uint8]) -> list[Box]:
-    """Drawn heads in an RGB picture (see ``faces_in``)."""
-    ycc = tv_ycc(rgb)
-    return faces_in(ycc, ycc[..., 0])
+    """Drawn heads in an RGB picture (see ``faces_in``): a picture is exact, so its skin is
+    found in RGB, and brightness is computed only where a head may be."""
+    import cv2  # here, not at the top: only the face checks need it
+
+    low = np.array([max(0, c - 26) for c in SKIN], dtype=np.uint8)
+    high = np.array([min(255, c + 26) for c in SKIN], dtype=np.uint8)
+    mask = cv2.inRange(rgb, low, high)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    boxes = []
+    for x, y, w, h, area in stats[1:count]:
+        box = (int(x), int(y), int(x + w), int(y + h))
+        if w >= 2 * MIN_FACE and _head_shaped(int(w), int(h), int(area)):
+            luma = np.zeros(rgb.shape[:2], np.uint8)
+            luma[y : y + h, x : x + w] = tv_ycc(rgb[y : y + h, x : x + w])[..., 0]
+            if _has_eyes(luma, box):
+                boxes.append(box)
+    return boxes
+
+
+def _head_shaped(w: int, h: int, area: int) -> bool:
+    """About 1.5 times as wide as tall (the hair covers the top), mostly filled."""
+    return 1.1 <= w / h <= 2.0 and area >= max(0.5 * w * h, MIN_FACE**2 / 2)
 
 
 def faces_in(ycc: NDArray[np.uint8], luma: NDArray[np.uint8]) -> list[Box]:
@@ -89,7 +108,7 @@ def faces_in(ycc: NDArray[np.uint8], luma: NDArray[np.uint8]) -> list[Box]:
     boxes = []
     for x, y, w, h, area in stats[1:count]:
         box = (int(x) * k, int(y) * k, int(x + w) * k, int(y + h) * k)
-        shaped = 1.1 <= w / h <= 2.0 and area >= max(0.5 * w * h, MIN_FACE**2 / 2)
+        shaped = _head_shaped(int(w), int(h), int(area))
         if w >= MIN_FACE and shaped and _has_eyes(luma, box):  # a skin-coloured wall has none
             boxes.append(box)
     return boxes

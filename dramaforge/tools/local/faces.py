@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from dramaforge.media.analysis import read_audio
+from dramaforge.media.mouths import frame_loudness
 from dramaforge.schema import Cue
 
 FACES_CHUNK = "dramaforge:faces"
@@ -84,19 +84,6 @@ def tv_colour(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     )
 
 
-def loudness(audio: Path, fps: int, count: int) -> NDArray[np.float64]:
-    """RMS of ``audio`` (mono) over each frame's span: ``count`` values."""
-    samples, rate = read_audio(audio)
-    mono = samples.mean(axis=0) if samples.size else np.zeros(0)
-    step = rate / fps
-    out = np.zeros(count)
-    for i in range(count):
-        chunk = mono[int(i * step) : int((i + 1) * step)]
-        if chunk.size:
-            out[i] = float(np.sqrt(np.mean(np.square(chunk, dtype=np.float64))))
-    return out
-
-
 class Talk:
     """What every face does in every frame of one clip."""
 
@@ -106,7 +93,9 @@ class Talk:
         self.faces = faces
         self.count = count
         times = np.arange(count) / fps
-        level = loudness(audio, fps, count) if audio is not None and speaking else np.zeros(count)
+        level = (
+            frame_loudness(audio, fps, count) if audio is not None and speaking else np.zeros(count)
+        )
         self.opening: dict[str, NDArray[np.float64]] = {}
         self.speaks: dict[str, NDArray[np.bool_]] = {}
         names = {f.name for f in faces}

@@ -38,6 +38,7 @@ from dramaforge.media.fonts import FONT_NAME, font_path
 from dramaforge.media.subtitles import label_floor
 from dramaforge.script.places import place_kind
 from dramaforge.tools.local import sets
+from dramaforge.tools.local.faces import FACES_CHUNK, LIPS, SKIN
 from dramaforge.tools.protocols import Generated, ImageRequest, TaskJournal
 
 RGB = tuple[int, int, int]
@@ -339,10 +340,6 @@ def _bust(image: Image.Image, name: str, colour: RGB, x: float, size: float, uni
     _label(draw, (x, min(below, floor)), name, size)
 
 
-SKIN = (238, 204, 176)
-LIPS = (150, 60, 60)
-
-
 def _head(image: Image.Image, name: str, x: float, y: float, r: float, colour: RGB) -> None:
     """A face (hair, eyes, a closed mouth), noted in ``image.info`` for the camera move."""
     image.info.setdefault(FACES_CHUNK, []).append([name, round(x, 2), round(y, 2), round(r, 2)])
@@ -359,9 +356,6 @@ def _head(image: Image.Image, name: str, x: float, y: float, r: float, colour: R
             fill=(30, 30, 30),
         )
 
-
-FACES_CHUNK = "dramaforge:faces"
-"""PNG text chunk: a JSON list of ``[name, x, y, r]`` per head drawn (keyframe pixels)."""
 
 SAFE_TOP = 0.09  # camera moves crop up to ~8% of each edge: text starts below that
 
