@@ -115,11 +115,13 @@ class Talk:
         """-1, 0 or 1: where ``face`` looks in frame ``i`` (toward the speaker; a speaker
         toward the nearest listener)."""
         speaker = next((n for n, m in self.speaks.items() if m[i] and n != face.name), None)
-        if speaker is None and self.speaks.get(face.name, np.zeros(1))[min(i, self.count - 1)]:
+        if speaker is not None:
+            target = xs.get(speaker)
+        elif self.speaks[face.name][i]:
             others = [x for n, x in xs.items() if n != face.name]
             target = min(others, key=lambda x: abs(x - xs[face.name])) if others else None
         else:
-            target = xs.get(speaker) if speaker else None
+            target = None
         if target is None or abs(target - xs[face.name]) < 1:
             return 0.0
         return 1.0 if target > xs[face.name] else -1.0
