@@ -295,3 +295,20 @@ def test_the_estimate_counts_a_pass_per_on_screen_speaker() -> None:
     cost = estimate(plan, settings)
     assert cost.lines["dashscope:videoretalk"] == pytest.approx(2 * 3.0 * 0.1)  # narration: none
     assert "dashscope:videoretalk" not in estimate(plan, settings_for()).lines
+
+
+def test_doctor_names_the_lipsync_route_and_the_face_models(
+    monkeypatch: pytest.MonkeyPatch, dashscope: FakeDashScope
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from dramaforge.cli.app import app
+
+    monkeypatch.setenv("DASHSCOPE_API_KEY", dashscope.api_key)
+    monkeypatch.setenv("DRAMAFORGE_BACKENDS__LIPSYNC", "dashscope:videoretalk")
+    result = CliRunner().invoke(app, ["doctor", "--json"])
+    checks = {c["name"]: c for c in json.loads(result.output)}
+    line = checks["lip sync and faces"]
+    assert line["ok"] and line["detail"].startswith("dashscope:videoretalk;")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from dramaforge.chat.agent import chat_model
+from dramaforge.cli.lipsync_doctor import UNSET, faces_check
 from dramaforge.config import ProviderSettings, Settings, masked, origin, without_password
 from dramaforge.errors import DramaforgeError
 from dramaforge.schema import Language
@@ -80,7 +81,7 @@ def settings_report(settings: Settings, flags: set[str] | None = None) -> list[C
         Check(
             name=f"{kind} backend",
             ok=True,
-            detail=f"{getattr(settings.backends, kind) or 'the director'} "
+            detail=f"{getattr(settings.backends, kind) or UNSET.get(kind, 'the director')} "
             f"({origin(('backends', kind), flags)})",
         )
         for kind in type(settings.backends).model_fields
@@ -154,6 +155,7 @@ def run_checks(settings: Settings) -> list[Check]:
         ("voice en", _speech(settings, "en")),
         *[(f"backend {k}", _backend(k, spec, settings)) for k, spec in kinds],
         *([("backend chat", _chat(settings))] if b.chat else []),
+        ("lip sync and faces", faces_check(settings)),
     ]
     results = []
     for name, fn in checks:
