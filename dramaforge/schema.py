@@ -6,6 +6,7 @@ These are what agents exchange. What the graph carries between nodes lives in
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field, FiniteFloat
@@ -20,7 +21,7 @@ Framing = Literal["wide", "medium", "close_up", "reaction", "insert"]
 CameraMove = Literal["static", "zoom_in", "zoom_out", "pan_left", "pan_right"]
 BeatKind = Literal["action", "dialogue", "narration", "sfx", "music", "card"]
 """``card``: text shown on screen as a title card (Fountain's ``> THE END <``, a titles scene)."""
-Stage = Literal["keyframe", "motion", "voice"]
+Stage = Literal["keyframe", "motion", "voice", "lipsync"]
 RepairKind = Literal[
     "repeated_line",
     "missing_line",
@@ -121,6 +122,13 @@ class Script(BaseModel):
         return [b for s in self.scenes for b in s.beats if b.kind in ("dialogue", "narration")]
 
 
+OFF_SCREEN = re.compile(
+    r"^\W*(v\.?\s?o|o\.?\s?s|o\.?\s?c|voice[- ]?over|off[- ]?(screen|camera))\W*$|画外|旁白|内心",
+    re.IGNORECASE,
+)
+"""Parentheticals that say a line is heard, not seen spoken: (V.O.), (O.S.), （画外音）."""
+
+
 class Line(BaseModel):
     """A spoken line placed on a shot. ``speaker`` is None for narration."""
 
@@ -129,6 +137,13 @@ class Line(BaseModel):
     narration: bool = False
     parenthetical: str | None = None
     source_line: int | None = None
+
+    @property
+    def heard_only(self) -> bool:
+        """Narration, or a line marked voice-over / off-screen: no lips move with it."""
+        if self.narration or self.speaker is None:
+            return True
+        return OFF_SCREEN.search(self.parenthetical or "") is not None
 
 
 class Shot(BaseModel):
@@ -160,6 +175,18 @@ class Shot(BaseModel):
     the painter draws it, and as an on-screen caption in every render)."""
     revision: int = 0
     """Bumped by "redo this shot": a new keyframe and clip for an otherwise unchanged shot."""
+
+    def visible(self) -> list[str]:
+        """Who is in frame: nobody in an insert, the focus alone in a close-up."""
+        if self.framing == "insert":
+            return []
+        if self.framing == "close_up" and self.focus in self.characters:
+            return [self.focus]
+        return list(self.characters)
+
+    def on_screen(self, line: Line) -> bool:
+        """Whether ``line`` is spoken by someone in frame, so their lips must move with it."""
+        return not line.heard_only and line.speaker in self.visible()
 
 
 class PlanRepair(BaseModel):
@@ -245,6 +272,12 @@ class Critique(BaseModel):
     stage_at_fault: Stage | None = None
     revised_prompt: str | None = None
     reviewer: str = "local:heuristic"
+    sync: float | None = None
+    """Lip sync: the worst on-screen speaker's mouth opening against their voice's loudness
+    (correlation, 1 = in step); None where nobody on screen speaks."""
+    identity: float | None = None
+    """A keyframe's least like character against their reference picture (cosine, 1 = the
+    same face); None where no character in frame has a reference."""
 
 
 class Asset(BaseModel):
@@ -293,6 +326,8 @@ class Take(BaseModel):
     critique: Critique
     shot: Shot | None = None
     """The shot as planned when this take was made; restoring the take restores it."""
+    unsynced: Asset | None = None
+    """The clip before the lip-sync stage, where one ran (``motion`` is then its result)."""
 
 
 class KeyframeReview(BaseModel):
@@ -386,6 +421,34 @@ class CharacterConsistency(BaseModel):
     shots: list[ShotLikeness] = Field(default_factory=list)
 
 
+class CharacterIdentity(BaseModel):
+    """One character's faces across the episode: against their reference picture (``cross``,
+    per shot) and against each other (``self``), cosine similarity (1 = the same face)."""
+
+    name: str
+    shots: dict[str, float] = Field(default_factory=dict)
+    """Shot id -> cross score of the chosen keyframe (the reference's own shot left out)."""
+    cross_mean: float | None = None
+    cross_worst: float | None = None
+    self_mean: float | None = None
+    self_worst: float | None = None
+
+
+class IdentityReport(BaseModel):
+    """Is it still them, measured: per character, and the episode's means and worst, with
+    the count check (faces seen against people in frame) and the copy guard."""
+
+    characters: list[CharacterIdentity] = Field(default_factory=list)
+    cross_mean: float | None = None
+    cross_worst: float | None = None
+    self_mean: float | None = None
+    self_worst: float | None = None
+    miscounted: list[str] = Field(default_factory=list)
+    """Shots whose keyframe shows more or fewer faces than people in frame."""
+    copies: list[str] = Field(default_factory=list)
+    """Shots whose keyframe is near-identical to a reference picture (left out of the means)."""
+
+
 class EditItem(BaseModel):
     """One piece of the cut where the assembly placed it: what editors' timelines are built from.
 
@@ -424,6 +487,8 @@ class Manifest(BaseModel):
     """Duration, loudness, A/V sync and subtitles of the finished file, measured."""
     consistency: list[CharacterConsistency] = Field(default_factory=list)
     """Per character: each shot's keyframe against the character's reference image."""
+    identity: IdentityReport | None = None
+    """Per character: faces against the reference picture and each other (face embeddings)."""
     passes: dict[str, float] = Field(default_factory=dict)
     """Cost of each pass over this episode: ``draft`` (if one was made) and ``final``."""
     repairs: list[PlanRepair] = Field(default_factory=list)

@@ -54,6 +54,7 @@ def test_cue_over_a_missing_line_fails_the_review_and_the_episode_stays(
         "subtitle_timing": False,
         "subtitle_reading": True,
         "subtitle_overflow": True,
+        "identity": True,  # every face like its character's reference
     }
     cues = read_srt(Path(ep.srt))
     assert [c.text for c in review.cues] == [c.text for c in cues]

@@ -85,6 +85,20 @@ def test_chinese_episode(zh_episode: Manifest) -> None:
     assert any(s.sfx for s in zh_episode.plan.shots)
 
 
+@pytest.mark.parametrize("name", ["zh_episode", "en_episode"])
+def test_the_animatic_talks_in_sync(name: str, request: pytest.FixtureRequest) -> None:
+    """Every on-screen line's mouth follows its voice (the critic's measure, >= 0.8); shots
+    with nobody speaking in frame have nothing to measure."""
+    episode: Manifest = request.getfixturevalue(name)
+    for result in episode.shots:
+        shot = episode.plan.shot(result.shot_id)
+        sync = result.take.critique.sync
+        if any(shot.on_screen(line) for line in shot.lines):
+            assert sync is not None and sync >= 0.8, (shot.id, sync)
+        else:
+            assert sync is None, shot.id
+
+
 def test_chinese_subtitles_are_drawn(zh_episode: Manifest) -> None:
     """Subtitle pixels differ from the clip underneath while a cue is on screen."""
     start = 0.0

@@ -263,10 +263,10 @@ def test_fountain_syntax() -> None:
         ("action", None, None, "A neon sign  flickers. Rain outside.", 13),
         ("sfx", None, None, "a bell over the door", 15),
         ("narration", None, None, "Every town has a place like this.", 18),
-        ("dialogue", "Jo", None, "Coffee?", 21),
+        ("dialogue", "Jo", "O.S.", "Coffee?", 21),  # heard from off screen: no lips move
         ("dialogue", "McClane", "tired", "Black.", 25),
         ("dialogue", "McClane", "beat", "Please.", 27),
-        ("dialogue", "Jo", None, "Coming up.", 30),
+        ("dialogue", "Jo", "V.O.", "Coming up.", 30),
     ]
     assert [(b.kind, b.text) for b in roof.beats] == [("music", "distant sirens")]
     assert [b.text for b in car.beats] == ["BANG The door slams."]

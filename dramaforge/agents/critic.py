@@ -21,6 +21,7 @@ from PIL import Image, ImageStat, UnidentifiedImageError
 from pydantic import ValidationError
 
 import dramaforge
+from dramaforge.agents import identity
 from dramaforge.errors import AssemblyError
 from dramaforge.media.analysis import (
     clipped_fraction,
@@ -31,8 +32,9 @@ from dramaforge.media.analysis import (
     video_stats,
 )
 from dramaforge.media.audio import measure_loudness
+from dramaforge.media.mouths import speaker_sync
 from dramaforge.media.probe import MediaInfo, probe
-from dramaforge.media.store import AssetStore, atomic_write, content_key
+from dramaforge.media.store import AssetStore, atomic_write, content_key, file_digest
 from dramaforge.media.subtitle_fit import overflows
 from dramaforge.schema import Critique, Cue, Shot, Stage, StyleBible
 from dramaforge.tools.protocols import Frame
@@ -62,10 +64,15 @@ class Critic:
     flicker_reversals: int = 3
     aspect_tolerance: float = 0.02
     min_scale: float = 0.95  # a clip smaller than this share of the frame would be upscaled
+    min_sync: float = 0.5
+    """Lowest correlation of an on-screen speaker's mouth opening with their voice's loudness
+    (``media/mouths.py``); the offline examples measure 0.92-0.98, a frozen mouth 0."""
     store: AssetStore | None = field(default=None, repr=False, compare=False)
+    bible: StyleBible | None = field(default=None, repr=False, compare=False)
 
     def with_bible(self, bible: StyleBible) -> Critic:
-        return self  # objective checks need no cast or look
+        """The same reviewer, told the characters' reference pictures (the identity check)."""
+        return dataclasses.replace(self, bible=bible)
 
     def with_store(self, store: AssetStore) -> Critic:
         """The same reviewer, keeping each verdict in ``store`` beside the takes it judged.
@@ -80,7 +87,51 @@ class Critic:
     def review_keyframe(
         self, shot: Shot, *, keyframe: Path, asset_key: str | None = None
     ) -> Critique:
-        return self._keyframe_verdict(keyframe)
+        verdict = self._keyframe_verdict(keyframe)
+        references = self._references(shot)
+        if not verdict.passed or not references:
+            return verdict
+        facts = {"references": {n: file_digest(p) for n, p in references.items()}}
+        return self._remembered(
+            "identity-check",
+            [keyframe],
+            facts | {"in_frame": len(shot.visible())},
+            lambda: self._identity(keyframe, references, len(shot.visible())),
+        )
+
+    def _references(self, shot: Shot) -> dict[str, Path]:
+        """The reference pictures (series bible) of the characters in frame."""
+        if self.bible is None:
+            return {}
+        looks = self.bible.characters
+        return {
+            n: Path(ref)
+            for n in shot.visible()
+            if n in looks and (ref := looks[n].reference_image) and Path(ref).is_file()
+        }
+
+    def _identity(self, keyframe: Path, references: dict[str, Path], in_frame: int) -> Critique:
+        """Redraw a keyframe whose characters do not look like themselves before the clip is
+        paid for. A copy of a reference picture is noted (the episode's identity report
+        leaves it out): a redraw from the same reference may well copy it again."""
+        seen = identity.judge(keyframe, references, in_frame)
+        issues = [
+            f"{name} does not look like their reference ({score:.2f}, needs "
+            f"{identity.LIKENESS[seen.kinds[name]]:.2f})"
+            for name, score in seen.below().items()
+        ]
+        notes = [f"the keyframe copies {name}'s reference picture" for name in seen.copies]
+        likeness = min(seen.scores.values(), default=None)
+        if issues:
+            return Critique(
+                passed=False,
+                score=0.0,
+                issues=issues + notes,
+                stage_at_fault="keyframe",
+                reviewer=self.name,
+                identity=likeness,
+            )
+        return Critique(passed=True, score=1.0, issues=notes, reviewer=self.name, identity=likeness)
 
     def _keyframe_verdict(self, keyframe: Path) -> Critique:
         """The keyframe's check, remembered: the inspect stage asks before the clip is made
@@ -118,16 +169,18 @@ class Critic:
         subtitles are measured at the clip's own size.
         """
         cues = cues or []
+        lines = speaking(shot, cues)
         facts = {
             "duration": duration,
             "cues": [c.model_dump(mode="json") for c in cues],
             "frame": list(frame) if frame else None,
+            "speaking": lines,
         }
         return self._remembered(
             "take-check",
             [keyframe, motion, voice],
             facts,
-            lambda: self._judge(keyframe, motion, voice, duration, cues, frame),
+            lambda: self._judge(keyframe, motion, voice, duration, cues, frame, lines),
         )
 
     def _judge(
@@ -138,11 +191,14 @@ class Critic:
         duration: float,
         cues: list[Cue],
         frame: Frame | None,
+        lines: dict[str, list[tuple[float, float]]] | None = None,
     ) -> Critique:
+        sync: list[float] = []
         checks: list[tuple[Stage, Callable[[], list[str]]]] = [
             ("voice", lambda: self._voice(voice, duration, cues)),
             ("keyframe", lambda: self._keyframe_verdict(keyframe).issues),
             ("motion", lambda: self._motion(motion, duration, frame)),
+            ("lipsync", lambda: self._sync(motion, voice, lines or {}, sync, notes)),
         ]
         notes = self._subtitles(cues, frame, motion)
         for stage, check in checks:
@@ -154,8 +210,46 @@ class Critic:
                     issues=issues + notes,
                     stage_at_fault=stage,
                     reviewer=self.name,
+                    sync=sync[0] if sync else None,
                 )
-        return Critique(passed=True, score=1.0, issues=notes, reviewer=self.name)
+        return Critique(
+            passed=True,
+            score=1.0,
+            issues=notes,
+            reviewer=self.name,
+            sync=sync[0] if sync else None,
+        )
+
+    def _sync(
+        self,
+        motion: Path,
+        voice: Path,
+        lines: dict[str, list[tuple[float, float]]],
+        measured: list[float],
+        notes: list[str],
+    ) -> list[str]:
+        """Each on-screen speaker's mouth against their voice; the worst goes in ``measured``.
+        A clip where no face is found is noted, not failed: no retry would make one found."""
+        if not lines:
+            return []
+        try:
+            scores = speaker_sync(motion, voice, round(probe(motion).fps) or 25, lines)
+        except AssemblyError as err:
+            return [f"lip sync not measured: {err}"]
+        if not scores:
+            notes.append(
+                "lip sync not measured: no face found in the clip (real faces need the "
+                "'faces' extra)"
+            )
+            return []
+        worst = min(scores, key=lambda s: scores[s])
+        measured.append(round(scores[worst], 3))
+        if scores[worst] >= self.min_sync:
+            return []
+        return [
+            f"lips out of sync: {worst}'s mouth follows their voice at {scores[worst]:.2f} "
+            f"(needs {self.min_sync:.2f})"
+        ]
 
     def _remembered(
         self, kind: str, files: list[Path], facts: dict[str, object], judge: Callable[[], Critique]
@@ -183,7 +277,7 @@ class Critic:
                 return None  # a missing file is judged (and reported), never remembered
             identity.append([str(path.resolve()), st.st_size, st.st_mtime_ns])
         thresholds = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        del thresholds["store"]
+        del thresholds["store"], thresholds["bible"]
         payload = {
             "files": identity,
             "facts": facts,
@@ -304,6 +398,15 @@ class Critic:
             for cue in cues
             for o in overflows(cue.text, *frame)
         ]
+
+
+def speaking(shot: Shot, cues: list[Cue]) -> dict[str, list[tuple[float, float]]]:
+    """On-screen speakers and the spans of their lines: whose lips must move, and when."""
+    lines: dict[str, list[tuple[float, float]]] = {}
+    for line, cue in zip(shot.lines, cues, strict=False):
+        if shot.on_screen(line) and line.speaker:
+            lines.setdefault(line.speaker, []).append((cue.start, cue.end))
+    return lines
 
 
 def best_take_index(scores: list[float]) -> int:

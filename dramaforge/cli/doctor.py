@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from dramaforge.chat.agent import chat_model
 from dramaforge.cli.cluster import cluster_checks
+from dramaforge.cli.lipsync_doctor import faces_check
 from dramaforge.config import (
     BACKEND_KINDS,
     ProviderSettings,
@@ -167,6 +168,7 @@ def run_checks(settings: Settings) -> list[Check]:
         *([("backend chat", _chat(settings))] if b.chat else []),
         *comfyui_checks(settings),
         *cluster_checks(settings),
+        ("lip sync and faces", faces_check(settings)),
     ]
     results = []
     for name, fn in checks:

@@ -3,8 +3,8 @@
 ingest -> direct -> bible -> approve -> ahead -> shot (one per shot to render, via Send)
        -> score -> assemble -> review  (approve interrupts only when a person is directing;
                                         ahead starts the score, sound and segments early)
-shot:   voice || keyframe -> inspect -> (keyframe | motion) -> critic
-        critic -> (voice -> motion | keyframe | motion | done)
+shot:   voice || keyframe -> inspect -> (keyframe | motion) -> lipsync -> critic
+        critic -> (voice -> motion | keyframe | motion | lipsync | done)
 
 A shot's voice and keyframe start together: the keyframe is a paid task that needs nothing
 from the voice, so its provider slot is taken at once instead of after local speech; the
@@ -22,6 +22,7 @@ from dramaforge.graph.nodes import shot as shot_nodes
 from dramaforge.graph.nodes.ahead import ahead
 from dramaforge.graph.nodes.assemble import assemble
 from dramaforge.graph.nodes.keyframe_check import inspect
+from dramaforge.graph.nodes.lipsync import lipsync
 from dramaforge.graph.nodes.prepare import approve, bible, direct, fan_out, ingest
 from dramaforge.graph.nodes.review import review
 from dramaforge.graph.nodes.score import score
@@ -36,12 +37,14 @@ def build_shot_graph() -> CompiledStateGraph[ShotState, RenderContext, ShotInput
     g.add_node("keyframe", shot_nodes.keyframe)
     g.add_node("inspect", inspect)
     g.add_node("motion", shot_nodes.motion)
+    g.add_node("lipsync", lipsync)
     g.add_node("critic", shot_nodes.critic)
     g.add_edge(START, "voice")
     g.add_edge(START, "keyframe")
     g.add_conditional_edges("voice", shot_nodes.after_voice, ["motion", END])
     g.add_edge("keyframe", "inspect")
-    g.add_edge("motion", "critic")
+    g.add_edge("motion", "lipsync")
+    g.add_edge("lipsync", "critic")
     graph = g.compile(name="shot")
     accept_served(graph)
     return graph

@@ -26,6 +26,7 @@ from dramaforge.tools.protocols import (
     Director,
     Generated,
     ImageBackend,
+    LipsyncBackend,
     Reviewer,
     SoundBackend,
     SpeechBackend,
@@ -49,6 +50,9 @@ class RenderContext:
     """Shot lengths as voices finish, for the score made ahead (``graph/prefetch.py``)."""
     series_book: SeriesBook = field(default_factory=FileBook)
     """Where the series bible is kept: a file here, PostgreSQL on a cluster."""
+    lipsync: LipsyncBackend | None = None
+    """Lips moved with on-screen lines after the clip (None: the video model's own audio
+    input, where it takes one, or no lip sync)."""
 
     def paid(
         self, backend: str, units: float, what: str, call: Callable[[], Generated]
@@ -68,13 +72,15 @@ class RenderContext:
         return made
 
     def backend_names(self) -> dict[str, str]:
-        return {kind: getattr(self, kind).name for kind in held_kinds()}
+        names: dict[str, str] = {kind: getattr(self, kind).name for kind in held_kinds()}
+        return names | ({"lipsync": self.lipsync.name} if self.lipsync is not None else {})
 
 
 def held_kinds() -> list[BackendKind]:
-    """The backend kinds (``config.BACKEND_KINDS``) the render context holds, a field each."""
+    """The backend kinds (``config.BACKEND_KINDS``) the render context always holds, a field
+    each; ``lipsync`` is optional (None: no pass) and built on its own."""
     fields = {f.name for f in dataclasses.fields(RenderContext)}
-    return [kind for kind in BACKEND_KINDS if kind in fields]
+    return [kind for kind in BACKEND_KINDS if kind in fields and kind != "lipsync"]
 
 
 def build_context(settings: Settings, state_root: Path, **overrides: Any) -> RenderContext:
@@ -86,10 +92,15 @@ def build_context(settings: Settings, state_root: Path, **overrides: Any) -> Ren
         else reg.create(kind, getattr(settings.backends, kind), settings)
         for kind in held_kinds()
     }
+    lipsync = overrides.get("lipsync")
+    wanted = settings.backends.lipsync
+    if "lipsync" not in overrides and wanted not in (None, "", "none"):
+        lipsync = reg.create("lipsync", wanted, settings)
     return RenderContext(
         settings=settings,
         store=AssetStore(state_root / "assets"),
         ledger=Ledger(budget=settings.budget),
+        lipsync=lipsync,
         **built,
     )
 

@@ -93,6 +93,14 @@ def estimate(plan: ShotPlan, settings: Settings, max_takes: int | None = None) -
             units("speech", text=ln.text) for s in plan.shots for ln in s.lines
         ),
     }
+    if b.lipsync not in (None, "", "none"):
+        # A pass per on-screen speaker (a pass backend), or the shot once (speech-to-video):
+        # the larger, so the estimate never falls short of the bill.
+        work[(b.lipsync, "lipsync")] = sum(
+            units("video", duration=s.duration)
+            * len({ln.speaker for ln in s.lines if s.on_screen(ln)})
+            for s in plan.shots
+        )
     once: dict[str, float] = {}
     most: dict[str, float] = {}
     kinds: dict[str, str] = {}

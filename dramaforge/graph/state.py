@@ -108,6 +108,10 @@ class ShotState(ShotInput, total=False):
     duration: float
     keyframe: Asset
     motion: Asset
+    synced: Asset | None
+    """The clip with its on-screen lines lip-synced (None: no lip-sync stage ran)."""
+    lipsync_note: str | None
+    """Why the lip-sync stage kept the clip as it was (a refusal no retry changes)."""
     critique: Critique
     rejected: str | None
     reviews: list[KeyframeReview]

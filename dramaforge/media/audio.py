@@ -330,3 +330,19 @@ def trim_audio(src: Path, duration: float, dest: Path) -> None:
         f"afade=t=out:st={max(duration - fade, 0):.3f}:d={fade:.3f}"
     )
     run_ffmpeg(["-i", src, "-vn", "-af", af, *WAV16, dest], what=f"trimming {src.name}")
+
+
+def only_spans(
+    src: Path, spans: list[tuple[float, float]], dest: Path, *, start: float = 0.0, end: float
+) -> None:
+    """``src`` from ``start`` to ``end`` with everything outside ``spans`` silenced.
+
+    One speaker's lines out of a shot's voice track, for a lip-sync model: the narrator's or
+    another speaker's words must not move this speaker's lips. Spans are in ``src``'s time.
+    """
+    kept = "+".join(f"between(t,{a:.3f},{b:.3f})" for a, b in spans) or "0"
+    af = (
+        f"volume=0:enable='not({kept})',atrim=start={start:.6f}:end={end:.6f},"
+        f"asetpts=PTS-STARTPTS,apad=whole_dur={end - start:.6f}"
+    )
+    run_ffmpeg(["-i", src, "-vn", "-af", af, *WAV16, dest], what=f"isolating lines of {src.name}")

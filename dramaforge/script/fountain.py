@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from dramaforge.schema import Beat, Character, Scene, Script
+from dramaforge.schema import OFF_SCREEN, Beat, Character, Scene, Script
 from dramaforge.script.finish import finish
 from dramaforge.script.headings import Heading, parse_heading, split_place
 
@@ -214,10 +214,13 @@ def _cue(line: str) -> tuple[str, str] | None:
 
 def _dialogue(lines: list[str], i: int, cue: tuple[str, str], st: _State) -> int:
     """Read the dialogue block after a cue; a mid-speech parenthetical starts a new beat."""
-    name, _extension = cue  # (V.O.), (O.S.), (CONT'D): how it is heard, not who speaks
+    name, extension = cue  # (V.O.), (O.S.), (CONT'D): how it is heard, not who speaks
     narration = name.upper() in NARRATORS
     speaker = None if narration else _display(name)
-    paren: str | None = None
+    # A voice-over or off-screen extension is kept as the line's parenthetical: lips in
+    # frame must not move with it (``Line.heard_only``). (CONT'D) says nothing of that.
+    heard = [e for e in re.findall(r"\(([^)]*)\)", extension) if OFF_SCREEN.search(e)]
+    paren: str | None = heard[0] if heard else None
     spoken: list[str] = []
     first = i + 1
 

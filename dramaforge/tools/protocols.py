@@ -103,9 +103,13 @@ class VideoRequest(Keyed):
     audio: str | None = None
     """The shot's voice track (WAV), for backends that make the clip in sync with it
     (``takes_audio``); others ignore it. Left out of the dump when None, so the store keys of
-    clips made without audio are what they were before this field existed."""
+    clips made without audio are what they were before this field existed. Only on-screen
+    lines are audible in it: narration and off-screen voices move no lips."""
+    speaking: list[Cue] | None = None
+    """Who speaks when (the on-screen lines' cues), for backends that draw each speaker's
+    mouth themselves (``takes_speakers``, the offline animatic); None for others."""
 
-    LATER = ("audio",)
+    LATER = ("audio", "speaking")
 
 
 class LipsyncRequest(Keyed):
@@ -172,7 +176,14 @@ class VideoBackend(Protocol):
 
 @runtime_checkable
 class LipsyncBackend(Protocol):
-    """Lips that move with a line: a pass over a finished clip, or speech-to-video."""
+    """Lips that move with a line: a pass over a finished clip, or speech-to-video.
+
+    A backend that makes the clip from the keyframe and the voice alone says so with a
+    ``speech_to_video = True`` attribute: the graph then sends no ``video``, and gives a shot
+    with several on-screen speakers one request per turn (the shot split at the turns).
+    Others get the finished clip, one pass per on-screen speaker with that speaker's lines
+    alone in ``audio`` and their reference face in ``face`` when several people are in frame.
+    """
 
     name: str
 

@@ -8,6 +8,9 @@ times in the query are read as Beijing time and may span 24 hours at most), sync
 Qwen-TTS at ``services/aigc/multimodal-generation/generation``, and ``/files/...`` for results
 (real PNG, MP4 and WAV made with Pillow and the project's ffmpeg).
 
+Lip-sync (``wan2.2-s2v``, its ``wan2.2-s2v-detect`` check, ``videoretalk``) is in
+``dashscope_lipsync``; ``fault("detect", Fault("refuse"))`` makes the next check fail.
+
 Local inputs that must be URLs (``audio_url``) go through the temporary storage in
 ``dashscope_uploads`` (upload policy, OSS form post, ``oss://`` URLs).
 
@@ -45,6 +48,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from tests.fakes import dashscope_lipsync as lipsync
 from tests.fakes.dashscope_media import Media, bad_reference, invalid
 from tests.fakes.dashscope_tasks import (
     Chaos,
@@ -90,6 +94,8 @@ class FakeDashScope:
         self.tts_calls: Counter[str] = Counter()
         self.streamed = 0
         """Speech calls answered as a stream (``X-DashScope-SSE: enable``)."""
+        self.detects = 0
+        """``wan2.2-s2v-detect`` checks answered."""
         self.polls: Counter[str] = Counter()
         self.lists = 0
         """Task-list requests answered."""
@@ -202,6 +208,13 @@ class FakeDashScope:
                 task.output = {"code": task.fail.code, "message": task.fail.message}
                 return
             token = uuid.uuid4().hex
+            if task.kind == "lipsync":
+                result = task.result or {}
+                self._files[token] = ("lipsync", result)
+                succeed(task, f"{self.url}/files/{token}")
+                task.output = lipsync.output_of(task.model, f"{self.url}/files/{token}")
+                task.usage = {"video_duration": result.get("duration", 5.0), "video_count": 1}
+                return
             self._files[token] = ("png" if task.kind == "image" else "mp4", params_of(task))
             succeed(task, f"{self.url}/files/{token}")
 
@@ -321,6 +334,10 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             fake.bodies.append(body)
             if path in (IMAGE_PATH, EDIT_PATH) and (problem := image_route(path, body)):
                 self._error(400, "InvalidParameter", problem, None)
+            elif path == lipsync.LIPSYNC_PATH:
+                self._submit("lipsync", body)
+            elif path == lipsync.DETECT_PATH:
+                self._detect(body)
             elif path in (IMAGE_PATH, VIDEO_PATH, EDIT_PATH):
                 self._submit("video" if path == VIDEO_PATH else "image", body)
             elif path == TTS_PATH:
@@ -353,11 +370,20 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             if urls and self.headers.get("X-DashScope-OssResourceResolve") != "enable":
                 self._error(400, "InvalidParameter", "url error, please check url!", None)
                 return
-            problem = invalid(kind, body, lambda url: fake.uploads.resolve(url, model))
+
+            def resolve(url: str) -> bytes | None:
+                return fake.uploads.resolve(url, model)
+
+            if kind == "lipsync":
+                problem = lipsync.invalid(body, resolve)
+            else:
+                problem = invalid(kind, body, resolve)
             if problem:
                 self._error(400, "InvalidParameter", problem, None)
                 return
             task = fake.create_task(kind, body, fault if fault and fault.kind == "fail" else None)
+            if kind == "lipsync":
+                task.result = lipsync.result_of(body, resolve)
             audio = str((body.get("input") or {}).get("audio_url") or "")
             task.audio = fake.uploads.resolve(audio, model) if audio in urls else None
             if fault is not None and fault.kind == "hold":
@@ -375,6 +401,25 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                 "output": {"task_id": task.task_id, "task_status": "PENDING"},
             }
             self._json(200, reply)
+
+        def _detect(self, body: dict[str, Any]) -> None:
+            fault = self._pre("detect")
+            if fault is not None and fault.kind == "status":
+                return
+            model = str(body.get("model"))
+            if oss_urls(body) and self.headers.get("X-DashScope-OssResourceResolve") != "enable":
+                self._error(400, "InvalidParameter", "url error, please check url!", None)
+                return
+            status, reply = lipsync.detect(
+                body,
+                lambda url: fake.uploads.resolve(url, model),
+                refuse=fault is not None and fault.kind == "refuse",
+            )
+            fake.detects += status == 200
+            if status != 200:
+                self._error(status, reply["code"], reply["message"], None)
+                return
+            self._json(200, {"request_id": uuid.uuid4().hex, **reply})
 
         def _tts(self, body: dict[str, Any]) -> None:
             fault = self._pre("tts")

@@ -102,6 +102,8 @@ class Task:
     ended: float | None = None
     audio: bytes | None = None
     """The file behind ``input.audio_url``, as the server received it."""
+    result: dict[str, Any] | None = None
+    """Lip-sync tasks: the billed seconds and the file to return (``dashscope_lipsync``)."""
     status: str = "PENDING"
     output: dict[str, Any] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)

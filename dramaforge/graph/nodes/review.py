@@ -19,7 +19,7 @@ from pathlib import Path
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
-from dramaforge.agents import consistency
+from dramaforge.agents import consistency, identity
 from dramaforge.agents.episode_review import EpisodeCritic, Targets
 from dramaforge.errors import AssemblyError, DramaforgeError
 from dramaforge.graph import series
@@ -40,7 +40,9 @@ from dramaforge.schema import (
     EditItem,
     Episode,
     EpisodeReview,
+    IdentityReport,
     Manifest,
+    ReviewCheck,
     Script,
     ShotPlan,
     ShotResult,
@@ -97,11 +99,20 @@ def review(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
                 ("voice", take.voice),
             ):
                 _place(asset, folder / f"take{take.number}_{name}{Path(asset.path).suffix}")
-    assets = [a for r in results for t in r.takes for a in (t.keyframe, t.motion, t.voice)]
+    assets = [
+        a
+        for r in results
+        for t in r.takes
+        for a in (t.keyframe, t.motion, t.voice, t.unsynced)
+        if a is not None
+    ]
     verdict = _review_episode(state["script"], state["plan"], results, opts, episode)
     bible, likeness = _consistency(
         state["bible"], state["plan"], state["results"], opts, ctx.series_book
     )
+    origins = {c.name: c.reference_from for c in likeness}
+    faces = identity.report(state["plan"], state["results"], bible, origins)
+    verdict = verdict.model_copy(update={"checks": [*verdict.checks, *_identity_checks(faces)]})
     cost = round(sum(a.cost for a in assets + state.get("score", [])), 4)
     manifest = Manifest(
         title=state["script"].title,
@@ -119,6 +130,7 @@ def review(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
         thread=str(get_config()["configurable"].get("thread_id", "")),
         review=verdict,
         consistency=likeness,
+        identity=faces,
         repairs=state["plan"].repairs,
         edit=_edit(state, results, episode_dir),
     )
@@ -134,6 +146,37 @@ def review(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
     failed = [c.name for c in verdict.checks if not c.passed]
     stage_event("review", "done", manifest=str(path), passed=verdict.passed, failed=failed)
     return {"manifest": str(path)}
+
+
+def _identity_checks(faces: IdentityReport) -> list[ReviewCheck]:
+    """The identity scores in the episode review: reported, like every check there."""
+    checks = []
+    if faces.cross_worst is not None:
+        drawn = identity.LIKENESS["drawn"]
+        checks.append(
+            ReviewCheck(
+                name="identity",
+                passed=faces.cross_worst >= drawn and not faces.copies,
+                measured=faces.cross_worst,
+                target=drawn,
+                detail=(
+                    f"cross mean {faces.cross_mean} worst {faces.cross_worst}; self mean "
+                    f"{faces.self_mean} worst {faces.self_worst}; copies of a reference: "
+                    f"{', '.join(faces.copies) or 'none'}"
+                ),
+            )
+        )
+    if faces.miscounted:
+        checks.append(
+            ReviewCheck(
+                name="faces counted",
+                passed=False,
+                measured=float(len(faces.miscounted)),
+                target=0.0,
+                detail=f"more or fewer faces than people in frame: {', '.join(faces.miscounted)}",
+            )
+        )
+    return checks
 
 
 def _edit(state: EpisodeState, results: list[ShotResult], episode_dir: Path) -> list[EditItem]:

@@ -24,7 +24,7 @@ from dramaforge.graph.nodes.moderation import moderated, offline, rewritten
 from dramaforge.graph.progress import for_shot
 from dramaforge.graph.progress import shot_event as progress
 from dramaforge.graph.state import ShotState
-from dramaforge.media.audio import sequence_audio
+from dramaforge.media.audio import only_spans, sequence_audio
 from dramaforge.media.store import file_digest
 from dramaforge.schema import Asset, Critique, Cue, ShotResult, Stage, StyleBible, Take
 from dramaforge.tools.protocols import (
@@ -206,11 +206,44 @@ def _keyframe(ctx: RenderContext, image: ImageBackend, request: ImageRequest, wh
     return asset
 
 
+def on_screen_cues(state: ShotState) -> list[Cue]:
+    """The cues of lines spoken by someone in frame: the ones lips move with."""
+    shot = state["shot"]
+    return [c for line, c in zip(shot.lines, state["cues"], strict=False) if shot.on_screen(line)]
+
+
+def lines_track(
+    ctx: RenderContext, voice: Asset, spans: list[tuple[float, float]], start: float, end: float
+) -> Asset:
+    """The shot's voice with only ``spans`` audible, from ``start`` to ``end`` (stored)."""
+    payload = {"from": voice.key, "spans": spans, "start": start, "end": end}
+
+    def make(dest: Path, _journal: TaskJournal) -> Generated:
+        only_spans(Path(voice.path), spans, dest, start=start, end=end)
+        return Generated(duration=end - start)
+
+    asset, _ = ctx.store.produce("voice", "local:lines", payload, "wav", make)
+    return asset
+
+
+def _sound_for_clip(ctx: RenderContext, state: ShotState) -> tuple[Asset | None, list[Cue]]:
+    """What a video model that moves lips itself is given: the voice with only on-screen lines
+    audible (the track as it is when every line is), and their cues; nothing without any."""
+    spoken = on_screen_cues(state)
+    if not getattr(ctx.video, "takes_audio", False) or not spoken:
+        return None, []
+    if len(spoken) == len(state["shot"].lines):
+        return state["voice"], spoken
+    spans = [(c.start, c.end) for c in spoken]
+    return lines_track(ctx, state["voice"], spans, 0.0, state["duration"]), spoken
+
+
 @for_shot
 def motion(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, object]:
     ctx, shot, opts = context_of(runtime, state["options"].out_dir), state["shot"], state["options"]
     progress(shot.id, "motion")
     key = state["keyframe"]
+    sound, spoken = _sound_for_clip(ctx, state)
     request = VideoRequest(
         prompt=motion_prompt(shot, state["bible"], state["language"]),
         keyframe=key.path,
@@ -221,12 +254,15 @@ def motion(state: ShotState, runtime: Runtime[RenderContext]) -> dict[str, objec
         camera=shot.camera,
         seed=(key.seed or 0) + 7 * _try(state, "motion"),
         # Only to backends that generate in sync with it: the track is then part of the key.
-        audio=state["voice"].path if getattr(ctx.video, "takes_audio", False) else None,
+        audio=sound.path if sound is not None else None,
+        speaking=spoken
+        if sound is not None and getattr(ctx.video, "takes_speakers", False)
+        else None,
     )
     asset, rejected = moderated(
         shot,
         "motion",
-        lambda prompt: _clip(ctx, ctx.video, _with(request, prompt), key, shot.id, state["voice"]),
+        lambda prompt: _clip(ctx, ctx.video, _with(request, prompt), key, shot.id, sound),
         lambda: _clip(ctx, offline(ctx, "video"), request, key, shot.id),
         lambda reason: rewritten(ctx, shot, request.prompt, reason, state["language"]),
     )
@@ -262,7 +298,7 @@ def _clip(
     return asset
 
 
-Next = Literal["voice", "keyframe", "motion", "__end__"]
+Next = Literal["voice", "keyframe", "motion", "lipsync", "__end__"]
 
 
 @for_shot
@@ -270,7 +306,9 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
     """Review the take; send it back to the stage at fault, or keep the best take and finish."""
     ctx, shot, opts = context_of(runtime, state["options"].out_dir), state["shot"], state["options"]
     progress(shot.id, "critic")
-    voice_asset, key, clip = state["voice"], state["keyframe"], state["motion"]
+    voice_asset, key = state["voice"], state["keyframe"]
+    synced = state.get("synced")
+    clip = synced or state["motion"]
     reviewer = ctx.critic.with_bible(state["bible"]).with_store(ctx.store)
     critique = _rejected(state.get("rejected")) or reviewer.review(
         shot,
@@ -281,6 +319,10 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
         cues=state["cues"],
         frame=(opts.width, opts.height),
     )
+    if state.get("lipsync_note"):
+        critique = critique.model_copy(update={"issues": [*critique.issues, state["lipsync_note"]]})
+    if critique.stage_at_fault == "lipsync" and synced is None:
+        critique = _no_lipsync_stage(critique, getattr(ctx.video, "takes_audio", False))
     previous = state.get("previous", [])
     takes = [
         *state.get("takes", []),
@@ -293,6 +335,7 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
             duration=state["duration"],
             critique=critique,
             shot=shot,
+            unsynced=state["motion"] if synced else None,
         ),
     ]
     stage = critique.stage_at_fault
@@ -314,6 +357,23 @@ def critic(state: ShotState, runtime: Runtime[RenderContext]) -> Command[Next]:
     ctx.voiced.keep(opts.episode_dir, shot.id, state["fingerprint"], result.take)
     progress(shot.id, "critic", "done", passed=critique.passed, takes=len(takes))
     return Command(goto="__end__", update={"takes": takes, "results": {shot.id: result}})
+
+
+def _no_lipsync_stage(critique: Critique, takes_audio: bool) -> Critique:
+    """Lips out of sync where no lip-sync stage ran: the clip is at fault when its model was
+    given the voice; otherwise nothing was asked to move them, so retrying cannot help (and
+    would pay for clips): the take passes with a note saying how to get lips synced."""
+    if takes_audio:
+        return critique.model_copy(update={"stage_at_fault": "motion"})
+    note = "no lip-sync route: set [backends] lipsync (or --lipsync) to sync on-screen lines"
+    return critique.model_copy(
+        update={
+            "passed": True,
+            "score": max(critique.score, 0.5),
+            "stage_at_fault": None,
+            "issues": [*critique.issues, note],
+        }
+    )
 
 
 def _revised_prompt(state: ShotState) -> str | None:

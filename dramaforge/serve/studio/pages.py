@@ -35,6 +35,8 @@ def _take(studio: Studio, take: Take, chosen: bool) -> dict[str, Any]:
         "duration": take.duration,
         "passed": c.passed,
         "score": c.score,
+        "sync": c.sync,
+        "lipsync": take.motion.backend if take.unsynced is not None else None,
         "issues": c.issues,
         "reviewer": c.reviewer,
         "prompt": take.shot.visual_prompt if take.shot else take.keyframe.prompt,

@@ -188,11 +188,25 @@ class Transport:
                 return response.json()
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def post_sync(self, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
-        """A synchronous call (Qwen-TTS). Only a 429 is retried: any other retry may pay twice."""
+    def post_sync(
+        self, path: str, body: dict[str, Any], what: str, files: dict[str, Path] | None = None
+    ) -> dict[str, Any]:
+        """A synchronous call (Qwen-TTS, an image check). Only a 429 is retried: any other
+        retry may pay twice. ``files`` as for ``run_task``: uploaded, then sent as URLs."""
+        sent, headers = body, {}
+        if files:
+            sent = copy.deepcopy(body)
+            model = str(body["model"])
+            with self._redacted():
+                for field, local in files.items():
+                    url = uploads.upload(self._client, self.root, self.get_json, model, local, what)
+                    uploads.set_at(sent, field, url)
+            headers = {uploads.RESOLVE_HEADER: "enable"}
         try:
             with self._redacted():
-                reply: dict[str, Any] = self._post(path, body, what, async_task=False)
+                reply: dict[str, Any] = self._post(
+                    path, sent, what, async_task=False, headers=headers
+                )
         except _LostReply:
             raise ProviderError(
                 f"DashScope {what}: no reply (timeout, dropped connection or gateway error); "

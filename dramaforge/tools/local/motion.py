@@ -29,7 +29,7 @@ frames 50.8-52.0 dB, CRF 18 51.1-52.4).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import av
@@ -40,6 +40,7 @@ from PIL import Image, UnidentifiedImageError
 from dramaforge.errors import MACHINE_ERRNOS, AssemblyError, ProviderError, machine_error
 from dramaforge.media.colour import MATRICES, OFFLINE, PRIMARIES, RANGES, TRANSFERS
 from dramaforge.schema import CameraMove
+from dramaforge.tools.local.faces import Face, Painter, Talk, read_faces
 from dramaforge.tools.protocols import Generated, TaskJournal, VideoRequest
 
 # How far each move goes, as the width of the visible window relative to the keyframe.
@@ -55,6 +56,7 @@ PUSH = 1.04  # "static": a very slow push-in so the shot never looks frozen
 CLIP_X264 = {"preset": "ultrafast", "qp": "16"}
 
 Plane = NDArray[np.uint8]  # one TV-range Y, Cb or Cr plane, rows by columns
+Overlay = Callable[[int, tuple[Plane, Plane, Plane], tuple[float, float, float, float]], None]
 
 # YCbCr from RGB is full range (JPEG); H.264 without range tags means limited (TV) range.
 _Y_TV = np.array([16 + round(v * 219 / 255) for v in range(256)], dtype=np.uint8)
@@ -87,15 +89,17 @@ def window(camera: CameraMove, p: float) -> tuple[float, float, float]:
     return frac, left, (1 - frac) / 2
 
 
-def _planes(keyframe: Path, w: int, h: int) -> tuple[Plane, Plane, Plane]:
+def _planes(keyframe: Path, w: int, h: int) -> tuple[tuple[Plane, Plane, Plane], list[Face]]:
     """The keyframe cropped to the frame's shape as TV-range Y, Cb, Cr planes (chroma at half
     size), at its own resolution up to the deepest zoom, so zooming in never enlarges pixels
-    and a huge keyframe is not filtered down again on every frame."""
+    and a huge keyframe is not filtered down again on every frame; and the faces the
+    storyboard noted in it, in the Y plane's pixels."""
     import cv2  # here, not at the top: only a camera move needs it (CLI start-up is measured)
 
     try:
         with Image.open(keyframe) as im:
             rgb = im.convert("RGB")
+            faces = read_faces(im)
     except (OSError, UnidentifiedImageError) as err:
         raise ProviderError(f"keyframe {keyframe} cannot be read: {err}") from None
     kw, kh = rgb.size
@@ -106,17 +110,19 @@ def _planes(keyframe: Path, w: int, h: int) -> tuple[Plane, Plane, Plane]:
         cw, ch = ww / s, wh / s
         box = ((kw - cw) / 2, (kh - ch) / 2, (kw + cw) / 2, (kh + ch) / 2)
         rgb = rgb.resize((ww, wh), Image.Resampling.BICUBIC, box=box)
+        faces = [Face(f.name, (f.x - box[0]) * s, (f.y - box[1]) * s, f.r * s) for f in faces]
     # OpenCV's YCrCb is the full-range (JPEG) conversion, rounded (Pillow's YCbCr truncates,
     # half a level low on average), then mapped to TV range; chroma halved by 2x2 averages.
     # 17 ms a 1296x2304 keyframe against Pillow's 35 (Pillow still decodes the PNG: its
     # errors are the ones a user can act on).
     y, cr, cb = cv2.split(cv2.cvtColor(np.asarray(rgb), cv2.COLOR_RGB2YCrCb))
     half = (ww // 2, wh // 2)
-    return (
+    planes = (
         np.asarray(cv2.LUT(y, _Y_TV), dtype=np.uint8),
         np.asarray(cv2.resize(cv2.LUT(cb, _C_TV), half, interpolation=cv2.INTER_AREA), np.uint8),
         np.asarray(cv2.resize(cv2.LUT(cr, _C_TV), half, interpolation=cv2.INTER_AREA), np.uint8),
     )
+    return planes, faces
 
 
 def frames(
@@ -124,6 +130,7 @@ def frames(
     camera: CameraMove,
     outs: tuple[Plane, Plane, Plane],
     count: int,
+    overlay: Overlay | None = None,
 ) -> Iterator[int]:
     """Warp the move's ``count`` frames one at a time into ``outs`` (the Y, Cb and Cr planes of
     the frame being encoded, any size), yielding each frame's index once it is there.
@@ -132,6 +139,8 @@ def frames(
     the next: a frame is made where the encoder reads it, with no copy. An output pixel's
     centre maps to the window's matching point in the plane (half-pixel centres on both sides,
     as Pillow's ``resize(box=...)`` places them), so the window moves by fractions of a pixel.
+    ``overlay`` then draws on the warped frame (the talking faces), given where the Y plane's
+    pixels landed: (x scale, x offset, y scale, y offset).
     """
     import cv2  # here, not at the top: only a camera move needs it (CLI start-up is measured)
 
@@ -149,6 +158,16 @@ def frames(
             cv2.warpAffine(
                 plane, m, (ow, oh), dst=out, flags=flags, borderMode=cv2.BORDER_REPLICATE
             )
+        if overlay is not None:
+            (ph, pw), (oh, ow) = planes[0].shape, outs[0].shape
+            sx, sy = frac * pw / ow, frac * ph / oh
+            to_out = (
+                1 / sx,
+                (0.5 - left * pw - 0.5 * sx) / sx,
+                1 / sy,
+                (0.5 - top * ph - 0.5 * sy) / sy,
+            )
+            overlay(i, outs, to_out)
         yield i
 
 
@@ -172,6 +191,7 @@ def encode(
     fps: int,
     count: int,
     what: str,
+    overlay: Overlay | None = None,
 ) -> None:
     """The move encoded by x264 (``CLIP_X264``) in this process, to ``dest`` (an MP4).
 
@@ -187,7 +207,7 @@ def encode(
             stream.codec_context.thread_count = 1
             _tag(stream.codec_context)
             frame = av.VideoFrame(w, h, "yuv420p")
-            for i in frames(planes, camera, _views(frame), count):
+            for i in frames(planes, camera, _views(frame), count, overlay):
                 frame.pts = i
                 out.mux(stream.encode(frame))
             out.mux(stream.encode(None))
@@ -207,9 +227,12 @@ def _tag(codec: av.video.codeccontext.VideoCodecContext) -> None:
 
 
 class MotionBackend:
-    """VideoBackend: an H.264 clip that moves a virtual camera over the keyframe."""
+    """VideoBackend: an H.264 clip that moves a virtual camera over the keyframe, its faces
+    talking with the on-screen lines (``faces``): it takes the voice and who speaks when."""
 
     name = "local:motion"
+    takes_audio = True
+    takes_speakers = True
 
     def generate(
         self, request: VideoRequest, dest: Path, journal: TaskJournal | None = None
@@ -223,9 +246,12 @@ class MotionBackend:
         count = max(1, round(request.duration * fps))
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        planes, faces = _planes(keyframe, w, h)
+        audio = Path(request.audio) if request.audio else None
+        talk = Talk(faces, request.speaking or [], audio, fps, count) if faces else None
         try:
             encode(
-                _planes(keyframe, w, h),
+                planes,
                 request.camera,
                 tmp,
                 w=w,
@@ -233,6 +259,7 @@ class MotionBackend:
                 fps=fps,
                 count=count,
                 what=f"moving the camera ({request.camera}) over {keyframe.name}",
+                overlay=Painter(talk) if talk is not None else None,
             )
             tmp.replace(dest)
         finally:
