@@ -10,6 +10,7 @@ from dramaforge.config import Settings
 from dramaforge.errors import ConfigError
 from dramaforge.tools.registry import registry
 
+
 def faces_check(settings: Settings) -> Callable[[], str]:
     """The lip-sync route, built as a render would build it, and the face models present.
     Without the face models, a render with any paid picture fails this check: its real

@@ -177,15 +177,7 @@ def _render(
         return EpisodeReport(
             script=spec.script_name, status="failed", error=f"{type(err).__name__}: {err}"
         )
-    return EpisodeReport(
-        script=spec.script_name,
-        status="done",
-        episode=manifest.episode.path,
-        duration=manifest.episode.duration,
-        shots=len(manifest.shots),
-        takes=sum(len(r.takes) for r in manifest.shots),
-        cost=manifest.total_cost,
-    )
+    return EpisodeReport.delivered(spec.script_name, manifest)
 
 
 def _deliver(settings: Settings, spec: EpisodeSpec, folder: Path) -> None:

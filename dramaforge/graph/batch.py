@@ -26,6 +26,7 @@ from dramaforge.graph.session import Event
 from dramaforge.graph.threads import episode_name
 from dramaforge.graph.verbs import render_episode
 from dramaforge.media.store import atomic_write
+from dramaforge.schema import Manifest
 from dramaforge.script.reader import SCRIPT_SUFFIXES
 
 
@@ -39,6 +40,20 @@ class EpisodeReport(BaseModel):
     cost: float = 0.0
     seconds: float = 0.0
     error: str | None = None
+
+    @classmethod
+    def delivered(cls, script: str, manifest: Manifest, seconds: float = 0.0) -> EpisodeReport:
+        """The report of an episode rendered to ``manifest``."""
+        return cls(
+            script=script,
+            status="done",
+            episode=manifest.episode.path,
+            duration=manifest.episode.duration,
+            shots=len(manifest.shots),
+            takes=sum(len(r.takes) for r in manifest.shots),
+            cost=manifest.total_cost,
+            seconds=seconds,
+        )
 
 
 class BatchReport(BaseModel):
@@ -125,16 +140,7 @@ def _one(
             error=f"{type(err).__name__}: {err}",
             seconds=round(time.perf_counter() - started, 2),
         )
-    return EpisodeReport(
-        script=str(script),
-        status="done",
-        episode=manifest.episode.path,
-        duration=manifest.episode.duration,
-        shots=len(manifest.shots),
-        takes=sum(len(r.takes) for r in manifest.shots),
-        cost=manifest.total_cost,
-        seconds=round(time.perf_counter() - started, 2),
-    )
+    return EpisodeReport.delivered(str(script), manifest, round(time.perf_counter() - started, 2))
 
 
 def run_batch(
