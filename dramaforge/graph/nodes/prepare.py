@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
 from dramaforge.agents.bible import build_bible
+from dramaforge.agents.voices import make_voices, wishes_from
 from dramaforge.config import OutputSettings
 from dramaforge.errors import WorkspaceError
 from dramaforge.graph.context import RenderContext, confined, context_of, served_root
@@ -74,12 +75,15 @@ def bible(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, obj
     language = state["script"].language
     speech.check(language)
     voices = speech.voices(language)
+    wishes = wishes_from(state["script"], ctx.settings.voices.cast)
     if opts.series_file is None:
-        return {"bible": build_bible(state["script"], state["plan"], voices)}
+        made = build_bible(state["script"], state["plan"], voices)
+        return {"bible": make_voices(made, wishes, speech, language, voices)[0]}
     path = Path(opts.series_file)
-    with book.locked(path):
+    with book.locked(path):  # a voice made here is kept for every episode of the series
         known = book.load(path)
         made = build_bible(state["script"], state["plan"], voices, series=opts.series, known=known)
+        made = make_voices(made, wishes, speech, language, voices)[0]
         book.save(path, {**known, **made.characters})
     return {"bible": made}
 
