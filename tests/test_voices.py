@@ -1,0 +1,177 @@
+"""Voices by design: described in the cast header, designed by Qwen-TTS voice design, cloned by
+CosyVoice enrollment with the owner's consent, or matched to the closest offline voice; kept in
+the bible so a series reuses it. Against the fake DashScope (real HTTP, real uploads)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import struct
+from pathlib import Path
+
+import pytest
+
+from dramaforge.agents.bible import build_bible
+from dramaforge.agents.voices import VoiceWish, closest, make_voices, wishes_from
+from dramaforge.config import DashScopeSettings
+from dramaforge.errors import ConfigError, ProviderError
+from dramaforge.media.files import write_wav
+from dramaforge.media.probe import probe
+from dramaforge.schema import Script, StyleBible
+from dramaforge.script import load_script
+from dramaforge.tools.dashscope.cosyvoice import CosyVoice
+from dramaforge.tools.dashscope.speech import DashScopeSpeech
+from dramaforge.tools.dashscope.transport import Transport
+from dramaforge.tools.local.speech import VOICES as LOCAL_VOICES
+from dramaforge.tools.protocols import SpeechRequest
+from tests.fakes.dashscope_server import FakeDashScope
+from tests.helpers import provider_settings
+
+VD = "qwen3-tts-vd-2026-01-26"
+ZH = """# 雨夜
+角色：林小雨 — 温柔、略带沙哑的女声；老周（六十岁的老人，低沉苍老的男声）
+【场景1】街角 - 夜 - 外
+林小雨：你还在等吗？
+老周：一直在等。
+"""
+EN = """# Rain
+Cast: Mia — warm, slightly husky female voice; Tom — an old man with a deep voice
+[Scene 1] Cafe - night - int
+Mia: Are you still waiting?
+Tom: Always.
+"""
+
+
+def _script(tmp_path: Path, text: str = ZH) -> Script:
+    path = tmp_path / "script.txt"
+    path.write_text(text, encoding="utf-8")
+    return load_script(path)
+
+
+def _bible(script: Script, voices: list) -> StyleBible:  # type: ignore[type-arg]
+    from dramaforge.agents.director import RuleDirector
+
+    return build_bible(script, RuleDirector().direct(script), voices)
+
+
+def _sample(path: Path, seconds: float) -> Path:
+    """A voice-like sample: a 180 Hz tone that swells and fades like syllables."""
+    rate = 16000
+    frames = b"".join(
+        struct.pack(
+            "<h",
+            int(
+                9000
+                * abs(math.sin(math.pi * 3 * i / rate))
+                * math.sin(2 * math.pi * 180 * i / rate)
+            ),
+        )
+        for i in range(int(seconds * rate))
+    )
+    write_wav(path, frames, channels=1, rate=rate)
+    return path
+
+
+def _settings(fake: FakeDashScope) -> DashScopeSettings:
+    return provider_settings(fake, DashScopeSettings, timeout=10.0, max_retries=1)
+
+
+def test_cast_header_descriptions_become_voice_wishes(tmp_path: Path) -> None:
+    zh, en = wishes_from(_script(tmp_path, ZH)), wishes_from(_script(tmp_path, EN))
+    assert zh["林小雨"].description == "温柔、略带沙哑的女声"
+    assert "男声" in zh["老周"].description
+    assert en == {
+        "Mia": VoiceWish(description="warm, slightly husky female voice"),
+        "Tom": VoiceWish(description="an old man with a deep voice"),
+    }
+    given = {"Mia": VoiceWish(sample=tmp_path / "mia.wav", consent=True)}
+    assert wishes_from(_script(tmp_path, EN), given)["Mia"].sample == tmp_path / "mia.wav"
+
+
+def test_voice_design_makes_a_voice_the_vd_model_then_speaks_with(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
+    script = _script(tmp_path)
+    speech = DashScopeSpeech(VD, Transport(_settings(dashscope_server)))
+    bible, notes = make_voices(
+        _bible(script, speech.voices("zh")), wishes_from(script), speech, "zh", speech.voices("zh")
+    )
+    assert notes == []
+    voice = bible.characters["林小雨"].voice
+    assert voice.origin == "designed" and voice.id.startswith("qwen-tts-vd-")
+    made = dashscope_server.voices.made[voice.id]
+    assert made.prompt == "温柔、略带沙哑的女声" and made.target_model == VD
+    assert bible.characters["老周"].voice.id != voice.id
+    # The vd model refuses any voice not designed for it: this line proves the id is sent.
+    dest = tmp_path / "line.wav"
+    speech.synthesize(SpeechRequest(text="你还在等吗？", voice=voice, language="zh"), dest)
+    assert probe(dest).has_audio
+    assert dashscope_server.tts_calls[VD] == 1
+
+
+def test_cloning_uploads_the_sample_once_and_keeps_the_consent(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
+    script = _script(tmp_path)
+    sample = _sample(tmp_path / "voice.wav", 12.0)
+    speech = CosyVoice("cosyvoice-v2", _settings(dashscope_server))
+    wishes = {"林小雨": VoiceWish(sample=sample, owner="Wang Fang", consent=True)}
+    bible, _ = make_voices(_bible(script, speech.voices("zh")), wishes, speech, "zh", [])
+    voice = bible.characters["林小雨"].voice
+    assert voice.origin == "cloned" and voice.id.startswith("cosyvoice-v2-")
+    assert dashscope_server.voices.made[voice.id].sample == sample.read_bytes()
+    assert [f.data for f in dashscope_server.uploads.files.values()] == [sample.read_bytes()]
+    assert voice.consent is not None
+    assert voice.consent.owner == "Wang Fang" and voice.consent.affirmed
+    assert voice.consent.sample_sha256 == hashlib.sha256(sample.read_bytes()).hexdigest()
+    # Made once: a second pass over the same bible (the next episode) asks for nothing.
+    again, _ = make_voices(bible, wishes, speech, "zh", [])
+    assert again.characters["林小雨"].voice == voice
+    assert dashscope_server.voices.calls == 1
+
+
+def test_cloning_without_consent_is_refused_before_anything_is_sent(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
+    script = _script(tmp_path)
+    sample = _sample(tmp_path / "voice.wav", 12.0)
+    speech = CosyVoice("cosyvoice-v2", _settings(dashscope_server))
+    wishes = {"林小雨": VoiceWish(sample=sample)}
+    with pytest.raises(ConfigError, match="--i-own-this-voice"):
+        make_voices(_bible(script, speech.voices("zh")), wishes, speech, "zh", [])
+    assert dashscope_server.uploads.files == {} and dashscope_server.voices.calls == 0
+
+
+def test_a_too_short_sample_is_the_servers_clear_refusal(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
+    speech = CosyVoice("cosyvoice-v2", _settings(dashscope_server))
+    with pytest.raises(ProviderError, match=r"Audio\.AudioShortError"):
+        speech.clone_voice(_sample(tmp_path / "short.wav", 1.0), "Mia")
+
+
+def test_offline_engines_say_they_cannot_and_pick_the_closest_voice(tmp_path: Path) -> None:
+    for text, language in ((ZH, "zh"), (EN, "en")):
+        script = _script(tmp_path, text)
+        offered = [v.model_copy() for v in LOCAL_VOICES[language]]
+        bible, notes = make_voices(
+            _bible(script, offered), wishes_from(script), object(), language, offered
+        )
+        assert len(notes) == 1 and "cannot design voices" in notes[0]
+        woman, man = (bible.characters[n].voice for n in list(wishes_from(script)))
+        assert woman.origin == man.origin == "matched"
+        assert (woman.id, woman.pitch) != (man.id, man.pitch)
+        assert woman.pitch > 1.0 > man.pitch
+
+
+def test_closest_reads_gender_age_and_warmth() -> None:
+    zh = LOCAL_VOICES["zh"]
+    assert "+f" in closest("清脆活泼的小女孩", zh).id
+    assert "+m" in closest("低沉的中年男声", zh).id
+    child, old = (
+        closest("a little girl", LOCAL_VOICES["en"]),
+        closest("an old woman", LOCAL_VOICES["en"]),
+    )
+    assert child.pitch > old.pitch
+    taken = {f"{child.id}|{child.pitch}|{child.rate}"}
+    assert closest("a little girl", LOCAL_VOICES["en"], taken) != child
