@@ -5,6 +5,7 @@ the bible so a series reuses it. Against the fake DashScope (real HTTP, real upl
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import struct
 from pathlib import Path
@@ -13,8 +14,9 @@ import pytest
 
 from dramaforge.agents.bible import build_bible
 from dramaforge.agents.voices import VoiceWish, closest, make_voices, wishes_from
-from dramaforge.config import DashScopeSettings
+from dramaforge.config import DashScopeSettings, VoiceSettings
 from dramaforge.errors import ConfigError, ProviderError
+from dramaforge.graph.verbs import render_episode
 from dramaforge.media.files import write_wav
 from dramaforge.media.probe import probe
 from dramaforge.schema import Script, StyleBible
@@ -24,8 +26,9 @@ from dramaforge.tools.dashscope.speech import DashScopeSpeech
 from dramaforge.tools.dashscope.transport import Transport
 from dramaforge.tools.local.speech import VOICES as LOCAL_VOICES
 from dramaforge.tools.protocols import SpeechRequest
+from tests.fakes.cosyvoice_server import FakeCosyVoice
 from tests.fakes.dashscope_server import FakeDashScope
-from tests.helpers import provider_settings
+from tests.helpers import provider_settings, settings_for
 
 VD = "qwen3-tts-vd-2026-01-26"
 ZH = """# 雨夜
@@ -175,3 +178,62 @@ def test_closest_reads_gender_age_and_warmth() -> None:
     assert child.pitch > old.pitch
     taken = {f"{child.id}|{child.pitch}|{child.rate}"}
     assert closest("a little girl", LOCAL_VOICES["en"], taken) != child
+
+
+EPISODE_1 = """# 雨夜
+角色：林小雨 — 温柔、略带沙哑的女声；老周（六十岁的老人，低沉苍老的男声）
+【场景1】街角 - 夜 - 外
+林小雨：你还在等吗？
+老周：一直在等。
+"""
+EPISODE_2 = """# 雨夜 第2集
+【场景1】车站 - 夜 - 外
+老周：你来了。
+林小雨：我来了。
+"""
+
+
+@pytest.mark.slow
+def test_a_cloned_voice_is_made_once_and_speaks_every_episode_of_the_series(
+    tmp_path: Path, cosyvoice_server: FakeCosyVoice
+) -> None:
+    """Two episodes with CosyVoice speech: the sample is enrolled once (episode 1), both
+    manifests carry the same voice id and its consent, and the WebSocket saw it spoken."""
+    sample = _sample(tmp_path / "xiaoyu.wav", 12.0)
+    scripts = []
+    for n, text in enumerate((EPISODE_1, EPISODE_2), 1):
+        scripts.append(tmp_path / f"ep{n}.txt")
+        scripts[-1].write_text(text, encoding="utf-8")
+    with FakeDashScope() as fake:
+        base = settings_for(max_takes=1)
+        settings = base.model_copy(
+            update={
+                "backends": base.backends.model_copy(update={"speech": "dashscope:cosyvoice-v2"}),
+                "dashscope": _settings(fake).model_copy(
+                    update={"websocket_url": cosyvoice_server.url}
+                ),
+                "voices": VoiceSettings(
+                    cast={"林小雨": VoiceWish(sample=sample, owner="Wang Fang", consent=True)}
+                ),
+            }
+        )
+        out = tmp_path / "out"
+        first = render_episode(scripts[0], out, settings, series="雨夜")
+        second = render_episode(scripts[1], out, settings, series="雨夜")
+        assert fake.voices.calls == 1
+    ids = {m.bible.characters["林小雨"].voice.id for m in (first, second)}
+    assert len(ids) == 1 and next(iter(ids)).startswith("cosyvoice-v2-")
+    for manifest in (first, second):
+        voice = manifest.bible.characters["林小雨"].voice
+        assert voice.origin == "cloned" and voice.consent is not None
+        assert voice.consent.sample_sha256 == hashlib.sha256(sample.read_bytes()).hexdigest()
+        # Written to disk too, for whoever audits the episode later.
+        on_disk = json.loads((Path(manifest.episode.path).parent / "manifest.json").read_text())
+        assert on_disk["bible"]["characters"]["林小雨"]["voice"]["consent"]["owner"] == "Wang Fang"
+    # 老周 was described, not sampled: CosyVoice cannot design, so a matched system voice.
+    assert first.bible.characters["老周"].voice.origin == "matched"
+    spoken = {
+        (m.get("payload") or {}).get("parameters", {}).get("voice")
+        for m in cosyvoice_server.messages
+    }
+    assert next(iter(ids)) in spoken
