@@ -11,11 +11,14 @@ import struct
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from dramaforge.agents.bible import build_bible
 from dramaforge.agents.voices import VoiceWish, closest, make_voices, wishes_from
+from dramaforge.chat.voices import cast_flags, voice_wish
+from dramaforge.cli.app import app
 from dramaforge.config import DashScopeSettings, VoiceSettings
-from dramaforge.errors import ConfigError, ProviderError
+from dramaforge.errors import ConfigError, DramaforgeError, ProviderError
 from dramaforge.graph.verbs import render_episode
 from dramaforge.media.files import write_wav
 from dramaforge.media.probe import probe
@@ -237,3 +240,28 @@ def test_a_cloned_voice_is_made_once_and_speaks_every_episode_of_the_series(
         for m in cosyvoice_server.messages
     }
     assert next(iter(ids)) in spoken
+
+
+def test_chat_voice_words_and_samples_are_wishes_and_id_edits_are_not(tmp_path: Path) -> None:
+    assert voice_wish(["id=Cherry", "rate=1.1"]) is None
+    assert voice_wish(["温柔、略带沙哑的女声"]) == VoiceWish(description="温柔、略带沙哑的女声")
+    wish = voice_wish(["sample=voice.wav", "consent=yes", "owner=Wang"])
+    assert wish == VoiceWish(sample=Path("voice.wav"), consent=True, owner="Wang")
+    assert voice_wish(["sample=voice.wav"]) == VoiceWish(sample=Path("voice.wav"))
+    with pytest.raises(DramaforgeError, match="unknown colour"):
+        voice_wish(["colour=red"])
+    assert cast_flags(["Mia=mia.wav", "Tom=an old man, deep voice"], owned=True) == {
+        "Mia": VoiceWish(sample=Path("mia.wav"), consent=True),
+        "Tom": VoiceWish(description="an old man, deep voice"),
+    }
+
+
+def test_render_refuses_to_clone_without_the_flag_in_one_line(tmp_path: Path) -> None:
+    script = tmp_path / "ep.txt"
+    script.write_text(EPISODE_1, encoding="utf-8")
+    sample = _sample(tmp_path / "voice.wav", 12.0)
+    args = ["render", str(script), "--out", str(tmp_path / "o"), "--voice", f"林小雨={sample}"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == ConfigError.exit_code
+    assert "--i-own-this-voice" in result.output and "Traceback" not in result.output
+    assert not list((tmp_path / "o").rglob("*.mp4"))

@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from dramaforge.chat.terminal import cost_lines, plan_table, safe, shot_detail
 from dramaforge.chat.toolbox import Request
+from dramaforge.chat.voices import voice_wish
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.session import Event, Session
 
@@ -221,7 +222,12 @@ def _add(chat: Chat, args: list[str]) -> None:
 
 
 def _voice(chat: Chat, args: list[str]) -> None:
-    who = _arg(args, 0, "/voice NAME [id=V] [rate=R] [pitch=P]")
+    who = _arg(args, 0, "/voice NAME [id=V] [rate=R] [pitch=P] | WORDS | sample=F consent=yes")
+    wish = voice_wish(args[1:])
+    if wish is not None:  # designed from words, or cloned from a sample (chat/voices.py)
+        made = chat.session.make_voice(who, wish)
+        chat._done(f"{who}'s voice is {made.origin}: {made.id}")
+        return
     chat.session.set_voice(who, **_voice_args(args[1:]))
     chat._done(f"{who}'s voice changed")
 
