@@ -22,7 +22,7 @@ from dramaforge.errors import ConfigError, DramaforgeError, ProviderError
 from dramaforge.graph.verbs import render_episode
 from dramaforge.media.files import write_wav
 from dramaforge.media.probe import probe
-from dramaforge.schema import Script, StyleBible
+from dramaforge.schema import Script, StyleBible, Voice
 from dramaforge.script import load_script
 from dramaforge.tools.dashscope.cosyvoice import CosyVoice
 from dramaforge.tools.dashscope.speech import DashScopeSpeech
@@ -265,3 +265,31 @@ def test_render_refuses_to_clone_without_the_flag_in_one_line(tmp_path: Path) ->
     assert result.exit_code == ConfigError.exit_code
     assert "--i-own-this-voice" in result.output and "Traceback" not in result.output
     assert not list((tmp_path / "o").rglob("*.mp4"))
+
+
+def test_a_designed_voice_is_paid_once_even_for_a_fresh_bible(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
+    """A new render of the same cast (no series, a new thread) reuses the kept voice."""
+    script = _script(tmp_path)
+    speech = DashScopeSpeech(VD, Transport(_settings(dashscope_server)))
+    kept = tmp_path / "state" / "voices.json"
+    made = [
+        make_voices(
+            _bible(script, speech.voices("zh")),
+            wishes_from(script),
+            speech,
+            "zh",
+            speech.voices("zh"),
+            kept,
+        )[0]
+        for _ in range(2)
+    ]
+    assert made[0].characters == made[1].characters
+    assert dashscope_server.voices.calls == 2  # 林小雨 and 老周, once each
+
+
+def test_a_plain_voice_dumps_as_before_so_old_fingerprints_hold() -> None:
+    assert Voice(id="Cherry").model_dump() == {"id": "Cherry", "pitch": 1.0, "rate": 1.0}
+    made = Voice(id="v", origin="designed", description="warm")
+    assert Voice.model_validate_json(made.model_dump_json()) == made

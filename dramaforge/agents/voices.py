@@ -15,6 +15,7 @@ voice carries who gave the sample, the file's SHA-256 and the affirmation into t
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from pathlib import Path
@@ -22,6 +23,8 @@ from typing import Protocol, runtime_checkable
 
 from dramaforge.config import CastVoice
 from dramaforge.errors import ConfigError
+from dramaforge.media.files import file_lock
+from dramaforge.media.store import atomic_write
 from dramaforge.schema import Language, Script, StyleBible, Voice, VoiceConsent
 
 log = logging.getLogger(__name__)
@@ -133,16 +136,50 @@ def consent_for(name: str, wish: VoiceWish) -> VoiceConsent:
     )
 
 
+class KeptVoices:
+    """Voices already paid for, by what made them (backend, words or sample hash), in a JSON
+    file beside the checkpoints: written the moment a voice is made, so a render that dies
+    before its bible is saved, or a new render of the same cast, does not pay again."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    @staticmethod
+    def key(backend: str, name: str, wish: VoiceWish, sample_sha256: str = "") -> str:
+        what = sample_sha256 or wish.description
+        return hashlib.sha256(f"{backend}\x1f{name}\x1f{what}".encode()).hexdigest()[:24]
+
+    def _all(self) -> dict[str, Voice]:
+        if self.path is None or not self.path.is_file():
+            return {}
+        data = json.loads(self.path.read_text(encoding="utf-8"))
+        return {k: Voice.model_validate(v) for k, v in data.items()}
+
+    def get(self, key: str) -> Voice | None:
+        return self._all().get(key)
+
+    def put(self, key: str, voice: Voice) -> None:
+        if self.path is None:
+            return
+        with file_lock(self.path.with_suffix(".lock")):
+            kept = self._all() | {key: voice}
+            data = {k: v.model_dump(mode="json") for k, v in kept.items()}
+            atomic_write(self.path, json.dumps(data, ensure_ascii=False, indent=2))
+
+
 def make_voices(
     bible: StyleBible,
     wishes: dict[str, VoiceWish],
     speech: object,
     language: Language,
     offered: list[Voice],
+    kept: Path | None = None,
 ) -> tuple[StyleBible, list[str]]:
     """``bible`` with each wished-for character's voice made, and one line per thing the
     person should know (a backend that cannot clone or design). A character whose voice was
-    already made (an earlier episode of the series) keeps it: nothing is paid twice."""
+    already made (an earlier episode of the series) keeps it, and a voice made before for
+    the same words or sample (``kept``, see ``KeptVoices``) is reused: nothing is paid twice."""
+    book = KeptVoices(kept)
     maker = speech if isinstance(speech, VoiceMaker) else None
     backend = getattr(speech, "name", "the speech backend")
     notes: list[str] = []
@@ -157,18 +194,24 @@ def make_voices(
         if wish.sample is not None:
             consent = consent_for(name, wish)
             if maker is not None and maker.can_clone:
-                made = maker.clone_voice(wish.sample, name)
+                key = book.key(backend, name, wish, consent.sample_sha256)
+                known = book.get(key)
+                made = known.id if known else maker.clone_voice(wish.sample, name)
                 voice = Voice(
                     id=made, origin="cloned", description=wish.description, consent=consent
                 )
+                book.put(key, voice)
             else:
                 notes.append(
                     f"{backend} cannot clone voices: {name} gets the closest voice it has "
                     "(cloning needs dashscope:cosyvoice-v2 or -v3 speech)"
                 )
         elif wish.description and maker is not None and maker.can_design:
-            made = maker.design_voice(wish.description, name, language)
+            key = book.key(backend, name, wish)
+            known = book.get(key)
+            made = known.id if known else maker.design_voice(wish.description, name, language)
             voice = Voice(id=made, origin="designed", description=wish.description)
+            book.put(key, voice)
         elif wish.description and not told_design:
             told_design = True
             notes.append(

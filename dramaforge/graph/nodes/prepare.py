@@ -76,14 +76,15 @@ def bible(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, obj
     speech.check(language)
     voices = speech.voices(language)
     wishes = wishes_from(state["script"], ctx.settings.voices.cast)
+    kept = ctx.store.root.parent / "voices.json"  # voices paid for, whatever the episode
     if opts.series_file is None:
         made = build_bible(state["script"], state["plan"], voices)
-        return {"bible": make_voices(made, wishes, speech, language, voices)[0]}
+        return {"bible": make_voices(made, wishes, speech, language, voices, kept)[0]}
     path = Path(opts.series_file)
     with book.locked(path):  # a voice made here is kept for every episode of the series
         known = book.load(path)
         made = build_bible(state["script"], state["plan"], voices, series=opts.series, known=known)
-        made = make_voices(made, wishes, speech, language, voices)[0]
+        made = make_voices(made, wishes, speech, language, voices, kept)[0]
         book.save(path, {**known, **made.characters})
     return {"bible": made}
 
