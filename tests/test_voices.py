@@ -293,3 +293,19 @@ def test_a_plain_voice_dumps_as_before_so_old_fingerprints_hold() -> None:
     assert Voice(id="Cherry").model_dump() == {"id": "Cherry", "pitch": 1.0, "rate": 1.0}
     made = Voice(id="v", origin="designed", description="warm")
     assert Voice.model_validate_json(made.model_dump_json()) == made
+
+
+@pytest.mark.slow
+def test_offline_render_says_it_cannot_design_and_each_character_sounds_apart(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "ep.txt"
+    script.write_text(EPISODE_1, encoding="utf-8")
+    out = tmp_path / "o"
+    result = CliRunner().invoke(app, ["render", str(script), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("cannot design voices") == 1
+    manifest = json.loads(next(out.rglob("manifest.json")).read_text(encoding="utf-8"))
+    voices = {n: c["voice"] for n, c in manifest["bible"]["characters"].items()}
+    assert voices["林小雨"]["origin"] == voices["老周"]["origin"] == "matched"
+    assert voices["林小雨"]["pitch"] > 1.0 > voices["老周"]["pitch"]

@@ -79,13 +79,18 @@ def bible(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, obj
     kept = ctx.store.root.parent / "voices.json"  # voices paid for, whatever the episode
     if opts.series_file is None:
         made = build_bible(state["script"], state["plan"], voices)
-        return {"bible": make_voices(made, wishes, speech, language, voices, kept)[0]}
-    path = Path(opts.series_file)
-    with book.locked(path):  # a voice made here is kept for every episode of the series
-        known = book.load(path)
-        made = build_bible(state["script"], state["plan"], voices, series=opts.series, known=known)
-        made = make_voices(made, wishes, speech, language, voices, kept)[0]
-        book.save(path, {**known, **made.characters})
+        made, notes = make_voices(made, wishes, speech, language, voices, kept)
+    else:
+        path = Path(opts.series_file)
+        with book.locked(path):  # a voice made here is kept for every episode of the series
+            known = book.load(path)
+            made = build_bible(
+                state["script"], state["plan"], voices, series=opts.series, known=known
+            )
+            made, notes = make_voices(made, wishes, speech, language, voices, kept)
+            book.save(path, {**known, **made.characters})
+    for note in notes:  # one line each: an engine that cannot clone or design
+        stage_event("bible", f"voices: {note}")
     return {"bible": made}
 
 
