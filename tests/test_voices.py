@@ -5,20 +5,24 @@ the bible so a series reuses it. Against the fake DashScope (real HTTP, real upl
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import struct
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from dramaforge.agents.bible import build_bible
 from dramaforge.agents.voices import VoiceWish, closest, make_voices, wishes_from
+from dramaforge.chat.repl import Chat
 from dramaforge.chat.voices import cast_flags, voice_wish
 from dramaforge.cli.app import app
 from dramaforge.config import DashScopeSettings, VoiceSettings
 from dramaforge.errors import ConfigError, DramaforgeError, ProviderError
+from dramaforge.graph.session import session_for
 from dramaforge.graph.verbs import render_episode
 from dramaforge.media.files import write_wav
 from dramaforge.media.probe import probe
@@ -309,3 +313,30 @@ def test_offline_render_says_it_cannot_design_and_each_character_sounds_apart(
     voices = {n: c["voice"] for n, c in manifest["bible"]["characters"].items()}
     assert voices["林小雨"]["origin"] == voices["老周"]["origin"] == "matched"
     assert voices["林小雨"]["pitch"] > 1.0 > voices["老周"]["pitch"]
+
+
+def test_chat_voice_designs_anew_and_refuses_a_sample_without_consent(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
+    script = tmp_path / "ep.txt"
+    script.write_text(EPISODE_1, encoding="utf-8")
+    sample = _sample(tmp_path / "voice.wav", 12.0)
+    base = settings_for(max_takes=1)
+    settings = base.model_copy(
+        update={
+            "backends": base.backends.model_copy(update={"speech": f"dashscope:{VD}"}),
+            "dashscope": _settings(dashscope_server),
+        }
+    )
+    screen = io.StringIO()
+    with session_for(script, tmp_path / "o", settings) as session:
+        chat = Chat(session, Console(file=screen, width=200))
+        before = session.bible().characters["林小雨"].voice
+        chat.handle("/voice 林小雨 清脆活泼的少女声")
+        after = session.bible().characters["林小雨"].voice
+        assert before.origin == after.origin == "designed" and after.id != before.id
+        assert dashscope_server.voices.made[after.id].prompt == "清脆活泼的少女声"
+        chat.handle(f"/voice 老周 sample={sample}")
+        assert "--i-own-this-voice" in screen.getvalue()
+        assert session.bible().characters["老周"].voice.origin == "designed"  # unchanged
+    assert dashscope_server.voices.calls == 3  # two at planning, one asked for in chat
