@@ -117,6 +117,10 @@ def test_voice_design_makes_a_voice_the_vd_model_then_speaks_with(
     speech.synthesize(SpeechRequest(text="你还在等吗？", voice=voice, language="zh"), dest)
     assert probe(dest).has_audio
     assert dashscope_server.tts_calls[VD] == 1
+    # The vd model speaks designed voices only, so the narrator got one too.
+    assert bible.narrator.origin == "designed"
+    narration = SpeechRequest(text="夜深了。", voice=bible.narrator, language="zh")
+    speech.synthesize(narration, tmp_path / "narration.wav")
 
 
 def test_cloning_uploads_the_sample_once_and_keeps_the_consent(
@@ -290,7 +294,7 @@ def test_a_designed_voice_is_paid_once_even_for_a_fresh_bible(
         for _ in range(2)
     ]
     assert made[0].characters == made[1].characters
-    assert dashscope_server.voices.calls == 2  # 林小雨 and 老周, once each
+    assert dashscope_server.voices.calls == 3  # 林小雨, 老周 and the narrator, once each
 
 
 def test_a_plain_voice_dumps_as_before_so_old_fingerprints_hold() -> None:
@@ -339,4 +343,4 @@ def test_chat_voice_designs_anew_and_refuses_a_sample_without_consent(
         chat.handle(f"/voice 老周 sample={sample}")
         assert "--i-own-this-voice" in screen.getvalue()
         assert session.bible().characters["老周"].voice.origin == "designed"  # unchanged
-    assert dashscope_server.voices.calls == 3  # two at planning, one asked for in chat
+    assert dashscope_server.voices.calls == 4  # three at planning, one asked for in chat

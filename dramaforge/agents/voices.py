@@ -25,7 +25,7 @@ from dramaforge.config import CastVoice
 from dramaforge.errors import ConfigError
 from dramaforge.media.files import file_lock
 from dramaforge.media.store import atomic_write
-from dramaforge.schema import Language, Script, StyleBible, Voice, VoiceConsent
+from dramaforge.schema import CharacterLook, Language, Script, StyleBible, Voice, VoiceConsent
 
 log = logging.getLogger(__name__)
 
@@ -207,11 +207,7 @@ def make_voices(
                     "(cloning needs dashscope:cosyvoice-v2 or -v3 speech)"
                 )
         elif wish.description and maker is not None and maker.can_design:
-            key = book.key(backend, name, wish)
-            known = book.get(key)
-            made = known.id if known else maker.design_voice(wish.description, name, language)
-            voice = Voice(id=made, origin="designed", description=wish.description)
-            book.put(key, voice)
+            voice = _design(maker, book, name, wish.description, language)
         elif wish.description and not told_design:
             told_design = True
             notes.append(
@@ -224,6 +220,51 @@ def make_voices(
             voice = near.model_copy(update={"origin": "matched", "description": wish.description})
         taken.add(_key(voice))
         looks[name] = look.model_copy(update={"voice": voice})
+    narrator = bible.narrator
+    if maker is not None and getattr(maker, "designed_only", False):
+        narrator = _design_everyone(maker, book, looks, narrator, language)
     for note in notes:
         log.warning("%s", note)
-    return bible.model_copy(update={"characters": looks}), notes
+    return bible.model_copy(update={"characters": looks, "narrator": narrator}), notes
+
+
+PLAIN: dict[Language, str] = {
+    "zh": "自然、清晰的普通话声音，语速适中",
+    "en": "a natural, clear voice at a moderate pace",
+}
+NARRATOR: dict[Language, str] = {
+    "zh": "沉稳、温和的旁白声音，吐字清晰，语速平缓",
+    "en": "a calm, warm narrator's voice, clear diction, unhurried",
+}
+
+
+def _design_everyone(
+    maker: VoiceMaker,
+    book: KeptVoices,
+    looks: dict[str, CharacterLook],
+    narrator: Voice,
+    language: Language,
+) -> Voice:
+    """For a model that speaks only designed voices (qwen3-tts-vd): a voice for everyone
+    still without one (from their look's words, or a plain voice) in ``looks``; the
+    narrator's voice, designed as a narrator's if it was not."""
+    for name, look in looks.items():
+        if look.voice.origin is None:
+            words = look.description or PLAIN[language]
+            voice = _design(maker, book, name, words, language)
+            looks[name] = look.model_copy(update={"voice": voice})
+    if narrator.origin is None:
+        narrator = _design(maker, book, "narrator", NARRATOR[language], language)
+    return narrator
+
+
+def _design(
+    maker: VoiceMaker, book: KeptVoices, name: str, words: str, language: Language
+) -> Voice:
+    """A voice designed from ``words``, or the one designed from them before."""
+    key = book.key(maker.name, name, VoiceWish(description=words))
+    known = book.get(key)
+    made = known.id if known else maker.design_voice(words, name, language)
+    voice = Voice(id=made, origin="designed", description=words)
+    book.put(key, voice)
+    return voice

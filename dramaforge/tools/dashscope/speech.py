@@ -84,6 +84,8 @@ class DashScopeVoices(ModelBackend):
     # Voices made for a character (``agents.voices``): what each model can speak with.
     can_design = False
     can_clone = False
+    designed_only = False
+    """A model that speaks only voices designed for it (every character gets one)."""
 
     def design_voice(self, description: str, name: str, language: Language) -> str:
         raise ConfigError(f"{self.name} cannot design voices")
@@ -99,7 +101,7 @@ class DashScopeSpeech(DashScopeVoices):
         super().__init__(model or "qwen-tts", VOICES, price, keyed=transport is not None)
         self.transport = transport
         # Only the qwen3-tts-vd models speak with designed voices (and only with those).
-        self.can_design = self.model.startswith("qwen3-tts-vd")
+        self.can_design = self.designed_only = self.model.startswith("qwen3-tts-vd")
 
     def design_voice(self, description: str, name: str, language: Language) -> str:
         from dramaforge.tools.dashscope.voices import design_voice
