@@ -216,6 +216,7 @@ def test_a_cloned_voice_is_made_once_and_speaks_every_episode_of_the_series(
         scripts.append(tmp_path / f"ep{n}.txt")
         scripts[-1].write_text(text, encoding="utf-8")
     with FakeDashScope() as fake:
+        cosyvoice_server.enrolled = lambda voice: voice in fake.voices.made
         base = settings_for(max_takes=1)
         settings = base.model_copy(
             update={
