@@ -34,7 +34,7 @@ from dramaforge.tools.dashscope.transport import Transport
 from dramaforge.tools.local.speech import VOICES as LOCAL_VOICES
 from dramaforge.tools.protocols import SpeechRequest
 from tests.fakes.cosyvoice_server import FakeCosyVoice
-from tests.fakes.dashscope_server import FakeDashScope
+from tests.fakes.dashscope_server import FakeDashScope, Fault
 from tests.helpers import provider_settings, settings_for
 
 VD = "qwen3-tts-vd-2026-01-26"
@@ -345,3 +345,19 @@ def test_chat_voice_designs_anew_and_refuses_a_sample_without_consent(
         assert "--i-own-this-voice" in screen.getvalue()
         assert session.bible().characters["老周"].voice.origin == "designed"  # unchanged
     assert dashscope_server.voices.calls == 4  # three at planning, one asked for in chat
+
+
+def test_an_account_without_voice_design_is_one_clear_error_naming_the_character(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
+    dashscope_server.fault(
+        "customize",
+        Fault("status", status=403, code="AccessDenied", message="Access denied."),
+    )
+    script = _script(tmp_path)
+    speech = DashScopeSpeech(VD, Transport(_settings(dashscope_server)))
+    with pytest.raises(ProviderError) as raised:
+        make_voices(_bible(script, speech.voices("zh")), wishes_from(script), speech, "zh", [])
+    message = str(raised.value)
+    assert "voice design for 林小雨" in message and "AccessDenied" in message
+    assert "\n" not in message and not raised.value.retryable

@@ -25,7 +25,8 @@ The task list lags like the real one: a task shows in ``GET tasks`` only ``list_
 after it was created, by the fake's own clock (``now()``), which a test moves on with
 ``advance_clock(seconds)`` instead of sleeping.
 
-Faults are queued per endpoint (``submit``, ``tts``, ``poll``, ``list``, ``download``) and each
+Faults are queued per endpoint (``submit``, ``tts``, ``poll``, ``list``, ``download``,
+``customize``) and each
 request consumes the first one queued for its endpoint::
 
     server.fault("submit", Fault("status", status=429, code="Throttling.RateQuota", retry_after=1))
@@ -430,6 +431,8 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             self._json(200, {"request_id": uuid.uuid4().hex, **reply})
 
         def _customize(self, body: dict[str, Any]) -> None:
+            if self._pre("customize") is not None:
+                return  # a status fault: e.g. an account without voice design (403)
             model = str(body.get("model"))
             status, reply = fake.voices.handle(
                 body,
