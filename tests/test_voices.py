@@ -20,7 +20,8 @@ from dramaforge.agents.voices import VoiceWish, closest, make_voices, wishes_fro
 from dramaforge.chat.repl import Chat
 from dramaforge.chat.voices import cast_flags, voice_wish
 from dramaforge.cli.app import app
-from dramaforge.config import DashScopeSettings, VoiceSettings
+from dramaforge.cli.doctor import Check, run_checks
+from dramaforge.config import DashScopeSettings, Settings, VoiceSettings
 from dramaforge.errors import ConfigError, DramaforgeError, ProviderError
 from dramaforge.graph.session import session_for
 from dramaforge.graph.verbs import render_episode
@@ -361,3 +362,19 @@ def test_an_account_without_voice_design_is_one_clear_error_naming_the_character
     message = str(raised.value)
     assert "voice design for 林小雨" in message and "AccessDenied" in message
     assert "\n" not in message and not raised.value.retryable
+
+
+def test_doctor_says_what_the_speech_backend_can_and_checks_each_sample(tmp_path: Path) -> None:
+    def voices_row(settings: Settings) -> Check:
+        return next(c for c in run_checks(settings) if c.name == "voices by design")
+
+    base = settings_for()
+    row = voices_row(base)
+    assert row.ok and "neither designs nor clones" in row.detail
+    sample = _sample(tmp_path / "voice.wav", 5.0)
+    cast = {"Mia": VoiceWish(sample=sample)}
+    row = voices_row(base.model_copy(update={"voices": VoiceSettings(cast=cast)}))
+    assert not row.ok and "--i-own-this-voice" in row.detail
+    cast = {"Mia": VoiceWish(sample=sample, consent=True)}
+    row = voices_row(base.model_copy(update={"voices": VoiceSettings(cast=cast)}))
+    assert row.ok and "Mia's sample is 5 s" in row.detail
