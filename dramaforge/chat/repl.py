@@ -39,6 +39,8 @@ Commands (shots are numbered as in /plan, or named by id):
   /add AFTER PROMPT          a new shot after shot AFTER (0 = first)
   /remove N    /move N TO    drop a shot, or move it (it is not re-rendered)
   /voice NAME [id=V] [rate=R] [pitch=P]    a character's (or "narrator") voice
+  /voice NAME WORDS          a voice designed from words (or the closest the engine has)
+  /voice NAME sample=F consent=yes [owner=WHO]   cloned from a sample you own
   /look NAME DESCRIPTION     a character's fixed look (their shots are redone)
   /take N K                  use take K of shot N again (nothing is generated)
   /cost                      what the next render will cost
