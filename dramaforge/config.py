@@ -291,6 +291,23 @@ class ClusterSettings(BaseModel):
     """GPUs an episode asks Ray for when an image or video backend is ``diffusers:*``."""
 
 
+class CastVoice(BaseModel):
+    """One character's voice wish (``[voices.cast."林小雨"]``): words to design it from, or a
+    10-20 s sample to clone, which needs ``consent = "yes"`` (the owner affirms it is theirs)."""
+
+    description: str = ""
+    sample: Path | None = None
+    owner: str = ""
+    """Who gave the sample (kept in the manifest); default the character's name."""
+    consent: bool = False
+
+
+class VoiceSettings(BaseModel):
+    """Voices made for characters, by name; a script's own cast description is used otherwise."""
+
+    cast: dict[str, CastVoice] = Field(default_factory=dict)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DRAMAFORGE_",
@@ -314,6 +331,7 @@ class Settings(BaseSettings):
     state_dir: Path | None = None
     """Checkpoints and the asset cache; default ``<out>/.dramaforge``."""
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    voices: VoiceSettings = Field(default_factory=VoiceSettings)
     workspace: Path | None = None
     """When set, every script read and every output written must stay inside this folder
     (``DRAMAFORGE_WORKSPACE``); a graph served by LangGraph Server defaults to its working

@@ -7,9 +7,16 @@ These are what agents exchange. What the graph carries between nodes lives in
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, FiniteFloat
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    FiniteFloat,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 Language = Literal["zh", "en"]
 Aspect = Literal["9:16", "16:9", "1:1"]
@@ -223,12 +230,42 @@ class ShotPlan(BaseModel):
         raise KeyError(shot_id)
 
 
+class VoiceConsent(BaseModel):
+    """Who gave a cloned voice's sample, the sample file's SHA-256, and that they affirmed
+    they own the voice (``--i-own-this-voice`` / ``consent=yes``): kept in the bible and so
+    in every manifest that uses the voice."""
+
+    owner: str
+    sample_sha256: str
+    affirmed: bool
+    sample: str = ""
+
+
+VoiceOrigin = Literal["designed", "cloned", "matched"]
+
+
 class Voice(BaseModel):
-    """A fixed voice: backend-specific id plus pitch and speed tweaks that make it distinct."""
+    """A fixed voice: backend-specific id plus pitch and speed tweaks that make it distinct.
+
+    A voice made for a character says how (``origin``: designed from ``description``, cloned
+    from a sample with ``consent``, or the closest system voice ``matched`` to the words)."""
 
     id: str
     pitch: float = 1.0
     rate: float = 1.0
+    origin: VoiceOrigin | None = None
+    description: str = ""
+    consent: VoiceConsent | None = None
+
+    @model_serializer(mode="wrap")
+    def _unset_left_out(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A plain system voice dumps as before these fields existed, so the fingerprints
+        of shots rendered earlier (which hash the dump) still hold."""
+        data: dict[str, Any] = handler(self)
+        if self.origin is None:
+            for name in ("origin", "description", "consent"):
+                data.pop(name, None)
+        return data
 
 
 class CharacterLook(BaseModel):

@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from dramaforge.chat.terminal import cost_lines, plan_table, safe, shot_detail
 from dramaforge.chat.toolbox import Request
+from dramaforge.chat.voices import voice_wish
 from dramaforge.errors import DramaforgeError
 from dramaforge.graph.session import Event, Session
 
@@ -38,6 +39,8 @@ Commands (shots are numbered as in /plan, or named by id):
   /add AFTER PROMPT          a new shot after shot AFTER (0 = first)
   /remove N    /move N TO    drop a shot, or move it (it is not re-rendered)
   /voice NAME [id=V] [rate=R] [pitch=P]    a character's (or "narrator") voice
+  /voice NAME WORDS          a voice designed from words (or the closest the engine has)
+  /voice NAME sample=F consent=yes [owner=WHO]   cloned from a sample you own
   /look NAME DESCRIPTION     a character's fixed look (their shots are redone)
   /take N K                  use take K of shot N again (nothing is generated)
   /cost                      what the next render will cost
@@ -221,7 +224,12 @@ def _add(chat: Chat, args: list[str]) -> None:
 
 
 def _voice(chat: Chat, args: list[str]) -> None:
-    who = _arg(args, 0, "/voice NAME [id=V] [rate=R] [pitch=P]")
+    who = _arg(args, 0, "/voice NAME [id=V] [rate=R] [pitch=P] | WORDS | sample=F consent=yes")
+    wish = voice_wish(args[1:])
+    if wish is not None:  # designed from words, or cloned from a sample (chat/voices.py)
+        made = chat.session.make_voice(who, wish)
+        chat._done(f"{who}'s voice is {made.origin}: {made.id}")
+        return
     chat.session.set_voice(who, **_voice_args(args[1:]))
     chat._done(f"{who}'s voice changed")
 

@@ -120,7 +120,7 @@ def cost_lines(cost: Estimate) -> list[str]:
     return lines
 
 
-NOTICES = ("waiting:", "asked again")
+NOTICES = ("waiting:", "asked again", "voices:")
 """Shot statuses a backend tells while it waits or may pay twice: said even without a bar."""
 
 
@@ -168,6 +168,8 @@ def progress(console: Console, enabled: bool) -> Iterator[Callable[[Event], None
         def on_event(e: Event) -> None:
             sid = e.get("shot")
             if sid is None:
+                if str(e["status"]).startswith("voices:"):  # an engine that cannot clone/design
+                    bar.console.print(safe(str(e["status"])), highlight=False)
                 bar.update(episode, description=safe(f"episode: {e['stage']} {e['status']}"))
                 return
             if sid not in shots:

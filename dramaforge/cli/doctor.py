@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from dramaforge.chat.agent import chat_model
 from dramaforge.cli.cluster import cluster_checks
 from dramaforge.cli.lipsync_doctor import faces_check
+from dramaforge.cli.voices_doctor import voices_check
 from dramaforge.config import (
     BACKEND_KINDS,
     ProviderSettings,
@@ -169,6 +170,7 @@ def run_checks(settings: Settings) -> list[Check]:
         *comfyui_checks(settings),
         *cluster_checks(settings),
         ("lip sync and faces", faces_check(settings)),
+        ("voices by design", voices_check(settings)),
     ]
     results = []
     for name, fn in checks:

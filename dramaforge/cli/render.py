@@ -75,12 +75,21 @@ def render(
     short_drama: Annotated[
         bool, typer.Option(help="Open on a hook within 3 s, end on a cliffhanger hold.")
     ] = False,
+    voice: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=sample.wav (clone) or NAME=words (design); repeatable."),
+    ] = None,
+    i_own_this_voice: Annotated[
+        bool, typer.Option(help="Affirm you own the --voice samples: needed to clone them.")
+    ] = False,
 ) -> None:
     """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html).
 
     A brief listing channels or versions renders each into OUT/<episode>/<channel>/."""
+    from dramaforge.chat.voices import with_voices
     from dramaforge.modes.request import ModeRequest, photo_path
 
+    settings = with_voices(settings, voice, i_own_this_voice)
     image_file = photo_path(image)
     if image and image_file is None:  # --image names the image backend, not a photo
         settings = with_backend(settings, "image", image)
@@ -278,9 +287,20 @@ def batch(
     cluster: Annotated[
         bool, typer.Option(help="One Ray task per episode on the [cluster] (see cluster init).")
     ] = False,
+    voice: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=sample.wav (clone) or NAME=words (design); repeatable."),
+    ] = None,
+    i_own_this_voice: Annotated[
+        bool, typer.Option(help="Affirm you own the --voice samples: needed to clone them.")
+    ] = False,
 ) -> None:
     """Render many episodes as one series; resumable; writes OUT/report.json."""
     from rich.table import Table
+
+    from dramaforge.chat.voices import with_voices
+
+    settings = with_voices(settings, voice, i_own_this_voice)
 
     from dramaforge.chat.terminal import safe
     from dramaforge.graph.batch import run_batch

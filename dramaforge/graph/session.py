@@ -20,7 +20,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from dramaforge.config import Settings
+from dramaforge.config import CastVoice, Settings
 from dramaforge.errors import DramaforgeError, EditError
 from dramaforge.graph import edits
 from dramaforge.graph.build import build_graph
@@ -30,7 +30,7 @@ from dramaforge.graph.cost import Estimate, estimate
 from dramaforge.graph.nodes.prepare import pending, shot_fingerprint
 from dramaforge.graph.state import EpisodeState, InputState, RenderOptions
 from dramaforge.graph.threads import RunLock, make_options, thread_id
-from dramaforge.schema import Manifest, Shot, ShotPlan, ShotResult, StyleBible, Take
+from dramaforge.schema import Manifest, Shot, ShotPlan, ShotResult, StyleBible, Take, Voice
 
 Event = dict[str, Any]
 BUSY = "another render of this episode is running; waiting for it to finish"
@@ -139,6 +139,22 @@ class Session:
 
     def set_voice(self, name: str, **voice: Any) -> None:
         self._save(bible=edits.set_voice(self.bible(), name, **voice))
+
+    def make_voice(self, name: str, wish: CastVoice) -> Voice:
+        """Design (from words) or clone (from a sample the user owns) ``name``'s voice with
+        this session's speech backend, or match the closest one it has; kept in the bible."""
+        from dramaforge.agents.voices import make_voices
+
+        bible = self.bible()
+        if name not in bible.characters:
+            raise EditError(f"no character {name!r} (known: {', '.join(bible.characters)})")
+        look = bible.characters[name]
+        fresh = look.model_copy(update={"voice": look.voice.model_copy(update={"origin": None})})
+        bible = bible.model_copy(update={"characters": {**bible.characters, name: fresh}})
+        speech, language = self.context.speech, self.values()["script"].language
+        made, _notes = make_voices(bible, {name: wish}, speech, language, speech.voices(language))
+        self._save(bible=made)
+        return made.characters[name].voice
 
     def set_look(self, name: str, description: str) -> None:
         self._save(bible=edits.set_look(self.bible(), name, description))

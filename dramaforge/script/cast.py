@@ -11,18 +11,23 @@ BULLET = re.compile(r"^(?:[-*+•·]\s+|[△▲]\s*)")
 
 
 def split_outside_parens(text: str) -> list[str]:
-    """Split a cast line on ；;、，, but not inside （…）, where descriptions use commas."""
+    """Split a cast line on ；;、，, but not inside （…）, where descriptions use commas, nor
+    after a dash (``林小雨 — 温柔、略带沙哑的女声；老周``), where only ；; end the entry."""
     parts: list[str] = []
     current: list[str] = []
     depth = 0
+    dashed = False
     for ch in text:
         if ch in "（(":
             depth += 1
         elif ch in "）)":
             depth = max(0, depth - 1)
-        if depth == 0 and ch in "；;、，,":
+        elif depth == 0 and ch in "—–":
+            dashed = True
+        if depth == 0 and ch in ("；;" if dashed else "；;、，,"):
             parts.append("".join(current))
             current = []
+            dashed = False
         else:
             current.append(ch)
     parts.append("".join(current))

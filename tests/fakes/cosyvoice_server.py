@@ -19,6 +19,7 @@ import json
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -45,6 +46,8 @@ class FakeCosyVoice:
         self.characters: Counter[str] = Counter()
         self.messages: list[dict[str, Any]] = []
         self.handshakes = 0
+        self.enrolled: Callable[[str], bool] | None = None
+        """When set, a ``cosyvoice-...`` voice must pass it (enrolled on the DashScope fake)."""
         self._faults: list[str] = []
         self._lock = threading.Lock()
         self._server: Server = serve(self._session, "127.0.0.1", 0, process_request=self._handshake)
@@ -91,6 +94,9 @@ class FakeCosyVoice:
         header, payload = start.get("header") or {}, start.get("payload") or {}
         task_id = str(header.get("task_id") or "")
         problem = _invalid_start(header, payload)
+        voice = str((payload.get("parameters") or {}).get("voice") or "")
+        if not problem and self.enrolled and voice.startswith("cosyvoice-"):
+            problem = "" if self.enrolled(voice) else f"voice {voice!r} does not exist"
         fault = self._next_fault()
         if problem or fault.startswith("fail:"):
             code = "InvalidParameter" if problem else fault.removeprefix("fail:")

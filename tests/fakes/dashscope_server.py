@@ -11,6 +11,9 @@ Qwen-TTS at ``services/aigc/multimodal-generation/generation``, and ``/files/...
 Lip-sync (``wan2.2-s2v``, its ``wan2.2-s2v-detect`` check, ``videoretalk``) is in
 ``dashscope_lipsync``; ``fault("detect", Fault("refuse"))`` makes the next check fail.
 
+Voice design and enrollment (``services/audio/tts/customization``) are in
+``dashscope_voices``; ``qwen3-tts-vd`` speech takes only voices designed for it.
+
 Local inputs that must be URLs (``audio_url``) go through the temporary storage in
 ``dashscope_uploads`` (upload policy, OSS form post, ``oss://`` URLs).
 
@@ -22,7 +25,8 @@ The task list lags like the real one: a task shows in ``GET tasks`` only ``list_
 after it was created, by the fake's own clock (``now()``), which a test moves on with
 ``advance_clock(seconds)`` instead of sleeping.
 
-Faults are queued per endpoint (``submit``, ``tts``, ``poll``, ``list``, ``download``) and each
+Faults are queued per endpoint (``submit``, ``tts``, ``poll``, ``list``, ``download``,
+``customize``) and each
 request consumes the first one queued for its endpoint::
 
     server.fault("submit", Fault("status", status=429, code="Throttling.RateQuota", retry_after=1))
@@ -60,6 +64,7 @@ from tests.fakes.dashscope_tasks import (
     succeed,
 )
 from tests.fakes.dashscope_uploads import UPLOAD_ROUTE, Uploads, oss_urls
+from tests.fakes.dashscope_voices import CUSTOMIZATION_PATH, Voices
 
 __all__ = ["Chaos", "FakeDashScope", "Fault", "Task"]
 
@@ -116,6 +121,8 @@ class FakeDashScope:
         self._released = threading.Event()
         self._media = Media()
         self.uploads = Uploads()
+        self.voices = Voices()
+        """Voices designed and cloned (``services/audio/tts/customization``)."""
         """Temporary storage: what was uploaded, under which key, for which model."""
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -342,6 +349,8 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                 self._submit("video" if path == VIDEO_PATH else "image", body)
             elif path == TTS_PATH:
                 self._tts(body)
+            elif path == CUSTOMIZATION_PATH:
+                self._customize(body)
             else:
                 self._error(404, "NotFound", f"no route {path}", None)
 
@@ -421,6 +430,20 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                 return
             self._json(200, {"request_id": uuid.uuid4().hex, **reply})
 
+        def _customize(self, body: dict[str, Any]) -> None:
+            if self._pre("customize") is not None:
+                return  # a status fault: e.g. an account without voice design (403)
+            model = str(body.get("model"))
+            status, reply = fake.voices.handle(
+                body,
+                lambda url: fake.uploads.resolve(url, model),
+                self.headers.get("X-DashScope-OssResourceResolve") == "enable",
+            )
+            if status != 200:
+                self._error(status, reply["code"], reply["message"], None)
+                return
+            self._json(200, {"request_id": uuid.uuid4().hex, **reply})
+
         def _tts(self, body: dict[str, Any]) -> None:
             fault = self._pre("tts")
             if fault is not None and fault.kind == "status":
@@ -428,6 +451,12 @@ def _handler(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             inputs = body.get("input") or {}
             if not inputs.get("text") or not inputs.get("voice"):
                 self._error(400, "InvalidParameter", "input.text and input.voice required", None)
+                return
+            model = str(body.get("model"))
+            if model.startswith("qwen3-tts-vd") and not fake.voices.speaks(
+                model, str(inputs["voice"])
+            ):
+                self._error(400, "InvalidParameter", f"voice {inputs['voice']} not found", None)
                 return
             fake.tts_calls[str(body.get("model"))] += 1
             url = fake.tts_file(str(inputs["text"]))

@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
 from dramaforge.agents.bible import build_bible
+from dramaforge.agents.voices import make_voices, wishes_from
 from dramaforge.config import OutputSettings
 from dramaforge.errors import WorkspaceError
 from dramaforge.graph.context import RenderContext, confined, context_of, served_root
@@ -74,13 +75,22 @@ def bible(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, obj
     language = state["script"].language
     speech.check(language)
     voices = speech.voices(language)
+    wishes = wishes_from(state["script"], ctx.settings.voices.cast)
+    kept = ctx.store.root.parent / "voices.json"  # voices paid for, whatever the episode
     if opts.series_file is None:
-        return {"bible": build_bible(state["script"], state["plan"], voices)}
-    path = Path(opts.series_file)
-    with book.locked(path):
-        known = book.load(path)
-        made = build_bible(state["script"], state["plan"], voices, series=opts.series, known=known)
-        book.save(path, {**known, **made.characters})
+        made = build_bible(state["script"], state["plan"], voices)
+        made, notes = make_voices(made, wishes, speech, language, voices, kept)
+    else:
+        path = Path(opts.series_file)
+        with book.locked(path):  # a voice made here is kept for every episode of the series
+            known = book.load(path)
+            made = build_bible(
+                state["script"], state["plan"], voices, series=opts.series, known=known
+            )
+            made, notes = make_voices(made, wishes, speech, language, voices, kept)
+            book.save(path, {**known, **made.characters})
+    for note in notes:  # one line each: an engine that cannot clone or design
+        stage_event("bible", f"voices: {note}")
     return {"bible": made}
 
 

@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.sync.client import ClientConnection, connect
 
 from dramaforge.config import ProviderSettings
-from dramaforge.errors import ContentRejected, ProviderError
+from dramaforge.errors import ConfigError, ContentRejected, ProviderError
 from dramaforge.media.files import write_wav
 from dramaforge.media.probe import probe
 from dramaforge.schema import Language
@@ -65,6 +65,16 @@ class CosyVoice(DashScopeVoices):
     def __init__(self, model: str, settings: ProviderSettings | None, price: float = 0.0) -> None:
         super().__init__(model or "cosyvoice-v2", VOICES, price, keyed=settings is not None)
         self.settings = settings
+        self.can_clone = True  # voice enrollment makes voices for cosyvoice-v2 and -v3
+
+    def clone_voice(self, sample: Path, name: str) -> str:
+        """Enroll ``sample`` (uploaded to temporary storage) as a voice for this model."""
+        from dramaforge.tools.dashscope.transport import Transport
+        from dramaforge.tools.dashscope.voices import enroll_voice
+
+        if self.settings is None:
+            raise ConfigError("dashscope voice cloning needs an API key: set DASHSCOPE_API_KEY")
+        return enroll_voice(Transport(self.settings), sample, name, self.model)
 
     def __repr__(self) -> str:
         return f"CosyVoice(model={self.model!r})"

@@ -81,6 +81,18 @@ class DashScopeVoices(ModelBackend):
     def system_voice(self, voice: str) -> bool:
         return any(voice in ids for ids in self.system_voices.values())
 
+    # Voices made for a character (``agents.voices``): what each model can speak with.
+    can_design = False
+    can_clone = False
+    designed_only = False
+    """A model that speaks only voices designed for it (every character gets one)."""
+
+    def design_voice(self, description: str, name: str, language: Language) -> str:
+        raise ConfigError(f"{self.name} cannot design voices")
+
+    def clone_voice(self, sample: Path, name: str) -> str:
+        raise ConfigError(f"{self.name} cannot clone voices")
+
 
 class DashScopeSpeech(DashScopeVoices):
     """``dashscope:<model>`` speech backend, e.g. ``dashscope:qwen-tts``."""
@@ -88,10 +100,19 @@ class DashScopeSpeech(DashScopeVoices):
     def __init__(self, model: str, transport: Transport | None, price: float = 0.0) -> None:
         super().__init__(model or "qwen-tts", VOICES, price, keyed=transport is not None)
         self.transport = transport
+        # Only the qwen3-tts-vd models speak with designed voices (and only with those).
+        self.can_design = self.designed_only = self.model.startswith("qwen3-tts-vd")
+
+    def design_voice(self, description: str, name: str, language: Language) -> str:
+        from dramaforge.tools.dashscope.voices import design_voice
+
+        self.check(language)
+        assert self.transport is not None
+        return design_voice(self.transport, description, name, language, self.model)
 
     def body(self, request: SpeechRequest) -> dict[str, Any]:
         voice = request.voice.id
-        if not self.system_voice(voice):
+        if not self.system_voice(voice) and request.voice.origin != "designed":
             voice = VOICES[request.language][0]
         inputs: dict[str, Any] = {"text": request.text, "voice": voice}
         if self.model.startswith("qwen3-tts"):
