@@ -194,3 +194,154 @@ def save_qwen_image(folder: Path) -> Path:
     )
     pipe.save_pretrained(folder)
     return folder
+
+
+def hunyuan_tokenizer() -> Any:
+    """A tokenizer for HunyuanVideo-I2V's Llama-3 prompt template, built in-process.
+
+    The pipeline's default template assumes Llama 3's tokens: a begin-of-text token, the
+    header tokens and ``<image>`` at position 5 (where it places the 576 image embeddings),
+    the text cropped after the template's 103 tokens. Here the template's words and its
+    special tokens are single tokens, and anything else one token per character, so the
+    template plus a prompt fits the pipeline's 256 + 103 tokens."""
+    import re
+
+    from diffusers.pipelines.hunyuan_video.pipeline_hunyuan_video_image2video import (
+        DEFAULT_PROMPT_TEMPLATE,
+    )
+    from tokenizers import AddedToken, Regex, Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
+    template = str(DEFAULT_PROMPT_TEMPLATE["template"])
+    words = sorted({w for w in re.findall(r"[A-Za-z]{2,}", template)}, key=len, reverse=True)
+    chars = [c for c in string.printable if c not in SPECIALS]
+    pieces = [*SPECIALS, *specials, "<image>", "\n\n", *chars, *words]
+    vocab = {tok: i for i, tok in enumerate(dict.fromkeys(pieces))}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    alternatives = "|".join(re.escape(w) for w in ["\n\n", *words])
+    core.pre_tokenizer = pre_tokenizers.Split(Regex(f"{alternatives}|."), behavior="isolated")
+    core.add_special_tokens([AddedToken(t, special=True) for t in [*specials, "<image>"]])
+    core.post_processor = processors.TemplateProcessing(
+        single="<|begin_of_text|> $A", special_tokens=[("<|begin_of_text|>", vocab[specials[0]])]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        eos_token="<|eot_id|>",
+        bos_token="<|begin_of_text|>",
+    )
+
+
+def save_hunyuan_i2v(folder: Path) -> Path:
+    """A tiny ``HunyuanVideoImageToVideoPipeline`` at ``folder``, sized for the pipeline's
+    default prompt template: the Llava vision tower sees 48 x 48 pixels in 2 x 2 patches,
+    576 image tokens, the count the template makes room for. Other shapes follow diffusers'
+    fast test (``tests/pipelines/hunyuan_video/test_hunyuan_image2video.py``)."""
+    import torch
+    from diffusers import (
+        AutoencoderKLHunyuanVideo,
+        FlowMatchEulerDiscreteScheduler,
+        HunyuanVideoImageToVideoPipeline,
+        HunyuanVideoTransformer3DModel,
+    )
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPTextConfig,
+        CLIPTextModel,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+    )
+
+    tokenizer = hunyuan_tokenizer()
+    pad, image_token = tokenizer.pad_token_id, tokenizer.convert_tokens_to_ids("<image>")
+    torch.manual_seed(0)
+    transformer = HunyuanVideoTransformer3DModel(
+        in_channels=2 * 4 + 1,
+        out_channels=4,
+        num_attention_heads=2,
+        attention_head_dim=10,
+        num_layers=1,
+        num_single_layers=1,
+        num_refiner_layers=1,
+        patch_size=1,
+        patch_size_t=1,
+        guidance_embeds=False,
+        text_embed_dim=16,
+        pooled_projection_dim=8,
+        rope_axes_dim=(2, 4, 4),
+        image_condition_type="latent_concat",
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLHunyuanVideo(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        down_block_types=("HunyuanVideoDownBlock3D",) * 4,
+        up_block_types=("HunyuanVideoUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1,
+        act_fn="silu",
+        norm_num_groups=4,
+        scaling_factor=0.476986,
+        spatial_compression_ratio=8,
+        temporal_compression_ratio=4,
+        mid_block_add_attention=True,
+    )
+    text_config = LlamaConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        hidden_size=16,
+        intermediate_size=32,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        pad_token_id=pad,
+        vocab_size=256,
+    )
+    vision_config = CLIPVisionConfig(
+        hidden_size=8,
+        intermediate_size=16,
+        projection_dim=8,
+        num_attention_heads=2,
+        num_hidden_layers=2,
+        image_size=48,
+        patch_size=2,
+    )
+    torch.manual_seed(0)
+    text_encoder = LlavaForConditionalGeneration(
+        LlavaConfig(
+            vision_config=vision_config,
+            text_config=text_config,
+            pad_token_id=pad,
+            image_token_index=image_token,
+        )
+    ).eval()
+    torch.manual_seed(0)
+    text_encoder_2 = CLIPTextModel(
+        CLIPTextConfig(
+            bos_token_id=0,
+            eos_token_id=2,
+            hidden_size=8,
+            intermediate_size=16,
+            num_attention_heads=2,
+            num_hidden_layers=2,
+            pad_token_id=0,
+            vocab_size=128,
+            projection_dim=8,
+        )
+    ).eval()
+    pipe = HunyuanVideoImageToVideoPipeline(
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        transformer=transformer,
+        vae=vae,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+        text_encoder_2=text_encoder_2,
+        tokenizer_2=char_tokenizer(),
+        image_processor=CLIPImageProcessor(crop_size=48, size=48),
+    )
+    pipe.save_pretrained(folder)
+    return folder

@@ -26,6 +26,7 @@ TINY = {
     "wan2.1-t2v-1.3b": "save_wan_t2v",
     "wan2.1-i2v-14b-480p": "save_wan_i2v",
     "qwen-image": "save_qwen_image",
+    "hunyuanvideo-i2v": "save_hunyuan_i2v",
 }
 
 
@@ -73,7 +74,7 @@ def video_request(tmp_path: Path, seed: int = 7) -> VideoRequest:
     )
 
 
-@pytest.mark.parametrize("name", ["wan2.1-t2v-1.3b", "wan2.1-i2v-14b-480p"])
+@pytest.mark.parametrize("name", ["wan2.1-t2v-1.3b", "wan2.1-i2v-14b-480p", "hunyuanvideo-i2v"])
 def test_video_is_fitted_to_the_shot_and_seeded(
     models_dir: Path, tmp_path: Path, name: str
 ) -> None:
@@ -90,7 +91,7 @@ def test_video_is_fitted_to_the_shot_and_seeded(
     assert len(frames_of(tmp_path / "a.mp4")) == 18
     assert made.model == f"diffusers:{name}" and made.duration == 1.5
     assert made.gpu_seconds is not None and made.gpu_seconds > 0
-    assert made.cost == pytest.approx(made.gpu_seconds / 3600 * 3.6, rel=1e-3)
+    assert made.cost == pytest.approx(made.gpu_seconds / 3600 * 3.6, rel=1e-3, abs=1e-6)
     a, b, c = (np.stack(frames_of(tmp_path / f"{x}.mp4")) for x in "abc")
     assert np.array_equal(a, b), "the same seed makes the same clip"
     assert not np.array_equal(a, c), "another seed makes another clip"
@@ -223,3 +224,24 @@ def test_edit_model_without_a_reference_draws_with_qwen_image(
     with Image.open(tmp_path / "k.png") as img:
         assert img.size == (64, 64)
     assert made.model == "diffusers:qwen-image"
+
+
+def test_hunyuan_tiny_tokenizer_matches_the_default_template() -> None:
+    """The tiny HunyuanVideo-I2V tokenizer puts ``<image>`` where the pipeline's default
+    template places the image embeddings, and finds its three header ends, so the clip above
+    ran the template's real cropping, not a shortened prompt."""
+    pytest.importorskip("diffusers")
+    from diffusers.pipelines.hunyuan_video.pipeline_hunyuan_video_image2video import (
+        DEFAULT_PROMPT_TEMPLATE,
+    )
+
+    from tests.fixtures_diffusers import hunyuan_tokenizer
+
+    tokenizer = hunyuan_tokenizer()
+    ids = tokenizer(str(DEFAULT_PROMPT_TEMPLATE["template"]).format("a girl runs")).input_ids
+    assert (
+        ids.index(tokenizer.convert_tokens_to_ids("<image>"))
+        == DEFAULT_PROMPT_TEMPLATE["image_emb_start"]
+    )
+    assert ids.count(tokenizer.convert_tokens_to_ids("<|end_header_id|>")) == 3
+    assert len(ids) <= 256 + int(str(DEFAULT_PROMPT_TEMPLATE["crop_start"]))
