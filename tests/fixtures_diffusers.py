@@ -10,6 +10,7 @@ inside the builders: this module is only imported by tests that skip without the
 
 from __future__ import annotations
 
+import functools
 import string
 from pathlib import Path
 from typing import Any
@@ -130,13 +131,14 @@ def save_wan_i2v(folder: Path) -> Path:
     return folder
 
 
-def save_qwen_image(folder: Path) -> Path:
-    """A tiny ``QwenImagePipeline`` (Qwen2.5-VL text encoder from a config) at ``folder``."""
+def _qwen_parts(tokenizer: Any, vae_dim: int = 24) -> dict[str, Any]:
+    """A tiny Qwen-Image transformer, VAE, scheduler and Qwen2.5-VL text encoder (from a
+    config, vocabulary and vision token ids fitted to ``tokenizer``), shapes after diffusers'
+    ``tests/pipelines/qwenimage``."""
     import torch
     from diffusers import (
         AutoencoderKLQwenImage,
         FlowMatchEulerDiscreteScheduler,
-        QwenImagePipeline,
         QwenImageTransformer2DModel,
     )
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
@@ -155,7 +157,7 @@ def save_qwen_image(folder: Path) -> Path:
     )
     torch.manual_seed(0)
     vae = AutoencoderKLQwenImage(
-        base_dim=24,
+        base_dim=vae_dim,
         z_dim=4,
         dim_mult=[1, 2, 4],
         num_res_blocks=1,
@@ -163,6 +165,17 @@ def save_qwen_image(folder: Path) -> Path:
         latents_mean=[0.0] * 4,
         latents_std=[1.0] * 4,
     )
+    vision_ids = {
+        f"{name}_token_id": tokenizer.convert_tokens_to_ids(token)
+        for name, token in (
+            ("image", "<|image_pad|>"),
+            ("video", "<|video_pad|>"),
+            ("vision_start", "<|vision_start|>"),
+            ("vision_end", "<|vision_end|>"),
+        )
+        if token in tokenizer.get_vocab()
+    }
+    vocab = 32 * -(-len(tokenizer) // 32)
     torch.manual_seed(0)
     config = Qwen2_5_VLConfig(
         text_config={
@@ -171,7 +184,7 @@ def save_qwen_image(folder: Path) -> Path:
             "num_hidden_layers": 2,
             "num_attention_heads": 2,
             "num_key_value_heads": 2,
-            "vocab_size": 128,
+            "vocab_size": vocab,
             "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
             "rope_theta": 1000000.0,
         },
@@ -183,15 +196,40 @@ def save_qwen_image(folder: Path) -> Path:
             "out_hidden_size": 16,
         },
         hidden_size=16,
-        vocab_size=128,
+        vocab_size=vocab,
+        **vision_ids,
     )
-    pipe = QwenImagePipeline(
-        transformer=transformer,
-        vae=vae,
-        scheduler=FlowMatchEulerDiscreteScheduler(),
-        text_encoder=Qwen2_5_VLForConditionalGeneration(config).eval(),
-        tokenizer=char_tokenizer(),
+    return {
+        "transformer": transformer,
+        "vae": vae,
+        "scheduler": FlowMatchEulerDiscreteScheduler(),
+        "text_encoder": Qwen2_5_VLForConditionalGeneration(config).eval(),
+        "tokenizer": tokenizer,
+    }
+
+
+def save_qwen_image(folder: Path) -> Path:
+    """A tiny ``QwenImagePipeline`` (Qwen2.5-VL text encoder from a config) at ``folder``."""
+    from diffusers import QwenImagePipeline
+
+    QwenImagePipeline(**_qwen_parts(char_tokenizer())).save_pretrained(folder)
+    return folder
+
+
+def save_qwen_image_edit(folder: Path) -> Path:
+    """A tiny ``QwenImageEditPipeline`` at ``folder``: the Qwen-Image parts, a tokenizer with
+    the vision tokens, and the image-only processor (``image_only_processor``) whose image
+    processor shrinks the reference to a few 28-pixel patches for the tiny vision tower."""
+    from diffusers import QwenImageEditPipeline
+    from transformers import Qwen2VLImageProcessorPil
+
+    tokenizer = qwen_vl_tokenizer()
+    side = 28 * 4
+    images = Qwen2VLImageProcessorPil(
+        size={"shortest_edge": side * side // 4, "longest_edge": side * side}
     )
+    processor = image_only_processor()(image_processor=images, tokenizer=tokenizer)
+    pipe = QwenImageEditPipeline(**_qwen_parts(tokenizer, vae_dim=4), processor=processor)
     pipe.save_pretrained(folder)
     return folder
 
@@ -345,3 +383,50 @@ def save_hunyuan_i2v(folder: Path) -> Path:
     )
     pipe.save_pretrained(folder)
     return folder
+
+
+QWEN_VL_SPECIALS = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>"]
+
+
+def qwen_vl_tokenizer() -> Any:
+    """The character tokenizer plus the Qwen2.5-VL chat and vision tokens the edit
+    pipeline's prompt template uses, each one token."""
+    tokenizer = char_tokenizer()
+    tokenizer.add_special_tokens(
+        {"additional_special_tokens": [*QWEN_VL_SPECIALS, "<|image_pad|>", "<|video_pad|>"]}
+    )
+    return tokenizer
+
+
+@functools.cache
+def image_only_processor() -> Any:
+    """``Qwen2VLProcessor`` without its video processor, as a class.
+
+    transformers 5 builds and loads a ``Qwen2VLProcessor`` only with a video processor, and
+    its video processors need torchvision, which does not import beside the CPU torch here
+    (constructing one fails in ``check_argument_for_proper_class``: ``VideoProcessorMixin``
+    is not importable). The edit pipeline only passes images, so this subclass declares only
+    the image processor and the tokenizer; all it does with them is ``Qwen2VLProcessor``'s
+    own code. diffusers records it in ``model_index.json`` as this module's
+    ``ImageOnlyQwen2VLProcessor`` and loads it from here (the module's ``__getattr__``)."""
+    from transformers import Qwen2VLProcessor
+
+    class ImageOnlyQwen2VLProcessor(Qwen2VLProcessor):  # type: ignore[misc]
+        def __init__(self, image_processor: Any = None, tokenizer: Any = None, **kw: Any) -> None:
+            super().__init__(image_processor, tokenizer, **kw)
+
+    ImageOnlyQwen2VLProcessor.__module__ = __name__
+    ImageOnlyQwen2VLProcessor.__qualname__ = "ImageOnlyQwen2VLProcessor"
+    return ImageOnlyQwen2VLProcessor
+
+
+def __getattr__(name: str) -> Any:
+    """This module as a library diffusers loads a component from: the class, and the base
+    class (``ProcessorMixin``) by which diffusers picks its loading method."""
+    if name == "ImageOnlyQwen2VLProcessor":
+        return image_only_processor()
+    if name == "ProcessorMixin":
+        from transformers import ProcessorMixin
+
+        return ProcessorMixin
+    raise AttributeError(name)
