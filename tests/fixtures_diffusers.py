@@ -131,10 +131,14 @@ def save_wan_i2v(folder: Path) -> Path:
     return folder
 
 
-def _qwen_parts(tokenizer: Any, vae_dim: int = 24) -> dict[str, Any]:
+def _qwen_parts(tokenizer: Any, *, megapixel: bool = False) -> dict[str, Any]:
     """A tiny Qwen-Image transformer, VAE, scheduler and Qwen2.5-VL text encoder (from a
     config, vocabulary and vision token ids fitted to ``tokenizer``), shapes after diffusers'
-    ``tests/pipelines/qwenimage``."""
+    ``tests/pipelines/qwenimage``.
+
+    ``megapixel``: the edit pipeline encodes its reference at about 1024 x 1024 whatever the
+    output size, so its VAE is narrower and downsamples 16 times instead of 4: the reference
+    becomes 32 x 32 transformer tokens, not 128 x 128 (seconds on a CPU, not a minute)."""
     import torch
     from diffusers import (
         AutoencoderKLQwenImage,
@@ -157,11 +161,11 @@ def _qwen_parts(tokenizer: Any, vae_dim: int = 24) -> dict[str, Any]:
     )
     torch.manual_seed(0)
     vae = AutoencoderKLQwenImage(
-        base_dim=vae_dim,
+        base_dim=4 if megapixel else 24,
         z_dim=4,
-        dim_mult=[1, 2, 4],
+        dim_mult=[1, 1, 1, 1, 1] if megapixel else [1, 2, 4],
         num_res_blocks=1,
-        temperal_downsample=[False, True],
+        temperal_downsample=[False, True, True, True] if megapixel else [False, True],
         latents_mean=[0.0] * 4,
         latents_std=[1.0] * 4,
     )
@@ -229,7 +233,7 @@ def save_qwen_image_edit(folder: Path) -> Path:
         size={"shortest_edge": side * side // 4, "longest_edge": side * side}
     )
     processor = image_only_processor()(image_processor=images, tokenizer=tokenizer)
-    pipe = QwenImageEditPipeline(**_qwen_parts(tokenizer, vae_dim=4), processor=processor)
+    pipe = QwenImageEditPipeline(**_qwen_parts(tokenizer, megapixel=True), processor=processor)
     pipe.save_pretrained(folder)
     return folder
 
