@@ -1,12 +1,13 @@
 """Tiny randomly-initialised diffusers pipelines of the real classes, saved like a user's
 weights folder (``save_pretrained``) so tests load them through the users' code path.
 
-Nothing is downloaded: the tokenizer is built here (``tokenizers`` WordLevel, one token per
-character, so the pipelines' long prompt templates make enough tokens to drop their prefix)
-and the text encoders are made from configs. Shapes follow diffusers' own fast tests
-(``tests/pipelines/wan``, ``tests/pipelines/qwenimage``). torch and diffusers are imported
-inside the builders: this module is only imported by tests that skip without them.
-"""
+Nothing is downloaded: the tokenizers are built here (``tokenizers`` WordLevel, one token per
+character, so the pipelines' long prompt templates make enough tokens to drop their prefix;
+HunyuanVideo-I2V's also has its Llama-3 template's words and header tokens, the Qwen-Image-Edit
+one the Qwen2.5-VL vision tokens) and the text encoders are made from configs. Shapes follow
+diffusers' own fast tests (``tests/pipelines/wan``, ``tests/pipelines/qwenimage``,
+``tests/pipelines/hunyuan_video``). torch and diffusers are imported inside the builders:
+this module is only imported by tests that skip without them."""
 
 from __future__ import annotations
 
@@ -245,7 +246,8 @@ def hunyuan_tokenizer() -> Any:
     header tokens and ``<image>`` at position 5 (where it places the 576 image embeddings),
     the text cropped after the template's 103 tokens. Here the template's words and its
     special tokens are single tokens, and anything else one token per character, so the
-    template plus a prompt fits the pipeline's 256 + 103 tokens."""
+    template plus a prompt fits the pipeline's 256 + 103 tokens. The template's head is 162
+    tokens here, not 103: a little of it stays in the text embeddings (values, not shapes)."""
     import re
 
     from diffusers.pipelines.hunyuan_video.pipeline_hunyuan_video_image2video import (
