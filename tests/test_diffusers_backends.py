@@ -26,14 +26,17 @@ TINY = {
     "wan2.1-t2v-1.3b": "save_wan_t2v",
     "wan2.1-i2v-14b-480p": "save_wan_i2v",
     "qwen-image": "save_qwen_image",
+    "hunyuanvideo-i2v": "save_hunyuan_i2v",
+    "qwen-image-edit": "save_qwen_image_edit",
 }
+IMAGES = ("qwen-image", "qwen-image-edit")
 
 
 def tiny_settings(models_dir: Path, **extra: Any) -> Settings:
     """Settings a user would write, with tiny sizes, two steps and nine frames a clip."""
     own = {
         name: DiffusersModelSettings(
-            steps=2, frames=9, size=(32, 16) if name != "qwen-image" else (32, 32)
+            steps=2, frames=9, size=(32, 32) if name in IMAGES else (32, 16)
         )
         for name in TINY
     }
@@ -73,7 +76,7 @@ def video_request(tmp_path: Path, seed: int = 7) -> VideoRequest:
     )
 
 
-@pytest.mark.parametrize("name", ["wan2.1-t2v-1.3b", "wan2.1-i2v-14b-480p"])
+@pytest.mark.parametrize("name", ["wan2.1-t2v-1.3b", "wan2.1-i2v-14b-480p", "hunyuanvideo-i2v"])
 def test_video_is_fitted_to_the_shot_and_seeded(
     models_dir: Path, tmp_path: Path, name: str
 ) -> None:
@@ -90,7 +93,7 @@ def test_video_is_fitted_to_the_shot_and_seeded(
     assert len(frames_of(tmp_path / "a.mp4")) == 18
     assert made.model == f"diffusers:{name}" and made.duration == 1.5
     assert made.gpu_seconds is not None and made.gpu_seconds > 0
-    assert made.cost == pytest.approx(made.gpu_seconds / 3600 * 3.6, rel=1e-3)
+    assert made.cost == pytest.approx(made.gpu_seconds / 3600 * 3.6, rel=1e-3, abs=1e-6)
     a, b, c = (np.stack(frames_of(tmp_path / f"{x}.mp4")) for x in "abc")
     assert np.array_equal(a, b), "the same seed makes the same clip"
     assert not np.array_equal(a, c), "another seed makes another clip"
@@ -198,28 +201,56 @@ def test_episode_on_open_models_loads_each_pipeline_once(models_dir: Path, tmp_p
     assert manifest.total_cost > 0
 
 
-def test_edit_model_without_a_reference_draws_with_qwen_image(
+def test_edit_model_draws_from_the_reference_and_without_one_with_qwen_image(
     models_dir: Path, tmp_path: Path
 ) -> None:
-    """Qwen-Image-Edit draws from the focus character's reference; a shot with nobody in
-    focus has none, and is drawn by the text-to-image model (its tiny weights here).
-
-    The edit pipeline itself is not built here: its Qwen2VLProcessor will not construct
-    without torchvision's video processor in transformers 5, so the path that draws from a
-    reference is not exercised on the CPU."""
-    edit = models_dir / "qwen-image-edit"
-    edit.mkdir(exist_ok=True)
-    (edit / "model_index.json").write_text("{}")
+    """Qwen-Image-Edit draws a shot from the focus character's reference sheet (the tiny
+    edit pipeline reads it: another reference, another picture at the same seed); a shot
+    with nobody in focus has no reference and is drawn by the text-to-image model."""
     backend = registry().create("image", "diffusers:qwen-image-edit", tiny_settings(models_dir))
     request = ImageRequest(
-        prompt="an empty classroom",
-        width=64,
+        prompt="she smiles",
+        width=48,
         height=64,
         seed=5,
-        framing="wide",
+        framing="close_up",
         scene_heading="INT. CLASSROOM - DAY",
     )
+    drawn = {}
+    for colour in ("red", "blue"):
+        sheet = tmp_path / f"{colour}.png"
+        Image.new("RGB", (40, 60), colour).save(sheet)
+        out = tmp_path / f"{colour}-key.png"
+        made = backend.generate(request.model_copy(update={"reference": str(sheet)}), out)
+        assert made.model == "diffusers:qwen-image-edit"
+        assert made.gpu_seconds is not None and made.gpu_seconds > 0
+        with Image.open(out) as img:
+            assert img.size == (48, 64)
+            drawn[colour] = np.asarray(img.convert("RGB"))
+    assert not np.array_equal(drawn["red"], drawn["blue"]), "the reference is drawn from"
+
     made = backend.generate(request, tmp_path / "k.png")
     with Image.open(tmp_path / "k.png") as img:
-        assert img.size == (64, 64)
+        assert img.size == (48, 64)
     assert made.model == "diffusers:qwen-image"
+
+
+def test_hunyuan_tiny_tokenizer_matches_the_default_template() -> None:
+    """The tiny HunyuanVideo-I2V tokenizer puts ``<image>`` where the pipeline's default
+    template places the image embeddings, and finds its three header ends, so the clip above
+    ran the template's real cropping, not a shortened prompt."""
+    pytest.importorskip("diffusers")
+    from diffusers.pipelines.hunyuan_video.pipeline_hunyuan_video_image2video import (
+        DEFAULT_PROMPT_TEMPLATE,
+    )
+
+    from tests.fixtures_diffusers import hunyuan_tokenizer
+
+    tokenizer = hunyuan_tokenizer()
+    ids = tokenizer(str(DEFAULT_PROMPT_TEMPLATE["template"]).format("a girl runs")).input_ids
+    assert (
+        ids.index(tokenizer.convert_tokens_to_ids("<image>"))
+        == DEFAULT_PROMPT_TEMPLATE["image_emb_start"]
+    )
+    assert ids.count(tokenizer.convert_tokens_to_ids("<|end_header_id|>")) == 3
+    assert len(ids) <= 256 + int(str(DEFAULT_PROMPT_TEMPLATE["crop_start"]))
