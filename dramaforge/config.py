@@ -291,6 +291,16 @@ class ClusterSettings(BaseModel):
     """GPUs an episode asks Ray for when an image or video backend is ``diffusers:*``."""
 
 
+class IdentitySettings(BaseModel):
+    """``[identity]``: who each character is, fixed once per series."""
+
+    reference_sheets: bool = True
+    """Draw each character's reference sheet (front, three-quarter, outfit) with the image
+    backend when a series first meets them, keep it in the series bible, and draw and judge
+    every keyframe of theirs from it. Off: the reference is picked from the first episode's
+    keyframes, as before."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DRAMAFORGE_",
@@ -314,6 +324,7 @@ class Settings(BaseSettings):
     state_dir: Path | None = None
     """Checkpoints and the asset cache; default ``<out>/.dramaforge``."""
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
     workspace: Path | None = None
     """When set, every script read and every output written must stay inside this folder
     (``DRAMAFORGE_WORKSPACE``); a graph served by LangGraph Server defaults to its working

@@ -16,6 +16,7 @@ from dramaforge.errors import WorkspaceError
 from dramaforge.graph.context import RenderContext, confined, context_of, served_root
 from dramaforge.graph.cost import estimate
 from dramaforge.graph.progress import stage_event
+from dramaforge.graph.sheets import ensure_sheets
 from dramaforge.graph.state import EpisodeState, RenderOptions
 from dramaforge.graph.threads import episode_name
 from dramaforge.schema import Shot, ShotPlan, StyleBible
@@ -81,6 +82,8 @@ def bible(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, obj
         known = book.load(path)
         made = build_bible(state["script"], state["plan"], voices, series=opts.series, known=known)
         book.save(path, {**known, **made.characters})
+    if ctx.settings.identity.reference_sheets:  # once per series: who each character is
+        made = ensure_sheets(ctx, path, book, made, opts, language)
     return {"bible": made}
 
 

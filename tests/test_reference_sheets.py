@@ -1,0 +1,98 @@
+"""Each character's reference sheet, drawn once per series and kept in the series bible: the
+offline painter's sheet (front, three-quarter, outfit), an episode's keyframes drawn and
+judged against it, and a second episode that draws no sheet again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dramaforge.agents import identity
+from dramaforge.graph.verbs import render_episode
+from dramaforge.tools.local.storyboard import StoryboardBackend, sheet
+from dramaforge.tools.protocols import ImageRequest
+from tests.helpers import FIXTURES, counting_context, settings_for
+from tests.test_batch import EPISODE_2
+
+CAST = {"阿明": ("#e05030", 0), "小雪": ("#3080b0", 1)}
+
+
+def _request(cast: dict[str, tuple[str, int]], framing: str, seed: int = 3) -> ImageRequest:
+    return ImageRequest(
+        prompt="",
+        width=432,
+        height=768,
+        seed=seed,
+        framing=framing,  # type: ignore[arg-type]
+        scene_heading="教室 - 白天 - 内",
+        characters=cast,
+        focus=next(iter(cast)),
+    )
+
+
+def test_the_painter_draws_a_sheet_that_keyframes_are_judged_against(tmp_path: Path) -> None:
+    request = _request({"阿明": CAST["阿明"]}, "close_up").model_copy(
+        update={"scene_heading": ""}
+    )
+    drawn = sheet(request)
+    assert drawn.size == (3 * 432, 768)  # front, three-quarter, outfit side by side
+    faces = identity.faces_in(np.asarray(drawn))
+    assert len(faces) == 3 and all(f.kind == "drawn" for f in faces)
+    # One face in each panel.
+    assert [f.box[0] // 432 for f in sorted(faces, key=lambda f: f.box[0])] == [0, 1, 2]
+    ref = tmp_path / "sheet.png"
+    StoryboardBackend().draw_sheet(request, ref)
+    with Image.open(ref) as saved:
+        assert np.array_equal(np.asarray(saved.convert("RGB")), np.asarray(drawn))
+
+    painter = StoryboardBackend()
+    for name, framing, cast in (
+        ("close", "close_up", {"阿明": CAST["阿明"]}),
+        ("both", "medium", CAST),
+        ("unlike", "close_up", {"阿明": CAST["小雪"]}),
+    ):
+        painter.generate(_request(cast, framing), tmp_path / f"{name}.png")
+    for name in ("close", "both"):
+        seen = identity.judge(tmp_path / f"{name}.png", {"阿明": ref}, in_frame=len(CAST))
+        assert seen.scores["阿明"] == pytest.approx(1.0, abs=0.01), name
+        assert seen.copies == [] and not seen.below()  # a sheet is never a keyframe's copy
+    unlike = identity.judge(tmp_path / "unlike.png", {"阿明": ref}, in_frame=1)
+    assert unlike.below() == {"阿明": pytest.approx(unlike.scores["阿明"])}
+
+
+@pytest.mark.slow
+def test_a_series_draws_each_sheet_once_and_measures_identity_against_it(
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(concurrency=1)
+    ctx, _ = counting_context(settings, tmp_path)
+    first = render_episode(FIXTURES / "short.zh.txt", tmp_path, settings, series="s", context=ctx)
+    bible_file = settings.state_root(tmp_path) / "series" / "s.json"
+    kept = json.loads(bible_file.read_text(encoding="utf-8"))
+    for name in ("阿明", "小雪"):
+        sheet_path = Path(kept[name]["reference_image"])
+        assert sheet_path.parent == bible_file.with_suffix("")  # beside the bible
+        assert sheet_path.name.startswith("sheet-")
+        with Image.open(sheet_path) as im:
+            assert im.size == (3 * settings.render.width, settings.render.height)
+        assert first.bible.characters[name].reference_image == str(sheet_path)
+        # Every keyframe was judged against the sheet: none is its copy, all are alike.
+        faces = next(c for c in first.identity.characters if c.name == name)
+        assert faces.shots and faces.cross_worst is not None
+        assert faces.cross_worst >= identity.LIKENESS["drawn"]
+        likeness = next(c for c in first.consistency if c.name == name)
+        assert likeness.reference_from == "bible"
+    assert first.identity.copies == []
+    drawn_once = {n: kept[n]["reference_image"] for n in kept}
+    ep2 = tmp_path / "ep02.txt"
+    ep2.write_text(EPISODE_2, encoding="utf-8")
+    second = render_episode(ep2, tmp_path, settings, series="s", context=ctx)
+    again = json.loads(bible_file.read_text(encoding="utf-8"))
+    for name in ("阿明", "小雪"):  # the series keeps its sheets; the newcomer gets one
+        assert again[name]["reference_image"] == drawn_once[name]
+        assert second.bible.characters[name].reference_image == drawn_once[name]
+    assert Path(again["老师"]["reference_image"]).name.startswith("sheet-")
