@@ -35,9 +35,7 @@ def _request(cast: dict[str, tuple[str, int]], framing: str, seed: int = 3) -> I
 
 
 def test_the_painter_draws_a_sheet_that_keyframes_are_judged_against(tmp_path: Path) -> None:
-    request = _request({"阿明": CAST["阿明"]}, "close_up").model_copy(
-        update={"scene_heading": ""}
-    )
+    request = _request({"阿明": CAST["阿明"]}, "close_up").model_copy(update={"scene_heading": ""})
     drawn = sheet(request)
     assert drawn.size == (3 * 432, 768)  # front, three-quarter, outfit side by side
     faces = identity.faces_in(np.asarray(drawn))
@@ -78,7 +76,7 @@ def test_a_series_draws_each_sheet_once_and_measures_identity_against_it(
         assert sheet_path.parent == bible_file.with_suffix("")  # beside the bible
         assert sheet_path.name.startswith("sheet-")
         with Image.open(sheet_path) as im:
-            assert im.size == (3 * settings.render.width, settings.render.height)
+            assert im.size == (3 * first.episode.width, first.episode.height)
         assert first.bible.characters[name].reference_image == str(sheet_path)
         # Every keyframe was judged against the sheet: none is its copy, all are alike.
         faces = next(c for c in first.identity.characters if c.name == name)
