@@ -5,14 +5,20 @@ judged against it, and a second episode that draws no sheet again."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from starlette.testclient import TestClient
 
 from dramaforge.agents import identity
+from dramaforge.config import Settings
+from dramaforge.graph.context import RenderContext
 from dramaforge.graph.verbs import render_episode
+from dramaforge.schema import Manifest
+from dramaforge.serve.studio import create_app
 from dramaforge.tools.local.storyboard import StoryboardBackend, sheet
 from dramaforge.tools.protocols import ImageRequest
 from tests.helpers import FIXTURES, counting_context, settings_for
@@ -67,9 +73,12 @@ def test_a_series_draws_each_sheet_once_and_measures_identity_against_it(
     tmp_path: Path,
 ) -> None:
     settings = settings_for(concurrency=1)
-    ctx, _ = counting_context(settings, tmp_path)
-    first = render_episode(FIXTURES / "short.zh.txt", tmp_path, settings, series="s", context=ctx)
-    bible_file = settings.state_root(tmp_path) / "series" / "s.json"
+    out = tmp_path / "out"
+    script = tmp_path / "short.zh.txt"
+    shutil.copyfile(FIXTURES / "short.zh.txt", script)
+    ctx, _ = counting_context(settings, out)
+    first = render_episode(script, out, settings, series="s", context=ctx)
+    bible_file = settings.state_root(out) / "series" / "s.json"
     kept = json.loads(bible_file.read_text(encoding="utf-8"))
     for name in ("阿明", "小雪"):
         sheet_path = Path(kept[name]["reference_image"])
@@ -85,12 +94,38 @@ def test_a_series_draws_each_sheet_once_and_measures_identity_against_it(
         likeness = next(c for c in first.consistency if c.name == name)
         assert likeness.reference_from == "bible"
     assert first.identity.copies == []
+    _studio_shows_identity(tmp_path, settings, ctx, first)
     drawn_once = {n: kept[n]["reference_image"] for n in kept}
     ep2 = tmp_path / "ep02.txt"
     ep2.write_text(EPISODE_2, encoding="utf-8")
-    second = render_episode(ep2, tmp_path, settings, series="s", context=ctx)
+    second = render_episode(ep2, out, settings, series="s", context=ctx)
     again = json.loads(bible_file.read_text(encoding="utf-8"))
     for name in ("阿明", "小雪"):  # the series keeps its sheets; the newcomer gets one
         assert again[name]["reference_image"] == drawn_once[name]
         assert second.bible.characters[name].reference_image == drawn_once[name]
     assert Path(again["老师"]["reference_image"]).name.startswith("sheet-")
+
+
+def _studio_shows_identity(
+    root: Path, settings: Settings, ctx: RenderContext, ep: Manifest
+) -> None:
+    """The board and the review page show each character's cross/self mean and worst, each
+    shot's likeness per character, and the copy guard's verdict: the manifest's figures."""
+    app = create_app(root, settings, contexts={"out": ctx})
+    client = TestClient(app, base_url="http://127.0.0.1")
+    board = client.get("/e/out/short")
+    review = client.get("/e/out/short/render")
+    assert board.status_code == review.status_code == 200
+    for page in (board.text, review.text):
+        table = page.split('<table class="identity-scores">')[1].split("</table>")[0]
+        for c in ep.identity.characters:
+            row = table.split(f'<tr data-character="{c.name}">')[1].split("</tr>")[0]
+            cells = [f"{v:.2f}" if v is not None else "–" for v in (
+                c.cross_mean, c.cross_worst, c.self_mean, c.self_worst
+            )]  # fmt: skip
+            assert [cell.split(">")[1] for cell in row.split("</td>")[1:5]] == cells, row
+        assert '<p class="copy-guard good">no keyframe copies' in page  # the copy guard
+    for c in ep.identity.characters:
+        for shot_id, score in c.shots.items():
+            card = board.text.split(f'id="shot-{shot_id}"')[1].split("</article>")[0]
+            assert f'data-character="{c.name}">{c.name} {score:.2f}</span>' in card
