@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -129,3 +130,38 @@ def _studio_shows_identity(
         for shot_id, score in c.shots.items():
             card = board.text.split(f'id="shot-{shot_id}"')[1].split("</article>")[0]
             assert f'data-character="{c.name}">{c.name} {score:.2f}</span>' in card
+
+
+def test_plan_and_render_print_one_identity_line(tmp_path: Path, monkeypatch: Any) -> None:
+    from typer.testing import CliRunner
+
+    from dramaforge.cli.app import app
+    from dramaforge.cli.identity_line import _LIKENESS, render_line
+    from dramaforge.schema import CharacterIdentity, IdentityReport
+
+    assert _LIKENESS == identity.LIKENESS  # the CLI's copy, kept free of numpy
+    monkeypatch.chdir(tmp_path)
+    printed = CliRunner().invoke(app, ["plan", str(FIXTURES / "short.zh.txt")])
+    assert printed.exit_code == 0, printed.output
+    text = " ".join(printed.output.split())  # the console wraps long lines
+    assert text.count("identity: ") == 1
+    assert (
+        "identity: 5 keyframes with people (2 characters) judged against their reference "
+        "sheets (drawn once per series); redrawn below 0.50 (drawn faces) / 0.90 (real faces)"
+    ) in text
+    faces = IdentityReport(
+        characters=[
+            CharacterIdentity(name="阿明", cross_mean=0.97, cross_worst=0.93),
+            CharacterIdentity(name="小雪", cross_mean=0.71, cross_worst=0.42),
+        ],
+        cross_mean=0.84,
+        cross_worst=0.42,
+        self_mean=0.9,
+        self_worst=0.8,
+        copies=["s01-03"],
+    )
+    assert render_line(faces) == (
+        "identity: vs reference 0.84 mean, 0.42 worst (小雪); across shots 0.90 mean, 0.80 "
+        "worst; copies of a reference: s01-03"
+    )
+    assert render_line(IdentityReport()).startswith("identity: not measured")
