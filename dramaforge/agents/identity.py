@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from dramaforge.media.face_models import model_file
 from dramaforge.media.mouths import Box, drawn_faces
 from dramaforge.schema import CharacterIdentity, IdentityReport, ShotPlan, ShotResult, StyleBible
 
@@ -73,11 +74,14 @@ class _RealFaces:
 
     def __init__(self) -> None:
         import dlib  # type: ignore[import-untyped, import-not-found, unused-ignore]
-        import face_recognition_models as models  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
+        aligner = model_file("shape_predictor_5_face_landmarks.dat")
+        encoder = model_file("dlib_face_recognition_resnet_model_v1.dat")
+        if aligner is None or encoder is None:
+            raise ImportError("face-recognition-models is not installed (the 'faces' extra)")
         self.detector = dlib.get_frontal_face_detector()
-        self.aligner = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
-        self.encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
+        self.aligner = dlib.shape_predictor(str(aligner))
+        self.encoder = dlib.face_recognition_model_v1(str(encoder))
 
     def __call__(self, rgb: NDArray[np.uint8]) -> list[SeenFace]:
         found = []
