@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from dramaforge.agents import identity
 from dramaforge.config import Settings
+from dramaforge.errors import ContentRejected
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.verbs import render_episode
 from dramaforge.schema import Manifest
@@ -165,3 +166,30 @@ def test_plan_and_render_print_one_identity_line(tmp_path: Path, monkeypatch: An
         "worst; copies of a reference: s01-03"
     )
     assert render_line(IdentityReport()).startswith("identity: not measured")
+
+
+class NoSheets:
+    """The painter, behind a model that refuses to draw reference sheets (as a moderated
+    provider may): keyframes are drawn, sheets are not."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name = inner, "fake:no-sheets"
+        self.refused: list[str] = []
+
+    def generate(self, request: ImageRequest, dest: Path, journal: object = None) -> Any:
+        if "角色设定图" in request.prompt:
+            self.refused.append(request.focus or "")
+            raise ContentRejected("the request was refused by moderation")
+        return self.inner.generate(request, dest)
+
+
+@pytest.mark.slow
+def test_a_sheet_not_drawn_leaves_the_reference_to_the_episode(tmp_path: Path) -> None:
+    settings = settings_for(concurrency=1)
+    ctx, _ = counting_context(settings, tmp_path)
+    ctx.image = NoSheets(ctx.image)  # type: ignore[assignment]
+    made = render_episode(FIXTURES / "short.zh.txt", tmp_path, settings, series="s", context=ctx)
+    assert sorted(ctx.image.refused) == sorted(made.bible.characters)  # type: ignore[attr-defined]
+    for c in made.consistency:  # picked from the episode's own keyframes, as before sheets
+        assert c.reference_from in {s.id for s in made.plan.shots}, c
+        assert not Path(c.reference).name.startswith("sheet-")
