@@ -15,7 +15,7 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from dramaforge.agents import identity
-from dramaforge.config import Settings
+from dramaforge.config import IdentitySettings, Settings
 from dramaforge.errors import ContentRejected
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.verbs import render_episode
@@ -193,3 +193,36 @@ def test_a_sheet_not_drawn_leaves_the_reference_to_the_episode(tmp_path: Path) -
     for c in made.consistency:  # picked from the episode's own keyframes, as before sheets
         assert c.reference_from in {s.id for s in made.plan.shots}, c
         assert not Path(c.reference).name.startswith("sheet-")
+
+
+@pytest.mark.slow
+def test_a_reference_taking_model_draws_every_focus_keyframe_from_the_sheet(
+    tmp_path: Path,
+) -> None:
+    from dramaforge.tools.dashscope.image import reference_file
+    from tests.fakes.dashscope_server import FakeDashScope
+    from tests.test_series_references import I2I, T2I, _bytes, _settings
+
+    with FakeDashScope() as fake:
+        settings = _settings(fake).model_copy(update={"identity": IdentitySettings()})
+        made = render_episode(FIXTURES / "short.zh.txt", tmp_path, settings, series="s")
+    tasks = list(fake.tasks.values())
+    sheets = [t for t in tasks if "角色设定图" in t.body["input"]["prompt"]]
+    # One sheet per character, drawn from text (there is nothing to draw it from yet).
+    assert len(sheets) == len(made.bible.characters) and {t.model for t in sheets} == {T2I}
+    prompts = {r.shot_id: r.take.keyframe.prompt for r in made.shots}
+    drawn_from_sheet = 0
+    for shot in made.plan.shots:
+        (task,) = [t for t in tasks if t.body["input"]["prompt"] == prompts[shot.id]]
+        look = made.bible.characters.get(shot.focus or "")
+        if look is None:
+            assert task.model == T2I, shot.id
+            continue
+        assert look.reference_image and Path(look.reference_image).name.startswith("sheet-")
+        # The server got the sheet, as the backend sends any reference (scaled into the
+        # sides the model accepts).
+        sent = reference_file(Path(look.reference_image), tmp_path / f"{shot.id}.png")
+        assert task.model == I2I, shot.id
+        assert _bytes(fake, task) == [sent.read_bytes()], shot.id
+        drawn_from_sheet += 1
+    assert drawn_from_sheet >= 2
