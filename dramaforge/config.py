@@ -308,6 +308,16 @@ class VoiceSettings(BaseModel):
     cast: dict[str, CastVoice] = Field(default_factory=dict)
 
 
+class IdentitySettings(BaseModel):
+    """``[identity]``: who each character is, fixed once per series."""
+
+    reference_sheets: bool = True
+    """Draw each character's reference sheet (front, three-quarter, outfit) with the image
+    backend when a series first meets them, keep it in the series bible, and draw and judge
+    every keyframe of theirs from it. Off: the reference is picked from the first episode's
+    keyframes, as before."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DRAMAFORGE_",
@@ -332,6 +342,7 @@ class Settings(BaseSettings):
     """Checkpoints and the asset cache; default ``<out>/.dramaforge``."""
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     voices: VoiceSettings = Field(default_factory=VoiceSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
     workspace: Path | None = None
     """When set, every script read and every output written must stay inside this folder
     (``DRAMAFORGE_WORKSPACE``); a graph served by LangGraph Server defaults to its working

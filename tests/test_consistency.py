@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from dramaforge.agents.consistency import OFF_MODEL
+from dramaforge.config import IdentitySettings
 from dramaforge.graph.verbs import render_episode
 from dramaforge.schema import CharacterConsistency, Manifest
 from dramaforge.tools.protocols import Generated, ImageRequest
@@ -57,7 +58,9 @@ def series(
     out = tmp_path_factory.mktemp("series")
     ep2 = out / "ep02.txt"
     ep2.write_text(EPISODE_2, encoding="utf-8")
-    settings = settings_for(concurrency=1)
+    settings = settings_for(concurrency=1).model_copy(  # references picked, not drawn
+        update={"identity": IdentitySettings(reference_sheets=False)}
+    )
     ctx, _ = counting_context(settings, out)
     first = render_episode(FIXTURES / "short.zh.txt", out, settings, series=SERIES, context=ctx)
     off = OffModel(ctx.image, "阿明")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dramaforge.config import Settings
+from dramaforge.config import IdentitySettings, Settings
 from dramaforge.graph.verbs import render_episode
 from dramaforge.schema import Manifest
 from tests.fakes.dashscope_server import FakeDashScope, Task
@@ -27,6 +27,8 @@ def _settings(fake: FakeDashScope) -> Settings:
         update={
             "backends": base.backends.model_copy(update={"image": f"dashscope:{I2I}"}),
             "dashscope": provider_settings(fake, timeout=10.0, poll_interval=0.01),
+            # The references picked from episode 1's keyframes (test_reference_sheets: drawn)
+            "identity": IdentitySettings(reference_sheets=False),
         }
     )
 

@@ -22,6 +22,7 @@ Embeddings:
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from dramaforge.media.face_models import model_file
 from dramaforge.media.mouths import Box, drawn_faces
 from dramaforge.schema import CharacterIdentity, IdentityReport, ShotPlan, ShotResult, StyleBible
 
@@ -73,32 +75,40 @@ class _RealFaces:
 
     def __init__(self) -> None:
         import dlib  # type: ignore[import-untyped, import-not-found, unused-ignore]
-        import face_recognition_models as models  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
+        aligner = model_file("shape_predictor_5_face_landmarks.dat")
+        encoder = model_file("dlib_face_recognition_resnet_model_v1.dat")
+        if aligner is None or encoder is None:
+            raise ImportError("face-recognition-models is not installed (the 'faces' extra)")
+        self.lock = threading.Lock()  # one model for the process: dlib crashes if two
+        # threads (two shots' critics) run it at once
         self.detector = dlib.get_frontal_face_detector()
-        self.aligner = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
-        self.encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
+        self.aligner = dlib.shape_predictor(str(aligner))
+        self.encoder = dlib.face_recognition_model_v1(str(encoder))
 
     def __call__(self, rgb: NDArray[np.uint8]) -> list[SeenFace]:
         found = []
-        for rect in self.detector(rgb, 0):
-            shape = self.aligner(rgb, rect)
-            vector = np.array(self.encoder.compute_face_descriptor(rgb, shape), np.float64)
-            box = (rect.left(), rect.top(), rect.right(), rect.bottom())
-            found.append(SeenFace(box, _unit(vector), "real"))
+        with self.lock:
+            for rect in self.detector(rgb, 0):
+                shape = self.aligner(rgb, rect)
+                vector = np.array(self.encoder.compute_face_descriptor(rgb, shape), np.float64)
+                box = (rect.left(), rect.top(), rect.right(), rect.bottom())
+                found.append(SeenFace(box, _unit(vector), "real"))
         return found
 
 
 _real: list[_RealFaces | None] = []
+_loading = threading.Lock()
 
 
 def _real_faces() -> _RealFaces | None:
     """The real-face model, loaded once (None without the ``faces`` extra)."""
-    if not _real:
-        try:
-            _real.append(_RealFaces())
-        except ImportError:
-            _real.append(None)
+    with _loading:
+        if not _real:
+            try:
+                _real.append(_RealFaces())
+            except ImportError:
+                _real.append(None)
     return _real[0]
 
 

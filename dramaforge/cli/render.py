@@ -19,6 +19,7 @@ from dramaforge.cli.flags import (
     settings_flags,
     with_backend,
 )
+from dramaforge.cli.identity_line import plan_line, render_line
 from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError
 
@@ -206,6 +207,7 @@ def _report(manifest: Manifest, as_json: bool, *, up_to_date: bool) -> None:
         f"[green]done[/] {len(manifest.shots)} shots, {ep.duration:.1f}s, "
         f"{ep.width}x{ep.height}, {ep.loudness_lufs} LUFS, {retried} shots retried"
     )
+    console.print(render_line(manifest.identity), highlight=False, markup=False)
     out_console.print(ep.path, highlight=False, markup=False)
 
 
@@ -269,6 +271,7 @@ def plan(
         _print_repairs(shot_plan.repairs)
         for line in cost_lines(cost):
             console.print(line, highlight=False)
+        console.print(plan_line(shot_plan, settings), highlight=False, markup=False)
         for line in gpu_plan_lines(shot_plan, settings):  # open models: time per shot on the GPU
             console.print(escape(line), highlight=False)
 

@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 
 from dramaforge.errors import AssemblyError
 from dramaforge.media.analysis import read_audio
+from dramaforge.media.face_models import model_file
 
 SKIN = (238, 204, 176)  # the storyboard's (tools/local/faces.py: media cannot import it)
 SKIN_SPREAD = (20, 8, 8)  # Y, Cb, Cr: how far a drawn face's skin strays after x264
@@ -274,10 +275,10 @@ def _landmark_model() -> _Landmarks | None:
     """dlib's HOG face detector and 68-point predictor, if installed (None otherwise)."""
     try:
         import dlib  # type: ignore[import-untyped, import-not-found, unused-ignore]
-        import face_recognition_models  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:
         return None
-    return _Landmarks(dlib, face_recognition_models.pose_predictor_model_location())
+    model = model_file("shape_predictor_68_face_landmarks.dat")
+    return _Landmarks(dlib, str(model)) if model is not None else None
 
 
 class _Landmarks:

@@ -17,6 +17,7 @@ from dramaforge.errors import WorkspaceError
 from dramaforge.graph.context import RenderContext, confined, context_of, served_root
 from dramaforge.graph.cost import estimate
 from dramaforge.graph.progress import stage_event
+from dramaforge.graph.sheets import ensure_sheets
 from dramaforge.graph.state import EpisodeState, RenderOptions
 from dramaforge.graph.threads import episode_name
 from dramaforge.schema import Shot, ShotPlan, StyleBible
@@ -89,6 +90,8 @@ def bible(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, obj
             )
             made, notes = make_voices(made, wishes, speech, language, voices, kept)
             book.save(path, {**known, **made.characters})
+        if ctx.settings.identity.reference_sheets:  # once per series: who each character is
+            made = ensure_sheets(ctx, path, book, made, opts, language)
     for note in notes:  # one line each: an engine that cannot clone or design
         stage_event("bible", f"voices: {note}")
     return {"bible": made}

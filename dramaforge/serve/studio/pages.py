@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dramaforge.agents.identity import LIKENESS
 from dramaforge.errors import WorkspaceError
 from dramaforge.graph.batch import BatchReport
 from dramaforge.graph.edits import CAMERAS, FRAMINGS
 from dramaforge.graph.session import Session
-from dramaforge.schema import Manifest, ShotResult, Take
+from dramaforge.schema import IdentityReport, Manifest, ShotResult, Take
 from dramaforge.serve.studio.episodes import SEGMENT, Studio
 
 EXPORTS = (".fcpxml", ".otio", ".edl", ".xml", ".aaf", ".csv")
@@ -36,11 +37,22 @@ def _take(studio: Studio, take: Take, chosen: bool) -> dict[str, Any]:
         "passed": c.passed,
         "score": c.score,
         "sync": c.sync,
+        "identity": c.identity,
         "lipsync": take.motion.backend if take.unsynced is not None else None,
         "issues": c.issues,
         "reviewer": c.reviewer,
         "prompt": take.shot.visual_prompt if take.shot else take.keyframe.prompt,
         "chosen": chosen,
+    }
+
+
+def _shot_identity(faces: IdentityReport, shot_id: str) -> dict[str, Any]:
+    """One shot's identity on the board: each character's likeness to their reference, and
+    whether the copy guard or the count check flagged its keyframe."""
+    return {
+        "likeness": {c.name: c.shots[shot_id] for c in faces.characters if shot_id in c.shots},
+        "copy": shot_id in faces.copies,
+        "miscounted": shot_id in faces.miscounted,
     }
 
 
@@ -65,12 +77,14 @@ def board(studio: Studio, folder: str, name: str) -> dict[str, Any]:
         cost = s.estimate()
         options = s.options
     on_disk = _disk_manifest(studio.folder(folder, name))
+    faces = (on_disk.identity if on_disk else None) or IdentityReport()
     shots: list[dict[str, Any]] = []
     for n, shot in enumerate(plan.shots, 1):
         takes = _takes(studio, results.get(shot.id))
         chosen = next((t for t in takes if t["chosen"]), None)
         shots.append(
             {"n": n, "shot": shot, "takes": takes, "chosen": chosen, "pending": shot.id in todo}
+            | _shot_identity(faces, shot.id)
         )
     refs = on_disk.bible.characters if on_disk else {}
     characters = []
@@ -85,7 +99,13 @@ def board(studio: Studio, folder: str, name: str) -> dict[str, Any]:
         )
         ref = refs[who].reference_image if who in refs else look.reference_image
         characters.append(
-            {"name": who, "look": look, "reference": studio.url(ref), "sample": sample}
+            {
+                "name": who,
+                "look": look,
+                "reference": studio.url(ref),
+                "sample": sample,
+                "identity": next((c for c in faces.characters if c.name == who), None),
+            }
         )
     return {
         "folder": folder,
@@ -105,6 +125,8 @@ def board(studio: Studio, folder: str, name: str) -> dict[str, Any]:
         "framings": FRAMINGS,
         "cameras": CAMERAS,
         "narrator_word": "旁白" if plan.language == "zh" else "VO",
+        "identity": faces,
+        "likeness": LIKENESS["drawn"],
     }
 
 
@@ -134,6 +156,8 @@ def render_page(studio: Studio, folder: str, name: str) -> dict[str, Any]:
         "exports": [(p.name, studio.url(p)) for p in exports],
         "draft": studio.url(draft.episode.path) if draft else None,
         "draft_cost": draft.total_cost if draft else None,
+        "identity": on_disk.identity if on_disk else None,
+        "likeness": LIKENESS["drawn"],
     }
 
 

@@ -157,14 +157,40 @@ class StoryboardBackend:
     def generate(
         self, request: ImageRequest, dest: Path, journal: TaskJournal | None = None
     ) -> Generated:
-        image = render(request)
-        info = PngInfo()
-        info.add_text(FACES_CHUNK, json.dumps(image.info.get(FACES_CHUNK, []), ensure_ascii=False))
-        # Fast zlib: the flat panel still packs small, and it saves and decodes (the critic,
-        # the camera move, the contact sheet each read it) ~2x faster than level 6.
-        with atomic_file(dest) as tmp:
-            image.save(tmp, format="PNG", compress_level=1, pnginfo=info)
-        return Generated(model=self.name)
+        return _save(render(request), dest, self.name)
+
+    def draw_sheet(self, request: ImageRequest, dest: Path) -> Generated:
+        """The focus character's reference sheet (``sheet``), saved at ``dest``."""
+        return _save(sheet(request), dest, self.name)
+
+
+def _save(image: Image.Image, dest: Path, model: str) -> Generated:
+    info = PngInfo()
+    info.add_text(FACES_CHUNK, json.dumps(image.info.get(FACES_CHUNK, []), ensure_ascii=False))
+    # Fast zlib: the flat panel still packs small, and it saves and decodes (the critic,
+    # the camera move, the contact sheet each read it) ~2x faster than level 6.
+    with atomic_file(dest) as tmp:
+        image.save(tmp, format="PNG", compress_level=1, pnginfo=info)
+    return Generated(model=model)
+
+
+SHEET_PAPER = (236, 233, 226)
+THREE_QUARTER = 0.3  # how far a three-quarter head's features move, in head radii
+
+
+def sheet(req: ImageRequest) -> Image.Image:
+    """The focus character's reference sheet: three ``req``-sized panels side by side on plain
+    paper: the face from the front, the face three-quarter turned, the whole figure (outfit).
+    The figures are the ones every keyframe draws, so the sheet is the character."""
+    name = req.focus if req.focus in req.characters else next(iter(req.characters))
+    colour = _rgb(req.characters[name][0], name)
+    w, h = req.width, req.height
+    unit = min(w, h)
+    image = Image.new("RGB", (3 * w, h), SHEET_PAPER)
+    _bust(image, name, colour, w * 0.5, unit * 0.62, unit)
+    _bust(image, name, colour, w * 1.5, unit * 0.62, unit, turn=THREE_QUARTER)
+    _figure(image, name, colour, w * 2.5, 0.6 * h, unit)
+    return image
 
 
 def render(req: ImageRequest) -> Image.Image:
@@ -317,7 +343,15 @@ def _figure(image: Image.Image, name: str, colour: RGB, x: float, height: float,
     _label(draw, (x, y), name, size)
 
 
-def _bust(image: Image.Image, name: str, colour: RGB, x: float, size: float, unit: int) -> None:
+def _bust(
+    image: Image.Image,
+    name: str,
+    colour: RGB,
+    x: float,
+    size: float,
+    unit: int,
+    turn: float = 0.0,
+) -> None:
     """Head and shoulders, ``size`` pixels tall, standing on the bottom of the frame."""
     draw = ImageDraw.Draw(image)
     base = image.height * 0.82
@@ -331,7 +365,7 @@ def _bust(image: Image.Image, name: str, colour: RGB, x: float, size: float, uni
         outline=_mix(colour, (0, 0, 0), 0.5),
         width=3,
     )
-    _head(image, name, x, head_y, head_r, colour)
+    _head(image, name, x, head_y, head_r, colour, turn)
     size = max(unit // 22, 10)
     floor = label_floor(image.width, image.height) * image.height - size  # above the subtitles
     below = head_y + head_r * 2.1
@@ -340,17 +374,20 @@ def _bust(image: Image.Image, name: str, colour: RGB, x: float, size: float, uni
     _label(draw, (x, min(below, floor)), name, size)
 
 
-def _head(image: Image.Image, name: str, x: float, y: float, r: float, colour: RGB) -> None:
-    """A face (hair, eyes, a closed mouth), noted in ``image.info`` for the camera move."""
+def _head(
+    image: Image.Image, name: str, x: float, y: float, r: float, colour: RGB, turn: float = 0.0
+) -> None:
+    """A face (hair, eyes, a closed mouth), noted in ``image.info`` for the camera move.
+    ``turn`` (0 = facing the camera) moves the eyes and mouth sideways: a head half turned."""
     image.info.setdefault(FACES_CHUNK, []).append([name, round(x, 2), round(y, 2), round(r, 2)])
     draw = ImageDraw.Draw(image)
     draw.ellipse([x - r, y - r, x + r, y + r], fill=SKIN, outline=colour, width=3)
-    lip = max(r * 0.03, 1.0)
-    draw.ellipse([x - r * 0.25, y + r * 0.5 - lip, x + r * 0.25, y + r * 0.5 + lip], fill=LIPS)
+    lip, mx = max(r * 0.03, 1.0), x + turn * r
+    draw.ellipse([mx - r * 0.25, y + r * 0.5 - lip, mx + r * 0.25, y + r * 0.5 + lip], fill=LIPS)
     hair = _mix(colour, (30, 20, 15), 0.7)
     draw.chord([x - r, y - r, x + r, y + r * 0.4], 180, 360, fill=hair)
     eye = max(r * 0.09, 1.5)
-    for dx in (-0.35, 0.35):
+    for dx in (-0.35 * (1 - turn) + turn, 0.35 * (1 - turn) + turn):
         draw.ellipse(
             [x + dx * r - eye, y + r * 0.1 - eye, x + dx * r + eye, y + r * 0.1 + eye],
             fill=(30, 30, 30),
