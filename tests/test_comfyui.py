@@ -418,6 +418,20 @@ def test_slow_job_past_its_time_is_cancelled_on_the_server(tmp_path: Path) -> No
         assert [m[0] for m in status["messages"]][-1] == "execution_interrupted"
 
 
+@pytest.fixture
+def python_ctrl_c() -> Iterator[None]:
+    """Python's own Ctrl-C handler, as a command-line run starts with: a server or client
+    that an earlier test ran in this process may have left its own (the product keeps a
+    program's own handler, so these tests state the default they are about)."""
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.usefixtures("python_ctrl_c")
 def test_ctrl_c_interrupts_the_running_job_and_drops_the_journal(tmp_path: Path) -> None:
     with FakeComfyUI(tmp_path / "comfyui", steps=LONG_STEPS, step_seconds=0.05) as fake:
         backend = registry().create("image", "comfyui:qwen_image", settings(fake))
@@ -436,6 +450,7 @@ def test_ctrl_c_interrupts_the_running_job_and_drops_the_journal(tmp_path: Path)
         assert not (tmp_path / "out.png").exists()
 
 
+@pytest.mark.usefixtures("python_ctrl_c")
 def test_ctrl_c_during_a_render_cancels_jobs_waited_on_in_worker_threads(tmp_path: Path) -> None:
     """The graph runs shots in worker threads and its main thread waits for them after a
     KeyboardInterrupt: the jobs must notice the Ctrl-C themselves and cancel."""
@@ -459,6 +474,7 @@ def test_ctrl_c_during_a_render_cancels_jobs_waited_on_in_worker_threads(tmp_pat
         assert fake.interrupts == 1
 
 
+@pytest.mark.usefixtures("python_ctrl_c")
 def test_ctrl_c_while_queued_behind_another_job_deletes_it_from_the_queue(
     tmp_path: Path,
 ) -> None:
