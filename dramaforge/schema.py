@@ -184,11 +184,12 @@ class Shot(BaseModel):
     """Bumped by "redo this shot": a new keyframe and clip for an otherwise unchanged shot."""
 
     def visible(self) -> list[str]:
-        """Who is in frame: nobody in an insert, the focus alone in a close-up."""
+        """Who is in frame: nobody in an insert, the focus alone in a close-up (the first
+        character where the shot names no focus among them: the one the storyboard draws)."""
         if self.framing == "insert":
             return []
-        if self.framing == "close_up" and self.focus in self.characters:
-            return [self.focus]
+        if self.framing == "close_up" and self.characters:
+            return [self.focus if self.focus in self.characters else self.characters[0]]
         return list(self.characters)
 
     def on_screen(self, line: Line) -> bool:

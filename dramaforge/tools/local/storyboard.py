@@ -218,11 +218,11 @@ def render(req: ImageRequest) -> Image.Image:
         image = _blurred(image, unit / 40)
         _card(image, req.caption or req.prompt, unit)
     elif req.framing in ("close_up", "reaction") and focus is not None:
-        if req.framing == "reaction":
+        image = _blurred(image, unit / 60)
+        if req.framing == "reaction":  # the others behind, in focus: their lips are read too
             for name, (colour, slot) in figures:
                 if name != focus:
                     _figure(image, name, _rgb(colour, name), at(slot_x(slot)), 0.34 * h, unit)
-        image = _blurred(image, unit / 60)
         colour, slot = req.characters[focus]
         cx = at(0.5 if req.framing == "close_up" else 0.5 + (slot_x(slot) - 0.5) * 0.4)
         _bust(image, focus, _rgb(colour, focus), cx, unit * 0.62, unit)
