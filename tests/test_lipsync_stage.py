@@ -284,16 +284,15 @@ def test_the_estimate_counts_a_pass_per_on_screen_speaker() -> None:
     talk = _shot(lines=[Line(text="a", speaker="阿明"), Line(text="b", speaker="小雪")])
     told = _shot(id="s01-02", index=1, lines=[Line(text="c", narration=True)])
     plan = ShotPlan(title="t", language="zh", shots=[talk, told])
-    settings = settings_for().model_copy(
-        update={
-            "backends": settings_for().backends.model_copy(
-                update={"lipsync": "dashscope:videoretalk"}
-            ),
-            "prices": {"dashscope:videoretalk": 0.1},
-        }
+    settings = settings_for().with_(
+        backends={"lipsync": "dashscope:videoretalk"},
+        prices={"dashscope:videoretalk": 0.1},
+        render={"max_takes": 2},
     )
     cost = estimate(plan, settings)
-    assert cost.lines["dashscope:videoretalk"] == pytest.approx(2 * 3.0 * 0.1)  # narration: none
+    once = 2 * 3.0 * 0.1  # a pass per on-screen speaker; narration: none
+    assert cost.one_take["dashscope:videoretalk"] == pytest.approx(once)
+    assert cost.lines["dashscope:videoretalk"] == pytest.approx(2 * once)  # up to 2 takes
     assert "dashscope:videoretalk" not in estimate(plan, settings_for()).lines
 
 
