@@ -21,7 +21,18 @@ from pathlib import Path
 
 import pytest
 
-PG_BIN = Path(os.environ.get("DRAMAFORGE_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+def _pg_bin() -> Path:
+    """Debian's newest PostgreSQL server binaries (15 on Debian 12, 17 on 13), or the folder
+    ``DRAMAFORGE_TEST_PG_BIN`` names."""
+    given = os.environ.get("DRAMAFORGE_TEST_PG_BIN")
+    if given:
+        return Path(given)
+    found = [p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/initdb")]
+    found.sort(key=lambda b: int(b.parent.name) if b.parent.name.isdigit() else 0)
+    return found[-1] if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 
 
 def free_port() -> int:
