@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+
 def _pg_bin() -> Path:
     """Debian's newest PostgreSQL server binaries (15 on Debian 12, 17 on 13), or the folder
     ``DRAMAFORGE_TEST_PG_BIN`` names."""
