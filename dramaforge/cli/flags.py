@@ -22,6 +22,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+VoiceOpt = Annotated[
+    list[str] | None,
+    typer.Option(help="NAME=sample.wav (clone) or NAME=words (design); repeatable."),
+]
+OwnVoiceOpt = Annotated[
+    bool, typer.Option(help="Affirm you own the --voice samples: needed to clone them.")
+]
 
 _BACKEND = Annotated[str | None, typer.Option(help="Backend as provider:model.")]
 _LIPSYNC = Annotated[

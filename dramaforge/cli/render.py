@@ -16,6 +16,8 @@ from dramaforge.cli.flags import (
     FRAME,
     JsonOpt,
     OutOpt,
+    OwnVoiceOpt,
+    VoiceOpt,
     settings_flags,
     with_backend,
 )
@@ -76,13 +78,8 @@ def render(
     short_drama: Annotated[
         bool, typer.Option(help="Open on a hook within 3 s, end on a cliffhanger hold.")
     ] = False,
-    voice: Annotated[
-        list[str] | None,
-        typer.Option(help="NAME=sample.wav (clone) or NAME=words (design); repeatable."),
-    ] = None,
-    i_own_this_voice: Annotated[
-        bool, typer.Option(help="Affirm you own the --voice samples: needed to clone them.")
-    ] = False,
+    voice: VoiceOpt = None,
+    i_own_this_voice: OwnVoiceOpt = False,
 ) -> None:
     """Render SCRIPT to OUT/<episode>/episode.mp4 (+ .srt, manifest.json, storyboard.html).
 
@@ -290,13 +287,8 @@ def batch(
     cluster: Annotated[
         bool, typer.Option(help="One Ray task per episode on the [cluster] (see cluster init).")
     ] = False,
-    voice: Annotated[
-        list[str] | None,
-        typer.Option(help="NAME=sample.wav (clone) or NAME=words (design); repeatable."),
-    ] = None,
-    i_own_this_voice: Annotated[
-        bool, typer.Option(help="Affirm you own the --voice samples: needed to clone them.")
-    ] = False,
+    voice: VoiceOpt = None,
+    i_own_this_voice: OwnVoiceOpt = False,
 ) -> None:
     """Render many episodes as one series; resumable; writes OUT/report.json."""
     from rich.table import Table
