@@ -179,6 +179,9 @@ class LLMDirector:
         for n, d in enumerate(draft.shots):
             lines = [line_from_beat(spoken[i - 1]) for i in d.lines]
             characters = [c.strip() for c in d.characters if c.strip()]
+            if not characters:  # a model that names nobody in frame: whoever speaks is seen
+                seen = (ln.speaker for ln in lines if not ln.heard_only and ln.speaker)
+                characters = list(dict.fromkeys(s for s in seen if s))
             shots.append(
                 Shot(
                     id=f"s{scene.index:02d}-{n + 1:02d}",
