@@ -86,8 +86,10 @@ def test_the_cut_finishes_what_a_starved_worker_left(
     def ahead() -> None:  # the worker made ahead gets to the first shot only
         build_segments(segments[:1], [], cache, width=160, height=120, fps=FPS, ahead=True)
 
-    voiced.start("ep", ahead)
-    voiced.start("ep", lambda: None)  # a second render's worker does not hide the first
+    voiced.start("ep", ahead, "cut-ahead")
+    voiced.start(
+        "ep", lambda: None, "cut-ahead"
+    )  # a second render's worker does not hide the first
     voiced.close("ep")  # the cut waits for every worker before it touches the cache
     assert len(list(cache.glob("*.mp4"))) == 1
     monkeypatch.setattr(os, "cpu_count", lambda: 2)  # the two left: one encoder each
@@ -109,9 +111,11 @@ def test_close_waits_for_a_worker_an_earlier_render_left(tmp_path: Path) -> None
         finished.append("first")
 
     voiced.open("ep", ["s1"])
-    voiced.start("ep", slow)  # this render failed before its cut: its worker still waits
+    voiced.start(
+        "ep", slow, "cut-ahead"
+    )  # this render failed before its cut: its worker still waits
     voiced.open("ep", ["s1"])
-    voiced.start("ep", lambda: finished.append("second"))
+    voiced.start("ep", lambda: finished.append("second"), "cut-ahead")
     threading.Timer(0.3, release.set).start()
     voiced.close("ep")
     assert sorted(finished) == ["first", "second"]

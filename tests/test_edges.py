@@ -56,7 +56,14 @@ def test_chat_without_a_model_names_the_setting(tmp_path: Path, monkeypatch) -> 
 
 
 def test_cost_lines_keep_the_setting_and_the_model_names() -> None:
-    cost = Estimate(total=1.5, lines={"dashscope:[beta]-image": 1.5}, unpriced=["x:[red]y"])
+    cost = Estimate(
+        total=1.5,
+        lines={"dashscope:[beta]-image": 1.5},
+        one_take={"dashscope:[beta]-image": 1.5},
+        one_take_total=1.5,
+        max_takes=1,
+        unpriced=["x:[red]y"],
+    )
     shown = "".join(_shown(line) for line in cost_lines(cost))
     assert "dashscope:[beta]-image: 1.50" in shown
     assert "x:[red]y" in shown and "under [prices] in dramaforge.toml" in shown

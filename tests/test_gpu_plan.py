@@ -62,7 +62,10 @@ def test_estimate_prices_gpu_hours(tmp_path: Path) -> None:
     seconds = sum(
         (clip_seconds(WAN, "RTX 4090", s.duration, settings) or (0.0, ""))[0] for s in plan.shots
     )
-    assert cost.lines["diffusers:wan2.1-t2v-1.3b"] == pytest.approx(seconds / 3600 * 2.0, abs=1e-4)
+    one = seconds / 3600 * 2.0
+    assert cost.one_take["diffusers:wan2.1-t2v-1.3b"] == pytest.approx(one, abs=1e-4)
+    most = one * settings.render.max_takes  # up to max_takes clips a shot
+    assert cost.lines["diffusers:wan2.1-t2v-1.3b"] == pytest.approx(most, abs=1e-4)
     assert "diffusers:wan2.1-t2v-1.3b" not in cost.unpriced
 
 
