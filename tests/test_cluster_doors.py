@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -39,6 +40,7 @@ from dramaforge.cluster.job import (
     specs_of,
 )
 from dramaforge.config import ClusterSettings, Settings
+from dramaforge.errors import ConfigError
 from dramaforge.graph.batch import EpisodeReport
 from dramaforge.serve.mcp import build_server
 from dramaforge.serve.studio import create_app
@@ -47,6 +49,10 @@ from tests.fixtures_cluster import Postgres, postgres  # noqa: F401
 from tests.helpers import settings_for
 
 ROOT = Path(__file__).resolve().parent.parent
+RUNNING_ROW = re.compile(
+    r'<tr class="live-episode running"[^>]*><td>[^<]*</td><td>[^<]*</td>'
+    r"<td>([^<]*)</td><td>([^<]*)</td></tr>"
+)
 MB = 1024 * 1024
 
 
@@ -517,3 +523,52 @@ def _job_metadata(address: str, job: str) -> dict[str, str]:
     finally:
         ray.shutdown()
     return found[job]
+
+
+def test_a_database_from_before_drivers_were_recorded_is_refused_until_init_again(
+    postgres: Postgres,  # noqa: F811
+) -> None:
+    with pg.connect(postgres.dsn) as conn:
+        conn.execute("CREATE DATABASE before_drivers")
+    dsn = postgres.dsn.rsplit("/", 1)[0] + "/before_drivers"
+    pg.init(dsn)
+    with pg.connect(dsn) as conn:  # as 0.2.0 left it
+        conn.execute("ALTER TABLE dramaforge_batches DROP COLUMN driver_since, DROP COLUMN ray_job")
+        conn.execute("UPDATE dramaforge_schema SET version = 1")
+        with pytest.raises(ConfigError, match="run `dramaforge cluster init` again"):
+            pg.require_init(conn)
+    pg.init(dsn)
+    with pg.connect(dsn) as conn:
+        pg.require_init(conn)
+        conn.execute("SELECT driver_since, ray_job FROM dramaforge_batches").fetchall()
+
+
+@pytest.mark.slow
+def test_studio_batch_on_a_real_cluster_shows_each_episode_on_its_node(
+    db: str, ray_head: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    root = tmp_path / "ws"
+    season(root / "season", "工作室")
+    client = TestClient(
+        create_app(root, on_cluster(db, tmp_path, address=ray_head)),
+        base_url="http://127.0.0.1:8700",
+    )
+    started = client.post(
+        "/batch", data={"scripts": "season", "out": "s1", "cluster": "on"}, follow_redirects=False
+    )
+    assert started.status_code == 303, started.text
+    nodes: set[str] = set()
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        page = client.get("/batch/s1").text
+        if 'http-equiv="refresh"' not in page:
+            break
+        for node, stage in RUNNING_ROW.findall(page):  # as the episode's task wrote them
+            if node and stage:
+                nodes.add(node)
+        time.sleep(0.3)
+    assert nodes, "no episode was seen running on a node"
+    final = client.get("/batch/s1").text
+    assert final.count('<tr class="done">') == 2, final
+    assert (root / "s1" / "ep01" / "episode.mp4").is_file()
