@@ -20,7 +20,14 @@ from dramaforge.media.probe import probe
 from tests.helpers import FIXTURES
 
 pytestmark = pytest.mark.slow
-TOOLS = {"plan_episode", "render_episode", "rerender_shot", "get_episode", "list_episodes"}
+TOOLS = {
+    "plan_episode",
+    "render_episode",
+    "rerender_shot",
+    "get_episode",
+    "list_episodes",
+    "render_batch",
+}
 
 
 def _workspace(tmp_path: Path) -> tuple[Path, dict[str, str]]:

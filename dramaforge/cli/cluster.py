@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -16,13 +16,11 @@ from rich.table import Table
 
 from dramaforge.cli.common import app, console, guard, out_console
 from dramaforge.cli.flags import JsonOpt, settings_flags
+from dramaforge.cluster.door import cluster_errors
 from dramaforge.config import Settings
-from dramaforge.errors import ConfigError
 
 if TYPE_CHECKING:
     from dramaforge.graph.batch import BatchReport
-
-T = TypeVar("T")
 
 cluster_app = typer.Typer(
     no_args_is_help=True, help="A season on a Ray cluster: PostgreSQL state, a shared store."
@@ -30,40 +28,23 @@ cluster_app = typer.Typer(
 app.add_typer(cluster_app, name="cluster")
 
 
-def _cluster_errors(fn: Callable[[], T]) -> Callable[[], T]:
-    """``fn`` with the cluster libraries' own errors turned into one clear ConfigError."""
-
-    def run() -> T:
-        try:
-            from botocore.exceptions import BotoCoreError, ClientError
-            from psycopg import Error as PgError
-        except ImportError:
-            raise ConfigError(
-                "the cluster needs its extra: pip install 'dramaforge[cluster]'"
-            ) from None
-        try:
-            return fn()
-        except PgError as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ConfigError(f"PostgreSQL: {first}") from None
-        except (BotoCoreError, ClientError) as err:
-            raise ConfigError(f"the cluster store: {err}") from None
-
-    return run
-
-
 def cluster_batch(
     paths: list[Path], out: Path, settings: Settings, series: str | None
 ) -> BatchReport:
-    """``batch --cluster``: one line per episode as it starts and ends, from every node."""
-    from dramaforge.cluster.job import run_cluster_batch
+    """``batch --cluster``: one line per episode as it starts and ends, from every node. A
+    batch another driver runs is followed; Ctrl-C then only stops the following (exit 130)."""
+    from dramaforge.cluster.job import StoppedFollowing, run_cluster_batch
 
     def line(text: str) -> None:
         console.print(escape(text), highlight=False, soft_wrap=True)
 
-    return _cluster_errors(
-        lambda: run_cluster_batch(paths, out, settings, series=series, on_line=line)
-    )()
+    try:
+        return cluster_errors(
+            lambda: run_cluster_batch(paths, out, settings, series=series, on_line=line)
+        )()
+    except StoppedFollowing as stopped:
+        line(str(stopped))
+        raise typer.Exit(stopped.exit_code) from None
 
 
 def cluster_checks(settings: Settings) -> list[tuple[str, Callable[[], str]]]:
@@ -89,8 +70,8 @@ def cluster_checks(settings: Settings) -> list[tuple[str, Callable[[], str]]]:
         return f"{blobs.where} answers"
 
     return [
-        ("cluster database", _cluster_errors(database)),
-        ("cluster store", _cluster_errors(store)),
+        ("cluster database", cluster_errors(database)),
+        ("cluster store", cluster_errors(store)),
     ]
 
 
@@ -101,7 +82,7 @@ def init(settings: Settings) -> None:
     from dramaforge.cluster.pg import dsn_of
     from dramaforge.cluster.pg import init as make_tables
 
-    made = guard(_cluster_errors(lambda: make_tables(dsn_of(settings.cluster))))
+    made = guard(cluster_errors(lambda: make_tables(dsn_of(settings.cluster))))
     for what in made:
         out_console.print(f"ready: {escape(what)}", highlight=False)
 
@@ -112,7 +93,7 @@ def status(settings: Settings, as_json: JsonOpt = False) -> None:
     """Nodes, running episodes, provider slots in use and spend."""
     from dramaforge.cluster.status import read_status
 
-    found = guard(_cluster_errors(lambda: read_status(settings.cluster)))
+    found = guard(cluster_errors(lambda: read_status(settings.cluster)))
     if as_json:
         typer.echo(found.model_dump_json(indent=2))
         return
@@ -128,6 +109,14 @@ def status(settings: Settings, as_json: JsonOpt = False) -> None:
                 f"{n.cpus:g}", f"{n.gpus:g}", f"{n.episode_slots:g}",
             )  # fmt: skip
         out_console.print(nodes)
+    batches = Table(title=f"{len(found.batches)} batches running")
+    for col in ("batch", "Ray job", "driver", "since", "done"):
+        batches.add_column(col)
+    for b in found.batches:
+        driver = escape(b.driver) if b.driving else f"{escape(b.driver)} (gone)"
+        since = b.since.astimezone().strftime("%Y-%m-%d %H:%M:%S") if b.since else ""
+        batches.add_row(escape(b.batch), b.ray_job or "", driver, since, f"{b.done}/{b.episodes}")
+    out_console.print(batches)
     running = Table(title=f"{len(found.running)} episodes running")
     for col in ("batch", "episode", "node", "stage", "tries"):
         running.add_column(col)

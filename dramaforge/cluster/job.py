@@ -1,11 +1,13 @@
 """A batch on the cluster: one driver, one Ray task per episode, state in PostgreSQL.
 
 The batch id is a hash of the series, its scripts and the render settings, so the same batch
-started twice is one batch: the first driver holds the batch's advisory lock and runs it; a
-second one follows its progress and, should the first die, takes over. A driver killed and
-started again skips the episodes PostgreSQL records as done and resumes the others (Ray
-ends the tasks of a dead driver; their threads, journal and assets are all in PostgreSQL and
-the store).
+started twice is one batch: the first driver holds the batch's advisory lock and runs it,
+recording in PostgreSQL who it is (host:pid), since when, and its Ray job (Ray assigns job ids
+to drivers, so the batch id rides in the job's metadata instead). A second one says at once
+who runs it, follows its progress and prints the same summary; stopping it only stops the
+following; should the first die, it takes over. A driver killed and started again skips the
+episodes PostgreSQL records as done and resumes the others (Ray ends the tasks of a dead
+driver; their threads, journal and assets are all in PostgreSQL and the store).
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ import logging
 import os
 import re
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +29,7 @@ from dramaforge.cluster.blobs import Blobs, open_blobs
 from dramaforge.cluster.episode import EpisodeSpec, deliverable_prefix
 from dramaforge.cluster.pg import connect, dsn_of, lock_held, lock_key, require_init
 from dramaforge.config import Settings
-from dramaforge.errors import DramaforgeError
+from dramaforge.errors import Busy, DramaforgeError
 from dramaforge.graph.batch import BatchReport, EpisodeReport, collect, episode_names
 from dramaforge.media.store import atomic_write
 
@@ -33,6 +38,25 @@ POLL = 0.5
 SLOT = "episode_slot"
 """A node's custom Ray resource: how many episodes it runs at once (``ray start
 --resources '{"episode_slot": 2}'``). Without it an episode takes one CPU."""
+JOB_KEY = "dramaforge_batch"
+"""The Ray job metadata key that names the batch a driver runs."""
+
+_one_job = threading.Lock()
+"""Held while this process is a batch's Ray job: a door serving many callers (MCP, the
+studio) leads one cluster batch at a time, so each batch is its own Ray job."""
+
+
+class StoppedFollowing(DramaforgeError):
+    """The follower of a batch another driver runs was stopped; the batch itself runs on."""
+
+    exit_code = 130
+
+
+class BatchCancelled(DramaforgeError):
+    """The leading driver was stopped by its caller: the episode tasks are cancelled, what
+    was paid stays journaled, and the same batch again resumes."""
+
+    exit_code = 130
 
 
 def specs_of(paths: list[Path], settings: Settings, series: str | None) -> list[EpisodeSpec]:
@@ -88,16 +112,22 @@ def run_cluster_batch(
     *,
     series: str | None = None,
     on_line: Callable[[str], None] = print,
+    on_progress: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> BatchReport:
     """Render the series on the cluster; write ``out/report.json``; never raise for one bad
-    episode. Ctrl-C cancels every episode task (their paid work stays journaled)."""
+    episode. Ctrl-C (or ``stop`` set, for a door whose caller gave up) cancels every episode
+    task when this driver leads the batch (their paid work stays journaled), and only stops
+    the following when another driver does. ``on_progress(ended, total)``: episodes done or
+    failed, each time that changes."""
     specs = specs_of(paths, settings, series)
     dsn = dsn_of(settings.cluster)
     blobs = open_blobs(settings.cluster)
     with connect(dsn, role="dramaforge driver") as conn:
         require_init(conn)
         _register(conn, specs)
-        _run_or_follow(conn, specs, settings, on_line)
+        watch = _Watch(conn, specs[0].batch, on_line, on_progress)
+        _run_or_follow(conn, specs, settings, watch, stop)
         reports = _collect(conn, specs, blobs, out)
     result = BatchReport(series=specs[0].series, episodes=reports)
     out.mkdir(parents=True, exist_ok=True)
@@ -106,22 +136,57 @@ def run_cluster_batch(
 
 
 def _run_or_follow(
-    conn: Any, specs: list[EpisodeSpec], settings: Settings, on_line: Callable[[str], None]
+    conn: Any,
+    specs: list[EpisodeSpec],
+    settings: Settings,
+    watch: _Watch,
+    stop: threading.Event | None,
 ) -> None:
-    """Run the batch holding its lock; while another driver holds it, follow that one's
-    progress, then take the lock: what it finished is skipped, what it left (it died) is run."""
+    """Run the batch holding its lock; while another driver holds it, say who at once and
+    follow that one's progress to its end. A batch it finished or cancelled is left as it
+    is; one whose driver died is taken over: what it finished is skipped, the rest run."""
     batch = specs[0].batch
     key = lock_key("batch", batch)
-    said = False
     while not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
-        if not said:
-            on_line(f"batch {batch} is already running from another driver; following it")
-            said = True
-        _follow(conn, batch, key, on_line)
+        driver, since = _holder(conn, batch)
+        watch.on_line(
+            f"batch {batch} is already running from {driver} since {since}; following it "
+            "(stopping this only stops following)"
+        )
+        _follow(conn, batch, key, watch, stop, driver)
+        status = _batch_status(conn, batch)
+        if status == "finished":
+            return
+        if status == "cancelled":
+            watch.on_line(f"batch {batch} was cancelled by {driver}; start it again to resume it")
+            return
+        watch.on_line(f"batch {batch}: its driver {driver} is gone; taking it over")
     try:
-        _lead(conn, specs, settings, on_line)
+        conn.execute(
+            "UPDATE dramaforge_batches SET status = 'running', driver = %s, driver_since = now(), "
+            "ray_job = NULL, finished_at = NULL WHERE id = %s",
+            (f"{socket.gethostname()}:{os.getpid()}", batch),
+        )
+        _lead(conn, specs, settings, watch, stop)
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+def _holder(conn: Any, batch: str) -> tuple[str, str]:
+    """Who drives the batch (host:pid) and since when, as its lock's taker recorded them."""
+    row = conn.execute(
+        "SELECT driver, driver_since FROM dramaforge_batches WHERE id = %s", (batch,)
+    ).fetchone()
+    driver, since = (row[0], row[1]) if row else (None, None)
+    shown = (
+        since.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z") if isinstance(since, datetime) else "?"
+    )
+    return str(driver or "another driver"), shown
+
+
+def _batch_status(conn: Any, batch: str) -> str:
+    row = conn.execute("SELECT status FROM dramaforge_batches WHERE id = %s", (batch,)).fetchone()
+    return str(row[0]) if row else "new"
 
 
 def _register(conn: Any, specs: list[EpisodeSpec]) -> None:
@@ -141,7 +206,11 @@ def _register(conn: Any, specs: list[EpisodeSpec]) -> None:
 
 
 def _lead(
-    conn: Any, specs: list[EpisodeSpec], settings: Settings, on_line: Callable[[str], None]
+    conn: Any,
+    specs: list[EpisodeSpec],
+    settings: Settings,
+    watch: _Watch,
+    stop: threading.Event | None,
 ) -> None:
     import ray
 
@@ -154,49 +223,75 @@ def _lead(
         ).fetchall()
     }
     todo = [s for s in specs if s.episode not in done]
-    conn.execute(
-        "UPDATE dramaforge_batches SET status = 'running', driver = %s, finished_at = NULL "
-        "WHERE id = %s",
-        (f"{socket.gethostname()}:{os.getpid()}", batch),
-    )
-    on_line(f"batch {batch}: {len(specs)} episodes, {len(done)} already done")
+    watch.on_line(f"batch {batch}: {len(specs)} episodes, {len(done)} already done")
     if todo:
-        if not ray.is_initialized():
-            from ray.job_config import JobConfig
+        with ray_job(batch, settings) as job:
+            conn.execute("UPDATE dramaforge_batches SET ray_job = %s WHERE id = %s", (job, batch))
+            offered: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+            options = episode_options(settings, offered)
+            task = ray.remote(_episode_task).options(
+                max_retries=settings.cluster.episode_retries, retry_exceptions=False, **options
+            )
+            refs = {task.remote(s.model_dump(), settings): s for s in todo}
+            try:
+                pending = list(refs)
+                while pending and not (stop is not None and stop.is_set()):
+                    ready, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL)
+                    for ref in ready:
+                        _settle(conn, refs[ref], ref)
+                    watch.look()
+                watch.look()
+            except KeyboardInterrupt:
+                _cancel(conn, batch, refs)
+                raise
+            if pending:  # stopped by the caller
+                _cancel(conn, batch, refs)
+                raise BatchCancelled(
+                    f"batch {batch} cancelled; what was paid stays journaled: start it again "
+                    "to resume it"
+                )
+    conn.execute(
+        "UPDATE dramaforge_batches SET status = 'finished', finished_at = now() WHERE id = %s",
+        (batch,),
+    )
 
+
+@contextmanager
+def ray_job(batch: str, settings: Settings) -> Iterator[str]:
+    """This process connected to Ray as the batch's job (``JOB_KEY`` in its metadata) for as
+    long as the block; the job's id. A process already connected by its caller stays that
+    caller's job (and its metadata)."""
+    import ray
+    from ray.job_config import JobConfig
+
+    if not _one_job.acquire(blocking=False):
+        raise Busy(
+            f"this process drives another cluster batch now; start batch {batch} when it "
+            "ends, or from another process"
+        )
+    mine = not ray.is_initialized()
+    try:
+        if mine:
             ray.init(
                 address=settings.cluster.address,
                 namespace="dramaforge",
                 log_to_driver=False,
                 logging_level=logging.WARNING,
-                job_config=JobConfig(metadata={"dramaforge_batch": batch}),
+                job_config=JobConfig(metadata={JOB_KEY: batch}),
             )
-        offered: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
-        options = episode_options(settings, offered)
-        task = ray.remote(_episode_task).options(
-            max_retries=settings.cluster.episode_retries, retry_exceptions=False, **options
-        )
-        refs = {task.remote(s.model_dump(), settings): s for s in todo}
-        watch = _Watch(conn, batch, on_line)
-        try:
-            pending = list(refs)
-            while pending:
-                ready, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL)
-                for ref in ready:
-                    _settle(conn, refs[ref], ref)
-                watch.look()
-            watch.look()
-        except KeyboardInterrupt:
-            for ref in refs:
-                ray.cancel(ref, force=True)
-            conn.execute(
-                "UPDATE dramaforge_batches SET status = 'cancelled' WHERE id = %s", (batch,)
-            )
-            raise
-    conn.execute(
-        "UPDATE dramaforge_batches SET status = 'finished', finished_at = now() WHERE id = %s",
-        (batch,),
-    )
+        yield str(ray.get_runtime_context().get_job_id())
+    finally:
+        if mine:
+            ray.shutdown()
+        _one_job.release()
+
+
+def _cancel(conn: Any, batch: str, refs: dict[Any, EpisodeSpec]) -> None:
+    import ray
+
+    for ref in refs:
+        ray.cancel(ref, force=True)
+    conn.execute("UPDATE dramaforge_batches SET status = 'cancelled' WHERE id = %s", (batch,))
 
 
 def _settle(conn: Any, spec: EpisodeSpec, ref: Any) -> None:
@@ -218,11 +313,19 @@ def _settle(conn: Any, spec: EpisodeSpec, ref: Any) -> None:
 
 
 class _Watch:
-    """One line per episode each time its status or node changes."""
+    """One line per episode each time its status or node changes; ``on_progress`` told how
+    many episodes have ended (done or failed) of how many, before the lines that changed it."""
 
-    def __init__(self, conn: Any, batch: str, on_line: Callable[[str], None]) -> None:
-        self.conn, self.batch, self.on_line = conn, batch, on_line
+    def __init__(
+        self,
+        conn: Any,
+        batch: str,
+        on_line: Callable[[str], None],
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.conn, self.batch, self.on_line, self.on_progress = conn, batch, on_line, on_progress
         self.seen: dict[str, tuple[str, str]] = {}
+        self.ended = -1
 
     def look(self) -> list[tuple[str, str]]:
         rows = self.conn.execute(
@@ -230,6 +333,10 @@ class _Watch:
             "WHERE batch = %s ORDER BY episode",
             (self.batch,),
         ).fetchall()
+        ended = sum(1 for r in rows if r[1] in ("done", "failed"))
+        if ended != self.ended and self.on_progress is not None:
+            self.on_progress(ended, len(rows))
+        self.ended = ended
         for episode, status, node, report in rows:
             now = (str(status), str(node))
             if self.seen.get(episode) == now or status == "pending":
@@ -252,13 +359,30 @@ def _line(episode: str, status: str, node: str, report: Any) -> str:
     return f"{episode}: {status}{where}"
 
 
-def _follow(conn: Any, batch: str, key: int, on_line: Callable[[str], None]) -> None:
-    """Print another driver's progress for as long as it holds the batch's lock."""
-    watch = _Watch(conn, batch, on_line)
-    while lock_held(conn, key):
-        watch.look()
-        time.sleep(POLL)
-    watch.look()
+def _follow(
+    conn: Any,
+    batch: str,
+    key: int,
+    watch: _Watch,
+    stop: threading.Event | None,
+    driver: str,
+) -> None:
+    """Print another driver's progress for as long as it holds the batch's lock. Ctrl-C (or
+    ``stop``) ends the following only: the batch is that driver's."""
+    try:
+        while lock_held(conn, key) and not (stop is not None and stop.is_set()):
+            watch.look()
+            time.sleep(POLL)
+    except KeyboardInterrupt:
+        pass
+    else:
+        if not (stop is not None and stop.is_set()):
+            watch.look()
+            return
+    raise StoppedFollowing(
+        f"stopped following batch {batch}; it runs on from {driver} "
+        "(`dramaforge cluster status` shows it)"
+    )
 
 
 def _collect(conn: Any, specs: list[EpisodeSpec], blobs: Blobs, out: Path) -> list[EpisodeReport]:

@@ -16,7 +16,8 @@ from dramaforge.errors import ConfigError
 if TYPE_CHECKING:
     import psycopg
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: a batch records when its driver took it and its Ray job (``dramaforge_batches``)."""
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS dramaforge_schema (version integer NOT NULL);
@@ -60,6 +61,8 @@ CREATE TABLE IF NOT EXISTS dramaforge_batches (
     started_at timestamptz NOT NULL DEFAULT now(),
     finished_at timestamptz
 );
+ALTER TABLE dramaforge_batches ADD COLUMN IF NOT EXISTS driver_since timestamptz;
+ALTER TABLE dramaforge_batches ADD COLUMN IF NOT EXISTS ray_job text;
 CREATE TABLE IF NOT EXISTS dramaforge_episodes (
     batch text NOT NULL REFERENCES dramaforge_batches (id),
     episode text NOT NULL,
@@ -139,6 +142,8 @@ def init(dsn: str) -> list[str]:
             row = conn.execute("SELECT version FROM dramaforge_schema").fetchone()
             if row is None:
                 conn.execute("INSERT INTO dramaforge_schema VALUES (%s)", (SCHEMA_VERSION,))
+            elif row[0] < SCHEMA_VERSION:
+                conn.execute("UPDATE dramaforge_schema SET version = %s", (SCHEMA_VERSION,))
             done.append("dramaforge tables")
             with connect(dsn, role="dramaforge init", prepare_threshold=0) as saver_conn:
                 saver_conn.row_factory = dict_row
@@ -156,4 +161,10 @@ def require_init(conn: psycopg.Connection[Any]) -> None:
     if not row or not row[0]:
         raise ConfigError(
             "the cluster database has no dramaforge tables: run `dramaforge cluster init` once"
+        )
+    version = conn.execute("SELECT max(version) FROM dramaforge_schema").fetchone()
+    if not version or (version[0] or 0) < SCHEMA_VERSION:
+        raise ConfigError(
+            "the cluster database's tables are from an older dramaforge: run "
+            "`dramaforge cluster init` again (it adds what is missing, keeping every row)"
         )

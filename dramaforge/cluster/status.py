@@ -1,14 +1,16 @@
-"""What ``dramaforge cluster status`` shows: the nodes, the episodes running, the provider
-slots held and the spend, read from Ray and PostgreSQL."""
+"""What ``dramaforge cluster status`` shows: the nodes, the batches and their drivers, the
+episodes running, the provider slots held and the spend, read from Ray and PostgreSQL; and
+one batch's episodes, for a door that shows a batch while it runs."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 from dramaforge.cluster import slots
-from dramaforge.cluster.pg import connect, dsn_of, require_init
+from dramaforge.cluster.pg import connect, dsn_of, lock_held, lock_key, require_init
 from dramaforge.config import ClusterSettings
 
 
@@ -29,9 +31,40 @@ class RunningEpisode(BaseModel):
     attempts: int
 
 
+class EpisodeRow(BaseModel):
+    """One episode of a batch as its task last wrote it."""
+
+    episode: str
+    status: str
+    """pending, running, done or failed."""
+    node: str
+    stage: str
+    attempts: int
+
+
+class BatchRun(BaseModel):
+    """A batch and who drives it: the batch id is dramaforge's, the Ray job id Ray's (a
+    driver's job carries the batch id in its metadata)."""
+
+    batch: str
+    series: str
+    status: str
+    """new, running, finished or cancelled, as its last driver left it."""
+    driver: str
+    """host:pid of the driver that took the batch's lock last."""
+    since: datetime | None
+    ray_job: str | None
+    driving: bool
+    """Whether a driver holds the batch's lock now (running without one: its driver died)."""
+    done: int
+    episodes: int
+
+
 class ClusterStatus(BaseModel):
     nodes: list[NodeInfo] | None
     """None when no Ray address is configured (the database is still read)."""
+    batches: list[BatchRun]
+    """Batches running, or left running by a driver that died."""
     running: list[RunningEpisode]
     slots: dict[str, tuple[int, int]]
     """model -> (held, limit seen)."""
@@ -44,6 +77,7 @@ class ClusterStatus(BaseModel):
 def read_status(settings: ClusterSettings) -> ClusterStatus:
     with connect(dsn_of(settings), role="dramaforge status") as conn:
         require_init(conn)
+        batches = _batches(conn, "status = 'running'", ())
         running = [
             RunningEpisode(batch=b, episode=e, node=n or "", stage=s or "", attempts=a)
             for b, e, n, s, a in conn.execute(
@@ -67,11 +101,52 @@ def read_status(settings: ClusterSettings) -> ClusterStatus:
         }
     return ClusterStatus(
         nodes=_nodes(settings.address) if settings.address else None,
+        batches=batches,
         running=running,
         slots=held,
         spend=spend,
         connections=connections,
     )
+
+
+def read_batch(settings: ClusterSettings, batch: str) -> tuple[BatchRun | None, list[EpisodeRow]]:
+    """One batch and its episodes (None and none before its driver registered it)."""
+    with connect(dsn_of(settings), role="dramaforge status") as conn:
+        require_init(conn)
+        found = _batches(conn, "id = %s", (batch,))
+        rows = [
+            EpisodeRow(episode=e, status=st, node=n or "", stage=sg or "", attempts=a)
+            for e, st, n, sg, a in conn.execute(
+                "SELECT episode, status, node, stage, attempts FROM dramaforge_episodes "
+                "WHERE batch = %s ORDER BY episode",
+                (batch,),
+            ).fetchall()
+        ]
+    return (found[0] if found else None), rows
+
+
+def _batches(conn: Any, where: str, args: tuple[Any, ...]) -> list[BatchRun]:
+    rows = conn.execute(
+        "SELECT b.id, b.series, b.status, b.driver, b.driver_since, b.ray_job, "
+        "count(e.episode) FILTER (WHERE e.status = 'done'), count(e.episode) "
+        "FROM dramaforge_batches b LEFT JOIN dramaforge_episodes e ON e.batch = b.id "
+        f"WHERE b.{where} GROUP BY b.id ORDER BY b.driver_since NULLS LAST, b.id",
+        args,
+    ).fetchall()
+    return [
+        BatchRun(
+            batch=str(b),
+            series=str(series),
+            status=str(status),
+            driver=str(driver or ""),
+            since=since,
+            ray_job=job,
+            driving=lock_held(conn, lock_key("batch", str(b))),
+            done=int(done),
+            episodes=int(total),
+        )
+        for b, series, status, driver, since, job, done, total in rows
+    ]
 
 
 def _nodes(address: str) -> list[NodeInfo]:

@@ -112,6 +112,25 @@ def _one(
     saver: SqliteSaver,
     on_event: Callable[[Event], None] | None,
 ) -> EpisodeReport:
+    """One episode; its events carry its name (episodes run side by side), and a last one
+    (stage ``episode``) says how it ended."""
+    tagged = None if on_event is None else (lambda e: on_event({**e, "episode": episode}))
+    report = _render_one(script, out, settings, series, episode, ctx, saver, tagged)
+    if on_event is not None:
+        on_event({"episode": episode, "stage": "episode", "status": report.status})
+    return report
+
+
+def _render_one(
+    script: Path,
+    out: Path,
+    settings: Settings,
+    series: str,
+    episode: str,
+    ctx: RenderContext,
+    saver: SqliteSaver,
+    on_event: Callable[[Event], None] | None,
+) -> EpisodeReport:
     started = time.perf_counter()
     try:
         manifest = render_episode(

@@ -25,7 +25,7 @@ def episode_tools(workspace: Workspace, on_event: OnEvent | None = None) -> list
 def _tool(op: Operation, workspace: Workspace, on_event: OnEvent | None) -> BaseTool:
     def run(**kwargs: Any) -> str:
         try:
-            result = op.run(workspace, op.args(**kwargs), on_event)
+            result = op.run(workspace, op.args(**kwargs), on_event, None)
         except DramaforgeError as err:
             raise workspace.quiet(err) from None
         return json.dumps(result, ensure_ascii=False)

@@ -2,10 +2,13 @@
 
 A thin adapter: each tool calls ``Workspace`` in a worker thread (the graph is synchronous)
 and forwards the graph's progress events as MCP progress notifications, with an estimated
-``total`` so a client can show a percentage. A ``notifications/cancelled`` stops the render at
-its next progress event (a safe point: what is paid for is checkpointed, and the same call
-again resumes). A ``DramaforgeError`` becomes a tool error the calling model can read, and
-arguments of the wrong type a one-line error; the server keeps running. Episode files are
+``total`` so a client can show a percentage. A batch counts episodes instead (``total`` is
+the series'), its messages the lines a person would read (``ep01: s01-02 keyframe done``, an
+episode's end, the cluster driver's lines); no log messages (MCP deprecated logging). A
+``notifications/cancelled`` stops the render at its next progress event (a safe point: what
+is paid for is checkpointed, and the same call again resumes). A ``DramaforgeError`` becomes
+a tool error the calling model can read, and arguments of the wrong type a one-line error;
+the server keeps running. Episode files are
 resources with their types: ``dramaforge://episodes/{name}/manifest`` (JSON, paths relative
 to the workspace), ``.../srt`` (SubRip text), ``.../storyboard`` (HTML).
 """
@@ -81,37 +84,80 @@ class Progress:
         return float(self.sent), float(self.total)
 
 
+@dataclass
+class BatchProgress:
+    """A batch's events as MCP progress: ``total`` is the series' episodes and ``progress``
+    the episodes ended, plus a share of the next one that grows with each event and never
+    reaches it (progress must rise with every notification)."""
+
+    ended: int = 0
+    within: int = 0
+    last: float = -1.0
+
+    def step(self, event: Event) -> tuple[float, float] | None:
+        """(progress, total), or None where it would not rise (events after the last end)."""
+        ended, total = int(event.get("ended") or 0), int(event.get("total") or 0)
+        self.within = 0 if ended != self.ended else self.within + 1
+        self.ended = ended
+        done = float(ended) if ended >= total else ended + 0.9 * self.within / (self.within + 1)
+        if done <= self.last:
+            return None
+        self.last = done
+        return done, float(max(total, 1))
+
+
+def batch_line(event: Event) -> str:
+    """A batch event's message: its line, or "ep01: s01-02 keyframe done"."""
+    return str(event.get("line") or f"{event.get('episode', '')}: {describe(event)}")
+
+
 async def _call(
-    workspace: Workspace, ctx: Context | None, work: Callable[[Callable[[Event], None]], Any]
+    workspace: Workspace,
+    ctx: Context | None,
+    work: Callable[[Callable[[Event], None], threading.Event], Any],
+    batch: bool = False,
 ) -> Any:
-    """Run ``work(on_event)`` in a worker thread, sending each event as a progress notification.
+    """Run ``work(on_event, stop)`` in a worker thread, sending each event as a progress
+    notification (from whichever thread reports it: a local batch's episodes have their own).
 
     Cancelled (``notifications/cancelled``, or the client gone), the call returns at once and
-    the worker stops at its next event; the episode's run lock keeps a second call waiting
-    until it has."""
+    the worker stops at its next event (a cluster batch's driver at once, through ``stop``);
+    the episode's run lock keeps a second call waiting until it has."""
     progress = Progress()
+    episodes = BatchProgress()
     stop = threading.Event()
+    turn = threading.Lock()  # a local batch's episodes report from threads of their own
 
-    def on_event(event: Event) -> None:
-        if stop.is_set():
-            raise Stopped
-        done, total = progress.step(event)
-        if ctx is not None:
-            anyio.from_thread.run(ctx.report_progress, done, total, describe(event))
+    async with anyio.from_thread.BlockingPortal() as portal:
 
-    def run() -> Any:
+        def on_event(event: Event) -> None:
+            if stop.is_set():
+                raise Stopped
+            if ctx is None:
+                return
+            with turn:
+                if not batch:
+                    done, total = progress.step(event)
+                    portal.call(ctx.report_progress, done, total, describe(event))
+                    return
+                step = episodes.step(event)
+                if step is not None:
+                    portal.call(ctx.report_progress, *step, batch_line(event))
+
+        def run() -> Any:
+            try:
+                return work(on_event, stop)
+            except Stopped:
+                return None
+
         try:
-            return work(on_event)
-        except Stopped:
-            return None
-
-    try:
-        return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
-    except anyio.get_cancelled_exc_class():
-        stop.set()
-        raise
-    except DramaforgeError as err:
-        raise ToolError(str(workspace.quiet(err))) from None
+            return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():
+            stop.set()
+            raise
+        except DramaforgeError as err:
+            refused = err
+    raise ToolError(str(workspace.quiet(refused))) from None  # outside the portal's task group
 
 
 def _brief(err: ValidationError) -> str:
@@ -150,7 +196,12 @@ def _mcp_tool(op: Operation, workspace: Workspace) -> Callable[..., Any]:
     async def tool(ctx: Context | None = None, **kwargs: Any) -> dict[str, Any]:
         args = op.args(**kwargs)
         progress = ctx if op.reports_progress else None
-        return await _call(workspace, progress, lambda on_event: op.run(workspace, args, on_event))  # type: ignore[no-any-return]
+        return await _call(  # type: ignore[no-any-return]
+            workspace,
+            progress,
+            lambda on_event, stop: op.run(workspace, args, on_event, stop),
+            batch=op.batch,
+        )
 
     fields = [
         inspect.Parameter(
@@ -194,7 +245,7 @@ def build_server(workspace: Workspace) -> MCPServer:
         instructions=(
             "Turns scripts (Chinese marker scripts, Fountain, YAML briefs, prose) into finished "
             "short videos. plan_episode first (free), render_episode to make it, rerender_shot "
-            "to redo one shot. Paths are relative to the workspace."
+            "to redo one shot, render_batch for a series. Paths are relative to the workspace."
         ),
     )
 

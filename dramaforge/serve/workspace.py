@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError, WorkspaceError
+from dramaforge.graph.batch import BatchReport, run_batch
 from dramaforge.graph.context import build_context, confined
 from dramaforge.graph.cost import estimate
 from dramaforge.graph.session import Event
@@ -177,14 +179,78 @@ class Workspace:
         """Render a script into ``out/<episode>/``. The same script again returns the finished
         episode; an interrupted render of it is resumed."""
         path = self.script(script, text, name)
-        render = {k: v for k, v in {"aspect": aspect, "resolution": resolution}.items() if v}
-        settings = self.settings.with_(
-            render=render, **({"budget": budget} if budget is not None else {})
-        )
+        settings = self._render_settings(aspect, resolution, budget)
         manifest = render_episode(
             path, self.out, settings, resume=True, skip_done=True, on_event=on_event
         )
         return self.summary(manifest)
+
+    def render_batch(
+        self,
+        scripts: list[str],
+        out: str = "out",
+        series: str | None = None,
+        *,
+        jobs: int = 1,
+        cluster: bool = False,
+        aspect: Aspect | None = None,
+        resolution: Resolution | None = None,
+        budget: float | None = None,
+        on_event: OnEvent | None = None,
+        stop: threading.Event | None = None,
+    ) -> dict[str, Any]:
+        """Render scripts (files, or folders of them) as one series into ``out``: here in
+        ``jobs`` threads, or on the ``[cluster]`` (one Ray task per episode, the same batch
+        started twice followed, not run twice). The same report either way.
+
+        Events carry ``episode`` (a local render's stage events), or ``line`` (the cluster
+        driver's lines, and each episode's end), with ``ended`` of ``total`` episodes."""
+        if not scripts:
+            raise WorkspaceError("give at least one script or folder of scripts")
+        paths = [self.inside(given) for given in scripts]
+        folder = self.inside(out, must_exist=False)
+        if folder == self.root or folder in paths:
+            raise WorkspaceError(f"{out!r} holds the scripts; choose another folder for the batch")
+        settings = self._render_settings(aspect, resolution, budget)
+        tally = _Tally(on_event)
+        if cluster:
+            from dramaforge.cluster.door import cluster_errors, require_cluster
+            from dramaforge.cluster.job import run_cluster_batch, specs_of
+
+            require_cluster(settings.cluster)
+            tally.total = len(specs_of(paths, settings, series))
+            report = cluster_errors(
+                lambda: run_cluster_batch(
+                    paths,
+                    folder,
+                    settings,
+                    series=series,
+                    on_line=tally.line,
+                    on_progress=tally.progress,
+                    stop=stop,
+                )
+            )()
+        else:
+            from dramaforge.graph.batch import collect
+
+            tally.total = len(collect(paths))
+            report = run_batch(
+                paths, folder, settings, jobs=jobs, series=series, on_event=tally.event
+            )
+        return self.batch_summary(report, folder)
+
+    def batch_summary(self, report: BatchReport, folder: Path) -> dict[str, Any]:
+        """A batch's report (``report.json``'s shape), every path relative to the root."""
+        data: dict[str, Any] = self.relative_paths(report.model_dump(mode="json"))
+        return data | {"failed": report.failed, "report": self.relative(folder / "report.json")}
+
+    def _render_settings(
+        self, aspect: Aspect | None, resolution: Resolution | None, budget: float | None
+    ) -> Settings:
+        render = {k: v for k, v in {"aspect": aspect, "resolution": resolution}.items() if v}
+        return self.settings.with_(
+            render=render, **({"budget": budget} if budget is not None else {})
+        )
 
     def rerender_shot(
         self,
@@ -251,3 +317,29 @@ class Workspace:
             raise WorkspaceError(
                 f"{shown} is not a dramaforge manifest ({type(err).__name__})"
             ) from None
+
+
+class _Tally:
+    """A batch's events for a door: each with how many of the episodes have ended, and a
+    ``line`` for each that a person would read (an episode's end, the cluster's lines)."""
+
+    def __init__(self, on_event: OnEvent | None) -> None:
+        self.on_event = on_event
+        self.total = 0
+        self.ended = 0
+
+    def event(self, event: Event) -> None:
+        if event.get("stage") == "episode":
+            self.ended += 1
+            event = event | {"line": f"{event['episode']}: {event.get('status')}"}
+        self._send(event)
+
+    def line(self, text: str) -> None:
+        self._send({"line": text})
+
+    def progress(self, ended: int, total: int) -> None:
+        self.ended, self.total = ended, total
+
+    def _send(self, event: Event) -> None:
+        if self.on_event is not None:
+            self.on_event(event | {"ended": min(self.ended, self.total), "total": self.total})

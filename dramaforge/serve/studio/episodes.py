@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +24,7 @@ from dramaforge.graph.context import RenderContext, build_context
 from dramaforge.graph.session import Event, Session, episode_session, session_for
 from dramaforge.graph.threads import episode_name
 from dramaforge.schema import Manifest
-from dramaforge.serve.studio.jobs import Jobs
+from dramaforge.serve.studio.jobs import Job, Jobs
 from dramaforge.serve.workspace import SUFFIXES, Workspace
 
 SEGMENT = re.compile(r"^[\w\-][\w\-.]*$")
@@ -206,6 +206,46 @@ class Studio:
             "passed": manifest.review.passed if manifest.review else None,
         }
 
+    def script_folders(self) -> list[str]:
+        """The workspace's top and its top-level folders that hold scripts (not deeper): what
+        a batch can render, relative to the root."""
+        tops = [p for p in sorted(self.root.iterdir()) if p.is_dir() and SEGMENT.match(p.name)]
+        return [
+            self.workspace.relative(f)
+            for f in [self.root, *tops]
+            if f.resolve().is_relative_to(self.root) and _holds_scripts(f)
+        ]
+
+    def cluster_ready(self) -> bool:
+        """Whether ``[cluster]`` has what a batch on it needs (the form offers it only then)."""
+        from dramaforge.cluster.door import missing
+
+        return not missing(self.settings.cluster)
+
+    def start_batch(
+        self, scripts: str, out: str, series: str | None, jobs: int, cluster: bool
+    ) -> Job:
+        """Render the scripts of a workspace folder as one series into ``out`` in the
+        background; on the cluster, the job knows the batch id its page follows."""
+        if scripts not in self.script_folders():
+            raise WorkspaceError(f"{scripts!r} is not a folder of scripts in the workspace")
+        if not SEGMENT.match(out):
+            raise WorkspaceError(f"{out!r} is not a folder name")
+        batch = ""
+        if cluster:
+            from dramaforge.cluster.door import require_cluster
+            from dramaforge.cluster.job import specs_of
+
+            require_cluster(self.settings.cluster)
+            batch = specs_of([self.workspace.inside(scripts)], self.settings, series)[0].batch
+
+        def work(on_event: Callable[[Event], None]) -> dict[str, Any]:
+            return self.workspace.render_batch(
+                [scripts], out, series, jobs=jobs, cluster=cluster, on_event=on_event
+            )
+
+        return self.jobs.start(f"batch/{out}", "batch", work, batch=batch)
+
     def series(self) -> list[str]:
         """Folders holding a batch's ``report.json``."""
         return sorted(
@@ -231,6 +271,13 @@ class Studio:
         if not real.is_file() or not real.is_relative_to(self.root):
             return None
         return "/files/" + real.relative_to(self.root).as_posix()
+
+
+def _holds_scripts(folder: Path) -> bool:
+    return any(
+        f.is_file() and f.name.endswith(SUFFIXES) and not f.name.startswith(".")
+        for f in folder.iterdir()
+    )
 
 
 def _unreadable(folder: str, name: str) -> dict[str, Any]:

@@ -31,12 +31,23 @@ class Job:
     id: str
     ref: str
     kind: str
-    """``render`` (approve), ``redo`` (one shot at once) or ``draft``."""
+    """``render`` (approve), ``redo`` (one shot at once), ``draft`` or ``batch``."""
+    batch: str = ""
+    """A batch on the cluster: its id, whose episodes' rows the batch page reads."""
     events: list[Event] = field(default_factory=list)
     done: bool = False
     error: str | None = None
     result: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+
+    def episodes(self) -> dict[str, str]:
+        """A local batch: where each episode got to (its last event, shot and stage)."""
+        last: dict[str, str] = {}
+        for e in list(self.events):
+            if "episode" in e and "stage" in e:
+                parts = [e.get("shot"), e["stage"], e.get("status")]
+                last[str(e["episode"])] = " ".join(str(p) for p in parts if p)
+        return last
 
     def stages(self) -> dict[str, str]:
         """Where each shot (and the episode) got to: its last stage and status."""
@@ -69,14 +80,14 @@ class Jobs:
         mine = [j for j in self._jobs.values() if j.ref == ref]
         return max(mine, key=lambda j: j.started) if mine else None
 
-    def start(self, ref: str, kind: str, work: Work) -> Job:
+    def start(self, ref: str, kind: str, work: Work, batch: str = "") -> Job:
         with self._lock:
             busy = self.running()
             if busy is not None:
                 raise Busy(
                     f"a render of {busy.ref} is running; wait for it to finish, then try again"
                 )
-            job = Job(id=uuid.uuid4().hex[:12], ref=ref, kind=kind)
+            job = Job(id=uuid.uuid4().hex[:12], ref=ref, kind=kind, batch=batch)
             self._jobs[job.id] = job
         threading.Thread(target=self._run, args=(job, work), daemon=True).start()
         return job

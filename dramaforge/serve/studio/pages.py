@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from dramaforge.agents.identity import LIKENESS
-from dramaforge.errors import WorkspaceError
+from dramaforge.errors import DramaforgeError, WorkspaceError
 from dramaforge.graph.batch import BatchReport
 from dramaforge.graph.edits import CAMERAS, FRAMINGS
 from dramaforge.graph.session import Session
 from dramaforge.schema import IdentityReport, Manifest, ShotResult, Take
 from dramaforge.serve.studio.episodes import SEGMENT, Studio
+from dramaforge.serve.studio.jobs import Job
 
 EXPORTS = (".fcpxml", ".otio", ".edl", ".xml", ".aaf", ".csv")
 
@@ -162,7 +163,18 @@ def render_page(studio: Studio, folder: str, name: str) -> dict[str, Any]:
 
 
 def batch(studio: Studio, folder: str) -> dict[str, Any]:
-    path = studio.workspace.inside(f"{folder}/report.json")
+    """A series: its report, and while its batch runs one line per episode with its node and
+    stage (on the cluster, as the episodes' tasks write them to PostgreSQL)."""
+    if not SEGMENT.match(folder):
+        raise WorkspaceError(f"{folder!r} is not a folder name")
+    job = studio.jobs.latest(f"batch/{folder}")
+    path = studio.workspace.inside(f"{folder}/report.json", must_exist=job is None)
+    data: dict[str, Any] = {"folder": folder, "series": folder, "rows": [], "failed": 0}
+    data |= {"cost": 0.0, "job": job, "live": None}
+    if job is not None and not job.done:
+        data["live"] = _live(studio, job)
+    if not path.is_file():
+        return data
     report = BatchReport.model_validate_json(path.read_text("utf-8"))
     rows = []
     for e in report.episodes:
@@ -172,10 +184,42 @@ def batch(studio: Studio, folder: str) -> dict[str, Any]:
             if ep.parent.parent == studio.root and SEGMENT.match(ep.parent.name):
                 link = f"/e/{ep.parent.name}/{ep.name}"
         rows.append({"e": e, "script": Path(e.script).name, "link": link})
-    return {
-        "folder": folder,
+    return data | {
         "series": report.series,
         "rows": rows,
         "failed": report.failed,
         "cost": round(sum(e.cost for e in report.episodes), 4),
+    }
+
+
+def _live(studio: Studio, job: Job) -> dict[str, Any]:
+    """The running batch's episodes: from PostgreSQL on the cluster, from its events here."""
+    if not job.batch:
+        return {
+            "batch": "",
+            "episodes": [
+                {
+                    "episode": name,
+                    "status": stage.split()[-1] if stage.startswith("episode ") else "running",
+                    "node": "",
+                    "stage": stage,
+                }
+                for name, stage in sorted(job.episodes().items())
+            ],
+        }
+    from dramaforge.cluster.door import cluster_errors
+    from dramaforge.cluster.status import read_batch
+
+    try:
+        run, rows = cluster_errors(lambda: read_batch(studio.settings.cluster, job.batch))()
+    except DramaforgeError as err:
+        return {"batch": job.batch, "episodes": [], "error": str(err)}
+    return {
+        "batch": job.batch,
+        "ray_job": run.ray_job if run else None,
+        "driver": run.driver if run else "",
+        "episodes": [
+            {"episode": r.episode, "status": r.status, "node": r.node[:12], "stage": r.stage}
+            for r in rows
+        ],
     }

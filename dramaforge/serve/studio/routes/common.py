@@ -67,7 +67,13 @@ def episode_ref(request: Request) -> tuple[str, str]:
 def home_page(request: Request, msg: str | None = None, status_code: int = 200) -> Response:
     studio = studio_of(request)
     rows = studio.episodes()
-    data = {"episodes": rows, "scripts": studio.unplanned(rows), "series": studio.series()}
+    data = {
+        "episodes": rows,
+        "scripts": studio.unplanned(rows),
+        "series": studio.series(),
+        "folders": studio.script_folders(),
+        "cluster": studio.cluster_ready(),
+    }
     return page(request, "home.html", data, status_code, msg)
 
 

@@ -1,4 +1,5 @@
-"""Home (episodes, series, scripts, planning a new one), the batch view, the language switch."""
+"""Home (episodes, series, scripts, planning a new one, starting a batch), the batch view, the
+language switch."""
 
 from __future__ import annotations
 
@@ -39,6 +40,33 @@ async def plan(request: Request) -> Response:
     return back(f"/e/{folder}/{name}")
 
 
+async def start_batch(request: Request) -> Response:
+    """Start rendering a folder of scripts as a series (here, or on the cluster); its page
+    follows it."""
+    data = await form(request)
+    studio = studio_of(request)
+    out = data.get("out", "") or "out"
+    try:
+        jobs = int(data.get("jobs", "") or 1)
+        if not 1 <= jobs <= 16:
+            raise ValueError
+    except ValueError:
+        return home_page(request, "episodes at once: a number from 1 to 16", 400)
+    try:
+        await anyio.to_thread.run_sync(
+            lambda: studio.start_batch(
+                data.get("scripts", ""),
+                out,
+                data.get("series", "") or None,
+                jobs,
+                data.get("cluster") == "on",
+            )
+        )
+    except DramaforgeError as err:
+        return home_page(request, str(err), status_of(err))
+    return back(f"/batch/{out}")
+
+
 def batch(request: Request) -> Response:
     folder = str(request.path_params["folder"])
     try:
@@ -62,6 +90,7 @@ def language(request: Request) -> Response:
 ROUTES: list[BaseRoute] = [
     Route("/", home),
     Route("/plan", plan, methods=["POST"]),
+    Route("/batch", start_batch, methods=["POST"]),
     Route("/batch/{folder}", batch),
     Route("/lang/{code}", language),
 ]
