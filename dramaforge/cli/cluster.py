@@ -109,7 +109,7 @@ def init(settings: Settings) -> None:
 @cluster_app.command("status")
 @settings_flags()
 def status(settings: Settings, as_json: JsonOpt = False) -> None:
-    """Nodes, running episodes, provider slots in use and spend."""
+    """Nodes, GPU actors, running episodes, provider slots in use and spend."""
     from dramaforge.cluster.status import read_status
 
     found = guard(_cluster_errors(lambda: read_status(settings.cluster)))
@@ -128,6 +128,16 @@ def status(settings: Settings, as_json: JsonOpt = False) -> None:
                 f"{n.cpus:g}", f"{n.gpus:g}", f"{n.episode_slots:g}",
             )  # fmt: skip
         out_console.print(nodes)
+    if found.gpu_actors:
+        actors = Table(title=f"{len(found.gpu_actors)} GPU actors")
+        for col in ("actor", "node", "GPU", "device", "models loaded", "queue"):
+            actors.add_column(col)
+        for a in found.gpu_actors:
+            actors.add_row(
+                escape(a.name), a.node[:12], a.gpu, a.device,
+                escape(", ".join(a.resident)) or "-", str(a.queue),
+            )  # fmt: skip
+        out_console.print(actors)
     running = Table(title=f"{len(found.running)} episodes running")
     for col in ("batch", "episode", "node", "stage", "tries"):
         running.add_column(col)
