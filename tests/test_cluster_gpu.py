@@ -287,6 +287,26 @@ def test_each_model_loads_once_per_actor_and_its_shots_follow_it(
 
 
 @pytest.mark.slow
+def test_weights_missing_on_the_gpu_nodes_stop_the_batch_at_its_start(
+    gpu_cluster: GpuCluster, tmp_path: Path
+) -> None:
+    from dramaforge.cluster.gpu_pool import start_gpu_actors
+    from dramaforge.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        start_gpu_actors("no-weights", tiny_settings(tmp_path / "empty"), print)
+    message = str(err.value)
+    assert message.startswith("GPU actor dramaforge-gpu-no-weights-"), message
+    assert str(tmp_path / "empty" / IMAGE) in message
+    assert "huggingface-cli download" in message
+    assert "Traceback" not in message
+    deadline = time.monotonic() + 20
+    while named_actors("dramaforge-gpu-no-weights") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert named_actors("dramaforge-gpu-no-weights") == []
+
+
+@pytest.mark.slow
 def test_an_episode_on_a_node_without_a_gpu_has_its_shots_made_by_the_gpu_actors(
     gpu_cluster: GpuCluster,
     models_dir: Path,
