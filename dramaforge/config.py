@@ -244,7 +244,8 @@ class DiffusersSettings(BaseModel):
     models: dict[str, DiffusersModelSettings] = Field(default_factory=dict)
     devices: list[str] = Field(default_factory=list)
     """Torch devices that each take shots (``["cuda:0", "cuda:1"]``); default: every CUDA
-    device, else the CPU."""
+    device, else the CPU. On a cluster each GPU actor uses the one GPU Ray gives it, or the
+    CPU where this says ``["cpu"]``."""
     offload: Literal["auto", "none", "model", "sequential"] = "auto"
     """Where weights wait between uses: all on the GPU (none), each component moved on when
     used (model), layer by layer (sequential, least VRAM, slowest); auto: chosen from free
@@ -287,8 +288,6 @@ class ClusterSettings(BaseModel):
     """Checkpoint connections per worker process (one saver per process serialises its calls)."""
     episode_retries: int = Field(default=3, ge=0)
     """Times an episode is started again on another node after its node died."""
-    gpu_per_episode: float = Field(default=1.0, gt=0)
-    """GPUs an episode asks Ray for when an image or video backend is ``diffusers:*``."""
 
 
 class CastVoice(BaseModel):

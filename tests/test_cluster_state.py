@@ -280,18 +280,16 @@ def test_a_held_advisory_lock_is_seen_by_another_session(db: str, name: str) -> 
         assert not pg.lock_held(other, key)
 
 
-def test_episodes_ask_ray_for_an_episode_slot_and_a_gpu_for_diffusers_backends() -> None:
+def test_episodes_ask_ray_for_an_episode_slot_and_never_a_gpu() -> None:
+    """GPU work goes to the batch's GPU actors (tests/test_cluster_gpu.py), so an episode
+    asks for the same whatever its backends, and runs on nodes without a GPU."""
     from dramaforge.cluster.job import episode_options
-    from dramaforge.config import Backends, Settings
 
-    plain = Settings()
-    assert episode_options(plain, {"CPU": 4.0}) == {"num_cpus": 1}
-    assert episode_options(plain, {"CPU": 4.0, "episode_slot": 2.0}) == {
+    assert episode_options({"CPU": 4.0, "GPU": 2.0}) == {"num_cpus": 1}
+    assert episode_options({"CPU": 4.0, "GPU": 2.0, "episode_slot": 2.0}) == {
         "num_cpus": 0,
         "resources": {"episode_slot": 1},
     }
-    gpu = Settings(backends=Backends(video="diffusers:wan2.1-i2v-14b-480p"))
-    assert episode_options(gpu, {"CPU": 4.0})["num_gpus"] == 1.0
 
 
 def test_doctor_checks_the_cluster_database_and_store(db: str, tmp_path: Path) -> None:

@@ -151,10 +151,13 @@ def test_out_of_memory_first_evicts_the_other_pipeline() -> None:
     scheduler = GpuScheduler(["gpu0"], gpu, resident=2)
     try:
         scheduler.run("qwen", lambda p: gpu.denoise(p, 0))
+        assert scheduler.loaded() == {"gpu0": ["qwen"]}
         scheduler.run("wan", lambda p: gpu.denoise(p, 1))
+        assert scheduler.loaded() == {"gpu0": ["wan"]}, "what a GPU actor reports as resident"
     finally:
         scheduler.close()
     assert gpu.offloads == [("qwen", "none"), ("wan", "none")]
+    assert scheduler.loaded() == {"gpu0": []}
 
 
 def test_close_cancels_waiting_jobs_and_refuses_new_ones() -> None:

@@ -90,7 +90,7 @@ def init(settings: Settings) -> None:
 @cluster_app.command("status")
 @settings_flags()
 def status(settings: Settings, as_json: JsonOpt = False) -> None:
-    """Nodes, running episodes, provider slots in use and spend."""
+    """Nodes, GPU actors, running episodes, provider slots in use and spend."""
     from dramaforge.cluster.status import read_status
 
     found = guard(cluster_errors(lambda: read_status(settings.cluster)))
@@ -100,32 +100,54 @@ def status(settings: Settings, as_json: JsonOpt = False) -> None:
     if found.nodes is None:
         out_console.print("Ray: no [cluster] address (or RAY_ADDRESS) set")
     else:
-        nodes = Table(title=f"{sum(n.alive for n in found.nodes)} nodes alive")
-        for col in ("node", "address", "alive", "CPU", "GPU", "episode slots"):
-            nodes.add_column(col)
-        for n in found.nodes:
-            nodes.add_row(
-                n.node[:12], n.address, "yes" if n.alive else "no",
-                f"{n.cpus:g}", f"{n.gpus:g}", f"{n.episode_slots:g}",
-            )  # fmt: skip
-        out_console.print(nodes)
-    batches = Table(title=f"{len(found.batches)} batches running")
-    for col in ("batch", "Ray job", "driver", "since", "done"):
-        batches.add_column(col)
-    for b in found.batches:
-        driver = escape(b.driver) if b.driving else f"{escape(b.driver)} (gone)"
-        since = b.since.astimezone().strftime("%Y-%m-%d %H:%M:%S") if b.since else ""
-        batches.add_row(escape(b.batch), b.ray_job or "", driver, since, f"{b.done}/{b.episodes}")
-    out_console.print(batches)
-    running = Table(title=f"{len(found.running)} episodes running")
-    for col in ("batch", "episode", "node", "stage", "tries"):
-        running.add_column(col)
-    for r in found.running:
-        running.add_row(
-            escape(r.batch), escape(r.episode), r.node[:12], escape(r.stage), str(r.attempts)
-        )
-    out_console.print(running)
+        _table(
+            f"{sum(n.alive for n in found.nodes)} nodes alive",
+            ("node", "address", "alive", "CPU", "GPU", "episode slots"),
+            [
+                (n.node[:12], n.address, "yes" if n.alive else "no",
+                 f"{n.cpus:g}", f"{n.gpus:g}", f"{n.episode_slots:g}")
+                for n in found.nodes
+            ],
+        )  # fmt: skip
+    _table(
+        f"{len(found.batches)} batches running",
+        ("batch", "Ray job", "driver", "since", "done"),
+        [
+            (escape(b.batch), b.ray_job or "",
+             escape(b.driver) if b.driving else f"{escape(b.driver)} (gone)",
+             b.since.astimezone().strftime("%Y-%m-%d %H:%M:%S") if b.since else "",
+             f"{b.done}/{b.episodes}")
+            for b in found.batches
+        ],
+    )  # fmt: skip
+    if found.gpu_actors:
+        _table(
+            f"{len(found.gpu_actors)} GPU actors",
+            ("actor", "node", "GPU", "device", "models loaded", "queue"),
+            [
+                (escape(a.name), a.node[:12], a.gpu, a.device,
+                 escape(", ".join(a.resident)) or "-", str(a.queue))
+                for a in found.gpu_actors
+            ],
+        )  # fmt: skip
+    _table(
+        f"{len(found.running)} episodes running",
+        ("batch", "episode", "node", "stage", "tries"),
+        [
+            (escape(r.batch), escape(r.episode), r.node[:12], escape(r.stage), str(r.attempts))
+            for r in found.running
+        ],
+    )
     for model, (held, limit) in sorted(found.slots.items()):
         out_console.print(f"slots {escape(model)}: {held} of {limit} in use", highlight=False)
     for scope, spent in found.spend.items():
         out_console.print(f"spent {escape(scope)}: {spent:.2f}", highlight=False)
+
+
+def _table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    out_console.print(table)

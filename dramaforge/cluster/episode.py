@@ -44,6 +44,8 @@ class EpisodeSpec(BaseModel):
     script_text: str
     source: str = ""
     """The script's path where the batch was started (for the report)."""
+    gpu_actors: list[str] = []
+    """The batch's GPU actors (named by its driver), where its ``diffusers:*`` shots go."""
 
 
 def deliverable_prefix(batch: str, episode: str) -> str:
@@ -156,7 +158,7 @@ def _render(
     progress: _Progress,
 ) -> EpisodeReport:
     root = settings.state_root(out)
-    ctx = worker.context(settings, spec.batch, spec.batch, node, root)
+    ctx = worker.context(settings, spec.batch, spec.batch, node, root, spec.gpu_actors)
     saver = worker.saver(settings.cluster.database or "", settings.cluster.pool_size, node)
     try:
         manifest = render_episode(

@@ -27,6 +27,7 @@ from typing import Any
 
 from dramaforge.cluster.blobs import Blobs, open_blobs
 from dramaforge.cluster.episode import EpisodeSpec, deliverable_prefix
+from dramaforge.cluster.gpu_pool import actor_names, start_gpu_actors, stop_gpu_actors
 from dramaforge.cluster.pg import connect, dsn_of, lock_held, lock_key, require_init
 from dramaforge.config import Settings
 from dramaforge.errors import Busy, DramaforgeError
@@ -86,17 +87,13 @@ def specs_of(paths: list[Path], settings: Settings, series: str | None) -> list[
     ]
 
 
-def episode_options(settings: Settings, resources: dict[str, float]) -> dict[str, Any]:
+def episode_options(resources: dict[str, float]) -> dict[str, Any]:
     """What one episode asks Ray for: an episode slot where nodes offer them (no CPU: the
-    episode mostly waits on providers and its own threads), else a CPU; a GPU when an image
-    or video backend runs on one (``diffusers:*``)."""
-    b = settings.backends
-    options: dict[str, Any] = (
-        {"num_cpus": 0, "resources": {SLOT: 1}} if resources.get(SLOT) else {"num_cpus": 1}
-    )
-    if any(n.startswith("diffusers:") for n in (b.image, b.video, b.lipsync or "")):
-        options["num_gpus"] = settings.cluster.gpu_per_episode
-    return options
+    episode mostly waits on providers, the GPU actors and its own threads), else a CPU. Never
+    a GPU: its ``diffusers:*`` shots go to the batch's GPU actors (``gpu_pool``)."""
+    if resources.get(SLOT):
+        return {"num_cpus": 0, "resources": {SLOT: 1}}
+    return {"num_cpus": 1}
 
 
 def _episode_task(spec: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -228,11 +225,14 @@ def _lead(
         with ray_job(batch, settings) as job:
             conn.execute("UPDATE dramaforge_batches SET ray_job = %s WHERE id = %s", (job, batch))
             offered: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
-            options = episode_options(settings, offered)
             task = ray.remote(_episode_task).options(
-                max_retries=settings.cluster.episode_retries, retry_exceptions=False, **options
+                max_retries=settings.cluster.episode_retries,
+                retry_exceptions=False,
+                **episode_options(offered),
             )
-            refs = {task.remote(s.model_dump(), settings): s for s in todo}
+            actors = start_gpu_actors(batch, settings, watch.on_line)
+            names = actor_names(batch, len(actors))
+            refs = {task.remote(s.model_dump() | {"gpu_actors": names}, settings): s for s in todo}
             try:
                 pending = list(refs)
                 while pending and not (stop is not None and stop.is_set()):
@@ -244,6 +244,8 @@ def _lead(
             except KeyboardInterrupt:
                 _cancel(conn, batch, refs)
                 raise
+            finally:
+                stop_gpu_actors(actors)
             if pending:  # stopped by the caller
                 _cancel(conn, batch, refs)
                 raise BatchCancelled(

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from dramaforge.cluster import slots
+from dramaforge.cluster.gpu_actor import LOOK, PREFIX, ActorState
 from dramaforge.cluster.pg import connect, dsn_of, lock_held, lock_key, require_init
 from dramaforge.config import ClusterSettings
 
@@ -65,6 +66,8 @@ class ClusterStatus(BaseModel):
     """None when no Ray address is configured (the database is still read)."""
     batches: list[BatchRun]
     """Batches running, or left running by a driver that died."""
+    gpu_actors: list[ActorState] = []
+    """The GPU actors of the batches running now (``diffusers:*`` shots)."""
     running: list[RunningEpisode]
     slots: dict[str, tuple[int, int]]
     """model -> (held, limit seen)."""
@@ -99,9 +102,11 @@ def read_status(settings: ClusterSettings) -> ClusterStatus:
                 "WHERE application_name LIKE 'dramaforge%%' GROUP BY application_name"
             ).fetchall()
         }
+    nodes = _nodes(settings.address) if settings.address else None
     return ClusterStatus(
-        nodes=_nodes(settings.address) if settings.address else None,
+        nodes=nodes,
         batches=batches,
+        gpu_actors=_gpu_actors() if nodes is not None else [],
         running=running,
         slots=held,
         spend=spend,
@@ -166,3 +171,31 @@ def _nodes(address: str) -> list[NodeInfo]:
         )
         for n in found
     ]
+
+
+def _gpu_actors() -> list[ActorState]:
+    """What each batch's GPU actors report; one that does not answer within ``LOOK_WAIT``
+    (busy starting, its node dying) is left out."""
+    import ray
+
+    from dramaforge.cluster.gpu_pool import LOOK_WAIT
+
+    refs: list[Any] = []
+    for name in ray.util.list_named_actors():
+        if not name.startswith(PREFIX):
+            continue
+        try:
+            actor = ray.get_actor(name)
+        except ValueError:  # ended since it was listed
+            continue
+        refs.append(actor.state.options(concurrency_group=LOOK).remote())
+    if not refs:
+        return []
+    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=LOOK_WAIT)
+    found = []
+    for ref in ready:
+        try:
+            found.append(ray.get(ref))
+        except ray.exceptions.RayError:
+            continue
+    return sorted(found, key=lambda s: s.name)

@@ -94,15 +94,19 @@ class ClusterStore(AssetStore):
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
-        atomic_write(meta_path, _meta(generated, self.node))
+        node = generated.node or self.node  # a GPU actor's node made it, else this one
+        atomic_write(meta_path, _meta(generated, node))
         self.blobs.put(self.blob_key(target), target)
         self.blobs.put(self.blob_key(meta_path), meta_path)  # last: the asset is whole
         journal.finish()
-        made = {
+        made: dict[str, Any] = {
             "cost": generated.cost,
             "seconds": round(time.perf_counter() - started, 3),
-            "node": self.node,
+            "note": generated.note,
+            "node": node,
         }
+        if generated.gpu_seconds is not None:
+            made["gpu_seconds"] = round(generated.gpu_seconds, 3)
         return stored.model_copy(update=made), generated
 
     def _local(self, target: Path, meta_path: Path) -> tuple[Generated, str | None] | None:

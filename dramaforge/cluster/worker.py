@@ -13,6 +13,7 @@ from dramaforge.cluster import slots
 from dramaforge.cluster.bible import PgBook
 from dramaforge.cluster.blobs import Blobs, open_blobs
 from dramaforge.cluster.budget import PgLedger
+from dramaforge.cluster.gpu_shots import gpu_backends
 from dramaforge.cluster.store import ClusterStore
 from dramaforge.config import Settings
 from dramaforge.graph.context import RenderContext, build_context
@@ -72,14 +73,22 @@ def saver(dsn: str, pool_size: int, node: str) -> PostgresSaver:
         return _savers[dsn]
 
 
-def context(settings: Settings, batch: str, scope: str, node: str, root: Path) -> RenderContext:
-    """The batch's render context in this process (made once: its backends, its store)."""
+def context(
+    settings: Settings,
+    batch: str,
+    scope: str,
+    node: str,
+    root: Path,
+    gpu_actors: list[str] | None = None,
+) -> RenderContext:
+    """The batch's render context in this process (made once: its backends, its store);
+    its ``diffusers:*`` shots go to ``gpu_actors``, the batch's GPU actors."""
     with _lock:
         key = (batch, node)
         if key not in _contexts:
             dsn = settings.cluster.database or ""
             blobs: Blobs = open_blobs(settings.cluster)
-            base = build_context(settings, root)
+            base = build_context(settings, root, **gpu_backends(settings, gpu_actors or []))
             parts = {f.name: getattr(base, f.name) for f in fields(base)}
             parts["store"] = ClusterStore(root / "assets", blobs, dsn, node)
             parts["ledger"] = PgLedger(budget=settings.budget, dsn=dsn, scope=scope).open()

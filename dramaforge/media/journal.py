@@ -24,6 +24,9 @@ class Generated(BaseModel):
     seconds at the configured price per GPU-hour."""
     note: str = ""
     """What the person should know about how it was made (e.g. possibly paid twice)."""
+    node: str | None = None
+    """The machine that made it when that is not the one that asked: on a cluster, the node
+    of the GPU actor that ran a ``diffusers:*`` shot for an episode elsewhere."""
 
 
 class SubmitIntent(BaseModel):

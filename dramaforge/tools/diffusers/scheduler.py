@@ -115,6 +115,12 @@ class GpuScheduler:
         """(device, model) of every load, in order per device."""
         return [(d.name, s.model) for d in self._devices for s in d.spans if s.what == "load"]
 
+    def loaded(self) -> dict[str, list[str]]:
+        """The models loaded on each device now, least recently used first (what a cluster's
+        GPU actor reports, so shots of a model are sent where it is already loaded)."""
+        with self._cond:
+            return {d.name: list(d.resident) for d in self._devices}
+
     def close(self, timeout: float = 30.0) -> None:
         """Stop: pending jobs are cancelled, running ones stop at their next step, every
         pipeline is unloaded."""
@@ -191,7 +197,8 @@ class GpuScheduler:
         """``model``'s pipeline on ``device``, loaded (evicting the least recently used one
         beyond ``resident``) if it is not; out-of-memory while loading steps down the ladder."""
         if model in device.resident:
-            device.resident.move_to_end(model)
+            with self._cond:
+                device.resident.move_to_end(model)
             return device.resident[model]
         while len(device.resident) >= self.resident:
             self._unload(device, next(iter(device.resident)))
@@ -211,7 +218,8 @@ class GpuScheduler:
                     offload = self._lighter(device, model, offload)
                 continue
             self._span(device, "load", model, start)
-            device.resident[model] = (pipeline, offload)
+            with self._cond:
+                device.resident[model] = (pipeline, offload)
             device.lightest[model] = offload
             return pipeline, offload
 
@@ -237,7 +245,8 @@ class GpuScheduler:
         return LADDER[index + 1]
 
     def _unload(self, device: _Device, model: str) -> None:
-        pipeline, _ = device.resident.pop(model)
+        with self._cond:
+            pipeline, _ = device.resident.pop(model)
         self.loader.unload(pipeline, device.name)
 
     def _span(self, device: _Device, what: str, model: str, start: float) -> None:
