@@ -1,4 +1,5 @@
-"""What tests import: paths, render settings, provider settings aimed at a fake, counting wrappers.
+"""What tests import: paths, render settings, provider settings aimed at a fake, counting
+wrappers, a shot's stage run in a graph.
 
 Fixtures live in ``conftest.py``; everything a test module imports by name lives here, so a
 test reads ``from tests.helpers import settings_for`` and pytest's own file stays fixtures only.
@@ -7,11 +8,16 @@ test reads ``from tests.helpers import settings_for`` and pytest's own file stay
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
+
 from dramaforge.config import ProviderSettings, Settings
 from dramaforge.graph.context import RenderContext, build_context
+from dramaforge.tools.progress import working_on
 from tests.fakes.cosyvoice_server import FakeCosyVoice
 from tests.fakes.dashscope_server import FakeDashScope
 from tests.fakes.openai_server import FakeOpenAI
@@ -21,6 +27,7 @@ EXAMPLES = ROOT / "examples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 P = TypeVar("P", bound=ProviderSettings)
+T = TypeVar("T")
 
 
 def settings_for(resolution: str = "360p", aspect: str = "9:16", **render: Any) -> Settings:
@@ -93,3 +100,27 @@ def counting_context(settings: Settings, out: Path) -> tuple[RenderContext, Coun
     for kind in ("image", "video", "speech", "sound"):
         setattr(ctx, kind, Counting(getattr(ctx, kind), calls, kind))
     return ctx, calls
+
+
+class _Stage(TypedDict):
+    done: bool
+
+
+def on_shot_line(shot_id: str, work: Callable[[], T]) -> tuple[T, list[dict[str, Any]]]:
+    """Run ``work`` as a render runs a stage of shot ``shot_id`` (a LangGraph node working on
+    the shot): what it returns, and the progress events it streamed, as the CLI would see them.
+    ``work`` returns rather than raises what a test wants to look at: an error ends the stream.
+    """
+    kept: list[T] = []
+
+    def stage(state: _Stage) -> dict[str, bool]:
+        with working_on(shot_id):
+            kept.append(work())
+        return {"done": True}
+
+    graph = StateGraph(_Stage)
+    graph.add_node("stage", stage)
+    graph.add_edge(START, "stage")
+    graph.add_edge("stage", END)
+    events = list(graph.compile().stream({"done": False}, stream_mode="custom"))
+    return kept[0], events
