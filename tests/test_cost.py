@@ -21,7 +21,7 @@ from dramaforge.graph.session import session_for
 from dramaforge.graph.verbs import render_episode
 from dramaforge.schema import Critique, Shot, ShotPlan, Stage
 from dramaforge.script import load_script
-from tests.conftest import FIXTURES, settings_for
+from tests.helpers import FIXTURES, settings_for
 
 PRICES = {"priced:image": 0.25, "priced:video": 0.5, "priced:speech": 2.0}
 

@@ -168,7 +168,7 @@ def test_episode_on_open_models_loads_each_pipeline_once(models_dir: Path, tmp_p
     """A whole episode with Qwen-Image keyframes and Wan I2V clips on the (CPU) device."""
     from dramaforge.graph.verbs import render_episode
     from dramaforge.tools.diffusers.pipelines import shared_scheduler
-    from tests.conftest import FIXTURES
+    from tests.helpers import FIXTURES
 
     close_all()  # a fresh scheduler: its loads are this episode's
     base = tiny_settings(models_dir)

@@ -21,7 +21,7 @@ from dramaforge.errors import WorkspaceError
 from dramaforge.graph.build import build_graph
 from dramaforge.graph.threads import make_options
 from dramaforge.media.probe import probe
-from tests.conftest import FIXTURES, ROOT, settings_for
+from tests.helpers import FIXTURES, ROOT, settings_for
 
 LANGGRAPH = Path(sys.executable).parent / "langgraph"
 

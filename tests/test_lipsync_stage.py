@@ -19,8 +19,8 @@ from dramaforge.graph.verbs import render_episode
 from dramaforge.media.probe import probe
 from dramaforge.schema import Cue, Line, Manifest, Shot
 from dramaforge.tools.protocols import Generated, VideoRequest
-from tests.conftest import settings_for
 from tests.fakes.dashscope_server import FakeDashScope, Fault, Task
+from tests.helpers import settings_for
 
 TWO_SPEAKERS = """# 两人
 人物：阿明（男，高中生）；小雪（女，高中生）

@@ -127,7 +127,7 @@ def test_the_wait_shows_on_the_shots_progress_line(tmp_path: Path) -> None:
     """A render whose first keyframe submit meets a gateway page: the shot's progress events
     say it is looking the task up, and the render finishes with that task adopted."""
     from dramaforge.graph.verbs import render_episode
-    from tests.conftest import FIXTURES
+    from tests.helpers import FIXTURES
     from tests.test_orchestration import dashscope_settings
 
     events: list[dict[str, object]] = []
