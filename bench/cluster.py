@@ -28,22 +28,11 @@ from bench.orchestration import IMAGE, VIDEO, SlowDashScope, busy_fraction
 from dramaforge.cluster import pg
 from dramaforge.cluster.job import run_cluster_batch
 from dramaforge.config import Backends, ClusterSettings, DashScopeSettings, Settings
+from tests.helpers import write_series
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
 MB = 1024 * 1024
-
-
-def scripts(folder: Path, tag: str, episodes: int) -> Path:
-    folder.mkdir(parents=True)
-    for i in range(1, episodes + 1):
-        (folder / f"ep{i:02d}.zh.txt").write_text(
-            f"# {tag} 第{i}集\n人物：阿明（男，高中生）；小雪（女，高中生）\n"
-            f"【场景1】教室 - 白天 - 内\n【画面】阿明推门进来，{tag}第{i}集。\n"
-            f"阿明：{tag}，第{i}集，早上好。\n小雪：你来晚了。\n",
-            encoding="utf-8",
-        )
-    return folder
 
 
 class Connections:
@@ -96,7 +85,7 @@ def run_on(
     for _ in range(nodes - 1):
         cluster.add_node(**node_args)
     cluster.wait_for_nodes()
-    folder = scripts(tmp / f"series-{nodes}", f"规模{nodes}", episodes)
+    folder = write_series(tmp / f"series-{nodes}", f"规模{nodes}", episodes)
     try:
         with SlowDashScope(latency) as fake:
             settings = Settings(

@@ -7,6 +7,7 @@ test reads ``from tests.helpers import settings_for`` and pytest's own file stay
 
 from __future__ import annotations
 
+import socket
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -61,6 +62,27 @@ def provider_settings(
     else:
         where = {"base_url": fake.base_url}
     return kind(**(where | fields))
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a real server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_series(folder: Path, tag: str, episodes: int) -> Path:
+    """``episodes`` one-scene scripts in ``folder`` whose lines carry ``tag``: no asset is
+    shared with another series (a test's, a benchmark's)."""
+    folder.mkdir(parents=True)
+    for i in range(1, episodes + 1):
+        (folder / f"ep{i:02d}.zh.txt").write_text(
+            f"# {tag} 第{i}集\n人物：阿明（男，高中生）；小雪（女，高中生）\n"
+            f"【场景1】教室 - 白天 - 内\n【画面】阿明推门进来，{tag}第{i}集。\n"
+            f"阿明：{tag}，第{i}集，早上好。\n小雪：你来晚了。\n",
+            encoding="utf-8",
+        )
+    return folder
 
 
 class Counting:

@@ -262,7 +262,7 @@ def test_cluster_init_and_status_from_the_command_line(
 
 
 def test_an_unreachable_database_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.fixtures_cluster import free_port
+    from tests.helpers import free_port
 
     dsn = f"postgresql://someone:hunter2@127.0.0.1:{free_port()}/nothing"
     monkeypatch.setenv("DRAMAFORGE_CLUSTER__DATABASE", dsn)
