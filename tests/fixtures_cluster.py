@@ -138,6 +138,7 @@ def s3_server() -> Iterator[S3Server]:
         f"-filer.port={ports['filer']}", f"-filer.port.grpc={grpc['filer']}",
         "-filer", "-s3", f"-s3.port={ports['s3']}", f"-s3.port.grpc={grpc['s3']}",
         f"-s3.config={config}", "-master.volumeSizeLimitMB=64", "-volume.max=8",
+        "-s3.port.iceberg=0", "-s3.port.lance=0",  # fixed ports (8181, 9101) by default
     ]  # fmt: skip
     log = (folder / "weed.log").open("wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
