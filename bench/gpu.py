@@ -10,17 +10,18 @@ bfloat16, straight on the GPU. For each offload setting it records the time to b
 the pipeline (``load_s``; weights from disk add the read on top), seconds per denoising step
 at the model's native size and frame count (the median of the steps after the first), and
 peak GPU memory. Results go to ``bench/results.json`` under ``gpu``, with the card's name.
-Without CUDA it refuses in one line. ``--check`` runs the same code on tiny configs on the CPU
-(for CI: it proves the script works, it measures nothing worth keeping).
+Without CUDA it refuses in one line. ``--check`` runs the same code on the CPU with the test
+suite's tiny pipelines of the same models (``tests/fixtures_diffusers.py``; for CI: it proves
+the script works, it measures nothing worth keeping).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import statistics
-import string
 import sys
 import time
 from collections.abc import Callable
@@ -29,48 +30,31 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import itertools
-
 from dramaforge.tools.diffusers.models import LADDER, MODELS
+from tests.fixtures_diffusers import TINY, char_tokenizer
 
 RESULTS = Path(__file__).with_name("results.json")
 DEFAULT_MODELS = ["wan2.1-t2v-1.3b", "wan2.1-i2v-14b-480p", "qwen-image"]
 
 
-def tokenizer(vocab: int) -> Any:
-    """One token per printable character: enough ids to drive any text encoder's shapes."""
-    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    specials = ["<pad>", "<unk>", "</s>"]
-    chars = [c for c in string.printable if c not in specials][: vocab - len(specials)]
-    core = Tokenizer(models.WordLevel({t: i for i, t in enumerate(specials + chars)}, "<unk>"))
-    core.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-    return PreTrainedTokenizerFast(
-        tokenizer_object=core, pad_token="<pad>", unk_token="<unk>", eos_token="</s>"
-    )
-
-
-def umt5(tiny: bool) -> Any:
+def umt5() -> Any:
+    """umt5-xxl, Wan's text encoder."""
     from transformers import UMT5Config, UMT5EncoderModel
 
-    if tiny:
-        config = UMT5Config(vocab_size=128, d_model=32, d_kv=8, d_ff=32, num_layers=1, num_heads=4)
-    else:  # umt5-xxl, Wan's text encoder
-        config = UMT5Config(
-            vocab_size=256384,
-            d_model=4096,
-            d_kv=64,
-            d_ff=10240,
-            num_layers=24,
-            num_heads=64,
-            feed_forward_proj="gated-gelu",
-            relative_attention_num_buckets=32,
-        )
+    config = UMT5Config(
+        vocab_size=256384,
+        d_model=4096,
+        d_kv=64,
+        d_ff=10240,
+        num_layers=24,
+        num_heads=64,
+        feed_forward_proj="gated-gelu",
+        relative_attention_num_buckets=32,
+    )
     return UMT5EncoderModel(config).eval()
 
 
-def wan(name: str, tiny: bool) -> Any:
+def wan(name: str) -> Any:
     """Wan 2.1 T2V 1.3B or I2V 14B at the released configs (their ``config.json``)."""
     from diffusers import (
         AutoencoderKLWan,
@@ -81,79 +65,51 @@ def wan(name: str, tiny: bool) -> Any:
     )
 
     i2v = name == "wan2.1-i2v-14b-480p"
-    if tiny:
-        heads, dim, ffn, layers, text_dim = 2, 12, 32, 2, 32
-    elif i2v:
-        heads, dim, ffn, layers, text_dim = 40, 128, 13824, 40, 4096
-    else:
-        heads, dim, ffn, layers, text_dim = 12, 128, 8960, 30, 4096
+    heads, ffn, layers = (40, 13824, 40) if i2v else (12, 8960, 30)
     transformer = WanTransformer3DModel(
         patch_size=(1, 2, 2),
         num_attention_heads=heads,
-        attention_head_dim=dim,
+        attention_head_dim=128,
         in_channels=36 if i2v else 16,
         out_channels=16,
-        text_dim=text_dim,
+        text_dim=4096,
         freq_dim=256,
         ffn_dim=ffn,
         num_layers=layers,
         cross_attn_norm=True,
         qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32 if tiny else 1024,
-        image_dim=(4 if tiny else 1280) if i2v else None,
-        added_kv_proj_dim=(heads * dim) if i2v else None,
-    )
-    vae = (
-        AutoencoderKLWan(
-            base_dim=3,
-            z_dim=16,
-            dim_mult=[1, 1, 1, 1],
-            num_res_blocks=1,
-            temperal_downsample=[False, True, True],
-        )
-        if tiny
-        else AutoencoderKLWan()
+        rope_max_seq_len=1024,
+        image_dim=1280 if i2v else None,
+        added_kv_proj_dim=heads * 128 if i2v else None,
     )
     parts = {
         "transformer": transformer,
-        "vae": vae,
+        "vae": AutoencoderKLWan(),
         "scheduler": FlowMatchEulerDiscreteScheduler(shift=3.0),
-        "text_encoder": umt5(tiny),
-        "tokenizer": tokenizer(128),
+        "text_encoder": umt5(),
+        "tokenizer": char_tokenizer(),
     }
     if not i2v:
         return WanPipeline(**parts)
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
-    vision = (
-        CLIPVisionConfig(
-            hidden_size=4,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            image_size=32,
-            intermediate_size=16,
-            patch_size=1,
-        )
-        if tiny
-        else CLIPVisionConfig(  # open-clip ViT-H/14, Wan's image encoder
-            hidden_size=1280,
-            intermediate_size=5120,
-            num_hidden_layers=32,
-            num_attention_heads=16,
-            image_size=224,
-            patch_size=14,
-            hidden_act="gelu",
-        )
+    vision = CLIPVisionConfig(  # open-clip ViT-H/14, Wan's image encoder
+        hidden_size=1280,
+        intermediate_size=5120,
+        num_hidden_layers=32,
+        num_attention_heads=16,
+        image_size=224,
+        patch_size=14,
+        hidden_act="gelu",
     )
-    size = 32 if tiny else 224
     return WanImageToVideoPipeline(
         **parts,
         image_encoder=CLIPVisionModel(vision).eval(),
-        image_processor=CLIPImageProcessor(crop_size=size, size=size),
+        image_processor=CLIPImageProcessor(crop_size=224, size=224),
     )
 
 
-def qwen_image(tiny: bool) -> Any:
+def qwen_image() -> Any:
     """Qwen-Image at its released config: the 20B MMDiT and Qwen2.5-VL-7B as text encoder."""
     from diffusers import (
         AutoencoderKLQwenImage,
@@ -163,83 +119,46 @@ def qwen_image(tiny: bool) -> Any:
     )
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
-    if tiny:
-        transformer = QwenImageTransformer2DModel(
-            patch_size=2,
-            in_channels=16,
-            out_channels=4,
-            num_layers=2,
-            attention_head_dim=16,
-            num_attention_heads=3,
-            joint_attention_dim=16,
-            axes_dims_rope=(8, 4, 4),
-        )
-        vae = AutoencoderKLQwenImage(
-            base_dim=24,
-            z_dim=4,
-            dim_mult=[1, 2, 4],
-            num_res_blocks=1,
-            temperal_downsample=[False, True],
-            latents_mean=[0.0] * 4,
-            latents_std=[1.0] * 4,
-        )
-        config = Qwen2_5_VLConfig(
-            text_config={
-                "hidden_size": 16,
-                "intermediate_size": 16,
-                "num_hidden_layers": 2,
-                "num_attention_heads": 2,
-                "num_key_value_heads": 2,
-                "vocab_size": 128,
-                "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default"},
-            },
-            vision_config={
-                "depth": 2,
-                "hidden_size": 16,
-                "intermediate_size": 16,
-                "num_heads": 2,
-                "out_hidden_size": 16,
-            },
-            hidden_size=16,
-            vocab_size=128,
-        )
-    else:
-        transformer = QwenImageTransformer2DModel()  # the defaults are Qwen-Image's
-        vae = AutoencoderKLQwenImage()
-        config = Qwen2_5_VLConfig(
-            text_config={
-                "hidden_size": 3584,
-                "intermediate_size": 18944,
-                "num_hidden_layers": 28,
-                "num_attention_heads": 28,
-                "num_key_value_heads": 4,
-                "vocab_size": 152064,
-                "rope_scaling": {"mrope_section": [16, 24, 24], "rope_type": "default"},
-            },
-            vision_config={
-                "depth": 32,
-                "hidden_size": 1280,
-                "intermediate_size": 3420,
-                "num_heads": 16,
-                "out_hidden_size": 3584,
-            },
-            hidden_size=3584,
-            vocab_size=152064,
-        )
+    config = Qwen2_5_VLConfig(
+        text_config={
+            "hidden_size": 3584,
+            "intermediate_size": 18944,
+            "num_hidden_layers": 28,
+            "num_attention_heads": 28,
+            "num_key_value_heads": 4,
+            "vocab_size": 152064,
+            "rope_scaling": {"mrope_section": [16, 24, 24], "rope_type": "default"},
+        },
+        vision_config={
+            "depth": 32,
+            "hidden_size": 1280,
+            "intermediate_size": 3420,
+            "num_heads": 16,
+            "out_hidden_size": 3584,
+        },
+        hidden_size=3584,
+        vocab_size=152064,
+    )
     return QwenImagePipeline(
-        transformer=transformer,
-        vae=vae,
+        transformer=QwenImageTransformer2DModel(),  # the defaults are Qwen-Image's
+        vae=AutoencoderKLQwenImage(),
         scheduler=FlowMatchEulerDiscreteScheduler(),
         text_encoder=Qwen2_5_VLForConditionalGeneration(config).eval(),
-        tokenizer=tokenizer(128),
+        tokenizer=char_tokenizer(),
     )
 
 
-BUILDERS: dict[str, Callable[[bool], Any]] = {
-    "wan2.1-t2v-1.3b": lambda tiny: wan("wan2.1-t2v-1.3b", tiny),
-    "wan2.1-i2v-14b-480p": lambda tiny: wan("wan2.1-i2v-14b-480p", tiny),
+BUILDERS: dict[str, Callable[[], Any]] = {
+    "wan2.1-t2v-1.3b": lambda: wan("wan2.1-t2v-1.3b"),
+    "wan2.1-i2v-14b-480p": lambda: wan("wan2.1-i2v-14b-480p"),
     "qwen-image": qwen_image,
 }
+"""The full-size pipelines; ``--check`` builds the test suite's tiny ones of the same models."""
+
+
+def build(name: str, tiny: bool) -> Any:
+    """Model ``name``'s pipeline: the released config, or the tests' tiny one."""
+    return TINY[name]() if tiny else BUILDERS[name]()
 
 
 def arguments(name: str, steps: int, tiny: bool) -> dict[str, Any]:
@@ -281,7 +200,7 @@ def measure(name: str, offload: str, steps: int, device: str, tiny: bool) -> dic
         # Random weights made where they will live: on the GPU for "none", else in host
         # memory (offload moves them in as they are used).
         with torch.device(device if offload == "none" else "cpu"):
-            pipe = BUILDERS[name](tiny)
+            pipe = build(name, tiny)
     finally:
         torch.set_default_dtype(previous)
     place(pipe, MODELS[name], device, offload)

@@ -14,17 +14,6 @@ from tests.fakes.cosyvoice_server import FakeCosyVoice
 from tests.fakes.dashscope_server import FakeDashScope
 from tests.fakes.openai_server import FakeOpenAI, fake_openai
 
-# Re-exported for one release: tests written before tests/helpers.py import these from here.
-from tests.helpers import (  # noqa: F401
-    EXAMPLES,
-    FIXTURES,
-    ROOT,
-    Counting,
-    KindCounting,
-    counting_context,
-    settings_for,
-)
-
 
 @pytest.fixture(autouse=True)
 def _no_user_config(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import free_port
 
 
 def _pg_bin() -> Path:
@@ -34,12 +35,6 @@ def _pg_bin() -> Path:
 
 
 PG_BIN = _pg_bin()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _as_postgres(*cmd: str) -> list[str]:
@@ -143,6 +138,7 @@ def s3_server() -> Iterator[S3Server]:
         f"-filer.port={ports['filer']}", f"-filer.port.grpc={grpc['filer']}",
         "-filer", "-s3", f"-s3.port={ports['s3']}", f"-s3.port.grpc={grpc['s3']}",
         f"-s3.config={config}", "-master.volumeSizeLimitMB=64", "-volume.max=8",
+        "-s3.port.iceberg=0", "-s3.port.lance=0",  # fixed ports (8181, 9101) by default
     ]  # fmt: skip
     log = (folder / "weed.log").open("wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)

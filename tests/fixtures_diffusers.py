@@ -1,5 +1,6 @@
 """Tiny randomly-initialised diffusers pipelines of the real classes, saved like a user's
-weights folder (``save_pretrained``) so tests load them through the users' code path.
+weights folder (``save``) so tests load them through the users' code path; ``bench/gpu.py
+--check`` builds the same ones to prove its measuring code runs.
 
 Nothing is downloaded: the tokenizers are built here (``tokenizers`` WordLevel, one token per
 character, so the pipelines' long prompt templates make enough tokens to drop their prefix;
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import string
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,7 @@ def _wan_transformer(in_channels: int, image_dim: int | None = None) -> Any:
         qk_norm="rms_norm_across_heads",
         rope_max_seq_len=32,
         image_dim=image_dim,
+        added_kv_proj_dim=2 * 12 if image_dim else None,
     )
 
 
@@ -86,23 +89,22 @@ def _wan_vae() -> Any:
     )
 
 
-def save_wan_t2v(folder: Path) -> Path:
-    """A tiny ``WanPipeline`` (text to video) saved at ``folder``."""
+def wan_t2v() -> Any:
+    """A tiny ``WanPipeline`` (text to video)."""
     from diffusers import FlowMatchEulerDiscreteScheduler, WanPipeline
 
-    pipe = WanPipeline(
+    return WanPipeline(
         transformer=_wan_transformer(16),
         vae=_wan_vae(),
         scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
         text_encoder=_umt5(),
         tokenizer=char_tokenizer(),
     )
-    pipe.save_pretrained(folder)
-    return folder
 
 
-def save_wan_i2v(folder: Path) -> Path:
-    """A tiny ``WanImageToVideoPipeline`` (Wan 2.1 I2V: CLIP image encoder) at ``folder``."""
+def wan_i2v() -> Any:
+    """A tiny ``WanImageToVideoPipeline`` (Wan 2.1 I2V: CLIP image encoder, and the image's
+    own key and value projections in cross-attention, as the released 14B has)."""
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
@@ -119,7 +121,7 @@ def save_wan_i2v(folder: Path) -> Path:
             patch_size=1,
         )
     ).eval()
-    pipe = WanImageToVideoPipeline(
+    return WanImageToVideoPipeline(
         transformer=_wan_transformer(36, image_dim=4),
         vae=_wan_vae(),
         scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
@@ -128,8 +130,6 @@ def save_wan_i2v(folder: Path) -> Path:
         image_encoder=image_encoder,
         image_processor=CLIPImageProcessor(crop_size=32, size=32),
     )
-    pipe.save_pretrained(folder)
-    return folder
 
 
 def _qwen_parts(tokenizer: Any, *, megapixel: bool = False) -> dict[str, Any]:
@@ -213,16 +213,15 @@ def _qwen_parts(tokenizer: Any, *, megapixel: bool = False) -> dict[str, Any]:
     }
 
 
-def save_qwen_image(folder: Path) -> Path:
-    """A tiny ``QwenImagePipeline`` (Qwen2.5-VL text encoder from a config) at ``folder``."""
+def qwen_image() -> Any:
+    """A tiny ``QwenImagePipeline`` (Qwen2.5-VL text encoder from a config)."""
     from diffusers import QwenImagePipeline
 
-    QwenImagePipeline(**_qwen_parts(char_tokenizer())).save_pretrained(folder)
-    return folder
+    return QwenImagePipeline(**_qwen_parts(char_tokenizer()))
 
 
-def save_qwen_image_edit(folder: Path) -> Path:
-    """A tiny ``QwenImageEditPipeline`` at ``folder``: the Qwen-Image parts, a tokenizer with
+def qwen_image_edit() -> Any:
+    """A tiny ``QwenImageEditPipeline``: the Qwen-Image parts, a tokenizer with
     the vision tokens, and the image-only processor (``image_only_processor``) whose image
     processor shrinks the reference to a few 28-pixel patches for the tiny vision tower."""
     from diffusers import QwenImageEditPipeline
@@ -234,9 +233,7 @@ def save_qwen_image_edit(folder: Path) -> Path:
         size={"shortest_edge": side * side // 4, "longest_edge": side * side}
     )
     processor = image_only_processor()(image_processor=images, tokenizer=tokenizer)
-    pipe = QwenImageEditPipeline(**_qwen_parts(tokenizer, megapixel=True), processor=processor)
-    pipe.save_pretrained(folder)
-    return folder
+    return QwenImageEditPipeline(**_qwen_parts(tokenizer, megapixel=True), processor=processor)
 
 
 def hunyuan_tokenizer() -> Any:
@@ -278,8 +275,8 @@ def hunyuan_tokenizer() -> Any:
     )
 
 
-def save_hunyuan_i2v(folder: Path) -> Path:
-    """A tiny ``HunyuanVideoImageToVideoPipeline`` at ``folder``, sized for the pipeline's
+def hunyuan_i2v() -> Any:
+    """A tiny ``HunyuanVideoImageToVideoPipeline``, sized for the pipeline's
     default prompt template: the Llava vision tower sees 48 x 48 pixels in 2 x 2 patches,
     576 image tokens, the count the template makes room for. Other shapes follow diffusers'
     fast test (``tests/pipelines/hunyuan_video/test_hunyuan_image2video.py``)."""
@@ -377,7 +374,7 @@ def save_hunyuan_i2v(folder: Path) -> Path:
             projection_dim=8,
         )
     ).eval()
-    pipe = HunyuanVideoImageToVideoPipeline(
+    return HunyuanVideoImageToVideoPipeline(
         text_encoder=text_encoder,
         tokenizer=tokenizer,
         transformer=transformer,
@@ -387,7 +384,22 @@ def save_hunyuan_i2v(folder: Path) -> Path:
         tokenizer_2=char_tokenizer(),
         image_processor=CLIPImageProcessor(crop_size=48, size=48),
     )
-    pipe.save_pretrained(folder)
+
+
+TINY: dict[str, Callable[[], Any]] = {
+    "wan2.1-t2v-1.3b": wan_t2v,
+    "wan2.1-i2v-14b-480p": wan_i2v,
+    "qwen-image": qwen_image,
+    "hunyuanvideo-i2v": hunyuan_i2v,
+    "qwen-image-edit": qwen_image_edit,
+}
+"""Each open model's tiny pipeline, by the model's name in ``tools/diffusers/models``; the
+backend tests save them as a user's models folder, ``bench/gpu.py --check`` times them."""
+
+
+def save(name: str, folder: Path) -> Path:
+    """Model ``name``'s tiny pipeline saved at ``folder`` as a user's weights folder."""
+    TINY[name]().save_pretrained(folder)
     return folder
 
 

@@ -1,4 +1,5 @@
-"""What tests import: paths, render settings, provider settings aimed at a fake, counting wrappers.
+"""What tests import: paths, render settings, provider settings aimed at a fake, counting
+wrappers, a shot's stage run in a graph.
 
 Fixtures live in ``conftest.py``; everything a test module imports by name lives here, so a
 test reads ``from tests.helpers import settings_for`` and pytest's own file stays fixtures only.
@@ -6,12 +7,18 @@ test reads ``from tests.helpers import settings_for`` and pytest's own file stay
 
 from __future__ import annotations
 
+import socket
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
+
 from dramaforge.config import ProviderSettings, Settings
 from dramaforge.graph.context import RenderContext, build_context
+from dramaforge.tools.progress import working_on
 from tests.fakes.cosyvoice_server import FakeCosyVoice
 from tests.fakes.dashscope_server import FakeDashScope
 from tests.fakes.openai_server import FakeOpenAI
@@ -21,6 +28,7 @@ EXAMPLES = ROOT / "examples"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 P = TypeVar("P", bound=ProviderSettings)
+T = TypeVar("T")
 
 
 def settings_for(resolution: str = "360p", aspect: str = "9:16", **render: Any) -> Settings:
@@ -54,6 +62,27 @@ def provider_settings(
     else:
         where = {"base_url": fake.base_url}
     return kind(**(where | fields))
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a real server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_series(folder: Path, tag: str, episodes: int) -> Path:
+    """``episodes`` one-scene scripts in ``folder`` whose lines carry ``tag``: no asset is
+    shared with another series (a test's, a benchmark's)."""
+    folder.mkdir(parents=True)
+    for i in range(1, episodes + 1):
+        (folder / f"ep{i:02d}.zh.txt").write_text(
+            f"# {tag} 第{i}集\n人物：阿明（男，高中生）；小雪（女，高中生）\n"
+            f"【场景1】教室 - 白天 - 内\n【画面】阿明推门进来，{tag}第{i}集。\n"
+            f"阿明：{tag}，第{i}集，早上好。\n小雪：你来晚了。\n",
+            encoding="utf-8",
+        )
+    return folder
 
 
 class Counting:
@@ -93,3 +122,27 @@ def counting_context(settings: Settings, out: Path) -> tuple[RenderContext, Coun
     for kind in ("image", "video", "speech", "sound"):
         setattr(ctx, kind, Counting(getattr(ctx, kind), calls, kind))
     return ctx, calls
+
+
+class _Stage(TypedDict):
+    done: bool
+
+
+def on_shot_line(shot_id: str, work: Callable[[], T]) -> tuple[T, list[dict[str, Any]]]:
+    """Run ``work`` as a render runs a stage of shot ``shot_id`` (a LangGraph node working on
+    the shot): what it returns, and the progress events it streamed, as the CLI would see them.
+    ``work`` returns rather than raises what a test wants to look at: an error ends the stream.
+    """
+    kept: list[T] = []
+
+    def stage(state: _Stage) -> dict[str, bool]:
+        with working_on(shot_id):
+            kept.append(work())
+        return {"done": True}
+
+    graph = StateGraph(_Stage)
+    graph.add_node("stage", stage)
+    graph.add_edge(START, "stage")
+    graph.add_edge("stage", END)
+    events = list(graph.compile().stream({"done": False}, stream_mode="custom"))
+    return kept[0], events

@@ -22,8 +22,8 @@ from dramaforge.graph.batch import collect, run_batch
 from dramaforge.media.probe import probe
 from dramaforge.script import load_script
 from dramaforge.script.novel import chapters, gather_cast, said
-from tests.conftest import settings_for
 from tests.fakes.openai_server import Reply, completion, fake_openai, first_user
+from tests.helpers import settings_for
 
 NOVEL = Path(__file__).resolve().parent / "novels" / "guxiang.zh.txt"
 

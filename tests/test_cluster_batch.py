@@ -30,6 +30,7 @@ from dramaforge.cluster import pg
 from dramaforge.media.probe import probe
 from tests.fakes.dashscope_server import FakeDashScope
 from tests.fixtures_cluster import Postgres, S3Server, postgres, s3_server  # noqa: F401
+from tests.helpers import write_series
 
 pytestmark = pytest.mark.slow
 
@@ -97,20 +98,6 @@ def fake() -> Iterator[FakeDashScope]:
     with FakeDashScope() as server:
         server.running_polls = 2
         yield server
-
-
-def series(folder: Path, tag: str, episodes: int) -> Path:
-    """``episodes`` one-scene scripts whose lines carry ``tag``: no asset is shared with
-    another test's series."""
-    folder.mkdir(parents=True)
-    for i in range(1, episodes + 1):
-        (folder / f"ep{i:02d}.zh.txt").write_text(
-            f"# {tag} 第{i}集\n人物：阿明（男，高中生）；小雪（女，高中生）\n"
-            f"【场景1】教室 - 白天 - 内\n【画面】阿明推门进来，{tag}第{i}集。\n"
-            f"阿明：{tag}，第{i}集，早上好。\n小雪：你来晚了。\n",
-            encoding="utf-8",
-        )
-    return folder
 
 
 def driver_env(
@@ -219,7 +206,7 @@ def test_a_series_on_three_nodes_is_delivered_paid_once_within_the_limits(
     fake: FakeDashScope,
     tmp_path: Path,
 ) -> None:
-    folder = series(tmp_path / "three-nodes", "三台", 6)
+    folder = write_series(tmp_path / "three-nodes", "三台", 6)
     out = tmp_path / "out"
     err = finish(start_driver(folder, out, driver_env(fake, ray_cluster, db, s3_server, tmp_path)))
     nodes = assert_delivered(out, 6)
@@ -239,7 +226,7 @@ def test_two_drivers_starting_one_batch_run_it_once(
     fake: FakeDashScope,
     tmp_path: Path,
 ) -> None:
-    folder = series(tmp_path / "two-drivers", "两个", 2)
+    folder = write_series(tmp_path / "two-drivers", "两个", 2)
     env = driver_env(fake, ray_cluster, db, s3_server, tmp_path)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -260,7 +247,7 @@ def test_a_killed_driver_started_again_resumes_from_postgres(
     fake: FakeDashScope,
     tmp_path: Path,
 ) -> None:
-    folder = series(tmp_path / "driver-killed", "重启", 3)
+    folder = write_series(tmp_path / "driver-killed", "重启", 3)
     out = tmp_path / "out"
     env = driver_env(fake, ray_cluster, db, s3_server, tmp_path)
     first = start_driver(folder, out, env)
@@ -298,7 +285,7 @@ def test_worker_nodes_killed_mid_batch_lose_no_episode_and_pay_nothing_twice(
     kills = int(os.environ.get("CHAOS_NODE_KILLS", "3"))
     episodes = int(os.environ.get("CHAOS_EPISODES", "4"))
     fake.running_polls = 6  # tasks long enough for a kill to land mid-call
-    folder = series(tmp_path / "chaos", "混沌", episodes)
+    folder = write_series(tmp_path / "chaos", "混沌", episodes)
     out = tmp_path / "out"
     env = driver_env(fake, ray_cluster, db, s3_server, tmp_path)
     env["DRAMAFORGE_CLUSTER__EPISODE_RETRIES"] = str(kills + 3)

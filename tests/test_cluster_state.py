@@ -210,6 +210,9 @@ def test_an_asset_made_on_one_node_is_read_from_the_bucket_on_another(
     assert Path(second.path).read_bytes() == b"clip bytes"
     assert generated.cost == 0.5
     assert S3Blobs(settings).exists(f"assets/motion/{first.key[:2]}/{first.key}.mp4")
+    nothing = tmp_path / "three" / "none.mp4"
+    assert not S3Blobs(settings).get("assets/motion/no/such.mp4", nothing)
+    assert list(nothing.parent.iterdir()) == []  # no file, no half-written temp
 
 
 def test_the_series_bible_is_shared_by_nodes_with_its_reference_images(
@@ -259,7 +262,7 @@ def test_cluster_init_and_status_from_the_command_line(
 
 
 def test_an_unreachable_database_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.fixtures_cluster import free_port
+    from tests.helpers import free_port
 
     dsn = f"postgresql://someone:hunter2@127.0.0.1:{free_port()}/nothing"
     monkeypatch.setenv("DRAMAFORGE_CLUSTER__DATABASE", dsn)

@@ -682,7 +682,7 @@ def test_episode_renders_end_to_end_through_comfyui_workflows(
     comfy: FakeComfyUI, tmp_path: Path
 ) -> None:
     from dramaforge.graph.verbs import render_episode
-    from tests.conftest import FIXTURES, settings_for
+    from tests.helpers import FIXTURES, settings_for
 
     base = settings_for()
     s = base.model_copy(
@@ -716,7 +716,7 @@ def test_episode_renders_end_to_end_through_comfyui_workflows(
 def test_render_killed_mid_job_then_resumed_queues_each_job_once(tmp_path: Path) -> None:
     """``dramaforge render`` SIGKILLed while ComfyUI runs its jobs, then ``--resume``: the
     store's journal finds every job on the server, none is queued twice."""
-    from tests.conftest import FIXTURES
+    from tests.helpers import FIXTURES
 
     with FakeComfyUI(tmp_path / "comfyui", steps=10, step_seconds=0.05) as fake:
         env = {

@@ -17,11 +17,12 @@ from dramaforge.cli.app import app
 from dramaforge.config import Settings
 from dramaforge.graph.context import build_context
 from dramaforge.graph.cost import attempts, estimate
+from dramaforge.graph.series import FileBook
 from dramaforge.graph.session import session_for
 from dramaforge.graph.verbs import render_episode
-from dramaforge.schema import Critique, Shot, ShotPlan, Stage
+from dramaforge.schema import CharacterLook, Critique, Shot, ShotPlan, Stage, Voice
 from dramaforge.script import load_script
-from tests.conftest import FIXTURES, settings_for
+from tests.helpers import FIXTURES, settings_for
 
 PRICES = {"priced:image": 0.25, "priced:video": 0.5, "priced:speech": 2.0}
 
@@ -69,6 +70,67 @@ def test_the_budget_is_compared_with_the_most_a_render_may_pay() -> None:
     assert estimate(plan, priced(max_takes=2, budget=between)).past_budget
     assert not estimate(plan, priced(max_takes=2, budget=cost.total)).past_budget
     assert not cost.past_budget  # no budget set
+
+
+def test_reference_sheets_are_an_image_each_once_in_the_estimate() -> None:
+    plan = short_plan()
+    without, with_two = (
+        estimate(plan, priced(max_takes=3)),
+        estimate(plan, priced(max_takes=3), sheets=2),
+    )
+    sheet = PRICES["priced:image"]
+    assert with_two.one_take["priced:image"] == pytest.approx(
+        without.one_take["priced:image"] + 2 * sheet
+    )
+    # drawn once before any shot, never retried: not multiplied by the takes
+    assert with_two.lines["priced:image"] == pytest.approx(
+        without.lines["priced:image"] + 2 * sheet
+    )
+    assert with_two.total == pytest.approx(without.total + 2 * sheet)
+
+
+def test_plan_for_a_series_counts_the_sheets_its_bible_lacks(tmp_path: Path) -> None:
+    """The short script's two characters: both sheets are drawn for a new series; once the
+    series bible holds 阿明's sheet, only 小雪's; none with sheets off or outside a series."""
+    toml = tmp_path / "dramaforge.toml"
+    toml.write_text(
+        '[backends]\nimage = "dashscope:qwen-image"\n[prices]\n"dashscope:qwen-image" = 0.2\n'
+        '[dashscope]\napi_key = "sk-test-not-used-to-plan"\n',
+        encoding="utf-8",
+    )
+    script = str(FIXTURES / "short.zh.txt")
+
+    def planned(*flags: str) -> dict[str, Any]:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.chdir(tmp_path)
+            done = CliRunner().invoke(app, ["plan", script, "--max-takes", "1", "--json", *flags])
+        assert done.exit_code == 0, done.output
+        data: dict[str, Any] = json.loads(done.output)
+        return data
+
+    alone = planned()
+    shots = len(alone["shots"])
+    assert alone["sheets"] == [] and alone["estimate"]["total"] == pytest.approx(0.2 * shots)
+    series = planned("--series", "校园", "--out", "out")
+    assert series["sheets"] == ["阿明", "小雪"]
+    assert series["estimate"]["total"] == pytest.approx(0.2 * (shots + 2))
+
+    state = settings_for().state_root((tmp_path / "out").resolve())
+    sheet = state / "series" / "校园" / "sheet-a.png"
+    sheet.parent.mkdir(parents=True)
+    sheet.write_bytes(b"a sheet drawn by an earlier episode")
+    look = CharacterLook(
+        name="阿明", description="", color="#c33", slot=0, seed=1, voice=Voice(id="Ethan")
+    )
+    FileBook().save(
+        state / "series" / "校园.json",
+        {"阿明": look.model_copy(update={"reference_image": str(sheet)})},
+    )
+    later = planned("--series", "校园", "--out", "out")
+    assert later["sheets"] == ["小雪"]
+    assert later["estimate"]["total"] == pytest.approx(0.2 * (shots + 1))
+    toml.write_text(toml.read_text("utf-8") + "[identity]\nreference_sheets = false\n", "utf-8")
+    assert planned("--series", "校园", "--out", "out")["sheets"] == []
 
 
 def test_plan_shows_up_to_n_takes_and_one_take(tmp_path: Path) -> None:

@@ -21,14 +21,8 @@ from dramaforge.tools.diffusers.models import MODELS
 from dramaforge.tools.diffusers.pipelines import close_all
 from dramaforge.tools.protocols import ImageRequest, VideoRequest
 from dramaforge.tools.registry import registry
+from tests.fixtures_diffusers import TINY, save
 
-TINY = {
-    "wan2.1-t2v-1.3b": "save_wan_t2v",
-    "wan2.1-i2v-14b-480p": "save_wan_i2v",
-    "qwen-image": "save_qwen_image",
-    "hunyuanvideo-i2v": "save_hunyuan_i2v",
-    "qwen-image-edit": "save_qwen_image_edit",
-}
 IMAGES = ("qwen-image", "qwen-image-edit")
 
 
@@ -47,11 +41,9 @@ def tiny_settings(models_dir: Path, **extra: Any) -> Settings:
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     pytest.importorskip("diffusers")
-    from tests import fixtures_diffusers
-
     root = tmp_path_factory.mktemp("models")
-    for name, builder in TINY.items():
-        getattr(fixtures_diffusers, builder)(root / name)
+    for name in TINY:
+        save(name, root / name)
     yield root
     close_all()
 
@@ -168,7 +160,7 @@ def test_episode_on_open_models_loads_each_pipeline_once(models_dir: Path, tmp_p
     """A whole episode with Qwen-Image keyframes and Wan I2V clips on the (CPU) device."""
     from dramaforge.graph.verbs import render_episode
     from dramaforge.tools.diffusers.pipelines import shared_scheduler
-    from tests.conftest import FIXTURES
+    from tests.helpers import FIXTURES
 
     close_all()  # a fresh scheduler: its loads are this episode's
     base = tiny_settings(models_dir)

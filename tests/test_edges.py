@@ -14,7 +14,7 @@ from dramaforge.chat.terminal import cost_lines, progress, shot_detail
 from dramaforge.cli.app import app
 from dramaforge.graph.cost import Estimate
 from dramaforge.schema import Shot
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 runner = CliRunner()
 

@@ -14,7 +14,7 @@ from dramaforge.graph.verbs import render_episode
 from dramaforge.media.ffmpeg import run_ffmpeg
 from dramaforge.media.subtitles import read_srt
 from dramaforge.script import parse_text
-from tests.conftest import settings_for
+from tests.helpers import settings_for
 
 SCREENPLAY = """\
 Title: The Last Train

@@ -15,7 +15,7 @@ from dramaforge.graph.cost import estimate
 from dramaforge.schema import ShotPlan
 from dramaforge.tools.diffusers.estimate import card_of, clip_seconds
 from dramaforge.tools.diffusers.models import MODELS, choose_offload
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 runner = CliRunner()
 WAN = MODELS["wan2.1-t2v-1.3b"]

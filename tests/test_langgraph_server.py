@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from dramaforge.errors import WorkspaceError
 from dramaforge.graph.build import build_graph
 from dramaforge.graph.threads import make_options
 from dramaforge.media.probe import probe
-from tests.conftest import FIXTURES, ROOT, settings_for
+from tests.helpers import FIXTURES, ROOT, free_port, settings_for
 
 LANGGRAPH = Path(sys.executable).parent / "langgraph"
 
@@ -60,13 +59,6 @@ def test_the_served_graph_publishes_its_schemas() -> None:
 # ---- the real server ------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def langgraph_dev(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``langgraph dev`` serving this repository's ``langgraph.json`` from a workspace folder
@@ -78,7 +70,7 @@ def langgraph_dev(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     shutil.copy(FIXTURES / "short.zh.txt", root / "short.zh.txt")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRAMAFORGE_")}
     env |= {"DRAMAFORGE_RENDER__RESOLUTION": "360p", "LANGSMITH_TRACING": "false"}
-    port = _free_port()
+    port = free_port()
     command = [str(LANGGRAPH), "dev", "--config", str(ROOT / "langgraph.json")]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-browser", "--no-reload"]
     log = (tmp_path / "server.log").open("wb")

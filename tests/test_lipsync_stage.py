@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 
 from dramaforge.config import ProviderSettings, Settings, frame_size
-from dramaforge.graph.context import build_context
+from dramaforge.graph.context import RenderContext, build_context
 from dramaforge.graph.nodes.lipsync import turns
 from dramaforge.graph.verbs import render_episode
 from dramaforge.media.probe import probe
 from dramaforge.schema import Cue, Line, Manifest, Shot
 from dramaforge.tools.protocols import Generated, VideoRequest
-from tests.conftest import settings_for
 from tests.fakes.dashscope_server import FakeDashScope, Fault, Task
+from tests.helpers import settings_for
 
 TWO_SPEAKERS = """# 两人
 人物：阿明（男，高中生）；小雪（女，高中生）
@@ -91,10 +91,10 @@ def _settings(ds: FakeDashScope, lipsync: str) -> Settings:
     )
 
 
-def _render(tmp_path: Path, settings: Settings) -> Manifest:
+def _render(tmp_path: Path, settings: Settings, context: RenderContext | None = None) -> Manifest:
     script = tmp_path / "two.zh.txt"
     script.write_text(TWO_SPEAKERS, encoding="utf-8")
-    return render_episode(script, tmp_path / "out", settings)
+    return render_episode(script, tmp_path / "out", settings, context=context)
 
 
 def _loud_windows(wav_bytes: bytes, hop: float = 0.05) -> np.ndarray:
@@ -239,9 +239,7 @@ def test_a_take_whose_lips_do_not_follow_the_voice_goes_back_to_the_lipsync_stag
     settings = _settings(dashscope, "dashscope:videoretalk")
     ctx = build_context(settings, settings.state_root(tmp_path / "out"))
     ctx.video = Mute(ctx.video)  # type: ignore[assignment]
-    script = tmp_path / "two.zh.txt"
-    script.write_text(TWO_SPEAKERS, encoding="utf-8")
-    manifest = render_episode(script, tmp_path / "out", settings, context=ctx)
+    manifest = _render(tmp_path, settings, ctx)
     synced = _synced(manifest)
     pairs = sum(len(v) for v in synced.values())
     assert dashscope.submits["videoretalk"] == 2 * pairs  # each take synced again
@@ -264,9 +262,7 @@ def test_without_a_lipsync_route_unmoving_lips_are_noted_not_retried(tmp_path: P
     settings = settings_for()
     ctx = build_context(settings, settings.state_root(tmp_path / "out"))
     ctx.video = Mute(ctx.video)  # type: ignore[assignment]
-    script = tmp_path / "two.zh.txt"
-    script.write_text(TWO_SPEAKERS, encoding="utf-8")
-    manifest = render_episode(script, tmp_path / "out", settings, context=ctx)
+    manifest = _render(tmp_path, settings, ctx)
     synced = _synced(manifest)
     assert synced
     for result in manifest.shots:

@@ -17,7 +17,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from dramaforge.media.probe import probe
-from tests.helpers import FIXTURES
+from tests.helpers import FIXTURES, free_port
 
 pytestmark = pytest.mark.slow
 TOOLS = {
@@ -107,17 +107,10 @@ def test_mcp_over_stdio(tmp_path: Path) -> None:
     anyio.run(run)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def http_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     root, env = _workspace(tmp_path)
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "dramaforge.serve.mcp", "--root", str(root)]
     proc = subprocess.Popen(
         [*command, "--http", "--port", str(port)],

@@ -17,7 +17,7 @@ from mcp import Client
 from dramaforge import __version__
 from dramaforge.serve.mcp import Progress, build_server
 from dramaforge.serve.workspace import Workspace
-from tests.conftest import FIXTURES, settings_for
+from tests.helpers import FIXTURES, settings_for
 
 TEXT = (FIXTURES / "short.zh.txt").read_text("utf-8")
 

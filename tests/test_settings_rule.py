@@ -19,7 +19,7 @@ from dramaforge.graph.state import RenderOptions
 from dramaforge.graph.threads import make_options, thread_id
 from dramaforge.graph.uptodate import settings_digest
 from dramaforge.tools.registry import PROTOCOLS
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 LEGACY_OPTIONS = (
     '{"episode":"ep01","aspect":"9:16","resolution":"720p","width":720,"height":1280,"fps":25,'

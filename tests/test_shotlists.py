@@ -25,7 +25,7 @@ from dramaforge.media.probe import probe
 from dramaforge.schema import ShotPlan
 from dramaforge.script import load_script, parse_text
 from dramaforge.script.shotlist import camera_of, field_of, framing_of, seconds_of
-from tests.conftest import settings_for
+from tests.helpers import settings_for
 
 LISTS = Path(__file__).resolve().parent / "shotlists"
 EXPECTED = [  # framing, camera, seconds, lines (speaker or None for narration), sound effects

@@ -8,8 +8,12 @@ made again, and that rerender/chat see what the studio did. No request may leave
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import re
 import shutil
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +23,16 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from dramaforge.cli.app import app as cli
+from dramaforge.config import CastVoice, DashScopeSettings, VoiceSettings
 from dramaforge.graph.batch import BatchReport, EpisodeReport
 from dramaforge.graph.verbs import episode_session, render_episode, rerender_shot, session_for
+from dramaforge.media.files import write_wav
 from dramaforge.media.probe import probe
 from dramaforge.schema import Manifest
 from dramaforge.serve.studio import create_app
-from tests.helpers import FIXTURES, counting_context, settings_for
+from tests.fakes.cosyvoice_server import FakeCosyVoice
+from tests.fakes.dashscope_server import FakeDashScope
+from tests.helpers import FIXTURES, counting_context, provider_settings, settings_for
 from tests.studio_browser import ARTIFACTS, CHROMIUM, chromium, cjk_font_loaded, hosts, serving
 
 browser = pytest.mark.skipif(
@@ -327,3 +335,61 @@ def test_batch_view_shows_each_episode_of_a_series(tmp_path: Path) -> None:
     page = client.get("/batch/season1").text
     assert 'href="/e/season1/ep01"' in page and "12.5s" in page
     assert "budget of 2.00 reached" in page and "1 failed" in page
+
+
+CAST = """# 雨夜
+角色：林小雨；老周（六十岁的老人，低沉苍老的男声）；阿明
+【场景1】街角 - 夜 - 外
+林小雨：你还在等吗？
+老周：一直在等。
+阿明：我也在。
+"""
+
+
+def _voice_origins(page: str) -> dict[str, str]:
+    """Each person in the board's cast (and the narrator), by name: their voice's origin."""
+    found = {}
+    for person in page.split('<form class="person"')[1:]:
+        name = re.search(r"<h3>(.*?)</h3>", person, re.S)
+        origin = re.search(r'data-origin="(\w+)"', person)
+        assert name and origin, person
+        found[re.sub(r"<[^>]+>", "", name[1])] = origin[1]
+    return found
+
+
+def test_the_cast_shows_where_each_voice_came_from_and_a_clones_consent(
+    tmp_path: Path, dashscope_server: FakeDashScope, cosyvoice_server: FakeCosyVoice
+) -> None:
+    """CosyVoice speech: 林小雨 cloned from a sample her owner affirmed, 老周 described (CosyVoice
+    cannot design: the closest stock voice), 阿明 and the narrator stock voices. The consent
+    shown is the bible's, which every manifest that uses the voice carries."""
+    sample = tmp_path / "voices" / "xiaoyu.wav"
+    sample.parent.mkdir()
+    rate = 16000
+    tone = (int(8000 * math.sin(2 * math.pi * 180 * i / rate)) for i in range(12 * rate))
+    write_wav(sample, b"".join(struct.pack("<h", v) for v in tone), channels=1, rate=rate)
+    base = settings_for(max_takes=1)
+    settings = base.model_copy(
+        update={
+            "backends": base.backends.model_copy(update={"speech": "dashscope:cosyvoice-v2"}),
+            "dashscope": provider_settings(
+                dashscope_server, DashScopeSettings, websocket_url=cosyvoice_server.url
+            ),
+            "voices": VoiceSettings(
+                cast={"林小雨": CastVoice(sample=sample, owner="Wang Fang", consent=True)}
+            ),
+        }
+    )
+    client = TestClient(create_app(tmp_path, settings), base_url="http://127.0.0.1")
+    page = client.post("/plan", data={"name": "rain", "text": CAST})
+    assert page.url.path == "/e/out/rain"
+    origins = _voice_origins(page.text)
+    assert origins == {"林小雨": "cloned", "老周": "matched", "阿明": "stock", "Narrator": "stock"}
+    assert "Cloned from a sample" in page.text
+    assert "Stock voice closest to the words: <q>六十岁的老人，低沉苍老的男声</q>" in page.text
+    assert "Sample given by Wang Fang · owns the voice (affirmed)" in page.text
+    digest = hashlib.sha256(sample.read_bytes()).hexdigest()
+    assert f'title="SHA-256 {digest}"' in page.text
+    assert page.text.count('class="consent') == 1  # only the clone has a consent
+    zh = client.get("/e/out/rain", headers={"accept-language": "zh"}).text
+    assert "由样本克隆" in zh and "样本提供者 Wang Fang · 已确认拥有此声音" in zh

@@ -27,7 +27,7 @@ from dramaforge.graph.session import session_for
 from dramaforge.serve.studio import create_app, slow
 from dramaforge.serve.studio import guard as guard_module
 from dramaforge.serve.studio.guard import hosts_for
-from tests.conftest import FIXTURES, settings_for
+from tests.helpers import FIXTURES, settings_for
 from tests.studio_browser import serving
 
 TEXT = (FIXTURES / "short.zh.txt").read_text("utf-8")

@@ -23,7 +23,7 @@ from dramaforge.tools.local.faces import FACES_CHUNK, SKIN
 from dramaforge.tools.local.motion import MotionBackend
 from dramaforge.tools.local.storyboard import StoryboardBackend
 from dramaforge.tools.protocols import ImageRequest, VideoRequest
-from tests.conftest import FIXTURES, settings_for
+from tests.helpers import FIXTURES, settings_for
 
 W, H, FPS = 360, 640, 25
 CAST = {"阿明": ("#e05030", 0), "小雪": ("#3080b0", 1)}

@@ -348,6 +348,63 @@ def test_chat_voice_designs_anew_and_refuses_a_sample_without_consent(
     assert dashscope_server.voices.calls == 4  # three at planning, one asked for in chat
 
 
+def test_a_voice_made_in_chat_speaks_in_the_next_episode_of_the_series(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
+    """``/voice`` in episode 1's chat writes the voice to the series bible: episode 2 plans
+    with it (nothing designed again), and a rate edit is kept the same way."""
+    scripts = []
+    for n, text in enumerate((EPISODE_1, EPISODE_2), 1):
+        scripts.append(tmp_path / f"ep{n}.txt")
+        scripts[-1].write_text(text, encoding="utf-8")
+    base = settings_for(max_takes=1)
+    settings = base.model_copy(
+        update={
+            "backends": base.backends.model_copy(update={"speech": f"dashscope:{VD}"}),
+            "dashscope": _settings(dashscope_server),
+        }
+    )
+    out = tmp_path / "out"
+    with session_for(scripts[0], out, settings, series="雨夜") as session:
+        chat = Chat(session, Console(file=io.StringIO(), width=200))
+        chat.handle("/voice 林小雨 清脆活泼的少女声")
+        chat.handle("/voice 老周 rate=0.8")
+        made = session.bible().characters["林小雨"].voice
+    assert made.origin == "designed"
+    assert dashscope_server.voices.made[made.id].prompt == "清脆活泼的少女声"
+    calls = dashscope_server.voices.calls
+    with session_for(scripts[1], out, settings, series="雨夜") as session:
+        next_episode = session.bible()
+    assert next_episode.characters["林小雨"].voice == made
+    assert next_episode.characters["老周"].voice.rate == 0.8
+    assert dashscope_server.voices.calls == calls  # nothing designed again, the narrator kept
+    book = json.loads((settings.state_root(out) / "series" / "雨夜.json").read_text("utf-8"))
+    assert book["林小雨"]["voice"]["id"] == made.id
+
+
+def test_chat_series_flag_keeps_a_voice_for_the_series(tmp_path: Path) -> None:
+    script = tmp_path / "ep.txt"
+    script.write_text(EPISODE_1, encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["chat", str(script), "--out", str(out), "--resolution", "360p", "--series", "雨夜"]
+    said = CliRunner().invoke(app, args, input="/voice 老周 温柔的男声\n")
+    assert said.exit_code == 0, said.output
+    assert "老周's voice is matched" in said.output
+    book = json.loads((settings_for().state_root(out) / "series" / "雨夜.json").read_text("utf-8"))
+    assert book["老周"]["voice"]["origin"] == "matched"
+    assert book["老周"]["voice"]["description"] == "温柔的男声"
+
+
+def test_a_chat_on_its_own_writes_no_series_bible(tmp_path: Path) -> None:
+    script = tmp_path / "ep.txt"
+    script.write_text(EPISODE_1, encoding="utf-8")
+    out = tmp_path / "out"
+    with session_for(script, out, settings_for()) as session:
+        Chat(session, Console(file=io.StringIO(), width=200)).handle("/voice 林小雨 温柔的女声")
+        assert session.bible().characters["林小雨"].voice.origin == "matched"
+    assert not (settings_for().state_root(out) / "series").exists()
+
+
 def test_an_account_without_voice_design_is_one_clear_error_naming_the_character(
     dashscope_server: FakeDashScope, tmp_path: Path
 ) -> None:

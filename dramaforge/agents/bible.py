@@ -42,6 +42,11 @@ def stable_seed(*parts: str) -> int:
     return int.from_bytes(digest[:4], "big") % 2_147_483_647
 
 
+def cast_names(script: Script, plan: ShotPlan) -> list[str]:
+    """Everyone the bible gives a look, in order of appearance: the cast, then speakers."""
+    return list(dict.fromkeys([c.name for c in script.characters] + _speakers(plan)))
+
+
 def build_bible(
     script: Script,
     plan: ShotPlan,
@@ -57,7 +62,7 @@ def build_bible(
     and newcomers take the next free slot and voice.
     """
     known = dict(known or {})
-    names = list(dict.fromkeys([c.name for c in script.characters] + _speakers(plan)))
+    names = cast_names(script, plan)
     descriptions = {c.name: c.description for c in script.characters}
     narrator, cast_voices = voices[0], voices[1:] or voices
     name_seed = series or script.title

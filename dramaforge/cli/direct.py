@@ -33,6 +33,13 @@ def chat(
     resume: Annotated[
         bool, typer.Option(help="Continue the last conversation on this script.")
     ] = False,
+    series: Annotated[
+        str | None,
+        typer.Option(
+            help="The series this episode belongs to (batch's --series): its characters' "
+            "looks and voices, and voices made here, are kept for every episode."
+        ),
+    ] = None,
 ) -> None:
     """Direct SCRIPT in a conversation: see the plan and its cost, edit, approve, redo shots."""
     from dramaforge.chat.agent import ChatAgent, chat_model
@@ -41,7 +48,7 @@ def chat(
     from dramaforge.graph.session import session_for
 
     def run() -> None:
-        with session_for(script, out, settings, approve=True) as session:
+        with session_for(script, out, settings, approve=True, series=series) as session:
             if not resume and session.status() != "new":
                 session.reset()
             model = chat_model(settings)

@@ -241,13 +241,25 @@ def plan(
     settings: Settings,
     script: Annotated[Path, typer.Argument(help="Script file.")],
     as_json: JsonOpt = False,
+    series: Annotated[
+        str | None,
+        typer.Option(
+            help="Estimate as an episode of this series (batch's --series, with --out): "
+            "the reference sheets its bible lacks are drawn first."
+        ),
+    ] = None,
+    out: OutOpt = Path("out"),
 ) -> None:
     """Print the shot list and the estimated cost without rendering anything."""
     from rich.markup import escape
 
+    from dramaforge.agents.bible import cast_names
     from dramaforge.chat.terminal import cost_lines, plan_table
     from dramaforge.graph.context import build_context
     from dramaforge.graph.cost import estimate
+    from dramaforge.graph.series import FileBook
+    from dramaforge.graph.sheets import sheets_to_draw
+    from dramaforge.graph.threads import make_options
     from dramaforge.graph.verbs import plan_script
     from dramaforge.modes.printout import print_version_plans
     from dramaforge.script import load_script
@@ -258,10 +270,15 @@ def plan(
         if load_script(script, language=settings.render.language).channels:  # one per version
             print_version_plans(script, settings, ctx, as_json, console, out_console)
             return
-        _, shot_plan = plan_script(script, settings, ctx)
-        cost = estimate(shot_plan, settings)
+        parsed, shot_plan = plan_script(script, settings, ctx)
+        series_file = make_options(script, out, settings, series).series_file
+        sheets = sheets_to_draw(cast_names(parsed, shot_plan), settings, series_file, FileBook())
+        cost = estimate(shot_plan, settings, sheets=len(sheets))
         if as_json:
-            data = json.loads(shot_plan.model_dump_json()) | {"estimate": cost.model_dump()}
+            data = json.loads(shot_plan.model_dump_json()) | {
+                "estimate": cost.model_dump(),
+                "sheets": sheets,
+            }
             typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
             return
         out_console.print(plan_table(shot_plan, cost))
@@ -269,6 +286,12 @@ def plan(
         for line in cost_lines(cost):
             console.print(line, highlight=False)
         console.print(plan_line(shot_plan, settings), highlight=False, markup=False)
+        if sheets:
+            console.print(
+                f"reference sheets to draw first (in the estimate): {', '.join(sheets)}",
+                highlight=False,
+                markup=False,
+            )
         for line in gpu_plan_lines(shot_plan, settings):  # open models: time per shot on the GPU
             console.print(escape(line), highlight=False)
 

@@ -5,15 +5,14 @@ second upload of one key writes the same bytes and is harmless.
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from dramaforge.config import ClusterSettings
 from dramaforge.errors import ConfigError
+from dramaforge.media.files import atomic_file
 
 
 class Blobs(Protocol):
@@ -41,11 +40,6 @@ def open_blobs(settings: ClusterSettings) -> Blobs:
     return FolderBlobs(Path(settings.store))
 
 
-def _partial(dest: Path) -> Path:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    return dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
-
-
 class FolderBlobs:
     """A shared mount (NFS, CephFS, a cloud file share): copies in, renames into place."""
 
@@ -63,22 +57,13 @@ class FolderBlobs:
         src = self._path(key)
         if not src.is_file():
             return False
-        tmp = _partial(dest)
-        try:
+        with atomic_file(dest) as tmp:
             shutil.copyfile(src, tmp)
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
         return True
 
     def put(self, key: str, src: Path) -> None:
-        target = self._path(key)
-        tmp = _partial(target)
-        try:
+        with atomic_file(self._path(key)) as tmp:
             shutil.copyfile(src, tmp)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -113,16 +98,13 @@ class S3Blobs:
     def get(self, key: str, dest: Path) -> bool:
         from botocore.exceptions import ClientError
 
-        tmp = _partial(dest)
         try:
-            self.client.download_file(self.bucket, self._key(key), str(tmp))
-            os.replace(tmp, dest)
+            with atomic_file(dest) as tmp:
+                self.client.download_file(self.bucket, self._key(key), str(tmp))
         except ClientError as err:
             if _missing(err):
                 return False
             raise
-        finally:
-            tmp.unlink(missing_ok=True)
         return True
 
     def put(self, key: str, src: Path) -> None:

@@ -24,10 +24,8 @@ from dramaforge.cluster import worker
 from dramaforge.cluster.blobs import open_blobs
 from dramaforge.cluster.pg import connect, lock_key, require_init
 from dramaforge.config import Settings
-from dramaforge.errors import DramaforgeError
-from dramaforge.graph.batch import EpisodeReport
+from dramaforge.graph.batch import EpisodeReport, render_one
 from dramaforge.graph.session import Event
-from dramaforge.graph.verbs import render_episode
 from dramaforge.media.files import atomic_file
 
 LOCK_WAIT = 0.5
@@ -160,26 +158,18 @@ def _render(
     root = settings.state_root(out)
     ctx = worker.context(settings, spec.batch, spec.batch, node, root, spec.gpu_actors)
     saver = worker.saver(settings.cluster.database or "", settings.cluster.pool_size, node)
-    try:
-        manifest = render_episode(
-            script,
-            out,
-            settings,
-            resume=same_node,
-            skip_done=same_node,
-            series=spec.series,
-            episode=spec.episode,
-            context=ctx,
-            checkpointer=saver,
-            on_event=progress,
-        )
-    except DramaforgeError as err:
-        return EpisodeReport(script=spec.script_name, status="failed", error=str(err))
-    except Exception as err:  # one broken episode must not stop the series
-        return EpisodeReport(
-            script=spec.script_name, status="failed", error=f"{type(err).__name__}: {err}"
-        )
-    return EpisodeReport.delivered(spec.script_name, manifest)
+    return render_one(
+        script,
+        out,
+        settings,
+        report_as=spec.script_name,
+        series=spec.series,
+        episode=spec.episode,
+        ctx=ctx,
+        saver=saver,
+        on_event=progress,
+        resume=same_node,
+    )
 
 
 def _deliver(settings: Settings, spec: EpisodeSpec, folder: Path) -> None:

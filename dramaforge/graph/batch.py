@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
-from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from pydantic import BaseModel
 
 from dramaforge.config import Settings
@@ -102,20 +102,26 @@ def episode_names(scripts: list[Path]) -> dict[Path, str]:
     return names
 
 
-def _one(
+def render_one(
     script: Path,
     out: Path,
     settings: Settings,
+    *,
+    report_as: str,
     series: str,
     episode: str,
     ctx: RenderContext,
-    saver: SqliteSaver,
+    saver: BaseCheckpointSaver[str],
     on_event: Callable[[Event], None] | None,
+    resume: bool = True,
 ) -> EpisodeReport:
-    """One episode; its events carry its name (episodes run side by side), and a last one
-    (stage ``episode``) says how it ended."""
+    """One episode of a batch (here or on a cluster node), as its report under ``report_as``:
+    whatever goes wrong is that episode's failure, never the batch's. Its events carry its
+    name (episodes run side by side), and a last one (stage ``episode``) says how it ended."""
     tagged = None if on_event is None else (lambda e: on_event({**e, "episode": episode}))
-    report = _render_one(script, out, settings, series, episode, ctx, saver, tagged)
+    report = _render_one(
+        script, out, settings, report_as, series, episode, ctx, saver, tagged, resume
+    )
     if on_event is not None:
         on_event({"episode": episode, "stage": "episode", "status": report.status})
     return report
@@ -125,11 +131,13 @@ def _render_one(
     script: Path,
     out: Path,
     settings: Settings,
+    report_as: str,
     series: str,
     episode: str,
     ctx: RenderContext,
-    saver: SqliteSaver,
+    saver: BaseCheckpointSaver[str],
     on_event: Callable[[Event], None] | None,
+    resume: bool,
 ) -> EpisodeReport:
     started = time.perf_counter()
     try:
@@ -137,29 +145,23 @@ def _render_one(
             script,
             out,
             settings,
-            resume=True,
-            skip_done=True,
+            resume=resume,
+            skip_done=resume,
             series=series,
             episode=episode,
             context=ctx,
             checkpointer=saver,
             on_event=on_event,
         )
-    except DramaforgeError as err:
-        return EpisodeReport(
-            script=str(script),
-            status="failed",
-            error=str(err),
-            seconds=round(time.perf_counter() - started, 2),
-        )
     except Exception as err:  # one broken episode must not stop the series
+        said = str(err) if isinstance(err, DramaforgeError) else f"{type(err).__name__}: {err}"
         return EpisodeReport(
-            script=str(script),
+            script=report_as,
             status="failed",
-            error=f"{type(err).__name__}: {err}",
+            error=said,
             seconds=round(time.perf_counter() - started, 2),
         )
-    return EpisodeReport.delivered(str(script), manifest, round(time.perf_counter() - started, 2))
+    return EpisodeReport.delivered(report_as, manifest, round(time.perf_counter() - started, 2))
 
 
 def run_batch(
@@ -188,7 +190,18 @@ def run_batch(
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             names = episode_names(scripts)
             futures = [
-                pool.submit(_one, s, out, settings, name, names[s], ctx, saver, on_event)
+                pool.submit(
+                    render_one,
+                    s,
+                    out,
+                    settings,
+                    report_as=str(s),
+                    series=name,
+                    episode=names[s],
+                    ctx=ctx,
+                    saver=saver,
+                    on_event=on_event,
+                )
                 for s in scripts
             ]
             episodes = [f.result() for f in futures]

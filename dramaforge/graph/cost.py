@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, computed_field
 from dramaforge.config import Settings
 from dramaforge.errors import BudgetExceeded
 from dramaforge.schema import ShotPlan
-from dramaforge.tools.diffusers.estimate import GPU_HOUR, gpu_seconds
+from dramaforge.tools.diffusers.estimate import GPU_HOUR, gpu_seconds, image_seconds
 
 
 def units(kind: str, *, duration: float = 0.0, text: str = "") -> float:
@@ -81,9 +81,14 @@ class Estimate(BaseModel):
         return self.budget is not None and self.total > self.budget + 1e-9
 
 
-def estimate(plan: ShotPlan, settings: Settings, max_takes: int | None = None) -> Estimate:
+def estimate(
+    plan: ShotPlan, settings: Settings, max_takes: int | None = None, sheets: int = 0
+) -> Estimate:
     """What a render of ``plan`` may pay with up to ``max_takes`` takes a shot (default: the
-    settings' ``render.max_takes``, what the render will use), beside one take's figure."""
+    settings' ``render.max_takes``, what the render will use), beside one take's figure.
+
+    ``sheets``: the characters' reference sheets the render will draw first (``graph.sheets``:
+    once per character per series), an image each on the image line, never retried."""
     takes = settings.render.max_takes if max_takes is None else max_takes
     b = settings.backends
     work = {
@@ -115,6 +120,9 @@ def estimate(plan: ShotPlan, settings: Settings, max_takes: int | None = None) -
         for spec, seconds in timed.items():
             once[spec] = seconds / 3600 * gpu_hour
             most[spec] = once[spec] * attempts(kinds.get(spec, "video"), takes)
+    drawn = sheets * _one_image(settings, gpu_hour)
+    once[b.image] += drawn
+    most[b.image] += drawn
     priced = set(settings.prices) | (set(timed) if gpu_hour is not None else set())
     return Estimate(
         lines={spec: round(v, 4) for spec, v in most.items()},
@@ -125,6 +133,14 @@ def estimate(plan: ShotPlan, settings: Settings, max_takes: int | None = None) -
         unpriced=sorted(s for s in kinds if not s.startswith("local:") and s not in priced),
         budget=settings.budget,
     )
+
+
+def _one_image(settings: Settings, gpu_hour: float | None) -> float:
+    """What one image from the image backend costs: its price, or for an open model on this
+    machine's GPU, its estimated time at the GPU-hour price."""
+    if gpu_hour is not None and (seconds := image_seconds(settings)) is not None:
+        return seconds / 3600 * gpu_hour
+    return units("image") * price(settings, settings.backends.image)
 
 
 @dataclass

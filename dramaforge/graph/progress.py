@@ -14,7 +14,6 @@ from langgraph.runtime import Runtime
 
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.state import ShotState
-from dramaforge.tools import notices
 from dramaforge.tools.progress import current_shot, working_on
 
 R = TypeVar("R", covariant=True)
@@ -35,12 +34,8 @@ def stage_event(stage: str, status: str, **extra: object) -> None:
 
 
 def shot_event(shot_id: str, stage: str, status: str = "start", **extra: object) -> None:
-    """One step of a shot. A stage that starts also hears what its backend tells while it
-    waits (a lost reply being looked up, a request asked again): shown on the shot's line."""
-    writer = get_stream_writer()
-    writer({"shot": shot_id, "stage": stage, "status": status, **extra})
-    if status == "start":
-        notices.listen(lambda note: writer({"shot": shot_id, "stage": stage, "status": note}))
+    """One step of a shot; what its backend reports meanwhile comes through ``for_shot``."""
+    get_stream_writer()({"shot": shot_id, "stage": stage, "status": status, **extra})
 
 
 def for_shot(node: ShotNode[R]) -> ShotNode[R]:

@@ -139,6 +139,7 @@ class Session:
 
     def set_voice(self, name: str, **voice: Any) -> None:
         self._save(bible=edits.set_voice(self.bible(), name, **voice))
+        self._keep_voice_in_series(name)
 
     def make_voice(self, name: str, wish: CastVoice) -> Voice:
         """Design (from words) or clone (from a sample the user owns) ``name``'s voice with
@@ -154,7 +155,21 @@ class Session:
         speech, language = self.context.speech, self.values()["script"].language
         made, _notes = make_voices(bible, {name: wish}, speech, language, speech.voices(language))
         self._save(bible=made)
+        self._keep_voice_in_series(name)
         return made.characters[name].voice
+
+    def _keep_voice_in_series(self, name: str) -> None:
+        """``name``'s voice as this session now has it, written to the series bible when the
+        episode is one of a series: the bible stage of every later episode reads it from
+        there (this episode's own bible stage has already run)."""
+        look = self.bible().characters.get(name)
+        if self.options.series_file is None or look is None:  # the narrator is per episode
+            return
+        path, book = Path(self.options.series_file), self.context.series_book
+        with book.locked(path):
+            looks = book.load(path)
+            kept = looks.get(name, look)
+            book.save(path, {**looks, name: kept.model_copy(update={"voice": look.voice})})
 
     def set_look(self, name: str, description: str) -> None:
         self._save(bible=edits.set_look(self.bible(), name, description))

@@ -22,6 +22,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
+from dramaforge.config import Settings
 from dramaforge.errors import ProviderError
 from dramaforge.graph.context import RenderContext
 from dramaforge.graph.cost import units
@@ -99,6 +100,17 @@ def _draw(ctx: RenderContext, request: ImageRequest) -> Asset:
 
 def _on_disk(look: CharacterLook | None) -> bool:
     return bool(look and look.reference_image and Path(look.reference_image).is_file())
+
+
+def sheets_to_draw(
+    names: list[str], settings: Settings, series_file: str | None, book: SeriesBook
+) -> list[str]:
+    """Who of ``names`` a render would draw a reference sheet for (``ensure_sheets``): in a
+    series, with sheets on, everyone whose series bible has no sheet on disk yet."""
+    if series_file is None or not settings.identity.reference_sheets:
+        return []
+    known = book.load(Path(series_file))
+    return [name for name in names if not _on_disk(known.get(name))]
 
 
 def ensure_sheets(

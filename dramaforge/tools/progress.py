@@ -1,9 +1,11 @@
-"""Progress a backend reports while it works, on the line of the shot it works for.
+"""What a backend tells the person while it works, on the line of the shot it works for.
 
 A backend is handed a request, never the shot it is for; the shot's stages say which shot
 they work on (``working_on``, set by the graph around each stage of the shot subgraph), and
-every event a backend reports meanwhile (``report``) carries that shot's id, so the CLI, the
-studio and MCP show a ComfyUI sampler's steps on the shot's line, not the episode's.
+every event a backend reports meanwhile (``report``: a ComfyUI sampler's steps, the DashScope
+transport looking up a lost reply, a speech request asked again) carries that shot's id, so
+the CLI, the studio and MCP show it on the shot's line, not the episode's. Outside a graph run
+(a test, a script) nothing is listening and ``report`` does nothing.
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from dramaforge.errors import ProviderError
-from dramaforge.tools import notices
 from dramaforge.tools.dashscope.error_codes import says_no_task
 from tests.dashscope.test_paid_once import VirtualClock, assert_png, journal_of, keyframe
 from tests.fakes.dashscope_server import FakeDashScope, Fault
+from tests.helpers import on_shot_line
 
 
 def _reply(status: int, body: str, kind: str = "application/json") -> httpx.Response:
@@ -78,25 +78,27 @@ def test_an_unknown_submit_holds_up_no_other_shot(
         "submit", Fault("status", status=500, code="RequestTimeOut", when="alley")
     )
     store, ledger = str(tmp_path / "s"), str(tmp_path / "l")
-    told: list[str] = []
+    told: list[dict[str, object]] = []
     ended: dict[str, float] = {}
-    errors: dict[str, BaseException] = {}
-    a_sent = threading.Event()
+    errors: dict[str, BaseException | None] = {}
 
     def shot_a() -> None:
-        def hear(note: str) -> None:
-            told.append(note)
-            a_sent.set()
-
-        with notices.listening(hear):
+        def attempt() -> BaseException | None:
             try:
                 keyframe(dashscope_server.url, dashscope_server.api_key, store, ledger)
             except ProviderError as err:
-                errors["a"] = err
+                return err
+            return None
+
+        errors["a"], events = on_shot_line("a", attempt)
+        told.extend(events)
         ended["a"] = time.monotonic()
 
     def shot_b() -> None:
-        assert a_sent.wait(10)  # A's submit went out and is being looked up
+        deadline = time.monotonic() + 10
+        while dashscope_server.lists == 0:  # until A's submit went out and is being looked up
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
         keyframe(
             dashscope_server.url,
             dashscope_server.api_key,
@@ -115,8 +117,9 @@ def test_an_unknown_submit_holds_up_no_other_shot(
     assert "paid state unknown" in str(errors["a"])
     assert ended["b"] < ended["a"] - 0.5  # B did not wait for A's watch to end
     assert dashscope_server.submits["qwen-image"] == 1  # B's; A's made no task
-    assert told and told[0].startswith("waiting: a submit got no reply")
-    assert "s left" in told[0]
+    assert told and all(e["shot"] == "a" and e["stage"] == "dashscope" for e in told)
+    first = str(told[0]["status"])
+    assert first.startswith("waiting: a submit got no reply") and "s left" in first
 
 
 @pytest.mark.slow
@@ -124,7 +127,7 @@ def test_the_wait_shows_on_the_shots_progress_line(tmp_path: Path) -> None:
     """A render whose first keyframe submit meets a gateway page: the shot's progress events
     say it is looking the task up, and the render finishes with that task adopted."""
     from dramaforge.graph.verbs import render_episode
-    from tests.conftest import FIXTURES
+    from tests.helpers import FIXTURES
     from tests.test_orchestration import dashscope_settings
 
     events: list[dict[str, object]] = []

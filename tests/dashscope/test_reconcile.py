@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
 from dramaforge.config import ProviderSettings
 from dramaforge.errors import ProviderError
@@ -33,6 +32,7 @@ from dramaforge.tools.dashscope import reconcile
 from dramaforge.tools.dashscope.image import DashScopeImage
 from dramaforge.tools.dashscope.transport import Transport
 from dramaforge.tools.protocols import Generated, ImageRequest, JournalEntry, SubmitIntent
+from tests.dashscope.test_paid_once import assert_png
 from tests.fakes.dashscope_server import FakeDashScope, Fault
 from tests.helpers import ROOT
 
@@ -79,11 +79,6 @@ def intend(journal: FileJournal, body: dict[str, Any], sent_at: float | None = N
     sent = time.time() if sent_at is None else sent_at
     digest = reconcile.body_digest(body)
     journal.intend(SubmitIntent(model=str(body["model"]), body_sha256=digest, sent_at=sent))
-
-
-def assert_png(asset: Asset) -> None:
-    with Image.open(asset.path) as img:
-        assert img.size == (360, 640)
 
 
 # -- the window between the provider accepting a submit and the id reaching the journal ---

@@ -14,12 +14,11 @@ from dramaforge.graph.context import build_context
 from dramaforge.media.probe import probe
 from dramaforge.media.store import AssetStore, FileJournal
 from dramaforge.schema import Voice
-from dramaforge.tools import notices
 from dramaforge.tools.dashscope.speech import TWICE, DashScopeSpeech
 from dramaforge.tools.dashscope.transport import Transport
 from dramaforge.tools.protocols import Generated, SpeechRequest
-from tests.conftest import settings_for
 from tests.fakes.dashscope_server import FakeDashScope, Fault
+from tests.helpers import on_shot_line, settings_for
 
 PRICE = 0.2  # per 1000 characters
 LINE = SpeechRequest(text="你来晚了，我们等了你很久。", language="zh", voice=Voice(id="Cherry"))
@@ -53,14 +52,18 @@ def test_a_line_asked_again_after_a_lost_reply_says_possibly_paid_twice(
     with pytest.raises(ProviderError) as lost:
         _line(store, speech)
     assert lost.value.maybe_paid and lost.value.retryable
-    told: list[str] = []
-    with notices.listening(told.append):
-        note, cost, _ = _line(store, speech)
+    (note, cost, _), told = on_shot_line("s1", lambda: _line(store, speech))
     assert dashscope_server.tts_calls["qwen-tts"] == 2
     assert note == TWICE
     one = PRICE * len(LINE.text) / 1000
     assert cost == pytest.approx(2 * one)
-    assert told == ["asked again after a lost reply: possibly paid twice"]
+    assert told == [
+        {
+            "shot": "s1",
+            "stage": "dashscope",
+            "status": "asked again after a lost reply: possibly paid twice",
+        }
+    ]
 
 
 def test_a_refused_line_is_not_counted_twice(

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from dramaforge.config import DashScopeSettings
 from dramaforge.errors import ProviderError
-from dramaforge.tools import notices
+from dramaforge.tools import progress
 from dramaforge.tools.dashscope import reconcile
 from dramaforge.tools.protocols import SubmitIntent, TaskJournal
 
@@ -102,9 +102,10 @@ def look_until_settled(
     delay = t.settings.poll_interval
     while True:
         left = settled(t, intent) - clock()
-        notices.tell(
+        progress.report(
+            "dashscope",
             f"waiting: a submit got no reply; looking for its task in the task list "
-            f"({max(left, 0.0):.0f}s left)"
+            f"({max(left, 0.0):.0f}s left)",
         )
         try:
             found = find(t, intent, journal, what, body)

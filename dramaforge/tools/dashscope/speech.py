@@ -25,7 +25,7 @@ from dramaforge.media.ffmpeg import run_ffmpeg
 from dramaforge.media.files import write_wav
 from dramaforge.media.probe import probe
 from dramaforge.schema import Language, Voice
-from dramaforge.tools import notices
+from dramaforge.tools import progress
 from dramaforge.tools.dashscope.backend import ModelBackend
 from dramaforge.tools.dashscope.reconcile import body_digest
 from dramaforge.tools.dashscope.transport import Transport
@@ -139,7 +139,7 @@ class DashScopeSpeech(DashScopeVoices):
         body = self.body(request)
         again = self._sending(body, journal)
         if again:
-            notices.tell(f"asked again after a lost reply: {TWICE.split(':')[0]}")
+            progress.report("dashscope", f"asked again after a lost reply: {TWICE.split(':')[0]}")
         try:
             events = self.transport.post_stream(PATH, body, what)
         except ProviderError as err:

@@ -104,6 +104,17 @@ def gpu_seconds(plan: ShotPlan, settings: Settings) -> dict[str, float | None]:
     return out
 
 
+def image_seconds(settings: Settings) -> float | None:
+    """Estimated device-seconds of one image from the configured ``diffusers:`` image
+    backend (a reference sheet); None for another backend or a model with no published time."""
+    name = settings.backends.image
+    model = name.split(":", 1)[1] if name.startswith("diffusers:") else ""
+    if model not in MODELS:
+        return None
+    found = clip_seconds(MODELS[model], configured_card(settings), 0.0, settings)
+    return found[0] if found else None
+
+
 def plan_lines(plan: ShotPlan, settings: Settings) -> list[str]:
     """What ``dramaforge plan`` says about the GPU: time per shot and GPU-hours, per model."""
     card = configured_card(settings)
