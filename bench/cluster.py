@@ -42,9 +42,9 @@ SCENES = ["教室 - 白天 - 内", "走廊 - 白天 - 内", "操场 - 傍晚 - �
 
 
 def scripts(folder: Path, tag: str, episodes: int, lines: int) -> Path:
-    """``episodes`` scripts of ``lines`` dialogue lines each (a shot a line, and a wide shot
-    opening each scene of four lines), every line its own words: no asset is shared between
-    episodes by chance, so every shot is paid for."""
+    """``episodes`` scripts of ``lines`` dialogue lines each, a picture line before each (the
+    rule director's wide shot opens each scene of four lines), every picture its own words: no
+    keyframe or clip is shared between episodes by chance, so every shot is paid for."""
     folder.mkdir(parents=True)
     for i in range(1, episodes + 1):
         out = [f"# {tag} 第{i}集", "人物：阿明（男，高中生）；小雪（女，高中生）"]
@@ -52,6 +52,7 @@ def scripts(folder: Path, tag: str, episodes: int, lines: int) -> Path:
             if n % 4 == 0:
                 out.append(f"【场景{n // 4 + 1}】{SCENES[(n // 4) % len(SCENES)]}")
             who = "阿明" if n % 2 == 0 else "小雪"
+            out.append(f"【画面】{who}抬起头，{tag}第{i}集第{n + 1}幕。")
             out.append(f"{who}：{tag}第{i}集第{n + 1}句，我们把今天的事再说一遍。")
         (folder / f"ep{i:02d}.zh.txt").write_text("\n".join(out) + "\n", encoding="utf-8")
     return folder

@@ -69,3 +69,27 @@ def test_drawn_faces_are_not_real_faces_to_dlib(tmp_path: Path) -> None:
     assert drawn_faces(rgb)
     model = _landmark_model()
     assert model is not None and model(rgb) == []
+
+
+def test_a_clip_with_no_real_face_runs_the_detector_once_in_a_while() -> None:
+    """The detector is the costly part (~0.2 s a 540p frame): a clip where it finds nothing
+    (a landscape, a fake provider's test pattern) must not run it on every frame, and the
+    ~100 MB predictor loads once a process, not once a clip."""
+    from dramaforge.media.mouths import _Landmarks
+
+    first, second = _landmark_model(), _landmark_model()
+    assert first is not None and second is not None
+    assert first.predictor is second.predictor  # loaded once
+    runs: list[int] = []
+
+    def counting(rgb: np.ndarray, upsample: int) -> list[object]:
+        runs.append(1)
+        return list(first.detector(rgb, upsample))
+
+    tracker = _Landmarks(counting, first.predictor)
+    empty = np.full((360, 640, 3), 90, np.uint8)
+    for _ in range(3 * _Landmarks.REDETECT):
+        assert tracker(empty) == []
+    assert len(runs) == 3
+    ((_, opening),) = tracker(data.astronaut())  # a face appears: found at the next run
+    assert len(runs) == 4 and opening > 0.03

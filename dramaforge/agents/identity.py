@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from dramaforge.media.face_models import model_file
+from dramaforge.media.face_models import DLIB_LOCK, model_file
 from dramaforge.media.mouths import Box, drawn_faces
 from dramaforge.schema import CharacterIdentity, IdentityReport, ShotPlan, ShotResult, StyleBible
 
@@ -80,15 +80,13 @@ class _RealFaces:
         encoder = model_file("dlib_face_recognition_resnet_model_v1.dat")
         if aligner is None or encoder is None:
             raise ImportError("face-recognition-models is not installed (the 'faces' extra)")
-        self.lock = threading.Lock()  # one model for the process: dlib crashes if two
-        # threads (two shots' critics) run it at once
         self.detector = dlib.get_frontal_face_detector()
         self.aligner = dlib.shape_predictor(str(aligner))
         self.encoder = dlib.face_recognition_model_v1(str(encoder))
 
     def __call__(self, rgb: NDArray[np.uint8]) -> list[SeenFace]:
         found = []
-        with self.lock:
+        with DLIB_LOCK:  # one dlib call at a time in the process
             for rect in self.detector(rgb, 0):
                 shape = self.aligner(rgb, rect)
                 vector = np.array(self.encoder.compute_face_descriptor(rgb, shape), np.float64)

@@ -7,10 +7,14 @@ a fresh install while its model files are there all the same.
 
 from __future__ import annotations
 
+import threading
 from importlib.util import find_spec
 from pathlib import Path
 
 PACKAGE = "face_recognition_models"
+DLIB_LOCK = threading.RLock()
+"""Held around every dlib call in the process (the mouths' landmarks, identity's faces): dlib
+crashed (a segfault) when two shots' critics ran it at once."""
 
 
 def model_file(name: str) -> Path | None:

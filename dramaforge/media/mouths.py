@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -26,7 +27,7 @@ from numpy.typing import NDArray
 
 from dramaforge.errors import AssemblyError
 from dramaforge.media.analysis import read_audio
-from dramaforge.media.face_models import model_file
+from dramaforge.media.face_models import DLIB_LOCK, model_file
 
 SKIN = (238, 204, 176)  # the storyboard's (tools/local/faces.py: media cannot import it)
 SKIN_SPREAD = (20, 8, 8)  # Y, Cb, Cr: how far a drawn face's skin strays after x264
@@ -272,38 +273,53 @@ def speaker_sync(
 
 
 def _landmark_model() -> _Landmarks | None:
-    """dlib's HOG face detector and 68-point predictor, if installed (None otherwise)."""
-    try:
-        import dlib  # type: ignore[import-untyped, import-not-found, unused-ignore]
-    except ImportError:
-        return None
-    model = model_file("shape_predictor_68_face_landmarks.dat")
-    return _Landmarks(dlib, str(model)) if model is not None else None
+    """A tracker over dlib's HOG face detector and 68-point predictor, if installed (None
+    otherwise). The models load once a process (the predictor is ~100 MB: a second a clip);
+    each clip gets its own tracker."""
+    with DLIB_LOCK:
+        if not _loaded:
+            try:
+                import dlib  # type: ignore[import-untyped, import-not-found, unused-ignore]
+            except ImportError:
+                _loaded.append(None)
+            else:
+                model = model_file("shape_predictor_68_face_landmarks.dat")
+                _loaded.append(
+                    (dlib.get_frontal_face_detector(), dlib.shape_predictor(str(model)))
+                    if model is not None
+                    else None
+                )
+    found = _loaded[0]
+    return _Landmarks(*found) if found is not None else None
+
+
+_loaded: list[tuple[Any, Any] | None] = []
 
 
 class _Landmarks:
-    """Real faces: dlib's detector, and the inner lips' gap over the mouth's width."""
+    """Real faces in one clip: dlib's detector, and the inner lips' gap over the mouth's width."""
 
     REDETECT = 8
     """Frames between two runs of the detector (~0.2 s a frame at 540p); in between, the
-    landmarks are fitted in the faces' last boxes (a few ms): faces move little in 1/3 s."""
+    landmarks are fitted in the faces' last boxes (a few ms): faces move little in 1/3 s. A
+    run that finds no face waits as long (a clip with no real face costs a run in 8 frames)."""
 
-    def __init__(self, dlib: object, predictor: str) -> None:
-        self.detector = dlib.get_frontal_face_detector()  # type: ignore[attr-defined]
-        self.predictor = dlib.shape_predictor(predictor)  # type: ignore[attr-defined]
-        self.rects: list[object] = []
-        self.since = 0
+    def __init__(self, detector: Any, predictor: Any) -> None:
+        self.detector, self.predictor = detector, predictor
+        self.rects: list[Any] = []
+        self.since = self.REDETECT
 
     def __call__(self, rgb: NDArray[np.uint8]) -> list[tuple[Box, float]]:
-        if not self.rects or self.since >= self.REDETECT:
-            self.rects, self.since = list(self.detector(rgb, 0)), 0
-        self.since += 1
         found = []
-        for rect in self.rects:
-            shape = self.predictor(rgb, rect)
+        with DLIB_LOCK:  # one dlib call at a time in the process: two at once crash it
+            if self.since >= self.REDETECT:
+                self.rects, self.since = list(self.detector(rgb, 0)), 0
+            self.since += 1
+            shapes = [(rect, self.predictor(rgb, rect)) for rect in self.rects]
+        for rect, shape in shapes:
             pts = np.array([(shape.part(k).x, shape.part(k).y) for k in range(68)], np.float64)
             gap = np.mean(np.abs(pts[[61, 62, 63], 1] - pts[[67, 66, 65], 1]))
             width = max(float(np.linalg.norm(pts[54] - pts[48])), 1.0)
-            box = (rect.left(), rect.top(), rect.right(), rect.bottom())  # type: ignore[attr-defined]
+            box = (rect.left(), rect.top(), rect.right(), rect.bottom())
             found.append((box, float(gap / width)))
         return found
