@@ -96,9 +96,10 @@ class Session:
 
     def estimate(self) -> Estimate:
         """What the next render may cost (only the shots it will make, up to this session's
-        takes a shot, beside the one-take figure)."""
+        takes a shot, beside the one-take figure, and the sheets and voices made first)."""
         plan = self.plan().model_copy(update={"shots": self.to_render()})
-        return estimate(plan, self.settings, max_takes=self.options.max_takes)
+        work = self.bible().to_make
+        return estimate(plan, self.settings, max_takes=self.options.max_takes, cast=work)
 
     def manifest(self) -> Manifest | None:
         path = self.values().get("manifest")
@@ -138,22 +139,45 @@ class Session:
         return next(s for s in plan.shots if s.id not in known)
 
     def set_voice(self, name: str, **voice: Any) -> None:
-        self._save(bible=edits.set_voice(self.bible(), name, **voice))
+        bible = edits.set_voice(self.bible(), name, **voice)
+        if "id" in voice:  # a voice chosen by id replaces one planned to be made
+            work = bible.to_make
+            left = {n: v for n, v in work.voices.items() if n != name}
+            bible = bible.model_copy(update={"to_make": work.model_copy(update={"voices": left})})
+        self._save(bible=bible)
         self._keep_voice_in_series(name)
 
     def make_voice(self, name: str, wish: CastVoice) -> Voice:
         """Design (from words) or clone (from a sample the user owns) ``name``'s voice with
-        this session's speech backend, or match the closest one it has; kept in the bible."""
-        from dramaforge.agents.voices import make_voices
+        this session's speech backend, or match the closest one it has; kept in the bible.
+
+        The person asked for this one voice by name, so it is made (and paid for, under the
+        budget) now; the others the plan lists wait for its approval."""
+        from dramaforge.agents.voices import make_planned, plan_voices
 
         bible = self.bible()
         if name not in bible.characters:
             raise EditError(f"no character {name!r} (known: {', '.join(bible.characters)})")
         look = bible.characters[name]
         fresh = look.model_copy(update={"voice": look.voice.model_copy(update={"origin": None})})
-        bible = bible.model_copy(update={"characters": {**bible.characters, name: fresh}})
+        work = bible.to_make
+        bible = bible.model_copy(
+            update={
+                "characters": {**bible.characters, name: fresh},
+                "to_make": work.model_copy(
+                    update={"voices": {n: v for n, v in work.voices.items() if n != name}}
+                ),
+            }
+        )
         speech, language = self.context.speech, self.values()["script"].language
-        made, _notes = make_voices(bible, {name: wish}, speech, language, speech.voices(language))
+        planned, _notes = plan_voices(
+            bible, {name: wish}, speech, language, speech.voices(language)
+        )
+
+        def pay(spec: str, what: str, make: Callable[[], str]) -> str:
+            return self.context.charge(spec, 1.0, what, make)
+
+        made = make_planned(planned, speech, language, pay=pay, names={name})
         self._save(bible=made)
         self._keep_voice_in_series(name)
         return made.characters[name].voice

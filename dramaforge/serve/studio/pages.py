@@ -135,6 +135,7 @@ def render_page(studio: Studio, folder: str, name: str) -> dict[str, Any]:
     with studio.session(folder, name) as s:
         _planned(s, folder, name)
         plan, status, todo, cost = s.plan(), s.status(), s.to_render(), s.estimate()
+        work = s.bible().to_make
     path = studio.folder(folder, name)
     on_disk = _disk_manifest(path)
     exports = sorted(p for p in path.glob("**/*") if p.suffix.lower() in EXPORTS)
@@ -148,6 +149,8 @@ def render_page(studio: Studio, folder: str, name: str) -> dict[str, Any]:
         "todo": todo,
         "shots": len(plan.shots),
         "estimate": cost,
+        "to_make": work,
+        "made_voices": {**work.voices, **({"narrator": work.narrator} if work.narrator else {})},
         "budget": studio.settings.budget,
         "manifest": on_disk,
         "video": studio.url(on_disk.episode.path) if on_disk else None,
