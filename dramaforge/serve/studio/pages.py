@@ -106,6 +106,8 @@ def board(studio: Studio, folder: str, name: str) -> dict[str, Any]:
                 "reference": studio.url(ref),
                 "sample": sample,
                 "identity": next((c for c in faces.characters if c.name == who), None),
+                "planned": bible.to_make.voices.get(who),
+                "sheet_planned": who in bible.to_make.sheets,
             }
         )
     return {
@@ -123,6 +125,7 @@ def board(studio: Studio, folder: str, name: str) -> dict[str, Any]:
         "size": f"{options.width}x{options.height}",
         "characters": characters,
         "narrator": bible.narrator,
+        "narrator_planned": bible.to_make.narrator,
         "framings": FRAMINGS,
         "cameras": CAMERAS,
         "narrator_word": "旁白" if plan.language == "zh" else "VO",
