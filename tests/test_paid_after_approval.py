@@ -192,3 +192,34 @@ def test_a_clone_is_refused_at_planning_without_consent_and_made_once_after_appr
     assert voice.origin == "cloned" and voice.consent is not None
     assert voice.consent.owner == "Wang Fang"
     assert _paid(fake) == {**NOTHING, "voices": 1, "uploads": 1}  # no series: no sheets
+
+
+def test_a_draft_makes_the_voices_but_leaves_the_series_sheets_to_the_approved_render(
+    dashscope_server: FakeDashScope, tmp_path: Path
+) -> None:
+    """``/draft`` speaks with the voices the plan lists (made then, and not paid again by the
+    full render) but draws no reference sheet and writes nothing to the series bible: the
+    series' sheets are the full render's, drawn once it is approved."""
+    fake, out = dashscope_server, tmp_path / "out"
+    base = _settings(fake)
+    settings = base.model_copy(
+        update={"draft": base.draft.model_copy(update={"image": "local:storyboard"})}
+    )
+    book = settings.state_root(out) / "series" / "雨夜.json"
+    with session_for(
+        _script(tmp_path, "ep1.txt", EPISODE_1), out, settings, approve=True, series="雨夜"
+    ) as s:
+        draft = s.draft()
+        assert fake.voices.calls == 3 and sum(fake.submits.values()) == 0
+        assert all(c.voice.origin == "designed" for c in draft.bible.characters.values())
+        for look in draft.bible.characters.values():  # picked from the draft's keyframes
+            assert not Path(look.reference_image or "").name.startswith("sheet-")
+        assert all(
+            look.get("reference_image") is None for look in json.loads(book.read_text()).values()
+        )
+        assert s.bible().to_make.sheets == ["林小雨", "老周"]  # still waiting for approval
+        _approve_until_cast_is_done(s, Command(resume="approve"))
+        assert fake.voices.calls == 3  # the draft's voices, not paid again
+        assert fake.submits["qwen-image"] == 2  # the series' sheets, at the final size
+    kept = json.loads(book.read_text(encoding="utf-8"))
+    assert all(Path(look["reference_image"]).name.startswith("sheet-") for look in kept.values())

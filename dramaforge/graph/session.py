@@ -271,7 +271,10 @@ class Session:
 
         The draft has its own thread, so a second draft after edits redoes only the edited
         shots, and the full-quality render of this session is untouched. The plan and the
-        bible are copied over, not directed again (an LLM director is not paid twice).
+        bible are copied over, not directed again (an LLM director is not paid twice). The
+        draft makes the voices the plan lists (its lines are spoken with them; one made with
+        the final speech backend is not paid again), but draws no reference sheet and leaves
+        the series bible alone: a series' sheets and references come from the full render.
         """
         values = self._planned()
         settings = self.settings.for_draft()
@@ -280,6 +283,7 @@ class Session:
                 **self.settings.draft.output(),
                 "episode": f"{self.options.episode}/draft",
                 "approve": False,
+                "series_file": None,
             }
         )
         root = self.settings.state_root(Path(self.options.out_dir))
@@ -295,6 +299,8 @@ class Session:
             self.graph,
         )
         copied = {k: values[k] for k in ("script_path", "script", "plan", "bible")}
+        work = copied["bible"].to_make.model_copy(update={"sheets": []})
+        copied["bible"] = copied["bible"].model_copy(update={"to_make": work})
         draft.graph.update_state(draft.config, copied | {"options": options}, as_node="bible")
         return draft.render(on_event)
 
