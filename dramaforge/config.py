@@ -335,7 +335,8 @@ class Settings(BaseSettings):
     """The vision critic's endpoint when it is not the director's; unset fields: ``openai``."""
     diffusers: DiffusersSettings = Field(default_factory=DiffusersSettings)
     prices: dict[str, float] = Field(default_factory=dict)
-    """``provider:model`` -> price per unit (image, second of video, 1k characters of speech)."""
+    """``provider:model`` -> price per unit (image, second of video, 1k characters of speech,
+    voice designed or cloned: ``dashscope:qwen-voice-design``, ``dashscope:voice-enrollment``)."""
     budget: float | None = None
     state_dir: Path | None = None
     """Checkpoints and the asset cache; default ``<out>/.dramaforge``."""

@@ -269,6 +269,59 @@ class Voice(BaseModel):
         return data
 
 
+class VoiceToMake(BaseModel):
+    """A voice the cast stage pays for once the plan is approved: designed from words, or
+    cloned from a sample whose owner's consent was checked when it was planned."""
+
+    how: Literal["design", "clone"]
+    by: str
+    """The priced ``provider:model`` that makes it (its ``[prices]`` key, per voice)."""
+    description: str = ""
+    sample: str | None = None
+    consent: VoiceConsent | None = None
+
+    def said(self) -> str:
+        """What it is made from, in a few words: the description, or the sample and owner."""
+        if self.how == "design" or self.consent is None:
+            return self.description
+        return f"sample {self.consent.sample}, owner {self.consent.owner}"
+
+
+class CastWork(BaseModel):
+    """What an approved plan pays for before its first shot (the ``cast`` stage): reference
+    sheets to draw and voices to make. The bible shown at approval lists it and the estimate
+    prices it, so the plan says what it will buy; the cast stage empties it as it makes it."""
+
+    sheets: list[str] = Field(default_factory=list)
+    voices: dict[str, VoiceToMake] = Field(default_factory=dict)
+    narrator: VoiceToMake | None = None
+
+    def empty(self) -> bool:
+        return not (self.sheets or self.voices or self.narrator)
+
+    def describe(self) -> list[str]:
+        """One plain line per kind of work (none when there is nothing to make)."""
+        if self.empty():
+            return []
+        lines = ["made first, once the plan is approved (in the estimate):"]
+        if self.sheets:
+            lines.append(f"  reference sheets: {', '.join(self.sheets)}")
+        made = {**self.voices, **({"narrator": self.narrator} if self.narrator else {})}
+        for how in ("design", "clone"):
+            who = [f"{name} ({v.said()})" for name, v in made.items() if v.how == how]
+            if who:
+                lines.append(f"  voices to {how}: {'; '.join(who)}")
+        return lines
+
+    def voices_by(self) -> dict[str, int]:
+        """How many voices each priced ``provider:model`` will make."""
+        made = [*self.voices.values(), *([self.narrator] if self.narrator else [])]
+        counts: dict[str, int] = {}
+        for voice in made:
+            counts[voice.by] = counts.get(voice.by, 0) + 1
+        return counts
+
+
 class CharacterLook(BaseModel):
     """How one character looks and sounds in every shot: description, colour, side, seed, voice."""
 
@@ -293,6 +346,8 @@ class StyleBible(BaseModel):
     seed: int
     characters: dict[str, CharacterLook] = Field(default_factory=dict)
     narrator: Voice
+    to_make: CastWork = Field(default_factory=CastWork)
+    """Sheets and voices the ``cast`` stage makes once the plan is approved (none after it)."""
 
     def voice_for(self, speaker: str | None) -> Voice:
         if speaker and speaker in self.characters:

@@ -20,7 +20,16 @@ from dramaforge.graph.cost import attempts, estimate
 from dramaforge.graph.series import FileBook
 from dramaforge.graph.session import session_for
 from dramaforge.graph.verbs import render_episode
-from dramaforge.schema import CharacterLook, Critique, Shot, ShotPlan, Stage, Voice
+from dramaforge.schema import (
+    CastWork,
+    CharacterLook,
+    Critique,
+    Shot,
+    ShotPlan,
+    Stage,
+    Voice,
+    VoiceToMake,
+)
 from dramaforge.script import load_script
 from tests.helpers import FIXTURES, settings_for
 
@@ -72,21 +81,32 @@ def test_the_budget_is_compared_with_the_most_a_render_may_pay() -> None:
     assert not cost.past_budget  # no budget set
 
 
-def test_reference_sheets_are_an_image_each_once_in_the_estimate() -> None:
+def test_sheets_and_voices_made_first_are_priced_once_in_the_estimate() -> None:
     plan = short_plan()
-    without, with_two = (
-        estimate(plan, priced(max_takes=3)),
-        estimate(plan, priced(max_takes=3), sheets=2),
+    design = VoiceToMake(how="design", by="priced:design", description="warm")
+    clone = VoiceToMake(how="clone", by="priced:clone", sample="s.wav")
+    work = CastWork(
+        sheets=["阿明", "小雪"], voices={"阿明": design, "小雪": clone}, narrator=design
     )
+    settings = priced(max_takes=3)
+    settings = settings.model_copy(
+        update={"prices": PRICES | {"priced:design": 0.3, "priced:clone": 1.5}}
+    )
+    without, with_work = estimate(plan, settings), estimate(plan, settings, cast=work)
     sheet = PRICES["priced:image"]
-    assert with_two.one_take["priced:image"] == pytest.approx(
+    assert with_work.one_take["priced:image"] == pytest.approx(
         without.one_take["priced:image"] + 2 * sheet
     )
-    # drawn once before any shot, never retried: not multiplied by the takes
-    assert with_two.lines["priced:image"] == pytest.approx(
+    # made once before any shot, never retried: not multiplied by the takes
+    assert with_work.lines["priced:image"] == pytest.approx(
         without.lines["priced:image"] + 2 * sheet
     )
-    assert with_two.total == pytest.approx(without.total + 2 * sheet)
+    assert with_work.lines["priced:design"] == with_work.one_take["priced:design"] == 0.6
+    assert with_work.lines["priced:clone"] == with_work.one_take["priced:clone"] == 1.5
+    assert with_work.total == pytest.approx(without.total + 2 * sheet + 0.6 + 1.5)
+    assert with_work.unpriced == []
+    unpriced = estimate(plan, priced(max_takes=3), cast=work)
+    assert unpriced.unpriced == ["priced:clone", "priced:design"]  # said, never silently 0
 
 
 def test_plan_for_a_series_counts_the_sheets_its_bible_lacks(tmp_path: Path) -> None:

@@ -17,7 +17,9 @@ def test_graph_matches_snapshot() -> None:
     for edge in (
         "ingest --> direct",
         "direct --> bible",
-        "approve --> ahead",  # the work made ahead is a node, not a thread hidden in approve
+        "bible --> approve",
+        "approve --> cast",  # nothing is paid before approval: cast makes sheets and voices
+        "cast --> ahead",  # the work made ahead is a node, not a thread hidden in approve
         "ahead -.-> shot\\3a__start__",
         "score --> assemble",
         "assemble --> review",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langgraph.types import Command
 from PIL import Image
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
@@ -383,6 +384,25 @@ def test_the_cast_shows_where_each_voice_came_from_and_a_clones_consent(
     client = TestClient(create_app(tmp_path, settings), base_url="http://127.0.0.1")
     page = client.post("/plan", data={"name": "rain", "text": CAST})
     assert page.url.path == "/e/out/rain"
+    origins = _voice_origins(page.text)
+    # planned, not paid for: the clone waits for approval, with the consent it will carry
+    assert origins == {
+        "林小雨": "to_clone",
+        "老周": "matched",
+        "阿明": "stock",
+        "Narrator": "stock",
+    }
+    assert "Voice to clone once you approve" in page.text
+    assert "Sample given by Wang Fang · owns the voice (affirmed)" in page.text
+    assert dashscope_server.voices.calls == 0 and not dashscope_server.uploads.files
+    script = tmp_path / "scripts" / "rain.txt"
+    with session_for(script, tmp_path / "out", settings, approve=True) as s:  # approved
+        for _ in s.graph.stream(
+            Command(resume="approve"), s.config, context=s.context, interrupt_before=["ahead"]
+        ):
+            pass
+    assert dashscope_server.voices.calls == 1
+    page = client.get("/e/out/rain")
     origins = _voice_origins(page.text)
     assert origins == {"林小雨": "cloned", "老周": "matched", "阿明": "stock", "Narrator": "stock"}
     assert "Cloned from a sample" in page.text

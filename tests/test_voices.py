@@ -337,15 +337,20 @@ def test_chat_voice_designs_anew_and_refuses_a_sample_without_consent(
     screen = io.StringIO()
     with session_for(script, tmp_path / "o", settings) as session:
         chat = Chat(session, Console(file=screen, width=200))
-        before = session.bible().characters["林小雨"].voice
+        planned = session.bible()
+        assert planned.characters["林小雨"].voice.origin is None  # planned, not yet paid for
+        assert planned.to_make.voices["林小雨"].description == "温柔、略带沙哑的女声"
         chat.handle("/voice 林小雨 清脆活泼的少女声")
-        after = session.bible().characters["林小雨"].voice
-        assert before.origin == after.origin == "designed" and after.id != before.id
-        assert dashscope_server.voices.made[after.id].prompt == "清脆活泼的少女声"
+        after = session.bible()
+        voice = after.characters["林小雨"].voice
+        assert voice.origin == "designed" and "林小雨" not in after.to_make.voices
+        assert dashscope_server.voices.made[voice.id].prompt == "清脆活泼的少女声"
         chat.handle(f"/voice 老周 sample={sample}")
         assert "--i-own-this-voice" in screen.getvalue()
-        assert session.bible().characters["老周"].voice.origin == "designed"  # unchanged
-    assert dashscope_server.voices.calls == 4  # three at planning, one asked for in chat
+        unchanged = session.bible()
+        assert unchanged.characters["老周"].voice.origin is None
+        assert unchanged.to_make.voices["老周"].how == "design"  # still waits for approval
+    assert dashscope_server.voices.calls == 1  # none at planning, the one asked for in chat
 
 
 def test_a_voice_made_in_chat_speaks_in_the_next_episode_of_the_series(

@@ -3,10 +3,12 @@
 A wish comes from the script's cast header (``角色：林小雨 — 温柔、略带沙哑的女声``, ``Cast: Mia —
 warm, slightly husky female voice``: a description that speaks of a voice), from the settings
 (``[voices.cast."林小雨"]`` with ``description`` or ``sample`` + ``consent``) or from chat
-(``/voice``). The bible stage turns each wish into a voice once: designed or cloned by a speech
-backend that can (``VoiceMaker``), else the closest system voice by the description's words
-(gender, age, warmth), so an offline render still gives each character their own. The voice
-is kept in the (series) bible, so every later episode speaks with it without paying again.
+(``/voice``). The bible stage plans each wish for free: a voice a speech backend that can
+(``VoiceMaker``) must design or clone is listed in the bible's ``to_make`` (shown and priced
+at approval) and made by the cast stage once the plan is approved; otherwise the closest
+system voice by the description's words (gender, age, warmth), so an offline render still
+gives each character their own. The voice is kept in the (series) bible, so every later
+episode speaks with it without paying again.
 
 Cloning needs the owner's word: a sample wish without ``consent`` is refused, and a cloned
 voice carries who gave the sample, the file's SHA-256 and the affirmation into the manifest.
@@ -18,6 +20,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -25,7 +28,15 @@ from dramaforge.config import CastVoice
 from dramaforge.errors import ConfigError
 from dramaforge.media.files import file_lock
 from dramaforge.media.store import atomic_write
-from dramaforge.schema import CharacterLook, Language, Script, StyleBible, Voice, VoiceConsent
+from dramaforge.schema import (
+    CharacterLook,
+    Language,
+    Script,
+    StyleBible,
+    Voice,
+    VoiceConsent,
+    VoiceToMake,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +75,9 @@ class VoiceMaker(Protocol):
     name: str
     can_design: bool
     can_clone: bool
+    design_spec: str
+    """The priced ``provider:model`` a designed voice is paid to (its ``[prices]`` key)."""
+    clone_spec: str
 
     def design_voice(self, description: str, name: str, language: Language) -> str: ...
 
@@ -167,7 +181,16 @@ class KeptVoices:
             atomic_write(self.path, json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def make_voices(
+Pay = Callable[[str, str, Callable[[], str]], str]
+"""How a paid voice is made: ``pay(spec, what, make)`` runs ``make`` (the budget's guard in a
+render, ``RenderContext.charge``); by default it just runs it."""
+
+
+def _unguarded(_spec: str, _what: str, make: Callable[[], str]) -> str:
+    return make()
+
+
+def plan_voices(
     bible: StyleBible,
     wishes: dict[str, VoiceWish],
     speech: object,
@@ -175,16 +198,19 @@ def make_voices(
     offered: list[Voice],
     kept: Path | None = None,
 ) -> tuple[StyleBible, list[str]]:
-    """``bible`` with each wished-for character's voice made, and one line per thing the
-    person should know (a backend that cannot clone or design). A character whose voice was
-    already made (an earlier episode of the series) keeps it, and a voice made before for
-    the same words or sample (``kept``, see ``KeptVoices``) is reused: nothing is paid twice."""
+    """``bible`` with every wish settled that costs nothing (the closest voice, or one made
+    before for the same words or sample: ``kept``, see ``KeptVoices``) and the voices only a
+    paid call can make listed in ``bible.to_make``, for ``make_planned`` once the plan is
+    approved; and one line per thing the person should know (a backend that cannot clone or
+    design). Nothing is paid or uploaded here, and a sample without its owner's word is
+    refused here, at planning. A character whose voice was already made keeps it."""
     book = KeptVoices(kept)
     maker = speech if isinstance(speech, VoiceMaker) else None
     backend = getattr(speech, "name", "the speech backend")
     notes: list[str] = []
     told_design = False
     looks = dict(bible.characters)
+    todo = dict(bible.to_make.voices)
     taken = {_key(look.voice) for look in looks.values()} | {_key(bible.narrator)}
     for name, wish in wishes.items():
         look = looks.get(name)
@@ -194,20 +220,28 @@ def make_voices(
         if wish.sample is not None:
             consent = consent_for(name, wish)
             if maker is not None and maker.can_clone:
-                key = book.key(backend, name, wish, consent.sample_sha256)
-                known = book.get(key)
-                made = known.id if known else maker.clone_voice(wish.sample, name)
-                voice = Voice(
-                    id=made, origin="cloned", description=wish.description, consent=consent
-                )
-                book.put(key, voice)
+                known = book.get(book.key(backend, name, wish, consent.sample_sha256))
+                if known is None:
+                    todo[name] = VoiceToMake(
+                        how="clone",
+                        by=maker.clone_spec,
+                        description=wish.description,
+                        sample=str(wish.sample),
+                        consent=consent,
+                    )
+                    continue
+                voice = _cloned(known.id, wish.description, consent)
             else:
                 notes.append(
                     f"{backend} cannot clone voices: {name} gets the closest voice it has "
                     "(cloning needs dashscope:cosyvoice-v2 or -v3 speech)"
                 )
         elif wish.description and maker is not None and maker.can_design:
-            voice = _design(maker, book, name, wish.description, language)
+            voice = _designed_before(maker, book, name, wish.description)
+            if voice is None:
+                words = wish.description
+                todo[name] = VoiceToMake(how="design", by=maker.design_spec, description=words)
+                continue
         elif wish.description and not told_design:
             told_design = True
             notes.append(
@@ -219,13 +253,115 @@ def make_voices(
             near = closest(wish.description, offered, taken)
             voice = near.model_copy(update={"origin": "matched", "description": wish.description})
         taken.add(_key(voice))
+        todo.pop(name, None)
         looks[name] = look.model_copy(update={"voice": voice})
-    narrator = bible.narrator
+    narrator, waiting = bible.narrator, bible.to_make.narrator
     if maker is not None and getattr(maker, "designed_only", False):
-        narrator = _design_everyone(maker, book, looks, narrator, language)
+        narrator, waiting = _design_everyone(maker, book, looks, todo, narrator, language)
     for note in notes:
         log.warning("%s", note)
-    return bible.model_copy(update={"characters": looks, "narrator": narrator}), notes
+    work = bible.to_make.model_copy(update={"voices": todo, "narrator": waiting})
+    planned = bible.model_copy(update={"characters": looks, "narrator": narrator, "to_make": work})
+    return planned, notes
+
+
+def make_planned(
+    bible: StyleBible,
+    speech: object,
+    language: Language,
+    kept: Path | None = None,
+    pay: Pay = _unguarded,
+    names: set[str] | None = None,
+) -> StyleBible:
+    """``bible`` with the voices its ``to_make`` lists (those of ``names``; all and the
+    narrator's when None) made and struck off the list. Each is paid for once: a voice made
+    before for the same words or sample (``kept``) is reused, so a render that dies after
+    paying and is resumed does not pay again. A clone's sample must still be the one its
+    owner consented to when the plan was made."""
+    book = KeptVoices(kept)
+    work = bible.to_make
+    chosen = {n: v for n, v in work.voices.items() if names is None or n in names}
+    voiced = names is None and work.narrator is not None
+    if not (chosen or voiced):
+        return bible
+    maker = speech if isinstance(speech, VoiceMaker) else None
+    if maker is None:
+        raise ConfigError(
+            f"the plan asks {getattr(speech, 'name', 'the speech backend')} to make voices it "
+            "cannot make (the speech backend changed since it was planned); plan it again"
+        )
+    looks = dict(bible.characters)
+    for name, todo in chosen.items():
+        if name in looks:
+            voice = _make(maker, book, name, todo, language, pay)
+            looks[name] = looks[name].model_copy(update={"voice": _tuned(voice, looks[name].voice)})
+    narrator = bible.narrator
+    if voiced and work.narrator is not None:
+        narrator = _tuned(_make(maker, book, "narrator", work.narrator, language, pay), narrator)
+    left = work.model_copy(
+        update={
+            "voices": {n: v for n, v in work.voices.items() if n not in chosen},
+            "narrator": None if voiced else work.narrator,
+        }
+    )
+    return bible.model_copy(update={"characters": looks, "narrator": narrator, "to_make": left})
+
+
+def make_voices(
+    bible: StyleBible,
+    wishes: dict[str, VoiceWish],
+    speech: object,
+    language: Language,
+    offered: list[Voice],
+    kept: Path | None = None,
+) -> tuple[StyleBible, list[str]]:
+    """``plan_voices`` and ``make_planned`` at once: every wish made now (paid)."""
+    planned, notes = plan_voices(bible, wishes, speech, language, offered, kept)
+    return make_planned(planned, speech, language, kept), notes
+
+
+def _make(
+    maker: VoiceMaker, book: KeptVoices, name: str, todo: VoiceToMake, language: Language, pay: Pay
+) -> Voice:
+    """The voice ``todo`` asks for, paid through ``pay`` unless it was made before."""
+    if todo.how == "design":
+        voice = _designed_before(maker, book, name, todo.description)
+        if voice is not None:
+            return voice
+        what = f"voice design for {name}"
+        made = pay(todo.by, what, lambda: maker.design_voice(todo.description, name, language))
+        voice = Voice(id=made, origin="designed", description=todo.description)
+        book.put(book.key(maker.name, name, VoiceWish(description=todo.description)), voice)
+        return voice
+    consent = todo.consent
+    sample = Path(todo.sample or "")
+    if consent is None or not consent.affirmed or not sample.is_file():
+        raise ConfigError(REFUSE.format(name=name, sample=sample.name))
+    if hashlib.sha256(sample.read_bytes()).hexdigest() != consent.sample_sha256:
+        raise ConfigError(
+            f"{name}'s voice sample {sample} changed after its owner consented; plan again "
+            "and affirm that you own the new sample"
+        )
+    wish = VoiceWish(description=todo.description, sample=sample, consent=True)
+    key = book.key(maker.name, name, wish, consent.sample_sha256)
+    known = book.get(key)
+    made = (
+        known.id
+        if known
+        else pay(todo.by, f"voice enrollment for {name}", lambda: maker.clone_voice(sample, name))
+    )
+    voice = _cloned(made, todo.description, consent)
+    book.put(key, voice)
+    return voice
+
+
+def _tuned(made: Voice, planned: Voice) -> Voice:
+    """``made`` at the pitch and pace the planned voice had (a person's edit before approval)."""
+    return made.model_copy(update={"pitch": planned.pitch, "rate": planned.rate})
+
+
+def _cloned(voice_id: str, description: str, consent: VoiceConsent) -> Voice:
+    return Voice(id=voice_id, origin="cloned", description=description, consent=consent)
 
 
 PLAIN: dict[Language, str] = {
@@ -242,29 +378,31 @@ def _design_everyone(
     maker: VoiceMaker,
     book: KeptVoices,
     looks: dict[str, CharacterLook],
+    todo: dict[str, VoiceToMake],
     narrator: Voice,
     language: Language,
-) -> Voice:
+) -> tuple[Voice, VoiceToMake | None]:
     """For a model that speaks only designed voices (qwen3-tts-vd): a voice for everyone
-    still without one (from their look's words, or a plain voice) in ``looks``; the
-    narrator's voice, designed as a narrator's if it was not."""
+    still without one (from their look's words, or a plain voice) in ``looks``, and the
+    narrator's, designed as a narrator's if it was not; each one designed before is taken
+    as it is, the others are added to ``todo`` (the narrator's is returned) to be made."""
     for name, look in looks.items():
-        if look.voice.origin is None:
+        if look.voice.origin is None and name not in todo:
             words = look.description or PLAIN[language]
-            voice = _design(maker, book, name, words, language)
-            looks[name] = look.model_copy(update={"voice": voice})
-    if narrator.origin is None:
-        narrator = _design(maker, book, "narrator", NARRATOR[language], language)
-    return narrator
+            voice = _designed_before(maker, book, name, words)
+            if voice is None:
+                todo[name] = VoiceToMake(how="design", by=maker.design_spec, description=words)
+            else:
+                looks[name] = look.model_copy(update={"voice": voice})
+    if narrator.origin is not None:
+        return narrator, None
+    words = NARRATOR[language]
+    voice = _designed_before(maker, book, "narrator", words)
+    if voice is not None:
+        return voice, None
+    return narrator, VoiceToMake(how="design", by=maker.design_spec, description=words)
 
 
-def _design(
-    maker: VoiceMaker, book: KeptVoices, name: str, words: str, language: Language
-) -> Voice:
-    """A voice designed from ``words``, or the one designed from them before."""
-    key = book.key(maker.name, name, VoiceWish(description=words))
-    known = book.get(key)
-    made = known.id if known else maker.design_voice(words, name, language)
-    voice = Voice(id=made, origin="designed", description=words)
-    book.put(key, voice)
-    return voice
+def _designed_before(maker: VoiceMaker, book: KeptVoices, name: str, words: str) -> Voice | None:
+    """The voice designed from ``words`` for ``name`` before (``KeptVoices``), if any."""
+    return book.get(book.key(maker.name, name, VoiceWish(description=words)))

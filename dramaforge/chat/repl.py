@@ -16,7 +16,7 @@ from typing import Protocol
 from rich.console import Console
 from rich.markup import escape
 
-from dramaforge.chat.terminal import cost_lines, plan_table, safe, shot_detail
+from dramaforge.chat.terminal import cost_lines, plan_table, safe, shot_detail, to_make_lines
 from dramaforge.chat.toolbox import Request
 from dramaforge.chat.voices import voice_wish
 from dramaforge.errors import DramaforgeError
@@ -165,7 +165,7 @@ class Chat:
             f"next render: {len(todo)} shot(s), estimated cost {cost.summary}",
             highlight=False,
         )
-        for line in cost_lines(cost):
+        for line in cost_lines(cost) + to_make_lines(s.bible().to_make):
             self.console.print(line, highlight=False)
 
     def _done(self, what: str) -> None:

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from dramaforge.graph.cost import Estimate
 from dramaforge.graph.session import Event
-from dramaforge.schema import Shot, ShotPlan, ShotResult
+from dramaforge.schema import CastWork, Shot, ShotPlan, ShotResult
 
 
 def _clip(text: str, width: int = 40) -> str:
@@ -118,6 +118,11 @@ def cost_lines(cost: Estimate) -> list[str]:
             f"(add them under {escape('[prices]')} in dramaforge.toml)"
         )
     return lines
+
+
+def to_make_lines(work: CastWork) -> list[str]:
+    """What the approved plan makes before its first shot (``CastWork.describe``), escaped."""
+    return [safe(line) for line in work.describe()]
 
 
 NOTICES = ("waiting:", "asked again", "voices:")

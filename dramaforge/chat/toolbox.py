@@ -321,4 +321,4 @@ def cost_text(session: Session) -> str:
         out.append(f"past the budget of {cost.budget:.2f}: the render stops before crossing it")
     if cost.unpriced:
         out.append(f"no price configured for {', '.join(cost.unpriced)} (counted as 0)")
-    return "\n".join(out)
+    return "\n".join(out + session.bible().to_make.describe())

@@ -245,7 +245,7 @@ def plan(
         str | None,
         typer.Option(
             help="Estimate as an episode of this series (batch's --series, with --out): "
-            "the reference sheets its bible lacks are drawn first."
+            "the reference sheets its bible lacks are drawn first, its voices made once."
         ),
     ] = None,
     out: OutOpt = Path("out"),
@@ -253,12 +253,11 @@ def plan(
     """Print the shot list and the estimated cost without rendering anything."""
     from rich.markup import escape
 
-    from dramaforge.agents.bible import cast_names
-    from dramaforge.chat.terminal import cost_lines, plan_table
+    from dramaforge.chat.terminal import cost_lines, plan_table, to_make_lines
+    from dramaforge.graph.casting import plan_bible
     from dramaforge.graph.context import build_context
     from dramaforge.graph.cost import estimate
     from dramaforge.graph.series import FileBook
-    from dramaforge.graph.sheets import sheets_to_draw
     from dramaforge.graph.threads import make_options
     from dramaforge.graph.verbs import plan_script
     from dramaforge.modes.printout import print_version_plans
@@ -266,18 +265,20 @@ def plan(
     from dramaforge.tools.diffusers.estimate import plan_lines as gpu_plan_lines
 
     def run() -> None:
-        ctx = build_context(settings, Path(".dramaforge"))
+        ctx = build_context(settings, settings.state_root(out.resolve()))
         if load_script(script, language=settings.render.language).channels:  # one per version
             print_version_plans(script, settings, ctx, as_json, console, out_console)
             return
         parsed, shot_plan = plan_script(script, settings, ctx)
-        series_file = make_options(script, out, settings, series).series_file
-        sheets = sheets_to_draw(cast_names(parsed, shot_plan), settings, series_file, FileBook())
-        cost = estimate(shot_plan, settings, sheets=len(sheets))
+        options = make_options(script, out, settings, series)
+        known = FileBook().load(Path(options.series_file)) if options.series_file else None
+        work = plan_bible(ctx, parsed, shot_plan, options, known)[0].to_make
+        cost = estimate(shot_plan, settings, cast=work)
         if as_json:
             data = json.loads(shot_plan.model_dump_json()) | {
                 "estimate": cost.model_dump(),
-                "sheets": sheets,
+                "sheets": work.sheets,
+                "to_make": work.model_dump(mode="json"),
             }
             typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
             return
@@ -286,12 +287,8 @@ def plan(
         for line in cost_lines(cost):
             console.print(line, highlight=False)
         console.print(plan_line(shot_plan, settings), highlight=False, markup=False)
-        if sheets:
-            console.print(
-                f"reference sheets to draw first (in the estimate): {', '.join(sheets)}",
-                highlight=False,
-                markup=False,
-            )
+        for line in to_make_lines(work):
+            console.print(line, highlight=False)
         for line in gpu_plan_lines(shot_plan, settings):  # open models: time per shot on the GPU
             console.print(escape(line), highlight=False)
 

@@ -1,7 +1,9 @@
 """Wiring only: the graph as docs/design/graph.md draws it (and explains each node).
 
-ingest -> direct -> bible -> approve -> ahead -> shot (one per shot to render, via Send)
+ingest -> direct -> bible -> approve -> cast -> ahead -> shot (one per shot to render, via Send)
        -> score -> assemble -> review  (approve interrupts only when a person is directing;
+                                        nothing before it is paid: cast makes the voices and
+                                        reference sheets the approved bible lists;
                                         ahead starts the score, sound and segments early)
 shot:   voice || keyframe -> inspect -> (keyframe | motion) -> lipsync -> critic
         critic -> (voice -> motion | keyframe | motion | lipsync | done)
@@ -21,6 +23,7 @@ from dramaforge.graph.context import RenderContext, accept_served
 from dramaforge.graph.nodes import shot as shot_nodes
 from dramaforge.graph.nodes.ahead import ahead
 from dramaforge.graph.nodes.assemble import assemble
+from dramaforge.graph.nodes.cast import cast
 from dramaforge.graph.nodes.keyframe_check import inspect
 from dramaforge.graph.nodes.lipsync import lipsync
 from dramaforge.graph.nodes.prepare import approve, bible, direct, fan_out, ingest
@@ -58,6 +61,7 @@ def build_graph(
     g.add_node("direct", direct)
     g.add_node("bible", bible)
     g.add_node("approve", approve)
+    g.add_node("cast", cast)
     g.add_node("ahead", ahead)
     g.add_node("shot", build_shot_graph())
     g.add_node("score", score)
@@ -67,7 +71,8 @@ def build_graph(
     g.add_edge("ingest", "direct")
     g.add_edge("direct", "bible")
     g.add_edge("bible", "approve")
-    g.add_edge("approve", "ahead")
+    g.add_edge("approve", "cast")
+    g.add_edge("cast", "ahead")
     g.add_conditional_edges("ahead", fan_out, ["shot", "score"])
     g.add_edge("shot", "score")
     g.add_edge("score", "assemble")

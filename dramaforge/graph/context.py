@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
@@ -33,6 +33,8 @@ from dramaforge.tools.protocols import (
     VideoBackend,
 )
 from dramaforge.tools.registry import registry
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -58,6 +60,18 @@ class RenderContext:
         self, backend: str, units: float, what: str, call: Callable[[], Generated]
     ) -> Generated:
         """Run one generation under the budget: reserve its price first, then settle."""
+        return self.charge(backend, units, what, call, lambda made: made.cost)
+
+    def charge(
+        self,
+        backend: str,
+        units: float,
+        what: str,
+        call: Callable[[], T],
+        charged: Callable[[T], float | None] = lambda _: None,
+    ) -> T:
+        """Run one paid call under the budget: reserve its price first, then settle at what
+        ``charged`` says it cost (the price, when it says nothing)."""
         expected = units * price(self.settings, backend)
         self.ledger.reserve(expected, what)
         try:
@@ -68,7 +82,7 @@ class RenderContext:
         except BaseException:
             self.ledger.settle(expected, 0.0)
             raise
-        self.ledger.settle(expected, made.cost or expected)
+        self.ledger.settle(expected, charged(made) or expected)
         return made
 
     def backend_names(self) -> dict[str, str]:

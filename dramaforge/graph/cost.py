@@ -1,9 +1,9 @@
 """Money: price lookups, the estimate shown before a render, and the budget guard during it.
 
 Prices live in settings as ``provider:model -> price per unit``; the unit depends on the kind
-of work: one image, one second of video, a thousand characters of speech. Local backends cost
-nothing. The ledger is shared by all shots of a run (and all episodes of a batch) so a budget
-holds across parallel work.
+of work: one image, one second of video, a thousand characters of speech, one voice designed
+or cloned. Local backends cost nothing. The ledger is shared by all shots of a run (and all
+episodes of a batch) so a budget holds across parallel work.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from dramaforge.config import Settings
 from dramaforge.errors import BudgetExceeded
-from dramaforge.schema import ShotPlan
+from dramaforge.schema import CastWork, ShotPlan
 from dramaforge.tools.diffusers.estimate import GPU_HOUR, gpu_seconds, image_seconds
 
 
@@ -28,6 +28,8 @@ def units(kind: str, *, duration: float = 0.0, text: str = "") -> float:
         return duration
     if kind == "speech":
         return len(text) / 1000
+    if kind == "voice":  # one voice designed or cloned
+        return 1.0
     return 0.0
 
 
@@ -82,13 +84,19 @@ class Estimate(BaseModel):
 
 
 def estimate(
-    plan: ShotPlan, settings: Settings, max_takes: int | None = None, sheets: int = 0
+    plan: ShotPlan,
+    settings: Settings,
+    max_takes: int | None = None,
+    cast: CastWork | None = None,
 ) -> Estimate:
     """What a render of ``plan`` may pay with up to ``max_takes`` takes a shot (default: the
     settings' ``render.max_takes``, what the render will use), beside one take's figure.
 
-    ``sheets``: the characters' reference sheets the render will draw first (``graph.sheets``:
-    once per character per series), an image each on the image line, never retried."""
+    ``cast``: what the cast stage makes first (the bible's ``to_make``): each reference sheet
+    an image on the image line (once per character per series), each voice to design or
+    clone one unit at its maker's price (``dashscope:qwen-voice-design``,
+    ``dashscope:voice-enrollment``); made once, never retried."""
+    cast = cast or CastWork()
     takes = settings.render.max_takes if max_takes is None else max_takes
     b = settings.backends
     work = {
@@ -120,9 +128,14 @@ def estimate(
         for spec, seconds in timed.items():
             once[spec] = seconds / 3600 * gpu_hour
             most[spec] = once[spec] * attempts(kinds.get(spec, "video"), takes)
-    drawn = sheets * _one_image(settings, gpu_hour)
+    drawn = len(cast.sheets) * _one_image(settings, gpu_hour)
     once[b.image] += drawn
     most[b.image] += drawn
+    for spec, voices in cast.voices_by().items():
+        kinds[spec] = "voice"
+        made = voices * units("voice") * price(settings, spec)
+        once[spec] = once.get(spec, 0.0) + made
+        most[spec] = most.get(spec, 0.0) + made
     priced = set(settings.prices) | (set(timed) if gpu_hour is not None else set())
     return Estimate(
         lines={spec: round(v, 4) for spec, v in most.items()},

@@ -96,9 +96,10 @@ class Session:
 
     def estimate(self) -> Estimate:
         """What the next render may cost (only the shots it will make, up to this session's
-        takes a shot, beside the one-take figure)."""
+        takes a shot, beside the one-take figure, and the sheets and voices made first)."""
         plan = self.plan().model_copy(update={"shots": self.to_render()})
-        return estimate(plan, self.settings, max_takes=self.options.max_takes)
+        work = self.bible().to_make
+        return estimate(plan, self.settings, max_takes=self.options.max_takes, cast=work)
 
     def manifest(self) -> Manifest | None:
         path = self.values().get("manifest")
@@ -138,22 +139,45 @@ class Session:
         return next(s for s in plan.shots if s.id not in known)
 
     def set_voice(self, name: str, **voice: Any) -> None:
-        self._save(bible=edits.set_voice(self.bible(), name, **voice))
+        bible = edits.set_voice(self.bible(), name, **voice)
+        if "id" in voice:  # a voice chosen by id replaces one planned to be made
+            work = bible.to_make
+            left = {n: v for n, v in work.voices.items() if n != name}
+            bible = bible.model_copy(update={"to_make": work.model_copy(update={"voices": left})})
+        self._save(bible=bible)
         self._keep_voice_in_series(name)
 
     def make_voice(self, name: str, wish: CastVoice) -> Voice:
         """Design (from words) or clone (from a sample the user owns) ``name``'s voice with
-        this session's speech backend, or match the closest one it has; kept in the bible."""
-        from dramaforge.agents.voices import make_voices
+        this session's speech backend, or match the closest one it has; kept in the bible.
+
+        The person asked for this one voice by name, so it is made (and paid for, under the
+        budget) now; the others the plan lists wait for its approval."""
+        from dramaforge.agents.voices import make_planned, plan_voices
 
         bible = self.bible()
         if name not in bible.characters:
             raise EditError(f"no character {name!r} (known: {', '.join(bible.characters)})")
         look = bible.characters[name]
         fresh = look.model_copy(update={"voice": look.voice.model_copy(update={"origin": None})})
-        bible = bible.model_copy(update={"characters": {**bible.characters, name: fresh}})
+        work = bible.to_make
+        bible = bible.model_copy(
+            update={
+                "characters": {**bible.characters, name: fresh},
+                "to_make": work.model_copy(
+                    update={"voices": {n: v for n, v in work.voices.items() if n != name}}
+                ),
+            }
+        )
         speech, language = self.context.speech, self.values()["script"].language
-        made, _notes = make_voices(bible, {name: wish}, speech, language, speech.voices(language))
+        planned, _notes = plan_voices(
+            bible, {name: wish}, speech, language, speech.voices(language)
+        )
+
+        def pay(spec: str, what: str, make: Callable[[], str]) -> str:
+            return self.context.charge(spec, 1.0, what, make)
+
+        made = make_planned(planned, speech, language, pay=pay, names={name})
         self._save(bible=made)
         self._keep_voice_in_series(name)
         return made.characters[name].voice
@@ -247,7 +271,10 @@ class Session:
 
         The draft has its own thread, so a second draft after edits redoes only the edited
         shots, and the full-quality render of this session is untouched. The plan and the
-        bible are copied over, not directed again (an LLM director is not paid twice).
+        bible are copied over, not directed again (an LLM director is not paid twice). The
+        draft makes the voices the plan lists (its lines are spoken with them; one made with
+        the final speech backend is not paid again), but draws no reference sheet and leaves
+        the series bible alone: a series' sheets and references come from the full render.
         """
         values = self._planned()
         settings = self.settings.for_draft()
@@ -256,6 +283,7 @@ class Session:
                 **self.settings.draft.output(),
                 "episode": f"{self.options.episode}/draft",
                 "approve": False,
+                "series_file": None,
             }
         )
         root = self.settings.state_root(Path(self.options.out_dir))
@@ -271,6 +299,8 @@ class Session:
             self.graph,
         )
         copied = {k: values[k] for k in ("script_path", "script", "plan", "bible")}
+        work = copied["bible"].to_make.model_copy(update={"sheets": []})
+        copied["bible"] = copied["bible"].model_copy(update={"to_make": work})
         draft.graph.update_state(draft.config, copied | {"options": options}, as_node="bible")
         return draft.render(on_event)
 

@@ -1,10 +1,11 @@
 """Each character's reference sheet: drawn once per series, kept in the series bible.
 
-The first time a series meets a character (no reference picture in its bible yet), the image
-backend draws their sheet: the face from the front and three-quarter turned, and the whole
-figure in their outfit, on plain paper. The offline storyboard painter draws it from the
-same figures it draws in every keyframe. The sheet is copied beside the bible and recorded
-as the character's ``reference_image``, before any shot is drawn, so:
+The first time a series meets a character (no reference picture in its bible yet), the plan
+says so (the bible's ``to_make``, priced in the estimate) and, once it is approved, the cast
+stage has the image backend draw their sheet: the face from the front and three-quarter
+turned, and the whole figure in their outfit, on plain paper. The offline storyboard painter
+draws it from the same figures it draws in every keyframe. The sheet is copied beside the
+bible and recorded as the character's ``reference_image``, before any shot is drawn, so:
 
 * image models that take a reference (``ImageRequest.reference``) draw every keyframe of the
   character from it, from the first episode on;
@@ -102,15 +103,13 @@ def _on_disk(look: CharacterLook | None) -> bool:
     return bool(look and look.reference_image and Path(look.reference_image).is_file())
 
 
-def sheets_to_draw(
-    names: list[str], settings: Settings, series_file: str | None, book: SeriesBook
-) -> list[str]:
-    """Who of ``names`` a render would draw a reference sheet for (``ensure_sheets``): in a
-    series, with sheets on, everyone whose series bible has no sheet on disk yet."""
+def sheets_to_draw(bible: StyleBible, settings: Settings, series_file: str | None) -> list[str]:
+    """Who of ``bible``'s characters the cast stage draws a reference sheet for
+    (``ensure_sheets``): in a series, with sheets on, everyone whose look (the series bible's,
+    for a character it knows) has no sheet on disk yet."""
     if series_file is None or not settings.identity.reference_sheets:
         return []
-    known = book.load(Path(series_file))
-    return [name for name in names if not _on_disk(known.get(name))]
+    return [name for name, look in bible.characters.items() if not _on_disk(look)]
 
 
 def ensure_sheets(
@@ -120,20 +119,22 @@ def ensure_sheets(
     bible: StyleBible,
     opts: RenderOptions,
     language: Language,
+    names: list[str],
 ) -> StyleBible:
-    """``bible`` with every character's reference sheet, drawing the ones the series lacks.
+    """``bible`` with the reference sheets of ``names`` (the approved plan's), drawing the
+    ones the series lacks.
 
     Drawn outside the bible's lock (a paid call may take a minute); recorded under it, where
     a sheet another episode recorded meanwhile wins, so a series keeps one sheet per character.
     """
     drawn: dict[str, Path] = {}
     for name, look in bible.characters.items():
-        if _on_disk(look):
+        if name not in names or _on_disk(look):
             continue
         try:
             drawn[name] = Path(_draw(ctx, sheet_request(bible, look, opts, language)).path)
         except ProviderError as err:
-            stage_event("bible", "note", character=name, sheet=f"not drawn: {err}")
+            stage_event("cast", "note", character=name, sheet=f"not drawn: {err}")
     if not drawn:
         return bible
     folder = path.with_suffix("")
@@ -155,5 +156,5 @@ def ensure_sheets(
         else look
         for name, look in bible.characters.items()
     }
-    stage_event("bible", "sheets", drawn=sorted(drawn))
+    stage_event("cast", "sheets", drawn=sorted(drawn))
     return bible.model_copy(update={"characters": characters})

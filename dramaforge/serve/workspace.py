@@ -22,9 +22,11 @@ from typing import Any
 from dramaforge.config import Settings
 from dramaforge.errors import DramaforgeError, WorkspaceError
 from dramaforge.graph.batch import BatchReport, run_batch
+from dramaforge.graph.casting import plan_bible
 from dramaforge.graph.context import build_context, confined
 from dramaforge.graph.cost import estimate
 from dramaforge.graph.session import Event
+from dramaforge.graph.threads import make_options
 from dramaforge.graph.verbs import plan_script, render_episode, rerender_shot
 from dramaforge.media.store import atomic_write
 from dramaforge.schema import Aspect, Manifest, Resolution
@@ -142,7 +144,9 @@ class Workspace:
                 shown = self.relative(path)
             context = build_context(self.settings, self.settings.state_root(self.out))
             parsed, plan = plan_script(path, self.settings, context)
-        cost = estimate(plan, self.settings)
+            options = make_options(path, self.out, self.settings)
+            work = plan_bible(context, parsed, plan, options)[0].to_make
+        cost = estimate(plan, self.settings, cast=work)
         return {
             "script": shown,
             "title": plan.title,
@@ -162,6 +166,7 @@ class Workspace:
             ],
             "estimated_seconds": round(sum(s.duration for s in plan.shots), 1),
             "estimate": cost.model_dump(),
+            "to_make": work.model_dump(mode="json"),
             "repairs": [r.describe() for r in plan.repairs],
         }
 

@@ -1,5 +1,5 @@
 """ingest -> direct -> bible -> approve, and the fan-out of one shot subgraph per shot
-(after ``ahead``, ``nodes/ahead.py``)."""
+(after ``cast`` and ``ahead``, ``nodes/cast.py`` and ``nodes/ahead.py``)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,12 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
-from dramaforge.agents.bible import build_bible
-from dramaforge.agents.voices import make_voices, wishes_from
 from dramaforge.config import OutputSettings
 from dramaforge.errors import WorkspaceError
+from dramaforge.graph.casting import plan_bible
 from dramaforge.graph.context import RenderContext, confined, context_of, served_root
 from dramaforge.graph.cost import estimate
 from dramaforge.graph.progress import stage_event
-from dramaforge.graph.sheets import ensure_sheets
 from dramaforge.graph.state import EpisodeState, RenderOptions
 from dramaforge.graph.threads import episode_name
 from dramaforge.schema import Shot, ShotPlan, StyleBible
@@ -69,29 +67,22 @@ def direct(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, ob
 
 
 def bible(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
-    """Fix each character's look, seed and voice; fail early if the language cannot be spoken."""
+    """Fix each character's look, seed and voice, and list what only money can make (the
+    voices to design or clone, the reference sheets the series lacks) for the ``cast`` stage
+    after approval: nothing here is paid. Fails early if the language cannot be spoken or a
+    sample's owner has not consented."""
     opts = state["options"]
     ctx = context_of(runtime, opts.out_dir)
-    speech, book = ctx.speech, ctx.series_book
-    language = state["script"].language
-    speech.check(language)
-    voices = speech.voices(language)
-    wishes = wishes_from(state["script"], ctx.settings.voices.cast)
-    kept = ctx.store.root.parent / "voices.json"  # voices paid for, whatever the episode
+    ctx.speech.check(state["script"].language)
+    script, plan = state["script"], state["plan"]
     if opts.series_file is None:
-        made = build_bible(state["script"], state["plan"], voices)
-        made, notes = make_voices(made, wishes, speech, language, voices, kept)
+        made, notes = plan_bible(ctx, script, plan, opts)
     else:
-        path = Path(opts.series_file)
-        with book.locked(path):  # a voice made here is kept for every episode of the series
+        path, book = Path(opts.series_file), ctx.series_book
+        with book.locked(path):  # newcomers take free slots; every episode sees them
             known = book.load(path)
-            made = build_bible(
-                state["script"], state["plan"], voices, series=opts.series, known=known
-            )
-            made, notes = make_voices(made, wishes, speech, language, voices, kept)
+            made, notes = plan_bible(ctx, script, plan, opts, known)
             book.save(path, {**known, **made.characters})
-        if ctx.settings.identity.reference_sheets:  # once per series: who each character is
-            made = ensure_sheets(ctx, path, book, made, opts, language)
     for note in notes:  # one line each: an engine that cannot clone or design
         stage_event("bible", f"voices: {note}")
     return {"bible": made}
@@ -125,23 +116,27 @@ def pending(state: EpisodeState) -> list[Shot]:
 def approve(state: EpisodeState, runtime: Runtime[RenderContext]) -> dict[str, object]:
     """Interactive runs stop here with the plan and its cost until a person approves.
 
-    The resume value is ``"approve"`` or a dict with an edited ``plan`` and/or ``bible``;
-    the plan shown is whatever the state holds, so edits made with ``update_state`` before
-    approving are what gets rendered. Nothing before ``interrupt()`` has side effects.
+    The cost counts what the ``cast`` stage makes first (``to_make``: reference sheets,
+    voices to design or clone) as well as the shots. The resume value is ``"approve"`` or a
+    dict with an edited ``plan`` and/or ``bible``; the plan shown is whatever the state
+    holds, so edits made with ``update_state`` before approving are what gets rendered.
+    Nothing before ``interrupt()`` has side effects, and nothing before this node is paid.
     """
     if not state["options"].approve:
         return {}
-    todo = pending(state)
+    todo, work = pending(state), state["bible"].to_make
     cost = estimate(
         ShotPlan(title="", language="zh", shots=todo),
         context_of(runtime, state["options"].out_dir).settings,
         max_takes=state["options"].max_takes,
+        cast=work,
     )
     answer: Any = interrupt(
         {
             "episode": state["options"].episode,
             "shots": len(state["plan"].shots),
             "to_render": [s.id for s in todo],
+            "to_make": work.model_dump(mode="json"),
             "estimate": cost.model_dump(),
             "plan": state["plan"].model_dump(mode="json"),
         }

@@ -106,6 +106,8 @@ def board(studio: Studio, folder: str, name: str) -> dict[str, Any]:
                 "reference": studio.url(ref),
                 "sample": sample,
                 "identity": next((c for c in faces.characters if c.name == who), None),
+                "planned": bible.to_make.voices.get(who),
+                "sheet_planned": who in bible.to_make.sheets,
             }
         )
     return {
@@ -123,6 +125,7 @@ def board(studio: Studio, folder: str, name: str) -> dict[str, Any]:
         "size": f"{options.width}x{options.height}",
         "characters": characters,
         "narrator": bible.narrator,
+        "narrator_planned": bible.to_make.narrator,
         "framings": FRAMINGS,
         "cameras": CAMERAS,
         "narrator_word": "旁白" if plan.language == "zh" else "VO",
@@ -135,6 +138,7 @@ def render_page(studio: Studio, folder: str, name: str) -> dict[str, Any]:
     with studio.session(folder, name) as s:
         _planned(s, folder, name)
         plan, status, todo, cost = s.plan(), s.status(), s.to_render(), s.estimate()
+        work = s.bible().to_make
     path = studio.folder(folder, name)
     on_disk = _disk_manifest(path)
     exports = sorted(p for p in path.glob("**/*") if p.suffix.lower() in EXPORTS)
@@ -148,6 +152,8 @@ def render_page(studio: Studio, folder: str, name: str) -> dict[str, Any]:
         "todo": todo,
         "shots": len(plan.shots),
         "estimate": cost,
+        "to_make": work,
+        "made_voices": {**work.voices, **({"narrator": work.narrator} if work.narrator else {})},
         "budget": studio.settings.budget,
         "manifest": on_disk,
         "video": studio.url(on_disk.episode.path) if on_disk else None,

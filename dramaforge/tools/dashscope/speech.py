@@ -29,6 +29,7 @@ from dramaforge.tools import progress
 from dramaforge.tools.dashscope.backend import ModelBackend
 from dramaforge.tools.dashscope.reconcile import body_digest
 from dramaforge.tools.dashscope.transport import Transport
+from dramaforge.tools.dashscope.voices import DESIGN_MODEL, ENROLL_MODEL
 from dramaforge.tools.protocols import Generated, SpeechRequest, SubmitIntent, TaskJournal
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,8 @@ class DashScopeVoices(ModelBackend):
     can_clone = False
     designed_only = False
     """A model that speaks only voices designed for it (every character gets one)."""
+    design_spec = f"dashscope:{DESIGN_MODEL}"
+    clone_spec = f"dashscope:{ENROLL_MODEL}"
 
     def design_voice(self, description: str, name: str, language: Language) -> str:
         raise ConfigError(f"{self.name} cannot design voices")
