@@ -14,6 +14,15 @@ from tests.fakes.cosyvoice_server import FakeCosyVoice
 from tests.fakes.dashscope_server import FakeDashScope
 from tests.fakes.openai_server import FakeOpenAI, fake_openai
 
+# The cluster's real servers, here so every module shares one of each per session.
+from tests.fixtures_cluster import (  # noqa: F401
+    _cluster_template,
+    cluster_db,
+    postgres,
+    ray_cluster,
+    s3_server,
+)
+
 # Re-exported for one release: tests written before tests/helpers.py import these from here.
 from tests.helpers import (  # noqa: F401
     EXAMPLES,

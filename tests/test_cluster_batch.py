@@ -18,7 +18,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -29,67 +28,17 @@ pytest.importorskip("boto3")
 from dramaforge.cluster import pg
 from dramaforge.media.probe import probe
 from tests.fakes.dashscope_server import FakeDashScope
-from tests.fixtures_cluster import Postgres, S3Server, postgres, s3_server  # noqa: F401
+from tests.fixtures_cluster import LocalCluster, S3Server
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-MB = 1024 * 1024
 LIMITS = {"qwen-image": 2, "wan2.2-i2v-flash": 2, "qwen-tts": 2}
 
 
-class LocalCluster:
-    """``ray.cluster_utils.Cluster`` on loopback: a head and workers, one episode slot each."""
-
-    def __init__(self, workers: int) -> None:
-        from ray.cluster_utils import Cluster
-
-        self.cluster = Cluster(
-            initialize_head=True,
-            connect=False,
-            head_node_args=self._node_args(),
-        )
-        self.workers = [self.add() for _ in range(workers)]
-        self.cluster.wait_for_nodes()
-
-    @staticmethod
-    def _node_args() -> dict[str, Any]:
-        return {
-            "num_cpus": 1,
-            "object_store_memory": 80 * MB,
-            "resources": {"episode_slot": 1},
-            "include_dashboard": False,
-        }
-
-    @property
-    def address(self) -> str:
-        return str(self.cluster.address)
-
-    def add(self) -> Any:
-        return self.cluster.add_node(**self._node_args())
-
-    def kill(self, node: Any) -> None:
-        """A worker node gone without grace (its raylet and workers killed)."""
-        self.cluster.remove_node(node, allow_graceful=False)
-        self.workers.remove(node)
-
-    def shutdown(self) -> None:
-        self.cluster.shutdown()
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[LocalCluster]:
-    cluster = LocalCluster(workers=2)
-    try:
-        yield cluster
-    finally:
-        cluster.shutdown()
-
-
-@pytest.fixture(scope="module")
-def db(postgres: Postgres) -> str:  # noqa: F811
-    pg.init(postgres.dsn)
-    return postgres.dsn
+@pytest.fixture
+def db(cluster_db: str) -> str:
+    return cluster_db
 
 
 @pytest.fixture
@@ -215,7 +164,7 @@ def assert_delivered(out: Path, episodes: int) -> set[str]:
 def test_a_series_on_three_nodes_is_delivered_paid_once_within_the_limits(
     ray_cluster: LocalCluster,
     db: str,
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
     fake: FakeDashScope,
     tmp_path: Path,
 ) -> None:
@@ -235,7 +184,7 @@ def test_a_series_on_three_nodes_is_delivered_paid_once_within_the_limits(
 def test_two_drivers_starting_one_batch_run_it_once(
     ray_cluster: LocalCluster,
     db: str,
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
     fake: FakeDashScope,
     tmp_path: Path,
 ) -> None:
@@ -256,7 +205,7 @@ def test_two_drivers_starting_one_batch_run_it_once(
 def test_a_killed_driver_started_again_resumes_from_postgres(
     ray_cluster: LocalCluster,
     db: str,
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
     fake: FakeDashScope,
     tmp_path: Path,
 ) -> None:
@@ -289,7 +238,7 @@ def running_on(dsn: str, folder: Path) -> set[str]:
 def test_worker_nodes_killed_mid_batch_lose_no_episode_and_pay_nothing_twice(
     ray_cluster: LocalCluster,
     db: str,
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
     fake: FakeDashScope,
     tmp_path: Path,
 ) -> None:
