@@ -151,7 +151,7 @@ def test_provider_slots_never_exceed_the_limit_across_connections(db: str) -> No
 
     def call(i: int) -> None:
         nonlocal held, most
-        with slots.provider_slot(db, "wan-test", 3, f"node{i % 3}"):
+        with slots.provider_slot(db, "wan-test", 3, f"node{i % 3}", lease=60):
             with lock:
                 held += 1
                 most = max(most, held)
@@ -247,7 +247,7 @@ def test_cluster_init_and_status_from_the_command_line(
     made = runner.invoke(app, ["cluster", "init"])
     assert made.exit_code == 0, made.output
     assert "LangGraph checkpoint tables" in made.output
-    with slots.provider_slot(db, "wan-status", 2, "node-status"):
+    with slots.provider_slot(db, "wan-status", 2, "node-status", lease=60):
         shown = runner.invoke(app, ["cluster", "status", "--json"])
     assert shown.exit_code == 0, shown.output
     data = json.loads(shown.stdout)

@@ -34,7 +34,9 @@ class ClusterStatus(BaseModel):
     """None when no Ray address is configured (the database is still read)."""
     running: list[RunningEpisode]
     slots: dict[str, tuple[int, int]]
-    """model -> (held, limit seen)."""
+    """model -> (taken, slots): by calls running now and by dead nodes' tasks."""
+    orphaned: dict[str, int] = {}
+    """model -> slots taken by a dead node's task (a retry adopts it, or its lease ends)."""
     spend: dict[str, float]
     """Budget scope (batch) -> money spent."""
     connections: dict[str, int]
@@ -58,6 +60,7 @@ def read_status(settings: ClusterSettings) -> ClusterStatus:
             ).fetchall()
         }
         held = slots.in_use(conn)
+        orphaned = slots.orphans(conn)
         connections = {
             str(name): int(n)
             for name, n in conn.execute(
@@ -69,6 +72,7 @@ def read_status(settings: ClusterSettings) -> ClusterStatus:
         nodes=_nodes(settings.address) if settings.address else None,
         running=running,
         slots=held,
+        orphaned=orphaned,
         spend=spend,
         connections=connections,
     )
