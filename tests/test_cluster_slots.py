@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from typer.testing import CliRunner
 
 pytest.importorskip("psycopg")
 
+from dramaforge.cli.app import app
 from dramaforge.cluster import pg, slots, worker
 from dramaforge.cluster.claims import AssetClaim
 from dramaforge.config import Backends, ClusterSettings, DashScopeSettings, Settings
@@ -181,9 +183,14 @@ def test_a_killed_holder_keeps_its_slot_until_the_asset_s_next_maker_adopts_and_
 
 
 def test_the_next_maker_adopts_even_when_every_slot_is_held_by_the_dead(
-    cluster_db: str,
+    cluster_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     killed_holding(cluster_db, "wan-adopt", "asset-one")
+    monkeypatch.setenv("DRAMAFORGE_CLUSTER__DATABASE", cluster_db)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    shown = CliRunner().invoke(app, ["cluster", "status"])
+    assert shown.exit_code == 0, shown.output
+    assert "slots wan-adopt: 1 of 1 in use (1 by a dead node's task)" in shown.output
     claim = AssetClaim(cluster_db, "asset-one", "node-next")
     assert claim.try_acquire()
 
