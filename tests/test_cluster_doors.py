@@ -45,7 +45,7 @@ from dramaforge.graph.batch import EpisodeReport
 from dramaforge.serve.mcp import build_server
 from dramaforge.serve.studio import create_app
 from dramaforge.serve.workspace import Workspace
-from tests.fixtures_cluster import Postgres, postgres  # noqa: F401
+from tests.fixtures_cluster import Postgres
 from tests.helpers import settings_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,9 +70,8 @@ def season(folder: Path, tag: str, episodes: int = 2) -> Path:
 
 
 @pytest.fixture(scope="module")
-def db(postgres: Postgres) -> str:  # noqa: F811
-    pg.init(postgres.dsn)
-    return postgres.dsn
+def db(module_cluster_db: str) -> str:
+    return module_cluster_db
 
 
 def on_cluster(db: str, tmp_path: Path, address: str = "127.0.0.1:1") -> Settings:
@@ -526,7 +525,7 @@ def _job_metadata(address: str, job: str) -> dict[str, str]:
 
 
 def test_a_database_from_before_drivers_were_recorded_is_refused_until_init_again(
-    postgres: Postgres,  # noqa: F811
+    postgres: Postgres,
 ) -> None:
     with pg.connect(postgres.dsn) as conn:
         conn.execute("CREATE DATABASE before_drivers")
@@ -535,7 +534,7 @@ def test_a_database_from_before_drivers_were_recorded_is_refused_until_init_agai
     with pg.connect(dsn) as conn:  # as 0.2.0 left it
         conn.execute("ALTER TABLE dramaforge_batches DROP COLUMN driver_since, DROP COLUMN ray_job")
         conn.execute("UPDATE dramaforge_schema SET version = 1")
-        with pytest.raises(ConfigError, match="run `dramaforge cluster init` again"):
+        with pytest.raises(ConfigError, match="run `dramaforge cluster init` once to upgrade"):
             pg.require_init(conn)
     pg.init(dsn)
     with pg.connect(dsn) as conn:

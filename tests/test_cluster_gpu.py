@@ -26,7 +26,7 @@ from PIL import Image
 from dramaforge.cluster.gpu_actor import ActorState
 from dramaforge.cluster.gpu_pool import choose
 from dramaforge.config import Settings
-from tests.fixtures_cluster import Postgres, S3Server, postgres, s3_server  # noqa: F401
+from tests.fixtures_cluster import S3Server
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
@@ -168,11 +168,8 @@ def gpu_cluster() -> Iterator[GpuCluster]:
 
 
 @pytest.fixture(scope="module")
-def db(postgres: Postgres) -> str:  # noqa: F811
-    from dramaforge.cluster import pg
-
-    pg.init(postgres.dsn)
-    return postgres.dsn
+def db(module_cluster_db: str) -> str:
+    return module_cluster_db
 
 
 def keyframe_request(seed: int) -> Any:
@@ -311,7 +308,7 @@ def test_an_episode_on_a_node_without_a_gpu_has_its_shots_made_by_the_gpu_actors
     gpu_cluster: GpuCluster,
     models_dir: Path,
     db: str,
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
     tmp_path: Path,
 ) -> None:
     """One short episode through the batch driver: the episode task runs on the head (the

@@ -41,16 +41,15 @@ from dramaforge.tools.dashscope.image import DashScopeImage
 from dramaforge.tools.dashscope.transport import Transport
 from dramaforge.tools.protocols import Generated, ImageRequest, TaskJournal
 from tests.fakes.dashscope_server import FakeDashScope, Fault
-from tests.fixtures_cluster import Postgres, S3Server, postgres, s3_server  # noqa: F401
+from tests.fixtures_cluster import S3Server
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKEND = "dashscope:qwen-image"
 
 
-@pytest.fixture(scope="module")
-def db(postgres: Postgres) -> str:  # noqa: F811
-    pg.init(postgres.dsn)
-    return postgres.dsn
+@pytest.fixture
+def db(cluster_db: str) -> str:
+    return cluster_db
 
 
 @pytest.fixture
@@ -152,7 +151,7 @@ def test_provider_slots_never_exceed_the_limit_across_connections(db: str) -> No
 
     def call(i: int) -> None:
         nonlocal held, most
-        with slots.provider_slot(db, "wan-test", 3, f"node{i % 3}"):
+        with slots.provider_slot(db, "wan-test", 3, f"node{i % 3}", lease=60):
             with lock:
                 held += 1
                 most = max(most, held)
@@ -182,14 +181,12 @@ def test_the_budget_holds_across_ledgers(db: str) -> None:
     assert spent is not None and spent[0] == pytest.approx(0.9)
 
 
-@pytest.mark.slow  # starts SeaweedFS (about 20 s on two cores)
+@pytest.mark.slow  # starts SeaweedFS (about 20 s on two cores) unless the session has
 def test_an_asset_made_on_one_node_is_read_from_the_bucket_on_another(
-    db: str,
-    s3_server: S3Server,  # noqa: F811
-    tmp_path: Path,
+    db: str, s3_server: S3Server, tmp_path: Path
 ) -> None:
     settings = ClusterSettings(
-        store=f"s3://{s3_server.bucket}/season-1",
+        store=f"s3://{s3_server.bucket}/{tmp_path.name}",
         s3_endpoint=s3_server.endpoint,
         s3_access_key=s3_server.access_key,
         s3_secret_key=s3_server.secret_key,
@@ -253,7 +250,7 @@ def test_cluster_init_and_status_from_the_command_line(
     made = runner.invoke(app, ["cluster", "init"])
     assert made.exit_code == 0, made.output
     assert "LangGraph checkpoint tables" in made.output
-    with slots.provider_slot(db, "wan-status", 2, "node-status"):
+    with slots.provider_slot(db, "wan-status", 2, "node-status", lease=60):
         shown = runner.invoke(app, ["cluster", "status", "--json"])
     assert shown.exit_code == 0, shown.output
     data = json.loads(shown.stdout)

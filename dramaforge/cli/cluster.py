@@ -139,7 +139,9 @@ def status(settings: Settings, as_json: JsonOpt = False) -> None:
         ],
     )
     for model, (held, limit) in sorted(found.slots.items()):
-        out_console.print(f"slots {escape(model)}: {held} of {limit} in use", highlight=False)
+        dead = found.orphaned.get(model, 0)
+        note = f" ({dead} by a dead node's task)" if dead else ""
+        out_console.print(f"slots {escape(model)}: {held} of {limit} in use{note}", highlight=False)
     for scope, spent in found.spend.items():
         out_console.print(f"spent {escape(scope)}: {spent:.2f}", highlight=False)
 

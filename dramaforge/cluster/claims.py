@@ -17,6 +17,8 @@ The protocol, per asset key (``AssetClaim`` + ``PgJournal``):
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dramaforge.cluster.pg import connect, lock_key
@@ -32,26 +34,34 @@ class AssetClaim:
     def __init__(self, dsn: str, asset: str, node: str) -> None:
         self.asset = asset
         self.node = node
+        self.key = lock_key("asset", asset)
         self.conn: psycopg.Connection[Any] = connect(dsn, role=f"dramaforge claim {node[:12]}")
         self.held = False
+        self.since: datetime | None = None
+        """PostgreSQL's clock when the lock was taken: what the asset's predecessors left
+        (a provider slot) is older."""
 
     def try_acquire(self) -> bool:
-        row = self.conn.execute(
-            "SELECT pg_try_advisory_lock(%s)", (lock_key("asset", self.asset),)
-        ).fetchone()
+        row = self.conn.execute("SELECT pg_try_advisory_lock(%s), now()", (self.key,)).fetchone()
         self.held = bool(row and row[0])
+        self.since = row[1] if row and self.held else None
         return self.held
 
     def release(self) -> None:
         try:
             if self.held:
-                self.conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key("asset", self.asset),))
+                self.conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
         finally:
             self.held = False
             self.conn.close()  # the lock would go with the session anyway
 
     def journal(self) -> PgJournal:
         return PgJournal(self.conn, self.asset, self.node)
+
+
+making: ContextVar[AssetClaim | None] = ContextVar("dramaforge_making", default=None)
+"""The claim of the asset this thread is making (set by ``ClusterStore`` around its ``make``):
+the paid call inside takes its provider slot as that asset's."""
 
 
 class PgJournal:

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     import psycopg
 
 SCHEMA_VERSION = 2
-"""2: a batch records when its driver took it and its Ray job (``dramaforge_batches``)."""
+"""2: a batch records when its driver took it and its Ray job (``dramaforge_batches``);
+provider slots name the task holding them (``asset``, ``claim``, ``holder``, ``node``,
+``taken_at``) instead of living in a row lock."""
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS dramaforge_schema (version integer NOT NULL);
@@ -51,6 +53,11 @@ CREATE TABLE IF NOT EXISTS dramaforge_bible (
 CREATE TABLE IF NOT EXISTS dramaforge_slots (
     model text NOT NULL,
     slot integer NOT NULL,
+    asset text,
+    claim bigint,
+    holder text,
+    node text,
+    taken_at timestamptz,
     PRIMARY KEY (model, slot)
 );
 CREATE TABLE IF NOT EXISTS dramaforge_batches (
@@ -58,11 +65,11 @@ CREATE TABLE IF NOT EXISTS dramaforge_batches (
     series text NOT NULL,
     status text NOT NULL,
     driver text,
+    driver_since timestamptz,
+    ray_job text,
     started_at timestamptz NOT NULL DEFAULT now(),
     finished_at timestamptz
 );
-ALTER TABLE dramaforge_batches ADD COLUMN IF NOT EXISTS driver_since timestamptz;
-ALTER TABLE dramaforge_batches ADD COLUMN IF NOT EXISTS ray_job text;
 CREATE TABLE IF NOT EXISTS dramaforge_episodes (
     batch text NOT NULL REFERENCES dramaforge_batches (id),
     episode text NOT NULL,
@@ -76,6 +83,20 @@ CREATE TABLE IF NOT EXISTS dramaforge_episodes (
     PRIMARY KEY (batch, episode)
 );
 """
+
+UPGRADES = """
+ALTER TABLE dramaforge_batches
+    ADD COLUMN IF NOT EXISTS driver_since timestamptz,
+    ADD COLUMN IF NOT EXISTS ray_job text;
+ALTER TABLE dramaforge_slots
+    ADD COLUMN IF NOT EXISTS asset text,
+    ADD COLUMN IF NOT EXISTS claim bigint,
+    ADD COLUMN IF NOT EXISTS holder text,
+    ADD COLUMN IF NOT EXISTS node text,
+    ADD COLUMN IF NOT EXISTS taken_at timestamptz;
+"""
+"""What brings a database made by an older ``cluster init`` to ``SCHEMA_VERSION`` (a no-op on
+one made now). A version 1 slot row has no holder columns: free, as it was when unlocked."""
 
 
 def lock_key(kind: str, name: str) -> int:
@@ -139,12 +160,16 @@ def init(dsn: str) -> list[str]:
         conn.execute("SELECT pg_advisory_lock(%s)", (lock_key("init", "schema"),))
         try:
             conn.execute(TABLES)
-            row = conn.execute("SELECT version FROM dramaforge_schema").fetchone()
-            if row is None:
+            conn.execute(UPGRADES)
+            row = conn.execute("SELECT max(version) FROM dramaforge_schema").fetchone()
+            if row is None or row[0] is None:
                 conn.execute("INSERT INTO dramaforge_schema VALUES (%s)", (SCHEMA_VERSION,))
+                done.append("dramaforge tables")
             elif row[0] < SCHEMA_VERSION:
                 conn.execute("UPDATE dramaforge_schema SET version = %s", (SCHEMA_VERSION,))
-            done.append("dramaforge tables")
+                done.append(f"dramaforge tables (upgraded from version {row[0]})")
+            else:
+                done.append("dramaforge tables")
             with connect(dsn, role="dramaforge init", prepare_threshold=0) as saver_conn:
                 saver_conn.row_factory = dict_row
                 PostgresSaver(saver_conn).setup()
@@ -155,16 +180,19 @@ def init(dsn: str) -> list[str]:
 
 
 def require_init(conn: psycopg.Connection[Any]) -> None:
-    """Refuse to run on a database ``cluster init`` has not prepared (workers never create
-    tables: the checkpointer's ``setup()`` run by several at once fails)."""
+    """Refuse to run on a database ``cluster init`` has not prepared, or prepared for an older
+    dramaforge (workers never create or alter tables: the checkpointer's ``setup()`` run by
+    several at once fails)."""
     row = conn.execute("SELECT to_regclass('dramaforge_schema') IS NOT NULL").fetchone()
     if not row or not row[0]:
         raise ConfigError(
             "the cluster database has no dramaforge tables: run `dramaforge cluster init` once"
         )
-    version = conn.execute("SELECT max(version) FROM dramaforge_schema").fetchone()
-    if not version or (version[0] or 0) < SCHEMA_VERSION:
+    found = conn.execute("SELECT max(version) FROM dramaforge_schema").fetchone()
+    version = found[0] if found and found[0] is not None else 0
+    if version < SCHEMA_VERSION:
         raise ConfigError(
-            "the cluster database's tables are from an older dramaforge: run "
-            "`dramaforge cluster init` again (it adds what is missing, keeping every row)"
+            f"the cluster database's tables are version {version}, this dramaforge needs "
+            f"{SCHEMA_VERSION}: run `dramaforge cluster init` once to upgrade them (it adds "
+            "what is missing, keeping every row)"
         )

@@ -70,7 +70,9 @@ class ClusterStatus(BaseModel):
     """The GPU actors of the batches running now (``diffusers:*`` shots)."""
     running: list[RunningEpisode]
     slots: dict[str, tuple[int, int]]
-    """model -> (held, limit seen)."""
+    """model -> (taken, slots): by calls running now and by dead nodes' tasks."""
+    orphaned: dict[str, int] = {}
+    """model -> slots taken by a dead node's task (a retry adopts it, or its lease ends)."""
     spend: dict[str, float]
     """Budget scope (batch) -> money spent."""
     connections: dict[str, int]
@@ -95,6 +97,7 @@ def read_status(settings: ClusterSettings) -> ClusterStatus:
             ).fetchall()
         }
         held = slots.in_use(conn)
+        orphaned = slots.orphans(conn)
         connections = {
             str(name): int(n)
             for name, n in conn.execute(
@@ -109,6 +112,7 @@ def read_status(settings: ClusterSettings) -> ClusterStatus:
         gpu_actors=_gpu_actors() if nodes is not None else [],
         running=running,
         slots=held,
+        orphaned=orphaned,
         spend=spend,
         connections=connections,
     )

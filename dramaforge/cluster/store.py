@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from dramaforge.cluster.blobs import Blobs
-from dramaforge.cluster.claims import AssetClaim
+from dramaforge.cluster.claims import AssetClaim, making
 from dramaforge.media.files import file_lock
 from dramaforge.media.journal import Generated, TaskJournal
 from dramaforge.media.store import AssetStore, atomic_write, content_key
@@ -89,10 +89,12 @@ class ClusterStore(AssetStore):
         tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.tmp{target.suffix}")
         journal = claim.journal()
         started = time.perf_counter()
+        token = making.set(claim)  # its paid call's slot is this asset's
         try:
             generated = make(tmp, journal)
             os.replace(tmp, target)
         finally:
+            making.reset(token)
             tmp.unlink(missing_ok=True)
         node = generated.node or self.node  # a GPU actor's node made it, else this one
         atomic_write(meta_path, _meta(generated, node))

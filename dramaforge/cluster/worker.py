@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dramaforge.cluster import slots
+from dramaforge.cluster import claims, slots
 from dramaforge.cluster.bible import PgBook
 from dramaforge.cluster.blobs import Blobs, open_blobs
 from dramaforge.cluster.budget import PgLedger
@@ -29,7 +29,8 @@ _contexts: dict[tuple[str, str], RenderContext] = {}
 
 @dataclass
 class ClusterContext(RenderContext):
-    """A render context whose paid calls hold one of the model's cluster-wide slots."""
+    """A render context whose paid calls hold one of the model's cluster-wide slots, as the
+    asset being made in this thread (``claims.making``): a retry takes over its slot."""
 
     dsn: str = ""
     node: str = ""
@@ -38,8 +39,15 @@ class ClusterContext(RenderContext):
         provider, _, model = backend.partition(":")
         if provider != "dashscope" or not model:
             return super().paid(backend, units, what, call)
-        limit = self.settings.dashscope.limit(model)
-        with slots.provider_slot(self.dsn, model, limit, self.node):
+        dashscope = self.settings.dashscope
+        with slots.provider_slot(
+            self.dsn,
+            model,
+            dashscope.limit(model),
+            self.node,
+            lease=slots.lease_for(dashscope),
+            claim=claims.making.get(),
+        ):
             return super().paid(backend, units, what, call)
 
 
