@@ -117,8 +117,8 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests import fixtures_diffusers
 
     root = tmp_path_factory.mktemp("models")
-    fixtures_diffusers.save_qwen_image(root / IMAGE)
-    fixtures_diffusers.save_wan_i2v(root / VIDEO)
+    fixtures_diffusers.save(IMAGE, root / IMAGE)
+    fixtures_diffusers.save(VIDEO, root / VIDEO)
     return root
 
 
