@@ -130,7 +130,12 @@ def test_a_killed_claimant_leaves_its_submit_in_doubt_and_it_is_never_paid_again
     key = content_key("keyframe", BACKEND, request(seed))
     claim = AssetClaim(db, key, "node-b")
     try:
-        assert claim.try_acquire()  # the dead owner's session lock went with it
+        # The dead owner's session lock goes with its session, once PostgreSQL has seen the
+        # connection close (at once here; a killed machine's may take its keepalive time).
+        deadline = time.monotonic() + 15
+        while not claim.try_acquire() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert claim.held
         journal = claim.journal()
         assert journal.read().intent is not None
         assert journal.state() == "in_doubt"
