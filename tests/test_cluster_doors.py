@@ -334,6 +334,35 @@ def test_a_second_driver_says_who_runs_the_batch_at_once_and_follows_it_to_the_s
     assert row == ("render-farm-1:4242", "finished")
 
 
+def test_stages_give_a_line_each_time_an_episode_moves_to_another_shot_stage(
+    db: str, tmp_path: Path
+) -> None:
+    folder = season(tmp_path / "stages", "阶段")
+    settings = on_cluster(db, tmp_path)
+    leader = Leader(db, settings, folder, "stages")
+    lines: list[str] = []
+    follower = threading.Thread(
+        target=lambda: run_cluster_batch(
+            [folder], tmp_path / "out", settings, series="stages", on_line=lines.append,
+            stages=True,
+        )
+    )  # fmt: skip
+    follower.start()
+    for stage in ("s01-01 keyframe start", "s01-01 keyframe start", "s01-02 motion start"):
+        leader.running("ep01", "f3a9c0d1e2b4aa77", stage)
+        time.sleep(1.0)  # the follower looks every half second
+    leader.done("ep01", "f3a9c0d1e2b4aa77", tmp_path / "made")
+    leader.done("ep02", "77bb00cc11dd22ee", tmp_path / "made")
+    leader.finish()
+    follower.join(30)
+    assert not follower.is_alive()
+    staged = [ln for ln in lines if ln.startswith("ep01: s01")]
+    assert staged == [  # one line a change, none for a stage seen again
+        "ep01: s01-01 keyframe start (node f3a9c0d1e2b4)",
+        "ep01: s01-02 motion start (node f3a9c0d1e2b4)",
+    ], lines
+
+
 def test_a_door_that_stops_following_leaves_the_batch_to_its_driver(
     db: str, tmp_path: Path
 ) -> None:

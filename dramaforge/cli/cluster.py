@@ -29,10 +29,11 @@ app.add_typer(cluster_app, name="cluster")
 
 
 def cluster_batch(
-    paths: list[Path], out: Path, settings: Settings, series: str | None
+    paths: list[Path], out: Path, settings: Settings, series: str | None, stages: bool = False
 ) -> BatchReport:
-    """``batch --cluster``: one line per episode as it starts and ends, from every node. A
-    batch another driver runs is followed; Ctrl-C then only stops the following (exit 130)."""
+    """``batch --cluster``: one line per episode as it starts and ends, from every node (with
+    ``stages``, also as its shot stage changes). A batch another driver runs is followed;
+    Ctrl-C then only stops the following (exit 130)."""
     from dramaforge.cluster.job import StoppedFollowing, run_cluster_batch
 
     def line(text: str) -> None:
@@ -40,7 +41,9 @@ def cluster_batch(
 
     try:
         return cluster_errors(
-            lambda: run_cluster_batch(paths, out, settings, series=series, on_line=line)
+            lambda: run_cluster_batch(
+                paths, out, settings, series=series, on_line=line, stages=stages
+            )
         )()
     except StoppedFollowing as stopped:
         line(str(stopped))

@@ -307,6 +307,9 @@ def batch(
     cluster: Annotated[
         bool, typer.Option(help="One Ray task per episode on the [cluster] (see cluster init).")
     ] = False,
+    stages: Annotated[
+        bool, typer.Option(help="With --cluster: a line each time an episode's shot stage changes.")
+    ] = False,
     voice: VoiceOpt = None,
     i_own_this_voice: OwnVoiceOpt = False,
 ) -> None:
@@ -315,6 +318,10 @@ def batch(
 
     from dramaforge.chat.voices import with_voices
 
+    if stages and not cluster:
+        raise typer.BadParameter(
+            "goes with --cluster (a batch here shows no stage lines)", param_hint="--stages"
+        )
     settings = with_voices(settings, voice, i_own_this_voice)
 
     from dramaforge.chat.terminal import safe
@@ -324,7 +331,7 @@ def batch(
         if cluster:
             from dramaforge.cli.cluster import cluster_batch
 
-            return cluster_batch(paths, out, settings, series)
+            return cluster_batch(paths, out, settings, series, stages)
         return run_batch(paths, out, settings, jobs=jobs, series=series)
 
     report = guard(run)

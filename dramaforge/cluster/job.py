@@ -111,6 +111,7 @@ def run_cluster_batch(
     on_line: Callable[[str], None] = print,
     on_progress: Callable[[int, int], None] | None = None,
     stop: threading.Event | None = None,
+    stages: bool = False,
 ) -> BatchReport:
     """Render the series on the cluster; write ``out/report.json``; never raise for one bad
     episode. Ctrl-C (or ``stop`` set, for a door whose caller gave up) cancels every episode
@@ -123,7 +124,7 @@ def run_cluster_batch(
     with connect(dsn, role="dramaforge driver") as conn:
         require_init(conn)
         _register(conn, specs)
-        watch = _Watch(conn, specs[0].batch, on_line, on_progress)
+        watch = _Watch(conn, specs[0].batch, on_line, on_progress, stages)
         _run_or_follow(conn, specs, settings, watch, stop)
         reports = _collect(conn, specs, blobs, out)
     result = BatchReport(series=specs[0].series, episodes=reports)
@@ -315,8 +316,10 @@ def _settle(conn: Any, spec: EpisodeSpec, ref: Any) -> None:
 
 
 class _Watch:
-    """One line per episode each time its status or node changes; ``on_progress`` told how
-    many episodes have ended (done or failed) of how many, before the lines that changed it."""
+    """One line per episode each time its status or node changes (and, with ``stages``, each
+    time the shot stage it reports changes: sampled every ``POLL`` s, not every event);
+    ``on_progress`` told how many episodes have ended (done or failed) of how many, before
+    the lines that changed it."""
 
     def __init__(
         self,
@@ -324,28 +327,32 @@ class _Watch:
         batch: str,
         on_line: Callable[[str], None],
         on_progress: Callable[[int, int], None] | None = None,
+        stages: bool = False,
     ) -> None:
         self.conn, self.batch, self.on_line, self.on_progress = conn, batch, on_line, on_progress
+        self.stages = stages
         self.seen: dict[str, tuple[str, str]] = {}
+        self.stage: dict[str, str] = {}
         self.ended = -1
 
     def look(self) -> list[tuple[str, str]]:
         rows = self.conn.execute(
-            "SELECT episode, status, coalesce(node, ''), report FROM dramaforge_episodes "
-            "WHERE batch = %s ORDER BY episode",
+            "SELECT episode, status, coalesce(node, ''), report, coalesce(stage, '') "
+            "FROM dramaforge_episodes WHERE batch = %s ORDER BY episode",
             (self.batch,),
         ).fetchall()
         ended = sum(1 for r in rows if r[1] in ("done", "failed"))
         if ended != self.ended and self.on_progress is not None:
             self.on_progress(ended, len(rows))
         self.ended = ended
-        for episode, status, node, report in rows:
+        for episode, status, node, report, stage in rows:
             now = (str(status), str(node))
-            if self.seen.get(episode) == now or status == "pending":
-                self.seen[episode] = now
-                continue
+            if self.seen.get(episode) != now and status != "pending":
+                self.on_line(_line(str(episode), str(status), str(node), report))
             self.seen[episode] = now
-            self.on_line(_line(str(episode), str(status), str(node), report))
+            if self.stages and status == "running" and stage and self.stage.get(episode) != stage:
+                self.on_line(f"{episode}: {stage} (node {str(node)[:12]})")
+            self.stage[episode] = str(stage)
         return [(str(r[0]), str(r[1])) for r in rows]
 
 
