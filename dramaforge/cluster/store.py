@@ -23,7 +23,7 @@ from dramaforge.cluster.blobs import Blobs
 from dramaforge.cluster.claims import AssetClaim, making
 from dramaforge.media.files import file_lock
 from dramaforge.media.journal import Generated, TaskJournal
-from dramaforge.media.store import AssetStore, atomic_write, content_key
+from dramaforge.media.store import AssetStore, atomic_write, made_fields
 from dramaforge.schema import Asset
 
 BUSY_WAIT = 0.2
@@ -52,12 +52,8 @@ class ClusterStore(AssetStore):
         prompt: str = "",
     ) -> tuple[Asset, Generated]:
         """The stored asset: this node's copy, the bucket's, or made here under the claim."""
-        key = content_key(stage, backend, payload)
-        target = self.path(stage, key, ext)
-        meta_path = target.with_suffix(".json")
-        stored = Asset(
-            path=str(target), stage=stage, key=key, backend=backend, seed=seed, prompt=prompt
-        )
+        stored, target = self.placed(stage, backend, payload, ext, seed, prompt)
+        key, meta_path = stored.key, target.with_suffix(".json")
         wait = BUSY_WAIT
         while True:
             found = self._local(target, meta_path) or self._fetch(target, meta_path)
@@ -101,14 +97,7 @@ class ClusterStore(AssetStore):
         self.blobs.put(self.blob_key(target), target)
         self.blobs.put(self.blob_key(meta_path), meta_path)  # last: the asset is whole
         journal.finish()
-        made: dict[str, Any] = {
-            "cost": generated.cost,
-            "seconds": round(time.perf_counter() - started, 3),
-            "note": generated.note,
-            "node": node,
-        }
-        if generated.gpu_seconds is not None:
-            made["gpu_seconds"] = round(generated.gpu_seconds, 3)
+        made = made_fields(generated, started) | {"node": node}
         return stored.model_copy(update=made), generated
 
     def _local(self, target: Path, meta_path: Path) -> tuple[Generated, str | None] | None:

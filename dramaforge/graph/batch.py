@@ -119,26 +119,6 @@ def render_one(
     whatever goes wrong is that episode's failure, never the batch's. Its events carry its
     name (episodes run side by side), and a last one (stage ``episode``) says how it ended."""
     tagged = None if on_event is None else (lambda e: on_event({**e, "episode": episode}))
-    report = _render_one(
-        script, out, settings, report_as, series, episode, ctx, saver, tagged, resume
-    )
-    if on_event is not None:
-        on_event({"episode": episode, "stage": "episode", "status": report.status})
-    return report
-
-
-def _render_one(
-    script: Path,
-    out: Path,
-    settings: Settings,
-    report_as: str,
-    series: str,
-    episode: str,
-    ctx: RenderContext,
-    saver: BaseCheckpointSaver[str],
-    on_event: Callable[[Event], None] | None,
-    resume: bool,
-) -> EpisodeReport:
     started = time.perf_counter()
     try:
         manifest = render_episode(
@@ -151,17 +131,23 @@ def _render_one(
             episode=episode,
             context=ctx,
             checkpointer=saver,
-            on_event=on_event,
+            on_event=tagged,
         )
     except Exception as err:  # one broken episode must not stop the series
         said = str(err) if isinstance(err, DramaforgeError) else f"{type(err).__name__}: {err}"
-        return EpisodeReport(
+        report = EpisodeReport(
             script=report_as,
             status="failed",
             error=said,
             seconds=round(time.perf_counter() - started, 2),
         )
-    return EpisodeReport.delivered(report_as, manifest, round(time.perf_counter() - started, 2))
+    else:
+        report = EpisodeReport.delivered(
+            report_as, manifest, round(time.perf_counter() - started, 2)
+        )
+    if on_event is not None:
+        on_event({"episode": episode, "stage": "episode", "status": report.status})
+    return report
 
 
 def run_batch(

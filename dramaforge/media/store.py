@@ -57,6 +57,23 @@ class AssetStore:
     def path(self, stage: str, key: str, ext: str) -> Path:
         return self.root / stage / key[:2] / f"{key}.{ext}"
 
+    def placed(
+        self,
+        stage: str,
+        backend: str,
+        payload: BaseModel | dict[str, Any],
+        ext: str,
+        seed: int | None,
+        prompt: str,
+    ) -> tuple[Asset, Path]:
+        """The request's asset as stored (before it is made or found) and its file's path."""
+        key = content_key(stage, backend, payload)
+        target = self.path(stage, key, ext)
+        stored = Asset(
+            path=str(target), stage=stage, key=key, backend=backend, seed=seed, prompt=prompt
+        )
+        return stored, target
+
     def produce(
         self,
         stage: str,
@@ -73,12 +90,8 @@ class AssetStore:
         The journal survives a crash (a paid task recorded there is polled, not resubmitted,
         on the next try) and is dropped once the asset is stored.
         """
-        key = content_key(stage, backend, payload)
-        target = self.path(stage, key, ext)
-        meta_path = target.with_suffix(".json")
-        stored = Asset(
-            path=str(target), stage=stage, key=key, backend=backend, seed=seed, prompt=prompt
-        )
+        stored, target = self.placed(stage, backend, payload, ext, seed, prompt)
+        key, meta_path = stored.key, target.with_suffix(".json")
         cached = _cached(target, meta_path)
         if cached is not None:
             return stored.model_copy(update={"cached": True}), cached
@@ -97,14 +110,20 @@ class AssetStore:
                 tmp.unlink(missing_ok=True)
             atomic_write(meta_path, generated.model_dump_json())
             journal.forget()
-        made = {
-            "cost": generated.cost,
-            "seconds": round(time.perf_counter() - started, 3),
-            "note": generated.note,
-        }
-        if generated.gpu_seconds is not None:
-            made["gpu_seconds"] = round(generated.gpu_seconds, 3)
-        return stored.model_copy(update=made), generated
+        return stored.model_copy(update=made_fields(generated, started)), generated
+
+
+def made_fields(generated: Generated, started: float) -> dict[str, Any]:
+    """What an asset made now records: its cost, the seconds since ``started``, its note, and
+    its GPU time where a GPU made it."""
+    made: dict[str, Any] = {
+        "cost": generated.cost,
+        "seconds": round(time.perf_counter() - started, 3),
+        "note": generated.note,
+    }
+    if generated.gpu_seconds is not None:
+        made["gpu_seconds"] = round(generated.gpu_seconds, 3)
+    return made
 
 
 def _cached(target: Path, meta_path: Path) -> Generated | None:
