@@ -22,7 +22,6 @@ Embeddings:
 from __future__ import annotations
 
 import itertools
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,12 +95,11 @@ class _RealFaces:
 
 
 _real: list[_RealFaces | None] = []
-_loading = threading.Lock()
 
 
 def _real_faces() -> _RealFaces | None:
     """The real-face model, loaded once (None without the ``faces`` extra)."""
-    with _loading:
+    with DLIB_LOCK:  # loading is a dlib call too
         if not _real:
             try:
                 _real.append(_RealFaces())
